@@ -1,0 +1,427 @@
+// Package storage defines the contract between the durable engine and the
+// databases it runs on: the execution record, the parameter structs, the
+// Store interface and the events a store publishes.
+//
+// A store is a dumb but exact state machine over execution rows. It never
+// runs user code and never decodes payloads. All the engine's decisions
+// (retry or fail, which child comes next, what a finalize receives) are taken
+// in the engine; a store applies them atomically, guarded by the row's
+// status and fencing token, and does the few pieces of bookkeeping that must
+// happen in the same transaction as the event that causes them:
+//
+//   - when a child reaches a terminal status, its parent's pending-children
+//     counter is decremented, and the parent becomes due (claimable for its
+//     continuation) when the counter reaches zero, or at once when the child
+//     did not complete and the parent fails fast;
+//   - when an execution that has children ends without completing, every
+//     unfinished descendant is cancelled;
+//   - when children are spawned, they are inserted if and only if the parent's
+//     guarded update applied.
+//
+// # Time
+//
+// Every operation's params carry Now, the engine's clock reading. Stores on
+// an embedded database (memory, SQLite) use it as the current time. A store
+// with a server clock (PostgreSQL) may judge due times and leases on its own
+// clock instead; that is why params express future times as durations
+// (Delay, Lease) relative to "now" rather than as absolute instants.
+//
+// # Due rows and claims
+//
+// A row is due when DueAt is set and DueAt <= now. What a due row needs
+// depends on its status:
+//
+//   - ready: run it (DueAt is the earliest start time);
+//   - running, not sleeping: its lease lapsed (DueAt is the lease expiry);
+//     the owner is presumed dead and the run is taken over;
+//   - running, sleeping: its wake-up deadline passed; it must time out;
+//   - waiting_for_children / waiting_for_finalize: its children are done (or
+//     one failed and it fails fast); its continuation must run.
+//
+// Terminal rows, parents still waiting on children, and sleeping rows before
+// their deadline have a zero DueAt. Claim takes due rows, oldest DueAt first,
+// and hands each to exactly one caller with a new fencing token and a lease.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is the lifecycle status of an execution. See docs/semantics.md for
+// the state machine.
+type Status string
+
+// The statuses. Terminal statuses are absorbing: no operation moves a row out
+// of one.
+const (
+	StatusReady              Status = "ready"
+	StatusRunning            Status = "running"
+	StatusWaitingForChildren Status = "waiting_for_children"
+	StatusWaitingForFinalize Status = "waiting_for_finalize"
+	StatusCompleted          Status = "completed"
+	StatusFailed             Status = "failed"
+	StatusTimedOut           Status = "timed_out"
+	StatusChildrenFailed     Status = "children_failed"
+	StatusFinalizeFailed     Status = "finalize_failed"
+	StatusCancelled          Status = "cancelled"
+)
+
+// AllStatuses lists every status, active ones first.
+var AllStatuses = []Status{
+	StatusReady, StatusRunning, StatusWaitingForChildren, StatusWaitingForFinalize,
+	StatusCompleted, StatusFailed, StatusTimedOut, StatusChildrenFailed,
+	StatusFinalizeFailed, StatusCancelled,
+}
+
+// Terminal reports whether s is a finished status.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusCompleted, StatusFailed, StatusTimedOut, StatusChildrenFailed,
+		StatusFinalizeFailed, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Waiting reports whether s is one of the two statuses of a parent waiting on
+// its children or finalize.
+func (s Status) Waiting() bool {
+	return s == StatusWaitingForChildren || s == StatusWaitingForFinalize
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range AllStatuses {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Error kinds stored in ErrorInfo.Kind.
+const (
+	ErrorKindGeneric      = "generic"
+	ErrorKindTimedOut     = "timed_out"
+	ErrorKindCancelled    = "cancelled"
+	ErrorKindNotFound     = "not_found"
+	ErrorKindPanic        = "panic"
+	ErrorKindLeaseExpired = "lease_expired"
+	ErrorKindInvalidInput = "invalid_input"
+)
+
+// ErrorInfo is the stored form of an execution's error.
+type ErrorInfo struct {
+	Kind      string `json:"kind"`
+	Message   string `json:"message"`
+	Retryable bool   `json:"retryable,omitempty"`
+	Stack     string `json:"stack,omitempty"`
+}
+
+// RetryPolicy is stored with every execution at insert and never changes.
+// The engine computes delays; stores only persist it.
+type RetryPolicy struct {
+	MaxRetries int           `json:"max_retries"`
+	BaseDelay  time.Duration `json:"base_delay,omitempty"`
+	Multiplier float64       `json:"multiplier,omitempty"`
+	MaxDelay   time.Duration `json:"max_delay,omitempty"`
+	Jitter     float64       `json:"jitter,omitempty"`
+}
+
+// Execution is one persisted execution row. Stores copy it in and out: a
+// caller may modify a returned Execution without changing the store.
+type Execution struct {
+	// ID is the execution id, unique forever. Assigned by the engine.
+	ID string
+	// TaskID is the registered task definition this execution runs.
+	TaskID string
+
+	// RootID/RootTaskID name the top-most ancestor; empty for a top-level
+	// execution.
+	RootID, RootTaskID string
+	// ParentID/ParentTaskID name the direct parent; empty for a top-level
+	// execution.
+	ParentID, ParentTaskID string
+	// ChildIndex is the position among the parent's children (declaration
+	// order; for a sequence, the step). A finalize has the index one past the
+	// last child.
+	ChildIndex int
+	// IsFinalize marks the finalize execution of its parent.
+	IsFinalize bool
+
+	// SleepKey is the caller-given unique id of a sleeping execution; empty
+	// for every other execution. Unique among all rows forever.
+	SleepKey string
+
+	Status Status
+
+	// Input is the encoded input. Output is the encoded output of a completed
+	// execution. RunOutput is a parent's own run output, kept while it waits
+	// for its children and finalize.
+	Input, Output, RunOutput []byte
+	// Error is the last error: the previous attempt's on a ready row, the
+	// final one on a failed row.
+	Error *ErrorInfo
+
+	Retry   RetryPolicy
+	Timeout time.Duration
+
+	// Attempt counts retries done (0 on the first run).
+	Attempt int
+	// Iteration counts completed loop iterations (looping tasks).
+	Iteration int
+	// Crashes counts lease lapses while running (the owner died).
+	Crashes int
+	// Fence is the fencing token: incremented by every claim. Every write of
+	// a result, heartbeat or release is guarded by it.
+	Fence int64
+	// ExecutorID is the executor holding the current claim, if any.
+	ExecutorID string
+
+	// FailFast marks a parent without a finalize: a child that ends without
+	// completing makes it due at once.
+	FailFast bool
+	// ChildrenTotal counts children spawned so far (finalize included).
+	// ChildrenPending counts those not yet terminal.
+	ChildrenTotal, ChildrenPending int
+
+	// DueAt is when the row next needs an executor (see the package doc);
+	// zero when it needs none. For a claimed row, it is the lease expiry.
+	DueAt time.Time
+
+	CreatedAt, UpdatedAt  time.Time
+	StartedAt, FinishedAt time.Time
+	WaitingForChildrenAt  time.Time
+	WaitingForFinalizeAt  time.Time
+}
+
+// Lease names one claim: a row and the fencing token its holder got.
+type Lease struct {
+	ID    string
+	Fence int64
+}
+
+// InsertParams inserts executions.
+type InsertParams struct {
+	Now time.Time
+	// Executions to insert, all or nothing. For each row the store sets
+	// CreatedAt = UpdatedAt = now, Fence = 0, and DueAt = now + Delays[i]
+	// for a ready row (Delays may be nil: no delay). A sleeping row (status
+	// running, SleepKey set) gets StartedAt = now and DueAt = now + Timeout.
+	Executions []Execution
+	Delays     []time.Duration
+}
+
+// GetParams reads one execution.
+type GetParams struct {
+	ID string
+}
+
+// GetBySleepKeyParams reads a sleeping execution by its unique key.
+type GetBySleepKeyParams struct {
+	SleepKey string
+}
+
+// ListChildrenParams lists a parent's children ordered by ChildIndex.
+type ListChildrenParams struct {
+	ParentID string
+	// FromIndex skips children with a smaller ChildIndex.
+	FromIndex int
+	// Limit caps the count; 0 means no limit.
+	Limit int
+}
+
+// ClaimParams claims due rows.
+type ClaimParams struct {
+	Now        time.Time
+	ExecutorID string
+	// TaskIDs restricts the claim to executions of these tasks (the ones the
+	// executor has registered). Empty claims nothing.
+	TaskIDs []string
+	// Limit is the maximum number of rows to claim; <= 0 claims nothing.
+	Limit int
+	// Lease is how long the claim holds before the row is due again.
+	Lease time.Duration
+}
+
+// NextDueParams asks when the next row of these tasks becomes due.
+type NextDueParams struct {
+	Now     time.Time
+	TaskIDs []string
+}
+
+// HeartbeatParams extends leases.
+type HeartbeatParams struct {
+	Now    time.Time
+	Lease  time.Duration
+	Leases []Lease
+}
+
+// Transition is one guarded state change of a claimed row.
+type Transition struct {
+	// The guard: the row's ID, Fence and Status must all match, else the
+	// transition does not apply and changes nothing.
+	ID    string
+	Fence int64
+	From  Status
+
+	// To is the new status; never running.
+	To Status
+
+	// Output is stored when To is completed. RunOutput is stored when To is
+	// waiting_for_children and entered from running (kept otherwise), and
+	// cleared on every other status. Error is stored as given (nil clears).
+	Output, RunOutput []byte
+	Error             *ErrorInfo
+	// Attempt and Iteration are written as given.
+	Attempt, Iteration int
+	// Delay, when To is ready, sets DueAt = now + Delay.
+	Delay time.Duration
+	// FailFast is written when To is waiting_for_children or
+	// waiting_for_finalize.
+	FailFast bool
+
+	// Children are inserted (as by Insert, with no delay unless
+	// ChildDelays says otherwise) if and only if the transition applies. The
+	// row's ChildrenTotal and ChildrenPending grow by len(Children).
+	Children    []Execution
+	ChildDelays []time.Duration
+}
+
+// CompleteParams applies transitions in one transaction.
+type CompleteParams struct {
+	Now         time.Time
+	Transitions []Transition
+}
+
+// TransitionResult tells what one transition did.
+type TransitionResult struct {
+	// Applied is false when the guard did not match (the row moved on, or
+	// the claim was lost): nothing changed.
+	Applied bool
+	// Err is set when the guard matched but the transition could not be
+	// applied for a deterministic reason (a child's ID or SleepKey already
+	// exists: ErrDuplicate). Nothing changed for this transition; the rest of
+	// the batch is unaffected.
+	Err error
+}
+
+// CancelParams cancels an execution that is not terminal yet.
+type CancelParams struct {
+	Now   time.Time
+	ID    string
+	Error ErrorInfo
+}
+
+// ReleaseParams gives claims back so they can be taken at once.
+type ReleaseParams struct {
+	Now    time.Time
+	Leases []Lease
+}
+
+// RecoverParams makes every claim held by ExecutorID due at once: its
+// previous incarnation died and its work must be taken over now rather than
+// when the leases lapse.
+type RecoverParams struct {
+	Now        time.Time
+	ExecutorID string
+}
+
+// Event is published by a store after a write commits. Stores shared by many
+// processes publish the events of every process (PostgreSQL with
+// LISTEN/NOTIFY); others publish only their own process's writes.
+type Event struct {
+	// Ready reports that rows may have become due now (inserted, retried
+	// without delay, parent continuation, released).
+	Ready bool
+	// Finished lists executions that reached a terminal status.
+	Finished []string
+}
+
+// Store is the storage contract. Every method is safe for concurrent use
+// and atomic: a method either fully applies or returns an error and changes
+// nothing (Complete is atomic per call, with per-transition outcomes).
+//
+// Stores must pass the conformance suite in storage/storagetest.
+type Store interface {
+	// Insert inserts executions all or nothing. A duplicate ID or SleepKey
+	// fails the whole call with an error wrapping ErrDuplicate.
+	Insert(ctx context.Context, p InsertParams) error
+
+	// Get returns one execution, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, p GetParams) (Execution, error)
+
+	// GetBySleepKey returns the execution with that SleepKey, or an error
+	// wrapping ErrNotFound.
+	GetBySleepKey(ctx context.Context, p GetBySleepKeyParams) (Execution, error)
+
+	// ListChildren returns a parent's children (finalize included), ordered
+	// by ChildIndex.
+	ListChildren(ctx context.Context, p ListChildrenParams) ([]Execution, error)
+
+	// Claim takes up to Limit due rows of the given tasks, DueAt ascending
+	// (ties in insertion order), and for each: Fence += 1, ExecutorID set,
+	// DueAt = now + Lease, UpdatedAt = now; a ready row becomes running with
+	// StartedAt = now; a running non-sleeping row (lease lapsed) gets
+	// Crashes += 1 and Error = {Kind: lease_expired}. No row is returned to
+	// two callers. Returns the rows as they are after the claim.
+	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
+
+	// NextDue returns how long until the earliest future DueAt among rows of
+	// the given tasks; ok is false when none has one.
+	NextDue(ctx context.Context, p NextDueParams) (wait time.Duration, ok bool, err error)
+
+	// Heartbeat sets DueAt = now + Lease on every leased row whose Fence
+	// still matches and whose status is running or waiting. It returns the
+	// leases that did not match: lost (taken over or finished elsewhere).
+	Heartbeat(ctx context.Context, p HeartbeatParams) (lost []Lease, err error)
+
+	// Complete applies transitions in one transaction; results align with
+	// p.Transitions. An applied transition clears ExecutorID, sets
+	// UpdatedAt = now and, by its target status:
+	//
+	//   - ready: DueAt = now + Delay, StartedAt cleared, RunOutput cleared;
+	//   - waiting_for_children / waiting_for_finalize: DueAt cleared,
+	//     WaitingForChildrenAt / WaitingForFinalizeAt = now when entered,
+	//     Children inserted;
+	//   - terminal: FinishedAt = now, DueAt and RunOutput cleared; if the
+	//     row did not complete, every unfinished descendant is cancelled (as
+	//     by Cancel, without further propagation); if the row has a parent
+	//     that is waiting, the parent's ChildrenPending -= 1 and the parent
+	//     becomes due (DueAt = now) when it reaches 0, or at once when the row
+	//     did not complete and the parent is FailFast.
+	Complete(ctx context.Context, p CompleteParams) ([]TransitionResult, error)
+
+	// Cancel moves a non-terminal row to cancelled (FinishedAt = now, DueAt
+	// cleared, Error = p.Error, ExecutorID kept), cancels its unfinished
+	// descendants, and propagates to its parent as a terminal transition
+	// does. It reports whether the row was cancelled by this call; a
+	// terminal row is left as it is. Unknown ID: ErrNotFound.
+	Cancel(ctx context.Context, p CancelParams) (bool, error)
+
+	// Release gives claims back: a running row whose Fence matches becomes
+	// ready and due now (ExecutorID and StartedAt cleared; Attempt and
+	// Crashes unchanged); a waiting row whose Fence matches becomes due now.
+	Release(ctx context.Context, p ReleaseParams) error
+
+	// Recover makes every row claimed by p.ExecutorID (DueAt set, status
+	// running or waiting) due now, and returns how many.
+	Recover(ctx context.Context, p RecoverParams) (int, error)
+
+	// Subscribe registers fn to receive events. fn must not block. The
+	// returned function unsubscribes.
+	Subscribe(fn func(Event)) (unsubscribe func())
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Sentinel errors. Stores wrap them with context.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrDuplicate = errors.New("duplicate")
+	// ErrClosed is returned by a store that has been closed.
+	ErrClosed = errors.New("store closed")
+)
