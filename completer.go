@@ -1,0 +1,163 @@
+package durable
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// completer writes outcomes in batches: every outcome produced while a
+// write is in flight goes into the next write, so one transaction carries
+// many results (group commit). A failed write is retried with backoff; the
+// guarded transitions make a replay of an already applied write a no-op.
+type completer struct {
+	e       *Executor
+	mu      sync.Mutex
+	queue   []pendingResult
+	signal  chan struct{}
+	backlog atomic.Int64
+}
+
+type pendingResult struct {
+	h  *held
+	tr storage.Transition
+}
+
+func newCompleter(e *Executor) *completer {
+	return &completer{e: e, signal: make(chan struct{}, 1)}
+}
+
+// submit queues an outcome.
+func (c *completer) submit(h *held, tr storage.Transition) {
+	c.mu.Lock()
+	c.queue = append(c.queue, pendingResult{h: h, tr: tr})
+	c.mu.Unlock()
+	c.backlog.Add(1)
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (c *completer) take(limit int) []pendingResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(len(c.queue), limit)
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	if len(c.queue) == 0 {
+		c.queue = nil
+	}
+	return batch
+}
+
+// loop writes batches until the executor's background work stops, then
+// writes what is left.
+func (c *completer) loop() {
+	defer c.e.loops.Done()
+	for {
+		select {
+		case <-c.signal:
+			c.flush(false)
+		case <-c.e.bgStop:
+			c.flush(true)
+			return
+		}
+	}
+}
+
+// flush writes batches until the queue is empty. While stopping it gives
+// up on a batch after a few failed tries: those claims lapse and are taken
+// over (the at-least-once promise holds).
+func (c *completer) flush(stopping bool) {
+	for {
+		batch := c.take(c.e.cfg.CompletionBatch)
+		if len(batch) == 0 {
+			return
+		}
+		c.write(batch, stopping)
+	}
+}
+
+func (c *completer) write(batch []pendingResult, stopping bool) {
+	p := storage.CompleteParams{Transitions: make([]storage.Transition, len(batch))}
+	for i := range batch {
+		p.Transitions[i] = batch[i].tr
+	}
+	var results []storage.TransitionResult
+	for failures := 1; ; failures++ {
+		ctx, cancel := c.e.storageCtx()
+		p.Now = c.e.now()
+		var err error
+		results, err = c.e.store.Complete(ctx, p)
+		cancel()
+		if err == nil {
+			break
+		}
+		if errors.Is(err, storage.ErrClosed) || (stopping && failures >= 3) {
+			c.e.log.Error("writing results failed; their executions will be run again after their leases lapse",
+				slog.Int("results", len(batch)), slog.Any("error", err))
+			c.done(batch, nil)
+			return
+		}
+		c.e.log.Warn("writing results failed; retrying", slog.Int("results", len(batch)), slog.Any("error", err))
+		if !c.pause(failures) {
+			c.done(batch, nil)
+			return
+		}
+	}
+	c.done(batch, results)
+}
+
+// pause waits before a retry; false if the executor is being torn down
+// hard.
+func (c *completer) pause(failures int) bool {
+	t := c.e.clock.NewTimer(backoff(failures, c.e.cfg.PollInterval))
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-c.e.runCtx.Done():
+		return false
+	}
+}
+
+// done settles a written batch: claims are forgotten, and a transition that
+// failed deterministically (a child's sleeping key already taken) fails its
+// execution instead.
+func (c *completer) done(batch []pendingResult, results []storage.TransitionResult) {
+	var retry []pendingResult
+	for i, pr := range batch {
+		if results != nil && results[i].Err != nil {
+			retry = append(retry, pendingResult{h: pr.h, tr: spawnFailed(pr.tr, results[i].Err)})
+			continue
+		}
+		c.e.held.remove(pr.h)
+	}
+	c.backlog.Add(-int64(len(batch)))
+	for _, pr := range retry {
+		c.submit(pr.h, pr.tr)
+	}
+	if c.e.starved.Load() {
+		c.e.wake()
+	}
+}
+
+// spawnFailed turns a transition whose children could not be inserted into
+// a non-retryable failure of the parent.
+func spawnFailed(tr storage.Transition, err error) storage.Transition {
+	kind := storage.ErrorKindGeneric
+	if errors.Is(err, storage.ErrDuplicate) {
+		kind = kindDuplicate
+	}
+	to := storage.StatusFailed
+	if tr.From.Waiting() {
+		to = storage.StatusFinalizeFailed
+	}
+	return storage.Transition{ID: tr.ID, Fence: tr.Fence, From: tr.From, To: to, Attempt: tr.Attempt, Iteration: tr.Iteration,
+		Error: &storage.ErrorInfo{Kind: kind, Message: fmt.Sprintf("execution %s: spawning children failed: %v", tr.ID, err)}}
+}

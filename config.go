@@ -1,0 +1,135 @@
+package durable
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/durable-go/durable/clock"
+)
+
+// Config configures an Executor. The zero value is valid: every field has a
+// documented default.
+type Config struct {
+	// Logger receives the engine's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Codec encodes inputs and outputs. Default: JSONCodec.
+	Codec Codec
+	// Clock is the engine's time source. Default: clock.Real(). Tests pass a
+	// clock.Fake to drive delays, timeouts and leases without sleeping.
+	Clock clock.Clock
+
+	// ExecutorID names this executor in claims. Give a stable identity (the
+	// host name, a pod name) to have a restarted executor take back the work
+	// its previous incarnation held at once, instead of after the leases
+	// lapse. Two live executors must never share an id. Default: a random id,
+	// new for every Executor.
+	ExecutorID string
+
+	// Concurrency is the maximum number of task runs in this executor at
+	// once. Default: 100. Range: 1..100000.
+	Concurrency int
+	// ClaimBatch is the most executions claimed in one storage call.
+	// Default: Concurrency, capped at 500.
+	ClaimBatch int
+	// CompletionBatch is the most results written in one storage call.
+	// Default: 500.
+	CompletionBatch int
+
+	// PollInterval is how often the executor looks for work it was not told
+	// about (work enqueued by another process on a store without
+	// cross-process notifications, a lost notification) and how often Wait
+	// re-reads an execution it was not told about. Default: 1s. Range:
+	// 1ms..1h.
+	PollInterval time.Duration
+
+	// LeaseDuration is how long a claim holds without renewal. The executor
+	// renews every lease it holds every LeaseDuration/3, so a live run never
+	// loses it; when the executor dies, its work is taken over once the
+	// lease lapses. Default: 30s. Range: 100ms..1h.
+	LeaseDuration time.Duration
+
+	// CrashBudget is how many times a run may lose its executor (its lease
+	// lapses while it runs) before the execution fails with ErrCrashBudget.
+	// It stops a task that kills its process every time from looping
+	// forever. Default: 3. Range: 0..1000.
+	CrashBudget int
+
+	// MaxPayloadBytes bounds an encoded input or output. Default: 1 MiB.
+	// Range: 1 KiB..64 MiB.
+	MaxPayloadBytes int
+	// MaxChildren bounds the children one parent run may spawn. Default:
+	// 1000. Range: 1..100000.
+	MaxChildren int
+
+	// StorageTimeout bounds each storage call made by the engine's
+	// background work (claims, completions, heartbeats). Default: 10s.
+	StorageTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Codec == nil {
+		c.Codec = JSONCodec{}
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
+	setDefault(&c.Concurrency, 100)
+	setDefault(&c.ClaimBatch, min(c.Concurrency, 500))
+	setDefault(&c.CompletionBatch, 500)
+	setDefault(&c.PollInterval, time.Second)
+	setDefault(&c.LeaseDuration, 30*time.Second)
+	if c.CrashBudget == 0 {
+		c.CrashBudget = 3
+	}
+	setDefault(&c.MaxPayloadBytes, 1<<20)
+	setDefault(&c.MaxChildren, 1000)
+	setDefault(&c.StorageTimeout, 10*time.Second)
+	return c
+}
+
+func setDefault[T int | time.Duration](p *T, v T) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func (c Config) validate() error {
+	checks := []struct {
+		ok   bool
+		name string
+		want string
+	}{
+		{c.Concurrency >= 1 && c.Concurrency <= 100000, "Concurrency", "1..100000"},
+		{c.ClaimBatch >= 1 && c.ClaimBatch <= 10000, "ClaimBatch", "1..10000"},
+		{c.CompletionBatch >= 1 && c.CompletionBatch <= 10000, "CompletionBatch", "1..10000"},
+		{c.PollInterval >= time.Millisecond && c.PollInterval <= time.Hour, "PollInterval", "1ms..1h"},
+		{c.LeaseDuration >= 100*time.Millisecond && c.LeaseDuration <= time.Hour, "LeaseDuration", "100ms..1h"},
+		{c.CrashBudget >= 0 && c.CrashBudget <= 1000, "CrashBudget", "0..1000 (0 means the default, 3; use -1 for none)"},
+		{c.MaxPayloadBytes >= 1<<10 && c.MaxPayloadBytes <= 64<<20, "MaxPayloadBytes", "1KiB..64MiB"},
+		{c.MaxChildren >= 1 && c.MaxChildren <= 100000, "MaxChildren", "1..100000"},
+		{c.StorageTimeout >= 10*time.Millisecond, "StorageTimeout", ">= 10ms"},
+		{c.ExecutorID == "" || validID(c.ExecutorID), "ExecutorID", "[A-Za-z0-9_.:-]{1,255}"},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return fmt.Errorf("%w: Config.%s out of range (want %s)", ErrInvalidOption, ch.name, ch.want)
+		}
+	}
+	return nil
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,209 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// Enqueue stores a new execution of t with input in and returns its handle.
+// When Enqueue returns nil the execution is stored (as durably as the store
+// promises) and will run; Enqueue works before Start. The input is checked
+// by the task's validator and the payload limit first.
+func (t *Task[I, O]) Enqueue(ctx context.Context, in I, opts ...EnqueueOption) (*Handle[O], error) {
+	ids, err := t.ex.enqueue(ctx, []Child{{d: t.d, input: in, opts: opts}})
+	if err != nil {
+		return nil, err
+	}
+	return &Handle[O]{ex: t.ex, d: t.d, id: ids[0]}, nil
+}
+
+// EnqueueMany stores one execution per input, all in one transaction: all
+// are stored or none.
+func (t *Task[I, O]) EnqueueMany(ctx context.Context, ins []I, opts ...EnqueueOption) ([]*Handle[O], error) {
+	items := make([]Child, len(ins))
+	for i, in := range ins {
+		items[i] = Child{d: t.d, input: in, opts: opts}
+	}
+	ids, err := t.ex.enqueue(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	hs := make([]*Handle[O], len(ids))
+	for i, id := range ids {
+		hs[i] = &Handle[O]{ex: t.ex, d: t.d, id: id}
+	}
+	return hs, nil
+}
+
+// EnqueueMany stores executions of possibly different tasks (declared with
+// ChildOf or SleepingTask.Child) in one transaction, all or none, and
+// returns their execution ids in order.
+func (e *Executor) EnqueueMany(ctx context.Context, items ...Child) ([]string, error) {
+	return e.enqueue(ctx, items)
+}
+
+// Enqueue stores a new sleeping execution waiting under key, which must be
+// unique among all sleeping executions ever (ErrDuplicate otherwise).
+func (t *SleepingTask[O]) Enqueue(ctx context.Context, key string, opts ...EnqueueOption) (*Handle[O], error) {
+	ids, err := t.ex.enqueue(ctx, []Child{{d: t.d, sleepKey: key, opts: opts}})
+	if err != nil {
+		return nil, err
+	}
+	return &Handle[O]{ex: t.ex, d: t.d, id: ids[0]}, nil
+}
+
+func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	p := storage.InsertParams{Executions: make([]storage.Execution, len(items)), Delays: make([]time.Duration, len(items))}
+	for i, it := range items {
+		if it.d == nil {
+			return nil, fmt.Errorf("%w: item %d has no task", ErrUnknownTask, i)
+		}
+		if e.lookup(it.d.id) != it.d {
+			return nil, fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
+		}
+		row, delay, err := e.prepare(it.d, it.input, it.sleepKey, it.opts)
+		if err != nil {
+			return nil, err
+		}
+		p.Executions[i], p.Delays[i] = row, delay
+	}
+	if err := e.insert(ctx, p); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(items))
+	for i := range p.Executions {
+		ids[i] = p.Executions[i].ID
+	}
+	return ids, nil
+}
+
+// insert writes new rows, retrying transient failures. A retry that finds
+// its first row already stored knows the earlier try committed (ids are
+// random and new), so an ambiguous failure does not duplicate work.
+func (e *Executor) insert(ctx context.Context, p storage.InsertParams) error {
+	tries := 0
+	err := e.retryStorage(ctx, func() error {
+		tries++
+		p.Now = e.now()
+		err := e.store.Insert(ctx, p)
+		if tries > 1 && errors.Is(err, storage.ErrDuplicate) && e.committed(ctx, p.Executions[0]) {
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrDuplicate):
+		return fmt.Errorf("%w: %w", ErrDuplicate, err)
+	default:
+		return fmt.Errorf("durable: enqueue: %w", err)
+	}
+}
+
+func (e *Executor) committed(ctx context.Context, first storage.Execution) bool {
+	got, err := e.store.Get(ctx, storage.GetParams{ID: first.ID})
+	return err == nil && got.TaskID == first.TaskID
+}
+
+// Wakeup is how Wake ends a sleeping execution: Completed(output) or
+// Failed(err).
+type Wakeup[O any] struct {
+	output O
+	err    error
+}
+
+// Completed wakes a sleeping execution with an output.
+func Completed[O any](out O) Wakeup[O] { return Wakeup[O]{output: out} }
+
+// Failed wakes a sleeping execution with an error: it ends failed.
+func Failed[O any](err error) Wakeup[O] {
+	if err == nil {
+		err = errors.New("failed by Wake")
+	}
+	return Wakeup[O]{err: err}
+}
+
+// Wake ends the sleeping execution of t waiting under key and returns it.
+// It works from any process on the same store. Waking is idempotent: if the
+// execution has already finished (woken, timed out, cancelled), Wake
+// returns it as it is.
+func Wake[O any](ctx context.Context, t *SleepingTask[O], key string, w Wakeup[O]) (Execution[O], error) {
+	return t.Wake(ctx, key, w)
+}
+
+// Wake is the method form of the package-level Wake.
+func (t *SleepingTask[O]) Wake(ctx context.Context, key string, w Wakeup[O]) (Execution[O], error) {
+	e := t.ex
+	if err := e.checkOpen(); err != nil {
+		return Execution[O]{}, err
+	}
+	if err := validSleepKey(key); err != nil {
+		return Execution[O]{}, fmt.Errorf("wake %s: %w", t.d.id, err)
+	}
+	to, output, info, err := t.wakeOutcome(w)
+	if err != nil {
+		return Execution[O]{}, err
+	}
+	for range 5 {
+		row, err := e.sleeping(ctx, t.d, key)
+		if err != nil {
+			return Execution[O]{}, err
+		}
+		if row.Status.Terminal() {
+			return view[O](e, row)
+		}
+		// Applied or not (it timed out or was cancelled meanwhile), the next
+		// read reports what is stored.
+		tr := terminal(row, to, output, info)
+		err = e.retryStorage(ctx, func() error {
+			_, err := e.store.Complete(ctx, storage.CompleteParams{Now: e.now(), Transitions: []storage.Transition{tr}})
+			return err
+		})
+		if err != nil {
+			return Execution[O]{}, fmt.Errorf("durable: wake %s %q: %w", t.d.id, key, err)
+		}
+	}
+	return Execution[O]{}, fmt.Errorf("%w: sleeping execution %q of %s kept changing", ErrWakeRace, key, t.d.id)
+}
+
+func (t *SleepingTask[O]) wakeOutcome(w Wakeup[O]) (storage.Status, []byte, *storage.ErrorInfo, error) {
+	if w.err != nil {
+		return storage.StatusFailed, nil, &storage.ErrorInfo{Kind: storage.ErrorKindGeneric, Message: w.err.Error()}, nil
+	}
+	out, err := t.ex.encodePayload(w.output, "wake output of task "+t.d.id)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("wake %s: %w", t.d.id, unwrapNonRetryable(err))
+	}
+	return storage.StatusCompleted, out, nil, nil
+}
+
+// sleeping reads the sleeping execution of d under key.
+func (e *Executor) sleeping(ctx context.Context, d *taskDef, key string) (storage.Execution, error) {
+	var row storage.Execution
+	err := e.retryStorage(ctx, func() error {
+		var err error
+		row, err = e.store.GetBySleepKey(ctx, storage.GetBySleepKeyParams{SleepKey: key})
+		return err
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return row, fmt.Errorf("%w: no sleeping execution with key %q", ErrNotFound, key)
+	}
+	if err != nil {
+		return row, err
+	}
+	if row.TaskID != d.id {
+		return row, fmt.Errorf("%w: sleeping key %q belongs to task %s, not %s", ErrNotFound, key, row.TaskID, d.id)
+	}
+	return row, nil
+}

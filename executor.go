@@ -1,0 +1,332 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/storage"
+)
+
+const (
+	stateNew = iota
+	stateStarted
+	stateStopping
+	stateStopped
+)
+
+// Executor registers tasks, enqueues executions and, once started, claims
+// and runs them. Many executors (in one process or many) may share one
+// store. All methods are safe for concurrent use.
+type Executor struct {
+	store storage.Store
+	cfg   Config
+	clock clock.Clock
+	log   *slog.Logger
+	codec Codec
+	id    string
+
+	mu      sync.Mutex
+	tasks   map[string]*taskDef
+	taskIDs []string // sorted snapshot for claims
+	state   int
+
+	wakeCh     chan struct{} // dispatcher wake-up, capacity 1
+	stopCh     chan struct{} // stops the dispatcher
+	bgStop     chan struct{} // stops the completer and heartbeats
+	shutdownCh chan struct{} // closed when shutdown begins; runs see it
+	runCtx     context.Context
+	hardStop   context.CancelCauseFunc
+
+	active  atomic.Int64 // claimed executions being processed locally
+	starved atomic.Bool  // dispatcher waits for capacity
+	held    heldSet
+	comp    *completer
+	waiters waiterSet
+	ids     *idGen
+
+	rndMu sync.Mutex
+	rnd   *rand.Rand
+
+	dispatcher  sync.WaitGroup
+	loops       sync.WaitGroup
+	runs        sync.WaitGroup
+	unsubscribe func()
+}
+
+// New returns an executor on store. It validates cfg and subscribes to the
+// store's events; call Start to begin running executions. Enqueue, Get and
+// Wait work before Start.
+func New(store storage.Store, cfg Config) (*Executor, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidOption)
+	}
+	if cfg.CrashBudget == -1 {
+		cfg.CrashBudget = 0
+	} else if cfg.CrashBudget == 0 {
+		cfg.CrashBudget = 3
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	seed := cryptoSeed()
+	e := &Executor{
+		store:      store,
+		cfg:        cfg,
+		clock:      cfg.Clock,
+		codec:      cfg.Codec,
+		tasks:      map[string]*taskDef{},
+		wakeCh:     make(chan struct{}, 1),
+		stopCh:     make(chan struct{}),
+		bgStop:     make(chan struct{}),
+		shutdownCh: make(chan struct{}),
+		rnd:        rand.New(rand.NewPCG(seed[0], seed[1])),
+	}
+	e.ids = newIDGen(cfg.Clock, seed)
+	e.id = cfg.ExecutorID
+	if e.id == "" {
+		e.id = "ex_" + e.ids.random(12)
+	}
+	e.log = cfg.Logger.With(slog.String("component", "durable"), slog.String("executor", e.id))
+	e.runCtx, e.hardStop = context.WithCancelCause(context.Background())
+	e.held.m = map[string]*held{}
+	e.waiters.m = map[string]*waitEntry{}
+	e.comp = newCompleter(e)
+	e.unsubscribe = store.Subscribe(e.onEvent)
+	return e, nil
+}
+
+// ID returns the executor's id.
+func (e *Executor) ID() string { return e.id }
+
+func (e *Executor) register(d *taskDef) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state >= stateStopping {
+		return fmt.Errorf("%w: cannot register task %s", ErrShutdown, d.id)
+	}
+	if _, ok := e.tasks[d.id]; ok {
+		return fmt.Errorf("%w: %s", ErrDuplicateTask, d.id)
+	}
+	e.tasks[d.id] = d
+	ids := append(slices.Clone(e.taskIDs), d.id)
+	slices.Sort(ids)
+	e.taskIDs = ids
+	return nil
+}
+
+func (e *Executor) lookup(id string) *taskDef {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tasks[id]
+}
+
+func (e *Executor) registeredIDs() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.taskIDs
+}
+
+func (e *Executor) checkOpen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state >= stateStopping {
+		return ErrShutdown
+	}
+	return nil
+}
+
+// Start begins claiming and running executions of the registered tasks. It
+// returns at once; the work goes on in the background until Shutdown. With a
+// stable Config.ExecutorID, it first takes back the work a previous
+// incarnation of this executor held. Starting twice is a no-op; starting
+// after Shutdown returns ErrShutdown.
+func (e *Executor) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.state {
+	case stateStarted:
+		return nil
+	case stateStopping, stateStopped:
+		return ErrShutdown
+	}
+	if e.cfg.ExecutorID != "" {
+		n, err := e.store.Recover(ctx, storage.RecoverParams{Now: e.clock.Now(), ExecutorID: e.id})
+		if err != nil {
+			return fmt.Errorf("durable: start: taking back the work of executor %s: %w", e.id, err)
+		}
+		if n > 0 {
+			e.log.Info("took back work of a previous incarnation", slog.Int("executions", n))
+		}
+	}
+	e.state = stateStarted
+	e.dispatcher.Add(1)
+	e.loops.Add(2)
+	go e.dispatchLoop()
+	go e.comp.loop()
+	go e.heartbeatLoop()
+	return nil
+}
+
+// Shutdown stops the executor gracefully: it stops claiming at once, closes
+// the ShuttingDown channel of every run, and waits for the runs to return
+// until ctx is done. Runs still going then have their contexts cancelled,
+// and their claims are released so another executor can take them at once
+// (their eventual results are discarded). Results already produced are
+// written before Shutdown returns. Shutdown is idempotent; Get, Wait and
+// Cancel keep working after it, Enqueue and Wake return ErrShutdown. It does
+// not close the store.
+func (e *Executor) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	prev := e.state
+	if prev >= stateStopping {
+		e.mu.Unlock()
+		return nil
+	}
+	e.state = stateStopping
+	close(e.shutdownCh)
+	e.mu.Unlock()
+
+	if prev == stateStarted {
+		close(e.stopCh)
+		e.dispatcher.Wait()
+		e.waitRuns(ctx)
+		close(e.bgStop)
+		e.loops.Wait()
+		e.releaseAll()
+	}
+	e.hardStop(ErrShutdown)
+	e.unsubscribe()
+	e.mu.Lock()
+	e.state = stateStopped
+	e.mu.Unlock()
+	return nil
+}
+
+// waitRuns waits for local runs to return until ctx is done, then cancels
+// the rest and marks their claims for release.
+func (e *Executor) waitRuns(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		e.runs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	n := e.held.abandonAll()
+	e.log.Warn("shutdown deadline passed: cancelling runs and releasing their claims", slog.Int("runs", n))
+	e.hardStop(fmt.Errorf("%w: deadline passed", ErrShutdown))
+}
+
+// releaseAll gives back every claim still held (abandoned runs), so other
+// executors take them at once.
+func (e *Executor) releaseAll() {
+	leases := e.held.leases()
+	if len(leases) == 0 {
+		return
+	}
+	ctx, cancel := e.storageCtx()
+	defer cancel()
+	err := e.store.Release(ctx, storage.ReleaseParams{Now: e.clock.Now(), Leases: leases})
+	if err != nil {
+		e.log.Error("releasing claims at shutdown failed; they will be taken over when their leases lapse", slog.Any("error", err))
+	}
+}
+
+func (e *Executor) storageCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), e.cfg.StorageTimeout)
+}
+
+// onEvent receives the store's events; it must not block.
+func (e *Executor) onEvent(ev storage.Event) {
+	if ev.Ready {
+		e.wake()
+	}
+	if len(ev.Finished) > 0 {
+		e.waiters.notify(ev.Finished)
+		e.held.interrupt(ev.Finished, ErrCancelled)
+	}
+}
+
+func (e *Executor) wake() {
+	select {
+	case e.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Executor) now() time.Time { return e.clock.Now() }
+
+func (e *Executor) random() float64 {
+	e.rndMu.Lock()
+	defer e.rndMu.Unlock()
+	return e.rnd.Float64()
+}
+
+// encodePayload encodes v and enforces the size limit.
+func (e *Executor) encodePayload(v any, what string) ([]byte, error) {
+	b, err := e.codec.Encode(v)
+	if err != nil {
+		return nil, NonRetryable(&ExecutionError{Kind: kindEncoding, Message: fmt.Sprintf("encoding %s: %v", what, err)})
+	}
+	if len(b) > e.cfg.MaxPayloadBytes {
+		return nil, NonRetryable(&ExecutionError{Kind: kindPayloadTooLarge,
+			Message: fmt.Sprintf("%s is %d bytes encoded, over the limit of %d", what, len(b), e.cfg.MaxPayloadBytes)})
+	}
+	return b, nil
+}
+
+func (e *Executor) decode(data []byte, v any) error {
+	if err := e.codec.Decode(data, v); err != nil {
+		return err
+	}
+	if s, ok := v.(interface{ setCodec(Codec) }); ok {
+		s.setCodec(e.codec)
+	}
+	return nil
+}
+
+// retryStorage runs op up to 4 times with a short backoff while it fails
+// with anything but a definite answer (not found, duplicate, closed) or a
+// context error.
+func (e *Executor) retryStorage(ctx context.Context, op func() error) error {
+	var err error
+	for i := range 4 {
+		if err = op(); err == nil || definite(err) || ctx.Err() != nil {
+			return err
+		}
+		if !e.sleep(ctx, time.Duration(10<<i)*time.Millisecond) {
+			return errors.Join(err, ctx.Err())
+		}
+	}
+	return err
+}
+
+func definite(err error) bool {
+	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrDuplicate) ||
+		errors.Is(err, storage.ErrClosed) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// sleep waits d on the engine's clock; false if ctx ended first.
+func (e *Executor) sleep(ctx context.Context, d time.Duration) bool {
+	t := e.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,148 @@
+package durable
+
+import (
+	"context"
+	"sync"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// held is one claim this executor holds: from the claim until its outcome
+// is written (or the claim is lost or released).
+type held struct {
+	lease  storage.Lease
+	cancel context.CancelCauseFunc // the run's context; nil for engine work
+	// abandoned is set when a hard shutdown gives the claim back: the
+	// run's eventual result must be discarded.
+	abandoned bool
+}
+
+// heldSet tracks the claims held, for heartbeats, interrupts and release.
+type heldSet struct {
+	mu sync.Mutex
+	m  map[string]*held
+}
+
+func (s *heldSet) add(l storage.Lease) *held {
+	h := &held{lease: l}
+	s.mu.Lock()
+	s.m[l.ID] = h
+	s.mu.Unlock()
+	return h
+}
+
+func (s *heldSet) setCancel(h *held, c context.CancelCauseFunc) {
+	s.mu.Lock()
+	h.cancel = c
+	s.mu.Unlock()
+}
+
+// remove forgets h (if it is still the entry for its execution).
+func (s *heldSet) remove(h *held) {
+	s.mu.Lock()
+	if s.m[h.lease.ID] == h {
+		delete(s.m, h.lease.ID)
+	}
+	s.mu.Unlock()
+}
+
+func (s *heldSet) isAbandoned(h *held) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return h.abandoned
+}
+
+func (s *heldSet) leases() []storage.Lease {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]storage.Lease, 0, len(s.m))
+	for _, h := range s.m {
+		out = append(out, h.lease)
+	}
+	return out
+}
+
+// interrupt cancels the runs of the given executions, if held here.
+func (s *heldSet) interrupt(ids []string, cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if h := s.m[id]; h != nil && h.cancel != nil {
+			h.cancel(cause)
+		}
+	}
+}
+
+// lose forgets lost leases and cancels their runs.
+func (s *heldSet) lose(lost []storage.Lease, cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range lost {
+		h := s.m[l.ID]
+		if h == nil || h.lease.Fence != l.Fence {
+			continue
+		}
+		delete(s.m, l.ID)
+		if h.cancel != nil {
+			h.cancel(cause)
+		}
+	}
+}
+
+// abandonAll marks every held run abandoned and returns how many.
+func (s *heldSet) abandonAll() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.m {
+		h.abandoned = true
+	}
+	return len(s.m)
+}
+
+// waitEntry is closed when its execution finishes.
+type waitEntry struct {
+	ch chan struct{}
+	n  int
+}
+
+// waiterSet wakes Wait calls when their executions finish.
+type waiterSet struct {
+	mu sync.Mutex
+	m  map[string]*waitEntry
+}
+
+func (w *waiterSet) add(id string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := w.m[id]
+	if e == nil {
+		e = &waitEntry{ch: make(chan struct{})}
+		w.m[id] = e
+	}
+	e.n++
+	return e.ch
+}
+
+func (w *waiterSet) remove(id string, ch <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e := w.m[id]; e != nil && e.ch == ch {
+		if e.n--; e.n == 0 {
+			delete(w.m, id)
+		}
+	}
+}
+
+func (w *waiterSet) notify(ids []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.m) == 0 {
+		return
+	}
+	for _, id := range ids {
+		if e := w.m[id]; e != nil {
+			close(e.ch)
+			delete(w.m, id)
+		}
+	}
+}

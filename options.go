@@ -1,0 +1,201 @@
+package durable
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// RetryPolicy says how a failed run is retried. The zero value means no
+// retries.
+//
+// After the k-th failed run (k = 0 for the first), if k < MaxRetries and the
+// error is retryable, the next run starts after
+//
+//	delay = min(BaseDelay × Multiplier^k, MaxDelay)   (MaxDelay 0: no cap)
+//
+// moved at random by up to ±Jitter×delay. With BaseDelay 1s, Multiplier 2,
+// MaxDelay 30s the delays are 1s, 2s, 4s, 8s, 16s, 30s, 30s...
+type RetryPolicy struct {
+	// MaxRetries is the number of retries after the first run, so a task
+	// runs at most MaxRetries+1 times. Range 0..1000.
+	MaxRetries int
+	// BaseDelay is the delay before the first retry. Range 0..1h.
+	BaseDelay time.Duration
+	// Multiplier grows the delay at each retry. 0 means 1. Range 1..10.
+	Multiplier float64
+	// MaxDelay caps the delay; 0 means no cap. Range 0..24h, >= BaseDelay.
+	MaxDelay time.Duration
+	// Jitter is the fraction of the delay by which it may move at random.
+	// Range 0..1.
+	Jitter float64
+}
+
+func (p RetryPolicy) validate() error {
+	switch {
+	case p.MaxRetries < 0 || p.MaxRetries > 1000:
+		return fmt.Errorf("MaxRetries %d out of range 0..1000", p.MaxRetries)
+	case p.BaseDelay < 0 || p.BaseDelay > time.Hour:
+		return fmt.Errorf("BaseDelay %s out of range 0..1h", p.BaseDelay)
+	case p.Multiplier != 0 && (p.Multiplier < 1 || p.Multiplier > 10 || math.IsNaN(p.Multiplier)):
+		return fmt.Errorf("Multiplier %v out of range 1..10", p.Multiplier)
+	case p.MaxDelay < 0 || p.MaxDelay > 24*time.Hour:
+		return fmt.Errorf("MaxDelay %s out of range 0..24h", p.MaxDelay)
+	case p.MaxDelay != 0 && p.MaxDelay < p.BaseDelay:
+		return fmt.Errorf("MaxDelay %s is less than BaseDelay %s", p.MaxDelay, p.BaseDelay)
+	case p.Jitter < 0 || p.Jitter > 1 || math.IsNaN(p.Jitter):
+		return fmt.Errorf("Jitter %v out of range 0..1", p.Jitter)
+	}
+	return nil
+}
+
+func (p RetryPolicy) stored() storage.RetryPolicy {
+	return storage.RetryPolicy{MaxRetries: p.MaxRetries, BaseDelay: p.BaseDelay,
+		Multiplier: p.Multiplier, MaxDelay: p.MaxDelay, Jitter: p.Jitter}
+}
+
+// retryDelay computes the delay before retry number k+1 (k = retries done).
+// rnd returns a number in [0, 1).
+func retryDelay(p storage.RetryPolicy, k int, rnd func() float64) time.Duration {
+	mult := p.Multiplier
+	if mult == 0 {
+		mult = 1
+	}
+	d := float64(p.BaseDelay) * math.Pow(mult, float64(k))
+	if p.MaxDelay > 0 && d > float64(p.MaxDelay) {
+		d = float64(p.MaxDelay)
+	}
+	if p.Jitter > 0 {
+		d += d * p.Jitter * (2*rnd() - 1)
+	}
+	if d > float64(48*time.Hour) {
+		d = float64(48 * time.Hour)
+	}
+	return time.Duration(max(d, 0))
+}
+
+// TaskOption configures a task definition.
+type TaskOption interface{ applyTask(*taskOptions) }
+
+// EnqueueOption overrides a task's defaults for one execution.
+type EnqueueOption interface{ applyEnqueue(*runOptions) }
+
+// Option is an option that applies both to a task definition (as its
+// default) and to one enqueue (as an override).
+type Option interface {
+	TaskOption
+	EnqueueOption
+}
+
+// runOptions are the per-execution settings stored at insert.
+type runOptions struct {
+	timeout    time.Duration
+	retry      *RetryPolicy
+	delay      time.Duration
+	hasTimeout bool
+	hasDelay   bool
+	errs       []error
+}
+
+type taskOptions struct {
+	runOptions
+	validate func(any) error
+}
+
+type optionFunc func(*runOptions)
+
+func (f optionFunc) applyTask(o *taskOptions)   { f(&o.runOptions) }
+func (f optionFunc) applyEnqueue(o *runOptions) { f(o) }
+
+// WithTimeout bounds each run (attempt) of the task: its context is
+// cancelled after d and the attempt fails with ErrTimedOut (retryable). For a
+// sleeping task it is the time to wait for Wake. Default 1 minute; range
+// 1ms..7 days.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(o *runOptions) {
+		if d < time.Millisecond || d > 7*24*time.Hour {
+			o.errs = append(o.errs, fmt.Errorf("timeout %s out of range 1ms..168h", d))
+			return
+		}
+		o.timeout, o.hasTimeout = d, true
+	})
+}
+
+// WithRetry sets the retry policy. Default: no retries.
+func WithRetry(p RetryPolicy) Option {
+	return optionFunc(func(o *runOptions) {
+		if err := p.validate(); err != nil {
+			o.errs = append(o.errs, fmt.Errorf("retry policy: %w", err))
+			return
+		}
+		o.retry = &p
+	})
+}
+
+// WithDelay delays the first run by d. Range 0..365 days.
+func WithDelay(d time.Duration) Option {
+	return optionFunc(func(o *runOptions) {
+		if d < 0 || d > 365*24*time.Hour {
+			o.errs = append(o.errs, fmt.Errorf("delay %s out of range 0..8760h", d))
+			return
+		}
+		o.delay, o.hasDelay = d, true
+	})
+}
+
+type validatorOption struct{ fn func(any) error }
+
+func (v validatorOption) applyTask(o *taskOptions) { o.validate = v.fn }
+
+// WithValidator checks every input at enqueue (and every child input at
+// spawn). A non-nil error fails Enqueue with ErrInvalidInput, naming the
+// task and the problem; a child with a bad input fails its parent's run
+// without retry.
+func WithValidator[I any](fn func(I) error) TaskOption {
+	return validatorOption{fn: func(v any) error {
+		in, ok := v.(I)
+		if !ok {
+			return fmt.Errorf("input is %T, want %T", v, *new(I))
+		}
+		return fn(in)
+	}}
+}
+
+const defaultTimeout = time.Minute
+
+func buildTaskOptions(opts []TaskOption) (taskOptions, error) {
+	o := taskOptions{runOptions: runOptions{timeout: defaultTimeout}}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyTask(&o)
+		}
+	}
+	if len(o.errs) > 0 {
+		return o, o.errs[0]
+	}
+	return o, nil
+}
+
+// merge applies enqueue overrides over a task's defaults.
+func (o runOptions) merge(opts []EnqueueOption) (runOptions, error) {
+	out := o
+	out.errs = nil
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyEnqueue(&out)
+		}
+	}
+	if len(out.errs) > 0 {
+		return out, fmt.Errorf("%w: %w", ErrInvalidOption, out.errs[0])
+	}
+	return out, nil
+}
+
+func (o runOptions) retryPolicy() storage.RetryPolicy {
+	if o.retry == nil {
+		return storage.RetryPolicy{}
+	}
+	return o.retry.stored()
+}

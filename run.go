@@ -1,0 +1,226 @@
+package durable
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// handleClaimed decides what a claimed row needs and starts it. It holds
+// one unit of capacity, released when the local work ends.
+func (e *Executor) handleClaimed(row storage.Execution) {
+	h := e.held.add(storage.Lease{ID: row.ID, Fence: row.Fence})
+	d := e.lookup(row.TaskID)
+	switch {
+	case d == nil: // cannot happen: claims name registered tasks only
+		e.held.remove(h)
+		e.releaseSlot()
+	case row.Status == storage.StatusRunning && row.SleepKey != "":
+		e.submitNow(h, e.sleepTimeout(row))
+	case row.Status == storage.StatusRunning && row.Crashes > e.cfg.CrashBudget:
+		e.submitNow(h, e.crashBudgetExceeded(row))
+	case row.Status == storage.StatusRunning && d.kind == kindSequence:
+		e.submitNow(h, e.startSequence(d, row))
+	case row.Status == storage.StatusRunning:
+		e.startRun(h, d, row)
+	case row.Status.Waiting():
+		e.runs.Add(1)
+		go func() {
+			defer e.runs.Done()
+			defer e.releaseSlot()
+			e.continueParent(h, d, row)
+		}()
+	default:
+		e.log.Error("claimed an execution in an unexpected status", "execution", row.ID, "status", row.Status)
+		e.held.remove(h)
+		e.releaseSlot()
+	}
+}
+
+// submitNow queues a transition decided without running user code.
+func (e *Executor) submitNow(h *held, tr storage.Transition) {
+	e.comp.submit(h, tr)
+	e.releaseSlot()
+}
+
+func (e *Executor) sleepTimeout(row storage.Execution) storage.Transition {
+	return terminal(row, storage.StatusTimedOut, nil, &storage.ErrorInfo{
+		Kind: storage.ErrorKindTimedOut, Retryable: true,
+		Message: fmt.Sprintf("sleeping task %s (key %q) was not woken within %s", row.TaskID, row.SleepKey, row.Timeout)})
+}
+
+func (e *Executor) crashBudgetExceeded(row storage.Execution) storage.Transition {
+	return terminal(row, storage.StatusFailed, nil, &storage.ErrorInfo{Kind: kindCrashBudget,
+		Message: fmt.Sprintf("task %s: its executor died %d times while running it (crash budget %d); last: %s",
+			row.TaskID, row.Crashes, e.cfg.CrashBudget, errMessage(row.Error))})
+}
+
+func errMessage(info *storage.ErrorInfo) string {
+	if info == nil {
+		return "no error recorded"
+	}
+	return info.Message
+}
+
+// terminal builds a transition from the row's current status to a terminal
+// one.
+func terminal(row storage.Execution, to storage.Status, output []byte, errInfo *storage.ErrorInfo) storage.Transition {
+	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: to,
+		Output: output, Error: errInfo, Attempt: row.Attempt, Iteration: row.Iteration}
+}
+
+var errTimeoutCause = fmt.Errorf("%w: attempt deadline passed", ErrTimedOut)
+
+// startRun runs the user's function in its own goroutine.
+func (e *Executor) startRun(h *held, d *taskDef, row storage.Execution) {
+	ctx, cancel := context.WithCancelCause(e.runCtx)
+	e.held.setCancel(h, cancel)
+	e.runs.Add(1)
+	go func() {
+		defer e.runs.Done()
+		defer e.releaseSlot()
+		defer cancel(nil)
+		e.execute(ctx, cancel, h, d, row)
+	}()
+}
+
+func (e *Executor) runInfo(row storage.Execution) RunInfo {
+	return RunInfo{
+		TaskID: row.TaskID, ExecutionID: row.ID, Attempt: row.Attempt, Iteration: row.Iteration,
+		PrevError: execErrorFromInfo(row.Error), Crashes: row.Crashes,
+		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
+		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize, ExecutorID: e.id,
+	}
+}
+
+// execute runs one attempt under its timeout and records its outcome. On
+// timeout the outcome (timed out) is recorded at once, without waiting for
+// a function that ignores its context; the capacity slot stays taken until
+// it returns.
+func (e *Executor) execute(ctx context.Context, cancel context.CancelCauseFunc, h *held, d *taskDef, row storage.Execution) {
+	ctx = context.WithValue(ctx, runInfoKey{}, &runContext{info: e.runInfo(row), shutdown: e.shutdownCh})
+	var once sync.Once
+	timer := e.clock.AfterFunc(row.Timeout, func() {
+		cancel(errTimeoutCause)
+		once.Do(func() { e.finishRun(h, d, row, runResult{err: e.timeoutError(row)}) })
+	})
+	res := e.invoke(ctx, d, row)
+	timer.Stop()
+	once.Do(func() {
+		if context.Cause(ctx) == errTimeoutCause {
+			res = runResult{err: e.timeoutError(row)}
+		}
+		e.finishRun(h, d, row, res)
+	})
+}
+
+func (e *Executor) timeoutError(row storage.Execution) error {
+	return &ExecutionError{Kind: storage.ErrorKindTimedOut, Retryable: true,
+		Message: fmt.Sprintf("task %s: attempt timed out after %s", row.TaskID, row.Timeout)}
+}
+
+// invoke calls the task function, turning a panic into a retryable error
+// with its stack.
+func (e *Executor) invoke(ctx context.Context, d *taskDef, row storage.Execution) (res runResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = runResult{err: &ExecutionError{Kind: storage.ErrorKindPanic, Retryable: true,
+				Message: fmt.Sprintf("task %s panicked: %v", d.id, r), Stack: string(debug.Stack())}}
+		}
+	}()
+	return d.invoke(ctx, row.Input)
+}
+
+// finishRun turns a run's result into a transition and queues it.
+func (e *Executor) finishRun(h *held, d *taskDef, row storage.Execution, res runResult) {
+	if e.held.isAbandoned(h) {
+		return // released at shutdown; another executor runs it again
+	}
+	e.comp.submit(h, e.outcome(d, row, res))
+}
+
+func (e *Executor) outcome(d *taskDef, row storage.Execution, res runResult) storage.Transition {
+	if res.err != nil {
+		return e.failure(d, row, classify(res.err))
+	}
+	switch d.kind {
+	case kindParent:
+		return e.spawn(d, row, res)
+	case kindLoop:
+		return e.loopStep(d, row, res)
+	default:
+		return terminal(row, storage.StatusCompleted, res.output, nil)
+	}
+}
+
+// failure retries a failed attempt if its policy allows, else ends it.
+func (e *Executor) failure(d *taskDef, row storage.Execution, ee *ExecutionError) storage.Transition {
+	if d.kind == kindLoop {
+		ee.Message = fmt.Sprintf("looping task %s: iteration %d: %s", d.id, row.Iteration, ee.Message)
+	}
+	info := ee.info()
+	switch {
+	case ee.Kind == storage.ErrorKindCancelled:
+		return terminal(row, storage.StatusCancelled, nil, info)
+	case ee.Retryable && row.Attempt < row.Retry.MaxRetries:
+		return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusReady,
+			Error: info, Attempt: row.Attempt + 1, Iteration: row.Iteration,
+			Delay: retryDelay(row.Retry, row.Attempt, e.random)}
+	case ee.Kind == storage.ErrorKindTimedOut:
+		return terminal(row, storage.StatusTimedOut, nil, info)
+	default:
+		return terminal(row, storage.StatusFailed, nil, info)
+	}
+}
+
+func (e *Executor) loopStep(d *taskDef, row storage.Execution, res runResult) storage.Transition {
+	done := res.done
+	if !done && row.Iteration+1 < d.loop.MaxIterations {
+		return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusReady,
+			Iteration: row.Iteration + 1, Delay: d.loop.delay(row.Iteration + 1)}
+	}
+	out, err := e.encodePayload(rawLoopOutput{Done: done, Output: res.output, Iterations: row.Iteration + 1}, "output of task "+d.id)
+	if err != nil {
+		return e.failure(d, row, classify(err))
+	}
+	return terminal(row, storage.StatusCompleted, out, nil)
+}
+
+// spawn records a parent's run: its children (or, with none, its finalize
+// or its completion).
+func (e *Executor) spawn(d *taskDef, row storage.Execution, res runResult) storage.Transition {
+	if len(res.children) > e.cfg.MaxChildren {
+		return e.failure(d, row, &ExecutionError{Kind: kindTooManyChildren,
+			Message: fmt.Sprintf("task %s spawned %d children, over the limit of %d", d.id, len(res.children), e.cfg.MaxChildren)})
+	}
+	children := make([]storage.Execution, len(res.children))
+	delays := make([]time.Duration, len(res.children))
+	for i, c := range res.children {
+		child, delay, err := e.childRow(row, i, c)
+		if err != nil {
+			return e.failure(d, row, childError(d, i, c, err))
+		}
+		children[i], delays[i] = child, delay
+	}
+	if len(children) == 0 {
+		return e.afterChildren(d, row, res.output, nil)
+	}
+	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForChildren,
+		RunOutput: res.output, Attempt: row.Attempt, Iteration: row.Iteration, FailFast: d.finalize == nil,
+		Children: children, ChildDelays: delays}
+}
+
+func childError(d *taskDef, i int, c Child, err error) *ExecutionError {
+	ee := classify(err)
+	ee.Retryable = false
+	name := "<nil>"
+	if c.d != nil {
+		name = c.d.id
+	}
+	ee.Message = fmt.Sprintf("task %s: child %d (%s): %s", d.id, i, name, ee.Message)
+	return ee
+}

@@ -1,0 +1,60 @@
+package durable
+
+import "context"
+
+// RunInfo describes the run a task function is executing. Read it with
+// Info(ctx).
+type RunInfo struct {
+	TaskID      string
+	ExecutionID string
+	// Attempt counts retries before this run: 0 on the first run.
+	Attempt int
+	// Iteration is the loop iteration (looping tasks), from 0.
+	Iteration int
+	// PrevError is the error of the previous attempt, if any (also set when
+	// the previous executor died: ErrLeaseLost).
+	PrevError *ExecutionError
+	// Crashes counts previous runs whose executor died.
+	Crashes int
+
+	// Root and Parent name the top-most ancestor and the direct parent;
+	// empty for a top-level execution.
+	RootID, RootTaskID     string
+	ParentID, ParentTaskID string
+	// ChildIndex is the position among the parent's children.
+	ChildIndex int
+	// IsFinalize is true for a parent's finalize.
+	IsFinalize bool
+
+	// ExecutorID is the executor running this run.
+	ExecutorID string
+}
+
+type runInfoKey struct{}
+
+type runContext struct {
+	info     RunInfo
+	shutdown <-chan struct{}
+}
+
+// Info returns the run's information; ok is false outside a task run.
+func Info(ctx context.Context) (RunInfo, bool) {
+	rc, ok := ctx.Value(runInfoKey{}).(*runContext)
+	if !ok {
+		return RunInfo{}, false
+	}
+	return rc.info, true
+}
+
+// ShuttingDown returns a channel closed when the executor running this run
+// begins a graceful shutdown: a long run should save what it can and return
+// (an error wrapping ErrCancelled ends it cancelled; any other error is
+// retried per its policy). The run's context itself is cancelled only when
+// the shutdown deadline passes. Outside a run it returns nil.
+func ShuttingDown(ctx context.Context) <-chan struct{} {
+	rc, ok := ctx.Value(runInfoKey{}).(*runContext)
+	if !ok {
+		return nil
+	}
+	return rc.shutdown
+}
