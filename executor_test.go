@@ -1,0 +1,222 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/storage/memory"
+)
+
+func TestExecutor(t *testing.T) {
+	t.Parallel()
+
+	t.Run("GracefulShutdownLetsRunsFinish", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, durable.Config{})
+		started := make(chan struct{})
+		task := durable.Must(durable.NewTask(b.ex, "saver", func(ctx context.Context, in int) (string, error) {
+			close(started)
+			<-durable.ShuttingDown(ctx)
+			return "saved", nil
+		}))
+		h := durable.Must(task.Enqueue(b.ctx, 1))
+		<-started
+		if err := b.ex.Shutdown(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.ex.Shutdown(b.ctx); err != nil { // idempotent
+			t.Fatal(err)
+		}
+		x := durable.Must(h.Get(b.ctx)) // reads work after shutdown
+		if x.Status != durable.StatusCompleted || x.Output != "saved" {
+			t.Fatalf("got %s %q", x.Status, x.Output)
+		}
+		if _, err := task.Enqueue(b.ctx, 2); !errors.Is(err, durable.ErrShutdown) {
+			t.Errorf("enqueue after shutdown: %v", err)
+		}
+	})
+
+	t.Run("HardShutdownReleasesClaimsToAnotherExecutor", func(t *testing.T) {
+		t.Parallel()
+		store := memory.New()
+		a := setupOn(t, store, durable.Config{LeaseDuration: time.Hour}, true)
+		var runs atomic.Int32
+		stubborn := func(ex *durable.Executor, block bool) *durable.Task[int, int] {
+			return durable.Must(durable.NewTask(ex, "stubborn", func(ctx context.Context, in int) (int, error) {
+				runs.Add(1)
+				if block {
+					<-ctx.Done()
+					return 0, ctx.Err()
+				}
+				return in, nil
+			}))
+		}
+		task := stubborn(a.ex, true)
+		h := durable.Must(task.Enqueue(a.ctx, 5))
+		eventually(t, "running", func() bool { return runs.Load() == 1 })
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if err := a.ex.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if x := durable.Must(h.Get(a.ctx)); x.Status != durable.StatusReady || x.Attempt != 0 {
+			t.Fatalf("released execution is %s attempt %d", x.Status, x.Attempt)
+		}
+		b := setupOn(t, store, durable.Config{LeaseDuration: time.Hour}, false)
+		taskB := stubborn(b.ex, false)
+		b.start(t)
+		x := waitFor(t, b, durable.Must(taskB.Handle(b.ctx, h.ID())))
+		if x.Status != durable.StatusCompleted || x.Output != 5 || x.Crashes != 0 {
+			t.Fatalf("got %s %d crashes=%d", x.Status, x.Output, x.Crashes)
+		}
+	})
+
+	t.Run("TwoExecutorsRunEachTaskOnce", func(t *testing.T) {
+		t.Parallel()
+		store := memory.New()
+		var mu sync.Mutex
+		count := map[int]int{}
+		var tasks []*durable.Task[int, int]
+		var b *bundle
+		for range 2 {
+			b = setupOn(t, store, durable.Config{Concurrency: 8}, true)
+			tasks = append(tasks, durable.Must(durable.NewTask(b.ex, "once", func(ctx context.Context, in int) (int, error) {
+				mu.Lock()
+				count[in]++
+				mu.Unlock()
+				return in, nil
+			})))
+		}
+		inputs := make([]int, 200)
+		for i := range inputs {
+			inputs[i] = i
+		}
+		for _, h := range durable.Must(tasks[0].EnqueueMany(b.ctx, inputs)) {
+			waitFor(t, b, h)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range 200 {
+			if count[i] != 1 {
+				t.Fatalf("task %d ran %d times", i, count[i])
+			}
+		}
+	})
+
+	t.Run("UnknownTaskWaitsForAnExecutorThatKnowsIt", func(t *testing.T) {
+		t.Parallel()
+		store := memory.New()
+		producer := setupOn(t, store, durable.Config{}, false)
+		newTask := durable.Must(durable.NewTask(producer.ex, "v2_only", func(ctx context.Context, in int) (int, error) { return in + 1, nil }))
+		old := setupOn(t, store, durable.Config{}, true)
+		durable.Must(durable.NewTask(old.ex, "v1_task", func(ctx context.Context, in int) (int, error) { return in, nil }))
+		h := durable.Must(newTask.Enqueue(producer.ctx, 1))
+		time.Sleep(50 * time.Millisecond)
+		if x := durable.Must(h.Get(producer.ctx)); x.Status != durable.StatusReady {
+			t.Fatalf("an executor without the task touched it: %s", x.Status)
+		}
+		producer.start(t)
+		if x := waitFor(t, producer, h); x.Output != 2 {
+			t.Fatalf("got %d", x.Output)
+		}
+	})
+
+	t.Run("LapsedLeaseIsTakenOverAndCounted", func(t *testing.T) {
+		t.Parallel()
+		fc := clock.NewFake(epoch)
+		b := setupOn(t, memory.New(), durable.Config{Clock: fc, LeaseDuration: time.Second}, false)
+		var prev atomic.Value
+		task := durable.Must(durable.NewTask(b.ex, "recovered", func(ctx context.Context, in int) (int, error) {
+			info, _ := durable.Info(ctx)
+			prev.Store(info.PrevError)
+			return info.Crashes, nil
+		}))
+		h := durable.Must(task.Enqueue(b.ctx, 1))
+		if rows := claimAs(t, b, fc.Now(), "dead_executor", time.Second, "recovered"); len(rows) != 1 {
+			t.Fatalf("claimed %d", len(rows))
+		}
+		b.start(t)
+		advanceUntil(t, fc, 200*time.Millisecond, "takeover", func() bool { x, _ := h.Get(b.ctx); return x.Status.Terminal() })
+		x := waitFor(t, b, h)
+		if x.Status != durable.StatusCompleted || x.Output != 1 || x.Crashes != 1 {
+			t.Fatalf("got %s out=%d crashes=%d", x.Status, x.Output, x.Crashes)
+		}
+		if pe, _ := prev.Load().(*durable.ExecutionError); pe == nil || !errors.Is(pe, durable.ErrLeaseLost) {
+			t.Errorf("PrevError = %v, want lease lost", prev.Load())
+		}
+	})
+
+	t.Run("CrashBudgetEndsACrashLoop", func(t *testing.T) {
+		t.Parallel()
+		fc := clock.NewFake(epoch)
+		b := setupOn(t, memory.New(), durable.Config{Clock: fc, CrashBudget: 2}, false)
+		var runs atomic.Int32
+		task := durable.Must(durable.NewTask(b.ex, "killer", func(ctx context.Context, in int) (int, error) {
+			runs.Add(1)
+			return in, nil
+		}))
+		h := durable.Must(task.Enqueue(b.ctx, 1))
+		for range 3 { // the process "dies" three times while running it
+			if rows := claimAs(t, b, fc.Now(), "doomed", time.Second, "killer"); len(rows) != 1 {
+				t.Fatal("no claim")
+			}
+			fc.Advance(2 * time.Second)
+		}
+		b.start(t)
+		x := waitFor(t, b, h)
+		if x.Status != durable.StatusFailed || !errors.Is(x.Err, durable.ErrCrashBudget) || runs.Load() != 0 {
+			t.Fatalf("got %s runs=%d %+v", x.Status, runs.Load(), x.Err)
+		}
+	})
+
+	t.Run("StableIdentityTakesBackWorkAtOnce", func(t *testing.T) {
+		t.Parallel()
+		fc := clock.NewFake(epoch)
+		store := memory.New()
+		b := setupOn(t, store, durable.Config{Clock: fc, ExecutorID: "host-1", LeaseDuration: time.Hour}, false)
+		task := durable.Must(durable.NewTask(b.ex, "mine", func(ctx context.Context, in int) (int, error) { return in, nil }))
+		h := durable.Must(task.Enqueue(b.ctx, 9))
+		claimAs(t, b, fc.Now(), "host-1", time.Hour, "mine") // the previous incarnation
+		b.start(t)                                           // no clock advance: the lease has not lapsed
+		if x := waitFor(t, b, h); x.Status != durable.StatusCompleted || x.Output != 9 {
+			t.Fatalf("got %s", x.Status)
+		}
+	})
+
+	t.Run("StaleRunCannotOverwriteTakeover", func(t *testing.T) {
+		t.Parallel()
+		fc := clock.NewFake(epoch)
+		store := memory.New()
+		a := setupOn(t, store, durable.Config{Clock: fc, LeaseDuration: time.Second}, false)
+		release := make(chan struct{})
+		startedA := make(chan struct{})
+		durable.Must(durable.NewTask(a.ex, "fenced", func(ctx context.Context, in int) (string, error) {
+			close(startedA)
+			<-release // ignores its context: a paused process
+			return "stale", nil
+		}))
+		a.start(t)
+		b := setupOn(t, store, durable.Config{Clock: fc, LeaseDuration: time.Second}, false)
+		tb := durable.Must(durable.NewTask(b.ex, "fenced", func(ctx context.Context, in int) (string, error) { return "fresh", nil }))
+		h := durable.Must(tb.Enqueue(b.ctx, 1))
+		<-startedA
+		// A's lease lapses without renewal: simulate a paused executor by
+		// taking the row over directly in the store, as a lapse would allow.
+		fc.Advance(0)
+		rows := claimAs(t, b, fc.Now().Add(2*time.Second), "intruder", time.Hour, "fenced")
+		if len(rows) != 1 {
+			t.Fatalf("takeover claimed %d", len(rows))
+		}
+		close(release)
+		time.Sleep(50 * time.Millisecond)
+		if x := durable.Must(h.Get(b.ctx)); x.Status != durable.StatusRunning || x.Crashes != 1 {
+			t.Fatalf("stale result accepted: %s %q", x.Status, x.Output)
+		}
+	})
+}
