@@ -78,6 +78,9 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 		p.Executions[i], p.Delays[i] = row, delay
 	}
 	if err := e.insert(ctx, p); err != nil {
+		if len(items) == 1 && errors.Is(err, ErrDuplicate) && e.committed(ctx, p.Executions[0]) {
+			return []string{p.Executions[0].ID}, nil // idempotent: the keyed execution exists
+		}
 		return nil, err
 	}
 	ids := make([]string, len(items))

@@ -96,6 +96,7 @@ type runOptions struct {
 	delay      time.Duration
 	hasTimeout bool
 	hasDelay   bool
+	key        string
 	errs       []error
 }
 
@@ -142,6 +143,27 @@ func WithDelay(d time.Duration) Option {
 			return
 		}
 		o.delay, o.hasDelay = d, true
+	})
+}
+
+type enqueueOnly func(*runOptions)
+
+func (f enqueueOnly) applyEnqueue(o *runOptions) { f(o) }
+
+// WithIdempotencyKey makes an enqueue idempotent: the execution's id is
+// derived from key, so enqueuing the same task with the same key again (from
+// any process, even concurrently) returns the existing execution instead of
+// creating another. Keys are unique forever per store, across all tasks; a
+// key already used by another task fails with ErrDuplicate. Key: 1..200
+// characters of [A-Za-z0-9_.:-]. In a batch, a key already taken fails the
+// whole batch with ErrDuplicate.
+func WithIdempotencyKey(key string) EnqueueOption {
+	return enqueueOnly(func(o *runOptions) {
+		if len(key) > 200 || !validID(key) {
+			o.errs = append(o.errs, fmt.Errorf("idempotency key %q must be 1..200 characters of [A-Za-z0-9_.:-]", key))
+			return
+		}
+		o.key = key
 	})
 }
 

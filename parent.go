@@ -45,8 +45,15 @@ func (e *Executor) prepare(d *taskDef, input any, sleepKey string, opts []Enqueu
 	if err != nil {
 		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, unwrapNonRetryable(err))
 	}
-	return e.newRow(d, b, "", o), o.delay, nil
+	row := e.newRow(d, b, "", o)
+	if o.key != "" {
+		row.ID = keyedID(o.key)
+	}
+	return row, o.delay, nil
 }
+
+// keyedID is the execution id of an enqueue with an idempotency key.
+func keyedID(key string) string { return "ik_" + key }
 
 // unwrapNonRetryable exposes the ExecutionError inside, so that errors.Is
 // against ErrPayloadTooLarge works on Enqueue's error.

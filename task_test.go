@@ -331,3 +331,51 @@ func TestCancel(t *testing.T) {
 		}
 	})
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t, durable.Config{})
+	var runs atomic.Int32
+	task := durable.Must(durable.NewTask(b.ex, "charge", func(ctx context.Context, in int) (int, error) {
+		runs.Add(1)
+		return in, nil
+	}))
+	other := durable.Must(durable.NewTask(b.ex, "other", func(ctx context.Context, in int) (int, error) { return in, nil }))
+	ids := make(chan string, 100)
+	done := make(chan struct{})
+	for range 100 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			h, err := task.Enqueue(b.ctx, 7, durable.WithIdempotencyKey("order-7"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids <- h.ID()
+		}()
+	}
+	for range 100 {
+		<-done
+	}
+	close(ids)
+	first := ""
+	for id := range ids {
+		if first == "" {
+			first = id
+		}
+		if id != first {
+			t.Fatalf("two executions for one key: %s and %s", first, id)
+		}
+	}
+	h := durable.Must(task.Handle(b.ctx, first))
+	waitFor(t, b, h)
+	if runs.Load() != 1 {
+		t.Errorf("ran %d times", runs.Load())
+	}
+	if _, err := other.Enqueue(b.ctx, 1, durable.WithIdempotencyKey("order-7")); !errors.Is(err, durable.ErrDuplicate) {
+		t.Errorf("key reused by another task: %v", err)
+	}
+	if _, err := task.Enqueue(b.ctx, 1, durable.WithIdempotencyKey("bad key!")); !errors.Is(err, durable.ErrInvalidOption) {
+		t.Errorf("bad key: %v", err)
+	}
+}

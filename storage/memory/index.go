@@ -1,0 +1,162 @@
+package memory
+
+import (
+	"container/heap"
+	"sort"
+	"time"
+)
+
+// dueQueue is a min-heap of one task's rows whose DueAt is set, ordered by
+// (DueAt, insertion order). Rows track their position in heapIdx so they can
+// be fixed or removed when their DueAt changes.
+type dueQueue struct {
+	rows []*row
+	// mark is the Store.gen of the last Claim or NextDue that visited the
+	// queue; it skips task ids listed twice.
+	mark uint64
+}
+
+func (q *dueQueue) Len() int           { return len(q.rows) }
+func (q *dueQueue) Less(i, j int) bool { return dueBefore(q.rows[i], q.rows[j]) }
+
+func (q *dueQueue) Swap(i, j int) {
+	q.rows[i], q.rows[j] = q.rows[j], q.rows[i]
+	q.rows[i].heapIdx = i
+	q.rows[j].heapIdx = j
+}
+
+// Push is for container/heap only.
+func (q *dueQueue) Push(x any) {
+	r := x.(*row)
+	r.heapIdx = len(q.rows)
+	q.rows = append(q.rows, r)
+}
+
+// Pop is for container/heap only.
+func (q *dueQueue) Pop() any {
+	n := len(q.rows) - 1
+	r := q.rows[n]
+	q.rows[n] = nil
+	q.rows = q.rows[:n]
+	r.heapIdx = -1
+	return r
+}
+
+// top returns the row with the earliest DueAt, or nil.
+func (q *dueQueue) top() *row {
+	if len(q.rows) == 0 {
+		return nil
+	}
+	return q.rows[0]
+}
+
+// dueBefore orders rows by DueAt, then insertion order.
+func dueBefore(a, b *row) bool {
+	if a.due != b.due {
+		return a.due < b.due
+	}
+	return a.seq < b.seq
+}
+
+// mergeQueue is a min-heap of due queues ordered by their top rows. Claim
+// uses it to take rows of several tasks in global (DueAt, seq) order.
+type mergeQueue []*dueQueue
+
+func (m mergeQueue) Len() int           { return len(m) }
+func (m mergeQueue) Less(i, j int) bool { return dueBefore(m[i].top(), m[j].top()) }
+func (m mergeQueue) Swap(i, j int)      { m[i], m[j] = m[j], m[i] }
+
+// Push is for container/heap only.
+func (m *mergeQueue) Push(x any) { *m = append(*m, x.(*dueQueue)) }
+
+// Pop is for container/heap only.
+func (m *mergeQueue) Pop() any {
+	old := *m
+	q := old[len(old)-1]
+	*m = old[:len(old)-1]
+	return q
+}
+
+// setDue sets r's DueAt (already normalised) and keeps its task's due queue
+// in step.
+func (s *Store) setDue(r *row, t time.Time) {
+	r.e.DueAt = t
+	r.due = t.UnixMicro()
+	q := s.due[r.e.TaskID]
+	switch {
+	case t.IsZero() && r.heapIdx >= 0:
+		heap.Remove(q, r.heapIdx)
+	case t.IsZero():
+	case r.heapIdx >= 0:
+		heap.Fix(q, r.heapIdx)
+	default:
+		if q == nil {
+			q = &dueQueue{}
+			s.due[r.e.TaskID] = q
+		}
+		heap.Push(q, r)
+	}
+}
+
+// queues returns the non-empty due queues of the given task ids, each once.
+func (s *Store) queues(taskIDs []string) []*dueQueue {
+	s.gen++
+	var qs []*dueQueue
+	for _, id := range taskIDs {
+		q := s.due[id]
+		if q == nil || q.mark == s.gen || q.Len() == 0 {
+			continue
+		}
+		q.mark = s.gen
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+// popDue removes and returns up to limit rows of the given tasks that are
+// due at now, in (DueAt, seq) order. The caller must give each a new DueAt.
+func (s *Store) popDue(taskIDs []string, now time.Time, limit int) []*row {
+	nowKey := now.UnixMicro()
+	var m mergeQueue
+	for _, q := range s.queues(taskIDs) {
+		if q.top().due <= nowKey {
+			m = append(m, q)
+		}
+	}
+	heap.Init(&m)
+	var picked []*row
+	for len(picked) < limit && m.Len() > 0 {
+		q := m[0]
+		picked = append(picked, heap.Pop(q).(*row))
+		if next := q.top(); next != nil && next.due <= nowKey {
+			heap.Fix(&m, 0)
+		} else {
+			heap.Pop(&m)
+		}
+	}
+	return picked
+}
+
+// addChild records r under its parent, keeping (ChildIndex, seq) order.
+func (s *Store) addChild(r *row) {
+	pid := r.e.ParentID
+	if pid == "" {
+		return
+	}
+	list := s.children[pid]
+	i := len(list)
+	if i > 0 && list[i-1].e.ChildIndex > r.e.ChildIndex {
+		i = sort.Search(len(list), func(i int) bool { return list[i].e.ChildIndex > r.e.ChildIndex })
+	}
+	list = append(list, nil)
+	copy(list[i+1:], list[i:])
+	list[i] = r
+	s.children[pid] = list
+}
+
+// childrenFrom returns the parent's children with ChildIndex >= from.
+func (s *Store) childrenFrom(parentID string, from int) []*row {
+	list := s.children[parentID]
+	i := sort.Search(len(list), func(i int) bool { return list[i].e.ChildIndex >= from })
+	return list[i:]
+}

@@ -1,0 +1,185 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+var _ storage.Store = (*Store)(nil)
+
+// Store is an in-memory, non-durable [storage.Store]. The zero value is not
+// usable; call [New]. A Store is safe for concurrent use.
+type Store struct {
+	mu     sync.Mutex
+	closed bool
+	// seq numbers inserted rows: ties on DueAt are broken by it.
+	seq uint64
+	// gen numbers Claim and NextDue calls, to skip repeated task ids.
+	gen        uint64
+	rows       map[string]*row
+	bySleepKey map[string]*row
+	// children holds each parent's children ordered by (ChildIndex, seq).
+	children map[string][]*row
+	// due holds, per task id, the rows whose DueAt is set.
+	due map[string]*dueQueue
+	// batchIDs and batchKeys are scratch sets for duplicate checks within
+	// one batch; empty between calls.
+	batchIDs, batchKeys map[string]struct{}
+
+	subsMu  sync.Mutex
+	subs    []subscriber // copy-on-write: never modified in place
+	nextSub uint64
+}
+
+// row is one stored execution and its index positions.
+type row struct {
+	e   storage.Execution
+	seq uint64
+	// due is DueAt in Unix microseconds (its stored precision): the heap
+	// key, meaningful only while heapIdx >= 0.
+	due int64
+	// heapIdx is the row's position in its task's due queue; -1 when its
+	// DueAt is zero.
+	heapIdx int
+}
+
+type subscriber struct {
+	id uint64
+	fn func(storage.Event)
+}
+
+// New returns an empty store. It holds no resources besides memory: Close
+// drops the data and makes later calls fail with [storage.ErrClosed].
+func New() *Store {
+	return &Store{
+		rows:       make(map[string]*row),
+		bySleepKey: make(map[string]*row),
+		children:   make(map[string][]*row),
+		due:        make(map[string]*dueQueue),
+		batchIDs:   make(map[string]struct{}),
+		batchKeys:  make(map[string]struct{}),
+	}
+}
+
+// lock takes the store mutex after checking ctx and that the store is open.
+// On success the caller must call s.mu.Unlock.
+func (s *Store) lock(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: %s: %w", op, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("memory: %s: %w", op, storage.ErrClosed)
+	}
+	return nil
+}
+
+// Close marks the store closed: every later call returns an error wrapping
+// [storage.ErrClosed]. Its data is dropped. Closing twice is a no-op.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.rows, s.bySleepKey, s.children, s.due = nil, nil, nil, nil
+	return nil
+}
+
+// Subscribe registers fn to receive the events of this store's writes. fn is
+// called synchronously by the goroutine that made the write, after the write
+// is visible and outside the store's lock; it must not block. An event being
+// delivered while unsubscribe runs may still reach fn. The returned function
+// unsubscribes; calling it more than once is harmless.
+func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
+	s.subsMu.Lock()
+	s.nextSub++
+	id := s.nextSub
+	subs := make([]subscriber, 0, len(s.subs)+1)
+	s.subs = append(append(subs, s.subs...), subscriber{id: id, fn: fn})
+	s.subsMu.Unlock()
+
+	var once sync.Once
+	return func() { once.Do(func() { s.unsubscribe(id) }) }
+}
+
+func (s *Store) unsubscribe(id uint64) {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	subs := make([]subscriber, 0, len(s.subs))
+	for _, sub := range s.subs {
+		if sub.id != id {
+			subs = append(subs, sub)
+		}
+	}
+	s.subs = subs
+}
+
+// events collects what one write call must publish.
+type events struct {
+	ready    bool
+	finished []string
+}
+
+// publish delivers ev to every subscriber. It must be called without s.mu
+// held. Each subscriber gets its own copy of the Finished slice.
+func (s *Store) publish(ev events) {
+	if !ev.ready && len(ev.finished) == 0 {
+		return
+	}
+	s.subsMu.Lock()
+	subs := s.subs
+	s.subsMu.Unlock()
+	for _, sub := range subs {
+		var finished []string
+		if len(ev.finished) > 0 {
+			finished = append([]string(nil), ev.finished...)
+		}
+		sub.fn(storage.Event{Ready: ev.ready, Finished: finished})
+	}
+}
+
+// dbTime normalises a time as a database column would: UTC, microsecond
+// precision, no monotonic reading. The zero time stays zero.
+func dbTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// copyExecution returns a deep copy of e: byte slices and the error are not
+// shared. Nil and empty byte slices are kept apart.
+func copyExecution(e storage.Execution) storage.Execution {
+	c := e
+	c.Input = bytes.Clone(e.Input)
+	c.Output = bytes.Clone(e.Output)
+	c.RunOutput = bytes.Clone(e.RunOutput)
+	c.Error = cloneError(e.Error)
+	return c
+}
+
+func cloneError(e *storage.ErrorInfo) *storage.ErrorInfo {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	return &c
+}
+
+// normaliseTimes applies dbTime to every time field of e.
+func normaliseTimes(e *storage.Execution) {
+	for _, t := range []*time.Time{
+		&e.DueAt, &e.CreatedAt, &e.UpdatedAt, &e.StartedAt, &e.FinishedAt,
+		&e.WaitingForChildrenAt, &e.WaitingForFinalizeAt,
+	} {
+		*t = dbTime(*t)
+	}
+}

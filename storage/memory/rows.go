@@ -1,0 +1,157 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// Insert inserts executions all or nothing; see [storage.Store]. Besides a
+// duplicate ID or SleepKey (an error wrapping [storage.ErrDuplicate]), a row
+// with an empty ID or TaskID, an unknown status, or a Delays slice whose
+// length differs from Executions fails the call.
+func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
+	if err := s.lock(ctx, "insert"); err != nil {
+		return err
+	}
+	rows, err := s.prepareRows(p.Executions, p.Delays, dbTime(p.Now))
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("memory: insert: %w", err)
+	}
+	for _, r := range rows {
+		s.insertRow(r)
+	}
+	s.mu.Unlock()
+	s.publish(events{ready: len(rows) > 0})
+	return nil
+}
+
+// prepareRows validates new rows against the store and each other, and
+// returns copies with the store-set fields filled in. It changes nothing.
+func (s *Store) prepareRows(execs []storage.Execution, delays []time.Duration, now time.Time) ([]*row, error) {
+	if delays != nil && len(delays) != len(execs) {
+		return nil, fmt.Errorf("%d delays for %d executions", len(delays), len(execs))
+	}
+	defer clear(s.batchIDs)
+	defer clear(s.batchKeys)
+	rows := make([]*row, len(execs))
+	for i := range execs {
+		e := &execs[i]
+		if err := s.checkNew(e); err != nil {
+			return nil, err
+		}
+		var delay time.Duration
+		if delays != nil {
+			delay = delays[i]
+		}
+		rows[i] = newRow(e, delay, now)
+	}
+	return rows, nil
+}
+
+// checkNew validates one new row against the store and the rows before it
+// in the batch, whose IDs and SleepKeys it records in s.batchIDs and
+// s.batchKeys.
+func (s *Store) checkNew(e *storage.Execution) error {
+	_, idInBatch := s.batchIDs[e.ID]
+	_, keyInBatch := s.batchKeys[e.SleepKey]
+	switch {
+	case e.ID == "":
+		return errors.New("execution with an empty id")
+	case e.TaskID == "":
+		return fmt.Errorf("execution %q has an empty task id", e.ID)
+	case !e.Status.Valid():
+		return fmt.Errorf("execution %q has unknown status %q", e.ID, e.Status)
+	case s.rows[e.ID] != nil || idInBatch:
+		return fmt.Errorf("execution id %q already exists: %w", e.ID, storage.ErrDuplicate)
+	case e.SleepKey != "" && (s.bySleepKey[e.SleepKey] != nil || keyInBatch):
+		return fmt.Errorf("sleep key %q of execution %q already exists: %w", e.SleepKey, e.ID, storage.ErrDuplicate)
+	}
+	s.batchIDs[e.ID] = struct{}{}
+	if e.SleepKey != "" {
+		s.batchKeys[e.SleepKey] = struct{}{}
+	}
+	return nil
+}
+
+// newRow copies e into a new row with the fields Insert sets: CreatedAt,
+// UpdatedAt, Fence and DueAt, plus StartedAt for a sleeping row.
+func newRow(e *storage.Execution, delay time.Duration, now time.Time) *row {
+	c := copyExecution(*e)
+	normaliseTimes(&c)
+	c.CreatedAt, c.UpdatedAt = now, now
+	c.Fence = 0
+	switch {
+	case c.Status == storage.StatusReady:
+		c.DueAt = dbTime(now.Add(delay))
+	case c.Status == storage.StatusRunning && c.SleepKey != "":
+		c.StartedAt = now
+		c.DueAt = dbTime(now.Add(c.Timeout))
+	default:
+		c.DueAt = time.Time{}
+	}
+	return &row{e: c, heapIdx: -1}
+}
+
+// insertRow adds a prepared row to the table and its indexes.
+func (s *Store) insertRow(r *row) {
+	s.seq++
+	r.seq = s.seq
+	s.rows[r.e.ID] = r
+	if r.e.SleepKey != "" {
+		s.bySleepKey[r.e.SleepKey] = r
+	}
+	s.addChild(r)
+	due := r.e.DueAt
+	r.e.DueAt = time.Time{}
+	s.setDue(r, due)
+}
+
+// Get returns one execution, or an error wrapping [storage.ErrNotFound].
+func (s *Store) Get(ctx context.Context, p storage.GetParams) (storage.Execution, error) {
+	if err := s.lock(ctx, "get"); err != nil {
+		return storage.Execution{}, err
+	}
+	defer s.mu.Unlock()
+	r := s.rows[p.ID]
+	if r == nil {
+		return storage.Execution{}, fmt.Errorf("memory: get execution %q: %w", p.ID, storage.ErrNotFound)
+	}
+	return copyExecution(r.e), nil
+}
+
+// GetBySleepKey returns the execution with that SleepKey, or an error
+// wrapping [storage.ErrNotFound].
+func (s *Store) GetBySleepKey(ctx context.Context, p storage.GetBySleepKeyParams) (storage.Execution, error) {
+	if err := s.lock(ctx, "get by sleep key"); err != nil {
+		return storage.Execution{}, err
+	}
+	defer s.mu.Unlock()
+	r := s.bySleepKey[p.SleepKey]
+	if r == nil || p.SleepKey == "" {
+		return storage.Execution{}, fmt.Errorf("memory: get execution by sleep key %q: %w", p.SleepKey, storage.ErrNotFound)
+	}
+	return copyExecution(r.e), nil
+}
+
+// ListChildren returns a parent's children ordered by ChildIndex (ties in
+// insertion order); an unknown parent has none.
+func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) ([]storage.Execution, error) {
+	if err := s.lock(ctx, "list children"); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	list := s.childrenFrom(p.ParentID, p.FromIndex)
+	if p.Limit > 0 && len(list) > p.Limit {
+		list = list[:p.Limit]
+	}
+	out := make([]storage.Execution, len(list))
+	for i, r := range list {
+		out[i] = copyExecution(r.e)
+	}
+	return out, nil
+}

@@ -1,0 +1,62 @@
+package storagetest
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/durable-go/durable/storage"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestDiff(t *testing.T) {
+	t.Parallel()
+	base := NewExecution("a", "task")
+	base.DueAt = Base
+	base.Error = &storage.ErrorInfo{Kind: "generic", Message: "m"}
+
+	equal := []struct {
+		name   string
+		change func(e *storage.Execution)
+	}{
+		{"Identical", func(*storage.Execution) {}},
+		{"EmptyAndNilBytes", func(e *storage.Execution) { e.Output = []byte{} }},
+		{"TimeWithinAMicrosecond", func(e *storage.Execution) { e.DueAt = Base.Add(900 * time.Nanosecond) }},
+		{"TimeInAnotherZone", func(e *storage.Execution) { e.DueAt = Base.In(time.FixedZone("X", 3600)) }},
+		{"ErrorCopy", func(e *storage.Execution) { c := *e.Error; e.Error = &c }},
+	}
+	for _, c := range equal {
+		got := base
+		c.change(&got)
+		if d := Diff(base, got); len(d) != 0 {
+			t.Errorf("%s: want no difference, got %v", c.name, d)
+		}
+	}
+
+	differ := []struct {
+		name, field string
+		change      func(e *storage.Execution)
+	}{
+		{"Bytes", "Input", func(e *storage.Execution) { e.Input = []byte("x") }},
+		{"TimeTwoMicroseconds", "DueAt", func(e *storage.Execution) { e.DueAt = Base.Add(2 * time.Microsecond) }},
+		{"TimeUnset", "DueAt", func(e *storage.Execution) { e.DueAt = time.Time{} }},
+		{"ErrorNil", "Error", func(e *storage.Execution) { e.Error = nil }},
+		{"ErrorMessage", "Error", func(e *storage.Execution) { e.Error = &storage.ErrorInfo{Kind: "generic"} }},
+		{"Retry", "Retry", func(e *storage.Execution) { e.Retry.Jitter = 0.5 }},
+		{"Status", "Status", func(e *storage.Execution) { e.Status = storage.StatusRunning }},
+	}
+	for _, c := range differ {
+		got := base
+		c.change(&got)
+		if d := Diff(base, got); len(d) != 1 {
+			t.Errorf("%s: want one difference, got %v", c.name, d)
+		}
+		if d := Diff(base, got, c.field); len(d) != 0 {
+			t.Errorf("%s: ignoring %s, want no difference, got %v", c.name, c.field, d)
+		}
+	}
+}

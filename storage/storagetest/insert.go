@@ -1,0 +1,267 @@
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+var insertChecks = []check{
+	{"CancelledContext", checkCancelledContext},
+	{"CloseRejectsLaterCalls", checkClose},
+	{"GetNotFound", checkGetNotFound},
+	{"InsertCopiesInAndOut", checkInsertCopies},
+	{"InsertDelays", checkInsertDelays},
+	{"InsertDuplicateIDRejectsBatch", checkInsertDuplicateID},
+	{"InsertDuplicateSleepKey", checkInsertDuplicateSleepKey},
+	{"InsertRoundTrip", checkInsertRoundTrip},
+	{"InsertSleeping", checkInsertSleeping},
+	{"ListChildren", checkListChildren},
+	{"ListChildrenUnknownParent", checkListChildrenUnknownParent},
+}
+
+// fullExecution returns a row with every field the caller controls set to a
+// non-zero value, as a child of parent.
+func fullExecution(parent storage.Execution, id string) storage.Execution {
+	e := NewChild(parent, id, "task_full", 3)
+	e.IsFinalize = true
+	e.Output = []byte("output bytes")
+	e.RunOutput = []byte{0, 1, 2, 255}
+	e.Error = &storage.ErrorInfo{Kind: storage.ErrorKindPanic, Message: "boom", Retryable: true, Stack: "goroutine 1"}
+	e.Retry = storage.RetryPolicy{MaxRetries: 5, BaseDelay: 1500 * time.Millisecond, Multiplier: 2.5, MaxDelay: time.Hour, Jitter: 0.25}
+	e.Timeout = 90 * time.Second
+	e.Attempt, e.Iteration, e.Crashes = 2, 7, 1
+	e.Fence = 99 // the store resets it to 0
+	e.ExecutorID = "exec-x"
+	e.FailFast = true
+	e.ChildrenTotal, e.ChildrenPending = 4, 2
+	e.DueAt = At(time.Hour)      // the store computes it
+	e.CreatedAt = At(-time.Hour) // the store sets it
+	e.UpdatedAt = At(-time.Hour)
+	e.StartedAt = At(-3 * time.Minute)
+	e.FinishedAt = At(-2 * time.Minute)
+	e.WaitingForChildrenAt = At(-90 * time.Second)
+	e.WaitingForFinalizeAt = At(-time.Minute)
+	return e
+}
+
+func checkInsertRoundTrip(b *bundle) {
+	// Now carries nanoseconds and a non-UTC zone: the store keeps at least
+	// microseconds and returns UTC.
+	now := At(1234567891 * time.Nanosecond).In(time.FixedZone("UTC+3", 3*3600))
+	root := NewExecution("root", "task_root")
+	parent := NewChild(root, "parent", "task_parent", 0)
+	full := fullExecution(parent, "full")
+	bare := storage.Execution{ID: "bare", TaskID: "task_bare", Status: storage.StatusReady, Input: []byte{}}
+	b.insert(now, []time.Duration{0, 0, 5 * time.Second, 0}, root, parent, full, bare)
+
+	want := full
+	want.Fence = 0
+	want.CreatedAt, want.UpdatedAt = now, now
+	want.DueAt = now.Add(5 * time.Second)
+	got := b.get("full")
+	RequireExecution(b.t, want, got)
+	requireUTC(b, got)
+
+	want = bare
+	want.CreatedAt, want.UpdatedAt, want.DueAt = now, now, now
+	got = b.get("bare")
+	RequireExecution(b.t, want, got)
+	if got.Error != nil {
+		b.t.Fatalf("row inserted without error: Error = %+v, want nil", *got.Error)
+	}
+	requireUTC(b, got)
+}
+
+// requireUTC fails unless every set time of e is in UTC.
+func requireUTC(b *bundle, e storage.Execution) {
+	b.t.Helper()
+	for name, tm := range map[string]time.Time{
+		"DueAt": e.DueAt, "CreatedAt": e.CreatedAt, "UpdatedAt": e.UpdatedAt,
+		"StartedAt": e.StartedAt, "FinishedAt": e.FinishedAt,
+		"WaitingForChildrenAt": e.WaitingForChildrenAt, "WaitingForFinalizeAt": e.WaitingForFinalizeAt,
+	} {
+		if !tm.IsZero() && tm.Location() != time.UTC {
+			b.t.Fatalf("%s of %q is in %v, want UTC", name, e.ID, tm.Location())
+		}
+	}
+}
+
+func checkInsertDelays(b *bundle) {
+	b.insert(Base, []time.Duration{0, 5 * time.Second, time.Hour},
+		NewExecution("a", "task"), NewExecution("b", "task"), NewExecution("c", "task"))
+	b.insert(At(time.Second), nil, NewExecution("d", "task"))
+	for id, due := range map[string]time.Time{"a": Base, "b": At(5 * time.Second), "c": At(time.Hour), "d": At(time.Second)} {
+		e := b.get(id)
+		if !timeEqual(due, e.DueAt) || e.Fence != 0 || e.Status != storage.StatusReady {
+			b.t.Fatalf("row %q: DueAt %v, Fence %d, Status %s; want DueAt %v, Fence 0, ready", id, e.DueAt, e.Fence, e.Status, due)
+		}
+	}
+}
+
+func checkInsertSleeping(b *bundle) {
+	s := NewSleeping("s", "task_sleep", "key-1", 10*time.Minute)
+	b.insert(Base, nil, s)
+	want := s
+	want.CreatedAt, want.UpdatedAt, want.StartedAt = Base, Base, Base
+	want.DueAt = At(10 * time.Minute)
+	b.require(want)
+	got, err := b.s.GetBySleepKey(b.ctx, storage.GetBySleepKeyParams{SleepKey: "key-1"})
+	if err != nil {
+		b.t.Fatalf("GetBySleepKey: %v", err)
+	}
+	RequireExecution(b.t, want, got)
+}
+
+func checkInsertDuplicateID(b *bundle) {
+	b.insert(Base, nil, NewExecution("a", "task"))
+	before := b.get("a")
+
+	err := b.s.Insert(b.ctx, storage.InsertParams{Now: At(time.Second), Executions: []storage.Execution{
+		NewExecution("b", "task"), NewExecution("a", "other"),
+	}})
+	requireErrIs(b.t, "Insert of an existing id", err, storage.ErrDuplicate)
+	b.requireNotFound("b")
+	b.requireUnchanged(before)
+
+	err = b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{
+		NewExecution("c", "task"), NewExecution("c", "task"),
+	}})
+	requireErrIs(b.t, "Insert of one id twice", err, storage.ErrDuplicate)
+	b.requireNotFound("c")
+}
+
+func checkInsertDuplicateSleepKey(b *bundle) {
+	b.insert(Base, nil, NewSleeping("s1", "task_sleep", "key", time.Hour))
+
+	err := b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{
+		NewExecution("x", "task"), NewSleeping("s2", "task_sleep", "key", time.Hour),
+	}})
+	requireErrIs(b.t, "Insert of an existing sleep key", err, storage.ErrDuplicate)
+	b.requireNotFound("x")
+	b.requireNotFound("s2")
+
+	// The key stays taken after the sleeping row finished (woken).
+	b.mustApply(At(time.Second), storage.Transition{
+		ID: "s1", Fence: 0, From: storage.StatusRunning, To: storage.StatusCompleted, Output: []byte(`1`),
+	})
+	err = b.s.Insert(b.ctx, storage.InsertParams{Now: At(2 * time.Second), Executions: []storage.Execution{
+		NewSleeping("s3", "task_sleep", "key", time.Hour),
+	}})
+	requireErrIs(b.t, "Insert of the sleep key of a finished row", err, storage.ErrDuplicate)
+	b.requireNotFound("s3")
+
+	err = b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{
+		NewSleeping("s4", "task_sleep", "key-2", time.Hour), NewSleeping("s5", "task_sleep", "key-2", time.Hour),
+	}})
+	requireErrIs(b.t, "Insert of one sleep key twice", err, storage.ErrDuplicate)
+	b.requireNotFound("s4")
+}
+
+func checkInsertCopies(b *bundle) {
+	e := NewExecution("a", "task")
+	e.Output = []byte("out")
+	e.Error = &storage.ErrorInfo{Kind: "generic", Message: "m"}
+	b.insert(Base, nil, e)
+	want := deepCopy(b.get("a"))
+
+	e.Input[0], e.Output[0] = 'X', 'X'
+	e.Error.Message = "changed by the caller"
+	b.require(want)
+
+	got := b.get("a")
+	got.Input[0], got.Output[0] = 'Y', 'Y'
+	got.Error.Message = "changed by the reader"
+	b.require(want)
+}
+
+// deepCopy returns e sharing no memory with the original.
+func deepCopy(e storage.Execution) storage.Execution {
+	e.Input = bytes.Clone(e.Input)
+	e.Output = bytes.Clone(e.Output)
+	e.RunOutput = bytes.Clone(e.RunOutput)
+	if e.Error != nil {
+		errCopy := *e.Error
+		e.Error = &errCopy
+	}
+	return e
+}
+
+func checkGetNotFound(b *bundle) {
+	b.insert(Base, nil, NewExecution("a", "task"), NewSleeping("s", "task_sleep", "key", time.Hour))
+	b.requireNotFound("missing")
+	for _, key := range []string{"missing", ""} {
+		_, err := b.s.GetBySleepKey(b.ctx, storage.GetBySleepKeyParams{SleepKey: key})
+		requireErrIs(b.t, "GetBySleepKey("+key+")", err, storage.ErrNotFound)
+	}
+}
+
+func checkListChildren(b *bundle) {
+	p := NewExecution("p", "task_parent")
+	other := NewExecution("other", "task_parent")
+	// Inserted out of order: the store orders by ChildIndex.
+	rows := []storage.Execution{p, other}
+	for _, i := range []int{2, 0, 3, 1} {
+		rows = append(rows, NewChild(p, "c"+strconv.Itoa(i), "task_child", i))
+	}
+	rows = append(rows, NewChild(other, "x0", "task_child", 0))
+	b.insert(Base, nil, rows...)
+
+	list := func(from, limit int) []storage.Execution {
+		b.t.Helper()
+		got, err := b.s.ListChildren(b.ctx, storage.ListChildrenParams{ParentID: "p", FromIndex: from, Limit: limit})
+		if err != nil {
+			b.t.Fatalf("ListChildren: %v", err)
+		}
+		return got
+	}
+	all := list(0, 0)
+	requireIDs(b.t, "ListChildren", []string{"c0", "c1", "c2", "c3"}, ids(all))
+	for _, c := range all {
+		RequireExecution(b.t, b.get(c.ID), c)
+	}
+	requireIDs(b.t, "ListChildren FromIndex 2", []string{"c2", "c3"}, ids(list(2, 0)))
+	requireIDs(b.t, "ListChildren Limit 2", []string{"c0", "c1"}, ids(list(0, 2)))
+	requireIDs(b.t, "ListChildren FromIndex 1 Limit 2", []string{"c1", "c2"}, ids(list(1, 2)))
+	requireIDs(b.t, "ListChildren FromIndex 4", []string{}, ids(list(4, 0)))
+}
+
+func checkListChildrenUnknownParent(b *bundle) {
+	b.insert(Base, nil, NewExecution("a", "task"))
+	for _, parent := range []string{"missing", "a", ""} {
+		got, err := b.s.ListChildren(b.ctx, storage.ListChildrenParams{ParentID: parent})
+		if err != nil || len(got) != 0 {
+			b.t.Fatalf("ListChildren(%q): want no rows and no error, got %v, %v", parent, ids(got), err)
+		}
+	}
+}
+
+func checkCancelledContext(b *bundle) {
+	ctx, cancel := context.WithCancel(b.ctx)
+	cancel()
+	err := b.s.Insert(ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{NewExecution("a", "task")}})
+	if err == nil {
+		b.t.Fatal("Insert with a cancelled context: want an error, got nil")
+	}
+	b.requireNotFound("a")
+}
+
+func checkClose(b *bundle) {
+	b.insert(Base, nil, NewExecution("a", "task"))
+	if err := b.s.Close(); err != nil {
+		b.t.Fatalf("Close: %v", err)
+	}
+	err := b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{NewExecution("b", "task")}})
+	requireErrIs(b.t, "Insert after Close", err, storage.ErrClosed)
+	_, err = b.s.Get(b.ctx, storage.GetParams{ID: "a"})
+	requireErrIs(b.t, "Get after Close", err, storage.ErrClosed)
+	_, err = b.s.Claim(b.ctx, storage.ClaimParams{Now: Base, ExecutorID: "e", TaskIDs: []string{"task"}, Limit: 1, Lease: Lease})
+	requireErrIs(b.t, "Claim after Close", err, storage.ErrClosed)
+	_, err = b.s.Complete(b.ctx, storage.CompleteParams{Now: Base, Transitions: []storage.Transition{
+		{ID: "a", From: storage.StatusReady, To: storage.StatusCancelled},
+	}})
+	requireErrIs(b.t, "Complete after Close", err, storage.ErrClosed)
+}
