@@ -21,6 +21,28 @@ func (t *Task[I, O]) Enqueue(ctx context.Context, in I, opts ...EnqueueOption) (
 	return &Handle[O]{ex: t.ex, d: t.d, id: ids[0]}, nil
 }
 
+// EnqueueTx stores a new execution through ins, typically an inserter bound
+// to the caller's own database transaction (for PostgreSQL:
+// store.Tx(tx)), so the execution exists if and only if that transaction
+// commits. Nothing is retried: the caller owns the transaction.
+func (t *Task[I, O]) EnqueueTx(ctx context.Context, ins storage.Inserter, in I, opts ...EnqueueOption) (*Handle[O], error) {
+	if ins == nil {
+		return nil, fmt.Errorf("%w: nil inserter", ErrInvalidOption)
+	}
+	p, err := t.ex.prepareAll([]Child{{d: t.d, input: in, opts: opts}})
+	if err != nil {
+		return nil, err
+	}
+	p.Now = t.ex.now()
+	if err := ins.Insert(ctx, p); err != nil {
+		if errors.Is(err, storage.ErrDuplicate) {
+			return nil, fmt.Errorf("%w: %w", ErrDuplicate, err)
+		}
+		return nil, fmt.Errorf("durable: enqueue: %w", err)
+	}
+	return &Handle[O]{ex: t.ex, d: t.d, id: p.Executions[0].ID}, nil
+}
+
 // EnqueueMany stores one execution per input, all in one transaction: all
 // are stored or none.
 func (t *Task[I, O]) EnqueueMany(ctx context.Context, ins []I, opts ...EnqueueOption) ([]*Handle[O], error) {
@@ -63,19 +85,9 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 	if len(items) == 0 {
 		return nil, nil
 	}
-	p := storage.InsertParams{Executions: make([]storage.Execution, len(items)), Delays: make([]time.Duration, len(items))}
-	for i, it := range items {
-		if it.d == nil {
-			return nil, fmt.Errorf("%w: item %d has no task", ErrUnknownTask, i)
-		}
-		if e.lookup(it.d.id) != it.d {
-			return nil, fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
-		}
-		row, delay, err := e.prepare(it.d, it.input, it.sleepKey, it.opts)
-		if err != nil {
-			return nil, err
-		}
-		p.Executions[i], p.Delays[i] = row, delay
+	p, err := e.prepareAll(items)
+	if err != nil {
+		return nil, err
 	}
 	if err := e.insert(ctx, p); err != nil {
 		if len(items) == 1 && errors.Is(err, ErrDuplicate) && e.committed(ctx, p.Executions[0]) {
@@ -88,6 +100,28 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 		ids[i] = p.Executions[i].ID
 	}
 	return ids, nil
+}
+
+// prepareAll validates and encodes a batch of new executions.
+func (e *Executor) prepareAll(items []Child) (storage.InsertParams, error) {
+	if err := e.checkOpen(); err != nil {
+		return storage.InsertParams{}, err
+	}
+	p := storage.InsertParams{Executions: make([]storage.Execution, len(items)), Delays: make([]time.Duration, len(items))}
+	for i, it := range items {
+		if it.d == nil {
+			return p, fmt.Errorf("%w: item %d has no task", ErrUnknownTask, i)
+		}
+		if e.lookup(it.d.id) != it.d {
+			return p, fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
+		}
+		row, delay, err := e.prepare(it.d, it.input, it.sleepKey, it.opts)
+		if err != nil {
+			return p, err
+		}
+		p.Executions[i], p.Delays[i] = row, delay
+	}
+	return p, nil
 }
 
 // insert writes new rows, retrying transient failures. A retry that finds

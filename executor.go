@@ -229,9 +229,9 @@ func (e *Executor) waitRuns(ctx context.Context) {
 		return
 	case <-ctx.Done():
 	}
-	n := e.held.abandonAll()
-	e.log.Warn("shutdown deadline passed: cancelling runs and releasing their claims", slog.Int("runs", n))
-	e.hardStop(fmt.Errorf("%w: deadline passed", ErrShutdown))
+	n := e.held.abandonAll(fmt.Errorf("%w: deadline passed", ErrShutdown))
+	e.log.Warn("shutdown deadline passed: cancelled runs and released their claims", slog.Int("runs", n))
+	e.hardStop(ErrShutdown)
 }
 
 // releaseAll gives back every claim still held (abandoned runs), so other

@@ -89,12 +89,16 @@ func (s *heldSet) lose(lost []storage.Lease, cause error) {
 	}
 }
 
-// abandonAll marks every held run abandoned and returns how many.
-func (s *heldSet) abandonAll() int {
+// abandonAll marks every held claim abandoned, cancels the runs with
+// cause, and returns how many.
+func (s *heldSet) abandonAll(cause error) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range s.m {
 		h.abandoned = true
+		if h.cancel != nil {
+			h.cancel(cause)
+		}
 	}
 	return len(s.m)
 }

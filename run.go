@@ -77,7 +77,10 @@ var errTimeoutCause = fmt.Errorf("%w: attempt deadline passed", ErrTimedOut)
 
 // startRun runs the user's function in its own goroutine.
 func (e *Executor) startRun(h *held, d *taskDef, row storage.Execution) {
-	ctx, cancel := context.WithCancelCause(e.runCtx)
+	// Runs do not derive from one shared parent context (its child list
+	// would be a point of contention); a hard shutdown cancels each held
+	// run instead.
+	ctx, cancel := context.WithCancelCause(context.Background())
 	e.held.setCancel(h, cancel)
 	e.runs.Add(1)
 	e.goWork(func() {

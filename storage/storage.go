@@ -340,6 +340,13 @@ type Event struct {
 	Finished []string
 }
 
+// Inserter inserts executions. Every Store is one; a store may also offer
+// one bound to a caller's own database transaction, so that executions are
+// stored if and only if that transaction commits (see the PostgreSQL store).
+type Inserter interface {
+	Insert(ctx context.Context, p InsertParams) error
+}
+
 // Store is the storage contract. Every method is safe for concurrent use
 // and atomic: a method either fully applies or returns an error and changes
 // nothing (Complete is atomic per call, with per-transition outcomes).
