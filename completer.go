@@ -89,6 +89,7 @@ func (c *completer) write(batch []pendingResult, stopping bool) {
 		p.Transitions[i] = batch[i].tr
 	}
 	var results []storage.TransitionResult
+	ambiguous := false
 	for failures := 1; ; failures++ {
 		ctx, cancel := c.e.storageCtx()
 		p.Now = c.e.now()
@@ -98,6 +99,7 @@ func (c *completer) write(batch []pendingResult, stopping bool) {
 		if err == nil {
 			break
 		}
+		ambiguous = true // the write may have been applied anyway
 		if errors.Is(err, storage.ErrClosed) || (stopping && failures >= 3) {
 			c.e.log.Error("writing results failed; their executions will be run again after their leases lapse",
 				slog.Int("results", len(batch)), slog.Any("error", err))
@@ -110,7 +112,23 @@ func (c *completer) write(batch []pendingResult, stopping bool) {
 			return
 		}
 	}
+	if ambiguous {
+		forgiveReplays(batch, results)
+	}
 	c.done(batch, results)
+}
+
+// forgiveReplays treats a duplicate-children error on a retried write as
+// applied: the children's ids were made once, for this transition, so
+// finding them stored means the earlier, failed-looking try committed. (A
+// transition whose guard changes with it, like running -> waiting, simply
+// does not apply again; a sequence's step, waiting -> waiting, does.)
+func forgiveReplays(batch []pendingResult, results []storage.TransitionResult) {
+	for i := range results {
+		if len(batch[i].tr.Children) > 0 && errors.Is(results[i].Err, storage.ErrDuplicate) {
+			results[i] = storage.TransitionResult{Applied: true}
+		}
+	}
 }
 
 // pause waits before a retry; false if the executor is being torn down

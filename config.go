@@ -82,9 +82,6 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.CompletionBatch, 500)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.LeaseDuration, 30*time.Second)
-	if c.CrashBudget == 0 {
-		c.CrashBudget = 3
-	}
 	setDefault(&c.MaxPayloadBytes, 1<<20)
 	setDefault(&c.MaxChildren, 1000)
 	setDefault(&c.StorageTimeout, 10*time.Second)

@@ -148,8 +148,15 @@ func (e *Executor) insert(ctx context.Context, p storage.InsertParams) error {
 	}
 }
 
+// committed reports whether first is stored (as first's task), retrying
+// transient read failures.
 func (e *Executor) committed(ctx context.Context, first storage.Execution) bool {
-	got, err := e.store.Get(ctx, storage.GetParams{ID: first.ID})
+	var got storage.Execution
+	err := e.retryStorage(ctx, func() error {
+		var err error
+		got, err = e.store.Get(ctx, storage.GetParams{ID: first.ID})
+		return err
+	})
 	return err == nil && got.TaskID == first.TaskID
 }
 

@@ -91,10 +91,20 @@ type ExecutionError struct {
 	Stack string
 }
 
-func (e *ExecutionError) Error() string { return e.Message }
+func (e *ExecutionError) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
+	return e.Message
+}
 
-// Is reports whether target is the sentinel of e's kind.
+// Is reports whether target is the sentinel of e's kind. It is safe on a nil
+// *ExecutionError (Execution.Err of a completed execution), which matches
+// nothing.
 func (e *ExecutionError) Is(target error) bool {
+	if e == nil {
+		return false
+	}
 	s, ok := kindSentinels[e.Kind]
 	return ok && s == target
 }
@@ -143,18 +153,37 @@ func classify(err error) *ExecutionError {
 		}
 		return &out
 	}
-	kind := storage.ErrorKindGeneric
-	retryable := true
-	switch {
-	case errors.Is(err, ErrCancelled):
-		kind, retryable = storage.ErrorKindCancelled, false
-	case errors.Is(err, ErrTimedOut):
-		kind = storage.ErrorKindTimedOut
-	}
+	kind, retryable := kindOf(err)
 	if r, ok := asRetryabler(err); ok {
 		retryable = r
 	}
 	return &ExecutionError{Kind: kind, Message: err.Error(), Retryable: retryable}
+}
+
+// sentinelKinds maps the engine's sentinels, first match wins, to the kind
+// recorded for an error wrapping one, and whether it may be retried.
+var sentinelKinds = []struct {
+	sentinel  error
+	kind      string
+	retryable bool
+}{
+	{ErrCancelled, storage.ErrorKindCancelled, false},
+	{ErrTimedOut, storage.ErrorKindTimedOut, true},
+	{ErrInvalidInput, storage.ErrorKindInvalidInput, false},
+	{ErrUnknownTask, kindUnknownTask, false},
+	{ErrPayloadTooLarge, kindPayloadTooLarge, false},
+	{ErrTooManyChildren, kindTooManyChildren, false},
+	{ErrDuplicate, kindDuplicate, false},
+	{ErrInvalidOption, storage.ErrorKindInvalidInput, false},
+}
+
+func kindOf(err error) (string, bool) {
+	for _, sk := range sentinelKinds {
+		if errors.Is(err, sk.sentinel) {
+			return sk.kind, sk.retryable
+		}
+	}
+	return storage.ErrorKindGeneric, true
 }
 
 func asRetryabler(err error) (bool, bool) {

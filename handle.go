@@ -113,7 +113,8 @@ func (h *Handle[O]) Get(ctx context.Context) (Execution[O], error) {
 // Wait blocks until the execution has finished and returns it. In this
 // process it is woken by the completion itself; for executions finished
 // elsewhere, by the store's notifications or, failing those, by re-reading
-// every PollInterval. It returns early with ctx's error.
+// every PollInterval. Transient storage errors are ridden out; it returns
+// early only with ctx's error, or ErrNotFound if the execution is gone.
 func (h *Handle[O]) Wait(ctx context.Context) (Execution[O], error) {
 	row, err := h.ex.wait(ctx, h.id)
 	if err != nil {
@@ -126,9 +127,16 @@ func (e *Executor) wait(ctx context.Context, id string) (storage.Execution, erro
 	for {
 		ch := e.waiters.add(id)
 		row, err := e.get(ctx, id)
-		if err != nil || row.Status.Terminal() {
+		if err != nil && (errors.Is(err, ErrNotFound) || ctx.Err() != nil) {
 			e.waiters.remove(id, ch)
 			return row, err
+		}
+		if err == nil && row.Status.Terminal() {
+			e.waiters.remove(id, ch)
+			return row, nil
+		}
+		if err != nil {
+			e.log.Warn("wait: reading the execution failed; retrying", "execution", id, "error", err)
 		}
 		t := e.clock.NewTimer(e.cfg.PollInterval)
 		select {

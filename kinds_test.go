@@ -126,32 +126,23 @@ func TestLoop(t *testing.T) {
 	t.Run("DelayBetweenIterations", func(t *testing.T) {
 		t.Parallel()
 		b, fc := fakeSetup(t, durable.Config{})
-		starts := make(chan time.Time, 10)
 		loop := durable.Must(durable.NewLoopTask(b.ex, "spaced", func(ctx context.Context, in int) (durable.LoopResult[int], error) {
-			starts <- fc.Now()
-			info, _ := durable.Info(ctx)
-			if info.Iteration == 2 {
+			if info, _ := durable.Info(ctx); info.Iteration == 2 {
 				return durable.Done(1), nil
 			}
 			return durable.Continue[int](), nil
 		}, durable.LoopOptions{MaxIterations: 5, DelayFunc: func(n int) time.Duration { return time.Duration(n) * time.Second }}))
 		h := durable.Must(loop.Enqueue(b.ctx, 0))
-		var got []time.Time
-		for len(got) < 3 {
-			select {
-			case s := <-starts:
-				got = append(got, s)
-			default:
-				fc.Advance(100 * time.Millisecond)
-				time.Sleep(time.Millisecond)
-			}
-		}
 		for i, want := range []time.Duration{time.Second, 2 * time.Second} {
-			if gap := got[i+1].Sub(got[i]); gap < want || gap > want+200*time.Millisecond {
-				t.Errorf("gap before iteration %d = %s, want %s", i+1, gap, want)
+			row := awaitReady(t, b, h.ID(), i+1)
+			if got := row.DueAt.Sub(row.UpdatedAt); got != want {
+				t.Errorf("delay before iteration %d = %s, want %s", i+1, got, want)
 			}
+			fc.Set(row.DueAt)
 		}
-		waitFor(t, b, h)
+		if x := waitFor(t, b, h); x.Output.Iterations != 3 {
+			t.Fatalf("got %+v", x.Output)
+		}
 	})
 
 	t.Run("LongLoopIsOneRow", func(t *testing.T) {
