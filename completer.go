@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +19,7 @@ type completer struct {
 	e       *Executor
 	mu      sync.Mutex
 	queue   []pendingResult
+	spare   []pendingResult
 	signal  chan struct{}
 	backlog atomic.Int64
 }
@@ -43,16 +45,29 @@ func (c *completer) submit(h *held, tr storage.Transition) {
 	}
 }
 
+// take removes up to limit results from the queue. When it takes them all
+// it swaps in the spare buffer, so steady operation allocates no queues.
 func (c *completer) take(limit int) []pendingResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := min(len(c.queue), limit)
-	batch := c.queue[:n:n]
-	c.queue = c.queue[n:]
-	if len(c.queue) == 0 {
-		c.queue = nil
+	if len(c.queue) <= limit {
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		return batch
 	}
+	batch := c.queue[:limit:limit]
+	c.queue = c.queue[limit:]
 	return batch
+}
+
+// recycle offers a written batch's buffer as the next spare.
+func (c *completer) recycle(batch []pendingResult) {
+	clear(batch)
+	c.mu.Lock()
+	if c.spare == nil && cap(batch) <= 4*c.e.cfg.CompletionBatch {
+		c.spare = batch[:0]
+	}
+	c.mu.Unlock()
 }
 
 // loop writes batches until the executor's background work stops, then
@@ -62,6 +77,9 @@ func (c *completer) loop() {
 	for {
 		select {
 		case <-c.signal:
+			// Let runs that are finishing add their results first: a
+			// fast store would otherwise be written one result at a time.
+			runtime.Gosched()
 			c.flush(false)
 		case <-c.e.bgStop:
 			c.flush(true)
@@ -80,6 +98,7 @@ func (c *completer) flush(stopping bool) {
 			return
 		}
 		c.write(batch, stopping)
+		c.recycle(batch)
 	}
 }
 
@@ -160,9 +179,7 @@ func (c *completer) done(batch []pendingResult, results []storage.TransitionResu
 	for _, pr := range retry {
 		c.submit(pr.h, pr.tr)
 	}
-	if c.e.starved.Load() {
-		c.e.wake()
-	}
+	c.e.wakeIfStarved()
 }
 
 // spawnFailed turns a transition whose children could not be inserted into

@@ -47,15 +47,18 @@ func (e *Executor) maxBacklog() int64 {
 }
 
 // dispatch claims until capacity is used up or nothing more is due, and
-// returns how long to sleep before looking again.
+// returns how long to sleep before looking again. The first claim takes
+// whatever capacity is free; later ones in the same round wait until enough
+// has freed up for a useful batch, so that a busy executor does not claim
+// one row at a time.
 func (e *Executor) dispatch() (time.Duration, error) {
-	for {
+	for first := true; ; first = false {
 		free := e.freeSlots()
-		if free <= 0 {
+		if !(first && free > 0) && !e.worthClaiming(free) {
 			// Say we are starved before re-checking, so a slot freed in
 			// between wakes us.
 			e.starved.Store(true)
-			if e.freeSlots() <= 0 {
+			if !e.worthClaiming(e.freeSlots()) {
 				return e.cfg.PollInterval, nil
 			}
 			continue
@@ -67,7 +70,7 @@ func (e *Executor) dispatch() (time.Duration, error) {
 			return 0, err
 		}
 		for i := range rows {
-			e.handleClaimed(rows[i])
+			e.handleClaimed(&rows[i])
 		}
 		if len(rows) < n {
 			return e.nextDue(), nil
@@ -118,14 +121,27 @@ func (e *Executor) nextDue() time.Duration {
 // releaseSlot frees one unit of capacity and wakes the dispatcher if it is
 // waiting for capacity and enough has freed up to claim a useful batch.
 func (e *Executor) releaseSlot() {
-	active := e.active.Add(-1)
+	e.active.Add(-1)
+	e.wakeIfStarved()
+}
+
+// wakeIfStarved wakes a dispatcher waiting for capacity once a useful batch
+// can be claimed: a quarter of the claim batch, or everything is idle.
+func (e *Executor) wakeIfStarved() {
 	if !e.starved.Load() {
 		return
 	}
-	threshold := int64(max(1, min(e.cfg.ClaimBatch, e.cfg.Concurrency)/4))
-	if int64(e.cfg.Concurrency)-active >= threshold || active == 0 {
+	if e.worthClaiming(e.freeSlots()) {
 		e.wake()
 	}
+}
+
+// worthClaiming says whether free slots make a useful claim: a quarter of
+// the claim batch, or any when nothing runs here (so a lone slot is not
+// left idle).
+func (e *Executor) worthClaiming(free int) bool {
+	threshold := max(1, min(e.cfg.ClaimBatch, e.cfg.Concurrency)/4)
+	return free >= threshold || (free > 0 && e.active.Load() == 0)
 }
 
 // heartbeatLoop renews the leases of every claim held, every third of the

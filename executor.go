@@ -38,12 +38,12 @@ type Executor struct {
 	taskIDs []string // sorted snapshot for claims
 	state   int
 
-	wakeCh      chan struct{} // dispatcher wake-up, capacity 1
-	stopCh      chan struct{} // stops the dispatcher
-	bgStop      chan struct{} // stops the completer and heartbeats
-	work        chan func()   // hands work to idle workers
-	workersStop chan struct{} // stops idle workers
-	shutdownCh  chan struct{} // closed when shutdown begins; runs see it
+	wakeCh      chan struct{}   // dispatcher wake-up, capacity 1
+	stopCh      chan struct{}   // stops the dispatcher
+	bgStop      chan struct{}   // stops the completer and heartbeats
+	work        chan *activeRun // hands work to idle workers
+	workersStop chan struct{}   // stops idle workers
+	shutdownCh  chan struct{}   // closed when shutdown begins; runs see it
 	runCtx      context.Context
 	hardStop    context.CancelCauseFunc
 
@@ -89,7 +89,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		wakeCh:      make(chan struct{}, 1),
 		stopCh:      make(chan struct{}),
 		bgStop:      make(chan struct{}),
-		work:        make(chan func()),
+		work:        make(chan *activeRun),
 		workersStop: make(chan struct{}),
 		shutdownCh:  make(chan struct{}),
 		rnd:         rand.New(rand.NewPCG(seed[0], seed[1])),

@@ -23,12 +23,10 @@ type heldSet struct {
 	m  map[string]*held
 }
 
-func (s *heldSet) add(l storage.Lease) *held {
-	h := &held{lease: l}
+func (s *heldSet) put(h *held) {
 	s.mu.Lock()
-	s.m[l.ID] = h
+	s.m[h.lease.ID] = h
 	s.mu.Unlock()
-	return h
 }
 
 func (s *heldSet) setCancel(h *held, c context.CancelCauseFunc) {

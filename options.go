@@ -202,6 +202,9 @@ func buildTaskOptions(opts []TaskOption) (taskOptions, error) {
 
 // merge applies enqueue overrides over a task's defaults.
 func (o runOptions) merge(opts []EnqueueOption) (runOptions, error) {
+	if len(opts) == 0 {
+		return o, nil
+	}
 	out := o
 	out.errs = nil
 	for _, opt := range opts {

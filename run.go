@@ -10,35 +10,59 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
+// activeRun is the state of one claimed execution processed here: its
+// claim, its definition and its row, in one allocation.
+type activeRun struct {
+	held
+	e    *Executor
+	d    *taskDef
+	row  *storage.Execution
+	once sync.Once // the outcome is recorded once: by the run or its timeout
+}
+
 // handleClaimed decides what a claimed row needs and starts it. It holds
 // one unit of capacity, released when the local work ends.
-func (e *Executor) handleClaimed(row storage.Execution) {
-	h := e.held.add(storage.Lease{ID: row.ID, Fence: row.Fence})
-	d := e.lookup(row.TaskID)
-	switch {
+func (e *Executor) handleClaimed(row *storage.Execution) {
+	r := &activeRun{held: held{lease: storage.Lease{ID: row.ID, Fence: row.Fence}}, e: e, d: e.lookup(row.TaskID), row: row}
+	h := &r.held
+	e.held.put(h)
+	switch d := r.d; {
 	case d == nil: // cannot happen: claims name registered tasks only
 		e.held.remove(h)
 		e.releaseSlot()
 	case row.Status == storage.StatusRunning && row.SleepKey != "":
-		e.submitNow(h, e.sleepTimeout(row))
+		e.submitNow(h, e.sleepTimeout(*row))
 	case row.Status == storage.StatusRunning && row.Crashes > e.cfg.CrashBudget:
-		e.submitNow(h, e.crashBudgetExceeded(row))
+		e.submitNow(h, e.crashBudgetExceeded(*row))
 	case row.Status == storage.StatusRunning && d.kind == kindSequence:
-		e.submitNow(h, e.startSequence(d, row))
-	case row.Status == storage.StatusRunning:
-		e.startRun(h, d, row)
-	case row.Status.Waiting():
+		e.submitNow(h, e.startSequence(d, *row))
+	case row.Status == storage.StatusRunning || row.Status.Waiting():
 		e.runs.Add(1)
-		e.goWork(func() {
-			defer e.runs.Done()
-			defer e.releaseSlot()
-			e.continueParent(h, d, row)
-		})
+		e.goWork(r)
 	default:
 		e.log.Error("claimed an execution in an unexpected status", "execution", row.ID, "status", row.Status)
 		e.held.remove(h)
 		e.releaseSlot()
 	}
+}
+
+// work runs on a worker goroutine: the task's function, or a parent's
+// continuation.
+func (r *activeRun) work() {
+	e := r.e
+	defer e.runs.Done()
+	defer e.releaseSlot()
+	if r.row.Status.Waiting() {
+		e.continueParent(&r.held, r.d, *r.row)
+		return
+	}
+	// Runs do not derive from one shared parent context (its child list
+	// would be a point of contention); a hard shutdown cancels each held
+	// run instead.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	e.held.setCancel(&r.held, cancel)
+	r.execute(ctx, cancel)
 }
 
 // submitNow queues a transition decided without running user code.
@@ -75,38 +99,22 @@ func terminal(row storage.Execution, to storage.Status, output []byte, errInfo *
 
 var errTimeoutCause = fmt.Errorf("%w: attempt deadline passed", ErrTimedOut)
 
-// startRun runs the user's function in its own goroutine.
-func (e *Executor) startRun(h *held, d *taskDef, row storage.Execution) {
-	// Runs do not derive from one shared parent context (its child list
-	// would be a point of contention); a hard shutdown cancels each held
-	// run instead.
-	ctx, cancel := context.WithCancelCause(context.Background())
-	e.held.setCancel(h, cancel)
-	e.runs.Add(1)
-	e.goWork(func() {
-		defer e.runs.Done()
-		defer e.releaseSlot()
-		defer cancel(nil)
-		e.execute(ctx, cancel, h, d, row)
-	})
-}
-
-// goWork runs fn on an idle worker goroutine, or on a new one. Workers are
+// goWork runs r on an idle worker goroutine, or on a new one. Workers are
 // kept until shutdown so their grown stacks are reused: a fresh goroutine
 // per run would pay for stack growth on every run.
-func (e *Executor) goWork(fn func()) {
+func (e *Executor) goWork(r *activeRun) {
 	select {
-	case e.work <- fn:
+	case e.work <- r:
 	default:
-		go e.worker(fn)
+		go e.worker(r)
 	}
 }
 
-func (e *Executor) worker(fn func()) {
+func (e *Executor) worker(r *activeRun) {
 	for {
-		fn()
+		r.work()
 		select {
-		case fn = <-e.work:
+		case r = <-e.work:
 		case <-e.workersStop:
 			return
 		}
@@ -126,20 +134,20 @@ func (e *Executor) runInfo(row storage.Execution) RunInfo {
 // timeout the outcome (timed out) is recorded at once, without waiting for
 // a function that ignores its context; the capacity slot stays taken until
 // it returns.
-func (e *Executor) execute(ctx context.Context, cancel context.CancelCauseFunc, h *held, d *taskDef, row storage.Execution) {
-	ctx = context.WithValue(ctx, runInfoKey{}, &runContext{info: e.runInfo(row), shutdown: e.shutdownCh})
-	var once sync.Once
+func (r *activeRun) execute(ctx context.Context, cancel context.CancelCauseFunc) {
+	e, row := r.e, r.row
+	ctx = context.WithValue(ctx, runInfoKey{}, r)
 	timer := e.clock.AfterFunc(row.Timeout, func() {
 		cancel(errTimeoutCause)
-		once.Do(func() { e.finishRun(h, d, row, runResult{err: e.timeoutError(row)}) })
+		r.once.Do(func() { e.finishRun(&r.held, r.d, *row, runResult{err: e.timeoutError(*row)}) })
 	})
-	res := e.invoke(ctx, d, row)
+	res := e.invoke(ctx, r.d, *row)
 	timer.Stop()
-	once.Do(func() {
+	r.once.Do(func() {
 		if context.Cause(ctx) == errTimeoutCause {
-			res = runResult{err: e.timeoutError(row)}
+			res = runResult{err: e.timeoutError(*row)}
 		}
-		e.finishRun(h, d, row, res)
+		e.finishRun(&r.held, r.d, *row, res)
 	})
 }
 

@@ -32,18 +32,13 @@ type RunInfo struct {
 
 type runInfoKey struct{}
 
-type runContext struct {
-	info     RunInfo
-	shutdown <-chan struct{}
-}
-
 // Info returns the run's information; ok is false outside a task run.
 func Info(ctx context.Context) (RunInfo, bool) {
-	rc, ok := ctx.Value(runInfoKey{}).(*runContext)
+	r, ok := ctx.Value(runInfoKey{}).(*activeRun)
 	if !ok {
 		return RunInfo{}, false
 	}
-	return rc.info, true
+	return r.e.runInfo(*r.row), true
 }
 
 // ShuttingDown returns a channel closed when the executor running this run
@@ -52,9 +47,9 @@ func Info(ctx context.Context) (RunInfo, bool) {
 // retried per its policy). The run's context itself is cancelled only when
 // the shutdown deadline passes. Outside a run it returns nil.
 func ShuttingDown(ctx context.Context) <-chan struct{} {
-	rc, ok := ctx.Value(runInfoKey{}).(*runContext)
+	r, ok := ctx.Value(runInfoKey{}).(*activeRun)
 	if !ok {
 		return nil
 	}
-	return rc.shutdown
+	return r.e.shutdownCh
 }

@@ -43,6 +43,9 @@ type taskDef struct {
 	// encodeInput encodes an input value of inType (after validation).
 	encodeInput func(v any) ([]byte, error)
 
+	// outputWhat names the output in errors ("output of task x").
+	outputWhat string
+
 	finalize *taskDef   // parent with finalize
 	steps    []*taskDef // sequence
 	loop     LoopOptions
@@ -98,7 +101,7 @@ func NewTask[I, O any](ex *Executor, id string, fn func(ctx context.Context, in 
 		if err != nil {
 			return runResult{err: err}
 		}
-		b, err := ex.encodePayload(out, "output of task "+id)
+		b, err := ex.encodePayload(out, d.outputWhat)
 		return runResult{output: b, err: err}
 	}
 	return register[I, O](ex, d)
@@ -117,8 +120,10 @@ func newDef[I, O any](ex *Executor, id string, kind taskKind, opts []TaskOption)
 	}
 	d := &taskDef{id: id, kind: kind, defaults: o.runOptions, validate: o.validate,
 		inType: typeOf[I](), outType: typeOf[O]()}
+	d.outputWhat = "output of task " + id
+	inputWhat := "input of task " + id
 	d.encodeInput = func(v any) ([]byte, error) {
-		return ex.encodePayload(v, "input of task "+id)
+		return ex.encodePayload(v, inputWhat)
 	}
 	return d, nil
 }
@@ -290,7 +295,7 @@ func newParentDef[I, O any](ex *Executor, id string, fn func(context.Context, I)
 		if err != nil {
 			return runResult{err: err}
 		}
-		b, err := ex.encodePayload(sp.Output, "output of task "+id)
+		b, err := ex.encodePayload(sp.Output, d.outputWhat)
 		return runResult{output: b, children: sp.Children, err: err}
 	}
 	return d, nil
@@ -413,7 +418,7 @@ func NewLoopTask[I, O any](ex *Executor, id string, fn func(ctx context.Context,
 		if err != nil || !res.Done {
 			return runResult{err: err}
 		}
-		b, err := ex.encodePayload(res.Output, "output of task "+id)
+		b, err := ex.encodePayload(res.Output, d.outputWhat)
 		return runResult{output: b, done: true, err: err}
 	}
 	return register[I, LoopOutput[O]](ex, d)
