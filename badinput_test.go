@@ -498,10 +498,6 @@ func badAfterShutdown() []badCase {
 		afterShutdown("NewTaskAfterShutdown", []string{"late"}, func(ctx context.Context, b *bundle, echo echoT, nap napT) error {
 			return newEcho(b.ex, "late")
 		}),
-		afterShutdown("HandleAfterShutdown", nil, func(ctx context.Context, b *bundle, echo echoT, nap napT) error {
-			_, err := echo.Handle(ctx, "te_whatever")
-			return err
-		}),
 		afterShutdown("StartAfterShutdown", nil, func(ctx context.Context, b *bundle, echo echoT, nap napT) error {
 			return b.ex.Start(ctx)
 		}),

@@ -52,7 +52,8 @@ type Config struct {
 	// CrashBudget is how many times a run may lose its executor (its lease
 	// lapses while it runs) before the execution fails with ErrCrashBudget.
 	// It stops a task that kills its process every time from looping
-	// forever. Default: 3. Range: 0..1000.
+	// forever. 0 means the default, 3; -1 means none (the first lapse
+	// fails the execution). Range: -1..1000.
 	CrashBudget int
 
 	// MaxPayloadBytes bounds an encoded input or output. Default: 1 MiB.

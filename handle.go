@@ -65,6 +65,7 @@ func (h *Handle[O]) TaskID() string { return h.d.id }
 
 // Handle returns a handle for an existing execution of t. It fails with
 // ErrNotFound if there is no such execution or it belongs to another task.
+// Like Get, Wait and Cancel, it works after Shutdown.
 func (t *Task[I, O]) Handle(ctx context.Context, executionID string) (*Handle[O], error) {
 	return handleFor[O](ctx, t.ex, t.d, executionID)
 }
@@ -75,9 +76,6 @@ func (t *SleepingTask[O]) Handle(ctx context.Context, executionID string) (*Hand
 }
 
 func handleFor[O any](ctx context.Context, ex *Executor, d *taskDef, id string) (*Handle[O], error) {
-	if err := ex.checkOpen(); err != nil {
-		return nil, err
-	}
 	row, err := ex.get(ctx, id)
 	if err != nil {
 		return nil, err

@@ -73,7 +73,7 @@ func (e *Executor) submitNow(h *held, tr storage.Transition) {
 
 func (e *Executor) sleepTimeout(row storage.Execution) storage.Transition {
 	return terminal(row, storage.StatusTimedOut, nil, &storage.ErrorInfo{
-		Kind: storage.ErrorKindTimedOut, Retryable: true,
+		Kind:    storage.ErrorKindTimedOut,
 		Message: fmt.Sprintf("sleeping task %s (key %q) was not woken within %s", row.TaskID, row.SleepKey, row.Timeout)})
 }
 

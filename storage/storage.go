@@ -170,7 +170,8 @@ type Execution struct {
 
 	// Attempt counts retries done (0 on the first run).
 	Attempt int
-	// Iteration counts completed loop iterations (looping tasks).
+	// Iteration is the index of the current loop iteration (looping tasks):
+	// the number of iterations completed before it.
 	Iteration int
 	// Crashes counts lease lapses while running (the owner died).
 	Crashes int

@@ -1,0 +1,31 @@
+# durable: make help lists the targets.
+
+GO ?= go
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_\/-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: test
+test: ## Run every test with the race detector (PostgreSQL tests need DURABLE_TEST_POSTGRES_URL).
+	$(GO) test -race ./...
+
+.PHONY: lint
+lint: ## Run go vet and fail on files gofmt would change.
+	$(GO) vet ./...
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w on them):"; \
+		echo "$$unformatted"; \
+		exit 1; \
+	fi
+
+.PHONY: bench
+bench: ## Run the benchmarks (no tests).
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: ci
+ci: ## Run what CI runs: .ci/run (starts PostgreSQL if needed, lint, race tests).
+	bash .ci/run
