@@ -126,7 +126,7 @@ func (e *Executor) runInfo(row storage.Execution) RunInfo {
 		TaskID: row.TaskID, ExecutionID: row.ID, Attempt: row.Attempt, Iteration: row.Iteration,
 		PrevError: execErrorFromInfo(row.Error), Crashes: row.Crashes,
 		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
-		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize, ExecutorID: e.id,
+		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize, ExecutorID: e.id, Fence: row.Fence,
 	}
 }
 

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// benchFlags configures `durable bench`.
+type benchFlags struct {
+	store        string
+	dsn          string
+	path         string
+	durability   string
+	workload     string
+	n            int
+	concurrency  int
+	runs         int
+	json         bool
+	sameIdentity bool
+}
+
+var workloads = []string{"throughput", "latency", "fanout", "recovery"}
+
+func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
+	var f benchFlags
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.store, "store", "sqlite", "store to measure: memory, sqlite or postgres")
+	fs.StringVar(&f.dsn, "dsn", envOr("DURABLE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL connection string (--store postgres); each run uses a fresh schema")
+	fs.StringVar(&f.path, "path", "", "directory for the SQLite files (--store sqlite); default: a temporary directory")
+	fs.StringVar(&f.durability, "durability", "full", "SQLite durability: full (synchronous=FULL, the default) or normal (synchronous=NORMAL)")
+	fs.StringVar(&f.workload, "workload", "all", "workload: all, "+strings.Join(workloads, ", "))
+	fs.IntVar(&f.n, "n", 20000, "tasks in the throughput workload")
+	fs.IntVar(&f.concurrency, "concurrency", 100, "executor concurrency")
+	fs.IntVar(&f.runs, "runs", 1, "repeat each workload K times and report the median and min-max")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
+	fs.BoolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: durable bench [flags]\n\nRuns the standard workloads (throughput, latency, fanout, recovery) on one store.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	return f, f.validate(fs)
+}
+
+func (f benchFlags) validate(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case !slices.Contains([]string{"memory", "sqlite", "postgres"}, f.store):
+		return fmt.Errorf("--store must be memory, sqlite or postgres, not %q", f.store)
+	case f.workload != "all" && !slices.Contains(workloads, f.workload):
+		return fmt.Errorf("--workload must be all or one of %s, not %q", strings.Join(workloads, ", "), f.workload)
+	case f.durability != "full" && f.durability != "normal":
+		return fmt.Errorf("--durability must be full or normal, not %q", f.durability)
+	case f.n < 1 || f.n > 10_000_000:
+		return fmt.Errorf("--n must be in 1..10000000, not %d", f.n)
+	case f.concurrency < 1 || f.concurrency > 100000:
+		return fmt.Errorf("--concurrency must be in 1..100000, not %d", f.concurrency)
+	case f.runs < 1 || f.runs > 100:
+		return fmt.Errorf("--runs must be in 1..100, not %d", f.runs)
+	case f.store == "postgres" && f.dsn == "":
+		return errors.New("--store postgres needs --dsn (or DURABLE_TEST_POSTGRES_URL)")
+	}
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Result is one run of one workload, in the JSON shape shared with the peer
+// engines' benchmarks (bench/peers).
+type Result struct {
+	Engine      string            `json:"engine"`
+	Workload    string            `json:"workload"`
+	Store       string            `json:"store"`
+	N           int               `json:"n"`
+	Concurrency int               `json:"concurrency"`
+	EnqueueRate float64           `json:"enqueue_rate,omitempty"`
+	DrainRate   float64           `json:"drain_rate,omitempty"`
+	E2EMs       float64           `json:"e2e_ms,omitempty"`
+	LatencyMs   *Latency          `json:"latency_ms,omitempty"`
+	PickupMs    float64           `json:"pickup_ms,omitempty"`
+	FanoutMs    float64           `json:"fanout_ms,omitempty"`
+	RecoveryMs  float64           `json:"recovery_ms,omitempty"`
+	JobsLost    *int              `json:"jobs_lost,omitempty"`
+	JobsTwice   *int              `json:"jobs_executed_twice,omitempty"`
+	Run         int               `json:"run"`
+	Version     string            `json:"version"`
+	Settings    map[string]string `json:"settings"`
+}
+
+// Latency holds percentiles in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	f, err := parseBenchFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "durable bench: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	var results []Result
+	for _, w := range f.selected() {
+		if w == "recovery" && f.store == "memory" {
+			fmt.Fprintln(stderr, "durable bench: recovery needs a store shared by two processes; skipped on memory")
+			continue
+		}
+		for run := 1; run <= f.runs; run++ {
+			r, err := runWorkload(ctx, f, w)
+			if err != nil {
+				fmt.Fprintf(stderr, "durable bench: %s on %s: %v\n", w, f.store, err)
+				return exitError
+			}
+			r.Run = run
+			results = append(results, r)
+			if f.json {
+				_ = json.NewEncoder(stdout).Encode(r)
+			}
+		}
+	}
+	if !f.json {
+		printTable(stdout, f, results)
+	}
+	return exitOK
+}
+
+func (f benchFlags) selected() []string {
+	if f.workload == "all" {
+		return workloads
+	}
+	return []string{f.workload}
+}
+
+func (f benchFlags) settings() map[string]string {
+	s := map[string]string{
+		"go": runtime.Version(), "gomaxprocs": fmt.Sprint(runtime.GOMAXPROCS(0)),
+		"poll_interval": "1s (fallback only)", "claim_batch": fmt.Sprint(min(f.concurrency, 500)),
+	}
+	if f.store == "sqlite" {
+		s["synchronous"] = strings.ToUpper(f.durability)
+		s["journal_mode"] = "WAL"
+	}
+	return s
+}
+
+func runWorkload(ctx context.Context, f benchFlags, w string) (Result, error) {
+	r := Result{Engine: "durable", Workload: w, Store: f.store, Concurrency: f.concurrency,
+		Version: version(), Settings: f.settings()}
+	var err error
+	switch w {
+	case "throughput":
+		r.N = f.n
+		err = benchThroughput(ctx, f, &r)
+	case "latency":
+		r.N = latencyRounds
+		err = benchLatency(ctx, f, &r)
+	case "fanout":
+		r.N = fanoutChildren
+		err = benchFanout(ctx, f, &r)
+	case "recovery":
+		r.N = recoveryTasks
+		err = benchRecovery(ctx, f, &r)
+	}
+	return r, err
+}
+
+func version() string {
+	return "dev"
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// printTable prints the median and min-max of each figure per workload.
+func printTable(w io.Writer, f benchFlags, results []Result) {
+	fmt.Fprintf(w, "durable bench: store=%s concurrency=%d runs=%d\n\n", f.store, f.concurrency, f.runs)
+	fmt.Fprintf(w, "%-11s %-22s %s\n", "workload", "figure", "median (min-max)")
+	for _, wl := range f.selected() {
+		var rs []Result
+		for _, r := range results {
+			if r.Workload == wl {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		for _, fig := range figures(wl) {
+			vals := make([]float64, len(rs))
+			for i, r := range rs {
+				vals[i] = fig.get(r)
+			}
+			fmt.Fprintf(w, "%-11s %-22s %s\n", wl, fig.name, summarize(vals, fig.unit))
+		}
+	}
+}
+
+type figure struct {
+	name, unit string
+	get        func(Result) float64
+}
+
+func figures(workload string) []figure {
+	switch workload {
+	case "throughput":
+		return []figure{
+			{"enqueue rate", "/s", func(r Result) float64 { return r.EnqueueRate }},
+			{"drain rate", "/s", func(r Result) float64 { return r.DrainRate }},
+			{"end to end", "ms", func(r Result) float64 { return r.E2EMs }},
+		}
+	case "latency":
+		return []figure{
+			{"p50", "ms", func(r Result) float64 { return r.LatencyMs.P50 }},
+			{"p90", "ms", func(r Result) float64 { return r.LatencyMs.P90 }},
+			{"p99", "ms", func(r Result) float64 { return r.LatencyMs.P99 }},
+			{"max", "ms", func(r Result) float64 { return r.LatencyMs.Max }},
+			{"pickup (median)", "ms", func(r Result) float64 { return r.PickupMs }},
+		}
+	case "fanout":
+		return []figure{{"1,000 children + sum", "ms", func(r Result) float64 { return r.FanoutMs }}}
+	default:
+		return []figure{
+			{"recovery", "ms", func(r Result) float64 { return r.RecoveryMs }},
+			{"lost", "", func(r Result) float64 { return float64(*r.JobsLost) }},
+			{"executed twice", "", func(r Result) float64 { return float64(*r.JobsTwice) }},
+		}
+	}
+}
+
+func summarize(vals []float64, unit string) string {
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	if len(s) == 1 {
+		return fmt.Sprintf("%s%s", num(med), unit)
+	}
+	return fmt.Sprintf("%s%s (%s-%s)", num(med), unit, num(s[0]), num(s[len(s)-1]))
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}

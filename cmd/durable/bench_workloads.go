@@ -1,0 +1,531 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/memory"
+	"github.com/durable-go/durable/storage/postgres"
+	"github.com/durable-go/durable/storage/sqlite"
+)
+
+const (
+	latencyWarmup  = 10
+	latencyRounds  = 300
+	fanoutChildren = 1000
+	recoveryTasks  = 2000
+	recoveryKillAt = 0.4
+)
+
+func interruptContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// benchStore is a fresh store for one run and where it lives, so that a
+// recovery worker process can open the same one.
+type benchStore struct {
+	storage.Store
+	kind, file, dsn, schema string
+	cleanup                 func()
+}
+
+func openBenchStore(ctx context.Context, f benchFlags) (*benchStore, error) {
+	bs := &benchStore{kind: f.store, dsn: f.dsn, cleanup: func() {}}
+	var err error
+	switch f.store {
+	case "memory":
+		bs.Store = memory.New()
+	case "sqlite":
+		dir, temporary := f.path, f.path == ""
+		if temporary {
+			if dir, err = os.MkdirTemp("", "durable-bench-"); err != nil {
+				return nil, err
+			}
+		}
+		bs.file = filepath.Join(dir, "bench-"+randomSuffix()+".db")
+		bs.cleanup = func() {
+			_ = removeDB(bs.file)
+			if temporary {
+				_ = os.RemoveAll(dir)
+			}
+		}
+		bs.Store, err = sqlite.Open(ctx, bs.file, sqliteOptions(f.durability)...)
+	case "postgres":
+		bs.schema = "bench_" + randomSuffix()
+		bs.Store, err = postgres.Open(ctx, f.dsn, postgres.WithSchema(bs.schema))
+		bs.cleanup = func() { dropSchema(f.dsn, bs.schema) }
+	}
+	if err != nil {
+		bs.cleanup()
+		return nil, err
+	}
+	return bs, nil
+}
+
+func sqliteOptions(durability string) []sqlite.Option {
+	if durability == "normal" {
+		return []sqlite.Option{sqlite.WithDurability(sqlite.DurabilityNormal)}
+	}
+	return nil
+}
+
+func (bs *benchStore) close() {
+	_ = bs.Close()
+	bs.cleanup()
+}
+
+func dropSchema(dsn, schema string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+}
+
+func benchExecutor(store storage.Store, concurrency int, id string) (*durable.Executor, error) {
+	return durable.New(store, durable.Config{
+		Concurrency: concurrency,
+		ExecutorID:  id,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+}
+
+type noopInput struct {
+	I int `json:"i"`
+}
+
+type empty struct{}
+
+func noopTask(ex *durable.Executor) *durable.Task[noopInput, empty] {
+	return durable.Must(durable.NewTask(ex, "noop", func(ctx context.Context, in noopInput) (empty, error) {
+		return empty{}, nil
+	}))
+}
+
+// finishedCounter counts distinct executions the store reports finished.
+type finishedCounter struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+	want int
+	done chan struct{}
+}
+
+func countFinished(store storage.Store, want int) (*finishedCounter, func()) {
+	fc := &finishedCounter{seen: make(map[string]struct{}, want), want: want, done: make(chan struct{})}
+	unsub := store.Subscribe(func(ev storage.Event) {
+		if len(ev.Finished) == 0 {
+			return
+		}
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		before := len(fc.seen)
+		for _, id := range ev.Finished {
+			fc.seen[id] = struct{}{}
+		}
+		if before < fc.want && len(fc.seen) >= fc.want {
+			close(fc.done)
+		}
+	})
+	return fc, unsub
+}
+
+func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
+	bs, err := openBenchStore(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer bs.close()
+	ex, err := benchExecutor(bs, f.concurrency, "")
+	if err != nil {
+		return err
+	}
+	defer shutdown(ex)
+	task := noopTask(ex)
+	inputs := make([]noopInput, f.n)
+	for i := range inputs {
+		inputs[i] = noopInput{I: i}
+	}
+	counter, unsub := countFinished(bs, f.n)
+	defer unsub()
+	var handles []*durable.Handle[empty]
+	t0 := time.Now()
+	for from := 0; from < f.n; from += 5000 {
+		hs, err := task.EnqueueMany(ctx, inputs[from:min(from+5000, f.n)])
+		if err != nil {
+			return err
+		}
+		handles = append(handles, hs...)
+	}
+	enqueued := time.Since(t0)
+	t1 := time.Now()
+	if err := ex.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-counter.done:
+	case <-time.After(10 * time.Minute):
+		return fmt.Errorf("not all %d tasks finished within 10 minutes", f.n)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	drained := time.Since(t1)
+	if err := allCompleted(ctx, handles); err != nil {
+		return err
+	}
+	r.EnqueueRate = float64(f.n) / enqueued.Seconds()
+	r.DrainRate = float64(f.n) / drained.Seconds()
+	r.E2EMs = ms(enqueued + drained)
+	return nil
+}
+
+func allCompleted[O any](ctx context.Context, hs []*durable.Handle[O]) error {
+	for _, h := range hs {
+		x, err := h.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		if x.Status != durable.StatusCompleted {
+			return fmt.Errorf("execution %s ended %s, not completed", x.ID, x.Status)
+		}
+	}
+	return nil
+}
+
+func shutdown(ex *durable.Executor) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = ex.Shutdown(ctx)
+}
+
+func benchLatency(ctx context.Context, f benchFlags, r *Result) error {
+	bs, err := openBenchStore(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer bs.close()
+	ex, err := benchExecutor(bs, f.concurrency, "")
+	if err != nil {
+		return err
+	}
+	defer shutdown(ex)
+	started := make(chan time.Time, 1)
+	task := durable.Must(durable.NewTask(ex, "noop", func(ctx context.Context, in noopInput) (empty, error) {
+		started <- time.Now()
+		return empty{}, nil
+	}))
+	if err := ex.Start(ctx); err != nil {
+		return err
+	}
+	var lat, pickup []time.Duration
+	for i := range latencyWarmup + latencyRounds {
+		t0 := time.Now()
+		h, err := task.Enqueue(ctx, noopInput{I: i})
+		if err != nil {
+			return err
+		}
+		if _, err := h.Wait(ctx); err != nil {
+			return err
+		}
+		done := time.Since(t0)
+		ran := <-started
+		if i >= latencyWarmup {
+			lat, pickup = append(lat, done), append(pickup, ran.Sub(t0))
+		}
+	}
+	slices.Sort(lat)
+	slices.Sort(pickup)
+	at := func(p float64) float64 { return ms(lat[int(p*float64(len(lat)-1))]) }
+	r.LatencyMs = &Latency{P50: at(0.5), P90: at(0.9), P99: at(0.99), Max: ms(lat[len(lat)-1])}
+	r.PickupMs = ms(pickup[len(pickup)/2])
+	return nil
+}
+
+func benchFanout(ctx context.Context, f benchFlags, r *Result) error {
+	bs, err := openBenchStore(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer bs.close()
+	ex, err := benchExecutor(bs, f.concurrency, "")
+	if err != nil {
+		return err
+	}
+	defer shutdown(ex)
+	child := durable.Must(durable.NewTask(ex, "child", func(ctx context.Context, i int) (int, error) { return i, nil }))
+	sum := durable.Must(durable.NewTask(ex, "sum", func(ctx context.Context, in durable.FinalizeInput[empty]) (int, error) {
+		total := 0
+		for _, c := range in.Children {
+			v, err := durable.ChildOutput[int](c)
+			if err != nil {
+				return 0, durable.NonRetryable(err)
+			}
+			total += v
+		}
+		return total, nil
+	}))
+	parent := durable.Must(durable.NewParentTaskWithFinalize(ex, "fanout", func(ctx context.Context, n int) (durable.Spawn[empty], error) {
+		cs := make([]durable.Child, n)
+		for i := range cs {
+			cs[i] = durable.ChildOf(child, i)
+		}
+		return durable.Spawn[empty]{Children: cs}, nil
+	}, sum))
+	if err := ex.Start(ctx); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	h, err := parent.Enqueue(ctx, fanoutChildren)
+	if err != nil {
+		return err
+	}
+	x, err := h.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(t0)
+	if want := fanoutChildren * (fanoutChildren - 1) / 2; x.Output != want {
+		return fmt.Errorf("fanout sum = %d (%s %v), want %d", x.Output, x.Status, x.Err, want)
+	}
+	r.FanoutMs = ms(elapsed)
+	return nil
+}
+
+// sleepyTask is the recovery workload's task: it appends "S i", sleeps
+// 50ms, appends "E i".
+func sleepyTask(ex *durable.Executor, log *os.File) *durable.Task[noopInput, empty] {
+	return durable.Must(durable.NewTask(ex, "sleepy", func(ctx context.Context, in noopInput) (empty, error) {
+		fmt.Fprintf(log, "S %d\n", in.I)
+		t := time.NewTimer(50 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return empty{}, ctx.Err()
+		}
+		fmt.Fprintf(log, "E %d\n", in.I)
+		return empty{}, nil
+	}))
+}
+
+func benchRecovery(ctx context.Context, f benchFlags, r *Result) error {
+	bs, err := openBenchStore(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer bs.close()
+	logPath := filepath.Join(os.TempDir(), "durable-bench-recovery-"+randomSuffix()+".log")
+	defer os.Remove(logPath)
+	ids, err := enqueueSleepy(ctx, bs, f.concurrency)
+	if err != nil {
+		return err
+	}
+	first, err := startBenchWorker(bs, f.concurrency, "bench_worker", logPath)
+	if err != nil {
+		return err
+	}
+	if err := waitEnded(ctx, logPath, int(recoveryKillAt*recoveryTasks)); err != nil {
+		_ = first.Process.Kill()
+		return err
+	}
+	_ = first.Process.Signal(syscall.SIGKILL)
+	_ = first.Wait()
+	killed := time.Now()
+	secondID := "bench_worker"
+	if !f.sameIdentity {
+		secondID = "bench_worker_2"
+	}
+	second, err := startBenchWorker(bs, f.concurrency, secondID, logPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = second.Process.Signal(syscall.SIGTERM); _ = second.Wait() }()
+	lost := awaitCompleted(ctx, bs, ids, 2*time.Minute)
+	r.RecoveryMs = ms(time.Since(killed))
+	_, ends := readLog(logPath)
+	twice := 0
+	for _, n := range ends {
+		if n > 1 {
+			twice++
+		}
+	}
+	r.JobsLost, r.JobsTwice = &lost, &twice
+	r.Settings["same_identity"] = strconv.FormatBool(f.sameIdentity)
+	r.Settings["lease"] = "30s"
+	return nil
+}
+
+func enqueueSleepy(ctx context.Context, store storage.Store, concurrency int) ([]string, error) {
+	ex, err := benchExecutor(store, concurrency, "")
+	if err != nil {
+		return nil, err
+	}
+	defer shutdown(ex)
+	task := sleepyTask(ex, nil)
+	ins := make([]noopInput, recoveryTasks)
+	for i := range ins {
+		ins[i] = noopInput{I: i}
+	}
+	hs, err := task.EnqueueMany(ctx, ins)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(hs))
+	for i, h := range hs {
+		ids[i] = h.ID()
+	}
+	return ids, nil
+}
+
+func startBenchWorker(bs *benchStore, concurrency int, id, logPath string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "bench-worker", "--store", bs.kind, "--file", bs.file, "--dsn", bs.dsn,
+		"--schema", bs.schema, "--id", id, "--log", logPath, "--concurrency", strconv.Itoa(concurrency))
+	cmd.Stderr = os.Stderr
+	return cmd, cmd.Start()
+}
+
+// waitEnded waits until the log holds n distinct "E" lines.
+func waitEnded(ctx context.Context, logPath string, n int) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, ends := readLog(logPath); len(ends) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the worker did not end %d tasks within 2 minutes", n)
+}
+
+// awaitCompleted polls the store until every id is completed or the timeout
+// passes; it returns how many were never completed.
+func awaitCompleted(ctx context.Context, store storage.Store, ids []string, timeout time.Duration) int {
+	pending := slices.Clone(ids)
+	deadline := time.Now().Add(timeout)
+	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		var still []string
+		for _, id := range pending {
+			row, err := store.Get(ctx, storage.GetParams{ID: id})
+			if err != nil || row.Status != storage.StatusCompleted {
+				still = append(still, id)
+			}
+		}
+		pending = still
+		if len(pending) > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return len(pending)
+}
+
+func readLog(path string) (starts, ends map[int]int) {
+	starts, ends = map[int]int{}, map[int]int{}
+	f, err := os.Open(path)
+	if err != nil {
+		return starts, ends
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		kind, num, ok := strings.Cut(sc.Text(), " ")
+		i, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			continue
+		}
+		if kind == "S" {
+			starts[i]++
+		} else if kind == "E" {
+			ends[i]++
+		}
+	}
+	return starts, ends
+}
+
+// runBenchWorker is the hidden `durable bench-worker` command: the recovery
+// workload's worker process. It runs until killed or sent SIGTERM.
+func runBenchWorker(args []string, stdout, stderr io.Writer) int {
+	var kind, file, dsn, schema, id, logPath string
+	var concurrency int
+	fs := flag.NewFlagSet("bench-worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&kind, "store", "", "")
+	fs.StringVar(&file, "file", "", "")
+	fs.StringVar(&dsn, "dsn", "", "")
+	fs.StringVar(&schema, "schema", "", "")
+	fs.StringVar(&id, "id", "", "")
+	fs.StringVar(&logPath, "log", "", "")
+	fs.IntVar(&concurrency, "concurrency", 100, "")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	var store storage.Store
+	var err error
+	switch kind {
+	case "sqlite":
+		store, err = sqlite.Open(ctx, file)
+	case "postgres":
+		store, err = postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	default:
+		err = fmt.Errorf("unknown store %q", kind)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench-worker: %v\n", err)
+		return exitError
+	}
+	defer store.Close()
+	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench-worker: %v\n", err)
+		return exitError
+	}
+	defer logFile.Close()
+	ex, err := benchExecutor(store, concurrency, id)
+	if err == nil {
+		sleepyTask(ex, logFile)
+		err = ex.Start(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench-worker: %v\n", err)
+		return exitError
+	}
+	<-ctx.Done()
+	shutdown(ex)
+	return exitOK
+}

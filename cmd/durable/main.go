@@ -1,0 +1,65 @@
+// Command durable is the durable task engine's command-line tool.
+//
+//	durable demo    run a demo workflow on an embedded SQLite file
+//	durable bench   measure durable (and its peers) on the standard workloads
+//
+// Run "durable <command> -h" for a command's flags.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// exit codes
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+type command struct {
+	name, summary string
+	run           func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "run a demo workflow on an embedded SQLite file (resumable)", runDemo},
+		{"bench", "measure the standard workloads on a store", runBench},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	if args[0] == "bench-worker" { // internal: the recovery workload's worker process
+		return runBenchWorker(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "durable: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: durable <command> [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+}

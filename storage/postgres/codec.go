@@ -1,0 +1,289 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// execRow receives the columns of the "cols" template of queries.sql.
+type execRow struct {
+	e                                   storage.Execution
+	status                              string
+	errJSON                             []byte
+	retryBase, retryMaxDelay, timeout   int64
+	dueAt, createdAt, updatedAt         pgtype.Timestamptz
+	startedAt, finishedAt, wfcAt, wffAt pgtype.Timestamptz
+}
+
+// dests returns the scan destinations, in the order of the "cols" template.
+func (r *execRow) dests() []any {
+	e := &r.e
+	return []any{
+		&e.ID, &e.TaskID, &e.RootID, &e.RootTaskID, &e.ParentID,
+		&e.ParentTaskID, &e.ChildIndex, &e.IsFinalize, &e.SleepKey, &r.status,
+		&e.Input, &e.Output, &e.RunOutput, &r.errJSON,
+		&e.Retry.MaxRetries, &r.retryBase, &e.Retry.Multiplier, &r.retryMaxDelay, &e.Retry.Jitter,
+		&r.timeout, &e.Attempt, &e.Iteration, &e.Crashes, &e.Fence, &e.ExecutorID, &e.FailFast,
+		&e.ChildrenTotal, &e.ChildrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
+		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
+	}
+}
+
+// execution converts the scanned columns.
+func (r *execRow) execution() (storage.Execution, error) {
+	e := r.e
+	e.Status = storage.Status(r.status)
+	e.Retry.BaseDelay = time.Duration(r.retryBase)
+	e.Retry.MaxDelay = time.Duration(r.retryMaxDelay)
+	e.Timeout = time.Duration(r.timeout)
+	e.DueAt = fromTS(r.dueAt)
+	e.CreatedAt = fromTS(r.createdAt)
+	e.UpdatedAt = fromTS(r.updatedAt)
+	e.StartedAt = fromTS(r.startedAt)
+	e.FinishedAt = fromTS(r.finishedAt)
+	e.WaitingForChildrenAt = fromTS(r.wfcAt)
+	e.WaitingForFinalizeAt = fromTS(r.wffAt)
+	if r.errJSON != nil {
+		var info storage.ErrorInfo
+		if err := json.Unmarshal(r.errJSON, &info); err != nil {
+			return storage.Execution{}, fmt.Errorf("decode error of execution %s: %w", e.ID, err)
+		}
+		e.Error = &info
+	}
+	return e, nil
+}
+
+// scanExecution scans one row that holds exactly the "cols" columns.
+func scanExecution(row pgx.Row) (storage.Execution, error) {
+	var r execRow
+	if err := row.Scan(r.dests()...); err != nil {
+		return storage.Execution{}, err
+	}
+	return r.execution()
+}
+
+// collectExecutions scans every row of rows.
+func collectExecutions(rows pgx.Rows) ([]storage.Execution, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Execution, error) {
+		return scanExecution(row)
+	})
+}
+
+func fromTS(ts pgtype.Timestamptz) time.Time {
+	if !ts.Valid {
+		return time.Time{}
+	}
+	return ts.Time.UTC()
+}
+
+func toTS(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// encodeError is the JSON text of info, or nil (SQL NULL) for nil.
+func encodeError(info *storage.ErrorInfo) (*string, error) {
+	if info == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// micros converts d to whole microseconds, the precision of timestamptz.
+func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
+
+// execArrays holds executions as the parallel arrays @e_* of the
+// "insert_rows" template. Slices of types pgx has no fast path for are
+// pgtype.FlatArray, which pgx encodes without reflection.
+type execArrays struct {
+	id, taskID, rootID, rootTaskID, parentID, parentTaskID []string
+	childIndex                                             []int64
+	isFinalize                                             []bool
+	sleepKey, status                                       []string
+	input, output, runOutput                               pgtype.FlatArray[[]byte]
+	errors                                                 pgtype.FlatArray[*string]
+	retryMax                                               []int64
+	retryBase                                              []int64
+	retryMult                                              []float64
+	retryMaxDelay                                          []int64
+	retryJitter                                            []float64
+	timeout                                                []int64
+	attempt, iteration, crashes                            []int64
+	executorID                                             []string
+	failFast                                               []bool
+	childrenTotal, childrenPending                         []int64
+	dueAt, startedAt, finishedAt, wfcAt, wffAt             pgtype.FlatArray[pgtype.Timestamptz]
+	delay                                                  []int64
+}
+
+// validateExecution rejects rows no store could insert meaningfully.
+func validateExecution(e *storage.Execution) error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("execution has an empty ID")
+	case e.TaskID == "":
+		return fmt.Errorf("execution %s has an empty TaskID", e.ID)
+	case !e.Status.Valid():
+		return fmt.Errorf("execution %s has an invalid status %q", e.ID, e.Status)
+	}
+	return nil
+}
+
+// newExecArrays encodes execs; delays may be nil (no delay) or as long as
+// execs.
+func newExecArrays(execs []storage.Execution, delays []time.Duration) (*execArrays, error) {
+	if len(delays) != 0 && len(delays) != len(execs) {
+		return nil, fmt.Errorf("%d delays for %d executions", len(delays), len(execs))
+	}
+	a := &execArrays{}
+	for i := range execs {
+		var d time.Duration
+		if len(delays) != 0 {
+			d = delays[i]
+		}
+		if err := a.add(&execs[i], d); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
+	if err := validateExecution(e); err != nil {
+		return err
+	}
+	errText, err := encodeError(e.Error)
+	if err != nil {
+		return fmt.Errorf("execution %s: encode error: %w", e.ID, err)
+	}
+	a.id = append(a.id, e.ID)
+	a.taskID = append(a.taskID, e.TaskID)
+	a.rootID = append(a.rootID, e.RootID)
+	a.rootTaskID = append(a.rootTaskID, e.RootTaskID)
+	a.parentID = append(a.parentID, e.ParentID)
+	a.parentTaskID = append(a.parentTaskID, e.ParentTaskID)
+	a.childIndex = append(a.childIndex, int64(e.ChildIndex))
+	a.isFinalize = append(a.isFinalize, e.IsFinalize)
+	a.sleepKey = append(a.sleepKey, e.SleepKey)
+	a.status = append(a.status, string(e.Status))
+	a.input = append(a.input, e.Input)
+	a.output = append(a.output, e.Output)
+	a.runOutput = append(a.runOutput, e.RunOutput)
+	a.errors = append(a.errors, errText)
+	a.retryMax = append(a.retryMax, int64(e.Retry.MaxRetries))
+	a.retryBase = append(a.retryBase, int64(e.Retry.BaseDelay))
+	a.retryMult = append(a.retryMult, e.Retry.Multiplier)
+	a.retryMaxDelay = append(a.retryMaxDelay, int64(e.Retry.MaxDelay))
+	a.retryJitter = append(a.retryJitter, e.Retry.Jitter)
+	a.timeout = append(a.timeout, int64(e.Timeout))
+	a.attempt = append(a.attempt, int64(e.Attempt))
+	a.iteration = append(a.iteration, int64(e.Iteration))
+	a.crashes = append(a.crashes, int64(e.Crashes))
+	a.executorID = append(a.executorID, e.ExecutorID)
+	a.failFast = append(a.failFast, e.FailFast)
+	a.childrenTotal = append(a.childrenTotal, int64(e.ChildrenTotal))
+	a.childrenPending = append(a.childrenPending, int64(e.ChildrenPending))
+	a.dueAt = append(a.dueAt, toTS(e.DueAt))
+	a.startedAt = append(a.startedAt, toTS(e.StartedAt))
+	a.finishedAt = append(a.finishedAt, toTS(e.FinishedAt))
+	a.wfcAt = append(a.wfcAt, toTS(e.WaitingForChildrenAt))
+	a.wffAt = append(a.wffAt, toTS(e.WaitingForFinalizeAt))
+	a.delay = append(a.delay, micros(delay))
+	return nil
+}
+
+// addTo adds the @e_* arguments to args.
+func (a *execArrays) addTo(args pgx.StrictNamedArgs) {
+	args["e_id"] = a.id
+	args["e_task_id"] = a.taskID
+	args["e_root_id"] = a.rootID
+	args["e_root_task_id"] = a.rootTaskID
+	args["e_parent_id"] = a.parentID
+	args["e_parent_task_id"] = a.parentTaskID
+	args["e_child_index"] = a.childIndex
+	args["e_is_finalize"] = a.isFinalize
+	args["e_sleep_key"] = a.sleepKey
+	args["e_status"] = a.status
+	args["e_input"] = a.input
+	args["e_output"] = a.output
+	args["e_run_output"] = a.runOutput
+	args["e_error"] = a.errors
+	args["e_retry_max_retries"] = a.retryMax
+	args["e_retry_base_delay_ns"] = a.retryBase
+	args["e_retry_multiplier"] = a.retryMult
+	args["e_retry_max_delay_ns"] = a.retryMaxDelay
+	args["e_retry_jitter"] = a.retryJitter
+	args["e_timeout_ns"] = a.timeout
+	args["e_attempt"] = a.attempt
+	args["e_iteration"] = a.iteration
+	args["e_crashes"] = a.crashes
+	args["e_executor_id"] = a.executorID
+	args["e_fail_fast"] = a.failFast
+	args["e_children_total"] = a.childrenTotal
+	args["e_children_pending"] = a.childrenPending
+	args["e_due_at"] = a.dueAt
+	args["e_started_at"] = a.startedAt
+	args["e_finished_at"] = a.finishedAt
+	args["e_waiting_for_children_at"] = a.wfcAt
+	args["e_waiting_for_finalize_at"] = a.wffAt
+	args["e_delay_us"] = a.delay
+}
+
+// transitionArrays holds transitions as the parallel arrays @t_* of the
+// "transition_update" template.
+type transitionArrays struct {
+	id                 []string
+	fence              []int64
+	from, to           []string
+	output, runOutput  [][]byte
+	errors             []*string
+	attempt, iteration []int64
+	delay              []int64
+	failFast           []bool
+	children           []int64
+}
+
+func (a *transitionArrays) add(t *storage.Transition) error {
+	errText, err := encodeError(t.Error)
+	if err != nil {
+		return fmt.Errorf("transition of %s: encode error: %w", t.ID, err)
+	}
+	a.id = append(a.id, t.ID)
+	a.fence = append(a.fence, t.Fence)
+	a.from = append(a.from, string(t.From))
+	a.to = append(a.to, string(t.To))
+	a.output = append(a.output, t.Output)
+	a.runOutput = append(a.runOutput, t.RunOutput)
+	a.errors = append(a.errors, errText)
+	a.attempt = append(a.attempt, int64(t.Attempt))
+	a.iteration = append(a.iteration, int64(t.Iteration))
+	a.delay = append(a.delay, micros(t.Delay))
+	a.failFast = append(a.failFast, t.FailFast)
+	a.children = append(a.children, int64(len(t.Children)))
+	return nil
+}
+
+func (a *transitionArrays) addTo(args pgx.StrictNamedArgs) {
+	args["t_id"] = a.id
+	args["t_fence"] = a.fence
+	args["t_from"] = a.from
+	args["t_to"] = a.to
+	args["t_output"] = a.output
+	args["t_run_output"] = a.runOutput
+	args["t_error"] = a.errors
+	args["t_attempt"] = a.attempt
+	args["t_iteration"] = a.iteration
+	args["t_delay_us"] = a.delay
+	args["t_fail_fast"] = a.failFast
+	args["t_children"] = a.children
+}

@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// insertArgs encodes p as the arguments of the "insert" statement.
+func (s *Store) insertArgs(p storage.InsertParams) (pgx.StrictNamedArgs, error) {
+	arrays, err := newExecArrays(p.Executions, p.Delays)
+	if err != nil {
+		return nil, err
+	}
+	args := pgx.StrictNamedArgs{"now": s.now(p.Now)}
+	arrays.addTo(args)
+	return args, nil
+}
+
+// Insert inserts p.Executions all or nothing with one multi-row INSERT
+// (and the NOTIFY of the new work) sent in one round trip. A duplicate ID
+// or SleepKey fails the call with an error wrapping storage.ErrDuplicate.
+func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
+	if err := s.check("insert"); err != nil {
+		return err
+	}
+	if len(p.Executions) == 0 {
+		return nil
+	}
+	args, err := s.insertArgs(p)
+	if err != nil {
+		return fmt.Errorf("postgres: insert: %w", err)
+	}
+	ev := storage.Event{Ready: true}
+	err = withRetry(ctx, func() error {
+		// A batch without BEGIN runs in one implicit transaction.
+		batch := &pgx.Batch{}
+		batch.Queue(s.q.insert, args)
+		s.queueNotify(batch, s.tag, ev)
+		return s.pool.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return wrapErr("insert", err)
+	}
+	s.publish(ev)
+	return nil
+}
+
+// insertSavepoint is the savepoint InsertTx puts around its writes.
+const insertSavepoint = "durable_insert"
+
+// InsertTx inserts executions like Insert, but through tx, a transaction
+// of the caller on the store's database: the executions exist if and
+// only if tx commits (transactional enqueue). The NOTIFY of the new work is
+// sent through tx as well, so other processes (and this store's
+// subscribers, through its listener) hear of it when tx commits; with
+// notifications off, executors find the rows by polling.
+//
+// The writes run under a savepoint: when InsertTx fails (a duplicate ID or
+// SleepKey: an error wrapping storage.ErrDuplicate), it rolls back to it
+// and tx remains usable. p.Now is interpreted as by Insert.
+func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, p storage.InsertParams) error {
+	if err := s.check("insert"); err != nil {
+		return err
+	}
+	if tx == nil {
+		return errors.New("postgres: insert: nil transaction")
+	}
+	if len(p.Executions) == 0 {
+		return nil
+	}
+	args, err := s.insertArgs(p)
+	if err != nil {
+		return fmt.Errorf("postgres: insert: %w", err)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue("SAVEPOINT " + insertSavepoint)
+	batch.Queue(s.q.insert, args)
+	batch.Queue("RELEASE SAVEPOINT " + insertSavepoint)
+	s.queueNotify(batch, "", storage.Event{Ready: true})
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return wrapErr("insert", rollbackTo(ctx, tx, insertSavepoint, err))
+	}
+	return nil
+}
+
+// rollbackTo undoes the work since savepoint sp after err. It only tries
+// when the server reported err (the connection is still in sync); the
+// returned error is err, joined with any rollback failure.
+func rollbackTo(ctx context.Context, tx pgx.Tx, sp string, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	// The simple protocol: an aborted transaction refuses to prepare.
+	_, rerr := tx.Exec(context.WithoutCancel(ctx),
+		"ROLLBACK TO SAVEPOINT "+sp+"; RELEASE SAVEPOINT "+sp, pgx.QueryExecModeSimpleProtocol)
+	if rerr != nil {
+		return errors.Join(err, fmt.Errorf("rollback to savepoint %s: %w", sp, rerr))
+	}
+	return err
+}

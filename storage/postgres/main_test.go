@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
+)
+
+// envURL names the environment variable holding the test server's DSN.
+const envURL = "DURABLE_TEST_POSTGRES_URL"
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testURL returns the test server's DSN, or skips the test.
+func testURL(tb testing.TB) string {
+	tb.Helper()
+	url := os.Getenv(envURL)
+	if url == "" {
+		tb.Skipf("PostgreSQL tests need a server: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", envURL)
+	}
+	return url
+}
+
+// testSchema returns a fresh schema name and drops the schema when the
+// test ends.
+func testSchema(tb testing.TB) string {
+	tb.Helper()
+	url := testURL(tb)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	tb.Cleanup(func() { dropSchema(tb, url, schema) })
+	return schema
+}
+
+func dropSchema(tb testing.TB, url, schema string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Errorf("drop schema %s: %v", schema, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		tb.Errorf("drop schema %s: %v", schema, err)
+	}
+}
+
+// openStore opens a store on a fresh schema with the given options (after
+// WithSchema, so they may override it) and closes it when the test ends.
+func openStore(tb testing.TB, opts ...Option) *Store {
+	tb.Helper()
+	schema := testSchema(tb)
+	return openOn(tb, schema, opts...)
+}
+
+// openOn opens a store on schema and closes it when the test ends.
+func openOn(tb testing.TB, schema string, opts ...Option) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), testURL(tb), append([]Option{WithSchema(schema)}, opts...)...)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// testPool returns a pool on the test server, closed when the test ends.
+func testPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool, err := pgxpool.New(context.Background(), testURL(tb))
+	if err != nil {
+		tb.Fatalf("pgxpool.New: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}

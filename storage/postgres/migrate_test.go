@@ -1,0 +1,154 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestOpenRejectsBadSchemaNames(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"", "Durable", "1abc", "a-b", "a b", `a"b`, "x;drop", strings.Repeat("a", 64)} {
+		_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", WithSchema(name))
+		if err == nil || !strings.Contains(err.Error(), "invalid schema name") {
+			t.Errorf("Open with schema %q: want an invalid schema name error, got %v", name, err)
+		}
+	}
+	if _, err := New(t.Context(), nil); err == nil {
+		t.Error("New with a nil pool: want an error")
+	}
+	if _, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", WithClock(Clock(7))); err == nil {
+		t.Error("Open with an unknown clock: want an error")
+	}
+}
+
+func TestSchemaNameEdges(t *testing.T) {
+	t.Parallel()
+	// The longest valid name works (its channel name is hashed).
+	schema := "t_" + strings.Repeat("z", 61)
+	testURL(t)
+	t.Cleanup(func() { dropSchema(t, testURL(t), schema) })
+	s := openOn(t, schema)
+	if len(s.Channel()) > 63 {
+		t.Fatalf("channel %q longer than 63 bytes", s.Channel())
+	}
+	if got := channelName("durable"); got != "durable_durable" {
+		t.Fatalf("channelName(durable) = %q", got)
+	}
+}
+
+func TestMigrateConcurrentOpens(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			s, err := Open(t.Context(), testURL(t), WithSchema(schema))
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+	}
+	var count, maxVersion int
+	pool := testPool(t)
+	err := pool.QueryRow(t.Context(), "SELECT count(*), max(version) FROM "+
+		pgx.Identifier{schema, "schema_version"}.Sanitize()).Scan(&count, &maxVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != len(embeddedMigrations) || maxVersion != SchemaVersion {
+		t.Fatalf("schema_version: %d rows up to %d, want %d up to %d", count, maxVersion, len(embeddedMigrations), SchemaVersion)
+	}
+	// Opening again applies nothing and succeeds.
+	openOn(t, schema)
+}
+
+func TestMigrateNewerSchema(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	openOn(t, schema)
+	pool := testPool(t)
+	_, err := pool.Exec(t.Context(), "INSERT INTO "+pgx.Identifier{schema, "schema_version"}.Sanitize()+
+		" (version, name, checksum) VALUES (999, '999_future', 'x')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(t.Context(), testURL(t), WithSchema(schema))
+	if !errors.Is(err, ErrSchemaVersion) {
+		t.Fatalf("Open on a newer schema: want ErrSchemaVersion, got %v", err)
+	}
+	for _, want := range []string{"999", strconv.Itoa(SchemaVersion), schema} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	t.Logf("newer schema error: %v", err)
+}
+
+func TestMigrateChecksumMismatch(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	openOn(t, schema)
+	pool := testPool(t)
+	_, err := pool.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema, "schema_version"}.Sanitize()+
+		" SET checksum = 'edited' WHERE version = 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(t.Context(), testURL(t), WithSchema(schema))
+	if !errors.Is(err, ErrSchemaVersion) || !strings.Contains(err.Error(), "001_init") {
+		t.Fatalf("Open with an edited migration: want ErrSchemaVersion naming 001_init, got %v", err)
+	}
+}
+
+func TestMigrationsOff(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	if _, err := Open(t.Context(), testURL(t), WithSchema(schema), WithMigrations(false)); err == nil {
+		t.Fatal("Open with migrations off on an empty schema: want an error")
+	}
+	openOn(t, schema)
+	openOn(t, schema, WithMigrations(false)) // up to date: fine
+}
+
+func TestNewOnCallerPool(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	pool := testPool(t)
+	s, err := New(context.Background(), pool, WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's pool stays open.
+	if err := pool.Ping(t.Context()); err != nil {
+		t.Fatalf("pool after Close: %v", err)
+	}
+}
+
+func TestEmbeddedMigrations(t *testing.T) {
+	t.Parallel()
+	ms, err := loadMigrations(Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].name != "001_init" {
+		t.Fatalf("migrations: %+v", ms)
+	}
+}

@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/jackc/pgx/v5"
+)
+
+//go:embed queries.sql
+var queriesSQL string
+
+// queryTemplates is queries.sql parsed once.
+var queryTemplates = template.Must(template.New("queries.sql").Parse(queriesSQL))
+
+// queries holds every statement of one store, rendered for its schema.
+type queries struct {
+	// table is the schema-qualified table name.
+	table string
+
+	insert, complete, completeWithChildren, completeParents string
+	cancelDescendants, cancel, exists                       string
+	get, getBySleepKey, listChildren                        string
+	claim, nextDue, heartbeat, release, recover, notify     string
+	noSort                                                  string
+
+	migrateLock, migrateSchema, migrateVersionTable  string
+	migrateApplied, migrateSearchPath, migrateRecord string
+	migrateHasVersionTable                           string
+}
+
+// queryData is what queries.sql is rendered with; see its header.
+type queryData struct {
+	T, Schema, Now            string
+	Terminal, Waiting, Active string
+}
+
+// newQueries renders the statements for schema, which must already be
+// validated.
+func newQueries(schema string) (*queries, error) {
+	quoted := pgx.Identifier{schema}.Sanitize()
+	data := queryData{
+		T:        quoted + ".executions",
+		Schema:   quoted,
+		Now:      "coalesce(@now::timestamptz, statement_timestamp())",
+		Terminal: "('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled')",
+		Waiting:  "('waiting_for_children', 'waiting_for_finalize')",
+		Active:   "('running', 'waiting_for_children', 'waiting_for_finalize')",
+	}
+	q := &queries{table: data.T}
+	targets := map[string]*string{
+		"insert": &q.insert, "complete": &q.complete,
+		"complete_with_children": &q.completeWithChildren, "complete_parents": &q.completeParents,
+		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists,
+		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
+		"claim": &q.claim, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
+		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "no_sort": &q.noSort,
+		"migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
+		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
+	}
+	for name, dst := range targets {
+		var b strings.Builder
+		if err := queryTemplates.ExecuteTemplate(&b, name, data); err != nil {
+			return nil, fmt.Errorf("postgres: render query %s: %w", name, err)
+		}
+		*dst = b.String()
+	}
+	return q, nil
+}

@@ -1,0 +1,283 @@
+{{- /*
+queries.sql holds every statement the store runs, as Go text/template
+definitions. They are rendered once per store with:
+
+  .T         the schema-qualified table, e.g. "durable".executions
+  .Schema    the quoted schema, e.g. "durable"
+  .Now       the SQL expression for "now": coalesce(@now, statement_timestamp()).
+             The store passes @now = params.Now with ClockParams and NULL
+             with ClockDatabase, so the database's clock is used.
+  .Terminal  the SQL list of terminal statuses
+  .Waiting   the SQL list of the two waiting statuses
+  .Active    the SQL list of running and the two waiting statuses
+
+Arguments are named (@name, pgx.NamedArgs). Durations are passed as bigint
+microseconds (@..._us) when they are added to a timestamptz.
+*/ -}}
+
+{{define "cols"}}{{.}}.id, {{.}}.task_id, {{.}}.root_id, {{.}}.root_task_id, coalesce({{.}}.parent_id, ''),
+    {{.}}.parent_task_id, {{.}}.child_index, {{.}}.is_finalize, coalesce({{.}}.sleep_key, ''), {{.}}.status,
+    {{.}}.input, {{.}}.output, {{.}}.run_output, {{.}}.error,
+    {{.}}.retry_max_retries, {{.}}.retry_base_delay_ns, {{.}}.retry_multiplier, {{.}}.retry_max_delay_ns, {{.}}.retry_jitter,
+    {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
+    {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
+    {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at{{end}}
+
+{{- /* insert_rows inserts the rows given as parallel arrays @e_*. The caller
+adds a WHERE clause (or none) and must end with "ORDER BY e.ord" so that seq
+follows the order of the arrays. */}}
+{{define "insert_rows"}}INSERT INTO {{.T}} (
+    id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
+    sleep_key, status, input, output, run_output, error,
+    retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
+    timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
+    children_total, children_pending, due_at, created_at, updated_at,
+    started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at)
+SELECT
+    e.id, e.task_id, e.root_id, e.root_task_id, nullif(e.parent_id, ''), e.parent_task_id, e.child_index, e.is_finalize,
+    nullif(e.sleep_key, ''), e.status, e.input, e.output, e.run_output, e.error::jsonb,
+    e.retry_max_retries, e.retry_base_delay_ns, e.retry_multiplier, e.retry_max_delay_ns, e.retry_jitter,
+    e.timeout_ns, e.attempt, e.iteration, e.crashes, 0, e.executor_id, e.fail_fast,
+    e.children_total, e.children_pending,
+    CASE
+        WHEN e.status = 'ready' THEN {{.Now}} + e.delay_us * interval '1 microsecond'
+        WHEN e.status = 'running' AND e.sleep_key <> '' THEN {{.Now}} + (e.timeout_ns / 1000) * interval '1 microsecond'
+        WHEN e.status IN {{.Terminal}} THEN NULL
+        ELSE e.due_at
+    END,
+    {{.Now}}, {{.Now}},
+    CASE WHEN e.status = 'running' AND e.sleep_key <> '' THEN {{.Now}} ELSE e.started_at END,
+    e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at
+FROM unnest(
+    @e_id::text[], @e_task_id::text[], @e_root_id::text[], @e_root_task_id::text[],
+    @e_parent_id::text[], @e_parent_task_id::text[], @e_child_index::bigint[], @e_is_finalize::boolean[],
+    @e_sleep_key::text[], @e_status::text[], @e_input::bytea[], @e_output::bytea[],
+    @e_run_output::bytea[], @e_error::text[],
+    @e_retry_max_retries::bigint[], @e_retry_base_delay_ns::bigint[], @e_retry_multiplier::double precision[],
+    @e_retry_max_delay_ns::bigint[], @e_retry_jitter::double precision[],
+    @e_timeout_ns::bigint[], @e_attempt::bigint[], @e_iteration::bigint[], @e_crashes::bigint[],
+    @e_executor_id::text[], @e_fail_fast::boolean[], @e_children_total::bigint[], @e_children_pending::bigint[],
+    @e_due_at::timestamptz[], @e_started_at::timestamptz[], @e_finished_at::timestamptz[],
+    @e_waiting_for_children_at::timestamptz[], @e_waiting_for_finalize_at::timestamptz[], @e_delay_us::bigint[]
+) WITH ORDINALITY AS e(
+    id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
+    sleep_key, status, input, output, run_output, error,
+    retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
+    timeout_ns, attempt, iteration, crashes, executor_id, fail_fast, children_total, children_pending,
+    due_at, started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at, delay_us, ord){{end}}
+
+{{- /* transition_update applies the guarded transitions given as parallel
+arrays @t_*. A transition applies when the row's id, fence and status match
+and the row is not terminal. It returns one row per applied transition. */}}
+{{define "transition_update"}}UPDATE {{.T}} AS t SET
+    status = u.to_status,
+    output = CASE WHEN u.to_status = 'completed' THEN u.output ELSE t.output END,
+    run_output = CASE
+        WHEN u.to_status = 'waiting_for_children' AND t.status = 'running' THEN u.run_output
+        WHEN u.to_status IN {{.Waiting}} THEN t.run_output
+        ELSE NULL
+    END,
+    error = u.error::jsonb,
+    attempt = u.attempt,
+    iteration = u.iteration,
+    fail_fast = CASE WHEN u.to_status IN {{.Waiting}} THEN u.fail_fast ELSE t.fail_fast END,
+    executor_id = '',
+    updated_at = {{.Now}},
+    due_at = CASE WHEN u.to_status = 'ready' THEN {{.Now}} + u.delay_us * interval '1 microsecond' ELSE NULL END,
+    started_at = CASE WHEN u.to_status = 'ready' THEN NULL ELSE t.started_at END,
+    finished_at = CASE WHEN u.to_status IN {{.Terminal}} THEN {{.Now}} ELSE t.finished_at END,
+    waiting_for_children_at = CASE
+        WHEN u.to_status = 'waiting_for_children' AND t.status <> 'waiting_for_children' THEN {{.Now}}
+        ELSE t.waiting_for_children_at
+    END,
+    waiting_for_finalize_at = CASE
+        WHEN u.to_status = 'waiting_for_finalize' AND t.status <> 'waiting_for_finalize' THEN {{.Now}}
+        ELSE t.waiting_for_finalize_at
+    END,
+    children_total = t.children_total + u.children,
+    children_pending = t.children_pending + u.children
+FROM unnest(
+    @t_id::text[], @t_fence::bigint[], @t_from::text[], @t_to::text[],
+    @t_output::bytea[], @t_run_output::bytea[], @t_error::text[], @t_attempt::bigint[],
+    @t_iteration::bigint[], @t_delay_us::bigint[], @t_fail_fast::boolean[], @t_children::bigint[]
+) AS u(id, fence, from_status, to_status, output, run_output, error, attempt, iteration, delay_us, fail_fast, children)
+WHERE t.id = u.id AND t.fence = u.fence AND t.status = u.from_status
+    AND t.status NOT IN {{.Terminal}} AND u.to_status <> 'running'
+RETURNING t.id, coalesce(t.parent_id, ''), t.root_id, t.status, t.children_total{{end}}
+
+{{define "insert"}}{{template "insert_rows" .}}
+ORDER BY e.ord{{end}}
+
+{{define "complete"}}{{template "transition_update" .}}{{end}}
+
+{{define "complete_with_children"}}WITH upd AS (
+{{template "transition_update" .}}
+), ins AS (
+{{template "insert_rows" .}}
+WHERE EXISTS (SELECT 1 FROM upd)
+ORDER BY e.ord
+RETURNING 1
+)
+SELECT * FROM upd{{end}}
+
+{{- /* complete_parents does the bookkeeping of children that reached a
+terminal status: @p_parent lists their parents (repeated per child) and
+@p_completed whether each child completed. Waiting parents are locked in id
+order (no deadlock between concurrent completions) and decremented; a parent
+becomes due when its counter reaches zero or when a child did not complete
+and the parent fails fast. */}}
+{{define "complete_parents"}}WITH c AS (
+    SELECT parent_id, count(*) AS n, bool_or(NOT completed) AS failed
+    FROM unnest(@p_parent::text[], @p_completed::boolean[]) AS c(parent_id, completed)
+    GROUP BY parent_id
+), locked AS MATERIALIZED (
+    SELECT p.id FROM {{.T}} AS p JOIN c ON p.id = c.parent_id
+    WHERE p.status IN {{.Waiting}}
+    ORDER BY p.id
+    FOR UPDATE OF p
+)
+UPDATE {{.T}} AS p SET
+    children_pending = p.children_pending - c.n,
+    due_at = CASE
+        WHEN p.children_pending - c.n <= 0 OR (c.failed AND p.fail_fast) THEN {{.Now}}
+        ELSE p.due_at
+    END,
+    updated_at = {{.Now}}
+FROM c, locked
+WHERE p.id = locked.id AND p.id = c.parent_id AND p.status IN {{.Waiting}}
+RETURNING p.id, (p.children_pending <= 0 OR (c.failed AND p.fail_fast)){{end}}
+
+{{- /* cancel_descendants cancels every unfinished descendant of the rows in
+@c_id (which ended with the statuses in @c_status), locking them in id order.
+It does not touch counters: the ancestors are finished or being cancelled. */}}
+{{define "cancel_descendants"}}WITH RECURSIVE roots AS (
+    SELECT * FROM unnest(@c_id::text[], @c_status::text[]) AS r(id, status)
+), d(id, root, root_status) AS (
+    SELECT e.id, r.id, r.status FROM {{.T}} AS e JOIN roots AS r ON e.parent_id = r.id
+    UNION ALL
+    SELECT e.id, d.root, d.root_status FROM {{.T}} AS e JOIN d ON e.parent_id = d.id
+), locked AS MATERIALIZED (
+    SELECT e.id, d.root, d.root_status FROM {{.T}} AS e JOIN d ON e.id = d.id
+    WHERE e.status NOT IN {{.Terminal}}
+    ORDER BY e.id
+    FOR UPDATE OF e
+)
+UPDATE {{.T}} AS e SET
+    status = 'cancelled',
+    finished_at = {{.Now}},
+    due_at = NULL,
+    updated_at = {{.Now}},
+    error = jsonb_build_object('kind', 'cancelled', 'message',
+        format('cancelled because ancestor %s ended with status %s', l.root, l.root_status))
+FROM locked AS l
+WHERE e.id = l.id AND e.status NOT IN {{.Terminal}}
+RETURNING e.id{{end}}
+
+{{define "cancel"}}UPDATE {{.T}} SET
+    status = 'cancelled',
+    finished_at = {{.Now}},
+    due_at = NULL,
+    updated_at = {{.Now}},
+    error = @error::jsonb
+WHERE id = @id AND status NOT IN {{.Terminal}}
+RETURNING coalesce(parent_id, ''), children_total{{end}}
+
+{{define "exists"}}SELECT EXISTS (SELECT 1 FROM {{.T}} WHERE id = @id){{end}}
+
+{{define "get"}}SELECT {{template "cols" "t"}} FROM {{.T}} AS t WHERE t.id = @id{{end}}
+
+{{define "get_by_sleep_key"}}SELECT {{template "cols" "t"}} FROM {{.T}} AS t WHERE t.sleep_key = @sleep_key{{end}}
+
+{{define "list_children"}}SELECT {{template "cols" "t"}} FROM {{.T}} AS t
+WHERE t.parent_id = @parent_id AND t.child_index >= @from_index
+ORDER BY t.child_index, t.seq
+LIMIT @limit{{end}}
+
+{{- /* claim: the CTE picks at most @limit due rows (SKIP LOCKED, so
+concurrent claimers never wait for or share a row); the UPDATE touches
+exactly those rows (RELIABILITY.md pitfall 1). */}}
+{{define "claim"}}WITH picked AS MATERIALIZED (
+    SELECT id, seq, due_at FROM {{.T}}
+    WHERE due_at <= {{.Now}} AND task_id = ANY(@task_ids::text[])
+    ORDER BY due_at, seq
+    LIMIT @limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {{.T}} AS t SET
+    fence = t.fence + 1,
+    executor_id = @executor_id,
+    due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
+    updated_at = {{.Now}},
+    status = CASE WHEN t.status = 'ready' THEN 'running' ELSE t.status END,
+    started_at = CASE WHEN t.status = 'ready' THEN {{.Now}} ELSE t.started_at END,
+    crashes = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN t.crashes + 1 ELSE t.crashes END,
+    error = CASE
+        WHEN t.status = 'running' AND t.sleep_key IS NULL THEN jsonb_build_object(
+            'kind', 'lease_expired',
+            'message', format('the lease of executor %s (claim %s) expired at %s; the run is taken over by executor %s',
+                quote_literal(t.executor_id), t.fence, t.due_at, quote_literal(@executor_id::text)))
+        ELSE t.error
+    END
+FROM picked
+WHERE t.id = picked.id
+RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
+
+{{define "next_due"}}SELECT (
+    SELECT due_at FROM {{.T}}
+    WHERE due_at IS NOT NULL AND task_id = ANY(@task_ids::text[])
+    ORDER BY due_at
+    LIMIT 1
+), {{.Now}}{{end}}
+
+{{- /* no_sort runs before claim and next_due, in the same implicit
+transaction: without statistics (a new or fast-growing table) the planner
+may otherwise sort every due row instead of walking executions_due_idx in
+order. */}}
+{{define "no_sort"}}SELECT set_config('enable_sort', 'off', true){{end}}
+
+{{define "heartbeat"}}UPDATE {{.T}} AS t SET
+    due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
+    updated_at = {{.Now}}
+FROM unnest(@ids::text[], @fences::bigint[]) AS u(id, fence)
+WHERE t.id = u.id AND t.fence = u.fence AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
+RETURNING t.id, t.fence{{end}}
+
+{{- /* release: a running row goes back to ready; a sleeping row past its
+deadline and a waiting row only become due now. */}}
+{{define "release"}}UPDATE {{.T}} AS t SET
+    status = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN 'ready' ELSE t.status END,
+    executor_id = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN '' ELSE t.executor_id END,
+    started_at = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN NULL ELSE t.started_at END,
+    due_at = {{.Now}},
+    updated_at = {{.Now}}
+FROM unnest(@ids::text[], @fences::bigint[]) AS u(id, fence)
+WHERE t.id = u.id AND t.fence = u.fence AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
+RETURNING t.id{{end}}
+
+{{define "recover"}}UPDATE {{.T}} SET due_at = {{.Now}}, updated_at = {{.Now}}
+WHERE executor_id = @executor_id AND due_at IS NOT NULL AND status IN {{.Active}}{{end}}
+
+{{define "notify"}}SELECT pg_notify(@channel, @payload){{end}}
+
+{{- /* Migration statements. They run in one transaction that holds a
+transaction-scoped advisory lock, so concurrent openers apply the
+migrations once, one after the other. */}}
+{{define "migrate_lock"}}SELECT pg_advisory_xact_lock(hashtextextended(@lock_key, 0)){{end}}
+
+{{define "migrate_schema"}}CREATE SCHEMA IF NOT EXISTS {{.Schema}}{{end}}
+
+{{define "migrate_version_table"}}CREATE TABLE IF NOT EXISTS {{.Schema}}.schema_version (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+){{end}}
+
+{{define "migrate_has_version_table"}}SELECT to_regclass(@table) IS NOT NULL{{end}}
+
+{{define "migrate_applied"}}SELECT version, name, checksum FROM {{.Schema}}.schema_version ORDER BY version{{end}}
+
+{{define "migrate_search_path"}}SET LOCAL search_path TO {{.Schema}}{{end}}
+
+{{define "migrate_record"}}INSERT INTO {{.Schema}}.schema_version (version, name, checksum)
+VALUES (@version, @name, @checksum){{end}}

@@ -1,0 +1,68 @@
+// Package sqlite is the embedded, durable storage.Store of durable: every
+// execution lives in one SQLite file, and a program needs nothing but Go to
+// build it (the driver is the pure-Go modernc.org/sqlite; no cgo, no C
+// compiler).
+//
+//	store, err := sqlite.Open(ctx, "app.db")
+//	if err != nil { ... }
+//	defer store.Close()
+//
+// Open creates the file if needed, switches it to WAL mode and applies the
+// schema migrations. The path's directory must exist.
+//
+// # Durability
+//
+// By default (DurabilityFull) SQLite runs with synchronous=FULL: a write
+// call that returned, an Insert above all, has been fsynced and survives a
+// power cut. WithDurability(DurabilityNormal) selects synchronous=NORMAL,
+// which skips the fsync of each commit: returned writes survive a crash of
+// the process, but the last ones before a power cut or an operating system
+// crash may be lost. The database is consistent after any crash in both
+// modes. See docs/sqlite.md for figures.
+//
+// # Writes and group commit
+//
+// SQLite has one writer at a time. The store keeps one write connection and
+// a goroutine that owns it: each write call (Insert, Claim, Complete,
+// Heartbeat, Cancel, Release, Recover) is queued, and the goroutine runs
+// every queued call in one BEGIN IMMEDIATE transaction, each inside its own
+// savepoint, then commits once. Concurrent calls thus share one commit (and
+// one fsync), and a call that fails is rolled back alone. A call returns
+// when its transaction has committed. A call whose context ends while it is
+// still queued returns the context's error and changes nothing; once its
+// transaction has begun, the call waits for the outcome, so a returned error
+// always means nothing changed.
+//
+// Reads (Get, GetBySleepKey, ListChildren, NextDue) run on a separate pool
+// of read connections (WithMaxReaders), beside the writer: in WAL mode
+// readers and the writer do not block each other.
+//
+// # Several processes on one file
+//
+// Several stores, in one process or in several processes on one machine,
+// may open the same file. Every write transaction takes SQLite's write lock
+// at its start (BEGIN IMMEDIATE), so claims never hand one row to two
+// stores; a store waits for the lock up to the busy timeout
+// (WithBusyTimeout, 5 seconds by default). SQLite has no notification
+// between processes: a store publishes the events of its own writes only,
+// and an engine on it finds the rows other processes make due by polling.
+// Do not put the file on a network file system: SQLite's locking is not
+// reliable there.
+//
+// # Events
+//
+// Subscribe delivers an Event after each commit that may have made rows due
+// or finished executions, merged over the calls that shared the commit.
+// Subscribers are called synchronously on the writer goroutine: they must
+// return quickly and must not call the store.
+//
+// # Schema and migrations
+//
+// The tables are named durable_executions and durable_migrations, so the
+// file may hold an application's own tables too. Migrations are embedded SQL
+// files (see Migrations), applied by Open in one BEGIN IMMEDIATE
+// transaction and recorded with their checksums; two processes opening a
+// new file at once take turns. Open refuses a database migrated by a newer
+// version of durable (ErrNewerSchema) and a file that is not an SQLite
+// database (ErrNotDatabase).
+package sqlite

@@ -1,0 +1,228 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// maxInsertRows is the largest number of rows one INSERT statement carries
+// (35 parameters a row, well under SQLite's limit of 32,766). Batches are cut
+// into statements of power-of-two sizes, so that at most eight insert
+// statements are ever prepared.
+const maxInsertRows = 128
+
+// Insert inserts executions all or nothing. A duplicate ID or SleepKey (in
+// the store or within p.Executions) fails the call with an error wrapping
+// storage.ErrDuplicate.
+func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
+	const op = "insert"
+	rows, err := prepareRows(p.Now, p.Executions, p.Delays)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if len(rows) == 0 {
+		if s.isClosed() {
+			return errClosed(op)
+		}
+		return nil
+	}
+	return s.submit(ctx, op, func(tx *writeTx) error {
+		if err := tx.insert(rows); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		tx.ready()
+		return nil
+	})
+}
+
+// prepareRows validates executions and returns copies with the fields the
+// store sets on insert: CreatedAt = UpdatedAt = now, Fence = 0, and DueAt:
+// now + delay for a ready row, now + Timeout for a sleeping row (which also
+// gets StartedAt = now), unset for any other.
+func prepareRows(now time.Time, execs []storage.Execution, delays []time.Duration) ([]storage.Execution, error) {
+	if len(delays) != 0 && len(delays) != len(execs) {
+		return nil, fmt.Errorf("%d delays for %d executions (want none or one each)", len(delays), len(execs))
+	}
+	rows := make([]storage.Execution, len(execs))
+	for i, e := range execs {
+		if err := validate(&e); err != nil {
+			return nil, err
+		}
+		e.CreatedAt, e.UpdatedAt, e.Fence = now, now, 0
+		switch {
+		case e.Status == storage.StatusReady:
+			var d time.Duration
+			if len(delays) != 0 {
+				d = delays[i]
+			}
+			e.DueAt = now.Add(d)
+		case e.Status == storage.StatusRunning && e.SleepKey != "":
+			e.StartedAt, e.DueAt = now, now.Add(e.Timeout)
+		default:
+			e.DueAt = time.Time{}
+		}
+		rows[i] = e
+	}
+	return rows, nil
+}
+
+// validate rejects an execution the schema cannot hold.
+func validate(e *storage.Execution) error {
+	switch {
+	case e.ID == "":
+		return errors.New("execution with an empty ID")
+	case e.TaskID == "":
+		return fmt.Errorf("execution %s has an empty TaskID", e.ID)
+	case !e.Status.Valid():
+		return fmt.Errorf("execution %s has unknown status %q", e.ID, e.Status)
+	}
+	return nil
+}
+
+// insert inserts rows in multi-row INSERT statements that list only the
+// columns some row sets (binding parameters is a large part of the cost of
+// an insert). A duplicate key gives an error wrapping storage.ErrDuplicate
+// that names it.
+func (tx *writeTx) insert(rows []storage.Execution) error {
+	vals := make([][insertWidth]any, len(rows))
+	var mask uint64
+	for i := range rows {
+		v, err := insertValues(&rows[i])
+		if err != nil {
+			return err
+		}
+		for c := range v {
+			if !isDefault(v[c]) {
+				mask |= 1 << c
+			}
+		}
+		vals[i] = v
+	}
+	cols := maskColumns(mask)
+	args := make([]any, 0, min(len(rows), maxInsertRows)*len(cols))
+	for start := 0; start < len(rows); {
+		n := chunkSize(len(rows)-start, maxInsertRows)
+		st, err := tx.insertStmt(mask, cols, n)
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		for _, v := range vals[start : start+n] {
+			for _, c := range cols {
+				args = append(args, v[c])
+			}
+		}
+		if _, err := st.Exec(args...); err != nil {
+			if isUniqueViolation(err) {
+				return tx.duplicateError(rows, err)
+			}
+			return err
+		}
+		start += n
+	}
+	return nil
+}
+
+// maskColumns returns the indexes (into insertColumns) of mask's bits.
+func maskColumns(mask uint64) []int {
+	cols := make([]int, 0, bits.OnesCount64(mask))
+	for c := range insertWidth {
+		if mask&(1<<c) != 0 {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// insertStmt returns the insert statement of n rows setting cols.
+func (tx *writeTx) insertStmt(mask uint64, cols []int, n int) (*sql.Stmt, error) {
+	key := "insert/" + strconv.FormatUint(mask, 16) + "/" + strconv.Itoa(n)
+	return tx.w.stmt(key, func() string {
+		names := make([]string, len(cols))
+		for i, c := range cols {
+			names[i] = insertColumns[c]
+		}
+		q := strings.Replace(query("insert"), "{{insert_columns}}", strings.Join(names, ", "), 1)
+		return withRows(q, n, len(cols))
+	})
+}
+
+// chunkSize returns the largest power of two <= min(n, limit).
+func chunkSize(n, limit int) int {
+	c := 1
+	for c*2 <= n && c*2 <= limit {
+		c *= 2
+	}
+	return c
+}
+
+// duplicateError names the ID or sleep key that made an insert fail.
+func (tx *writeTx) duplicateError(rows []storage.Execution, cause error) error {
+	if err := distinctKeys(rows); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(rows))
+	var keys []string
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+		if r.SleepKey != "" {
+			keys = append(keys, r.SleepKey)
+		}
+	}
+	if id := tx.firstExisting("find_ids", ids); id != "" {
+		return fmt.Errorf("execution id %q already exists: %w", id, storage.ErrDuplicate)
+	}
+	if key := tx.firstExisting("find_sleep_keys", keys); key != "" {
+		return fmt.Errorf("sleep key %q already exists: %w", key, storage.ErrDuplicate)
+	}
+	return fmt.Errorf("duplicate execution id or sleep key: %w (%v)", storage.ErrDuplicate, cause)
+}
+
+// distinctKeys reports a duplicate ID or SleepKey among rows as an error
+// wrapping storage.ErrDuplicate.
+func distinctKeys(rows []storage.Execution) error {
+	ids := make(map[string]bool, len(rows))
+	keys := map[string]bool{}
+	for _, r := range rows {
+		if ids[r.ID] {
+			return fmt.Errorf("execution id %q appears twice: %w", r.ID, storage.ErrDuplicate)
+		}
+		if r.SleepKey != "" && keys[r.SleepKey] {
+			return fmt.Errorf("sleep key %q appears twice: %w", r.SleepKey, storage.ErrDuplicate)
+		}
+		ids[r.ID], keys[r.SleepKey] = true, true
+	}
+	return nil
+}
+
+// firstExisting returns one of keys that the named lookup finds, or "".
+func (tx *writeTx) firstExisting(name string, keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	rows, err := tx.query(name, jsonStrings(keys))
+	if err != nil {
+		return ""
+	}
+	defer rows.Close()
+	var found string
+	if rows.Next() && rows.Scan(&found) != nil {
+		return ""
+	}
+	return found
+}
+
+// jsonStrings returns ss as a JSON array, the form json_each reads.
+func jsonStrings(ss []string) string {
+	b, _ := json.Marshal(ss) // a []string always marshals
+	return string(b)
+}

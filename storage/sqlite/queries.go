@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+)
+
+//go:embed queries.sql
+var queriesSQL string
+
+// queries holds the sections of queries.sql by name, with {{columns}}
+// already expanded.
+var queries = mustParseQueries(queriesSQL)
+
+// insertColumns lists the columns an insert may set: those of the columns
+// section but seq, in order.
+var insertColumns = mustInsertColumns(queries["columns"])
+
+func mustInsertColumns(cols string) []string {
+	var out []string
+	for _, c := range strings.Split(cols, ",") {
+		if c = strings.TrimSpace(c); c != "seq" {
+			out = append(out, c)
+		}
+	}
+	if len(out) != insertWidth {
+		panic(fmt.Sprintf("sqlite: queries.sql: %d insert columns, want %d", len(out), insertWidth))
+	}
+	return out
+}
+
+// query returns the named statement of queries.sql. A missing name is a
+// programming error.
+func query(name string) string {
+	q, ok := queries[name]
+	if !ok {
+		panic("sqlite: no query named " + name + " in queries.sql")
+	}
+	return q
+}
+
+// withRows expands {{rows}} in q into n tuples of width parameters each.
+func withRows(q string, n, width int) string {
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"
+	rows := strings.TrimSuffix(strings.Repeat(tuple+",", n), ",")
+	return strings.Replace(q, "{{rows}}", rows, 1)
+}
+
+// mustParseQueries splits the file into "-- name: X" sections. Comment lines
+// inside a section are dropped. It panics on a malformed file: the file is
+// embedded, so that can only be a programming error, and a test parses it.
+func mustParseQueries(src string) map[string]string {
+	out, err := parseQueries(src)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+func parseQueries(src string) (map[string]string, error) {
+	raw := map[string]string{}
+	var name string
+	var body []string
+	flush := func() {
+		if name != "" {
+			raw[name] = strings.TrimSpace(strings.Join(body, "\n"))
+		}
+	}
+	for _, line := range strings.Split(src, "\n") {
+		if n, ok := strings.CutPrefix(line, "-- name: "); ok {
+			flush()
+			name, body = strings.TrimSpace(n), nil
+			if _, dup := raw[name]; dup {
+				return nil, fmt.Errorf("sqlite: queries.sql: query %q defined twice", name)
+			}
+			continue
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		body = append(body, line)
+	}
+	flush()
+	cols, ok := raw["columns"]
+	if !ok {
+		return nil, fmt.Errorf("sqlite: queries.sql: no columns section")
+	}
+	for k, v := range raw {
+		if v == "" {
+			return nil, fmt.Errorf("sqlite: queries.sql: query %q is empty", k)
+		}
+		raw[k] = strings.ReplaceAll(v, "{{columns}}", cols)
+	}
+	return raw, nil
+}

@@ -1,0 +1,183 @@
+-- The SQL of the store, one statement per "-- name:" section. Sections are
+-- templates: {{columns}} is replaced by the columns fragment (the order
+-- scanExecution reads), {{insert_columns}} by the columns an insert sets,
+-- and {{rows}} by as many parameter tuples as a batch needs.
+
+-- name: columns
+seq, id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index,
+is_finalize, sleep_key, status, input, output, run_output, error,
+retry_max_retries, retry_base_delay, retry_multiplier, retry_max_delay,
+retry_jitter, timeout, attempt, iteration, crashes, fence, executor_id,
+fail_fast, children_total, children_pending, due_at, created_at, updated_at,
+started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at
+
+-- name: get
+SELECT {{columns}} FROM durable_executions WHERE id = ?1
+
+-- name: get_by_sleep_key
+SELECT {{columns}} FROM durable_executions WHERE sleep_key = ?1
+
+-- name: list_children
+-- ?3 is the limit; -1 means none.
+SELECT {{columns}} FROM durable_executions
+WHERE parent_id = ?1 AND child_index >= ?2
+ORDER BY child_index, seq
+LIMIT ?3
+
+-- name: next_due
+-- ?1 is a JSON array of task ids.
+SELECT due_at FROM durable_executions
+WHERE due_at IS NOT NULL AND task_id IN (SELECT value FROM json_each(?1))
+ORDER BY due_at, seq
+LIMIT 1
+
+-- name: insert
+-- Only the columns that some row of the batch sets are listed; the others
+-- take their defaults (NULL or 0, the stored form of a zero value).
+INSERT INTO durable_executions ({{insert_columns}}) VALUES {{rows}}
+
+-- name: find_ids
+-- Which of the ids (?1, a JSON array) exist; used to name a duplicate.
+SELECT id FROM durable_executions WHERE id IN (SELECT value FROM json_each(?1))
+
+-- name: find_sleep_keys
+SELECT sleep_key FROM durable_executions
+WHERE sleep_key IN (SELECT value FROM json_each(?1))
+
+-- name: claim_select
+-- The rows a claim takes, in claim order. ?1 now, ?2 JSON array of task ids,
+-- ?3 limit.
+SELECT {{columns}} FROM durable_executions
+WHERE due_at IS NOT NULL AND due_at <= ?1
+	AND task_id IN (SELECT value FROM json_each(?2))
+ORDER BY due_at, seq
+LIMIT ?3
+
+-- name: claim_update
+-- Claims the rows whose seqs are in ?4 (a JSON array) for executor ?1 until
+-- ?2, at ?3. SET expressions see the row before the update. claimed() in
+-- claim.go computes the same result for the rows it returns.
+UPDATE durable_executions SET
+	fence = fence + 1,
+	executor_id = ?1,
+	due_at = ?2,
+	updated_at = ?3,
+	status = CASE WHEN status = 'ready' THEN 'running' ELSE status END,
+	started_at = CASE WHEN status = 'ready' THEN ?3 ELSE started_at END
+WHERE seq IN (SELECT value FROM json_each(?4))
+
+-- name: claim_lapsed
+-- A claimed row whose lease had lapsed: one more crash, and its error.
+UPDATE durable_executions SET crashes = crashes + 1, error = ?2 WHERE seq = ?1
+
+-- name: complete
+-- Applies a batch of guarded transitions. Each {{rows}} tuple is: id, fence,
+-- from, to, output, run_output, error, attempt, iteration, due_at, fail_fast,
+-- children added, terminal (0/1), now. SET expressions see the row before the
+-- update.
+WITH t (id, fence, from_status, to_status, output, run_output, error, attempt,
+	iteration, due_at, fail_fast, n_children, terminal, now) AS (VALUES {{rows}})
+UPDATE durable_executions AS e SET
+	status = t.to_status,
+	output = CASE WHEN t.to_status = 'completed' THEN t.output ELSE e.output END,
+	run_output = CASE
+		WHEN t.to_status = 'waiting_for_children' AND e.status = 'running' THEN t.run_output
+		WHEN t.to_status IN ('waiting_for_children', 'waiting_for_finalize') THEN e.run_output
+		ELSE NULL END,
+	error = t.error,
+	attempt = t.attempt,
+	iteration = t.iteration,
+	executor_id = NULL,
+	due_at = t.due_at,
+	started_at = CASE WHEN t.to_status = 'ready' THEN NULL ELSE e.started_at END,
+	finished_at = CASE WHEN t.terminal THEN t.now ELSE e.finished_at END,
+	fail_fast = CASE
+		WHEN t.to_status IN ('waiting_for_children', 'waiting_for_finalize')
+		THEN t.fail_fast ELSE e.fail_fast END,
+	waiting_for_children_at = CASE
+		WHEN t.to_status = 'waiting_for_children' AND e.status <> 'waiting_for_children'
+		THEN t.now ELSE e.waiting_for_children_at END,
+	waiting_for_finalize_at = CASE
+		WHEN t.to_status = 'waiting_for_finalize' AND e.status <> 'waiting_for_finalize'
+		THEN t.now ELSE e.waiting_for_finalize_at END,
+	children_total = e.children_total + t.n_children,
+	children_pending = e.children_pending + t.n_children,
+	updated_at = t.now
+FROM t
+WHERE e.id = t.id AND e.fence = t.fence AND e.status = t.from_status
+RETURNING id, parent_id, children_total
+
+-- name: guard
+-- Whether a transition's guard matches.
+SELECT 1 FROM durable_executions WHERE id = ?1 AND fence = ?2 AND status = ?3
+
+-- name: child_finished
+-- Bookkeeping on a waiting parent when ?2 of its children became terminal:
+-- ?1 parent id, ?3 1 when one of them did not complete, ?4 now. Returns the
+-- parent's due_at, which is ?4 when it became due.
+UPDATE durable_executions SET
+	children_pending = children_pending - ?2,
+	due_at = CASE WHEN children_pending - ?2 <= 0 OR (?3 AND fail_fast)
+		THEN ?4 ELSE due_at END,
+	updated_at = ?4
+WHERE id = ?1 AND status IN ('waiting_for_children', 'waiting_for_finalize')
+RETURNING due_at
+
+-- name: cancel_descendants
+-- Cancels every unfinished descendant of ?1. ?2 now, ?3 the error message.
+WITH RECURSIVE d (seq, id) AS (
+	SELECT seq, id FROM durable_executions WHERE parent_id = ?1
+	UNION ALL
+	SELECT e.seq, e.id FROM durable_executions AS e JOIN d ON e.parent_id = d.id
+)
+UPDATE durable_executions SET
+	status = 'cancelled',
+	finished_at = ?2,
+	updated_at = ?2,
+	due_at = NULL,
+	error = json_object('kind', 'cancelled', 'message', ?3)
+WHERE seq IN (SELECT seq FROM d)
+	AND status IN ('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')
+RETURNING id
+
+-- name: cancel_select
+SELECT seq, status, parent_id, children_total FROM durable_executions WHERE id = ?1
+
+-- name: cancel_update
+UPDATE durable_executions SET
+	status = 'cancelled',
+	finished_at = ?2,
+	updated_at = ?2,
+	due_at = NULL,
+	error = ?3
+WHERE seq = ?1
+
+-- name: heartbeat
+-- ?1 new lease expiry, ?2 JSON array of [id, fence] pairs. Returns the leases
+-- still held.
+UPDATE durable_executions AS e SET due_at = ?1
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS fence FROM json_each(?2)) AS l
+WHERE e.id = l.id AND e.fence = l.fence AND e.due_at IS NOT NULL
+	AND e.status IN ('running', 'waiting_for_children', 'waiting_for_finalize')
+RETURNING id, fence
+
+-- name: release
+-- ?1 now, ?2 JSON array of [id, fence] pairs. A running row that is not
+-- sleeping goes back to ready; a sleeping or waiting row only becomes due.
+UPDATE durable_executions AS e SET
+	status = CASE WHEN e.status = 'running' AND e.sleep_key IS NULL
+		THEN 'ready' ELSE e.status END,
+	executor_id = NULL,
+	started_at = CASE WHEN e.status = 'running' AND e.sleep_key IS NULL
+		THEN NULL ELSE e.started_at END,
+	due_at = ?1,
+	updated_at = ?1
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS fence FROM json_each(?2)) AS l
+WHERE e.id = l.id AND e.fence = l.fence AND e.due_at IS NOT NULL
+	AND e.status IN ('running', 'waiting_for_children', 'waiting_for_finalize')
+
+-- name: recover
+-- ?1 executor, ?2 now. Scans the due index only: claimed rows have a due_at.
+UPDATE durable_executions SET due_at = ?2, updated_at = ?2
+WHERE due_at IS NOT NULL AND due_at > -9223372036854775807 AND executor_id = ?1
+	AND status IN ('running', 'waiting_for_children', 'waiting_for_finalize')

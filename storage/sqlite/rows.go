@@ -1,0 +1,147 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// insertWidth is the number of parameters of one row of the insert query:
+// every column of the columns section but seq.
+const insertWidth = 35
+
+// insertValues returns the column values of e, in the order of
+// insertColumns. A zero field gives its column's default: nil (NULL) or a
+// zero number.
+func insertValues(e *storage.Execution) ([insertWidth]any, error) {
+	errJSON, err := encodeError(e.Error)
+	if err != nil {
+		return [insertWidth]any{}, err
+	}
+	return [insertWidth]any{
+		e.ID, e.TaskID,
+		nullString(e.RootID), nullString(e.RootTaskID),
+		nullString(e.ParentID), nullString(e.ParentTaskID),
+		int64(e.ChildIndex), e.IsFinalize, nullString(e.SleepKey), string(e.Status),
+		nullBytes(e.Input), nullBytes(e.Output), nullBytes(e.RunOutput), errJSON,
+		int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), e.Retry.Multiplier,
+		int64(e.Retry.MaxDelay), e.Retry.Jitter, int64(e.Timeout),
+		int64(e.Attempt), int64(e.Iteration), int64(e.Crashes), e.Fence,
+		nullString(e.ExecutorID), e.FailFast,
+		int64(e.ChildrenTotal), int64(e.ChildrenPending),
+		nullTime(e.DueAt), nullTime(e.CreatedAt), nullTime(e.UpdatedAt),
+		nullTime(e.StartedAt), nullTime(e.FinishedAt),
+		nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
+	}, nil
+}
+
+// isDefault reports whether v is the default of its column (see
+// insertValues), so that an insert may leave the column out.
+func isDefault(v any) bool {
+	return v == nil || v == any(int64(0)) || v == any(false) || v == any(float64(0))
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanExecution reads one row of the columns section of queries.sql. It
+// returns the row's seq beside the execution.
+func scanExecution(sc scanner) (storage.Execution, int64, error) {
+	var (
+		e                                                storage.Execution
+		seq                                              int64
+		rootID, rootTaskID, parentID, parentTaskID       sql.NullString
+		sleepKey, executorID, errJSON                    sql.NullString
+		status                                           string
+		childIndex, maxRetries, attempt, iteration       int64
+		crashes, childrenTotal, childrenPending          int64
+		baseDelay, maxDelay, timeout                     int64
+		dueAt, createdAt, updatedAt, startedAt           sql.NullInt64
+		finishedAt, waitingChildrenAt, waitingFinalizeAt sql.NullInt64
+	)
+	err := sc.Scan(&seq, &e.ID, &e.TaskID, &rootID, &rootTaskID, &parentID, &parentTaskID,
+		&childIndex, &e.IsFinalize, &sleepKey, &status, &e.Input, &e.Output, &e.RunOutput, &errJSON,
+		&maxRetries, &baseDelay, &e.Retry.Multiplier, &maxDelay, &e.Retry.Jitter, &timeout,
+		&attempt, &iteration, &crashes, &e.Fence, &executorID, &e.FailFast,
+		&childrenTotal, &childrenPending, &dueAt, &createdAt, &updatedAt,
+		&startedAt, &finishedAt, &waitingChildrenAt, &waitingFinalizeAt)
+	if err != nil {
+		return e, 0, err
+	}
+	e.RootID, e.RootTaskID = rootID.String, rootTaskID.String
+	e.ParentID, e.ParentTaskID = parentID.String, parentTaskID.String
+	e.SleepKey, e.ExecutorID = sleepKey.String, executorID.String
+	e.Status = storage.Status(status)
+	e.ChildIndex, e.Attempt, e.Iteration, e.Crashes = int(childIndex), int(attempt), int(iteration), int(crashes)
+	e.ChildrenTotal, e.ChildrenPending = int(childrenTotal), int(childrenPending)
+	e.Retry.MaxRetries = int(maxRetries)
+	e.Retry.BaseDelay, e.Retry.MaxDelay = time.Duration(baseDelay), time.Duration(maxDelay)
+	e.Timeout = time.Duration(timeout)
+	e.DueAt, e.CreatedAt, e.UpdatedAt = timeOf(dueAt), timeOf(createdAt), timeOf(updatedAt)
+	e.StartedAt, e.FinishedAt = timeOf(startedAt), timeOf(finishedAt)
+	e.WaitingForChildrenAt, e.WaitingForFinalizeAt = timeOf(waitingChildrenAt), timeOf(waitingFinalizeAt)
+	if errJSON.Valid {
+		e.Error = new(storage.ErrorInfo)
+		if err := json.Unmarshal([]byte(errJSON.String), e.Error); err != nil {
+			return e, 0, fmt.Errorf("decode error of execution %s: %w", e.ID, err)
+		}
+	}
+	return e, seq, nil
+}
+
+// encodeError returns the JSON text of info, or nil for a nil info.
+func encodeError(info *storage.ErrorInfo) (any, error) {
+	if info == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, fmt.Errorf("encode error info: %w", err)
+	}
+	return string(b), nil
+}
+
+// micros returns t as microseconds since the Unix epoch.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// dbTime returns t as it reads back from the database: truncated to the
+// microsecond, in UTC.
+func dbTime(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+// nullTime returns t in microseconds, or nil (NULL) for the zero time.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// timeOf is the inverse of nullTime; times come back in UTC.
+func timeOf(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}
+
+// nullString returns s, or nil (NULL) for the empty string.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullBytes returns b, or nil (NULL) for a nil slice. An empty non-nil slice
+// is stored as an empty BLOB.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}

@@ -1,0 +1,375 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// Store is a storage.Store on one SQLite file. It is safe for concurrent use.
+// See the package documentation for its guarantees.
+type Store struct {
+	path string
+	wdb  *sql.DB // one connection, owned by w
+	rdb  *sql.DB // the read pool
+	w    *writer
+
+	reads map[string]*sql.Stmt // prepared on rdb; read-only after Open
+
+	mu     sync.RWMutex // guards closed against enqueues
+	closed bool
+
+	subMu   sync.Mutex
+	subs    []subscriber // copy-on-write: never modified in place
+	nextSub uint64
+}
+
+type subscriber struct {
+	id uint64
+	fn func(storage.Event)
+}
+
+// Open opens (creating it if needed) the database file at path, brings its
+// schema up to date, and returns a store on it. path is a file system path
+// (not a URI); its directory must exist. Open fails with a clear error when
+// path is a directory, when its directory does not exist, when the file is
+// not an SQLite database (ErrNotDatabase), and when the database was
+// migrated by a newer version of durable (ErrNewerSchema).
+//
+// Several stores, in one process or many, may open the same file; see the
+// package documentation.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	uri, err := fileURI(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path}
+	if err := s.openWriter(ctx, uri, o); err != nil {
+		return nil, err
+	}
+	if err := s.openReaders(ctx, uri, o); err != nil {
+		s.w.close()
+		s.wdb.Close()
+		return nil, err
+	}
+	go s.w.run()
+	return s, nil
+}
+
+// openWriter opens the write connection, sets WAL mode and the durability,
+// and migrates the schema.
+func (s *Store) openWriter(ctx context.Context, uri string, o options) error {
+	// busy_timeout = 0: see busy.go.
+	wdb, err := sql.Open(driverName, uri+"?_busy_timeout=0")
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	var conn *sql.Conn
+	err = retryBusy(ctx, o.busyTimeout, func() (err error) {
+		conn, err = wdb.Conn(ctx)
+		return err
+	})
+	if err == nil {
+		err = setupWriter(ctx, conn, o)
+		if err == nil {
+			err = migrate(ctx, conn, o.busyTimeout)
+		}
+		if err != nil {
+			conn.Close()
+		}
+	}
+	if err != nil {
+		wdb.Close()
+		return s.openError(err)
+	}
+	s.wdb = wdb
+	s.w = newWriter(conn, o, s.publish)
+	return nil
+}
+
+func setupWriter(ctx context.Context, conn *sql.Conn, o options) error {
+	var mode string
+	err := retryBusy(ctx, o.busyTimeout, func() error {
+		return conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+	})
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("cannot switch to WAL mode (journal mode is %q); is the file on a network file system?", mode)
+	}
+	_, err = conn.ExecContext(ctx, "PRAGMA synchronous = "+o.durability.String())
+	return err
+}
+
+// openError turns an error of opening or migrating into a clear one.
+func (s *Store) openError(err error) error {
+	switch {
+	case errors.Is(err, ErrNewerSchema):
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	case isNotDatabase(err):
+		return fmt.Errorf("sqlite: open %s: %w (%v)", s.path, ErrNotDatabase, err)
+	}
+	return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+}
+
+// openReaders opens the read pool and prepares the read statements.
+func (s *Store) openReaders(ctx context.Context, uri string, o options) error {
+	rdb, err := sql.Open(driverName, fmt.Sprintf("%s?_busy_timeout=%d&_query_only=1", uri, o.busyTimeout.Milliseconds()))
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s for reading: %w", s.path, err)
+	}
+	rdb.SetMaxOpenConns(o.maxReaders)
+	rdb.SetMaxIdleConns(o.maxReaders)
+	s.reads = map[string]*sql.Stmt{}
+	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due"} {
+		st, err := rdb.PrepareContext(ctx, query(name))
+		if err != nil {
+			rdb.Close()
+			return fmt.Errorf("sqlite: open %s: prepare %s: %w", s.path, name, err)
+		}
+		s.reads[name] = st
+	}
+	s.rdb = rdb
+	return nil
+}
+
+// fileURI checks path and returns the SQLite URI of the file.
+func fileURI(path string) (string, error) {
+	if err := checkPath(path); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive letter: file:///C:/...
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String(), nil
+}
+
+// checkPath rejects paths that cannot be a database file, with an error
+// that says why.
+func checkPath(path string) error {
+	switch {
+	case path == "":
+		return errors.New("sqlite: open: empty database path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return fmt.Errorf("sqlite: open %s: want a file system path, not an SQLite URI or :memory: "+
+			"(for a store that is not durable, use storage/memory)", path)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("sqlite: open %s: %s is not a directory", path, filepath.Dir(path))
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("sqlite: open %s: is a directory, not a database file", path)
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite: open %s: directory %s does not exist", path, dir)
+	case err != nil:
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	case !di.IsDir():
+		return fmt.Errorf("sqlite: open %s: %s is not a directory", path, dir)
+	}
+	return nil
+}
+
+// Close waits for the writes already submitted, then closes the database.
+// Calls after Close fail with an error wrapping storage.ErrClosed. Close is
+// idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.w.queue)
+	s.mu.Unlock()
+	<-s.w.stopped
+	err := s.w.close()
+	if cerr := s.wdb.Close(); err == nil {
+		err = cerr
+	}
+	for _, st := range s.reads {
+		st.Close()
+	}
+	if cerr := s.rdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// isClosed reports whether Close was called.
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// Subscribe registers fn to receive the events of this store's writes (not
+// those of other processes on the same file). fn is called synchronously on
+// the store's writer goroutine after each commit: it must return quickly and
+// must not call the store. The returned function unsubscribes; it is
+// idempotent.
+func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	s.nextSub++
+	id := s.nextSub
+	s.subs = append(s.subs[:len(s.subs):len(s.subs)], subscriber{id: id, fn: fn})
+	return func() {
+		s.subMu.Lock()
+		defer s.subMu.Unlock()
+		subs := make([]subscriber, 0, len(s.subs))
+		for _, sub := range s.subs {
+			if sub.id != id {
+				subs = append(subs, sub)
+			}
+		}
+		s.subs = subs
+	}
+}
+
+// publish delivers ev to the subscribers, outside every lock. Each gets its
+// own copy of Finished.
+func (s *Store) publish(ev events) {
+	s.subMu.Lock()
+	subs := s.subs
+	s.subMu.Unlock()
+	for _, sub := range subs {
+		var finished []string
+		if len(ev.finished) > 0 {
+			finished = append([]string(nil), ev.finished...)
+		}
+		sub.fn(storage.Event{Ready: ev.ready, Finished: finished})
+	}
+}
+
+// readStmt returns a prepared read statement, or ErrClosed.
+func (s *Store) readStmt(op, name string) (*sql.Stmt, error) {
+	if s.isClosed() {
+		return nil, errClosed(op)
+	}
+	return s.reads[name], nil
+}
+
+// Get returns one execution, or an error wrapping storage.ErrNotFound.
+func (s *Store) Get(ctx context.Context, p storage.GetParams) (storage.Execution, error) {
+	return s.getOne(ctx, "get", "get", p.ID)
+}
+
+// GetBySleepKey returns the execution with that sleep key, or an error
+// wrapping storage.ErrNotFound.
+func (s *Store) GetBySleepKey(ctx context.Context, p storage.GetBySleepKeyParams) (storage.Execution, error) {
+	return s.getOne(ctx, "get by sleep key", "get_by_sleep_key", p.SleepKey)
+}
+
+func (s *Store) getOne(ctx context.Context, op, name, key string) (storage.Execution, error) {
+	st, err := s.readStmt(op, name)
+	if err != nil {
+		return storage.Execution{}, err
+	}
+	e, _, err := scanExecution(st.QueryRowContext(ctx, key))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.Execution{}, fmt.Errorf("sqlite: %s %q: %w", op, key, storage.ErrNotFound)
+	case err != nil:
+		return storage.Execution{}, s.readError(op, err)
+	}
+	return e, nil
+}
+
+// ListChildren returns a parent's children ordered by ChildIndex.
+func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) ([]storage.Execution, error) {
+	const op = "list children"
+	st, err := s.readStmt(op, "list_children")
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(p.Limit)
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := st.QueryContext(ctx, p.ParentID, int64(p.FromIndex), limit)
+	if err != nil {
+		return nil, s.readError(op, err)
+	}
+	defer rows.Close()
+	var out []storage.Execution
+	for rows.Next() {
+		e, _, err := scanExecution(rows)
+		if err != nil {
+			return nil, s.readError(op, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readError(op, err)
+	}
+	return out, nil
+}
+
+// NextDue returns how long until the earliest DueAt among rows of the given
+// tasks (zero when one is due already); ok is false when none has a DueAt.
+func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
+	const op = "next due"
+	st, err := s.readStmt(op, "next_due")
+	if err != nil {
+		return 0, false, err
+	}
+	if len(p.TaskIDs) == 0 {
+		return 0, false, nil
+	}
+	var due int64
+	err = st.QueryRowContext(ctx, jsonStrings(p.TaskIDs)).Scan(&due)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, s.readError(op, err)
+	}
+	return max(0, time.UnixMicro(due).Sub(p.Now)), true, nil
+}
+
+// readError wraps an error of a read, reporting a store closed meanwhile as
+// ErrClosed.
+func (s *Store) readError(op string, err error) error {
+	if s.isClosed() {
+		return errClosed(op)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}

@@ -1,0 +1,324 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// The writer owns the store's only write connection. Write calls do not run
+// SQL themselves: each becomes a writeReq on a queue, and the writer
+// goroutine drains the queue in batches, running every request of a batch in
+// one BEGIN IMMEDIATE transaction (one fsync), each inside its own SAVEPOINT
+// so that a failing request is rolled back alone. This is group commit: the
+// more concurrent writers, the more requests share a commit.
+
+// writeFunc is the body of a write call. It runs on the writer goroutine,
+// inside the batch transaction, and must use only tx. An error rolls back
+// everything the function did (and only that).
+type writeFunc func(tx *writeTx) error
+
+// Request states. A queued request may be abandoned by its caller (its
+// context ended); once the writer has taken it, the caller waits for the
+// outcome, so that a call never returns an error after its write committed.
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+type writeReq struct {
+	fn    writeFunc
+	state atomic.Int32
+	ev    events     // what fn's writes may have caused, published after commit
+	done  chan error // buffered: the writer never blocks on it
+}
+
+// events accumulates the Event of a batch.
+type events struct {
+	ready    bool
+	finished []string
+}
+
+func (e *events) add(o events) {
+	e.ready = e.ready || o.ready
+	e.finished = append(e.finished, o.finished...)
+}
+
+// writer runs batches on conn.
+type writer struct {
+	conn        *sql.Conn
+	stmts       map[string]*sql.Stmt
+	queue       chan *writeReq
+	maxBatch    int
+	busyTimeout time.Duration
+	publish     func(events)
+	stopped     chan struct{}
+	commits     atomic.Int64 // transactions committed, for tests
+}
+
+func newWriter(conn *sql.Conn, o options, publish func(events)) *writer {
+	return &writer{
+		conn:        conn,
+		stmts:       map[string]*sql.Stmt{},
+		queue:       make(chan *writeReq, 2*o.maxBatch),
+		maxBatch:    o.maxBatch,
+		busyTimeout: o.busyTimeout,
+		publish:     publish,
+		stopped:     make(chan struct{}),
+	}
+}
+
+// run drains the queue until it is closed and empty.
+func (w *writer) run() {
+	defer close(w.stopped)
+	batch := make([]*writeReq, 0, w.maxBatch)
+	for req := range w.queue {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.runBatch(batch)
+		clear(batch)
+	}
+}
+
+// runBatch runs the requests its callers still wait for in one transaction
+// and answers each.
+func (w *writer) runBatch(batch []*writeReq) {
+	live := make([]*writeReq, 0, len(batch))
+	for _, r := range batch {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	errs, err := w.transact(live)
+	if err != nil {
+		for _, r := range live {
+			r.done <- err
+		}
+		return
+	}
+	var ev events
+	for i, r := range live {
+		if errs[i] == nil {
+			ev.add(r.ev)
+		}
+		r.done <- errs[i]
+	}
+	if ev.ready || len(ev.finished) > 0 {
+		w.publish(ev)
+	}
+}
+
+// transact runs reqs in one transaction. It returns each request's own
+// error, or a single error when the transaction as a whole failed (then
+// nothing of it committed).
+func (w *writer) transact(reqs []*writeReq) ([]error, error) {
+	err := retryBusy(context.Background(), w.busyTimeout, func() error { return w.execControl("BEGIN IMMEDIATE") })
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin write transaction: %w", err)
+	}
+	errs := make([]error, len(reqs))
+	if len(reqs) == 1 {
+		// No savepoint needed: the request's failure is the transaction's.
+		if errs[0] = w.call(reqs[0]); errs[0] != nil {
+			w.rollback()
+			return errs, nil
+		}
+	} else {
+		for i, r := range reqs {
+			if err := w.execControl("SAVEPOINT req"); err != nil {
+				w.rollback()
+				return nil, fmt.Errorf("sqlite: savepoint: %w", err)
+			}
+			errs[i] = w.call(r)
+			if err := w.endSavepoint(errs[i] != nil); err != nil {
+				// SQLite rolled the whole transaction back (an I/O error, a
+				// full disk): nothing of the batch stands.
+				w.rollback()
+				if errs[i] != nil {
+					err = errs[i]
+				}
+				return nil, fmt.Errorf("sqlite: write transaction aborted: %w", err)
+			}
+		}
+	}
+	if err := w.execControl("COMMIT"); err != nil {
+		w.rollback()
+		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	w.commits.Add(1)
+	return errs, nil
+}
+
+// endSavepoint releases the request savepoint, rolling back to it first when
+// the request failed.
+func (w *writer) endSavepoint(failed bool) error {
+	if failed {
+		if err := w.execControl("ROLLBACK TO req"); err != nil {
+			return err
+		}
+	}
+	return w.execControl("RELEASE req")
+}
+
+// call runs r.fn, turning a panic into an error so that one bad request
+// cannot stop the writer.
+func (w *writer) call(r *writeReq) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: internal error in write: %v", p)
+		}
+	}()
+	r.ev = events{}
+	return r.fn(&writeTx{w: w, ev: &r.ev})
+}
+
+func (w *writer) rollback() {
+	// The error is of no use: either the transaction is gone already
+	// (SQLite rolled it back), or the connection is broken and the next
+	// BEGIN will say so.
+	_ = w.execControl("ROLLBACK")
+}
+
+func (w *writer) execControl(q string) error {
+	st, err := w.stmt(q, func() string { return q })
+	if err != nil {
+		return err
+	}
+	_, err = st.Exec()
+	return err
+}
+
+// stmt returns the statement cached under key, preparing build() on the
+// write connection the first time. Only the writer goroutine (and Open,
+// before it starts) calls it.
+func (w *writer) stmt(key string, build func() string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[key]; ok {
+		return st, nil
+	}
+	if len(w.stmts) >= maxCachedStmts {
+		// Inserts of unusual shapes can multiply statements: start over
+		// rather than grow without bound.
+		w.closeStmts()
+	}
+	st, err := w.conn.PrepareContext(context.Background(), build())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare %s: %w", key, err)
+	}
+	w.stmts[key] = st
+	return st, nil
+}
+
+// maxCachedStmts bounds the writer's statement cache.
+const maxCachedStmts = 512
+
+func (w *writer) closeStmts() {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	clear(w.stmts)
+}
+
+// close closes the cached statements and the connection. The writer
+// goroutine must have stopped.
+func (w *writer) close() error {
+	w.closeStmts()
+	return w.conn.Close()
+}
+
+// writeTx is what a writeFunc works with: the statements of queries.sql on
+// the write connection, inside the batch transaction, and the events of its
+// request.
+type writeTx struct {
+	w  *writer
+	ev *events
+}
+
+// named returns the named statement of queries.sql.
+func (tx *writeTx) named(name string) (*sql.Stmt, error) {
+	return tx.w.stmt(name, func() string { return query(name) })
+}
+
+// sized returns the named statement with {{rows}} expanded to n tuples of
+// width parameters.
+func (tx *writeTx) sized(name string, n, width int) (*sql.Stmt, error) {
+	return tx.w.stmt(name+"/"+strconv.Itoa(n), func() string { return withRows(query(name), n, width) })
+}
+
+func (tx *writeTx) exec(name string, args ...any) (sql.Result, error) {
+	st, err := tx.named(name)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+func (tx *writeTx) query(name string, args ...any) (*sql.Rows, error) {
+	st, err := tx.named(name)
+	if err != nil {
+		return nil, err
+	}
+	return st.Query(args...)
+}
+
+// ready records that the request's writes may have made rows due.
+func (tx *writeTx) ready() { tx.ev.ready = true }
+
+// finished records executions that became terminal.
+func (tx *writeTx) finished(ids ...string) { tx.ev.finished = append(tx.ev.finished, ids...) }
+
+// submit queues fn and waits for its outcome.
+func (s *Store) submit(ctx context.Context, op string, fn writeFunc) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	if err := s.enqueue(ctx, op, req); err != nil {
+		return err
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
+		}
+		// The writer has it: its outcome is the call's.
+		return <-req.done
+	}
+}
+
+func (s *Store) enqueue(ctx context.Context, op string, req *writeReq) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errClosed(op)
+	}
+	select {
+	case s.w.queue <- req:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
+	}
+}
+
+var _ storage.Store = (*Store)(nil)
