@@ -15,3 +15,12 @@ func TestConformance(t *testing.T) {
 		return openStore(t, WithClock(ClockParams))
 	})
 }
+
+// TestEngine runs the end-to-end executor scenarios on PostgreSQL, on the
+// database's clock as in production.
+func TestEngine(t *testing.T) {
+	testURL(t)
+	storagetest.RunEngine(t, func(t *testing.T) storage.Store {
+		return openStore(t)
+	})
+}

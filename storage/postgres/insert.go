@@ -105,3 +105,24 @@ func rollbackTo(ctx context.Context, tx pgx.Tx, sp string, err error) error {
 	}
 	return err
 }
+
+// Tx returns an inserter bound to tx, for durable's Task.EnqueueTx: the
+// executions it inserts exist if and only if tx commits.
+//
+//	tx, _ := pool.Begin(ctx)
+//	// ... the caller's own writes ...
+//	h, err := sendEmail.EnqueueTx(ctx, store.Tx(tx), Email{To: "a@b.c"})
+//	// ...
+//	err = tx.Commit(ctx)
+func (s *Store) Tx(tx pgx.Tx) storage.Inserter {
+	return txInserter{s: s, tx: tx}
+}
+
+type txInserter struct {
+	s  *Store
+	tx pgx.Tx
+}
+
+func (t txInserter) Insert(ctx context.Context, p storage.InsertParams) error {
+	return t.s.InsertTx(ctx, t.tx, p)
+}
