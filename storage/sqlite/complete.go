@@ -91,28 +91,30 @@ type appliedRow struct {
 // complete applies ts in order, filling res.
 func (tx *writeTx) complete(now time.Time, ts []storage.Transition, plans []plan, res []storage.TransitionResult) error {
 	for i := 0; i < len(ts); {
-		var err error
-		switch t := &ts[i]; {
-		case !t.From.Valid() || t.From.Terminal():
-			// No row has such a status: the guard cannot match.
-		case plans[i].invalid != nil:
-			err = tx.rejectIfGuarded(t, plans[i].invalid, &res[i])
-		case len(t.Children) > 0:
-			err = tx.completeWithChildren(now, ts[i:i+1], plans[i].kids, res[i:i+1])
-		default:
-			j := runEnd(ts, plans, i)
-			if err := tx.completeRun(now, ts[i:j], res[i:j]); err != nil {
-				return err
-			}
-			i = j
-			continue
-		}
+		n, err := tx.completeNext(now, ts[i:], plans[i:], res[i:])
 		if err != nil {
 			return err
 		}
-		i++
+		i += n
 	}
 	return nil
+}
+
+// completeNext applies the first transition of ts, or the run of plain
+// transitions it starts, and returns how many it applied.
+func (tx *writeTx) completeNext(now time.Time, ts []storage.Transition, plans []plan, res []storage.TransitionResult) (int, error) {
+	switch t := &ts[0]; {
+	case !t.From.Valid() || t.From.Terminal():
+		// The guard cannot match: no row has an unknown status, and a
+		// terminal row never moves.
+		return 1, nil
+	case plans[0].invalid != nil:
+		return 1, tx.rejectIfGuarded(t, plans[0].invalid, &res[0])
+	case len(t.Children) > 0:
+		return 1, tx.completeWithChildren(now, ts[:1], plans[0].kids, res[:1])
+	}
+	n := runLen(ts, plans)
+	return n, tx.completeRun(now, ts[:n], res[:n])
 }
 
 // plain reports whether a transition can go into a run: valid, from an
@@ -121,16 +123,16 @@ func plain(t *storage.Transition, p *plan) bool {
 	return p.invalid == nil && len(t.Children) == 0 && t.From.Valid() && !t.From.Terminal()
 }
 
-// runEnd returns the end of the run starting at i: plain transitions with
-// distinct IDs, at most maxRun.
-func runEnd(ts []storage.Transition, plans []plan, i int) int {
+// runLen returns the length of the run at the start of ts: plain
+// transitions with distinct IDs, at most maxRun.
+func runLen(ts []storage.Transition, plans []plan) int {
 	seen := map[string]bool{}
-	j := i
-	for j < len(ts) && j-i < maxRun && plain(&ts[j], &plans[j]) && !seen[ts[j].ID] {
-		seen[ts[j].ID] = true
-		j++
+	n := 0
+	for n < len(ts) && n < maxRun && plain(&ts[n], &plans[n]) && !seen[ts[n].ID] {
+		seen[ts[n].ID] = true
+		n++
 	}
-	return j
+	return n
 }
 
 // rejectIfGuarded sets res.Err to invalid when t's guard matches: the
@@ -165,6 +167,9 @@ func (tx *writeTx) completeRun(now time.Time, ts []storage.Transition, res []sto
 	}
 	if interacts(ts, applied) {
 		if err := tx.rollbackTo("run"); err != nil {
+			return err
+		}
+		if err := tx.release("run"); err != nil {
 			return err
 		}
 		for k := range ts {

@@ -52,9 +52,9 @@
 // # Events
 //
 // Subscribe delivers an Event after each commit that may have made rows due
-// or finished executions, merged over the calls that shared the commit.
-// Subscribers are called synchronously on the writer goroutine: they must
-// return quickly and must not call the store.
+// or finished executions, merged over the calls that shared the commit, and
+// before those calls return. Subscribers are called synchronously on the
+// writer goroutine: they must return quickly and must not call the store.
 //
 // # Schema and migrations
 //

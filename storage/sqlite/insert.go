@@ -15,9 +15,9 @@ import (
 )
 
 // maxInsertRows is the largest number of rows one INSERT statement carries
-// (35 parameters a row, well under SQLite's limit of 32,766). Batches are cut
-// into statements of power-of-two sizes, so that at most eight insert
-// statements are ever prepared.
+// (at most 35 parameters a row, well under SQLite's limit of 32,766).
+// Batches are cut into statements of power-of-two sizes, so that at most
+// eight insert statements are prepared for each set of columns.
 const maxInsertRows = 128
 
 // Insert inserts executions all or nothing. A duplicate ID or SleepKey (in

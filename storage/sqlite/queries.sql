@@ -18,11 +18,13 @@ SELECT {{columns}} FROM durable_executions WHERE id = ?1
 SELECT {{columns}} FROM durable_executions WHERE sleep_key = ?1
 
 -- name: list_children
--- ?3 is the limit; -1 means none.
+-- ?3 is the limit; -1 means none. "?3 + 0", not "?3": SQLite reads a bare
+-- bound LIMIT while planning and prepares the statement again whenever its
+-- value changes.
 SELECT {{columns}} FROM durable_executions
 WHERE parent_id = ?1 AND child_index >= ?2
 ORDER BY child_index, seq
-LIMIT ?3
+LIMIT ?3 + 0
 
 -- name: next_due
 -- ?1 is a JSON array of task ids.
@@ -46,12 +48,12 @@ WHERE sleep_key IN (SELECT value FROM json_each(?1))
 
 -- name: claim_select
 -- The rows a claim takes, in claim order. ?1 now, ?2 JSON array of task ids,
--- ?3 limit.
+-- ?3 limit ("+ 0": see list_children).
 SELECT {{columns}} FROM durable_executions
 WHERE due_at IS NOT NULL AND due_at <= ?1
 	AND task_id IN (SELECT value FROM json_each(?2))
 ORDER BY due_at, seq
-LIMIT ?3
+LIMIT ?3 + 0
 
 -- name: claim_update
 -- Claims the rows whose seqs are in ?4 (a JSON array) for executor ?1 until

@@ -242,9 +242,9 @@ func (s *Store) isClosed() bool {
 
 // Subscribe registers fn to receive the events of this store's writes (not
 // those of other processes on the same file). fn is called synchronously on
-// the store's writer goroutine after each commit: it must return quickly and
-// must not call the store. The returned function unsubscribes; it is
-// idempotent.
+// the store's writer goroutine after each commit, before the write calls
+// that shared the commit return: it must return quickly and must not call
+// the store. The returned function unsubscribes; it is idempotent.
 func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()

@@ -116,15 +116,19 @@ func (w *writer) runBatch(batch []*writeReq) {
 		}
 		return
 	}
+	// Publish before answering: when a write call returns, its events have
+	// been delivered.
 	var ev events
 	for i, r := range live {
 		if errs[i] == nil {
 			ev.add(r.ev)
 		}
-		r.done <- errs[i]
 	}
 	if ev.ready || len(ev.finished) > 0 {
 		w.publish(ev)
+	}
+	for i, r := range live {
+		r.done <- errs[i]
 	}
 }
 
