@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
+	"github.com/durable-go/durable/storage/sqlite"
 )
 
 type noop struct{}
@@ -134,3 +136,18 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 var benchConcurrency = 100
+
+// BenchmarkThroughputSQLite is the throughput workload on a SQLite file
+// with the default durability (synchronous=FULL).
+func BenchmarkThroughputSQLite(b *testing.B) {
+	const n = 20000
+	for range b.N {
+		store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		throughputRun(b, store, n)
+		store.Close()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tasks/s")
+}

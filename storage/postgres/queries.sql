@@ -232,8 +232,12 @@ RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
 {{- /* no_sort runs before claim and next_due, in the same implicit
 transaction: without statistics (a new or fast-growing table) the planner
 may otherwise sort every due row instead of walking executions_due_idx in
-order. */}}
-{{define "no_sort"}}SELECT set_config('enable_sort', 'off', true){{end}}
+order. It also makes the claim's commit asynchronous (it does not wait for
+the WAL flush): a claim lost in a server crash leaves the row as it was, to
+be claimed again, which the at-least-once promise already allows; a run
+must never rely on its claim being durable. Inserts and completions keep
+synchronous commits. */}}
+{{define "no_sort"}}SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true){{end}}
 
 {{define "heartbeat"}}UPDATE {{.T}} AS t SET
     due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
