@@ -92,18 +92,10 @@ func NewTask[I, O any](ex *Executor, id string, fn func(ctx context.Context, in 
 	if err != nil {
 		return nil, err
 	}
-	d.invoke = func(ctx context.Context, input []byte) runResult {
-		in, err := decodeInput[I](ex, d, input)
-		if err != nil {
-			return runResult{err: err}
-		}
-		out, err := fn(ctx, in)
-		if err != nil {
-			return runResult{err: err}
-		}
+	d.invoke = invoker(ex, d, fn, func(out O) runResult {
 		b, err := ex.encodePayload(out, d.outputWhat)
 		return runResult{output: b, err: err}
-	}
+	})
 	return register[I, O](ex, d)
 }
 
@@ -146,6 +138,22 @@ func validTaskID(id string) bool {
 		}
 	}
 	return true
+}
+
+// invoker builds a definition's invoke: decode the stored input, call fn,
+// and let finish encode what it returned.
+func invoker[I, R any](ex *Executor, d *taskDef, fn func(context.Context, I) (R, error), finish func(R) runResult) func(context.Context, []byte) runResult {
+	return func(ctx context.Context, input []byte) runResult {
+		in, err := decodeInput[I](ex, d, input)
+		if err != nil {
+			return runResult{err: err}
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return runResult{err: err}
+		}
+		return finish(out)
+	}
 }
 
 func decodeInput[I any](ex *Executor, d *taskDef, input []byte) (I, error) {
@@ -286,18 +294,10 @@ func newParentDef[I, O any](ex *Executor, id string, fn func(context.Context, I)
 	if err != nil {
 		return nil, err
 	}
-	d.invoke = func(ctx context.Context, input []byte) runResult {
-		in, err := decodeInput[I](ex, d, input)
-		if err != nil {
-			return runResult{err: err}
-		}
-		sp, err := fn(ctx, in)
-		if err != nil {
-			return runResult{err: err}
-		}
+	d.invoke = invoker(ex, d, fn, func(sp Spawn[O]) runResult {
 		b, err := ex.encodePayload(sp.Output, d.outputWhat)
 		return runResult{output: b, children: sp.Children, err: err}
-	}
+	})
 	return d, nil
 }
 
@@ -409,18 +409,13 @@ func NewLoopTask[I, O any](ex *Executor, id string, fn func(ctx context.Context,
 		return nil, err
 	}
 	d.loop = lo
-	d.invoke = func(ctx context.Context, input []byte) runResult {
-		in, err := decodeInput[I](ex, d, input)
-		if err != nil {
-			return runResult{err: err}
-		}
-		res, err := fn(ctx, in)
-		if err != nil || !res.Done {
-			return runResult{err: err}
+	d.invoke = invoker(ex, d, fn, func(res LoopResult[O]) runResult {
+		if !res.Done {
+			return runResult{}
 		}
 		b, err := ex.encodePayload(res.Output, d.outputWhat)
 		return runResult{output: b, done: true, err: err}
-	}
+	})
 	return register[I, LoopOutput[O]](ex, d)
 }
 

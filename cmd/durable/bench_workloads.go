@@ -158,17 +158,27 @@ func countFinished(store storage.Store, want int) (*finishedCounter, func()) {
 	return fc, unsub
 }
 
-func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
+// benchSetup opens a fresh store and an executor on it; done shuts both
+// down.
+func benchSetup(ctx context.Context, f benchFlags) (*benchStore, *durable.Executor, func(), error) {
 	bs, err := openBenchStore(ctx, f)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	defer bs.close()
 	ex, err := benchExecutor(bs, f.concurrency, "")
+	if err != nil {
+		bs.close()
+		return nil, nil, nil, err
+	}
+	return bs, ex, func() { shutdown(ex); bs.close() }, nil
+}
+
+func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
+	bs, ex, done, err := benchSetup(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer shutdown(ex)
+	defer done()
 	task := noopTask(ex)
 	inputs := make([]noopInput, f.n)
 	for i := range inputs {
@@ -227,16 +237,11 @@ func shutdown(ex *durable.Executor) {
 }
 
 func benchLatency(ctx context.Context, f benchFlags, r *Result) error {
-	bs, err := openBenchStore(ctx, f)
+	_, ex, done, err := benchSetup(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer bs.close()
-	ex, err := benchExecutor(bs, f.concurrency, "")
-	if err != nil {
-		return err
-	}
-	defer shutdown(ex)
+	defer done()
 	started := make(chan time.Time, 1)
 	task := durable.Must(durable.NewTask(ex, "noop", func(ctx context.Context, in noopInput) (empty, error) {
 		started <- time.Now()
@@ -270,16 +275,11 @@ func benchLatency(ctx context.Context, f benchFlags, r *Result) error {
 }
 
 func benchFanout(ctx context.Context, f benchFlags, r *Result) error {
-	bs, err := openBenchStore(ctx, f)
+	_, ex, done, err := benchSetup(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer bs.close()
-	ex, err := benchExecutor(bs, f.concurrency, "")
-	if err != nil {
-		return err
-	}
-	defer shutdown(ex)
+	defer done()
 	child := durable.Must(durable.NewTask(ex, "child", func(ctx context.Context, i int) (int, error) { return i, nil }))
 	sum := durable.Must(durable.NewTask(ex, "sum", func(ctx context.Context, in durable.FinalizeInput[empty]) (int, error) {
 		total := 0
