@@ -126,7 +126,7 @@ func (e *Executor) releaseSlot() {
 }
 
 // wakeIfStarved wakes a dispatcher waiting for capacity once a useful batch
-// can be claimed: a quarter of the claim batch, or everything is idle.
+// can be claimed: half the claim batch, or everything is idle.
 func (e *Executor) wakeIfStarved() {
 	if !e.starved.Load() {
 		return
@@ -136,11 +136,11 @@ func (e *Executor) wakeIfStarved() {
 	}
 }
 
-// worthClaiming says whether free slots make a useful claim: a quarter of
+// worthClaiming says whether free slots make a useful claim: half of
 // the claim batch, or any when nothing runs here (so a lone slot is not
 // left idle).
 func (e *Executor) worthClaiming(free int) bool {
-	threshold := max(1, min(e.cfg.ClaimBatch, e.cfg.Concurrency)/4)
+	threshold := max(1, min(e.cfg.ClaimBatch, e.cfg.Concurrency)/2)
 	return free >= threshold || (free > 0 && e.active.Load() == 0)
 }
 
