@@ -1,6 +1,7 @@
 package durable_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
 )
 
@@ -219,4 +221,62 @@ func TestExecutor(t *testing.T) {
 			t.Fatalf("stale result accepted: %s %q", x.Status, x.Output)
 		}
 	})
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, durable.Config{Concurrency: 3})
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	task := durable.Must(durable.NewTask(b.ex, "limited", func(ctx context.Context, in int) (int, error) {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		running.Add(-1)
+		return in, nil
+	}))
+	hs := durable.Must(task.EnqueueMany(b.ctx, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}))
+	eventually(t, "three running", func() bool { return running.Load() == 3 })
+	time.Sleep(20 * time.Millisecond) // room for a fourth to start, if the limit leaked
+	if p := peak.Load(); p != 3 {
+		t.Fatalf("peak concurrency %d, want 3", p)
+	}
+	close(release)
+	for _, h := range hs {
+		waitFor(t, b, h)
+	}
+	if p := peak.Load(); p > 3 {
+		t.Fatalf("peak concurrency %d, want <= 3", p)
+	}
+}
+
+// upperCodec is a codec that stores JSON upper-cased: it shows the codec
+// really is the executor's.
+type upperCodec struct{ durable.JSONCodec }
+
+func (c upperCodec) Encode(v any) ([]byte, error) {
+	b, err := c.JSONCodec.Encode(v)
+	return bytes.ToUpper(b), err
+}
+
+func TestCustomCodec(t *testing.T) {
+	t.Parallel()
+	b := setup(t, durable.Config{Codec: upperCodec{}})
+	task := durable.Must(durable.NewTask(b.ex, "shout", func(ctx context.Context, in string) (string, error) {
+		return in + "!", nil
+	}))
+	h := durable.Must(task.Enqueue(b.ctx, "hey"))
+	x := waitFor(t, b, h)
+	if x.Output != "HEY!" {
+		t.Fatalf("output %q, want HEY! (input stored upper-cased by the codec)", x.Output)
+	}
+	row, err := b.store.Get(b.ctx, storage.GetParams{ID: h.ID()})
+	if err != nil || string(row.Output) != `"HEY!"` {
+		t.Fatalf("stored output %q %v", row.Output, err)
+	}
 }
