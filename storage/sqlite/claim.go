@@ -24,7 +24,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	}
 	tasks := jsonStrings(p.TaskIDs)
 	var out []storage.Execution
-	err := s.submit(ctx, op, func(tx *writeTx) error {
+	err := s.submitLazy(ctx, op, func(tx *writeTx) error {
 		var err error
 		out, err = tx.claim(p, tasks)
 		if err != nil {

@@ -22,7 +22,7 @@ func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]sto
 		return nil, nil
 	}
 	var lost []storage.Lease
-	err := s.submit(ctx, op, func(tx *writeTx) error {
+	err := s.submitLazy(ctx, op, func(tx *writeTx) error {
 		held, err := tx.heartbeat(p)
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)

@@ -33,7 +33,10 @@ const (
 )
 
 type writeReq struct {
-	fn    writeFunc
+	fn writeFunc
+	// lazy marks a write that need not survive a power cut (a claim, a
+	// heartbeat): a batch of only lazy writes commits without an fsync.
+	lazy  bool
 	state atomic.Int32
 	ev    events     // what fn's writes may have caused, published after commit
 	done  chan error // buffered: the writer never blocks on it
@@ -60,6 +63,9 @@ type writer struct {
 	publish     func(events)
 	stopped     chan struct{}
 	commits     atomic.Int64 // transactions committed, for tests
+	// full is true when the store's durability is synchronous=FULL: batches
+	// of lazy writes then commit with synchronous=NORMAL.
+	full bool
 }
 
 func newWriter(conn *sql.Conn, o options, publish func(events)) *writer {
@@ -71,7 +77,18 @@ func newWriter(conn *sql.Conn, o options, publish func(events)) *writer {
 		busyTimeout: o.busyTimeout,
 		publish:     publish,
 		stopped:     make(chan struct{}),
+		full:        o.durability == DurabilityFull,
 	}
+}
+
+// lazyBatch reports whether every request of the batch is lazy.
+func lazyBatch(reqs []*writeReq) bool {
+	for _, r := range reqs {
+		if !r.lazy {
+			return false
+		}
+	}
+	return true
 }
 
 // run drains the queue until it is closed and empty.
@@ -136,6 +153,16 @@ func (w *writer) runBatch(batch []*writeReq) {
 // error, or a single error when the transaction as a whole failed (then
 // nothing of it committed).
 func (w *writer) transact(reqs []*writeReq) ([]error, error) {
+	if w.full && lazyBatch(reqs) {
+		// Claims and heartbeats need not be durable: a claim lost to a
+		// power cut leaves its row as it was, to be claimed again, which
+		// at-least-once execution allows. They commit without waiting for
+		// an fsync; the next synchronous commit flushes them with it.
+		if err := w.execControl("PRAGMA synchronous = NORMAL"); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		defer func() { _ = w.execControl("PRAGMA synchronous = FULL") }()
+	}
 	err := retryBusy(context.Background(), w.busyTimeout, func() error { return w.execControl("BEGIN IMMEDIATE") })
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin write transaction: %w", err)
@@ -292,10 +319,18 @@ func (tx *writeTx) finished(ids ...string) { tx.ev.finished = append(tx.ev.finis
 
 // submit queues fn and waits for its outcome.
 func (s *Store) submit(ctx context.Context, op string, fn writeFunc) error {
+	return s.submitReq(ctx, op, &writeReq{fn: fn, done: make(chan error, 1)})
+}
+
+// submitLazy is submit for a write that need not survive a power cut.
+func (s *Store) submitLazy(ctx context.Context, op string, fn writeFunc) error {
+	return s.submitReq(ctx, op, &writeReq{fn: fn, lazy: true, done: make(chan error, 1)})
+}
+
+func (s *Store) submitReq(ctx context.Context, op string, req *writeReq) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	req := &writeReq{fn: fn, done: make(chan error, 1)}
 	if err := s.enqueue(ctx, op, req); err != nil {
 		return err
 	}
