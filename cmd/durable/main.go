@@ -1,7 +1,8 @@
 // Command durable is the durable task engine's command-line tool.
 //
 //	durable demo    run a demo workflow on an embedded SQLite file
-//	durable bench   measure durable (and its peers) on the standard workloads
+//	durable bench        measure durable on the standard workloads
+//	durable bench-table  compare bench results of durable, River and DBOS
 //
 // Run "durable <command> -h" for a command's flags.
 package main
@@ -49,8 +50,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return c.run(args[1:], stdout, stderr)
 		}
 	}
-	if args[0] == "bench-worker" { // internal: the recovery workload's worker process
+	switch args[0] {
+	case "bench-worker": // internal: the recovery workload's worker process
 		return runBenchWorker(args[1:], stdout, stderr)
+	case "bench-table":
+		return runBenchTable(args[1:], os.Stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "durable: unknown command %q\n\n", args[0])
 	usage(stderr)
@@ -60,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: durable <command> [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintf(w, "  %-12s %s\n", "bench-table", "read bench JSON lines (durable, River, DBOS) on stdin; print one comparison table")
 }
