@@ -2,8 +2,10 @@ package durable_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
+	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
 
@@ -95,10 +98,42 @@ func BenchmarkLatency(b *testing.B) {
 }
 
 // BenchmarkFanout runs a parent with 1,000 children and a finalize that
-// sums them; one op is one whole tree.
-func BenchmarkFanout(b *testing.B) {
+// sums them on the memory store; one op is one whole tree.
+func BenchmarkFanout(b *testing.B) { fanoutBench(b, memory.New()) }
+
+// BenchmarkFanoutSQLite is BenchmarkFanout on a SQLite file (fan-in: every
+// child's completion updates its parent in the same transaction).
+func BenchmarkFanoutSQLite(b *testing.B) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	fanoutBench(b, store)
+}
+
+// BenchmarkFanoutPostgres is BenchmarkFanout on PostgreSQL; it needs
+// DURABLE_TEST_POSTGRES_URL and uses a fresh schema.
+func BenchmarkFanoutPostgres(b *testing.B) {
+	dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL")
+	if dsn == "" {
+		b.Skip("set DURABLE_TEST_POSTGRES_URL to benchmark PostgreSQL")
+	}
+	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_, _ = store.Pool().Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		store.Close()
+	}()
+	fanoutBench(b, store)
+}
+
+func fanoutBench(b *testing.B, store storage.Store) {
 	ctx := context.Background()
-	ex := benchExecutor(b, memory.New(), durable.Config{})
+	ex := benchExecutor(b, store, durable.Config{})
 	child := durable.Must(durable.NewTask(ex, "child", func(ctx context.Context, in int) (int, error) { return in, nil }))
 	sum := durable.Must(durable.NewTask(ex, "sum", func(ctx context.Context, in durable.FinalizeInput[int]) (int, error) {
 		total := 0
