@@ -23,7 +23,9 @@ done
 for engine in river dbos; do
 	for store in sqlite postgres; do
 		echo "$engine on $store..." >&2
-		"$bin/peers" --engine "$engine" --store "$store" --dsn "$dsn" --runs "$runs" --json >>"$out"
+		dsnflag=()
+		[ "$store" = postgres ] && dsnflag=(--dsn "$dsn")
+		"$bin/peers" --engine "$engine" --store "$store" "${dsnflag[@]}" --runs "$runs" --json >>"$out"
 	done
 done
 echo "results: $out" >&2
