@@ -280,3 +280,28 @@ func TestCustomCodec(t *testing.T) {
 		t.Fatalf("stored output %q %v", row.Output, err)
 	}
 }
+
+// TestFewFreeSlotsStillClaim checks that an executor whose free capacity is
+// below a useful claim batch still takes new work at once.
+func TestFewFreeSlotsStillClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t, durable.Config{Concurrency: 10})
+	release := make(chan struct{})
+	var running atomic.Int32
+	block := durable.Must(durable.NewTask(b.ex, "block", func(ctx context.Context, in int) (int, error) {
+		running.Add(1)
+		<-release
+		return in, nil
+	}))
+	quick := durable.Must(durable.NewTask(b.ex, "quick", func(ctx context.Context, in int) (int, error) { return in, nil }))
+	blocked := durable.Must(block.EnqueueMany(b.ctx, []int{1, 2, 3, 4, 5, 6, 7, 8}))
+	eventually(t, "eight running", func() bool { return running.Load() == 8 })
+	x := waitFor(t, b, durable.Must(quick.Enqueue(b.ctx, 42)))
+	if x.Output != 42 || running.Load() != 8 {
+		t.Fatalf("got %d with %d blocked", x.Output, running.Load())
+	}
+	close(release)
+	for _, h := range blocked {
+		waitFor(t, b, h)
+	}
+}
