@@ -23,7 +23,8 @@ func (s *Store) insertArgs(p storage.InsertParams) (pgx.StrictNamedArgs, error) 
 }
 
 // Insert inserts p.Executions all or nothing with one multi-row INSERT
-// (and the NOTIFY of the new work) sent in one round trip. A duplicate ID
+// (and the NOTIFY of the new work) sent in one round trip; a large batch of
+// plain new executions (a bulk enqueue) goes through COPY instead. A duplicate ID
 // or SleepKey fails the call with an error wrapping storage.ErrDuplicate.
 func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if err := s.check("insert"); err != nil {
@@ -32,11 +33,18 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if len(p.Executions) == 0 {
 		return nil
 	}
+	ev := storage.Event{Ready: true}
+	if copyable(p) {
+		if err := s.insertCopy(ctx, p); err != nil {
+			return wrapErr("insert", err)
+		}
+		s.publish(ev)
+		return nil
+	}
 	args, err := s.insertArgs(p)
 	if err != nil {
 		return fmt.Errorf("postgres: insert: %w", err)
 	}
-	ev := storage.Event{Ready: true}
 	err = withRetry(ctx, func() error {
 		// A batch without BEGIN runs in one implicit transaction.
 		batch := &pgx.Batch{}

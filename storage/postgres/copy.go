@@ -1,0 +1,103 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// copyThreshold is the batch size from which Insert uses COPY for a batch
+// of plain new executions (the bulk-enqueue path): below it the one-round-
+// trip INSERT is faster.
+const copyThreshold = 256
+
+// copyColumns are the columns COPY writes; the others take their defaults,
+// which are the stored form of a new ready execution.
+var copyColumns = []string{
+	"id", "task_id", "status", "input",
+	"retry_max_retries", "retry_base_delay_ns", "retry_multiplier", "retry_max_delay_ns", "retry_jitter",
+	"timeout_ns", "due_at", "created_at", "updated_at",
+}
+
+// copyable reports whether every row is a plain new ready execution (no
+// parent, no sleep key, nothing but what a top-level enqueue sets), which
+// COPY can write without the INSERT statement's per-row logic.
+func copyable(p storage.InsertParams) bool {
+	if len(p.Executions) < copyThreshold || (len(p.Delays) != 0 && len(p.Delays) != len(p.Executions)) {
+		return false
+	}
+	for i := range p.Executions {
+		e := &p.Executions[i]
+		if validateExecution(e) != nil || e.Status != storage.StatusReady || e.SleepKey != "" || e.ParentID != "" || e.RootID != "" ||
+			e.Output != nil || e.RunOutput != nil || e.Error != nil || e.Attempt != 0 || e.Iteration != 0 ||
+			e.Crashes != 0 || e.ExecutorID != "" || e.IsFinalize || e.ChildIndex != 0 || e.FailFast ||
+			e.ChildrenTotal != 0 || e.ChildrenPending != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// insertCopy inserts plain new executions with COPY in one transaction,
+// all or nothing, with the NOTIFY of the new work. Times are taken from
+// the database's clock (or params' Now with ClockParams), read in the same
+// transaction.
+func (s *Store) insertCopy(ctx context.Context, p storage.InsertParams) error {
+	return withRetry(ctx, func() error {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		now, err := s.txNow(ctx, tx, p.Now)
+		if err != nil {
+			return err
+		}
+		rows := copyRows(p, now)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.schema, "executions"}, copyColumns, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		batch := &pgx.Batch{}
+		s.queueNotify(batch, s.tag, storage.Event{Ready: true})
+		if batch.Len() > 0 {
+			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+				return err
+			}
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// txNow is the insert's "now": params' Now with ClockParams, else the
+// database's clock.
+func (s *Store) txNow(ctx context.Context, tx pgx.Tx, now time.Time) (time.Time, error) {
+	if t, ok := s.now(now).(time.Time); ok {
+		return t, nil
+	}
+	var db time.Time
+	if err := tx.QueryRow(ctx, "SELECT statement_timestamp()").Scan(&db); err != nil {
+		return time.Time{}, fmt.Errorf("reading the database clock: %w", err)
+	}
+	return db, nil
+}
+
+func copyRows(p storage.InsertParams, now time.Time) [][]any {
+	rows := make([][]any, len(p.Executions))
+	for i := range p.Executions {
+		e := &p.Executions[i]
+		var delay time.Duration
+		if len(p.Delays) != 0 {
+			delay = p.Delays[i]
+		}
+		rows[i] = []any{
+			e.ID, e.TaskID, string(e.Status), e.Input,
+			int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), e.Retry.Multiplier, int64(e.Retry.MaxDelay), e.Retry.Jitter,
+			int64(e.Timeout), now.Add(delay).Truncate(time.Microsecond), now, now,
+		}
+	}
+	return rows
+}
