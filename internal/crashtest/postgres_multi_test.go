@@ -22,14 +22,15 @@ import (
 )
 
 const (
-	envDSN    = "DURABLE_CRASHTEST_DSN"
-	envSchema = "DURABLE_CRASHTEST_SCHEMA"
-	pgLease   = 3 * time.Second
+	envDSN      = "DURABLE_CRASHTEST_DSN"
+	envSchema   = "DURABLE_CRASHTEST_SCHEMA"
+	envExecutor = "DURABLE_CRASHTEST_EXECUTOR"
+	pgLease     = 3 * time.Second
 )
 
 func init() {
 	workers["pg-worker"] = func() error {
-		return pgWorker(os.Getenv(envDSN), os.Getenv(envSchema), os.Getenv(envLedger))
+		return pgWorker(os.Getenv(envDSN), os.Getenv(envSchema), os.Getenv(envLedger), os.Getenv(envExecutor))
 	}
 }
 
@@ -53,7 +54,7 @@ func pgTasks(ex *durable.Executor, ledger *os.File) (*durable.Task[string, strin
 	}
 	leaf := durable.Must(durable.NewTask(ex, "leaf", func(ctx context.Context, key string) (string, error) {
 		return key, record(ctx, key, func() error {
-			t := time.NewTimer(time.Duration(1+len(key)%5) * time.Millisecond)
+			t := time.NewTimer(time.Duration(5+len(key)%10) * time.Millisecond)
 			defer t.Stop()
 			select {
 			case <-t.C:
@@ -83,7 +84,7 @@ func pgConfig(id string) durable.Config {
 	}
 }
 
-func pgWorker(dsn, schema, ledgerPath string) error {
+func pgWorker(dsn, schema, ledgerPath, executor string) error {
 	ctx := context.Background()
 	ledger, err := os.OpenFile(ledgerPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
@@ -93,7 +94,9 @@ func pgWorker(dsn, schema, ledgerPath string) error {
 	if err != nil {
 		return err
 	}
-	ex, err := durable.New(store, pgConfig("")) // random identity: takeover waits for the lease
+	// The identity is never reused after a kill, so a takeover waits for
+	// the lease to lapse.
+	ex, err := durable.New(store, pgConfig(executor))
 	if err != nil {
 		return err
 	}
@@ -141,7 +144,7 @@ func TestPostgresMultiProcess(t *testing.T) {
 		enqueuePg(t, dsn, schema, "b", 3000, 100)
 		procs := startPgWorkers(t, dsn, schema, ledgerPath, 3)
 		defer stopAll(procs)
-		time.Sleep(700 * time.Millisecond)
+		awaitOpenRuns(t, ledgerPath, "pg_worker_0", 3) // kill it in the middle of its work
 		_ = procs[0].Process.Signal(syscall.SIGKILL)
 		_ = procs[0].Wait()
 		killedAt := time.Now()
@@ -200,9 +203,10 @@ func enqueuePg(t *testing.T, dsn, schema, prefix string, leaves, trees int) {
 func startPgWorkers(t *testing.T, dsn, schema, ledger string, n int) []*exec.Cmd {
 	t.Helper()
 	var procs []*exec.Cmd
-	for range n {
+	for i := range n {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envRole+"=pg-worker", envDSN+"="+dsn, envSchema+"="+schema, envLedger+"="+ledger)
+		cmd.Env = append(os.Environ(), envRole+"=pg-worker", envDSN+"="+dsn, envSchema+"="+schema, envLedger+"="+ledger,
+			fmt.Sprintf("%s=pg_worker_%d_%s", envExecutor, i, schema))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -338,6 +342,30 @@ func takeover(runs []run, victim string, killedAt time.Time) (orphans int, worst
 		}
 	}
 	return orphans, worst
+}
+
+// awaitOpenRuns waits (up to 30s) until the ledger shows at least n runs of
+// the executor whose id starts with prefix that started and have not ended.
+func awaitOpenRuns(t *testing.T, ledgerPath, prefix string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(ledgerPath); err != nil {
+			time.Sleep(2 * time.Millisecond)
+			continue
+		}
+		open := 0
+		for _, r := range readRuns(t, ledgerPath) {
+			if strings.HasPrefix(r.executor, prefix) && r.end.IsZero() {
+				open++
+			}
+		}
+		if open >= n {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("executor %s never had %d runs in flight", prefix, n)
 }
 
 // victimOf names the executor whose runs stop at the kill: the one with the
