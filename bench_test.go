@@ -186,3 +186,24 @@ func BenchmarkThroughputSQLite(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
+
+// BenchmarkThroughputPostgres is the throughput workload on PostgreSQL; it
+// needs DURABLE_TEST_POSTGRES_URL and uses a fresh schema per op.
+func BenchmarkThroughputPostgres(b *testing.B) {
+	dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL")
+	if dsn == "" {
+		b.Skip("set DURABLE_TEST_POSTGRES_URL to benchmark PostgreSQL")
+	}
+	const n = 20000
+	for i := range b.N {
+		schema := fmt.Sprintf("bench_%d_%d", time.Now().UnixNano(), i)
+		store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+		if err != nil {
+			b.Fatal(err)
+		}
+		throughputRun(b, store, n)
+		_, _ = store.Pool().Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		store.Close()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
