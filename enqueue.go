@@ -79,11 +79,8 @@ func (t *SleepingTask[O]) Enqueue(ctx context.Context, key string, opts ...Enque
 }
 
 func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error) {
-	if err := e.checkOpen(); err != nil {
-		return nil, err
-	}
 	if len(items) == 0 {
-		return nil, nil
+		return nil, e.checkOpen()
 	}
 	p, err := e.prepareAll(items)
 	if err != nil {

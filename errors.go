@@ -31,9 +31,6 @@ var (
 	ErrTooManyChildren = errors.New("durable: too many children")
 	// ErrDuplicate: a sleeping task's key is already taken.
 	ErrDuplicate = errors.New("durable: duplicate")
-	// ErrNotSleeping: Wake was called for an execution that is not a
-	// sleeping task.
-	ErrNotSleeping = errors.New("durable: not a sleeping task")
 	// ErrWakeRace: a sleeping execution finished another way while Wake
 	// was writing (it timed out or was cancelled); Wake returns the finished
 	// execution alongside this error only when it cannot tell what happened.
