@@ -14,6 +14,7 @@ import (
 // query; maxRun is the most transitions one run applies at once.
 const (
 	completeWidth = 14
+	doneWidth     = 5
 	maxRun        = 128
 )
 
@@ -211,17 +212,21 @@ func cascades(to storage.Status, a appliedRow) bool {
 // the applied ones by ID.
 func (tx *writeTx) applyTransitions(now time.Time, ts []storage.Transition) (map[string]appliedRow, error) {
 	applied := make(map[string]appliedRow, len(ts))
-	args := make([]any, 0, min(len(ts), maxRun)*completeWidth)
+	args := make([]any, 0, 1+min(len(ts), maxRun)*completeWidth)
 	for start := 0; start < len(ts); {
 		n := chunkSize(len(ts)-start, maxRun)
+		chunk := ts[start : start+n]
+		var st *sql.Stmt
 		var err error
-		args = args[:0]
-		for i := start; i < start+n; i++ {
-			if args, err = appendTransitionArgs(args, now, &ts[i]); err != nil {
-				return nil, err
-			}
+		if allDone(chunk) {
+			st, args, err = tx.doneChunk(now, chunk, args[:0])
+		} else {
+			st, args, err = tx.transitionChunk(now, chunk, args[:0])
 		}
-		if err := tx.applyChunk(n, args, applied); err != nil {
+		if err != nil {
+			return nil, err
+		}
+		if err := applyChunk(st, args, applied); err != nil {
 			return nil, err
 		}
 		start += n
@@ -229,11 +234,47 @@ func (tx *writeTx) applyTransitions(now time.Time, ts []storage.Transition) (map
 	return applied, nil
 }
 
-func (tx *writeTx) applyChunk(n int, args []any, applied map[string]appliedRow) error {
-	st, err := tx.sized("complete", n, completeWidth)
-	if err != nil {
-		return err
+// allDone reports whether every transition goes from running to
+// completed without an error: the lean complete_done query applies them.
+func allDone(ts []storage.Transition) bool {
+	for i := range ts {
+		t := &ts[i]
+		if t.From != storage.StatusRunning || t.To != storage.StatusCompleted || t.Error != nil {
+			return false
+		}
 	}
+	return true
+}
+
+// doneChunk returns the complete_done statement for ts and its arguments.
+func (tx *writeTx) doneChunk(now time.Time, ts []storage.Transition, args []any) (*sql.Stmt, []any, error) {
+	st, err := tx.sized("complete_done", len(ts), doneWidth)
+	if err != nil {
+		return nil, nil, err
+	}
+	args = append(args, micros(now))
+	for i := range ts {
+		t := &ts[i]
+		args = append(args, t.ID, t.Fence, nullBytes(t.Output), int64(t.Attempt), int64(t.Iteration))
+	}
+	return st, args, nil
+}
+
+// transitionChunk returns the complete statement for ts and its arguments.
+func (tx *writeTx) transitionChunk(now time.Time, ts []storage.Transition, args []any) (*sql.Stmt, []any, error) {
+	st, err := tx.sized("complete", len(ts), completeWidth)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range ts {
+		if args, err = appendTransitionArgs(args, now, &ts[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return st, args, nil
+}
+
+func applyChunk(st *sql.Stmt, args []any, applied map[string]appliedRow) error {
 	rows, err := st.Query(args...)
 	if err != nil {
 		return err

@@ -86,11 +86,16 @@ func parseQueries(src string) (map[string]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("sqlite: queries.sql: no columns section")
 	}
+	mutable, ok := raw["mutable_columns"]
+	if !ok {
+		return nil, fmt.Errorf("sqlite: queries.sql: no mutable_columns section")
+	}
 	for k, v := range raw {
 		if v == "" {
 			return nil, fmt.Errorf("sqlite: queries.sql: query %q is empty", k)
 		}
-		raw[k] = strings.ReplaceAll(v, "{{columns}}", cols)
+		v = strings.ReplaceAll(v, "{{columns}}", cols)
+		raw[k] = strings.ReplaceAll(v, "{{mutable_columns}}", mutable)
 	}
 	return raw, nil
 }

@@ -11,6 +11,13 @@ retry_jitter, timeout, attempt, iteration, crashes, fence, executor_id,
 fail_fast, children_total, children_pending, due_at, created_at, updated_at,
 started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at
 
+-- name: mutable_columns
+-- The columns a write may change after insert, seq first (the order
+-- scanMutable reads); the others never change.
+seq, status, output, run_output, error, attempt, iteration, crashes, fence,
+executor_id, fail_fast, children_total, children_pending, due_at, updated_at,
+started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at
+
 -- name: get
 SELECT {{columns}} FROM durable_executions WHERE id = ?1
 
@@ -46,31 +53,40 @@ SELECT id FROM durable_executions WHERE id IN (SELECT value FROM json_each(?1))
 SELECT sleep_key FROM durable_executions
 WHERE sleep_key IN (SELECT value FROM json_each(?1))
 
--- name: claim_select
--- The rows a claim takes, in claim order. ?1 now, ?2 JSON array of task ids,
--- ?3 limit ("+ 0": see list_children).
+-- name: claim_candidates
+-- The rows a claim would take, in claim order: ?1 now, ?2 JSON array of
+-- task ids, ?3 limit ("+ 0": see list_children). Runs on a read
+-- connection, outside the write transaction; claim then takes those of
+-- them that are still due.
 SELECT {{columns}} FROM durable_executions
 WHERE due_at IS NOT NULL AND due_at <= ?1
 	AND task_id IN (SELECT value FROM json_each(?2))
 ORDER BY due_at, seq
 LIMIT ?3 + 0
 
--- name: claim_update
--- Claims the rows whose seqs are in ?4 (a JSON array) for executor ?1 until
--- ?2, at ?3. SET expressions see the row before the update. claimed() in
--- claim.go computes the same result for the rows it returns.
+-- name: claim
+-- Claims, for executor ?1 until ?2, at ?3, the rows whose seqs are in ?4 (a
+-- JSON array) that are still due, and returns their columns that may have
+-- changed since the candidates were read (the others never change). SET
+-- expressions see the row before the update: a running row that is not
+-- sleeping had a lease that lapsed, so it counts one more crash and gets
+-- the lease_expired error.
 UPDATE durable_executions SET
 	fence = fence + 1,
 	executor_id = ?1,
 	due_at = ?2,
 	updated_at = ?3,
 	status = CASE WHEN status = 'ready' THEN 'running' ELSE status END,
-	started_at = CASE WHEN status = 'ready' THEN ?3 ELSE started_at END
-WHERE seq IN (SELECT value FROM json_each(?4))
-
--- name: claim_lapsed
--- A claimed row whose lease had lapsed: one more crash, and its error.
-UPDATE durable_executions SET crashes = crashes + 1, error = ?2 WHERE seq = ?1
+	started_at = CASE WHEN status = 'ready' THEN ?3 ELSE started_at END,
+	crashes = crashes + (status = 'running' AND sleep_key IS NULL),
+	error = CASE WHEN status = 'running' AND sleep_key IS NULL THEN json_object(
+		'kind', 'lease_expired',
+		'message', printf('the lease of executor "%w" expired at %s without a heartbeat (attempt %d); executor "%w" took the run over',
+			executor_id, strftime('%Y-%m-%dT%H:%M:%fZ', due_at / 1000000.0, 'unixepoch'), attempt, ?1),
+		'retryable', json('true'))
+		ELSE error END
+WHERE seq IN (SELECT value FROM json_each(?4)) AND due_at IS NOT NULL AND due_at <= ?3
+RETURNING {{mutable_columns}}
 
 -- name: complete
 -- Applies a batch of guarded transitions. Each {{rows}} tuple is: id, fence,
@@ -107,6 +123,28 @@ UPDATE durable_executions AS e SET
 	updated_at = t.now
 FROM t
 WHERE e.id = t.id AND e.fence = t.fence AND e.status = t.from_status
+RETURNING id, parent_id, children_total
+
+-- name: complete_done
+-- The complete query for the common case, kept lean: every transition of
+-- the batch goes from running to completed without an error. ?1 is now;
+-- each {{rows}} tuple is id, fence, output, attempt, iteration. The result
+-- is the complete query's for the same transitions.
+WITH n (now) AS (SELECT ?),
+t (id, fence, output, attempt, iteration) AS (VALUES {{rows}})
+UPDATE durable_executions AS e SET
+	status = 'completed',
+	output = t.output,
+	run_output = NULL,
+	error = NULL,
+	attempt = t.attempt,
+	iteration = t.iteration,
+	executor_id = NULL,
+	due_at = NULL,
+	finished_at = n.now,
+	updated_at = n.now
+FROM t, n
+WHERE e.id = t.id AND e.fence = t.fence AND e.status = 'running'
 RETURNING id, parent_id, children_total
 
 -- name: guard

@@ -94,6 +94,45 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 	return e, seq, nil
 }
 
+// mutableRow is one row of the mutable_columns section of queries.sql.
+type mutableRow struct {
+	seq                                     int64
+	status                                  string
+	output, runOutput                       []byte
+	errJSON, executorID                     sql.NullString
+	attempt, iteration, crashes, fence      int64
+	failFast                                bool
+	childrenTotal, childrenPending          int64
+	dueAt, updatedAt, startedAt, finishedAt sql.NullInt64
+	waitingChildrenAt, waitingFinalizeAt    sql.NullInt64
+}
+
+func (m *mutableRow) scan(sc scanner) error {
+	return sc.Scan(&m.seq, &m.status, &m.output, &m.runOutput, &m.errJSON, &m.attempt, &m.iteration,
+		&m.crashes, &m.fence, &m.executorID, &m.failFast, &m.childrenTotal, &m.childrenPending,
+		&m.dueAt, &m.updatedAt, &m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt)
+}
+
+// apply sets the mutable fields of e to m's.
+func (m *mutableRow) apply(e *storage.Execution) error {
+	e.Status = storage.Status(m.status)
+	e.Output, e.RunOutput = m.output, m.runOutput
+	e.Attempt, e.Iteration, e.Crashes, e.Fence = int(m.attempt), int(m.iteration), int(m.crashes), m.fence
+	e.ExecutorID, e.FailFast = m.executorID.String, m.failFast
+	e.ChildrenTotal, e.ChildrenPending = int(m.childrenTotal), int(m.childrenPending)
+	e.DueAt, e.UpdatedAt = timeOf(m.dueAt), timeOf(m.updatedAt)
+	e.StartedAt, e.FinishedAt = timeOf(m.startedAt), timeOf(m.finishedAt)
+	e.WaitingForChildrenAt, e.WaitingForFinalizeAt = timeOf(m.waitingChildrenAt), timeOf(m.waitingFinalizeAt)
+	e.Error = nil
+	if m.errJSON.Valid {
+		e.Error = new(storage.ErrorInfo)
+		if err := json.Unmarshal([]byte(m.errJSON.String), e.Error); err != nil {
+			return fmt.Errorf("decode error of execution %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
 // encodeError returns the JSON text of info, or nil for a nil info.
 func encodeError(info *storage.ErrorInfo) (any, error) {
 	if info == nil {

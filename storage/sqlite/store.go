@@ -142,7 +142,7 @@ func (s *Store) openReaders(ctx context.Context, uri string, o options) error {
 	rdb.SetMaxOpenConns(o.maxReaders)
 	rdb.SetMaxIdleConns(o.maxReaders)
 	s.reads = map[string]*sql.Stmt{}
-	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due"} {
+	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "claim_candidates"} {
 		st, err := rdb.PrepareContext(ctx, query(name))
 		if err != nil {
 			rdb.Close()
