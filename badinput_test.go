@@ -224,6 +224,25 @@ func badInputs() []badCase {
 				_, err = task.EnqueueMany(ctx, []int{1, 2, 0})
 				return err
 			}},
+		{name: "ValidatorRejectsTwoOfALargeBatch", want: durable.ErrInvalidInput, msg: []string{"checked_large", "got -7"},
+			run: func(ctx context.Context, b *bundle) error {
+				// Large batches are encoded on several goroutines: the error
+				// must still be the first in item order.
+				task, err := durable.NewTask(b.ex, "checked_large", badEcho, durable.WithValidator(positive))
+				if err != nil {
+					return fmt.Errorf("setup: %w", err)
+				}
+				ins := make([]int, 3000)
+				for i := range ins {
+					ins[i] = 1
+				}
+				ins[1400], ins[2500] = -7, -9
+				_, err = task.EnqueueMany(ctx, ins)
+				if err != nil && strings.Contains(err.Error(), "-9") {
+					return fmt.Errorf("reported the second bad item, not the first: %w", err)
+				}
+				return err
+			}},
 		{name: "InputTooLarge", cfg: durable.Config{MaxPayloadBytes: 1024}, want: durable.ErrPayloadTooLarge,
 			msg: []string{"input of task big_in", "1024"},
 			run: func(ctx context.Context, b *bundle) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -105,20 +107,52 @@ func (e *Executor) prepareAll(items []Child) (storage.InsertParams, error) {
 		return storage.InsertParams{}, err
 	}
 	p := storage.InsertParams{Executions: make([]storage.Execution, len(items)), Delays: make([]time.Duration, len(items))}
-	for i, it := range items {
+	parts := 1
+	if len(items) >= parallelPrepareMin {
+		parts = min(runtime.GOMAXPROCS(0), 4)
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		from, to := k*len(items)/parts, (k+1)*len(items)/parts
+		prep := func() { errs[k] = e.prepareRange(items, p, from, to) }
+		if k == parts-1 {
+			prep()
+			continue
+		}
+		wg.Go(prep)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return p, err // the first error in item order, as one goroutine would find it
+		}
+	}
+	return p, nil
+}
+
+// parallelPrepareMin is the batch size from which EnqueueMany encodes its
+// items on several goroutines.
+const parallelPrepareMin = 1024
+
+// prepareRange prepares items[from:to] into p, stopping at the first
+// error.
+func (e *Executor) prepareRange(items []Child, p storage.InsertParams, from, to int) error {
+	for i := from; i < to; i++ {
+		it := items[i]
 		if it.d == nil {
-			return p, fmt.Errorf("%w: item %d has no task", ErrUnknownTask, i)
+			return fmt.Errorf("%w: item %d has no task", ErrUnknownTask, i)
 		}
 		if e.lookup(it.d.id) != it.d {
-			return p, fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
+			return fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
 		}
 		row, delay, err := e.prepare(it.d, it.input, it.sleepKey, it.opts)
 		if err != nil {
-			return p, err
+			return err
 		}
 		p.Executions[i], p.Delays[i] = row, delay
 	}
-	return p, nil
+	return nil
 }
 
 // insert writes new rows, retrying transient failures. A retry that finds

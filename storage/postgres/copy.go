@@ -57,8 +57,7 @@ func (s *Store) insertCopy(ctx context.Context, p storage.InsertParams) error {
 		if err != nil {
 			return err
 		}
-		rows := copyRows(p, now)
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.schema, "executions"}, copyColumns, pgx.CopyFromRows(rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.schema, "executions"}, copyColumns, newCopySource(p, now)); err != nil {
 			return err
 		}
 		batch := &pgx.Batch{}
@@ -85,19 +84,40 @@ func (s *Store) txNow(ctx context.Context, tx pgx.Tx, now time.Time) (time.Time,
 	return db, nil
 }
 
-func copyRows(p storage.InsertParams, now time.Time) [][]any {
-	rows := make([][]any, len(p.Executions))
-	for i := range p.Executions {
-		e := &p.Executions[i]
-		var delay time.Duration
-		if len(p.Delays) != 0 {
-			delay = p.Delays[i]
-		}
-		rows[i] = []any{
-			e.ID, e.TaskID, string(e.Status), e.Input,
-			int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), e.Retry.Multiplier, int64(e.Retry.MaxDelay), e.Retry.Jitter,
-			int64(e.Timeout), now.Add(delay).Truncate(time.Microsecond), now, now,
-		}
-	}
-	return rows
+// copySource streams p's executions to COPY, converting each row when
+// pgx asks for it: the conversion then runs in pgx's encoding goroutine,
+// beside the database's work on the rows already sent, instead of before
+// the COPY starts.
+type copySource struct {
+	p      storage.InsertParams
+	now    time.Time
+	i      int
+	values [13]any
 }
+
+func newCopySource(p storage.InsertParams, now time.Time) *copySource {
+	return &copySource{p: p, now: now, i: -1}
+}
+
+func (c *copySource) Next() bool {
+	c.i++
+	return c.i < len(c.p.Executions)
+}
+
+// Values returns the current row; pgx encodes it before the next call to
+// Next, so the slice is reused.
+func (c *copySource) Values() ([]any, error) {
+	e := &c.p.Executions[c.i]
+	var delay time.Duration
+	if len(c.p.Delays) != 0 {
+		delay = c.p.Delays[c.i]
+	}
+	c.values = [13]any{
+		e.ID, e.TaskID, string(e.Status), e.Input,
+		int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), e.Retry.Multiplier, int64(e.Retry.MaxDelay), e.Retry.Jitter,
+		int64(e.Timeout), c.now.Add(delay).Truncate(time.Microsecond), c.now, c.now,
+	}
+	return c.values[:], nil
+}
+
+func (c *copySource) Err() error { return nil }

@@ -20,11 +20,12 @@ type queries struct {
 	// table is the schema-qualified table name.
 	table string
 
-	insert, complete, completeWithChildren, completeParents string
-	cancelDescendants, cancel, exists                       string
-	get, getBySleepKey, listChildren                        string
-	claim, nextDue, heartbeat, release, recover, notify     string
-	noSort                                                  string
+	insert, complete, completeDone                      string
+	completeWithChildren, completeParents               string
+	cancelDescendants, cancel, exists                   string
+	get, getBySleepKey, listChildren                    string
+	claim, nextDue, heartbeat, release, recover, notify string
+	noSort                                              string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -51,7 +52,7 @@ func newQueries(schema string) (*queries, error) {
 	}
 	q := &queries{table: data.T}
 	targets := map[string]*string{
-		"insert": &q.insert, "complete": &q.complete,
+		"insert": &q.insert, "complete": &q.complete, "complete_done": &q.completeDone,
 		"complete_with_children": &q.completeWithChildren, "complete_parents": &q.completeParents,
 		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists,
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,

@@ -110,6 +110,62 @@ ORDER BY e.ord{{end}}
 
 {{define "complete"}}{{template "transition_update" .}}{{end}}
 
+{{- /* complete_done is Complete for the common batch, in one statement (one
+round trip, one commit): every transition goes from running to completed
+without an error, IDs distinct. It applies the guarded updates given as
+parallel arrays @d_*, does the bookkeeping of their waiting parents (locked
+in id order, as complete_parents does), and sends the notifications of the
+write on @channel (none when it is NULL): the applied ids, in chunks under
+the payload limit, the first chunk flagged ready when a parent became due.
+Running rows are never waiting parents, so no row of the batch is a parent
+the batch updates. It returns one row per applied transition: its id and
+whether a parent became due. */}}
+{{define "complete_done"}}WITH upd AS (
+    UPDATE {{.T}} AS t SET
+        status = 'completed',
+        output = u.output,
+        run_output = NULL,
+        error = NULL,
+        attempt = u.attempt,
+        iteration = u.iteration,
+        executor_id = '',
+        updated_at = {{.Now}},
+        due_at = NULL,
+        finished_at = {{.Now}}
+    FROM unnest(@d_id::text[], @d_fence::bigint[], @d_output::bytea[], @d_attempt::bigint[], @d_iteration::bigint[])
+        AS u(id, fence, output, attempt, iteration)
+    WHERE t.id = u.id AND t.fence = u.fence AND t.status = 'running'
+    RETURNING t.id, t.parent_id
+), c AS (
+    SELECT parent_id, count(*) AS n FROM upd WHERE parent_id IS NOT NULL GROUP BY parent_id
+), locked AS MATERIALIZED (
+    SELECT p.id FROM {{.T}} AS p JOIN c ON p.id = c.parent_id
+    WHERE p.status IN {{.Waiting}}
+    ORDER BY p.id
+    FOR UPDATE OF p
+), parents AS (
+    UPDATE {{.T}} AS p SET
+        children_pending = p.children_pending - c.n,
+        due_at = CASE WHEN p.children_pending - c.n <= 0 THEN {{.Now}} ELSE p.due_at END,
+        updated_at = {{.Now}}
+    FROM c, locked
+    WHERE p.id = locked.id AND p.id = c.parent_id AND p.status IN {{.Waiting}}
+    RETURNING p.children_pending <= 0 AS due
+), ready AS (
+    SELECT coalesce(bool_or(due), false) AS due FROM parents
+), chunks AS (
+    SELECT id, sum(length(id) + 3) OVER (ORDER BY id) / 6000 AS g FROM upd
+), notes AS (
+    SELECT pg_notify(@channel::text, json_build_object(
+        's', @sender::text,
+        'r', g = 0 AND (SELECT due FROM ready),
+        'f', json_agg(id ORDER BY id))::text)
+    FROM chunks
+    WHERE @channel::text IS NOT NULL
+    GROUP BY g
+)
+SELECT upd.id, (SELECT due FROM ready), (SELECT count(*) FROM notes) FROM upd{{end}}
+
 {{define "complete_with_children"}}WITH upd AS (
 {{template "transition_update" .}}
 ), ins AS (
