@@ -147,20 +147,21 @@ func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now a
 	err := withRetry(ctx, func() error {
 		clear(results)
 		ev = events{}
-		rows, err := s.pool.Query(ctx, s.q.completeDone, args)
-		if err != nil {
+		batch := &pgx.Batch{}
+		batch.Queue(s.q.genericPlans)
+		batch.Queue(s.q.completeDone, args).Query(func(rows pgx.Rows) error {
+			var id string
+			var ready bool
+			var notes int64
+			_, err := pgx.ForEachRow(rows, []any{&id, &ready, &notes}, func() error {
+				results[byID[id]].Applied = true
+				ev.finished = append(ev.finished, id)
+				ev.ready = ev.ready || ready
+				return nil
+			})
 			return err
-		}
-		var id string
-		var ready bool
-		var notes int64
-		_, err = pgx.ForEachRow(rows, []any{&id, &ready, &notes}, func() error {
-			results[byID[id]].Applied = true
-			ev.finished = append(ev.finished, id)
-			ev.ready = ev.ready || ready
-			return nil
 		})
-		return err
+		return s.pool.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
 		return nil, wrapErr("complete", err)

@@ -23,11 +23,18 @@ var copyColumns = []string{
 	"timeout_ns", "due_at", "created_at", "updated_at",
 }
 
-// copyable reports whether every row is a plain new ready execution (no
-// parent, no sleep key, nothing but what a top-level enqueue sets), which
-// COPY can write without the INSERT statement's per-row logic.
+// copyable reports whether Insert should use COPY: a bulk batch of plain
+// new executions.
 func copyable(p storage.InsertParams) bool {
-	if len(p.Executions) < copyThreshold || (len(p.Delays) != 0 && len(p.Delays) != len(p.Executions)) {
+	return len(p.Executions) >= copyThreshold && plainRows(p)
+}
+
+// plainRows reports whether every row is a plain new ready execution (no
+// parent, no sleep key, nothing but what a top-level enqueue sets), which
+// COPY or insert_plain can write without the insert statement's per-row
+// logic.
+func plainRows(p storage.InsertParams) bool {
+	if len(p.Delays) != 0 && len(p.Delays) != len(p.Executions) {
 		return false
 	}
 	for i := range p.Executions {

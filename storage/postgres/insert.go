@@ -41,6 +41,13 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		s.publish(ev)
 		return nil
 	}
+	if plainRows(p) {
+		if err := s.insertPlain(ctx, p); err != nil {
+			return wrapErr("insert", err)
+		}
+		s.publish(ev)
+		return nil
+	}
 	args, err := s.insertArgs(p)
 	if err != nil {
 		return fmt.Errorf("postgres: insert: %w", err)
@@ -57,6 +64,41 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	}
 	s.publish(ev)
 	return nil
+}
+
+// insertPlain inserts plain new ready executions and notifies the new work
+// in one statement (insert_plain).
+func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams) error {
+	n := len(p.Executions)
+	ids, tasks, inputs := make([]string, n), make([]string, n), make([][]byte, n)
+	maxRetries, baseDelays, maxDelays := make([]int64, n), make([]int64, n), make([]int64, n)
+	multipliers, jitters := make([]float64, n), make([]float64, n)
+	timeouts, delays := make([]int64, n), make([]int64, n)
+	for i := range p.Executions {
+		e := &p.Executions[i]
+		ids[i], tasks[i], inputs[i] = e.ID, e.TaskID, e.Input
+		maxRetries[i], baseDelays[i], maxDelays[i] = int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), int64(e.Retry.MaxDelay)
+		multipliers[i], jitters[i] = e.Retry.Multiplier, e.Retry.Jitter
+		timeouts[i] = int64(e.Timeout)
+		if len(p.Delays) != 0 {
+			delays[i] = micros(p.Delays[i])
+		}
+	}
+	var channel, payload *string
+	if s.cfg.listen {
+		ps := payloads(s.tag, storage.Event{Ready: true})
+		channel, payload = &s.channel, &ps[0]
+	}
+	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "p_id": ids, "p_task_id": tasks, "p_input": inputs,
+		"p_retry_max_retries": maxRetries, "p_retry_base_delay_ns": baseDelays, "p_retry_multiplier": multipliers,
+		"p_retry_max_delay_ns": maxDelays, "p_retry_jitter": jitters, "p_timeout_ns": timeouts, "p_delay_us": delays,
+		"channel": channel, "payload": payload}
+	return withRetry(ctx, func() error {
+		batch := &pgx.Batch{}
+		batch.Queue(s.q.genericPlans)
+		batch.Queue(s.q.insertPlain, args)
+		return s.pool.SendBatch(ctx, batch).Close()
+	})
 }
 
 // insertSavepoint is the savepoint InsertTx puts around its writes.

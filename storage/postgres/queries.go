@@ -20,12 +20,12 @@ type queries struct {
 	// table is the schema-qualified table name.
 	table string
 
-	insert, complete, completeDone                      string
+	insert, insertPlain, complete, completeDone         string
 	completeWithChildren, completeParents               string
 	cancelDescendants, cancel, exists                   string
 	get, getBySleepKey, listChildren                    string
 	claim, nextDue, heartbeat, release, recover, notify string
-	noSort                                              string
+	noSort, genericPlans                                string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -52,12 +52,12 @@ func newQueries(schema string) (*queries, error) {
 	}
 	q := &queries{table: data.T}
 	targets := map[string]*string{
-		"insert": &q.insert, "complete": &q.complete, "complete_done": &q.completeDone,
+		"insert": &q.insert, "insert_plain": &q.insertPlain, "complete": &q.complete, "complete_done": &q.completeDone,
 		"complete_with_children": &q.completeWithChildren, "complete_parents": &q.completeParents,
 		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists,
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
 		"claim": &q.claim, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
-		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "no_sort": &q.noSort,
+		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "no_sort": &q.noSort, "generic_plans": &q.genericPlans,
 		"migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,

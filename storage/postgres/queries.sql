@@ -105,6 +105,32 @@ WHERE t.id = u.id AND t.fence = u.fence AND t.status = u.from_status
     AND t.status NOT IN {{.Terminal}} AND u.to_status <> 'running'
 RETURNING t.id, coalesce(t.parent_id, ''), t.root_id, t.status, t.children_total{{end}}
 
+{{- /* insert_plain inserts plain new ready executions (no parent, no
+sleep key, nothing but what a top-level enqueue sets; see plainRows) given
+as parallel arrays @p_*, and sends the NOTIFY of the new work on @channel
+(none when it is NULL), in one statement: the lean path of a small enqueue.
+It returns the number of rows inserted. */}}
+{{define "insert_plain"}}WITH ins AS (
+    INSERT INTO {{.T}} (id, task_id, status, input,
+        retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
+        timeout_ns, due_at, created_at, updated_at)
+    SELECT e.id, e.task_id, 'ready', e.input,
+        e.retry_max_retries, e.retry_base_delay_ns, e.retry_multiplier, e.retry_max_delay_ns, e.retry_jitter,
+        e.timeout_ns, {{.Now}} + e.delay_us * interval '1 microsecond', {{.Now}}, {{.Now}}
+    FROM unnest(
+        @p_id::text[], @p_task_id::text[], @p_input::bytea[],
+        @p_retry_max_retries::bigint[], @p_retry_base_delay_ns::bigint[], @p_retry_multiplier::double precision[],
+        @p_retry_max_delay_ns::bigint[], @p_retry_jitter::double precision[],
+        @p_timeout_ns::bigint[], @p_delay_us::bigint[]
+    ) WITH ORDINALITY AS e(id, task_id, input, retry_max_retries, retry_base_delay_ns, retry_multiplier,
+        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, ord)
+    ORDER BY e.ord
+    RETURNING 1
+), notes AS (
+    SELECT pg_notify(@channel::text, @payload::text) WHERE @channel::text IS NOT NULL
+)
+SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM notes){{end}}
+
 {{define "insert"}}{{template "insert_rows" .}}
 ORDER BY e.ord{{end}}
 
@@ -293,7 +319,14 @@ the WAL flush): a claim lost in a server crash leaves the row as it was, to
 be claimed again, which the at-least-once promise already allows; a run
 must never rely on its claim being durable. Inserts and completions keep
 synchronous commits. */}}
-{{define "no_sort"}}SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true){{end}}
+{{define "no_sort"}}SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true),
+    set_config('plan_cache_mode', 'force_generic_plan', true){{end}}
+
+{{- /* generic_plans runs before the single-statement writes (insert_plain,
+complete_done) in the same implicit transaction: PostgreSQL otherwise
+plans them anew on every execution (a custom plan for each array size),
+which costs more than running them. */}}
+{{define "generic_plans"}}SELECT set_config('plan_cache_mode', 'force_generic_plan', true){{end}}
 
 {{define "heartbeat"}}UPDATE {{.T}} AS t SET
     due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
