@@ -541,6 +541,8 @@ func badConfigs() []badCase {
 		badConfig("ConfigConcurrencyTooHigh", durable.Config{Concurrency: 100001}, "Concurrency"),
 		badConfig("ConfigClaimBatchNegative", durable.Config{ClaimBatch: -1}, "ClaimBatch"),
 		badConfig("ConfigClaimBatchTooHigh", durable.Config{ClaimBatch: 10001}, "ClaimBatch"),
+		badConfig("ConfigClaimAheadBelowMinusOne", durable.Config{ClaimAhead: -2}, "ClaimAhead"),
+		badConfig("ConfigClaimAheadTooHigh", durable.Config{ClaimAhead: 100001}, "ClaimAhead"),
 		badConfig("ConfigCompletionBatchNegative", durable.Config{CompletionBatch: -1}, "CompletionBatch"),
 		badConfig("ConfigCompletionBatchTooHigh", durable.Config{CompletionBatch: 10001}, "CompletionBatch"),
 		badConfig("ConfigPollIntervalNegative", durable.Config{PollInterval: -time.Second}, "PollInterval"),

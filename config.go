@@ -29,8 +29,17 @@ type Config struct {
 	// Concurrency is the maximum number of task runs in this executor at
 	// once. Default: 100. Range: 1..100000.
 	Concurrency int
+	// ClaimAhead is how many claimed executions may wait in this executor
+	// for a free slot, beyond Concurrency. Claiming ahead lets one storage
+	// call take a larger batch (each call has a fixed cost) and lets a
+	// slot start its next run without a storage round trip. The waiting
+	// executions hold leases like running ones (taken over if this
+	// executor dies) and are given back at Shutdown. Default: Concurrency,
+	// capped at 500; -1 means none (claim only what can start at once).
+	// Range: -1..100000.
+	ClaimAhead int
 	// ClaimBatch is the most executions claimed in one storage call.
-	// Default: Concurrency, capped at 500.
+	// Default: Concurrency + ClaimAhead, capped at 500.
 	ClaimBatch int
 	// CompletionBatch is the most results written in one storage call.
 	// Default: 500.
@@ -79,7 +88,13 @@ func (c Config) withDefaults() Config {
 		c.Clock = clock.Real()
 	}
 	setDefault(&c.Concurrency, 100)
-	setDefault(&c.ClaimBatch, min(c.Concurrency, 500))
+	switch c.ClaimAhead {
+	case -1:
+		c.ClaimAhead = 0
+	case 0:
+		c.ClaimAhead = min(c.Concurrency, 500)
+	}
+	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 500))
 	setDefault(&c.CompletionBatch, 500)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.LeaseDuration, 30*time.Second)
@@ -102,6 +117,7 @@ func (c Config) validate() error {
 		want string
 	}{
 		{c.Concurrency >= 1 && c.Concurrency <= 100000, "Concurrency", "1..100000"},
+		{c.ClaimAhead >= 0 && c.ClaimAhead <= 100000, "ClaimAhead", "0..100000 (0 means the default; use -1 for none)"},
 		{c.ClaimBatch >= 1 && c.ClaimBatch <= 10000, "ClaimBatch", "1..10000"},
 		{c.CompletionBatch >= 1 && c.CompletionBatch <= 10000, "CompletionBatch", "1..10000"},
 		{c.PollInterval >= time.Millisecond && c.PollInterval <= time.Hour, "PollInterval", "1ms..1h"},

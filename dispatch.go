@@ -2,6 +2,7 @@ package durable
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -69,20 +70,23 @@ func (e *Executor) dispatch() (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		for i := range rows {
-			e.handleClaimed(&rows[i])
-		}
+		e.admit(rows)
 		if len(rows) < n {
 			return e.nextDue(), nil
 		}
 	}
 }
 
+// freeSlots is how many executions the dispatcher may claim now: the
+// capacity plus ClaimAhead, less what runs or waits here; none while the
+// completer is behind.
 func (e *Executor) freeSlots() int {
 	if e.comp.backlog.Load() > e.maxBacklog() {
 		return 0
 	}
-	return e.cfg.Concurrency - int(e.active.Load())
+	e.slots.mu.Lock()
+	defer e.slots.mu.Unlock()
+	return e.cfg.Concurrency + e.cfg.ClaimAhead - e.slots.running - len(e.slots.queue)
 }
 
 func (e *Executor) claim(n int) ([]storage.Execution, error) {
@@ -92,14 +96,9 @@ func (e *Executor) claim(n int) ([]storage.Execution, error) {
 	}
 	ctx, cancel := e.storageCtx()
 	defer cancel()
-	rows, err := e.store.Claim(ctx, storage.ClaimParams{
+	return e.store.Claim(ctx, storage.ClaimParams{
 		Now: e.now(), ExecutorID: e.id, TaskIDs: ids, Limit: n, Lease: e.cfg.LeaseDuration,
 	})
-	if err != nil {
-		return nil, err
-	}
-	e.active.Add(int64(len(rows)))
-	return rows, nil
 }
 
 // nextDue is how long until the next delayed execution, capped by the poll
@@ -118,11 +117,80 @@ func (e *Executor) nextDue() time.Duration {
 	return min(max(wait, 0), e.cfg.PollInterval)
 }
 
-// releaseSlot frees one unit of capacity and wakes the dispatcher if it is
-// waiting for capacity and enough has freed up to claim a useful batch.
-func (e *Executor) releaseSlot() {
-	e.active.Add(-1)
+// slots hands claimed executions to the Concurrency capacity slots. Claims
+// may run ahead of capacity by Config.ClaimAhead: the extra executions
+// wait in queue, in claim order, and start as slots free up.
+type slots struct {
+	mu      sync.Mutex
+	running int          // slots in use
+	queue   []*activeRun // claimed, waiting for a slot
+}
+
+// admit takes claimed rows: they are held from now on (heartbeats renew
+// their leases), start at once while slots are free, and queue otherwise.
+func (e *Executor) admit(rows []storage.Execution) {
+	if len(rows) == 0 {
+		return
+	}
+	runs := make([]activeRun, len(rows))
+	for i := range rows {
+		r := &runs[i]
+		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
+		e.held.put(&r.held)
+	}
+	start := make([]*activeRun, 0, len(rows))
+	e.slots.mu.Lock()
+	for i := range runs {
+		r := &runs[i]
+		if e.slots.running < e.cfg.Concurrency {
+			e.slots.running++
+			start = append(start, r)
+		} else {
+			e.slots.queue = append(e.slots.queue, r)
+		}
+	}
+	e.slots.mu.Unlock()
+	for _, r := range start {
+		e.startOn(r)
+	}
+}
+
+// startOn starts r on a slot it holds. Work done without a worker (a
+// sleeping task's timeout, say) passes the slot on to the next queued run.
+func (e *Executor) startOn(r *activeRun) {
+	for r != nil {
+		if e.begin(r) {
+			return
+		}
+		r = e.nextOrRelease()
+	}
+}
+
+// slotDone is called when the work on a slot ends: the slot goes to the
+// next queued run, or is freed.
+func (e *Executor) slotDone() {
+	e.startOn(e.nextOrRelease())
+}
+
+// nextOrRelease returns the next queued run, keeping the caller's slot for
+// it, or frees the slot and returns nil. Once shutdown begins, queued runs
+// stay queued: their claims are given back.
+func (e *Executor) nextOrRelease() *activeRun {
+	e.slots.mu.Lock()
+	for len(e.slots.queue) > 0 && !e.stopping.Load() {
+		r := e.slots.queue[0]
+		e.slots.queue[0] = nil
+		e.slots.queue = e.slots.queue[1:]
+		if !e.held.has(&r.held) {
+			continue // its lease was lost while it waited
+		}
+		e.slots.mu.Unlock()
+		return r
+	}
+	e.slots.running--
+	e.slots.mu.Unlock()
 	e.wakeIfStarved()
+	return nil
 }
 
 // wakeIfStarved wakes a dispatcher waiting for capacity once a useful batch
@@ -137,11 +205,18 @@ func (e *Executor) wakeIfStarved() {
 }
 
 // worthClaiming says whether free slots make a useful claim: half of
-// the claim batch, or any when nothing runs here (so a lone slot is not
-// left idle).
+// the claim batch, or any when nothing runs or waits here (so a lone slot
+// is not left idle).
 func (e *Executor) worthClaiming(free int) bool {
-	threshold := max(1, min(e.cfg.ClaimBatch, e.cfg.Concurrency)/2)
-	return free >= threshold || (free > 0 && e.active.Load() == 0)
+	threshold := max(1, min(e.cfg.ClaimBatch, e.cfg.Concurrency+e.cfg.ClaimAhead)/2)
+	return free >= threshold || (free > 0 && e.idle())
+}
+
+// idle reports whether nothing runs or waits here.
+func (e *Executor) idle() bool {
+	e.slots.mu.Lock()
+	defer e.slots.mu.Unlock()
+	return e.slots.running == 0 && len(e.slots.queue) == 0
 }
 
 // heartbeatLoop renews the leases of every claim held, every third of the

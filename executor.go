@@ -47,12 +47,13 @@ type Executor struct {
 	runCtx      context.Context
 	hardStop    context.CancelCauseFunc
 
-	active  atomic.Int64 // claimed executions being processed locally
-	starved atomic.Bool  // dispatcher waits for capacity
-	held    heldSet
-	comp    *completer
-	waiters waiterSet
-	ids     *idGen
+	slots    slots
+	starved  atomic.Bool // dispatcher waits for capacity
+	stopping atomic.Bool // shutdown began: queued runs stay queued
+	held     heldSet
+	comp     *completer
+	waiters  waiterSet
+	ids      *idGen
 
 	rndMu sync.Mutex
 	rnd   *rand.Rand
@@ -196,6 +197,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	e.state = stateStopping
+	e.stopping.Store(true)
 	close(e.shutdownCh)
 	e.mu.Unlock()
 

@@ -304,3 +304,98 @@ func TestFewFreeSlotsStillClaim(t *testing.T) {
 		waitFor(t, b, h)
 	}
 }
+
+// TestClaimAhead checks Config.ClaimAhead: the executor claims up to
+// Concurrency + ClaimAhead executions, runs at most Concurrency of them,
+// starts the waiting ones as slots free up, and gives back those still
+// waiting at Shutdown, unrun.
+func TestClaimAhead(t *testing.T) {
+	t.Parallel()
+	claimed := func(b *bundle, ids []string) (running int) {
+		for _, id := range ids {
+			row, err := b.store.Get(b.ctx, storage.GetParams{ID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row.Status == storage.StatusRunning {
+				running++
+			}
+		}
+		return running
+	}
+
+	t.Run("RunsAtMostConcurrency", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, durable.Config{Concurrency: 2, ClaimAhead: 3, LeaseDuration: time.Hour})
+		var running, peak atomic.Int32
+		release := make(chan struct{})
+		task := durable.Must(durable.NewTask(b.ex, "ahead", func(ctx context.Context, in int) (int, error) {
+			n := running.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			<-release
+			running.Add(-1)
+			return in, nil
+		}))
+		hs := durable.Must(task.EnqueueMany(b.ctx, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}))
+		ids := make([]string, len(hs))
+		for i, h := range hs {
+			ids[i] = h.ID()
+		}
+		eventually(t, "five claimed", func() bool { return claimed(b, ids) == 5 })
+		time.Sleep(20 * time.Millisecond) // room for more claims or runs, if a limit leaked
+		if n := claimed(b, ids); n != 5 {
+			t.Fatalf("%d executions claimed, want 5 (Concurrency 2 + ClaimAhead 3)", n)
+		}
+		if p := peak.Load(); p != 2 {
+			t.Fatalf("peak concurrency %d, want 2", p)
+		}
+		close(release)
+		for _, h := range hs {
+			if x := waitFor(t, b, h); x.Status != durable.StatusCompleted {
+				t.Fatalf("%s ended %s", h.ID(), x.Status)
+			}
+		}
+		if p := peak.Load(); p > 2 {
+			t.Fatalf("peak concurrency %d, want <= 2", p)
+		}
+	})
+
+	t.Run("ShutdownGivesBackWaitingClaims", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 2, LeaseDuration: time.Hour})
+		var runs atomic.Int32
+		task := durable.Must(durable.NewTask(b.ex, "patient", func(ctx context.Context, in int) (int, error) {
+			runs.Add(1)
+			<-durable.ShuttingDown(ctx)
+			return in, nil
+		}))
+		hs := durable.Must(task.EnqueueMany(b.ctx, []int{1, 2, 3}))
+		ids := []string{hs[0].ID(), hs[1].ID(), hs[2].ID()}
+		eventually(t, "three claimed, one running", func() bool { return claimed(b, ids) == 3 && runs.Load() == 1 })
+		if err := b.ex.Shutdown(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("%d runs, want 1: waiting claims must not start once shutdown begins", n)
+		}
+		var completed, ready int
+		for _, id := range ids {
+			row, err := b.store.Get(b.ctx, storage.GetParams{ID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case row.Status == storage.StatusCompleted:
+				completed++
+			case row.Status == storage.StatusReady && row.ExecutorID == "":
+				ready++
+			default:
+				t.Errorf("%s: status %s, executor %q after shutdown", id, row.Status, row.ExecutorID)
+			}
+		}
+		if completed != 1 || ready != 2 {
+			t.Fatalf("after shutdown: %d completed, %d ready; want 1 and 2", completed, ready)
+		}
+	})
+}

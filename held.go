@@ -44,6 +44,14 @@ func (s *heldSet) remove(h *held) {
 	s.mu.Unlock()
 }
 
+// has reports whether h is still the entry for its execution (its lease
+// was not lost).
+func (s *heldSet) has(h *held) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[h.lease.ID] == h
+}
+
 func (s *heldSet) isAbandoned(h *held) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

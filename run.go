@@ -20,30 +20,29 @@ type activeRun struct {
 	once sync.Once // the outcome is recorded once: by the run or its timeout
 }
 
-// handleClaimed decides what a claimed row needs and starts it. It holds
-// one unit of capacity, released when the local work ends.
-func (e *Executor) handleClaimed(row *storage.Execution) {
-	r := &activeRun{held: held{lease: storage.Lease{ID: row.ID, Fence: row.Fence}}, e: e, d: e.lookup(row.TaskID), row: row}
-	h := &r.held
-	e.held.put(h)
+// begin decides what a claimed execution needs and starts it on the slot
+// it holds. It reports whether the slot stays taken until the work ends
+// (slotDone then passes it on); false when the work was done at once.
+func (e *Executor) begin(r *activeRun) bool {
+	h, row := &r.held, r.row
 	switch d := r.d; {
 	case d == nil: // cannot happen: claims name registered tasks only
 		e.held.remove(h)
-		e.releaseSlot()
 	case row.Status == storage.StatusRunning && row.SleepKey != "":
-		e.submitNow(h, e.sleepTimeout(*row))
+		e.comp.submit(h, e.sleepTimeout(*row))
 	case row.Status == storage.StatusRunning && row.Crashes > e.cfg.CrashBudget:
-		e.submitNow(h, e.crashBudgetExceeded(*row))
+		e.comp.submit(h, e.crashBudgetExceeded(*row))
 	case row.Status == storage.StatusRunning && d.kind == kindSequence:
-		e.submitNow(h, e.startSequence(d, *row))
+		e.comp.submit(h, e.startSequence(d, *row))
 	case row.Status == storage.StatusRunning || row.Status.Waiting():
 		e.runs.Add(1)
 		e.goWork(r)
+		return true
 	default:
 		e.log.Error("claimed an execution in an unexpected status", "execution", row.ID, "status", row.Status)
 		e.held.remove(h)
-		e.releaseSlot()
 	}
+	return false
 }
 
 // work runs on a worker goroutine: the task's function, or a parent's
@@ -51,7 +50,7 @@ func (e *Executor) handleClaimed(row *storage.Execution) {
 func (r *activeRun) work() {
 	e := r.e
 	defer e.runs.Done()
-	defer e.releaseSlot()
+	defer e.slotDone()
 	if r.row.Status.Waiting() {
 		e.continueParent(&r.held, r.d, *r.row)
 		return
@@ -63,12 +62,6 @@ func (r *activeRun) work() {
 	defer cancel(nil)
 	e.held.setCancel(&r.held, cancel)
 	r.execute(ctx, cancel)
-}
-
-// submitNow queues a transition decided without running user code.
-func (e *Executor) submitNow(h *held, tr storage.Transition) {
-	e.comp.submit(h, tr)
-	e.releaseSlot()
 }
 
 func (e *Executor) sleepTimeout(row storage.Execution) storage.Transition {
