@@ -34,8 +34,10 @@ type Config struct {
 	// call take a larger batch (each call has a fixed cost) and lets a
 	// slot start its next run without a storage round trip. The waiting
 	// executions hold leases like running ones (taken over if this
-	// executor dies) and are given back at Shutdown. Default: Concurrency,
-	// capped at 500; -1 means none (claim only what can start at once).
+	// executor dies) and are given back at Shutdown. Default: three times
+	// Concurrency (as Celery's prefetch multiplier, measured best for the
+	// SQL stores on docs/performance.md's machine), capped at 500; -1
+	// means none (claim only what can start at once).
 	// Range: -1..100000.
 	ClaimAhead int
 	// ClaimBatch is the most executions claimed in one storage call.
@@ -92,7 +94,7 @@ func (c Config) withDefaults() Config {
 	case -1:
 		c.ClaimAhead = 0
 	case 0:
-		c.ClaimAhead = min(c.Concurrency, 500)
+		c.ClaimAhead = min(3*c.Concurrency, 500)
 	}
 	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 500))
 	setDefault(&c.CompletionBatch, 500)
