@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,22 @@ func payloads(sender string, ev storage.Event) []string {
 	}
 	flush()
 	return out
+}
+
+// ownPayload reports, without decoding it, whether a payload was sent by
+// the store tagged tag: both producers (payloads and complete_done's
+// json_build_object) write the sender first, as {"s":"tag" or
+// {"s" : "tag".
+func ownPayload(raw, tag string) bool {
+	rest, ok := strings.CutPrefix(raw, `{"s"`)
+	if !ok {
+		return false
+	}
+	rest = strings.TrimLeft(rest, " ")
+	if rest, ok = strings.CutPrefix(rest, ":"); !ok {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimLeft(rest, " "), `"`+tag+`"`)
 }
 
 // queueNotify queues the notifications of ev on batch, unless
@@ -190,6 +207,9 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 // it (and so already delivered it). A payload it cannot read is delivered
 // as Ready, which makes the engine poll.
 func (l *listener) deliver(raw string) {
+	if ownPayload(raw, l.s.tag) {
+		return // this store published the event when it wrote
+	}
 	var p payload
 	if err := json.Unmarshal([]byte(raw), &p); err != nil {
 		l.s.cfg.logger.Warn("postgres listener: unreadable notification", "channel", l.s.channel, "err", err)

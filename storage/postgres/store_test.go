@@ -385,3 +385,25 @@ func TestPayloadsChunk(t *testing.T) {
 		t.Fatalf("empty event payloads: %q", ps)
 	}
 }
+
+// TestOwnPayload checks the listener's shortcut for its own store's
+// notifications, in both encodings that send them.
+func TestOwnPayload(t *testing.T) {
+	const tag = "0123456789abcdef"
+	cases := []struct {
+		raw  string
+		want bool
+	}{
+		{payloads(tag, storage.Event{Ready: true, Finished: []string{"a"}})[0], true},
+		{`{"s" : "0123456789abcdef", "r" : false, "f" : ["a","b"]}`, true},
+		{payloads("fedcba9876543210", storage.Event{Finished: []string{tag}})[0], false},
+		{`{"r":true}`, false},
+		{`{"f":["0123456789abcdef"]}`, false},
+		{"", false},
+	}
+	for _, c := range cases {
+		if got := ownPayload(c.raw, tag); got != c.want {
+			t.Errorf("ownPayload(%q) = %v, want %v", c.raw, got, c.want)
+		}
+	}
+}
