@@ -45,7 +45,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 		batch.Queue(s.q.noSort)
 		batch.Queue(s.q.claim, args).Query(func(r pgx.Rows) error {
 			var err error
-			rows, err = pgx.CollectRows(r, scanClaimed)
+			rows, err = scanClaims(r, p.Limit)
 			return err
 		})
 		return s.pool.SendBatch(ctx, batch).Close()
@@ -66,19 +66,27 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	return out, nil
 }
 
-func scanClaimed(row pgx.CollectableRow) (claimed, error) {
+// scanClaims reads the claim statement's rows. One set of scan
+// destinations serves every row.
+func scanClaims(rows pgx.Rows, limit int) ([]claimed, error) {
+	defer rows.Close()
+	out := make([]claimed, 0, limit)
 	var r execRow
 	var due pgtype.Timestamptz
-	var c claimed
-	if err := row.Scan(append([]any{&due, &c.seq}, r.dests()...)...); err != nil {
-		return claimed{}, err
+	var seq int64
+	dests := append([]any{&due, &seq}, r.dests()...)
+	for rows.Next() {
+		r = execRow{}
+		if err := rows.Scan(dests...); err != nil {
+			return nil, err
+		}
+		e, err := r.execution()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, claimed{dueAt: fromTS(due), seq: seq, e: e})
 	}
-	e, err := r.execution()
-	if err != nil {
-		return claimed{}, err
-	}
-	c.dueAt, c.e = fromTS(due), e
-	return c, nil
+	return out, rows.Err()
 }
 
 // leaseArrays splits leases into parallel arrays sorted by ID, so that
