@@ -28,7 +28,13 @@ type benchFlags struct {
 	sameIdentity bool
 }
 
-var workloads = []string{"throughput", "latency", "fanout", "recovery"}
+var workloads = []string{"throughput", "latency", "latency-remote", "fanout", "recovery"}
+
+// crossProcess reports whether workload w runs tasks in a second process,
+// which needs a store two processes can share (not memory).
+func crossProcess(w string) bool {
+	return w == "latency-remote" || w == "recovery"
+}
 
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	var f benchFlags
@@ -45,7 +51,11 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
 	fs.BoolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: durable bench [flags]\n\nRuns the standard workloads (throughput, latency, fanout, recovery) on one store.\n\nflags:")
+		fmt.Fprintf(stderr, "usage: durable bench [flags]\n\nRuns the standard workloads (%s) on one store.\n"+
+			"latency-remote times enqueue-to-Wait of a task run by another process (a bench-worker);\n"+
+			"it and recovery need --store sqlite or postgres, and --workload all skips them on memory\n"+
+			"(and latency-remote on sqlite, where the other process finds work by polling).\n\nflags:\n",
+			strings.Join(workloads, ", "))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +72,8 @@ func (f benchFlags) validate(fs *flag.FlagSet) error {
 		return fmt.Errorf("--store must be memory, sqlite or postgres, not %q", f.store)
 	case f.workload != "all" && !slices.Contains(workloads, f.workload):
 		return fmt.Errorf("--workload must be all or one of %s, not %q", strings.Join(workloads, ", "), f.workload)
+	case f.store == "memory" && crossProcess(f.workload):
+		return fmt.Errorf("--workload %s needs a store shared by two processes (--store sqlite or postgres), not memory", f.workload)
 	case f.durability != "full" && f.durability != "normal":
 		return fmt.Errorf("--durability must be full or normal, not %q", f.durability)
 	case f.n < 1 || f.n > 10_000_000:
@@ -126,8 +138,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	var results []Result
 	for _, w := range f.selected() {
-		if w == "recovery" && f.store == "memory" {
-			fmt.Fprintln(stderr, "durable bench: recovery needs a store shared by two processes; skipped on memory")
+		if crossProcess(w) && f.store == "memory" {
+			fmt.Fprintf(stderr, "durable bench: %s needs a store shared by two processes; skipped on memory\n", w)
+			continue
+		}
+		if w == "latency-remote" && f.store == "sqlite" && f.workload == "all" {
+			fmt.Fprintln(stderr, "durable bench: latency-remote skipped on sqlite: SQLite carries no events between processes, "+
+				"so a task run by another process is found by polling (about 1s a round, minutes a run); "+
+				"ask for --workload latency-remote to measure it")
 			continue
 		}
 		for run := 1; run <= f.runs; run++ {
@@ -179,6 +197,9 @@ func runWorkload(ctx context.Context, f benchFlags, w string) (Result, error) {
 	case "latency":
 		r.N = latencyRounds
 		err = benchLatency(ctx, f, &r)
+	case "latency-remote":
+		r.N = remoteLatencyRounds
+		err = benchLatencyRemote(ctx, f, &r)
 	case "fanout":
 		r.N = fanoutChildren
 		err = benchFanout(ctx, f, &r)
@@ -198,7 +219,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // printTable prints the median and min-max of each figure per workload.
 func printTable(w io.Writer, f benchFlags, results []Result) {
 	fmt.Fprintf(w, "durable bench: store=%s concurrency=%d runs=%d\n\n", f.store, f.concurrency, f.runs)
-	fmt.Fprintf(w, "%-11s %-22s %s\n", "workload", "figure", "median (min-max)")
+	fmt.Fprintf(w, "%-14s %-22s %s\n", "workload", "figure", "median (min-max)")
 	for _, wl := range f.selected() {
 		var rs []Result
 		for _, r := range results {
@@ -214,7 +235,7 @@ func printTable(w io.Writer, f benchFlags, results []Result) {
 			for i, r := range rs {
 				vals[i] = fig.get(r)
 			}
-			fmt.Fprintf(w, "%-11s %-22s %s\n", wl, fig.name, summarize(vals, fig.unit))
+			fmt.Fprintf(w, "%-14s %-22s %s\n", wl, fig.name, summarize(vals, fig.unit))
 		}
 	}
 }
@@ -233,13 +254,9 @@ func figures(workload string) []figure {
 			{"end to end", "ms", func(r Result) float64 { return r.E2EMs }},
 		}
 	case "latency":
-		return []figure{
-			{"p50", "ms", func(r Result) float64 { return r.LatencyMs.P50 }},
-			{"p90", "ms", func(r Result) float64 { return r.LatencyMs.P90 }},
-			{"p99", "ms", func(r Result) float64 { return r.LatencyMs.P99 }},
-			{"max", "ms", func(r Result) float64 { return r.LatencyMs.Max }},
-			{"pickup (median)", "ms", func(r Result) float64 { return r.PickupMs }},
-		}
+		return append(latencyFigures(), figure{"pickup (median)", "ms", func(r Result) float64 { return r.PickupMs }})
+	case "latency-remote":
+		return latencyFigures()
 	case "fanout":
 		return []figure{{"1,000 children + sum", "ms", func(r Result) float64 { return r.FanoutMs }}}
 	default:
@@ -248,6 +265,17 @@ func figures(workload string) []figure {
 			{"lost", "", func(r Result) float64 { return float64(*r.JobsLost) }},
 			{"executed twice", "", func(r Result) float64 { return float64(*r.JobsTwice) }},
 		}
+	}
+}
+
+// latencyFigures are the percentiles of Result.LatencyMs; the latency
+// workloads print them.
+func latencyFigures() []figure {
+	return []figure{
+		{"p50", "ms", func(r Result) float64 { return r.LatencyMs.P50 }},
+		{"p90", "ms", func(r Result) float64 { return r.LatencyMs.P90 }},
+		{"p99", "ms", func(r Result) float64 { return r.LatencyMs.P99 }},
+		{"max", "ms", func(r Result) float64 { return r.LatencyMs.Max }},
 	}
 }
 

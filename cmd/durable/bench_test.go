@@ -24,6 +24,8 @@ func TestBenchFlags(t *testing.T) {
 		{"BadDurability", []string{"--durability", "fast"}, "--durability must be"},
 		{"UnknownFlag", []string{"--fast"}, "-fast"},
 		{"Extra", []string{"now"}, "unexpected argument"},
+		{"RemoteOnMemory", []string{"--store", "memory", "--workload", "latency-remote"}, "latency-remote needs a store shared"},
+		{"RecoveryOnMemory", []string{"--store", "memory", "--workload", "recovery"}, "recovery needs a store shared"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,12 +74,15 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
-// TestMain lets the test binary act as the recovery workload's worker
-// process, which the bench starts with os.Executable().
+// TestMain lets the test binary act as the worker process of the recovery
+// and latency-remote workloads, which the bench starts with
+// os.Executable(). It also lowers the latency-remote rounds (on SQLite each
+// takes about a poll interval, a second).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "bench-worker" {
 		os.Exit(runBenchWorker(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	remoteLatencyWarmup, remoteLatencyRounds = 1, 3
 	os.Exit(m.Run())
 }
 
@@ -101,4 +106,83 @@ func TestBenchRecoveryOnSQLite(t *testing.T) {
 	if *r.JobsLost != 0 {
 		t.Errorf("lost %d tasks", *r.JobsLost)
 	}
+}
+
+// TestBenchLatencyRemote runs the latency-remote workload end to end: a
+// bench-worker process runs the tasks the bench enqueues and waits for.
+func TestBenchLatencyRemote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs worker processes")
+	}
+	t.Parallel()
+	stores := map[string][]string{"sqlite": {"--path", t.TempDir()}}
+	if dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL"); dsn != "" {
+		stores["postgres"] = []string{"--dsn", dsn}
+	}
+	for store, extra := range stores {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"bench", "--store", store, "--workload", "latency-remote", "--json"}, extra...)
+			var out, errOut bytes.Buffer
+			if code := run(args, &out, &errOut); code != exitOK {
+				t.Fatalf("exit %d: %s", code, errOut.String())
+			}
+			var r Result
+			if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+				t.Fatalf("%v: %s", err, out.String())
+			}
+			checkRemoteResult(t, r, store)
+		})
+	}
+}
+
+// checkRemoteResult checks one latency-remote result and its table.
+func checkRemoteResult(t *testing.T, r Result, store string) {
+	t.Helper()
+	if r.Workload != "latency-remote" || r.Store != store || r.N != remoteLatencyRounds {
+		t.Errorf("workload %q store %q n %d, want latency-remote %s %d", r.Workload, r.Store, r.N, store, remoteLatencyRounds)
+	}
+	if r.LatencyMs == nil || r.LatencyMs.P50 <= 0 || r.LatencyMs.Max < r.LatencyMs.P50 {
+		t.Fatalf("latency_ms = %+v, want positive percentiles", r.LatencyMs)
+	}
+	if r.PickupMs != 0 {
+		t.Errorf("pickup_ms = %v, want none (it would need the worker's clock)", r.PickupMs)
+	}
+	t.Logf("%s: p50 %.2fms max %.2fms", store, r.LatencyMs.P50, r.LatencyMs.Max)
+	var table bytes.Buffer
+	printTable(&table, benchFlags{store: store, workload: "latency-remote", runs: 1}, []Result{r})
+	if !strings.Contains(table.String(), "latency-remote p50") || strings.Contains(table.String(), "pickup") {
+		t.Errorf("table lacks the p50 row or has a pickup row:\n%s", table.String())
+	}
+}
+
+// TestBenchTableLatencyRemote checks that bench-table prints the
+// latency-remote figures apart from the same-process ones.
+func TestBenchTableLatencyRemote(t *testing.T) {
+	t.Parallel()
+	in := `{"engine":"durable","workload":"latency","store":"postgres","latency_ms":{"p50":2,"p90":3,"p99":4,"max":5},"pickup_ms":1}
+{"engine":"durable","workload":"latency-remote","store":"postgres","latency_ms":{"p50":7,"p90":8,"p99":9,"max":10}}
+`
+	var out bytes.Buffer
+	printComparison(&out, mustReadRuns(t, in))
+	for _, want := range []string{"latency p50 ms", "remote p50 ms", "remote p99 ms"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q row:\n%s", want, out.String())
+		}
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "remote p50 ms") && !strings.Contains(line, " 7.00 ") {
+			t.Errorf("remote p50 row %q, want 7.00", line)
+		}
+	}
+}
+
+// mustReadRuns parses bench-table input.
+func mustReadRuns(t *testing.T, in string) []peerRun {
+	t.Helper()
+	runs, err := readRuns(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
 }

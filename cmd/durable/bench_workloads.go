@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,7 +36,20 @@ const (
 	fanoutChildren = 1000
 	recoveryTasks  = 2000
 	recoveryKillAt = 0.4
+
+	// remoteRoundTimeout bounds one latency-remote round, so that a worker
+	// process that is alive but never runs the task fails the run instead
+	// of hanging it.
+	remoteRoundTimeout = time.Minute
+	// workerStopGrace is how long a worker process has to exit after
+	// SIGTERM before it is killed.
+	workerStopGrace = 5 * time.Second
 )
+
+// remoteLatencyWarmup and remoteLatencyRounds are the latency-remote
+// workload's counts: latencyWarmup and latencyRounds, lowered by the tests
+// (on SQLite every round waits for polling, about a second).
+var remoteLatencyWarmup, remoteLatencyRounds = latencyWarmup, latencyRounds
 
 func interruptContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -48,15 +62,16 @@ func randomSuffix() string {
 }
 
 // benchStore is a fresh store for one run and where it lives, so that a
-// recovery worker process can open the same one.
+// worker process (recovery, latency-remote) can open the same one.
 type benchStore struct {
 	storage.Store
 	kind, file, dsn, schema string
+	durability              string
 	cleanup                 func()
 }
 
 func openBenchStore(ctx context.Context, f benchFlags) (*benchStore, error) {
-	bs := &benchStore{kind: f.store, dsn: f.dsn, cleanup: func() {}}
+	bs := &benchStore{kind: f.store, dsn: f.dsn, durability: f.durability, cleanup: func() {}}
 	var err error
 	switch f.store {
 	case "memory":
@@ -252,26 +267,146 @@ func benchLatency(ctx context.Context, f benchFlags, r *Result) error {
 	}
 	var lat, pickup []time.Duration
 	for i := range latencyWarmup + latencyRounds {
-		t0 := time.Now()
-		h, err := task.Enqueue(ctx, noopInput{I: i})
+		t0, took, err := enqueueAndWait(ctx, task, i)
 		if err != nil {
 			return err
 		}
-		if _, err := h.Wait(ctx); err != nil {
-			return err
-		}
-		done := time.Since(t0)
 		ran := <-started
 		if i >= latencyWarmup {
-			lat, pickup = append(lat, done), append(pickup, ran.Sub(t0))
+			lat, pickup = append(lat, took), append(pickup, ran.Sub(t0))
 		}
 	}
-	slices.Sort(lat)
+	r.LatencyMs = latencyOf(lat)
 	slices.Sort(pickup)
-	at := func(p float64) float64 { return ms(lat[int(p*float64(len(lat)-1))]) }
-	r.LatencyMs = &Latency{P50: at(0.5), P90: at(0.9), P99: at(0.99), Max: ms(lat[len(lat)-1])}
 	r.PickupMs = ms(pickup[len(pickup)/2])
 	return nil
+}
+
+// enqueueAndWait enqueues one noop task and waits for it; it returns when
+// it enqueued and how long until Wait returned.
+func enqueueAndWait(ctx context.Context, task *durable.Task[noopInput, empty], i int) (time.Time, time.Duration, error) {
+	t0 := time.Now()
+	h, err := task.Enqueue(ctx, noopInput{I: i})
+	if err != nil {
+		return t0, 0, err
+	}
+	x, err := h.Wait(ctx)
+	took := time.Since(t0)
+	if err != nil {
+		return t0, took, err
+	}
+	if x.Status != durable.StatusCompleted {
+		return t0, took, fmt.Errorf("execution %s ended %s, not completed: %v", x.ID, x.Status, x.Err)
+	}
+	return t0, took, nil
+}
+
+// latencyOf returns the percentiles of samples (at least one), which it
+// sorts in place.
+func latencyOf(samples []time.Duration) *Latency {
+	slices.Sort(samples)
+	at := func(p float64) float64 { return ms(samples[int(p*float64(len(samples)-1))]) }
+	return &Latency{P50: at(0.5), P90: at(0.9), P99: at(0.99), Max: ms(samples[len(samples)-1])}
+}
+
+// benchLatencyRemote is the latency workload with the task run by another
+// process: a bench-worker process runs the noop task, and this process
+// enqueues and waits with an executor it never starts, so it never claims
+// work but its Wait is woken by the store's events (or, for work finished
+// elsewhere without cross-process events, by polling). The pickup time
+// would need the worker's clock, so it is not reported.
+func benchLatencyRemote(ctx context.Context, f benchFlags, r *Result) error {
+	bs, err := openBenchStore(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer bs.close()
+	ex, err := benchExecutor(bs, f.concurrency, "")
+	if err != nil {
+		return err
+	}
+	defer shutdown(ex)
+	task := noopTask(ex)
+	worker, runCtx, err := startRemoteWorker(ctx, bs, f.concurrency)
+	if err != nil {
+		return err
+	}
+	defer worker.stop()
+	lat, err := remoteRounds(runCtx, task)
+	if err != nil {
+		return err
+	}
+	r.LatencyMs = latencyOf(lat)
+	r.Settings["task_runs_in"] = "another process (bench-worker)"
+	if bs.kind == "sqlite" {
+		r.Settings["poll_interval"] = "1s (SQLite has no cross-process events)"
+	}
+	return nil
+}
+
+// remoteRounds runs the latency-remote rounds, the warm-up ones first (the
+// first of them returning shows that the worker process runs), and returns
+// the timings of the measured ones. Each round has remoteRoundTimeout.
+func remoteRounds(ctx context.Context, task *durable.Task[noopInput, empty]) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, remoteLatencyRounds)
+	for i := range remoteLatencyWarmup + remoteLatencyRounds {
+		roundCtx, cancel := context.WithTimeoutCause(ctx, remoteRoundTimeout,
+			fmt.Errorf("task %d did not finish within %v: the bench-worker process is not running it", i, remoteRoundTimeout))
+		_, took, err := enqueueAndWait(roundCtx, task, i)
+		if err != nil && roundCtx.Err() != nil {
+			err = context.Cause(roundCtx)
+		}
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		if i >= remoteLatencyWarmup {
+			lat = append(lat, took)
+		}
+	}
+	return lat, nil
+}
+
+// remoteWorker is a running bench-worker process.
+type remoteWorker struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited and been reaped
+}
+
+// startRemoteWorker starts a bench-worker process running the noop task on
+// bs. The returned context, derived from ctx, is cancelled when the process
+// exits, with the exit as its cause, so that a worker that dies ends the
+// run at once.
+func startRemoteWorker(ctx context.Context, bs *benchStore, concurrency int) (*remoteWorker, context.Context, error) {
+	cmd, err := startBenchWorker(bs, concurrency, "bench_remote", "noop", "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the bench-worker process: %w", err)
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	w := &remoteWorker{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		cancel(fmt.Errorf("the bench-worker process exited before the workload ended (%w)", err))
+		close(w.exited)
+	}()
+	return w, runCtx, nil
+}
+
+// stop sends the worker SIGTERM, kills it if it has not exited within
+// workerStopGrace, and waits until it has exited.
+func (w *remoteWorker) stop() {
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(workerStopGrace)
+	defer t.Stop()
+	select {
+	case <-w.exited:
+	case <-t.C:
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+	}
 }
 
 func benchFanout(ctx context.Context, f benchFlags, r *Result) error {
@@ -348,7 +483,7 @@ func benchRecovery(ctx context.Context, f benchFlags, r *Result) error {
 	if err != nil {
 		return err
 	}
-	first, err := startBenchWorker(bs, f.concurrency, "bench_worker", logPath)
+	first, err := startBenchWorker(bs, f.concurrency, "bench_worker", "sleepy", logPath)
 	if err != nil {
 		return err
 	}
@@ -363,7 +498,7 @@ func benchRecovery(ctx context.Context, f benchFlags, r *Result) error {
 	if !f.sameIdentity {
 		secondID = "bench_worker_2"
 	}
-	second, err := startBenchWorker(bs, f.concurrency, secondID, logPath)
+	second, err := startBenchWorker(bs, f.concurrency, secondID, "sleepy", logPath)
 	if err != nil {
 		return err
 	}
@@ -405,13 +540,20 @@ func enqueueSleepy(ctx context.Context, store storage.Store, concurrency int) ([
 	return ids, nil
 }
 
-func startBenchWorker(bs *benchStore, concurrency int, id, logPath string) (*exec.Cmd, error) {
+// startBenchWorker starts a bench-worker process: an executor with id id
+// and concurrency on bs that runs task, sleepy (which logs to logPath) or
+// noop (logPath "").
+func startBenchWorker(bs *benchStore, concurrency int, id, task, logPath string) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "bench-worker", "--store", bs.kind, "--file", bs.file, "--dsn", bs.dsn,
-		"--schema", bs.schema, "--id", id, "--log", logPath, "--concurrency", strconv.Itoa(concurrency))
+	args := []string{"bench-worker", "--store", bs.kind, "--file", bs.file, "--dsn", bs.dsn, "--schema", bs.schema,
+		"--durability", bs.durability, "--id", id, "--task", task, "--concurrency", strconv.Itoa(concurrency)}
+	if logPath != "" {
+		args = append(args, "--log", logPath)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	return cmd, cmd.Start()
 }
@@ -476,49 +618,86 @@ func readLog(path string) (starts, ends map[int]int) {
 	return starts, ends
 }
 
-// runBenchWorker is the hidden `durable bench-worker` command: the recovery
-// workload's worker process. It runs until killed or sent SIGTERM.
-func runBenchWorker(args []string, stdout, stderr io.Writer) int {
-	var kind, file, dsn, schema, id, logPath string
-	var concurrency int
+// workerFlags configures `durable bench-worker`.
+type workerFlags struct {
+	kind, file, dsn, schema, durability string
+	id, task, logPath                   string
+	concurrency                         int
+}
+
+// parseWorkerFlags parses and checks the flags of `durable bench-worker`.
+func parseWorkerFlags(args []string, stderr io.Writer) (workerFlags, error) {
+	var w workerFlags
 	fs := flag.NewFlagSet("bench-worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&kind, "store", "", "")
-	fs.StringVar(&file, "file", "", "")
-	fs.StringVar(&dsn, "dsn", "", "")
-	fs.StringVar(&schema, "schema", "", "")
-	fs.StringVar(&id, "id", "", "")
-	fs.StringVar(&logPath, "log", "", "")
-	fs.IntVar(&concurrency, "concurrency", 100, "")
+	fs.StringVar(&w.kind, "store", "", "store: sqlite or postgres")
+	fs.StringVar(&w.file, "file", "", "SQLite file (--store sqlite)")
+	fs.StringVar(&w.dsn, "dsn", "", "PostgreSQL connection string (--store postgres)")
+	fs.StringVar(&w.schema, "schema", "", "PostgreSQL schema (--store postgres)")
+	fs.StringVar(&w.durability, "durability", "full", "SQLite durability: full or normal")
+	fs.StringVar(&w.id, "id", "", "executor id; default: a random one")
+	fs.StringVar(&w.task, "task", "sleepy", "task to run: sleepy (recovery; logs to --log) or noop (latency-remote)")
+	fs.StringVar(&w.logPath, "log", "", "file the sleepy task appends its start and end lines to")
+	fs.IntVar(&w.concurrency, "concurrency", 100, "executor concurrency")
 	if err := fs.Parse(args); err != nil {
+		return w, err
+	}
+	switch {
+	case w.task != "sleepy" && w.task != "noop":
+		return w, fmt.Errorf("--task must be sleepy or noop, not %q", w.task)
+	case w.task == "sleepy" && w.logPath == "":
+		return w, errors.New("--task sleepy needs --log")
+	case w.durability != "full" && w.durability != "normal":
+		return w, fmt.Errorf("--durability must be full or normal, not %q", w.durability)
+	}
+	return w, nil
+}
+
+// openWorkerStore opens the store a bench-worker was pointed at.
+func openWorkerStore(ctx context.Context, w workerFlags) (storage.Store, error) {
+	switch w.kind {
+	case "sqlite":
+		return sqlite.Open(ctx, w.file, sqliteOptions(w.durability)...)
+	case "postgres":
+		return postgres.Open(ctx, w.dsn, postgres.WithSchema(w.schema))
+	}
+	return nil, fmt.Errorf("unknown store %q", w.kind)
+}
+
+// runBenchWorker is the hidden `durable bench-worker` command: the worker
+// process of the recovery workload (--task sleepy) and of the
+// latency-remote one (--task noop). It runs until killed or sent SIGTERM.
+func runBenchWorker(args []string, stdout, stderr io.Writer) int {
+	w, err := parseWorkerFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "bench-worker: %v\n", err)
+		}
 		return exitUsage
 	}
 	ctx, stop := interruptContext()
 	defer stop()
-	var store storage.Store
-	var err error
-	switch kind {
-	case "sqlite":
-		store, err = sqlite.Open(ctx, file)
-	case "postgres":
-		store, err = postgres.Open(ctx, dsn, postgres.WithSchema(schema))
-	default:
-		err = fmt.Errorf("unknown store %q", kind)
-	}
+	store, err := openWorkerStore(ctx, w)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench-worker: %v\n", err)
 		return exitError
 	}
 	defer store.Close()
-	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		fmt.Fprintf(stderr, "bench-worker: %v\n", err)
-		return exitError
+	var logFile *os.File
+	if w.task == "sleepy" {
+		if logFile, err = os.OpenFile(w.logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err != nil {
+			fmt.Fprintf(stderr, "bench-worker: %v\n", err)
+			return exitError
+		}
+		defer logFile.Close()
 	}
-	defer logFile.Close()
-	ex, err := benchExecutor(store, concurrency, id)
+	ex, err := benchExecutor(store, w.concurrency, w.id)
 	if err == nil {
-		sleepyTask(ex, logFile)
+		if w.task == "noop" {
+			noopTask(ex)
+		} else {
+			sleepyTask(ex, logFile)
+		}
 		err = ex.Start(ctx)
 	}
 	if err != nil {

@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	switch args[0] {
-	case "bench-worker": // internal: the recovery workload's worker process
+	case "bench-worker": // internal: the worker process of the recovery and latency-remote workloads
 		return runBenchWorker(args[1:], stdout, stderr)
 	case "bench-table":
 		return runBenchTable(args[1:], os.Stdin, stdout, stderr)

@@ -84,6 +84,8 @@ var tableFigures = []struct{ workload, key, label string }{
 	{"latency", "latency_p50", "latency p50 ms"},
 	{"latency", "latency_p99", "latency p99 ms"},
 	{"latency", "pickup_ms", "pickup ms"},
+	{"latency-remote", "latency_p50", "remote p50 ms"},
+	{"latency-remote", "latency_p99", "remote p99 ms"},
 	{"fanout", "fanout_ms", "fanout ms"},
 	{"recovery", "recovery_ms", "recovery ms"},
 	{"recovery", "jobs_lost", "lost"},
