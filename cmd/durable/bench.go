@@ -177,7 +177,10 @@ func (f benchFlags) selected() []string {
 func (f benchFlags) settings() map[string]string {
 	s := map[string]string{
 		"go": runtime.Version(), "gomaxprocs": fmt.Sprint(runtime.GOMAXPROCS(0)),
-		"poll_interval": "1s (fallback only)", "claim_batch": fmt.Sprint(min(f.concurrency, 500)),
+		"poll_interval": "1s (fallback only)",
+		// The executor's defaults (durable.Config) for this concurrency.
+		"claim_ahead": fmt.Sprint(min(3*f.concurrency, 500)),
+		"claim_batch": fmt.Sprint(min(f.concurrency+min(3*f.concurrency, 500), 500)),
 	}
 	if f.store == "sqlite" {
 		s["synchronous"] = strings.ToUpper(f.durability)
