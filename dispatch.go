@@ -181,8 +181,8 @@ func (e *Executor) nextOrRelease() *activeRun {
 		r := e.slots.queue[0]
 		e.slots.queue[0] = nil
 		e.slots.queue = e.slots.queue[1:]
-		if !e.held.has(&r.held) {
-			continue // its lease was lost while it waited
+		if !e.held.startable(&r.held) {
+			continue // its lease was lost, or it ended elsewhere, while it waited
 		}
 		e.slots.mu.Unlock()
 		return r

@@ -361,6 +361,46 @@ func TestClaimAhead(t *testing.T) {
 		}
 	})
 
+	t.Run("CancelledWhileWaitingNeverStarts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 2, LeaseDuration: time.Hour})
+		release := make(chan struct{})
+		var mu sync.Mutex
+		ran := map[int]bool{}
+		task := durable.Must(durable.NewTask(b.ex, "queued", func(ctx context.Context, in int) (int, error) {
+			mu.Lock()
+			ran[in] = true
+			mu.Unlock()
+			if in == 1 {
+				<-release
+			}
+			return in, nil
+		}))
+		hs := durable.Must(task.EnqueueMany(b.ctx, []int{1, 2, 3}))
+		ids := []string{hs[0].ID(), hs[1].ID(), hs[2].ID()}
+		eventually(t, "three claimed, the first running", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return claimed(b, ids) == 3 && ran[1]
+		})
+		if err := hs[2].Cancel(b.ctx); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if x := waitFor(t, b, hs[1]); x.Status != durable.StatusCompleted {
+			t.Fatalf("second ended %s", x.Status)
+		}
+		if x := waitFor(t, b, hs[2]); x.Status != durable.StatusCancelled {
+			t.Fatalf("third ended %s, want cancelled", x.Status)
+		}
+		time.Sleep(20 * time.Millisecond) // room for a wrong start
+		mu.Lock()
+		defer mu.Unlock()
+		if ran[3] {
+			t.Fatal("the execution cancelled while it waited for a slot ran")
+		}
+	})
+
 	t.Run("ShutdownGivesBackWaitingClaims", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 2, LeaseDuration: time.Hour})

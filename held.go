@@ -15,6 +15,9 @@ type held struct {
 	// abandoned is set when a hard shutdown gives the claim back: the
 	// run's eventual result must be discarded.
 	abandoned bool
+	// finished is set when the execution ended elsewhere (cancelled, say)
+	// before its run started: it must not start.
+	finished bool
 }
 
 // heldSet tracks the claims held, for heartbeats, interrupts and release.
@@ -44,14 +47,6 @@ func (s *heldSet) remove(h *held) {
 	s.mu.Unlock()
 }
 
-// has reports whether h is still the entry for its execution (its lease
-// was not lost).
-func (s *heldSet) has(h *held) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[h.lease.ID] == h
-}
-
 func (s *heldSet) isAbandoned(h *held) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,15 +63,37 @@ func (s *heldSet) leases() []storage.Lease {
 	return out
 }
 
-// interrupt cancels the runs of the given executions, if held here.
+// interrupt cancels the runs of the given executions, if held here; one
+// not started yet (waiting for a slot) is marked so that it never starts.
 func (s *heldSet) interrupt(ids []string, cause error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		if h := s.m[id]; h != nil && h.cancel != nil {
+		h := s.m[id]
+		switch {
+		case h == nil:
+		case h.cancel != nil:
 			h.cancel(cause)
+		default:
+			h.finished = true
 		}
 	}
+}
+
+// startable reports whether a claim waiting for a slot may start: it is
+// still held (its lease was not lost) and its execution did not end
+// elsewhere meanwhile. One that may not is forgotten.
+func (s *heldSet) startable(h *held) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[h.lease.ID] != h {
+		return false
+	}
+	if h.finished {
+		delete(s.m, h.lease.ID)
+		return false
+	}
+	return true
 }
 
 // lose forgets lost leases and cancels their runs.
