@@ -35,6 +35,7 @@ func newCompleter(e *Executor) *completer {
 
 // submit queues an outcome.
 func (c *completer) submit(h *held, tr storage.Transition) {
+	c.e.held.markSubmitted(h)
 	c.mu.Lock()
 	c.queue = append(c.queue, pendingResult{h: h, tr: tr})
 	c.mu.Unlock()

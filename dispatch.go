@@ -249,8 +249,12 @@ func (e *Executor) heartbeat() {
 		e.log.Warn("heartbeat failed", slog.Any("error", err))
 		return
 	}
-	if len(lost) > 0 {
-		e.log.Warn("leases lost: cancelling their runs", slog.Int("count", len(lost)))
-		e.held.lose(lost, ErrLeaseLost)
+	if len(lost) == 0 {
+		return
+	}
+	// A lease also reads as lost when its completion was written after
+	// the heartbeat read the leases: that is no news.
+	if live := e.held.lose(lost, ErrLeaseLost); live > 0 {
+		e.log.Warn("leases lost: cancelling their runs", slog.Int("count", live))
 	}
 }

@@ -18,6 +18,9 @@ type held struct {
 	// finished is set when the execution ended elsewhere (cancelled, say)
 	// before its run started: it must not start.
 	finished bool
+	// submitted is set once the outcome is queued for the completer: a
+	// heartbeat that finds the lease gone then raced the completion.
+	submitted bool
 }
 
 // heldSet tracks the claims held, for heartbeats, interrupts and release.
@@ -96,20 +99,31 @@ func (s *heldSet) startable(h *held) bool {
 	return true
 }
 
-// lose forgets lost leases and cancels their runs.
-func (s *heldSet) lose(lost []storage.Lease, cause error) {
+// lose forgets lost leases and cancels their runs. It returns how many of
+// them were lost while their work was still going on (not merely written
+// by the completer since the heartbeat read the leases).
+func (s *heldSet) lose(lost []storage.Lease, cause error) (live int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range lost {
 		h := s.m[l.ID]
-		if h == nil || h.lease.Fence != l.Fence {
+		if h == nil || h.lease.Fence != l.Fence || h.submitted {
 			continue
 		}
+		live++
 		delete(s.m, l.ID)
 		if h.cancel != nil {
 			h.cancel(cause)
 		}
 	}
+	return live
+}
+
+// markSubmitted records that h's outcome is queued for the completer.
+func (s *heldSet) markSubmitted(h *held) {
+	s.mu.Lock()
+	h.submitted = true
+	s.mu.Unlock()
 }
 
 // abandonAll marks every held claim abandoned, cancels the runs with
