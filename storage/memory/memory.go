@@ -31,9 +31,7 @@ type Store struct {
 	// one batch; empty between calls.
 	batchIDs, batchKeys map[string]struct{}
 
-	subsMu  sync.Mutex
-	subs    []subscriber // copy-on-write: never modified in place
-	nextSub uint64
+	subs storage.Subscribers
 }
 
 // row is one stored execution and its index positions.
@@ -46,11 +44,6 @@ type row struct {
 	// heapIdx is the row's position in its task's due queue; -1 when its
 	// DueAt is zero.
 	heapIdx int
-}
-
-type subscriber struct {
-	id uint64
-	fn func(storage.Event)
 }
 
 // New returns an empty store. It holds no resources besides memory: Close
@@ -99,27 +92,7 @@ func (s *Store) Close() error {
 // delivered while unsubscribe runs may still reach fn. The returned function
 // unsubscribes; calling it more than once is harmless.
 func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
-	s.subsMu.Lock()
-	s.nextSub++
-	id := s.nextSub
-	subs := make([]subscriber, 0, len(s.subs)+1)
-	s.subs = append(append(subs, s.subs...), subscriber{id: id, fn: fn})
-	s.subsMu.Unlock()
-
-	var once sync.Once
-	return func() { once.Do(func() { s.unsubscribe(id) }) }
-}
-
-func (s *Store) unsubscribe(id uint64) {
-	s.subsMu.Lock()
-	defer s.subsMu.Unlock()
-	subs := make([]subscriber, 0, len(s.subs))
-	for _, sub := range s.subs {
-		if sub.id != id {
-			subs = append(subs, sub)
-		}
-	}
-	s.subs = subs
+	return s.subs.Subscribe(fn)
 }
 
 // events collects what one write call must publish.
@@ -129,21 +102,9 @@ type events struct {
 }
 
 // publish delivers ev to every subscriber. It must be called without s.mu
-// held. Each subscriber gets its own copy of the Finished slice.
+// held.
 func (s *Store) publish(ev events) {
-	if !ev.ready && len(ev.finished) == 0 {
-		return
-	}
-	s.subsMu.Lock()
-	subs := s.subs
-	s.subsMu.Unlock()
-	for _, sub := range subs {
-		var finished []string
-		if len(ev.finished) > 0 {
-			finished = append([]string(nil), ev.finished...)
-		}
-		sub.fn(storage.Event{Ready: ev.ready, Finished: finished})
-	}
+	s.subs.Publish(storage.Event{Ready: ev.ready, Finished: ev.finished})
 }
 
 // dbTime normalises a time as a database column would: UTC, microsecond

@@ -33,9 +33,7 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 
-	subMu   sync.Mutex
-	subs    map[uint64]func(storage.Event)
-	nextSub uint64
+	subs storage.Subscribers
 
 	listener *listener
 }
@@ -99,7 +97,6 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, owns bool, cfg config) (*
 	s := &Store{
 		pool: pool, ownsPool: owns, cfg: cfg, q: q,
 		channel: channelName(cfg.schema), tag: newTag(),
-		subs: make(map[uint64]func(storage.Event)),
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
@@ -182,43 +179,11 @@ func (s *Store) now(now time.Time) any {
 // after every reconnect an Event{Ready: true} is delivered so the engine
 // polls. With notifications off, only this store's writes are seen.
 func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
-	if fn == nil {
-		return func() {}
-	}
-	s.subMu.Lock()
-	id := s.nextSub
-	s.nextSub++
-	s.subs[id] = fn
-	s.subMu.Unlock()
-	return func() {
-		s.subMu.Lock()
-		delete(s.subs, id)
-		s.subMu.Unlock()
-	}
+	return s.subs.Subscribe(fn)
 }
 
 // publish delivers ev to every subscriber. It skips empty events.
-func (s *Store) publish(ev storage.Event) {
-	if !ev.Ready && len(ev.Finished) == 0 {
-		return
-	}
-	s.subMu.Lock()
-	fns := make([]func(storage.Event), 0, len(s.subs))
-	for _, fn := range s.subs {
-		fns = append(fns, fn)
-	}
-	s.subMu.Unlock()
-	for _, fn := range fns {
-		fn(copyEvent(ev))
-	}
-}
-
-func copyEvent(ev storage.Event) storage.Event {
-	if ev.Finished != nil {
-		ev.Finished = append([]string(nil), ev.Finished...)
-	}
-	return ev
-}
+func (s *Store) publish(ev storage.Event) { s.subs.Publish(ev) }
 
 // withTx runs fn in a transaction and commits it, retrying the whole
 // transaction (a few times) when PostgreSQL aborted it for a deadlock or a

@@ -30,14 +30,7 @@ type Store struct {
 	mu     sync.RWMutex // guards closed against enqueues
 	closed bool
 
-	subMu   sync.Mutex
-	subs    []subscriber // copy-on-write: never modified in place
-	nextSub uint64
-}
-
-type subscriber struct {
-	id uint64
-	fn func(storage.Event)
+	subs storage.Subscribers
 }
 
 // Open opens (creating it if needed) the database file at path, brings its
@@ -246,37 +239,12 @@ func (s *Store) isClosed() bool {
 // that shared the commit return: it must return quickly and must not call
 // the store. The returned function unsubscribes; it is idempotent.
 func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	s.nextSub++
-	id := s.nextSub
-	s.subs = append(s.subs[:len(s.subs):len(s.subs)], subscriber{id: id, fn: fn})
-	return func() {
-		s.subMu.Lock()
-		defer s.subMu.Unlock()
-		subs := make([]subscriber, 0, len(s.subs))
-		for _, sub := range s.subs {
-			if sub.id != id {
-				subs = append(subs, sub)
-			}
-		}
-		s.subs = subs
-	}
+	return s.subs.Subscribe(fn)
 }
 
-// publish delivers ev to the subscribers, outside every lock. Each gets its
-// own copy of Finished.
+// publish delivers ev to the subscribers, outside every lock.
 func (s *Store) publish(ev events) {
-	s.subMu.Lock()
-	subs := s.subs
-	s.subMu.Unlock()
-	for _, sub := range subs {
-		var finished []string
-		if len(ev.finished) > 0 {
-			finished = append([]string(nil), ev.finished...)
-		}
-		sub.fn(storage.Event{Ready: ev.ready, Finished: finished})
-	}
+	s.subs.Publish(storage.Event{Ready: ev.ready, Finished: ev.finished})
 }
 
 // readStmt returns a prepared read statement, or ErrClosed.
