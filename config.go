@@ -32,13 +32,17 @@ type Config struct {
 	// ClaimAhead is how many claimed executions may wait in this executor
 	// for a free slot, beyond Concurrency. Claiming ahead lets one storage
 	// call take a larger batch (each call has a fixed cost) and lets a
-	// slot start its next run without a storage round trip. The waiting
-	// executions hold leases like running ones (taken over if this
-	// executor dies) and are given back at Shutdown. Default: three times
-	// Concurrency (as Celery's prefetch multiplier, measured best for the
-	// SQL stores on docs/performance.md's machine), capped at 500; -1
-	// means none (claim only what can start at once).
-	// Range: -1..100000.
+	// slot start its next run without a storage round trip. It is an upper
+	// bound: the executor claims ahead only as much as its slots will
+	// start within about 10ms at the recent pace of its runs (none before
+	// a run has finished, none for long tasks, so that with several
+	// executors a long task goes to the first free slot anywhere), and it
+	// gives back waiting claims that would wait much longer when runs
+	// become slow. Waiting executions hold leases like running ones (taken
+	// over if this executor dies) and are given back at Shutdown. Default:
+	// three times Concurrency (as Celery's prefetch multiplier; measured
+	// best for the SQL stores in docs/performance.md), capped at 500; -1
+	// means none (claim only what can start at once). Range: -1..100000.
 	ClaimAhead int
 	// ClaimBatch is the most executions claimed in one storage call.
 	// Default: Concurrency + ClaimAhead, capped at 500.

@@ -53,6 +53,7 @@ func (e *Executor) maxBacklog() int64 {
 // has freed up for a useful batch, so that a busy executor does not claim
 // one row at a time.
 func (e *Executor) dispatch() (time.Duration, error) {
+	e.shed()
 	for first := true; ; first = false {
 		free := e.freeSlots()
 		if !(first && free > 0) && !e.worthClaiming(free) {
@@ -86,7 +87,49 @@ func (e *Executor) freeSlots() int {
 	}
 	e.slots.mu.Lock()
 	defer e.slots.mu.Unlock()
-	return e.cfg.Concurrency + e.cfg.ClaimAhead - e.slots.running - len(e.slots.queue)
+	return e.capacityLocked() - e.slots.running - len(e.slots.queue)
+}
+
+// capacityLocked is how many executions may run or wait here now:
+// Concurrency, plus what may wait ahead at the recent pace of runs.
+// e.slots.mu must be held.
+func (e *Executor) capacityLocked() int {
+	return e.cfg.Concurrency + e.pace.ahead(e.cfg.ClaimAhead, e.cfg.Concurrency)
+}
+
+// shed gives back the claims waiting here beyond what may wait now (runs
+// became slower than when they were claimed), newest first, so that other
+// executors can take them at once.
+func (e *Executor) shed() {
+	e.slots.mu.Lock()
+	excess := len(e.slots.queue) - e.pace.keep(e.cfg.ClaimAhead, e.cfg.Concurrency, e.slots.running, time.Now())
+	if excess <= 0 {
+		e.slots.mu.Unlock()
+		return
+	}
+	keep := len(e.slots.queue) - excess
+	shed := append([]*activeRun(nil), e.slots.queue[keep:]...)
+	clear(e.slots.queue[keep:])
+	e.slots.queue = e.slots.queue[:keep]
+	e.slots.mu.Unlock()
+	leases := make([]storage.Lease, 0, len(shed))
+	for _, r := range shed {
+		if e.held.startable(&r.held) {
+			e.held.remove(&r.held)
+			leases = append(leases, r.held.lease)
+		}
+	}
+	if len(leases) == 0 {
+		return
+	}
+	ctx, cancel := e.storageCtx()
+	defer cancel()
+	if err := e.store.Release(ctx, storage.ReleaseParams{Now: e.now(), Leases: leases}); err != nil {
+		e.log.Warn("giving back claims that would wait too long failed; they will be taken over when their leases lapse",
+			slog.Int("claims", len(leases)), slog.Any("error", err))
+		return
+	}
+	e.log.Debug("gave back claims that would wait too long for a slot", slog.Int("claims", len(leases)))
 }
 
 func (e *Executor) claim(n int) ([]storage.Execution, error) {
@@ -208,7 +251,10 @@ func (e *Executor) wakeIfStarved() {
 // the claim batch, or any when nothing runs or waits here (so a lone slot
 // is not left idle).
 func (e *Executor) worthClaiming(free int) bool {
-	threshold := max(1, min(e.cfg.ClaimBatch, e.cfg.Concurrency+e.cfg.ClaimAhead)/2)
+	e.slots.mu.Lock()
+	capacity := e.capacityLocked()
+	e.slots.mu.Unlock()
+	threshold := max(1, min(e.cfg.ClaimBatch, capacity)/2)
 	return free >= threshold || (free > 0 && e.idle())
 }
 

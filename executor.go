@@ -48,6 +48,7 @@ type Executor struct {
 	hardStop    context.CancelCauseFunc
 
 	slots    slots
+	pace     pace        // how long runs take, for claiming ahead
 	starved  atomic.Bool // dispatcher waits for capacity
 	stopping atomic.Bool // shutdown began: queued runs stay queued
 	held     heldSet
@@ -105,6 +106,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	e.held.m = map[string]*held{}
 	e.waiters.m = map[string]*waitEntry{}
 	e.comp = newCompleter(e)
+	e.pace.wait.Store(int64(defaultAheadWait))
 	e.unsubscribe = store.Subscribe(e.onEvent)
 	return e, nil
 }

@@ -306,9 +306,11 @@ func TestFewFreeSlotsStillClaim(t *testing.T) {
 }
 
 // TestClaimAhead checks Config.ClaimAhead: the executor claims up to
-// Concurrency + ClaimAhead executions, runs at most Concurrency of them,
-// starts the waiting ones as slots free up, and gives back those still
-// waiting at Shutdown, unrun.
+// Concurrency + ClaimAhead executions when its runs are quick, runs at most
+// Concurrency of them, starts the waiting ones as slots free up, gives back
+// those still waiting at Shutdown, unrun, and those that would wait too
+// long when runs become slow; before any run has finished, it claims only
+// what can start.
 func TestClaimAhead(t *testing.T) {
 	t.Parallel()
 	claimed := func(b *bundle, ids []string) (running int) {
@@ -323,70 +325,131 @@ func TestClaimAhead(t *testing.T) {
 		}
 		return running
 	}
-
-	t.Run("RunsAtMostConcurrency", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, durable.Config{Concurrency: 2, ClaimAhead: 3, LeaseDuration: time.Hour})
-		var running, peak atomic.Int32
-		release := make(chan struct{})
-		task := durable.Must(durable.NewTask(b.ex, "ahead", func(ctx context.Context, in int) (int, error) {
-			n := running.Add(1)
-			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+	// blocking registers a task whose runs of input 0 return at once (to
+	// set the executor's pace) and of other inputs block until release is
+	// closed; ran records the inputs that ran.
+	type blocking struct {
+		task    *durable.Task[int, int]
+		release chan struct{}
+		mu      sync.Mutex
+		ran     map[int]bool
+	}
+	newBlocking := func(b *bundle) *blocking {
+		bl := &blocking{release: make(chan struct{}), ran: map[int]bool{}}
+		bl.task = durable.Must(durable.NewTask(b.ex, "blocking", func(ctx context.Context, in int) (int, error) {
+			bl.mu.Lock()
+			bl.ran[in] = true
+			bl.mu.Unlock()
+			if in != 0 {
+				select {
+				case <-bl.release:
+				case <-durable.ShuttingDown(ctx):
+				}
 			}
-			<-release
-			running.Add(-1)
 			return in, nil
 		}))
-		hs := durable.Must(task.EnqueueMany(b.ctx, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}))
+		return bl
+	}
+	hasRun := func(bl *blocking, in int) bool {
+		bl.mu.Lock()
+		defer bl.mu.Unlock()
+		return bl.ran[in]
+	}
+	// enqueue sets the pace with a quick run, then enqueues ins.
+	enqueue := func(b *bundle, bl *blocking, ins []int) ([]*durable.Handle[int], []string) {
+		waitFor(t, b, durable.Must(bl.task.Enqueue(b.ctx, 0)))
+		hs := durable.Must(bl.task.EnqueueMany(b.ctx, ins))
 		ids := make([]string, len(hs))
 		for i, h := range hs {
 			ids[i] = h.ID()
 		}
+		return hs, ids
+	}
+
+	t.Run("ClaimsAheadRunsAtMostConcurrency", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, durable.Config{Concurrency: 2, ClaimAhead: 3, LeaseDuration: time.Hour})
+		durable.SetAheadWait(b.ex, time.Hour) // runs count as quick however long they block
+		bl := newBlocking(b)
+		hs, ids := enqueue(b, bl, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
 		eventually(t, "five claimed", func() bool { return claimed(b, ids) == 5 })
 		time.Sleep(20 * time.Millisecond) // room for more claims or runs, if a limit leaked
 		if n := claimed(b, ids); n != 5 {
 			t.Fatalf("%d executions claimed, want 5 (Concurrency 2 + ClaimAhead 3)", n)
 		}
-		if p := peak.Load(); p != 2 {
-			t.Fatalf("peak concurrency %d, want 2", p)
+		running := 0
+		for i := 1; i <= 10; i++ {
+			if hasRun(bl, i) {
+				running++
+			}
 		}
-		close(release)
+		if running != 2 {
+			t.Fatalf("%d runs started, want 2", running)
+		}
+		close(bl.release)
 		for _, h := range hs {
 			if x := waitFor(t, b, h); x.Status != durable.StatusCompleted {
 				t.Fatalf("%s ended %s", h.ID(), x.Status)
 			}
 		}
-		if p := peak.Load(); p > 2 {
-			t.Fatalf("peak concurrency %d, want <= 2", p)
+	})
+
+	t.Run("NoClaimAheadBeforeARunFinished", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, durable.Config{Concurrency: 2, ClaimAhead: 3, LeaseDuration: time.Hour})
+		durable.SetAheadWait(b.ex, time.Hour)
+		bl := newBlocking(b)
+		hs := durable.Must(bl.task.EnqueueMany(b.ctx, []int{1, 2, 3, 4, 5, 6}))
+		ids := make([]string, len(hs))
+		for i, h := range hs {
+			ids[i] = h.ID()
+		}
+		eventually(t, "two claimed", func() bool { return claimed(b, ids) == 2 })
+		time.Sleep(40 * time.Millisecond) // two poll intervals
+		if n := claimed(b, ids); n != 2 {
+			t.Fatalf("%d executions claimed before any run finished, want 2 (only what can start)", n)
+		}
+		close(bl.release)
+		for _, h := range hs {
+			waitFor(t, b, h)
+		}
+	})
+
+	t.Run("GivesBackWhatWouldWaitTooLong", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 3, LeaseDuration: time.Hour})
+		durable.SetAheadWait(b.ex, time.Hour)
+		bl := newBlocking(b)
+		hs, ids := enqueue(b, bl, []int{1, 2, 3, 4})
+		eventually(t, "four claimed", func() bool { return claimed(b, ids) == 4 })
+		// Runs now block for long: what waits beyond the slot goes back.
+		durable.SetAheadWait(b.ex, time.Millisecond)
+		eventually(t, "three given back", func() bool { return claimed(b, ids) == 1 })
+		for _, id := range ids {
+			row := durable.Must(b.store.Get(b.ctx, storage.GetParams{ID: id}))
+			if row.Status == storage.StatusReady && row.ExecutorID != "" {
+				t.Errorf("%s given back but still names executor %q", id, row.ExecutorID)
+			}
+		}
+		close(bl.release)
+		for _, h := range hs {
+			if x := waitFor(t, b, h); x.Status != durable.StatusCompleted {
+				t.Fatalf("%s ended %s", h.ID(), x.Status)
+			}
 		}
 	})
 
 	t.Run("CancelledWhileWaitingNeverStarts", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 2, LeaseDuration: time.Hour})
-		release := make(chan struct{})
-		var mu sync.Mutex
-		ran := map[int]bool{}
-		task := durable.Must(durable.NewTask(b.ex, "queued", func(ctx context.Context, in int) (int, error) {
-			mu.Lock()
-			ran[in] = true
-			mu.Unlock()
-			if in == 1 {
-				<-release
-			}
-			return in, nil
-		}))
-		hs := durable.Must(task.EnqueueMany(b.ctx, []int{1, 2, 3}))
-		ids := []string{hs[0].ID(), hs[1].ID(), hs[2].ID()}
-		eventually(t, "three claimed, the first running", func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return claimed(b, ids) == 3 && ran[1]
-		})
+		durable.SetAheadWait(b.ex, time.Hour)
+		bl := newBlocking(b)
+		hs, ids := enqueue(b, bl, []int{1, 2, 3})
+		eventually(t, "three claimed, the first running", func() bool { return claimed(b, ids) == 3 && hasRun(bl, 1) })
 		if err := hs[2].Cancel(b.ctx); err != nil {
 			t.Fatal(err)
 		}
-		close(release)
+		close(bl.release)
 		if x := waitFor(t, b, hs[1]); x.Status != durable.StatusCompleted {
 			t.Fatalf("second ended %s", x.Status)
 		}
@@ -394,9 +457,7 @@ func TestClaimAhead(t *testing.T) {
 			t.Fatalf("third ended %s, want cancelled", x.Status)
 		}
 		time.Sleep(20 * time.Millisecond) // room for a wrong start
-		mu.Lock()
-		defer mu.Unlock()
-		if ran[3] {
+		if hasRun(bl, 3) {
 			t.Fatal("the execution cancelled while it waited for a slot ran")
 		}
 	})
@@ -404,27 +465,19 @@ func TestClaimAhead(t *testing.T) {
 	t.Run("ShutdownGivesBackWaitingClaims", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 2, LeaseDuration: time.Hour})
-		var runs atomic.Int32
-		task := durable.Must(durable.NewTask(b.ex, "patient", func(ctx context.Context, in int) (int, error) {
-			runs.Add(1)
-			<-durable.ShuttingDown(ctx)
-			return in, nil
-		}))
-		hs := durable.Must(task.EnqueueMany(b.ctx, []int{1, 2, 3}))
-		ids := []string{hs[0].ID(), hs[1].ID(), hs[2].ID()}
-		eventually(t, "three claimed, one running", func() bool { return claimed(b, ids) == 3 && runs.Load() == 1 })
+		durable.SetAheadWait(b.ex, time.Hour)
+		bl := newBlocking(b)
+		_, ids := enqueue(b, bl, []int{1, 2, 3})
+		eventually(t, "three claimed, one running", func() bool { return claimed(b, ids) == 3 && hasRun(bl, 1) })
 		if err := b.ex.Shutdown(b.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := runs.Load(); n != 1 {
-			t.Fatalf("%d runs, want 1: waiting claims must not start once shutdown begins", n)
+		if hasRun(bl, 2) || hasRun(bl, 3) {
+			t.Fatal("waiting claims started after shutdown began")
 		}
 		var completed, ready int
 		for _, id := range ids {
-			row, err := b.store.Get(b.ctx, storage.GetParams{ID: id})
-			if err != nil {
-				t.Fatal(err)
-			}
+			row := durable.Must(b.store.Get(b.ctx, storage.GetParams{ID: id}))
 			switch {
 			case row.Status == storage.StatusCompleted:
 				completed++

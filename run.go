@@ -51,6 +51,8 @@ func (r *activeRun) work() {
 	e := r.e
 	defer e.runs.Done()
 	defer e.slotDone()
+	start := time.Now() // real time: the pace of runs is a performance matter
+	defer func() { e.pace.observe(time.Since(start), time.Now()) }()
 	if r.row.Status.Waiting() {
 		e.continueParent(&r.held, r.d, *r.row)
 		return
