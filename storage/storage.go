@@ -211,6 +211,10 @@ type InsertParams struct {
 	// CreatedAt = UpdatedAt = now, Fence = 0, and DueAt = now + Delays[i]
 	// for a ready row (Delays may be nil: no delay). A sleeping row (status
 	// running, SleepKey set) gets StartedAt = now and DueAt = now + Timeout.
+	// A claimed row (status running, no SleepKey, ExecutorID set: an
+	// executor that runs what it enqueues at once) gets StartedAt = now
+	// and DueAt = now + Delays[i], its lease; it is held by that claim
+	// (Fence 0) exactly as if Claim had returned it.
 	Executions []Execution
 	Delays     []time.Duration
 }

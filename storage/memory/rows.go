@@ -91,6 +91,9 @@ func newRow(e *storage.Execution, delay time.Duration, now time.Time) *row {
 	case c.Status == storage.StatusRunning && c.SleepKey != "":
 		c.StartedAt = now
 		c.DueAt = dbTime(now.Add(c.Timeout))
+	case c.Status == storage.StatusRunning && c.ExecutorID != "":
+		c.StartedAt = now
+		c.DueAt = dbTime(now.Add(delay))
 	default:
 		c.DueAt = time.Time{}
 	}

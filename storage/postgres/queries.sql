@@ -42,11 +42,12 @@ SELECT
     CASE
         WHEN e.status = 'ready' THEN {{.Now}} + e.delay_us * interval '1 microsecond'
         WHEN e.status = 'running' AND e.sleep_key <> '' THEN {{.Now}} + (e.timeout_ns / 1000) * interval '1 microsecond'
+        WHEN e.status = 'running' AND e.executor_id <> '' THEN {{.Now}} + e.delay_us * interval '1 microsecond'
         WHEN e.status IN {{.Terminal}} THEN NULL
         ELSE e.due_at
     END,
     {{.Now}}, {{.Now}},
-    CASE WHEN e.status = 'running' AND e.sleep_key <> '' THEN {{.Now}} ELSE e.started_at END,
+    CASE WHEN e.status = 'running' AND (e.sleep_key <> '' OR e.executor_id <> '') THEN {{.Now}} ELSE e.started_at END,
     e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at
 FROM unnest(
     @e_id::text[], @e_task_id::text[], @e_root_id::text[], @e_root_task_id::text[],

@@ -58,15 +58,17 @@ func prepareRows(now time.Time, execs []storage.Execution, delays []time.Duratio
 			return nil, err
 		}
 		e.CreatedAt, e.UpdatedAt, e.Fence = now, now, 0
+		var d time.Duration
+		if len(delays) != 0 {
+			d = delays[i]
+		}
 		switch {
 		case e.Status == storage.StatusReady:
-			var d time.Duration
-			if len(delays) != 0 {
-				d = delays[i]
-			}
 			e.DueAt = now.Add(d)
 		case e.Status == storage.StatusRunning && e.SleepKey != "":
 			e.StartedAt, e.DueAt = now, now.Add(e.Timeout)
+		case e.Status == storage.StatusRunning && e.ExecutorID != "":
+			e.StartedAt, e.DueAt = now, now.Add(d) // claimed at insert: d is the lease
 		default:
 			e.DueAt = time.Time{}
 		}

@@ -19,6 +19,7 @@ var insertChecks = []check{
 	{"InsertDuplicateSleepKey", checkInsertDuplicateSleepKey},
 	{"InsertRoundTrip", checkInsertRoundTrip},
 	{"InsertSleeping", checkInsertSleeping},
+	{"InsertClaimed", checkInsertClaimed},
 	{"ListChildren", checkListChildren},
 	{"ListChildrenUnknownParent", checkListChildrenUnknownParent},
 }
@@ -114,6 +115,41 @@ func checkInsertSleeping(b *bundle) {
 		b.t.Fatalf("GetBySleepKey: %v", err)
 	}
 	RequireExecution(b.t, want, got)
+}
+
+// checkInsertClaimed inserts a row claimed by its executor (an executor
+// that runs what it enqueues at once): it is held exactly as if Claim had
+// returned it, with Fence 0 and the lease given as its delay.
+func checkInsertClaimed(b *bundle) {
+	e := NewExecution("a", "task")
+	e.Status, e.ExecutorID = storage.StatusRunning, "exec-a"
+	b.insert(Base, []time.Duration{Lease}, e)
+	want := e
+	want.CreatedAt, want.UpdatedAt, want.StartedAt = Base, Base, Base
+	want.DueAt = At(Lease)
+	b.require(want)
+	requireIDs(b.t, "Claim before the lease lapsed", []string{}, b.claimIDs(At(Lease-time.Second), "exec-b", 10, "task"))
+
+	if lost := b.heartbeat(At(time.Second), Lease, storage.Lease{ID: "a", Fence: 0}); len(lost) != 0 {
+		b.t.Fatalf("Heartbeat of the insert-time claim lost %v", lost)
+	}
+	if got := b.get("a").DueAt; !timeEqual(At(time.Second+Lease), got) {
+		b.t.Fatalf("DueAt after the heartbeat: %v, want %v", got, At(time.Second+Lease))
+	}
+	b.mustApply(At(2*time.Second), storage.Transition{ID: "a", Fence: 0, From: storage.StatusRunning, To: storage.StatusCompleted, Output: []byte(`1`)})
+	if got := b.get("a"); got.Status != storage.StatusCompleted || got.ExecutorID != "" || !got.DueAt.IsZero() {
+		b.t.Fatalf("after completing the insert-time claim: status %s, executor %q, DueAt %v", got.Status, got.ExecutorID, got.DueAt)
+	}
+
+	// Its lease lapses like any claim's: another executor takes it over.
+	l := NewExecution("l", "task")
+	l.Status, l.ExecutorID = storage.StatusRunning, "exec-a"
+	b.insert(Base, []time.Duration{Lease}, l)
+	got := b.claimOne(At(Lease), "exec-b", "task", "l")
+	if got.Fence != 1 || got.ExecutorID != "exec-b" || got.Crashes != 1 {
+		b.t.Fatalf("take-over of a lapsed insert-time claim: fence %d, executor %q, crashes %d; want 1, exec-b, 1",
+			got.Fence, got.ExecutorID, got.Crashes)
+	}
 }
 
 func checkInsertDuplicateID(b *bundle) {
