@@ -88,11 +88,18 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	direct := e.reserveDirect(items, p)
 	if err := e.insert(ctx, p); err != nil {
+		if direct {
+			e.unreserveDirect(len(p.Executions))
+		}
 		if len(items) == 1 && errors.Is(err, ErrDuplicate) && e.committed(ctx, p.Executions[0]) {
 			return []string{p.Executions[0].ID}, nil // idempotent: the keyed execution exists
 		}
 		return nil, err
+	}
+	if direct {
+		e.startDirect(p.Executions)
 	}
 	ids := make([]string, len(items))
 	for i := range p.Executions {

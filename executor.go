@@ -48,9 +48,11 @@ type Executor struct {
 	hardStop    context.CancelCauseFunc
 
 	slots    slots
-	pace     pace        // how long runs take, for claiming ahead
-	starved  atomic.Bool // dispatcher waits for capacity
-	stopping atomic.Bool // shutdown began: queued runs stay queued
+	pace     pace         // how long runs take, for claiming ahead
+	starved  atomic.Bool  // dispatcher waits for capacity
+	stopping atomic.Bool  // shutdown began: queued runs stay queued
+	started  atomic.Bool  // Start ran: enqueued work may start directly
+	directMu sync.RWMutex // orders direct starts before Shutdown's wait
 	held     heldSet
 	comp     *completer
 	waiters  waiterSet
@@ -175,6 +177,7 @@ func (e *Executor) Start(ctx context.Context) error {
 		}
 	}
 	e.state = stateStarted
+	e.started.Store(true)
 	e.dispatcher.Add(1)
 	e.loops.Add(2)
 	go e.dispatchLoop()
@@ -202,6 +205,8 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	e.stopping.Store(true)
 	close(e.shutdownCh)
 	e.mu.Unlock()
+	e.directMu.Lock() // direct starts that saw stopping unset have added their runs
+	e.directMu.Unlock()
 
 	if prev == stateStarted {
 		close(e.stopCh)

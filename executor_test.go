@@ -492,3 +492,55 @@ func TestClaimAhead(t *testing.T) {
 		}
 	})
 }
+
+// claimCounter is a store that counts the rows its claims return.
+type claimCounter struct {
+	storage.Store
+	rows atomic.Int64
+}
+
+func (c *claimCounter) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
+	rows, err := c.Store.Claim(ctx, p)
+	c.rows.Add(int64(len(rows)))
+	return rows, err
+}
+
+// TestDirectStart checks that a started executor with a free slot inserts
+// what it enqueues already claimed by itself and runs it without a claim,
+// and that without a free slot the execution is enqueued ready.
+func TestDirectStart(t *testing.T) {
+	t.Parallel()
+	store := &claimCounter{Store: memory.New()}
+	b := setupOn(t, store, durable.Config{Concurrency: 1}, true)
+	release := make(chan struct{})
+	started := make(chan int, 2)
+	task := durable.Must(durable.NewTask(b.ex, "direct", func(ctx context.Context, in int) (int, error) {
+		started <- in
+		<-release
+		return in, nil
+	}))
+
+	first := durable.Must(task.Enqueue(b.ctx, 1))
+	row := durable.Must(b.store.Get(b.ctx, storage.GetParams{ID: first.ID()}))
+	if row.Status != storage.StatusRunning || row.ExecutorID != b.ex.ID() || row.Fence != 0 || row.DueAt.IsZero() {
+		t.Fatalf("right after Enqueue: status %s, executor %q, fence %d, due %v; want running, %q, 0, the lease",
+			row.Status, row.ExecutorID, row.Fence, row.DueAt, b.ex.ID())
+	}
+	if in := <-started; in != 1 {
+		t.Fatalf("started %d", in)
+	}
+
+	second := durable.Must(task.Enqueue(b.ctx, 2)) // the only slot is taken
+	if row := durable.Must(b.store.Get(b.ctx, storage.GetParams{ID: second.ID()})); row.Status != storage.StatusReady && row.ExecutorID == b.ex.ID() && row.Fence == 0 {
+		t.Fatalf("with no free slot the execution was claimed at insert (status %s)", row.Status)
+	}
+	close(release)
+	for _, h := range []*durable.Handle[int]{first, second} {
+		if x := waitFor(t, b, h); x.Status != durable.StatusCompleted {
+			t.Fatalf("%s ended %s", h.ID(), x.Status)
+		}
+	}
+	if n := store.rows.Load(); n != 1 {
+		t.Fatalf("claims returned %d rows, want 1 (the second execution only)", n)
+	}
+}

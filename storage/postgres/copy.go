@@ -24,29 +24,41 @@ var copyColumns = []string{
 }
 
 // copyable reports whether Insert should use COPY: a bulk batch of plain
-// new executions.
+// new ready executions.
 func copyable(p storage.InsertParams) bool {
-	return len(p.Executions) >= copyThreshold && plainRows(p)
+	if len(p.Executions) < copyThreshold {
+		return false
+	}
+	claimedBy, ok := plainRows(p)
+	return ok && claimedBy == ""
 }
 
-// plainRows reports whether every row is a plain new ready execution (no
-// parent, no sleep key, nothing but what a top-level enqueue sets), which
-// COPY or insert_plain can write without the insert statement's per-row
-// logic.
-func plainRows(p storage.InsertParams) bool {
+// plainRows reports whether every row is a plain new execution (no parent,
+// no sleep key, nothing but what a top-level enqueue sets), which COPY or
+// insert_plain can write without the insert statement's per-row logic:
+// all ready, or all claimed at insert by one executor, claimedBy.
+func plainRows(p storage.InsertParams) (claimedBy string, ok bool) {
 	if len(p.Delays) != 0 && len(p.Delays) != len(p.Executions) {
-		return false
+		return "", false
 	}
 	for i := range p.Executions {
 		e := &p.Executions[i]
-		if validateExecution(e) != nil || e.Status != storage.StatusReady || e.SleepKey != "" || e.ParentID != "" || e.RootID != "" ||
+		if i == 0 && e.Status == storage.StatusRunning {
+			claimedBy = e.ExecutorID
+		}
+		switch {
+		case claimedBy == "" && (e.Status != storage.StatusReady || e.ExecutorID != ""),
+			claimedBy != "" && (e.Status != storage.StatusRunning || e.ExecutorID != claimedBy):
+			return "", false
+		}
+		if validateExecution(e) != nil || e.SleepKey != "" || e.ParentID != "" || e.RootID != "" ||
 			e.Output != nil || e.RunOutput != nil || e.Error != nil || e.Attempt != 0 || e.Iteration != 0 ||
-			e.Crashes != 0 || e.ExecutorID != "" || e.IsFinalize || e.ChildIndex != 0 || e.FailFast ||
+			e.Crashes != 0 || e.IsFinalize || e.ChildIndex != 0 || e.FailFast ||
 			e.ChildrenTotal != 0 || e.ChildrenPending != 0 {
-			return false
+			return "", false
 		}
 	}
-	return true
+	return claimedBy, true
 }
 
 // insertCopy inserts plain new executions with COPY in one transaction,

@@ -41,8 +41,8 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		s.publish(ev)
 		return nil
 	}
-	if plainRows(p) {
-		if err := s.insertPlain(ctx, p); err != nil {
+	if claimedBy, ok := plainRows(p); ok {
+		if err := s.insertPlain(ctx, p, claimedBy); err != nil {
 			return wrapErr("insert", err)
 		}
 		s.publish(ev)
@@ -66,9 +66,10 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	return nil
 }
 
-// insertPlain inserts plain new ready executions and notifies the new work
-// in one statement (insert_plain).
-func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams) error {
+// insertPlain inserts plain new executions, ready or all claimed at insert
+// by claimedBy, and notifies the new work, in one statement
+// (insert_plain).
+func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimedBy string) error {
 	n := len(p.Executions)
 	ids, tasks, inputs := make([]string, n), make([]string, n), make([][]byte, n)
 	maxRetries, baseDelays, maxDelays := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -92,7 +93,7 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams) error {
 	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "p_id": ids, "p_task_id": tasks, "p_input": inputs,
 		"p_retry_max_retries": maxRetries, "p_retry_base_delay_ns": baseDelays, "p_retry_multiplier": multipliers,
 		"p_retry_max_delay_ns": maxDelays, "p_retry_jitter": jitters, "p_timeout_ns": timeouts, "p_delay_us": delays,
-		"channel": channel, "payload": payload}
+		"channel": channel, "payload": payload, "claimed_by": claimedBy}
 	return withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.genericPlans)

@@ -106,18 +106,20 @@ WHERE t.id = u.id AND t.fence = u.fence AND t.status = u.from_status
     AND t.status NOT IN {{.Terminal}} AND u.to_status <> 'running'
 RETURNING t.id, coalesce(t.parent_id, ''), t.root_id, t.status, t.children_total{{end}}
 
-{{- /* insert_plain inserts plain new ready executions (no parent, no
-sleep key, nothing but what a top-level enqueue sets; see plainRows) given
-as parallel arrays @p_*, and sends the NOTIFY of the new work on @channel
-(none when it is NULL), in one statement: the lean path of a small enqueue.
-It returns the number of rows inserted. */}}
+{{- /* insert_plain inserts plain new executions (no parent, no sleep key,
+nothing but what a top-level enqueue sets; see plainRows) given as parallel
+arrays @p_*, ready, or, when @claimed_by is not empty, claimed at insert by
+that executor (running, the delay being the lease), and sends the NOTIFY of
+the new work on @channel (none when it is NULL), in one statement: the lean
+path of a small enqueue. It returns the number of rows inserted. */}}
 {{define "insert_plain"}}WITH ins AS (
     INSERT INTO {{.T}} (id, task_id, status, input,
         retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
-        timeout_ns, due_at, created_at, updated_at)
-    SELECT e.id, e.task_id, 'ready', e.input,
+        timeout_ns, executor_id, due_at, created_at, updated_at, started_at)
+    SELECT e.id, e.task_id, CASE WHEN @claimed_by::text = '' THEN 'ready' ELSE 'running' END, e.input,
         e.retry_max_retries, e.retry_base_delay_ns, e.retry_multiplier, e.retry_max_delay_ns, e.retry_jitter,
-        e.timeout_ns, {{.Now}} + e.delay_us * interval '1 microsecond', {{.Now}}, {{.Now}}
+        e.timeout_ns, @claimed_by::text, {{.Now}} + e.delay_us * interval '1 microsecond', {{.Now}}, {{.Now}},
+        CASE WHEN @claimed_by::text <> '' THEN {{.Now}} END
     FROM unnest(
         @p_id::text[], @p_task_id::text[], @p_input::bytea[],
         @p_retry_max_retries::bigint[], @p_retry_base_delay_ns::bigint[], @p_retry_multiplier::double precision[],

@@ -1,0 +1,90 @@
+package durable
+
+import (
+	"log/slog"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// Direct start: an executor that enqueues work it can run at once (it is
+// started, has free slots and nothing waiting for one) inserts the rows
+// already claimed by itself (an insert-time claim, see storage.InsertParams)
+// and starts them as soon as the insert returns. That saves the claim: a
+// write and a round trip, and the dispatcher's wake-up, between enqueue
+// and run. Other executors never see the rows as due; if this executor
+// dies, their leases lapse and they are taken over like any claim.
+
+// reserveDirect decides whether the batch p of items starts here directly.
+// If so it takes a slot for each row and marks the rows claimed by this
+// executor, with the lease as their delay; the caller then inserts them and
+// calls startDirect, or unreserveDirect when the insert fails.
+func (e *Executor) reserveDirect(items []Child, p storage.InsertParams) bool {
+	if !e.started.Load() || e.stopping.Load() {
+		return false
+	}
+	for i := range p.Executions {
+		k := items[i].d.kind
+		if p.Executions[i].Status != storage.StatusReady || p.Delays[i] != 0 ||
+			(k != kindPlain && k != kindParent && k != kindLoop) {
+			return false
+		}
+	}
+	n := len(p.Executions)
+	e.slots.mu.Lock()
+	ok := len(e.slots.queue) == 0 && e.slots.running+n <= e.cfg.Concurrency
+	if ok {
+		e.slots.running += n
+	}
+	e.slots.mu.Unlock()
+	if !ok {
+		return false
+	}
+	for i := range p.Executions {
+		row := &p.Executions[i]
+		row.Status, row.ExecutorID, row.Fence = storage.StatusRunning, e.id, 0
+		p.Delays[i] = e.cfg.LeaseDuration
+	}
+	return true
+}
+
+// unreserveDirect frees the slots reserveDirect took for n rows.
+func (e *Executor) unreserveDirect(n int) {
+	e.slots.mu.Lock()
+	e.slots.running -= n
+	e.slots.mu.Unlock()
+	e.wakeIfStarved()
+}
+
+// startDirect starts the rows inserted claimed by this executor, on the
+// slots reserveDirect took. Once shutdown has begun it gives them back
+// instead, so another executor takes them at once.
+func (e *Executor) startDirect(rows []storage.Execution) {
+	runs := make([]activeRun, len(rows))
+	for i := range rows {
+		r := &runs[i]
+		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: 0}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
+		e.held.put(&r.held)
+	}
+	// Shutdown takes directMu after it sets stopping: a start that saw
+	// stopping unset has added its runs before Shutdown waits for them.
+	e.directMu.RLock()
+	defer e.directMu.RUnlock()
+	if e.stopping.Load() {
+		leases := make([]storage.Lease, len(runs))
+		for i := range runs {
+			e.held.remove(&runs[i].held)
+			leases[i] = runs[i].held.lease
+		}
+		e.unreserveDirect(len(runs))
+		ctx, cancel := e.storageCtx()
+		defer cancel()
+		if err := e.store.Release(ctx, storage.ReleaseParams{Now: e.now(), Leases: leases}); err != nil {
+			e.log.Warn("giving back executions enqueued during shutdown failed; they will be taken over when their leases lapse",
+				slog.Int("executions", len(leases)), slog.Any("error", err))
+		}
+		return
+	}
+	for i := range runs {
+		e.startOn(&runs[i])
+	}
+}
