@@ -1,10 +1,6 @@
 package durable
 
-import (
-	"log/slog"
-
-	"github.com/durable-go/durable/storage"
-)
+import "github.com/durable-go/durable/storage"
 
 // Direct start: an executor that enqueues work it can run at once (it is
 // started, has free slots and nothing waiting for one) inserts the rows
@@ -76,12 +72,7 @@ func (e *Executor) startDirect(rows []storage.Execution) {
 			leases[i] = runs[i].held.lease
 		}
 		e.unreserveDirect(len(runs))
-		ctx, cancel := e.storageCtx()
-		defer cancel()
-		if err := e.store.Release(ctx, storage.ReleaseParams{Now: e.now(), Leases: leases}); err != nil {
-			e.log.Warn("giving back executions enqueued during shutdown failed; they will be taken over when their leases lapse",
-				slog.Int("executions", len(leases)), slog.Any("error", err))
-		}
+		e.giveBack(leases, "executions enqueued during shutdown")
 		return
 	}
 	for i := range runs {

@@ -119,17 +119,9 @@ func (e *Executor) shed() {
 			leases = append(leases, r.held.lease)
 		}
 	}
-	if len(leases) == 0 {
-		return
+	if len(leases) > 0 && e.giveBack(leases, "claims that would wait too long for a slot") {
+		e.log.Debug("gave back claims that would wait too long for a slot", slog.Int("claims", len(leases)))
 	}
-	ctx, cancel := e.storageCtx()
-	defer cancel()
-	if err := e.store.Release(ctx, storage.ReleaseParams{Now: e.now(), Leases: leases}); err != nil {
-		e.log.Warn("giving back claims that would wait too long failed; they will be taken over when their leases lapse",
-			slog.Int("claims", len(leases)), slog.Any("error", err))
-		return
-	}
-	e.log.Debug("gave back claims that would wait too long for a slot", slog.Int("claims", len(leases)))
 }
 
 func (e *Executor) claim(n int) ([]storage.Execution, error) {

@@ -246,16 +246,24 @@ func (e *Executor) waitRuns(ctx context.Context) {
 // releaseAll gives back every claim still held (abandoned runs), so other
 // executors take them at once.
 func (e *Executor) releaseAll() {
-	leases := e.held.leases()
+	e.giveBack(e.held.leases(), "claims held at shutdown")
+}
+
+// giveBack releases leases, so that other executors take their executions
+// at once; what names them in the log. If that fails, they are taken over
+// when the leases lapse. It reports whether it released them.
+func (e *Executor) giveBack(leases []storage.Lease, what string) bool {
 	if len(leases) == 0 {
-		return
+		return true
 	}
 	ctx, cancel := e.storageCtx()
 	defer cancel()
-	err := e.store.Release(ctx, storage.ReleaseParams{Now: e.clock.Now(), Leases: leases})
-	if err != nil {
-		e.log.Error("releasing claims at shutdown failed; they will be taken over when their leases lapse", slog.Any("error", err))
+	if err := e.store.Release(ctx, storage.ReleaseParams{Now: e.now(), Leases: leases}); err != nil {
+		e.log.Warn("giving back "+what+" failed; they will be taken over when their leases lapse",
+			slog.Int("leases", len(leases)), slog.Any("error", err))
+		return false
 	}
+	return true
 }
 
 func (e *Executor) storageCtx() (context.Context, context.CancelFunc) {

@@ -350,6 +350,23 @@ func TestClaimAhead(t *testing.T) {
 		}))
 		return bl
 	}
+	// start sets up an executor whose runs count as quick however long
+	// they block, with the blocking task.
+	start := func(t *testing.T, concurrency, ahead int) (*bundle, *blocking) {
+		b := setup(t, durable.Config{Concurrency: concurrency, ClaimAhead: ahead, LeaseDuration: time.Hour})
+		durable.SetAheadWait(b.ex, time.Hour)
+		return b, newBlocking(b)
+	}
+	// finish releases the blocked runs and waits until every handle has
+	// completed.
+	finish := func(b *bundle, bl *blocking, hs []*durable.Handle[int]) {
+		close(bl.release)
+		for _, h := range hs {
+			if x := waitFor(t, b, h); x.Status != durable.StatusCompleted {
+				t.Fatalf("%s ended %s", h.ID(), x.Status)
+			}
+		}
+	}
 	hasRun := func(bl *blocking, in int) bool {
 		bl.mu.Lock()
 		defer bl.mu.Unlock()
@@ -368,9 +385,7 @@ func TestClaimAhead(t *testing.T) {
 
 	t.Run("ClaimsAheadRunsAtMostConcurrency", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, durable.Config{Concurrency: 2, ClaimAhead: 3, LeaseDuration: time.Hour})
-		durable.SetAheadWait(b.ex, time.Hour) // runs count as quick however long they block
-		bl := newBlocking(b)
+		b, bl := start(t, 2, 3)
 		hs, ids := enqueue(b, bl, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
 		eventually(t, "five claimed", func() bool { return claimed(b, ids) == 5 })
 		time.Sleep(20 * time.Millisecond) // room for more claims or runs, if a limit leaked
@@ -386,19 +401,12 @@ func TestClaimAhead(t *testing.T) {
 		if running != 2 {
 			t.Fatalf("%d runs started, want 2", running)
 		}
-		close(bl.release)
-		for _, h := range hs {
-			if x := waitFor(t, b, h); x.Status != durable.StatusCompleted {
-				t.Fatalf("%s ended %s", h.ID(), x.Status)
-			}
-		}
+		finish(b, bl, hs)
 	})
 
 	t.Run("NoClaimAheadBeforeARunFinished", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, durable.Config{Concurrency: 2, ClaimAhead: 3, LeaseDuration: time.Hour})
-		durable.SetAheadWait(b.ex, time.Hour)
-		bl := newBlocking(b)
+		b, bl := start(t, 2, 3)
 		hs := durable.Must(bl.task.EnqueueMany(b.ctx, []int{1, 2, 3, 4, 5, 6}))
 		ids := make([]string, len(hs))
 		for i, h := range hs {
@@ -417,9 +425,7 @@ func TestClaimAhead(t *testing.T) {
 
 	t.Run("GivesBackWhatWouldWaitTooLong", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 3, LeaseDuration: time.Hour})
-		durable.SetAheadWait(b.ex, time.Hour)
-		bl := newBlocking(b)
+		b, bl := start(t, 1, 3)
 		hs, ids := enqueue(b, bl, []int{1, 2, 3, 4})
 		eventually(t, "four claimed", func() bool { return claimed(b, ids) == 4 })
 		// Runs now block for long: what waits beyond the slot goes back.
@@ -431,19 +437,12 @@ func TestClaimAhead(t *testing.T) {
 				t.Errorf("%s given back but still names executor %q", id, row.ExecutorID)
 			}
 		}
-		close(bl.release)
-		for _, h := range hs {
-			if x := waitFor(t, b, h); x.Status != durable.StatusCompleted {
-				t.Fatalf("%s ended %s", h.ID(), x.Status)
-			}
-		}
+		finish(b, bl, hs)
 	})
 
 	t.Run("CancelledWhileWaitingNeverStarts", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 2, LeaseDuration: time.Hour})
-		durable.SetAheadWait(b.ex, time.Hour)
-		bl := newBlocking(b)
+		b, bl := start(t, 1, 2)
 		hs, ids := enqueue(b, bl, []int{1, 2, 3})
 		eventually(t, "three claimed, the first running", func() bool { return claimed(b, ids) == 3 && hasRun(bl, 1) })
 		if err := hs[2].Cancel(b.ctx); err != nil {
@@ -464,9 +463,7 @@ func TestClaimAhead(t *testing.T) {
 
 	t.Run("ShutdownGivesBackWaitingClaims", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, durable.Config{Concurrency: 1, ClaimAhead: 2, LeaseDuration: time.Hour})
-		durable.SetAheadWait(b.ex, time.Hour)
-		bl := newBlocking(b)
+		b, bl := start(t, 1, 2)
 		_, ids := enqueue(b, bl, []int{1, 2, 3})
 		eventually(t, "three claimed, one running", func() bool { return claimed(b, ids) == 3 && hasRun(bl, 1) })
 		if err := b.ex.Shutdown(b.ctx); err != nil {
