@@ -53,15 +53,21 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	if err != nil {
 		return nil, wrapErr("claim", err)
 	}
-	slices.SortFunc(rows, func(a, b claimed) int {
+	// Sort positions, not the rows: a row is a large struct.
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := &rows[i], &rows[j]
 		if c := a.dueAt.Compare(b.dueAt); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
 	out := make([]storage.Execution, len(rows))
-	for i := range rows {
-		out[i] = rows[i].e
+	for k, i := range order {
+		out[k] = rows[i].e
 	}
 	return out, nil
 }
