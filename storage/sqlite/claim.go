@@ -116,6 +116,7 @@ func (tx *writeTx) claim(p storage.ClaimParams, cands []candidate) error {
 			return err
 		}
 		c.taken = true
+		tx.w.rememberSeq(c.e.ID, c.seq)
 	}
 	return rs.Err()
 }

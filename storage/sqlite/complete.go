@@ -247,14 +247,31 @@ func allDone(ts []storage.Transition) bool {
 }
 
 // doneChunk returns the complete_done statement for ts and its arguments.
+// When the writer knows every row's seq (it claimed them), it uses
+// complete_done_seq, which finds the rows by rowid.
 func (tx *writeTx) doneChunk(now time.Time, ts []storage.Transition, args []any) (*sql.Stmt, []any, error) {
-	st, err := tx.sized("complete_done", len(ts), doneWidth)
+	bySeq := true
+	for i := range ts {
+		if _, ok := tx.w.seqs[ts[i].ID]; !ok {
+			bySeq = false
+			break
+		}
+	}
+	name, width := "complete_done", doneWidth
+	if bySeq {
+		name, width = "complete_done_seq", doneWidth+1
+	}
+	st, err := tx.sized(name, len(ts), width)
 	if err != nil {
 		return nil, nil, err
 	}
 	args = append(args, micros(now))
 	for i := range ts {
 		t := &ts[i]
+		if bySeq {
+			args = append(args, tx.w.seqs[t.ID])
+			delete(tx.w.seqs, t.ID)
+		}
 		args = append(args, t.ID, t.Fence, nullBytes(t.Output), int64(t.Attempt), int64(t.Iteration))
 	}
 	return st, args, nil

@@ -147,6 +147,27 @@ FROM t, n
 WHERE e.id = t.id AND e.fence = t.fence AND e.status = 'running'
 RETURNING id, parent_id, children_total
 
+-- name: complete_done_seq
+-- complete_done for transitions whose rows' seqs the writer knows (it
+-- claimed them): each {{rows}} tuple starts with the seq, so the row is
+-- found by its rowid instead of through the id index.
+WITH n (now) AS (SELECT ?),
+t (seq, id, fence, output, attempt, iteration) AS (VALUES {{rows}})
+UPDATE durable_executions AS e SET
+	status = 'completed',
+	output = t.output,
+	run_output = NULL,
+	error = NULL,
+	attempt = t.attempt,
+	iteration = t.iteration,
+	executor_id = NULL,
+	due_at = NULL,
+	finished_at = n.now,
+	updated_at = n.now
+FROM t, n
+WHERE e.seq = t.seq AND e.id = t.id AND e.fence = t.fence AND e.status = 'running'
+RETURNING id, parent_id, children_total
+
 -- name: guard
 -- Whether a transition's guard matches.
 SELECT 1 FROM durable_executions WHERE id = ?1 AND fence = ?2 AND status = ?3

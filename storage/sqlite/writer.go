@@ -66,6 +66,22 @@ type writer struct {
 	// full is true when the store's durability is synchronous=FULL: batches
 	// of lazy writes then commit with synchronous=NORMAL.
 	full bool
+	// seqs remembers the seqs of the rows this writer claimed, by id, so
+	// that their completions find them by rowid. Only the writer goroutine
+	// uses it. A seq never changes, so an entry is never wrong; entries of
+	// claims never completed here are dropped when the map grows large.
+	seqs map[string]int64
+}
+
+// maxSeqs bounds writer.seqs.
+const maxSeqs = 1 << 16
+
+// rememberSeq records the seq of a row the writer claimed.
+func (w *writer) rememberSeq(id string, seq int64) {
+	if len(w.seqs) >= maxSeqs {
+		clear(w.seqs)
+	}
+	w.seqs[id] = seq
 }
 
 func newWriter(conn *sql.Conn, o options, publish func(events)) *writer {
@@ -78,6 +94,7 @@ func newWriter(conn *sql.Conn, o options, publish func(events)) *writer {
 		publish:     publish,
 		stopped:     make(chan struct{}),
 		full:        o.durability == DurabilityFull,
+		seqs:        map[string]int64{},
 	}
 }
 
