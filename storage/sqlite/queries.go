@@ -82,20 +82,24 @@ func parseQueries(src string) (map[string]string, error) {
 		body = append(body, line)
 	}
 	flush()
-	cols, ok := raw["columns"]
-	if !ok {
-		return nil, fmt.Errorf("sqlite: queries.sql: no columns section")
+	for _, part := range fragments {
+		if _, ok := raw[part]; !ok {
+			return nil, fmt.Errorf("sqlite: queries.sql: no %s section", part)
+		}
 	}
-	mutable, ok := raw["mutable_columns"]
-	if !ok {
-		return nil, fmt.Errorf("sqlite: queries.sql: no mutable_columns section")
-	}
+	out := make(map[string]string, len(raw))
 	for k, v := range raw {
 		if v == "" {
 			return nil, fmt.Errorf("sqlite: queries.sql: query %q is empty", k)
 		}
-		v = strings.ReplaceAll(v, "{{columns}}", cols)
-		raw[k] = strings.ReplaceAll(v, "{{mutable_columns}}", mutable)
+		for _, part := range fragments {
+			v = strings.ReplaceAll(v, "{{"+part+"}}", raw[part])
+		}
+		out[k] = v
 	}
-	return raw, nil
+	return out, nil
 }
+
+// fragments are the sections of queries.sql that other sections include
+// as {{name}}.
+var fragments = []string{"columns", "mutable_columns", "done_set"}

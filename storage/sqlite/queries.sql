@@ -125,14 +125,10 @@ FROM t
 WHERE e.id = t.id AND e.fence = t.fence AND e.status = t.from_status
 RETURNING id, parent_id, children_total
 
--- name: complete_done
--- The complete query for the common case, kept lean: every transition of
--- the batch goes from running to completed without an error. ?1 is now;
--- each {{rows}} tuple is id, fence, output, attempt, iteration. The result
--- is the complete query's for the same transitions.
-WITH n (now) AS (SELECT ?),
-t (id, fence, output, attempt, iteration) AS (VALUES {{rows}})
-UPDATE durable_executions AS e SET
+-- name: done_set
+-- The SET list of complete_done and complete_done_seq: what a transition
+-- from running to completed without an error changes (t is the tuple, n
+-- holds now).
 	status = 'completed',
 	output = t.output,
 	run_output = NULL,
@@ -143,6 +139,16 @@ UPDATE durable_executions AS e SET
 	due_at = NULL,
 	finished_at = n.now,
 	updated_at = n.now
+
+-- name: complete_done
+-- The complete query for the common case, kept lean: every transition of
+-- the batch goes from running to completed without an error. ?1 is now;
+-- each {{rows}} tuple is id, fence, output, attempt, iteration. The result
+-- is the complete query's for the same transitions.
+WITH n (now) AS (SELECT ?),
+t (id, fence, output, attempt, iteration) AS (VALUES {{rows}})
+UPDATE durable_executions AS e SET
+{{done_set}}
 FROM t, n
 WHERE e.id = t.id AND e.fence = t.fence AND e.status = 'running'
 RETURNING id, parent_id, children_total
@@ -154,16 +160,7 @@ RETURNING id, parent_id, children_total
 WITH n (now) AS (SELECT ?),
 t (seq, id, fence, output, attempt, iteration) AS (VALUES {{rows}})
 UPDATE durable_executions AS e SET
-	status = 'completed',
-	output = t.output,
-	run_output = NULL,
-	error = NULL,
-	attempt = t.attempt,
-	iteration = t.iteration,
-	executor_id = NULL,
-	due_at = NULL,
-	finished_at = n.now,
-	updated_at = n.now
+{{done_set}}
 FROM t, n
 WHERE e.seq = t.seq AND e.id = t.id AND e.fence = t.fence AND e.status = 'running'
 RETURNING id, parent_id, children_total

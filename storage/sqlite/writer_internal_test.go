@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +196,13 @@ func TestQueriesFileIsWellFormed(t *testing.T) {
 	}
 	if _, err := parseQueries("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n-- name: columns\nx"); err == nil {
 		t.Error("a query defined twice was accepted")
+	}
+	if _, err := parseQueries("-- name: a\nSELECT {{columns}}\n-- name: columns\nx"); err == nil {
+		t.Error("a file without the mutable_columns and done_set fragments was accepted")
+	}
+	for name, q := range qs {
+		if strings.Contains(q, "{{") && !strings.Contains(q, "{{rows}}") && !strings.Contains(q, "{{insert_columns}}") {
+			t.Errorf("query %s keeps an unknown fragment: %q", name, q)
+		}
 	}
 }
