@@ -55,12 +55,7 @@ func (e *Executor) unreserveDirect(n int) {
 // slots reserveDirect took. Once shutdown has begun it gives them back
 // instead, so another executor takes them at once.
 func (e *Executor) startDirect(rows []storage.Execution) {
-	runs := make([]activeRun, len(rows))
-	for i := range rows {
-		r := &runs[i]
-		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: 0}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
-		e.held.put(&r.held)
-	}
+	runs := e.holdRuns(rows) // reserveDirect set their Fence to 0
 	// Shutdown takes directMu after it sets stopping: a start that saw
 	// stopping unset has added its runs before Shutdown waits for them.
 	e.directMu.RLock()

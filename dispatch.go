@@ -167,12 +167,7 @@ func (e *Executor) admit(rows []storage.Execution) {
 	if len(rows) == 0 {
 		return
 	}
-	runs := make([]activeRun, len(rows))
-	for i := range rows {
-		r := &runs[i]
-		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
-		e.held.put(&r.held)
-	}
+	runs := e.holdRuns(rows)
 	start := make([]*activeRun, 0, len(rows))
 	e.slots.mu.Lock()
 	for i := range runs {
@@ -188,6 +183,18 @@ func (e *Executor) admit(rows []storage.Execution) {
 	for _, r := range start {
 		e.startOn(r)
 	}
+}
+
+// holdRuns makes the run state of claimed rows and holds their claims
+// from now on (heartbeats renew their leases).
+func (e *Executor) holdRuns(rows []storage.Execution) []activeRun {
+	runs := make([]activeRun, len(rows))
+	for i := range rows {
+		r := &runs[i]
+		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
+		e.held.put(&r.held)
+	}
+	return runs
 }
 
 // startOn starts r on a slot it holds. Work done without a worker (a
@@ -244,17 +251,9 @@ func (e *Executor) wakeIfStarved() {
 // is not left idle).
 func (e *Executor) worthClaiming(free int) bool {
 	e.slots.mu.Lock()
-	capacity := e.capacityLocked()
-	e.slots.mu.Unlock()
-	threshold := max(1, min(e.cfg.ClaimBatch, capacity)/2)
-	return free >= threshold || (free > 0 && e.idle())
-}
-
-// idle reports whether nothing runs or waits here.
-func (e *Executor) idle() bool {
-	e.slots.mu.Lock()
 	defer e.slots.mu.Unlock()
-	return e.slots.running == 0 && len(e.slots.queue) == 0
+	threshold := max(1, min(e.cfg.ClaimBatch, e.capacityLocked())/2)
+	return free >= threshold || (free > 0 && e.slots.running == 0 && len(e.slots.queue) == 0)
 }
 
 // heartbeatLoop renews the leases of every claim held, every third of the

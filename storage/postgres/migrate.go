@@ -2,17 +2,13 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/durable-go/durable/internal/migrations"
 )
 
 //go:embed migrations/*.sql
@@ -56,43 +52,15 @@ func mustLoadMigrations() []migration {
 // loadMigrations reads and orders the migration files of fsys; versions
 // must be 1, 2, 3, ... without gaps.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "*.sql")
+	files, err := migrations.Load(fsys)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	var ms []migration
-	for _, name := range names {
-		m, err := readMigration(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migration %s: want version %d", m.name, i+1)
-		}
-	}
-	if len(ms) == 0 {
-		return nil, fmt.Errorf("postgres: no migrations embedded")
+	ms := make([]migration, len(files))
+	for i, f := range files {
+		ms[i] = migration{version: f.Version, name: f.Name, sql: f.SQL, checksum: f.Checksum}
 	}
 	return ms, nil
-}
-
-func readMigration(fsys fs.FS, name string) (migration, error) {
-	base := strings.TrimSuffix(path.Base(name), ".sql")
-	num, _, ok := strings.Cut(base, "_")
-	version, err := strconv.Atoi(num)
-	if !ok || err != nil {
-		return migration{}, fmt.Errorf("postgres: migration %s: name must be NNN_name.sql", name)
-	}
-	b, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return migration{}, err
-	}
-	sum := sha256.Sum256(b)
-	return migration{version: version, name: base, sql: string(b), checksum: hex.EncodeToString(sum[:])}, nil
 }
 
 // appliedMigration is one row of schema_version.

@@ -2,17 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/durable-go/durable/internal/migrations"
 )
 
 //go:embed migrations/*.sql
@@ -39,30 +35,13 @@ type migration struct {
 // loadMigrations reads the embedded migrations, ordered by version. Versions
 // must be 1, 2, 3, ... without gaps.
 func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	files, err := migrations.Load(Migrations())
 	if err != nil {
 		return nil, err
 	}
-	var out []migration
-	for _, ent := range entries {
-		name := strings.TrimSuffix(ent.Name(), ".sql")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration file %s: want a name like 001_name.sql", ent.Name())
-		}
-		b, err := fs.ReadFile(migrationFiles, path.Join("migrations", ent.Name()))
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		out = append(out, migration{version: v, name: name, sql: string(b), checksum: hex.EncodeToString(sum[:])})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: want version %d (versions must have no gaps)", m.name, i+1)
-		}
+	out := make([]migration, len(files))
+	for i, f := range files {
+		out[i] = migration{version: f.Version, name: f.Name, sql: f.SQL, checksum: f.Checksum}
 	}
 	return out, nil
 }

@@ -50,48 +50,39 @@ type scanner interface {
 }
 
 // scanExecution reads one row of the columns section of queries.sql. It
-// returns the row's seq beside the execution.
+// returns the row's seq beside the execution. The mutable columns are read
+// into a mutableRow, which converts them as for a claim.
 func scanExecution(sc scanner) (storage.Execution, int64, error) {
 	var (
-		e                                                storage.Execution
-		seq                                              int64
-		rootID, rootTaskID, parentID, parentTaskID       sql.NullString
-		sleepKey, executorID, errJSON                    sql.NullString
-		status                                           string
-		childIndex, maxRetries, attempt, iteration       int64
-		crashes, childrenTotal, childrenPending          int64
-		baseDelay, maxDelay, timeout                     int64
-		dueAt, createdAt, updatedAt, startedAt           sql.NullInt64
-		finishedAt, waitingChildrenAt, waitingFinalizeAt sql.NullInt64
+		e                                          storage.Execution
+		m                                          mutableRow
+		rootID, rootTaskID, parentID, parentTaskID sql.NullString
+		sleepKey                                   sql.NullString
+		childIndex, maxRetries                     int64
+		baseDelay, maxDelay, timeout               int64
+		createdAt                                  sql.NullInt64
 	)
-	err := sc.Scan(&seq, &e.ID, &e.TaskID, &rootID, &rootTaskID, &parentID, &parentTaskID,
-		&childIndex, &e.IsFinalize, &sleepKey, &status, &e.Input, &e.Output, &e.RunOutput, &errJSON,
+	err := sc.Scan(&m.seq, &e.ID, &e.TaskID, &rootID, &rootTaskID, &parentID, &parentTaskID,
+		&childIndex, &e.IsFinalize, &sleepKey, &m.status, &e.Input, &m.output, &m.runOutput, &m.errJSON,
 		&maxRetries, &baseDelay, &e.Retry.Multiplier, &maxDelay, &e.Retry.Jitter, &timeout,
-		&attempt, &iteration, &crashes, &e.Fence, &executorID, &e.FailFast,
-		&childrenTotal, &childrenPending, &dueAt, &createdAt, &updatedAt,
-		&startedAt, &finishedAt, &waitingChildrenAt, &waitingFinalizeAt)
+		&m.attempt, &m.iteration, &m.crashes, &m.fence, &m.executorID, &m.failFast,
+		&m.childrenTotal, &m.childrenPending, &m.dueAt, &createdAt, &m.updatedAt,
+		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt)
 	if err != nil {
 		return e, 0, err
 	}
 	e.RootID, e.RootTaskID = rootID.String, rootTaskID.String
 	e.ParentID, e.ParentTaskID = parentID.String, parentTaskID.String
-	e.SleepKey, e.ExecutorID = sleepKey.String, executorID.String
-	e.Status = storage.Status(status)
-	e.ChildIndex, e.Attempt, e.Iteration, e.Crashes = int(childIndex), int(attempt), int(iteration), int(crashes)
-	e.ChildrenTotal, e.ChildrenPending = int(childrenTotal), int(childrenPending)
+	e.SleepKey = sleepKey.String
+	e.ChildIndex = int(childIndex)
 	e.Retry.MaxRetries = int(maxRetries)
 	e.Retry.BaseDelay, e.Retry.MaxDelay = time.Duration(baseDelay), time.Duration(maxDelay)
 	e.Timeout = time.Duration(timeout)
-	e.DueAt, e.CreatedAt, e.UpdatedAt = timeOf(dueAt), timeOf(createdAt), timeOf(updatedAt)
-	e.StartedAt, e.FinishedAt = timeOf(startedAt), timeOf(finishedAt)
-	e.WaitingForChildrenAt, e.WaitingForFinalizeAt = timeOf(waitingChildrenAt), timeOf(waitingFinalizeAt)
-	if errJSON.Valid {
-		e.Error = new(storage.ErrorInfo)
-		if err := json.Unmarshal([]byte(errJSON.String), e.Error); err != nil {
-			return e, 0, fmt.Errorf("decode error of execution %s: %w", e.ID, err)
-		}
+	e.CreatedAt = timeOf(createdAt)
+	if err := m.apply(&e); err != nil {
+		return e, 0, err
 	}
-	return e, seq, nil
+	return e, m.seq, nil
 }
 
 // mutableRow is one row of the mutable_columns section of queries.sql.
