@@ -46,6 +46,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -437,3 +438,18 @@ var (
 	// ErrClosed is returned by a store that has been closed.
 	ErrClosed = errors.New("store closed")
 )
+
+// ValidateExecution rejects an execution no store can insert: one without
+// an ID or a TaskID, or with an unknown status. Stores call it on every row
+// they insert.
+func ValidateExecution(e *Execution) error {
+	switch {
+	case e.ID == "":
+		return errors.New("execution with an empty ID")
+	case e.TaskID == "":
+		return fmt.Errorf("execution %s has an empty TaskID", e.ID)
+	case !e.Status.Valid():
+		return fmt.Errorf("execution %s has unknown status %q", e.ID, e.Status)
+	}
+	return nil
+}

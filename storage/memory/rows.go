@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -59,13 +58,10 @@ func (s *Store) prepareRows(execs []storage.Execution, delays []time.Duration, n
 func (s *Store) checkNew(e *storage.Execution) error {
 	_, idInBatch := s.batchIDs[e.ID]
 	_, keyInBatch := s.batchKeys[e.SleepKey]
+	if err := storage.ValidateExecution(e); err != nil {
+		return err
+	}
 	switch {
-	case e.ID == "":
-		return errors.New("execution with an empty id")
-	case e.TaskID == "":
-		return fmt.Errorf("execution %q has an empty task id", e.ID)
-	case !e.Status.Valid():
-		return fmt.Errorf("execution %q has unknown status %q", e.ID, e.Status)
 	case s.rows[e.ID] != nil || idInBatch:
 		return fmt.Errorf("execution id %q already exists: %w", e.ID, storage.ErrDuplicate)
 	case e.SleepKey != "" && (s.bySleepKey[e.SleepKey] != nil || keyInBatch):

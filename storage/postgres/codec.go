@@ -126,19 +126,6 @@ type execArrays struct {
 	delay                                                  []int64
 }
 
-// validateExecution rejects rows no store could insert meaningfully.
-func validateExecution(e *storage.Execution) error {
-	switch {
-	case e.ID == "":
-		return fmt.Errorf("execution has an empty ID")
-	case e.TaskID == "":
-		return fmt.Errorf("execution %s has an empty TaskID", e.ID)
-	case !e.Status.Valid():
-		return fmt.Errorf("execution %s has an invalid status %q", e.ID, e.Status)
-	}
-	return nil
-}
-
 // newExecArrays encodes execs; delays may be nil (no delay) or as long as
 // execs.
 func newExecArrays(execs []storage.Execution, delays []time.Duration) (*execArrays, error) {
@@ -159,7 +146,7 @@ func newExecArrays(execs []storage.Execution, delays []time.Duration) (*execArra
 }
 
 func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
-	if err := validateExecution(e); err != nil {
+	if err := storage.ValidateExecution(e); err != nil {
 		return err
 	}
 	errText, err := encodeError(e.Error)

@@ -474,7 +474,7 @@ func validateTransitions(ts []storage.Transition) error {
 			return fmt.Errorf("transition of %s has %d child delays for %d children", t.ID, len(t.ChildDelays), len(t.Children))
 		}
 		for j := range t.Children {
-			if err := validateExecution(&t.Children[j]); err != nil {
+			if err := storage.ValidateExecution(&t.Children[j]); err != nil {
 				return fmt.Errorf("transition of %s: child %d: %w", t.ID, j, err)
 			}
 		}

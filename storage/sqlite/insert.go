@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/bits"
 	"strconv"
@@ -54,7 +53,7 @@ func prepareRows(now time.Time, execs []storage.Execution, delays []time.Duratio
 	}
 	rows := make([]storage.Execution, len(execs))
 	for i, e := range execs {
-		if err := validate(&e); err != nil {
+		if err := storage.ValidateExecution(&e); err != nil {
 			return nil, err
 		}
 		e.CreatedAt, e.UpdatedAt, e.Fence = now, now, 0
@@ -75,19 +74,6 @@ func prepareRows(now time.Time, execs []storage.Execution, delays []time.Duratio
 		rows[i] = e
 	}
 	return rows, nil
-}
-
-// validate rejects an execution the schema cannot hold.
-func validate(e *storage.Execution) error {
-	switch {
-	case e.ID == "":
-		return errors.New("execution with an empty ID")
-	case e.TaskID == "":
-		return fmt.Errorf("execution %s has an empty TaskID", e.ID)
-	case !e.Status.Valid():
-		return fmt.Errorf("execution %s has unknown status %q", e.ID, e.Status)
-	}
-	return nil
 }
 
 // insert inserts rows in multi-row INSERT statements that list only the
