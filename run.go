@@ -52,7 +52,10 @@ func (r *activeRun) work() {
 	defer e.runs.Done()
 	defer e.slotDone()
 	start := time.Now() // real time: the pace of runs is a performance matter
-	defer func() { e.pace.observe(time.Since(start), time.Now()) }()
+	defer func() {
+		now := time.Now()
+		e.pace.observe(now.Sub(start), now)
+	}()
 	if r.row.Status.Waiting() {
 		e.continueParent(&r.held, r.d, *r.row)
 		return

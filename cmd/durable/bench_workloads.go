@@ -459,12 +459,8 @@ func benchFanout(ctx context.Context, f benchFlags, r *Result) error {
 func sleepyTask(ex *durable.Executor, log *os.File) *durable.Task[noopInput, empty] {
 	return durable.Must(durable.NewTask(ex, "sleepy", func(ctx context.Context, in noopInput) (empty, error) {
 		fmt.Fprintf(log, "S %d\n", in.I)
-		t := time.NewTimer(50 * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return empty{}, ctx.Err()
+		if err := work(ctx, 50*time.Millisecond); err != nil {
+			return empty{}, err
 		}
 		fmt.Fprintf(log, "E %d\n", in.I)
 		return empty{}, nil
