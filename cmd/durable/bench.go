@@ -26,6 +26,7 @@ type benchFlags struct {
 	runs         int
 	json         bool
 	sameIdentity bool
+	cpuProfile   string
 }
 
 var workloads = []string{"throughput", "latency", "latency-remote", "fanout", "recovery"}
@@ -49,6 +50,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.IntVar(&f.concurrency, "concurrency", 100, "executor concurrency")
 	fs.IntVar(&f.runs, "runs", 1, "repeat each workload K times and report the median and min-max")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "throughput: write a CPU profile of the drain to this file (the last run's)")
 	fs.BoolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: durable bench [flags]\n\nRuns the standard workloads (%s) on one store.\n"+
@@ -98,23 +100,28 @@ func envOr(name, def string) string {
 // Result is one run of one workload, in the JSON shape shared with the peer
 // engines' benchmarks (bench/peers).
 type Result struct {
-	Engine      string            `json:"engine"`
-	Workload    string            `json:"workload"`
-	Store       string            `json:"store"`
-	N           int               `json:"n"`
-	Concurrency int               `json:"concurrency"`
-	EnqueueRate float64           `json:"enqueue_rate,omitempty"`
-	DrainRate   float64           `json:"drain_rate,omitempty"`
-	E2EMs       float64           `json:"e2e_ms,omitempty"`
-	LatencyMs   *Latency          `json:"latency_ms,omitempty"`
-	PickupMs    float64           `json:"pickup_ms,omitempty"`
-	FanoutMs    float64           `json:"fanout_ms,omitempty"`
-	RecoveryMs  float64           `json:"recovery_ms,omitempty"`
-	JobsLost    *int              `json:"jobs_lost,omitempty"`
-	JobsTwice   *int              `json:"jobs_executed_twice,omitempty"`
-	Run         int               `json:"run"`
-	Version     string            `json:"version"`
-	Settings    map[string]string `json:"settings"`
+	Engine      string  `json:"engine"`
+	Workload    string  `json:"workload"`
+	Store       string  `json:"store"`
+	N           int     `json:"n"`
+	Concurrency int     `json:"concurrency"`
+	EnqueueRate float64 `json:"enqueue_rate,omitempty"`
+	DrainRate   float64 `json:"drain_rate,omitempty"`
+	E2EMs       float64 `json:"e2e_ms,omitempty"`
+	// DrainCPUUs and DrainMachineCPUUs are the CPU microseconds per task
+	// during the drain: this process's, and the whole machine's (with the
+	// database server; Linux only). Not among the peers' keys.
+	DrainCPUUs        float64           `json:"drain_cpu_us,omitempty"`
+	DrainMachineCPUUs float64           `json:"drain_machine_cpu_us,omitempty"`
+	LatencyMs         *Latency          `json:"latency_ms,omitempty"`
+	PickupMs          float64           `json:"pickup_ms,omitempty"`
+	FanoutMs          float64           `json:"fanout_ms,omitempty"`
+	RecoveryMs        float64           `json:"recovery_ms,omitempty"`
+	JobsLost          *int              `json:"jobs_lost,omitempty"`
+	JobsTwice         *int              `json:"jobs_executed_twice,omitempty"`
+	Run               int               `json:"run"`
+	Version           string            `json:"version"`
+	Settings          map[string]string `json:"settings"`
 }
 
 // Latency holds percentiles in milliseconds.
@@ -255,6 +262,8 @@ func figures(workload string) []figure {
 			{"enqueue rate", "/s", func(r Result) float64 { return r.EnqueueRate }},
 			{"drain rate", "/s", func(r Result) float64 { return r.DrainRate }},
 			{"end to end", "ms", func(r Result) float64 { return r.E2EMs }},
+			{"drain CPU/task", "us", func(r Result) float64 { return r.DrainCPUUs }},
+			{"machine CPU/task", "us", func(r Result) float64 { return r.DrainMachineCPUUs }},
 		}
 	case "latency":
 		return append(latencyFigures(), figure{"pickup (median)", "ms", func(r Result) float64 { return r.PickupMs }})

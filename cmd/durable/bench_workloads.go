@@ -211,6 +211,10 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 		handles = append(handles, hs...)
 	}
 	enqueued := time.Since(t0)
+	meter, err := startCPU(f.cpuProfile)
+	if err != nil {
+		return err
+	}
 	t1 := time.Now()
 	if err := ex.Start(ctx); err != nil {
 		return err
@@ -223,6 +227,7 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 		return ctx.Err()
 	}
 	drained := time.Since(t1)
+	meter.stop(f.n, r)
 	if err := allCompleted(ctx, handles); err != nil {
 		return err
 	}

@@ -280,32 +280,39 @@ LIMIT @limit{{end}}
 
 {{- /* claim: the CTE picks at most @limit due rows (SKIP LOCKED, so
 concurrent claimers never wait for or share a row); the UPDATE touches
-exactly those rows (RELIABILITY.md pitfall 1). */}}
+exactly those rows (RELIABILITY.md pitfall 1), found by their ctid: a TID
+scan, whatever the plan. Joining on id instead lets a generic plan (which
+guesses that LIMIT @limit keeps a tenth of the table) hash-join the picked
+rows against a sequential scan of the whole table on every claim. A picked
+row is locked, so its ctid cannot change before the UPDATE. The final join
+(two small CTEs) returns the pre-claim DueAt and seq by which the store
+orders the rows. */}}
 {{define "claim"}}WITH picked AS MATERIALIZED (
-    SELECT id, seq, due_at FROM {{.T}}
+    SELECT ctid, id, seq, due_at FROM {{.T}}
     WHERE due_at <= {{.Now}} AND task_id = ANY(@task_ids::text[])
     ORDER BY due_at, seq
     LIMIT @limit
     FOR UPDATE SKIP LOCKED
+), upd AS (
+    UPDATE {{.T}} AS t SET
+        fence = t.fence + 1,
+        executor_id = @executor_id,
+        due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
+        updated_at = {{.Now}},
+        status = CASE WHEN t.status = 'ready' THEN 'running' ELSE t.status END,
+        started_at = CASE WHEN t.status = 'ready' THEN {{.Now}} ELSE t.started_at END,
+        crashes = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN t.crashes + 1 ELSE t.crashes END,
+        error = CASE
+            WHEN t.status = 'running' AND t.sleep_key IS NULL THEN jsonb_build_object(
+                'kind', 'lease_expired',
+                'message', format('the lease of executor %s (claim %s) expired at %s; the run is taken over by executor %s',
+                    quote_literal(t.executor_id), t.fence, t.due_at, quote_literal(@executor_id::text)))
+            ELSE t.error
+        END
+    WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
+    RETURNING {{template "cols" "t"}}
 )
-UPDATE {{.T}} AS t SET
-    fence = t.fence + 1,
-    executor_id = @executor_id,
-    due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
-    updated_at = {{.Now}},
-    status = CASE WHEN t.status = 'ready' THEN 'running' ELSE t.status END,
-    started_at = CASE WHEN t.status = 'ready' THEN {{.Now}} ELSE t.started_at END,
-    crashes = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN t.crashes + 1 ELSE t.crashes END,
-    error = CASE
-        WHEN t.status = 'running' AND t.sleep_key IS NULL THEN jsonb_build_object(
-            'kind', 'lease_expired',
-            'message', format('the lease of executor %s (claim %s) expired at %s; the run is taken over by executor %s',
-                quote_literal(t.executor_id), t.fence, t.due_at, quote_literal(@executor_id::text)))
-        ELSE t.error
-    END
-FROM picked
-WHERE t.id = picked.id
-RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
+SELECT picked.due_at, picked.seq, upd.* FROM upd JOIN picked ON picked.id = upd.id{{end}}
 
 {{define "next_due"}}SELECT (
     SELECT due_at FROM {{.T}}
