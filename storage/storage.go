@@ -439,6 +439,19 @@ var (
 	ErrClosed = errors.New("store closed")
 )
 
+// AnyReady reports whether an insert of execs makes work for executors:
+// whether any is ready (due now or after its delay). Stores publish
+// Event.Ready for an insert only then: rows inserted claimed by their
+// executor (direct start), sleeping or finished need no claim.
+func AnyReady(execs []Execution) bool {
+	for i := range execs {
+		if execs[i].Status == StatusReady {
+			return true
+		}
+	}
+	return false
+}
+
 // ValidateExecution rejects an execution no store can insert: one without
 // an ID or a TaskID, or with an unknown status. Stores call it on every row
 // they insert.

@@ -25,7 +25,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		s.insertRow(r)
 	}
 	s.mu.Unlock()
-	s.publish(events{ready: len(rows) > 0})
+	s.publish(events{ready: storage.AnyReady(p.Executions)})
 	return nil
 }
 

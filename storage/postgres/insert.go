@@ -33,7 +33,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if len(p.Executions) == 0 {
 		return nil
 	}
-	ev := storage.Event{Ready: true}
+	ev := storage.Event{Ready: storage.AnyReady(p.Executions)}
 	if copyable(p) {
 		if err := s.insertCopy(ctx, p); err != nil {
 			return wrapErr("insert", err)
@@ -42,7 +42,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		return nil
 	}
 	if claimedBy, ok := plainRows(p); ok {
-		if err := s.insertPlain(ctx, p, claimedBy); err != nil {
+		if err := s.insertPlain(ctx, p, claimedBy, ev); err != nil {
 			return wrapErr("insert", err)
 		}
 		s.publish(ev)
@@ -67,9 +67,9 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 }
 
 // insertPlain inserts plain new executions, ready or all claimed at insert
-// by claimedBy, and notifies the new work, in one statement
+// by claimedBy, and notifies ev (when it says Ready), in one statement
 // (insert_plain).
-func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimedBy string) error {
+func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimedBy string, ev storage.Event) error {
 	n := len(p.Executions)
 	ids, tasks, inputs := make([]string, n), make([]string, n), make([][]byte, n)
 	maxRetries, baseDelays, maxDelays := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -86,8 +86,8 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 		}
 	}
 	var channel, payload *string
-	if s.cfg.listen {
-		ps := payloads(s.tag, storage.Event{Ready: true})
+	if s.cfg.listen && ev.Ready {
+		ps := payloads(s.tag, ev)
 		channel, payload = &s.channel, &ps[0]
 	}
 	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "p_id": ids, "p_task_id": tasks, "p_input": inputs,

@@ -38,7 +38,9 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		if err := tx.insert(rows); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
-		tx.ready()
+		if storage.AnyReady(p.Executions) {
+			tx.ready()
+		}
 		return nil
 	})
 }

@@ -11,6 +11,7 @@ import (
 var eventChecks = []check{
 	{"EventsFinishedListsCascade", checkEventsFinished},
 	{"EventsReadyAfterInsert", checkEventsReadyAfterInsert},
+	{"EventsNoReadyAfterClaimedInsert", checkEventsNoReadyAfterClaimedInsert},
 	{"EventsReadyAfterWrites", checkEventsReadyAfterWrites},
 	{"EventsUnsubscribeStopsDelivery", checkEventsUnsubscribe},
 }
@@ -87,6 +88,28 @@ func checkEventsReadyAfterInsert(b *bundle) {
 	l, _ := b.subscribe()
 	b.insert(Base, nil, NewExecution("a", "task"))
 	l.waitFor(b, "Ready event after Insert", anyReady)
+}
+
+// checkEventsNoReadyAfterClaimedInsert checks that inserting rows claimed
+// by their executor (direct start) publishes no Ready event: there is
+// nothing for a dispatcher to claim. A ready row inserted next is
+// announced, and only it.
+func checkEventsNoReadyAfterClaimedInsert(b *bundle) {
+	l, _ := b.subscribe()
+	a := NewExecution("a", "task")
+	a.Status, a.ExecutorID = storage.StatusRunning, "exec-a"
+	b.insert(Base, []time.Duration{Lease}, a)
+	b.insert(Base, nil, NewExecution("b", "task"))
+	l.waitFor(b, "Ready event after Insert", anyReady)
+	ready := 0
+	for _, ev := range l.snapshot() {
+		if ev.Ready {
+			ready++
+		}
+	}
+	if ready != 1 {
+		b.t.Fatalf("%d Ready events after inserting a claimed row and a ready one, want 1 (the ready one's): %+v", ready, l.snapshot())
+	}
 }
 
 // checkEventsReadyAfterWrites checks a Ready event follows each kind of
