@@ -45,13 +45,20 @@ func startCPU(profilePath string) (*cpuMeter, error) {
 // stop ends the phase and records, per task of n, the microseconds of CPU
 // this process and the machine used.
 func (m *cpuMeter) stop(n int, r *Result) {
-	if m.profile != nil {
-		pprof.StopCPUProfile()
-		m.profile.Close()
-	}
+	m.stopProfile()
 	r.DrainCPUUs = perTask(processCPU()-m.self, n)
 	if mach, ok := machineCPU(); ok && m.hasMach {
 		r.DrainMachineCPUUs = perTask(mach-m.machine, n)
+	}
+}
+
+// stopProfile ends the CPU profile, if one is being written; later calls
+// do nothing.
+func (m *cpuMeter) stopProfile() {
+	if m.profile != nil {
+		pprof.StopCPUProfile()
+		m.profile.Close()
+		m.profile = nil
 	}
 }
 

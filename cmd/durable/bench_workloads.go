@@ -215,6 +215,7 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	if err != nil {
 		return err
 	}
+	defer meter.stopProfile()
 	t1 := time.Now()
 	if err := ex.Start(ctx); err != nil {
 		return err

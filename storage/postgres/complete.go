@@ -129,12 +129,10 @@ func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now a
 	ids := make([]string, len(ts))
 	fences, attempts, iterations := make([]int64, len(ts)), make([]int64, len(ts)), make([]int64, len(ts))
 	outputs := make([][]byte, len(ts))
-	byID := make(map[string]int, len(ts))
 	for k, i := range order {
 		t := &ts[i]
 		ids[k], fences[k], outputs[k] = t.ID, t.Fence, t.Output
 		attempts[k], iterations[k] = int64(t.Attempt), int64(t.Iteration)
-		byID[t.ID] = i
 	}
 	var channel *string
 	if s.cfg.listen {
@@ -154,7 +152,13 @@ func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now a
 			var ready bool
 			var notes int64
 			_, err := pgx.ForEachRow(rows, []any{&id, &ready, &notes}, func() error {
-				results[byID[id]].Applied = true
+				// ids is sorted and distinct: the row's transition is
+				// ts[order[k]].
+				k, found := slices.BinarySearch(ids, id)
+				if !found {
+					return fmt.Errorf("complete returned unknown execution %q", id)
+				}
+				results[order[k]].Applied = true
 				ev.finished = append(ev.finished, id)
 				ev.ready = ev.ready || ready
 				return nil
