@@ -118,11 +118,14 @@ func (e *Executor) prepareAll(items []Child) (storage.InsertParams, error) {
 	if len(items) >= parallelPrepareMin {
 		parts = min(runtime.GOMAXPROCS(0), 4)
 	}
+	// The ids are made first, in item order, so that they increase with
+	// it (see idGen) whichever goroutine encodes an item.
+	ids := e.ids.executions(len(items))
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for k := range parts {
 		from, to := k*len(items)/parts, (k+1)*len(items)/parts
-		prep := func() { errs[k] = e.prepareRange(items, p, from, to) }
+		prep := func() { errs[k] = e.prepareRange(items, ids, p, from, to) }
 		if k == parts-1 {
 			prep()
 			continue
@@ -142,9 +145,9 @@ func (e *Executor) prepareAll(items []Child) (storage.InsertParams, error) {
 // items on several goroutines.
 const parallelPrepareMin = 1024
 
-// prepareRange prepares items[from:to] into p, stopping at the first
-// error.
-func (e *Executor) prepareRange(items []Child, p storage.InsertParams, from, to int) error {
+// prepareRange prepares items[from:to], with ids[from:to], into p,
+// stopping at the first error.
+func (e *Executor) prepareRange(items []Child, ids []string, p storage.InsertParams, from, to int) error {
 	for i := from; i < to; i++ {
 		it := items[i]
 		if it.d == nil {
@@ -153,7 +156,7 @@ func (e *Executor) prepareRange(items []Child, p storage.InsertParams, from, to 
 		if e.lookup(it.d.id) != it.d {
 			return fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
 		}
-		row, delay, err := e.prepare(it.d, it.input, it.sleepKey, it.opts)
+		row, delay, err := e.prepare(it.d, ids[i], it.input, it.sleepKey, it.opts)
 		if err != nil {
 			return err
 		}

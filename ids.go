@@ -13,12 +13,20 @@ import (
 const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 
 // idGen makes execution ids: "te_" + 10 characters of milliseconds since the
-// epoch + 16 random characters. Ids sort by creation time, which keeps SQL
-// indexes append-mostly, and carry 80 random bits.
+// epoch + 16 characters of an 80-bit number, random for the first id of
+// each millisecond and one more than the previous id's for the others (as
+// ULIDs in monotonic mode). One executor's ids therefore strictly increase,
+// even if the clock steps back, and sort by creation time across
+// executors. Strictly increasing keys are inserted at the right edge of
+// the SQL stores' primary-key index, where PostgreSQL skips the descent
+// from the root; random ones land anywhere in it.
 type idGen struct {
-	mu    sync.Mutex
-	clock clock.Clock
-	rnd   *rand.ChaCha8
+	mu     sync.Mutex
+	clock  clock.Clock
+	rnd    *rand.ChaCha8
+	lastMS uint64
+	hi     uint64 // the top 16 bits of the 80-bit number
+	lo     uint64 // its low 64 bits
 }
 
 func cryptoSeed() [2]uint64 {
@@ -36,12 +44,58 @@ func newIDGen(c clock.Clock, seed [2]uint64) *idGen {
 
 func (g *idGen) execution() string {
 	ms := uint64(g.clock.Now().UnixMilli())
-	buf := make([]byte, 0, 29)
-	buf = append(buf, "te_"...)
-	for i := 9; i >= 0; i-- {
-		buf = append(buf, idAlphabet[(ms>>(uint(i)*5))&31])
+	g.mu.Lock()
+	ms, hi, lo := g.nextLocked(ms)
+	g.mu.Unlock()
+	var buf [29]byte
+	copy(buf[:], "te_")
+	for i := range 10 {
+		buf[3+i] = idAlphabet[(ms>>(uint(9-i)*5))&31]
 	}
-	return string(g.appendRandom(buf, 16))
+	// 80 bits, most significant first: 16 bits of hi, then lo.
+	for i := range 16 {
+		shift := uint(15-i) * 5 // bit offset of this character in the 80-bit number
+		var v uint64
+		switch {
+		case shift >= 64:
+			v = hi >> (shift - 64)
+		case shift+5 > 64:
+			v = lo>>shift | hi<<(64-shift)
+		default:
+			v = lo >> shift
+		}
+		buf[13+i] = idAlphabet[v&31]
+	}
+	return string(buf[:])
+}
+
+// executions returns n new execution ids, in increasing order.
+func (g *idGen) executions(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = g.execution()
+	}
+	return ids
+}
+
+// nextLocked returns the millisecond and 80-bit number of the next id:
+// a new random number in a later millisecond, else the previous number
+// plus one (past the largest number, the next millisecond). g.mu must be
+// held.
+func (g *idGen) nextLocked(ms uint64) (uint64, uint64, uint64) {
+	if ms > g.lastMS {
+		g.lastMS, g.hi, g.lo = ms, g.rnd.Uint64()&0xffff, g.rnd.Uint64()
+		return g.lastMS, g.hi, g.lo
+	}
+	g.lo++
+	if g.lo == 0 {
+		g.hi = (g.hi + 1) & 0xffff
+		if g.hi == 0 {
+			g.lastMS++
+			g.hi, g.lo = g.rnd.Uint64()&0xffff, g.rnd.Uint64()
+		}
+	}
+	return g.lastMS, g.hi, g.lo
 }
 
 func (g *idGen) random(n int) string {

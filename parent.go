@@ -10,9 +10,9 @@ import (
 )
 
 // newRow builds the row of a new execution of d.
-func (e *Executor) newRow(d *taskDef, input []byte, sleepKey string, o runOptions) storage.Execution {
+func (e *Executor) newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) storage.Execution {
 	row := storage.Execution{
-		ID: e.ids.execution(), TaskID: d.id, Status: storage.StatusReady,
+		ID: id, TaskID: d.id, Status: storage.StatusReady,
 		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout,
 	}
 	if d.kind == kindSleeping {
@@ -21,8 +21,9 @@ func (e *Executor) newRow(d *taskDef, input []byte, sleepKey string, o runOption
 	return row
 }
 
-// prepare validates and encodes one execution of d.
-func (e *Executor) prepare(d *taskDef, input any, sleepKey string, opts []EnqueueOption) (storage.Execution, time.Duration, error) {
+// prepare validates and encodes one execution of d, whose id is id unless
+// an idempotency key names it.
+func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, opts []EnqueueOption) (storage.Execution, time.Duration, error) {
 	o, err := d.defaults.merge(opts)
 	if err != nil {
 		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, err)
@@ -34,7 +35,7 @@ func (e *Executor) prepare(d *taskDef, input any, sleepKey string, opts []Enqueu
 		if err := validSleepKey(sleepKey); err != nil {
 			return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, err)
 		}
-		return e.newRow(d, nil, sleepKey, o), 0, nil
+		return e.newRow(d, id, nil, sleepKey, o), 0, nil
 	}
 	if d.validate != nil {
 		if err := d.validate(input); err != nil {
@@ -45,7 +46,7 @@ func (e *Executor) prepare(d *taskDef, input any, sleepKey string, opts []Enqueu
 	if err != nil {
 		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, unwrapNonRetryable(err))
 	}
-	row := e.newRow(d, b, "", o)
+	row := e.newRow(d, id, b, "", o)
 	if o.key != "" {
 		row.ID = keyedID(o.key)
 	}
@@ -72,7 +73,7 @@ func (e *Executor) childRow(parent storage.Execution, i int, c Child) (storage.E
 	if e.lookup(c.d.id) != c.d {
 		return storage.Execution{}, 0, fmt.Errorf("%w: %s is not registered with this executor", ErrUnknownTask, c.d.id)
 	}
-	row, delay, err := e.prepare(c.d, c.input, c.sleepKey, c.opts)
+	row, delay, err := e.prepare(c.d, e.ids.execution(), c.input, c.sleepKey, c.opts)
 	if err != nil {
 		return row, 0, err
 	}
@@ -105,7 +106,7 @@ func (e *Executor) afterChildren(d *taskDef, row storage.Execution, runOutput []
 	if err != nil {
 		return e.failure(d, row, nonRetryableExec(err))
 	}
-	fin := e.newRow(d.finalize, in, "", d.finalize.defaults)
+	fin := e.newRow(d.finalize, e.ids.execution(), in, "", d.finalize.defaults)
 	setParent(&fin, row, row.ChildrenTotal)
 	fin.IsFinalize = true
 	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForFinalize,
@@ -130,7 +131,8 @@ func (e *Executor) startSequence(d *taskDef, row storage.Execution) storage.Tran
 // sequenceStep spawns step i of a sequence with the previous output.
 func (e *Executor) sequenceStep(d *taskDef, row storage.Execution, i int, input []byte) (storage.Transition, error) {
 	step := d.steps[i]
-	child := e.newRow(step, input, "", step.defaults)
+	id := e.ids.execution()
+	child := e.newRow(step, id, input, "", step.defaults)
 	if step.kind == kindSleeping {
 		var key string
 		if err := e.codec.Decode(input, &key); err != nil {
@@ -139,7 +141,7 @@ func (e *Executor) sequenceStep(d *taskDef, row storage.Execution, i int, input 
 		if err := validSleepKey(key); err != nil {
 			return storage.Transition{}, fmt.Errorf("sequence %s: step %d (%s): %w", d.id, i, step.id, err)
 		}
-		child = e.newRow(step, nil, key, step.defaults)
+		child = e.newRow(step, id, nil, key, step.defaults)
 	}
 	setParent(&child, row, i)
 	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForChildren,
