@@ -14,11 +14,18 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// claimed is one row returned by the claim statement.
-type claimed struct {
-	dueAt time.Time // before the claim
+// claimKey is where a claimed row stood in the claim order: its DueAt
+// before the claim, then its insertion order.
+type claimKey struct {
+	dueAt time.Time
 	seq   int64
-	e     storage.Execution
+}
+
+func (a claimKey) compare(b claimKey) int {
+	if c := a.dueAt.Compare(b.dueAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
 }
 
 // Claim takes up to p.Limit due rows of p.TaskIDs in one statement: a
@@ -39,13 +46,14 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 		"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": p.Limit,
 		"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
 	}
-	var rows []claimed
+	var rows []storage.Execution
+	var keys []claimKey
 	err := withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.noSort)
 		batch.Queue(s.q.claim, args).Query(func(r pgx.Rows) error {
 			var err error
-			rows, err = scanClaims(r, p.Limit)
+			rows, keys, err = scanClaims(r, min(p.Limit, max(32, int(s.lastClaimed.Load()))))
 			return err
 		})
 		return s.pool.SendBatch(ctx, batch).Close()
@@ -53,30 +61,37 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	if err != nil {
 		return nil, wrapErr("claim", err)
 	}
-	// Sort positions, not the rows: a row is a large struct.
+	s.lastClaimed.Store(int64(len(rows)))
+	return inClaimOrder(rows, keys), nil
+}
+
+// inClaimOrder returns rows ordered by their keys. The statement mostly
+// returns them in that order already (the rows of a backlog lie in the
+// table as they were inserted); otherwise it sorts positions, not the
+// rows, which are large structs.
+func inClaimOrder(rows []storage.Execution, keys []claimKey) []storage.Execution {
+	if slices.IsSortedFunc(keys, claimKey.compare) {
+		return rows
+	}
 	order := make([]int, len(rows))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(i, j int) int {
-		a, b := &rows[i], &rows[j]
-		if c := a.dueAt.Compare(b.dueAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	slices.SortFunc(order, func(i, j int) int { return keys[i].compare(keys[j]) })
 	out := make([]storage.Execution, len(rows))
 	for k, i := range order {
-		out[k] = rows[i].e
+		out[k] = rows[i]
 	}
-	return out, nil
+	return out
 }
 
-// scanClaims reads the claim statement's rows. One set of scan
-// destinations serves every row.
-func scanClaims(rows pgx.Rows, limit int) ([]claimed, error) {
+// scanClaims reads the claim statement's rows and their claim keys, with
+// room for capacity rows at first. One set of scan destinations serves
+// every row.
+func scanClaims(rows pgx.Rows, capacity int) ([]storage.Execution, []claimKey, error) {
 	defer rows.Close()
-	out := make([]claimed, 0, limit)
+	out := make([]storage.Execution, 0, capacity)
+	keys := make([]claimKey, 0, capacity)
 	var r execRow
 	var due pgtype.Timestamptz
 	var seq int64
@@ -84,15 +99,16 @@ func scanClaims(rows pgx.Rows, limit int) ([]claimed, error) {
 	for rows.Next() {
 		r = execRow{}
 		if err := rows.Scan(dests...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		e, err := r.execution()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, claimed{dueAt: fromTS(due), seq: seq, e: e})
+		out = append(out, e)
+		keys = append(keys, claimKey{dueAt: fromTS(due), seq: seq})
 	}
-	return out, rows.Err()
+	return out, keys, rows.Err()
 }
 
 // leaseArrays splits leases into parallel arrays sorted by ID, so that

@@ -35,6 +35,11 @@ type Store struct {
 
 	subs storage.Subscribers
 
+	// lastClaimed is how many rows the last claim returned: the next
+	// claim's buffers start that large (a claim's limit is often far more
+	// than what is due).
+	lastClaimed atomic.Int64
+
 	listener *listener
 }
 
