@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/storagetest"
 )
 
 // TestInClaimOrder checks the ordering of claimed rows by their pre-claim
@@ -24,5 +27,48 @@ func TestInClaimOrder(t *testing.T) {
 	sorted := []storage.Execution{{ID: "a"}, {ID: "b"}}
 	if got := inClaimOrder(sorted, []claimKey{{t0, 1}, {t0, 2}}); &got[0] != &sorted[0] {
 		t.Fatal("rows already in order were copied")
+	}
+}
+
+// TestCompleteDoneNotifiesEveryID completes, in one batch, more rows than
+// one notification can name (long ids): another store on the schema (as
+// another process) must hear of every one of them.
+func TestCompleteDoneNotifiesEveryID(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	s, other := openOn(t, schema), openOn(t, schema)
+	finished := make(chan []string, 64)
+	defer other.Subscribe(func(ev storage.Event) {
+		if len(ev.Finished) > 0 {
+			finished <- ev.Finished
+		}
+	})()
+	const n = 500
+	rows := make([]storage.Execution, n)
+	for i := range rows {
+		rows[i] = storagetest.NewExecution(fmt.Sprintf("%s-%04d", strings.Repeat("x", 60), i), "task")
+	}
+	insert(t, s, base, rows...)
+	claimed := claim(t, s, base, n, "task")
+	trs := make([]storage.Transition, len(claimed))
+	for i, r := range claimed {
+		trs[i] = done(r)
+	}
+	for i, r := range complete(t, s, base, trs...) {
+		if !r.Applied {
+			t.Fatalf("transition %d not applied: %+v", i, r)
+		}
+	}
+	seen := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for len(seen) < n {
+		select {
+		case ids := <-finished:
+			for _, id := range ids {
+				seen[id] = true
+			}
+		case <-deadline:
+			t.Fatalf("the other store heard of %d of %d finished ids", len(seen), n)
+		}
 	}
 }

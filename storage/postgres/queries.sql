@@ -145,7 +145,8 @@ without an error, IDs distinct. It applies the guarded updates given as
 parallel arrays @d_*, does the bookkeeping of their waiting parents (locked
 in id order, as complete_parents does), and sends the notifications of the
 write on @channel (none when it is NULL): the applied ids, in chunks under
-the payload limit, the first chunk flagged ready when a parent became due.
+the payload limit (consecutive in the update's output, unsorted), the first
+chunk flagged ready when a parent became due.
 Running rows are never waiting parents, so no row of the batch is a parent
 the batch updates. It returns one row per applied transition: its id and
 whether a parent became due. */}}
@@ -183,12 +184,12 @@ whether a parent became due. */}}
 ), ready AS (
     SELECT coalesce(bool_or(due), false) AS due FROM parents
 ), chunks AS (
-    SELECT id, sum(length(id) + 3) OVER (ORDER BY id) / 6000 AS g FROM upd
+    SELECT id, sum(length(id) + 3) OVER (ROWS UNBOUNDED PRECEDING) / 6000 AS g FROM upd
 ), notes AS (
     SELECT pg_notify(@channel::text, json_build_object(
         's', @sender::text,
         'r', g = 0 AND (SELECT due FROM ready),
-        'f', json_agg(id ORDER BY id))::text)
+        'f', json_agg(id))::text)
     FROM chunks
     WHERE @channel::text IS NOT NULL
     GROUP BY g
