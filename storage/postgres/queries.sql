@@ -281,39 +281,40 @@ LIMIT @limit{{end}}
 
 {{- /* claim: the CTE picks at most @limit due rows (SKIP LOCKED, so
 concurrent claimers never wait for or share a row); the UPDATE touches
-exactly those rows (RELIABILITY.md pitfall 1), found by their ctid: a TID
-scan, whatever the plan. Joining on id instead lets a generic plan (which
-guesses that LIMIT @limit keeps a tenth of the table) hash-join the picked
-rows against a sequential scan of the whole table on every claim. A picked
-row is locked, so its ctid cannot change before the UPDATE. The final join
-(two small CTEs) returns the pre-claim DueAt and seq by which the store
-orders the rows. */}}
+exactly those rows (RELIABILITY.md pitfall 1), found by their ctid: a
+nested loop over the picked rows with a TID scan inside (no_sort, sent
+before, turns hash and merge joins off for the transaction; PostgreSQL 12
+and later plan a join on ctid that way). A picked row is locked, so its
+ctid cannot change before the UPDATE. Joining on id instead let a generic
+plan (which guesses that LIMIT @limit keeps a tenth of the table)
+hash-join the picked rows against a sequential scan of the whole table on
+every claim. It returns each row's pre-claim DueAt and seq, by which the
+store orders the rows. */}}
 {{define "claim"}}WITH picked AS MATERIALIZED (
     SELECT ctid, id, seq, due_at FROM {{.T}}
     WHERE due_at <= {{.Now}} AND task_id = ANY(@task_ids::text[])
     ORDER BY due_at, seq
     LIMIT @limit
     FOR UPDATE SKIP LOCKED
-), upd AS (
-    UPDATE {{.T}} AS t SET
-        fence = t.fence + 1,
-        executor_id = @executor_id,
-        due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
-        updated_at = {{.Now}},
-        status = CASE WHEN t.status = 'ready' THEN 'running' ELSE t.status END,
-        started_at = CASE WHEN t.status = 'ready' THEN {{.Now}} ELSE t.started_at END,
-        crashes = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN t.crashes + 1 ELSE t.crashes END,
-        error = CASE
-            WHEN t.status = 'running' AND t.sleep_key IS NULL THEN jsonb_build_object(
-                'kind', 'lease_expired',
-                'message', format('the lease of executor %s (claim %s) expired at %s; the run is taken over by executor %s',
-                    quote_literal(t.executor_id), t.fence, t.due_at, quote_literal(@executor_id::text)))
-            ELSE t.error
-        END
-    WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
-    RETURNING {{template "cols" "t"}}
 )
-SELECT picked.due_at, picked.seq, upd.* FROM upd JOIN picked ON picked.id = upd.id{{end}}
+UPDATE {{.T}} AS t SET
+    fence = t.fence + 1,
+    executor_id = @executor_id,
+    due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
+    updated_at = {{.Now}},
+    status = CASE WHEN t.status = 'ready' THEN 'running' ELSE t.status END,
+    started_at = CASE WHEN t.status = 'ready' THEN {{.Now}} ELSE t.started_at END,
+    crashes = CASE WHEN t.status = 'running' AND t.sleep_key IS NULL THEN t.crashes + 1 ELSE t.crashes END,
+    error = CASE
+        WHEN t.status = 'running' AND t.sleep_key IS NULL THEN jsonb_build_object(
+            'kind', 'lease_expired',
+            'message', format('the lease of executor %s (claim %s) expired at %s; the run is taken over by executor %s',
+                quote_literal(t.executor_id), t.fence, t.due_at, quote_literal(@executor_id::text)))
+        ELSE t.error
+    END
+FROM picked
+WHERE t.ctid = picked.ctid
+RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
 
 {{define "next_due"}}SELECT (
     SELECT due_at FROM {{.T}}
@@ -329,9 +330,11 @@ order. It also makes the claim's commit asynchronous (it does not wait for
 the WAL flush): a claim lost in a server crash leaves the row as it was, to
 be claimed again, which the at-least-once promise already allows; a run
 must never rely on its claim being durable. Inserts and completions keep
-synchronous commits. */}}
+synchronous commits. And it turns hash and merge joins off, so that the
+claim joins its picked rows by TID scans (see claim). */}}
 {{define "no_sort"}}SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true),
-    set_config('plan_cache_mode', 'force_generic_plan', true){{end}}
+    set_config('plan_cache_mode', 'force_generic_plan', true),
+    set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true){{end}}
 
 {{- /* generic_plans runs before the single-statement writes (insert_plain,
 complete_done) in the same implicit transaction: PostgreSQL otherwise
