@@ -32,9 +32,10 @@ func (a claimKey) compare(b claimKey) int {
 // MATERIALIZED CTE picks the rows (DueAt, then insertion order) with FOR
 // UPDATE SKIP LOCKED and LIMIT, and the UPDATE touches exactly those, so
 // concurrent claimers never wait for each other nor share a row. It runs
-// in one round trip, after set_config('enable_sort', 'off', true) in the
-// same implicit transaction, which keeps the plan on the due index even
-// when the table has no statistics yet.
+// in one round trip, after no_sort in the same implicit transaction, which
+// keeps the plan on the due index even when the table has no statistics
+// yet and makes the update reach the picked rows by TID scans (see
+// queries.sql).
 func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
 	if err := s.check("claim"); err != nil {
 		return nil, err
