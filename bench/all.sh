@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# bench/all.sh runs the four standard workloads on every store for durable,
+# bench/all.sh runs the standard workloads on every store for durable,
 # River and DBOS, three runs each, and prints one table (workload x store x
 # engine, medians). Results are kept in bench/results-<date>.jsonl.
 #
+# The engines take turns: each round runs every workload once on each
+# engine, one after the other, so that the host's speed, which drifts on a
+# shared machine, weighs alike on the engines a ratio compares.
+#
 #   bash bench/all.sh            # needs PostgreSQL at $DURABLE_TEST_POSTGRES_URL
 #                                # (default postgres://postgres@127.0.0.1:5432/test)
+#   RUNS=5 bash bench/all.sh     # more rounds
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dsn="${DURABLE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
@@ -16,17 +21,31 @@ trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/durable" ./cmd/durable
 (cd bench/peers && go build -o "$bin/peers" .)
 
-for store in memory sqlite postgres; do
-	echo "durable on $store..." >&2
-	"$bin/durable" bench --store "$store" --dsn "$dsn" --runs "$runs" --json >>"$out"
-done
-for engine in river dbos; do
-	for store in sqlite postgres; do
-		echo "$engine on $store..." >&2
-		dsnflag=()
-		[ "$store" = postgres ] && dsnflag=(--dsn "$dsn")
-		"$bin/peers" --engine "$engine" --store "$store" "${dsnflag[@]}" --runs "$runs" --json >>"$out"
+durable() { # store workload
+	"$bin/durable" bench --store "$1" --dsn "$dsn" --workload "$2" --json >>"$out"
+}
+peer() { # engine store workload
+	local dsnflag=()
+	[ "$2" = postgres ] && dsnflag=(--dsn "$dsn")
+	"$bin/peers" --engine "$1" --store "$2" "${dsnflag[@]}" --workload "$3" --json >>"$out"
+}
+
+for round in $(seq "$runs"); do
+	echo "round $round of $runs: durable on memory..." >&2
+	for w in throughput latency fanout; do
+		durable memory "$w"
 	done
+	for store in sqlite postgres; do
+		for w in throughput latency fanout recovery; do
+			echo "round $round of $runs: $w on $store (durable, river, dbos)..." >&2
+			durable "$store" "$w"
+			peer river "$store" "$w"
+			peer dbos "$store" "$w"
+		done
+	done
+	# Only durable runs a task in another process; on SQLite that
+	# process would find it by polling, so it is measured on PostgreSQL.
+	durable postgres latency-remote
 done
 echo "results: $out" >&2
 "$bin/durable" bench-table <"$out"
