@@ -71,7 +71,7 @@ func explainedPool(t *testing.T) (*pgxpool.Pool, *planLog) {
 }
 
 // TestHotStatementPlans checks that the statements a drain runs over and
-// over (claim, completion, heartbeat, release) find their rows through an
+// over (claim, completions, heartbeat, release) find their rows through an
 // index or by TID, never by a sequential scan of the table, on a table
 // with statistics and plans made generic (as the store forces for the hot
 // statements): a generic plan of the claim once joined the picked rows to
@@ -115,11 +115,17 @@ func TestHotStatementPlans(t *testing.T) {
 		if err := s.Release(t.Context(), storage.ReleaseParams{Leases: leases[:1]}); err != nil {
 			t.Fatal(err)
 		}
-		trs := make([]storage.Transition, 0, len(rows)-1)
-		for _, r := range rows[1:] {
+		trs := make([]storage.Transition, 0, len(rows)-2)
+		for _, r := range rows[2:] {
 			trs = append(trs, done(r))
 		}
 		if _, err := s.Complete(t.Context(), storage.CompleteParams{Transitions: trs}); err != nil {
+			t.Fatal(err)
+		}
+		// A retry goes through the general completion statement.
+		retry := storage.Transition{ID: rows[1].ID, Fence: rows[1].Fence, From: rows[1].Status,
+			To: storage.StatusReady, Attempt: 1, Delay: time.Hour}
+		if _, err := s.Complete(t.Context(), storage.CompleteParams{Transitions: []storage.Transition{retry}}); err != nil {
 			t.Fatal(err)
 		}
 	}
