@@ -35,6 +35,11 @@ func (e *Executor) dispatchLoop() {
 	}
 }
 
+// recheckAfterClaim is how soon the dispatcher looks again after a claim
+// that took some rows but fewer than it asked for. A delayed execution
+// that comes due within it starts up to that much late.
+const recheckAfterClaim = 5 * time.Millisecond
+
 // backoff grows from 10ms, doubling per failure, up to limit.
 func backoff(failures int, limit time.Duration) time.Duration {
 	d := 10 * time.Millisecond << min(failures-1, 16)
@@ -72,8 +77,16 @@ func (e *Executor) dispatch() (time.Duration, error) {
 			return 0, err
 		}
 		e.admit(rows)
-		if len(rows) < n {
+		if len(rows) == 0 {
 			return e.nextDue(), nil
+		}
+		if len(rows) < n {
+			// Nothing more is due now. Look again shortly instead of
+			// asking the store at once when the next row is due: that
+			// query would compete for the store and the CPU with the runs
+			// just started, on their latency's path. The next look
+			// claims what came due meanwhile, or, finding nothing, asks.
+			return min(recheckAfterClaim, e.cfg.PollInterval), nil
 		}
 	}
 }
