@@ -22,6 +22,7 @@ type completer struct {
 	spare   []pendingResult
 	signal  chan struct{}
 	backlog atomic.Int64
+	trs     []storage.Transition // write's buffer; only the completer's goroutine uses it
 }
 
 type pendingResult struct {
@@ -46,18 +47,13 @@ func (c *completer) submit(h *held, tr storage.Transition) {
 	}
 }
 
-// take removes up to limit results from the queue. When it takes them all
-// it swaps in the spare buffer, so steady operation allocates no queues.
-func (c *completer) take(limit int) []pendingResult {
+// take removes every result from the queue, swapping in the spare buffer,
+// so steady operation allocates no queues.
+func (c *completer) take() []pendingResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.queue) <= limit {
-		batch := c.queue
-		c.queue, c.spare = c.spare[:0], nil
-		return batch
-	}
-	batch := c.queue[:limit:limit]
-	c.queue = c.queue[limit:]
+	batch := c.queue
+	c.queue, c.spare = c.spare[:0], nil
 	return batch
 }
 
@@ -93,21 +89,30 @@ func (c *completer) loop() {
 // up on a batch after a few failed tries: those claims lapse and are taken
 // over (the at-least-once promise holds).
 func (c *completer) flush(stopping bool) {
+	limit := c.e.cfg.CompletionBatch
 	for {
-		batch := c.take(c.e.cfg.CompletionBatch)
+		batch := c.take()
 		if len(batch) == 0 {
 			return
 		}
-		c.write(batch, stopping)
+		for from := 0; from < len(batch); from += limit {
+			c.write(batch[from:min(from+limit, len(batch))], stopping)
+		}
 		c.recycle(batch)
 	}
 }
 
+// write writes one batch (at most CompletionBatch results). The
+// transitions go to the store in a buffer reused from write to write.
 func (c *completer) write(batch []pendingResult, stopping bool) {
-	p := storage.CompleteParams{Transitions: make([]storage.Transition, len(batch))}
 	for i := range batch {
-		p.Transitions[i] = batch[i].tr
+		c.trs = append(c.trs, batch[i].tr)
 	}
+	p := storage.CompleteParams{Transitions: c.trs}
+	defer func() {
+		clear(c.trs)
+		c.trs = c.trs[:0]
+	}()
 	var results []storage.TransitionResult
 	ambiguous := false
 	for failures := 1; ; failures++ {

@@ -405,6 +405,9 @@ type Store interface {
 	//     that is waiting, the parent's ChildrenPending -= 1 and the parent
 	//     becomes due (DueAt = now) when it reaches 0, or at once when the row
 	//     did not complete and the parent is FailFast.
+	//
+	// The store must not keep p.Transitions after Complete returns: the
+	// engine reuses the slice.
 	Complete(ctx context.Context, p CompleteParams) ([]TransitionResult, error)
 
 	// Cancel moves a non-terminal row to cancelled (FinishedAt = now, DueAt

@@ -54,7 +54,8 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 		batch.Queue(s.q.noSort)
 		batch.Queue(s.q.claim, args).Query(func(r pgx.Rows) error {
 			var err error
-			rows, keys, err = scanClaims(r, min(p.Limit, max(32, int(s.lastClaimed.Load()))))
+			last := int(s.lastClaimed.Load())
+			rows, keys, err = scanClaims(r, min(p.Limit, max(32, last+last/4)))
 			return err
 		})
 		return s.pool.SendBatch(ctx, batch).Close()

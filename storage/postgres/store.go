@@ -36,8 +36,8 @@ type Store struct {
 	subs storage.Subscribers
 
 	// lastClaimed is how many rows the last claim returned: the next
-	// claim's buffers start that large (a claim's limit is often far more
-	// than what is due).
+	// claim's buffers start a quarter larger (a claim's limit is often far
+	// more than what is due; a buffer that must grow is copied).
 	lastClaimed atomic.Int64
 
 	listener *listener
