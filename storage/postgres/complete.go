@@ -71,11 +71,13 @@ func (s *Store) Complete(ctx context.Context, p storage.CompleteParams) ([]stora
 	if len(p.Transitions) == 0 {
 		return results, nil
 	}
-	sequential := needsSequential(p.Transitions)
 	now := s.now(p.Now)
-	if !sequential && allDone(p.Transitions) {
-		return s.completeDone(ctx, p.Transitions, now)
+	if allDone(p.Transitions) {
+		if res, ok, err := s.completeDone(ctx, p.Transitions, now); ok {
+			return res, err
+		}
 	}
+	sequential := needsSequential(p.Transitions)
 	var ev events
 	for {
 		var first *simpleStep // the batch's plain transitions, sent with BEGIN
@@ -118,14 +120,20 @@ func allDone(ts []storage.Transition) bool {
 	return true
 }
 
-// completeDone applies a batch of running -> completed transitions with
-// distinct IDs in one statement (complete_done): the updates, the
-// bookkeeping of their parents and the notifications, in one round trip
-// and one commit. The rows are given in ID order, the order in which they
-// are locked.
-func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now any) ([]storage.TransitionResult, error) {
+// completeDone applies a batch of running -> completed transitions in one
+// statement (complete_done): the updates, the bookkeeping of their parents
+// and the notifications, in one round trip and one commit. The rows are
+// given in ID order, the order in which they are locked. It reports false,
+// having done nothing, when an ID appears twice: such a batch is applied
+// one transition at a time.
+func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now any) ([]storage.TransitionResult, bool, error) {
 	order := allIndexes(len(ts))
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(ts[a].ID, ts[b].ID) })
+	for k := 1; k < len(order); k++ {
+		if ts[order[k]].ID == ts[order[k-1]].ID {
+			return nil, false, nil // the same row twice: applied one at a time
+		}
+	}
 	ids := make([]string, len(ts))
 	fences, attempts, iterations := make([]int64, len(ts)), make([]int64, len(ts)), make([]int64, len(ts))
 	outputs := make([][]byte, len(ts))
@@ -168,10 +176,10 @@ func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now a
 		return s.pool.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
-		return nil, wrapErr("complete", err)
+		return nil, true, wrapErr("complete", err)
 	}
 	s.publish(ev.event())
-	return results, nil
+	return results, true, nil
 }
 
 func allIndexes(n int) []int {

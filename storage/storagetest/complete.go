@@ -12,6 +12,7 @@ var completeChecks = []check{
 	{"CompleteDuplicateChildFailsOnlyItsTransition", checkCompleteDuplicateChild},
 	{"CompleteFailFastParentDueOnFailedChild", checkCompleteFailFast},
 	{"CompleteGuardMismatchChangesNothing", checkCompleteGuard},
+	{"CompleteSameRowTwiceInOneBatch", checkCompleteSameRowTwice},
 	{"CompleteNonFailFastParentWaitsForAll", checkCompleteNonFailFast},
 	{"CompleteParentDueWhenLastChildEnds", checkCompleteParentDue},
 	{"CompleteParentNotWaitingUntouched", checkCompleteParentNotWaiting},
@@ -21,6 +22,26 @@ var completeChecks = []check{
 	{"CompleteToWaitingForChildren", checkCompleteSpawn},
 	{"CompleteToWaitingForFinalize", checkCompleteFinalize},
 	{"CompleteWaitingForChildrenAgain", checkCompleteSpawnAgain},
+}
+
+// checkCompleteSameRowTwice completes one row twice in one batch, among
+// other rows: transitions apply as if one after the other, so the first
+// completes it and the second, finding it completed, does not apply.
+func checkCompleteSameRowTwice(b *bundle) {
+	a, c := b.running(Base, "a"), b.running(Base, "c")
+	done := func(e storage.Execution, out string) storage.Transition {
+		return storage.Transition{ID: e.ID, Fence: e.Fence, From: storage.StatusRunning, To: storage.StatusCompleted, Output: []byte(out)}
+	}
+	res := b.complete(At(time.Second), done(a, `1`), done(c, `3`), done(a, `2`))
+	if !res[0].Applied || !res[1].Applied || res[2].Applied {
+		b.t.Fatalf("applied %v %v %v, want true true false", res[0].Applied, res[1].Applied, res[2].Applied)
+	}
+	if got := b.get("a"); got.Status != storage.StatusCompleted || string(got.Output) != `1` {
+		b.t.Fatalf("row a: %s %s, want completed with the first output", got.Status, got.Output)
+	}
+	if got := b.get("c"); got.Status != storage.StatusCompleted {
+		b.t.Fatalf("row c: %s, want completed", got.Status)
+	}
 }
 
 func checkCompleteGuard(b *bundle) {
