@@ -48,10 +48,14 @@ func (c *completer) submit(h *held, tr storage.Transition) {
 }
 
 // take removes every result from the queue, swapping in the spare buffer,
-// so steady operation allocates no queues.
+// so steady operation allocates no queues. An empty queue keeps its
+// buffer.
 func (c *completer) take() []pendingResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return nil
+	}
 	batch := c.queue
 	c.queue, c.spare = c.spare[:0], nil
 	return batch
