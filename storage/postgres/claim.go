@@ -32,7 +32,7 @@ func (a claimKey) compare(b claimKey) int {
 // MATERIALIZED CTE picks the rows (DueAt, then insertion order) with FOR
 // UPDATE SKIP LOCKED and LIMIT, and the UPDATE touches exactly those, so
 // concurrent claimers never wait for each other nor share a row. It runs
-// in one round trip, after no_sort in the same implicit transaction, which
+// in one round trip, after claim_settings in the same implicit transaction, which
 // keeps the plan on the due index even when the table has no statistics
 // yet and makes the update reach the picked rows by TID scans (see
 // queries.sql).
@@ -51,7 +51,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	var keys []claimKey
 	err := withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
-		batch.Queue(s.q.noSort)
+		batch.Queue(s.q.claimSettings)
 		batch.Queue(s.q.claim, args).Query(func(r pgx.Rows) error {
 			var err error
 			last := int(s.lastClaimed.Load())

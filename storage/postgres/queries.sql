@@ -282,7 +282,7 @@ LIMIT @limit{{end}}
 {{- /* claim: the CTE picks at most @limit due rows (SKIP LOCKED, so
 concurrent claimers never wait for or share a row); the UPDATE touches
 exactly those rows (RELIABILITY.md pitfall 1), found by their ctid: a
-nested loop over the picked rows with a TID scan inside (no_sort, sent
+nested loop over the picked rows with a TID scan inside (claim_settings, sent
 before, turns hash and merge joins off for the transaction; PostgreSQL 12
 and later plan a join on ctid that way). A picked row is locked, so its
 ctid cannot change before the UPDATE. Joining on id instead let a generic
@@ -323,16 +323,19 @@ RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
     LIMIT 1
 ), {{.Now}}{{end}}
 
-{{- /* no_sort runs before claim and next_due, in the same implicit
-transaction: without statistics (a new or fast-growing table) the planner
-may otherwise sort every due row instead of walking executions_due_idx in
-order. It also makes the claim's commit asynchronous (it does not wait for
-the WAL flush): a claim lost in a server crash leaves the row as it was, to
-be claimed again, which the at-least-once promise already allows; a run
-must never rely on its claim being durable. Inserts and completions keep
-synchronous commits. And it turns hash and merge joins off, so that the
-claim joins its picked rows by TID scans (see claim). */}}
-{{define "no_sort"}}SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true),
+{{- /* claim_settings runs before claim and next_due, in the same implicit
+transaction, and sets for that transaction only:
+- no sorts: without statistics (a new or fast-growing table) the planner
+  may otherwise sort every due row instead of walking executions_due_idx
+  in order;
+- an asynchronous commit (no wait for the WAL flush): a claim lost in a
+  server crash leaves the row as it was, to be claimed again, which the
+  at-least-once promise already allows; a run must never rely on its claim
+  being durable. Inserts and completions keep synchronous commits;
+- generic plans (see generic_plans);
+- no hash or merge joins, so that the claim reaches its picked rows by TID
+  scans (see claim). */}}
+{{define "claim_settings"}}SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true),
     set_config('plan_cache_mode', 'force_generic_plan', true),
     set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true){{end}}
 

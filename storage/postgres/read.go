@@ -90,7 +90,7 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	var next, now pgtype.Timestamptz
 	err := withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
-		batch.Queue(s.q.noSort)
+		batch.Queue(s.q.claimSettings)
 		batch.Queue(s.q.nextDue, pgx.StrictNamedArgs{"now": s.now(p.Now), "task_ids": p.TaskIDs}).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&next, &now) })
 		return s.pool.SendBatch(ctx, batch).Close()
