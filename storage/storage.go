@@ -440,6 +440,12 @@ var (
 	ErrDuplicate = errors.New("duplicate")
 	// ErrClosed is returned by a store that has been closed.
 	ErrClosed = errors.New("store closed")
+	// ErrFatal is wrapped by an error after which the store cannot be used
+	// safely, and retrying cannot help: its database is corrupt, say. An
+	// engine that meets it stops claiming and running executions, and
+	// reports it, instead of retrying. A store's own sentinel (such as the
+	// SQLite store's ErrCorrupt) is wrapped beside it.
+	ErrFatal = errors.New("store failed: cannot go on")
 )
 
 // AnyReady reports whether an insert of execs makes work for executors:
