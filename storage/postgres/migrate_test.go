@@ -27,6 +27,34 @@ func TestOpenRejectsBadSchemaNames(t *testing.T) {
 	}
 }
 
+// TestOpenRejectsSystemSchemas checks that Open and New refuse PostgreSQL's
+// system schemas, before any connection, with an error naming the schema
+// and why. It needs no server.
+func TestOpenRejectsSystemSchemas(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"information_schema": "system schema",
+		"pg_catalog":         "system schema",
+		"pg_toast":           "system schema",
+		"pg_temp_1":          `reserves the prefix "pg_"`,
+		"pg_durable":         `reserves the prefix "pg_"`,
+		"pg_":                `reserves the prefix "pg_"`,
+	}
+	for name, why := range cases {
+		_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", WithSchema(name))
+		if err == nil || !strings.Contains(err.Error(), "invalid schema name") ||
+			!strings.Contains(err.Error(), `"`+name+`"`) || !strings.Contains(err.Error(), why) {
+			t.Errorf("Open with schema %q: want an invalid schema name error naming it and saying %q, got %v", name, why, err)
+		}
+	}
+	// Names that only look alike are the user's own.
+	for _, name := range []string{"pgx", "pg", "my_pg_catalog", "information", "durable"} {
+		if _, err := buildConfig([]Option{WithSchema(name)}); err != nil {
+			t.Errorf("schema %q: %v", name, err)
+		}
+	}
+}
+
 func TestSchemaNameEdges(t *testing.T) {
 	t.Parallel()
 	// The longest valid name works (its channel name is hashed).

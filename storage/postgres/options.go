@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -71,8 +72,11 @@ type Option func(*config)
 
 // WithSchema keeps the store's tables in the named schema (created if
 // missing), so several stores, or durable and the application, can share
-// one database. The name must match ^[a-z_][a-z0-9_]{0,62}$; Open and New
-// reject any other. Defaults to DefaultSchema ("durable").
+// one database. The name must match ^[a-z_][a-z0-9_]{0,62}$ and must not
+// be a system schema: information_schema, or any name starting with pg_
+// (pg_catalog, pg_toast, ...; PostgreSQL reserves that prefix for system
+// schemas). Open and New reject any other name with an error naming it.
+// Defaults to DefaultSchema ("durable").
 func WithSchema(name string) Option {
 	return func(c *config) { c.schema = name }
 }
@@ -114,8 +118,27 @@ func (c *config) validate() error {
 	if !schemaPattern.MatchString(c.schema) {
 		return fmt.Errorf("postgres: invalid schema name %q: must match %s", c.schema, schemaPattern)
 	}
+	if why := systemSchema(c.schema); why != "" {
+		return fmt.Errorf("postgres: invalid schema name %q: %s; choose a schema of your own", c.schema, why)
+	}
 	if c.clock != ClockDatabase && c.clock != ClockParams {
 		return fmt.Errorf("postgres: invalid clock %v", c.clock)
 	}
 	return nil
+}
+
+// systemSchema says why name is a system schema the store must not use, or
+// "" if it is not one. Creating the store's tables there would mix them
+// with PostgreSQL's own catalogs (CREATE SCHEMA IF NOT EXISTS succeeds on
+// an existing system schema), or fail only later, at the first migration.
+func systemSchema(name string) string {
+	switch {
+	case name == "information_schema":
+		return "information_schema is PostgreSQL's system schema of the SQL-standard views"
+	case name == "pg_catalog" || name == "pg_toast":
+		return name + " is a PostgreSQL system schema"
+	case strings.HasPrefix(name, "pg_"):
+		return `PostgreSQL reserves the prefix "pg_" for system schemas`
+	}
+	return ""
 }
