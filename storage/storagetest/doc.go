@@ -20,6 +20,14 @@
 // store except in the check of Close itself, so Close must tolerate being
 // called twice.
 //
+// # End-to-end scenarios
+//
+// [RunEngine] runs executor scenarios (task trees, retries, finalize,
+// fan-out, loops, sleeping tasks, cancellation, two executors sharing one
+// store) through an executor on stores made by open, on the real
+// clock. The memory, SQLite (on temporary files) and PostgreSQL stores of
+// this module run them.
+//
 // # Time
 //
 // The suite passes fixed instants (around [Base], in 2030) as params.Now and
