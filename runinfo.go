@@ -29,8 +29,10 @@ type RunInfo struct {
 	// ExecutorID is the executor running this run.
 	ExecutorID string
 	// Fence is this run's fencing token: it grows with every claim of the
-	// execution, so an external system can reject writes from a stale run
-	// (one whose claim was taken over) by keeping the highest fence seen.
+	// execution and is never handed out twice for it, not even across a
+	// crash of the database server (see docs/semantics.md, Fencing), so an
+	// external system can reject writes from a stale run (one whose claim
+	// was taken over) by keeping the highest fence seen.
 	Fence int64
 }
 

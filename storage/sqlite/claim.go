@@ -31,7 +31,10 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	if err != nil || len(cands) == 0 {
 		return nil, err
 	}
-	err = s.submitLazy(ctx, op, func(tx *writeTx) error {
+	// A claim commits as durably as the store's inserts: with
+	// DurabilityFull a claim lost to a power cut would hand its fencing
+	// tokens out again at the next claim.
+	err = s.submit(ctx, op, func(tx *writeTx) error {
 		if err := tx.claim(p, cands); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
