@@ -18,8 +18,10 @@ import (
 
 // RunEngine runs end-to-end executor scenarios on stores made by open: task
 // trees, retries, failures, finalize, fan-out, loops, sleeping tasks,
-// cancellation, and two executors sharing one store. Each scenario is a
-// parallel subtest on a fresh store.
+// cancellation, two executors sharing one store, and two executors on the
+// store behind injected faults, where no fencing token may be handed out
+// twice for one execution. Each scenario is a parallel subtest on a fresh
+// store.
 func RunEngine(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Helper()
 	scenarios := []struct {
@@ -31,6 +33,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ChildFailureFailsParentWithoutFinalize", scenarioFailFast},
 		{"FailingChildSeenByFinalize", scenarioFailingChildFinalize},
 		{"FailingFinalizeFailsParent", scenarioFailingFinalize},
+		{"FencesUniqueUnderFaults", scenarioFencesUniqueUnderFaults},
 		{"FiveHundredChildren", scenarioFiveHundredChildren},
 		{"LoopingTask", scenarioLoop},
 		{"ManyTasksConcurrently", scenarioManyTasks},
