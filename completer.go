@@ -129,7 +129,7 @@ func (c *completer) write(batch []pendingResult, stopping bool) {
 			break
 		}
 		ambiguous = true // the write may have been applied anyway
-		if errors.Is(err, storage.ErrClosed) || (stopping && failures >= 3) {
+		if c.e.fatal(err) || errors.Is(err, storage.ErrClosed) || (stopping && failures >= 3) {
 			c.e.log.Error("writing results failed; their executions will be run again after their leases lapse",
 				slog.Int("results", len(batch)), slog.Any("error", err))
 			c.done(batch, nil)

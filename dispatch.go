@@ -24,6 +24,9 @@ func (e *Executor) dispatchLoop() {
 		case <-timer.C():
 		}
 		next, err := e.dispatch()
+		if e.fatal(err) {
+			return
+		}
 		if err != nil {
 			failures++
 			next = backoff(failures, e.cfg.PollInterval)
@@ -295,6 +298,9 @@ func (e *Executor) heartbeat() {
 	ctx, cancel := e.storageCtx()
 	defer cancel()
 	lost, err := e.store.Heartbeat(ctx, storage.HeartbeatParams{Now: e.now(), Lease: e.cfg.LeaseDuration, Leases: leases})
+	if e.fatal(err) {
+		return
+	}
 	if err != nil {
 		e.log.Warn("heartbeat failed", slog.Any("error", err))
 		return

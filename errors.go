@@ -35,6 +35,10 @@ var (
 	// was writing (it timed out or was cancelled); Wake returns the finished
 	// execution alongside this error only when it cannot tell what happened.
 	ErrWakeRace = errors.New("durable: wake lost a race")
+	// ErrStoreFailed: the store met an error after which it cannot be
+	// used safely and retrying cannot help (a corrupt SQLite file, say).
+	// It is storage.ErrFatal; the executor stops on it (see Executor.Err).
+	ErrStoreFailed = storage.ErrFatal
 
 	// The kinds of execution errors (see ExecutionError).
 	ErrTimedOut       = errors.New("durable: timed out")

@@ -65,6 +65,10 @@ type Executor struct {
 	loops       sync.WaitGroup
 	runs        sync.WaitGroup
 	unsubscribe func()
+
+	doneCh   chan struct{} // closed when the executor has stopped
+	fatalMu  sync.Mutex
+	fatalErr error // the fatal store error that stopped the executor
 }
 
 // New returns an executor on store. It validates cfg and subscribes to the
@@ -96,6 +100,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		work:        make(chan *activeRun),
 		workersStop: make(chan struct{}),
 		shutdownCh:  make(chan struct{}),
+		doneCh:      make(chan struct{}),
 		rnd:         rand.New(rand.NewPCG(seed[0], seed[1])),
 	}
 	e.ids = newIDGen(cfg.Clock, seed)
@@ -148,9 +153,18 @@ func (e *Executor) checkOpen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.state >= stateStopping {
-		return ErrShutdown
+		return e.shutdownErr()
 	}
 	return nil
+}
+
+// shutdownErr is ErrShutdown, with the fatal store error that stopped the
+// executor, if one did.
+func (e *Executor) shutdownErr() error {
+	if err := e.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrShutdown, err)
+	}
+	return ErrShutdown
 }
 
 // Start begins claiming and running executions of the registered tasks. It
@@ -158,6 +172,10 @@ func (e *Executor) checkOpen() error {
 // stable Config.ExecutorID, it first takes back the work a previous
 // incarnation of this executor held. Starting twice is a no-op; starting
 // after Shutdown returns ErrShutdown.
+//
+// A store error after which the store cannot be used (one wrapping
+// ErrStoreFailed, such as a corrupt SQLite file) stops the executor as a
+// Shutdown would, without waiting for its runs: see Err and Done.
 func (e *Executor) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -165,7 +183,7 @@ func (e *Executor) Start(ctx context.Context) error {
 	case stateStarted:
 		return nil
 	case stateStopping, stateStopped:
-		return ErrShutdown
+		return e.shutdownErr()
 	}
 	if e.cfg.ExecutorID != "" {
 		n, err := e.store.Recover(ctx, storage.RecoverParams{Now: e.clock.Now(), ExecutorID: e.id})
@@ -193,13 +211,14 @@ func (e *Executor) Start(ctx context.Context) error {
 // (their eventual results are discarded). Results already produced are
 // written before Shutdown returns. Shutdown is idempotent; Get, Wait and
 // Cancel keep working after it, Enqueue and Wake return ErrShutdown. It does
-// not close the store.
+// not close the store. It returns nil, or Err when the executor met a fatal
+// store error.
 func (e *Executor) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	prev := e.state
 	if prev >= stateStopping {
 		e.mu.Unlock()
-		return nil
+		return e.Err()
 	}
 	e.state = stateStopping
 	e.stopping.Store(true)
@@ -222,7 +241,52 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.state = stateStopped
 	e.mu.Unlock()
-	return nil
+	close(e.doneCh)
+	return e.Err()
+}
+
+// Done returns a channel that is closed when the executor has stopped:
+// Shutdown has finished, or the executor stopped itself on a fatal store
+// error (then Err says which).
+func (e *Executor) Done() <-chan struct{} { return e.doneCh }
+
+// Err returns the store error that stopped the executor, or nil. An error
+// of the store after which it cannot be used safely and retrying cannot
+// help (it wraps ErrStoreFailed: a corrupt SQLite file, say) stops the
+// executor: it claims nothing more, cancels its runs (their results are
+// discarded; their executions run again once the store is repaired and
+// their leases lapse), logs the error, and shuts down. Err then returns
+// that error, Done is closed once the stop is complete, and Start, Enqueue
+// and Wake return ErrShutdown wrapping it. Other store errors (a timeout,
+// a lost connection) are retried and never stop the executor.
+func (e *Executor) Err() error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatalErr
+}
+
+// fatal reports whether err is a store error after which the store cannot
+// be used; if so, it stops the executor, once.
+func (e *Executor) fatal(err error) bool {
+	if !errors.Is(err, ErrStoreFailed) {
+		return false
+	}
+	e.fatalMu.Lock()
+	first := e.fatalErr == nil
+	if first {
+		e.fatalErr = err
+	}
+	e.fatalMu.Unlock()
+	if first {
+		e.log.Error("the store failed and cannot be used: stopping the executor", slog.Any("error", err))
+		e.held.abandonAll(err)
+		go func() {
+			ctx, cancel := e.storageCtx()
+			defer cancel()
+			_ = e.Shutdown(ctx)
+		}()
+	}
+	return true
 }
 
 // waitRuns waits for local runs to return until ctx is done, then cancels
@@ -337,7 +401,7 @@ func (e *Executor) retryStorage(ctx context.Context, op func() error) error {
 
 func definite(err error) bool {
 	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrDuplicate) ||
-		errors.Is(err, storage.ErrClosed) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, storage.ErrClosed) || errors.Is(err, ErrStoreFailed) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, context.DeadlineExceeded)
 }
 

@@ -7,8 +7,20 @@
 //	if err != nil { ... }
 //	defer store.Close()
 //
-// Open creates the file if needed, switches it to WAL mode and applies the
-// schema migrations. The path's directory must exist.
+// Open creates the file if needed (mode 0600; SQLite gives the -wal and -shm
+// files the same mode), switches it to WAL mode, checks the file and applies
+// the schema migrations. The path's directory must exist.
+//
+// # Checks and fatal errors
+//
+// Open refuses a file it cannot use, with an error that names it: a file
+// that fails PRAGMA quick_check (ErrCorrupt; WithCheck chooses the check,
+// or none: the quick check reads the whole file, a few seconds per GiB, see
+// docs/sqlite.md), and a file this process cannot write, or whose -wal and
+// -shm files it cannot create (ErrReadOnly). SQLite itself would open both
+// without complaint. A call that meets a damaged page later fails with an
+// error wrapping ErrCorrupt (or ErrNotDatabase) and storage.ErrFatal: an
+// engine stops on it instead of retrying.
 //
 // # Durability
 //

@@ -33,11 +33,15 @@ type Store struct {
 	subs storage.Subscribers
 }
 
-// Open opens (creating it if needed) the database file at path, brings its
-// schema up to date, and returns a store on it. path is a file system path
-// (not a URI); its directory must exist. Open fails with a clear error when
-// path is a directory, when its directory does not exist, when the file is
-// not an SQLite database (ErrNotDatabase), and when the database was
+// Open opens (creating it if needed) the database file at path, checks it,
+// brings its schema up to date, and returns a store on it. path is a file
+// system path (not a URI); its directory must exist. A new file is created
+// with mode 0600 (SQLite gives its -wal and -shm files the mode of the
+// database file). Open fails with a clear error, naming the file, when path
+// is a directory, when its directory does not exist, when the file is not
+// an SQLite database (ErrNotDatabase), when it fails its integrity check
+// (ErrCorrupt; see WithCheck), when this process cannot write to it or
+// create its -wal and -shm files (ErrReadOnly), and when the database was
 // migrated by a newer version of durable (ErrNewerSchema).
 //
 // Several stores, in one process or many, may open the same file; see the
@@ -52,6 +56,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	uri, err := fileURI(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := createFile(path); err != nil {
 		return nil, err
 	}
 	s := &Store{path: path}
@@ -85,7 +92,13 @@ func (s *Store) openWriter(ctx context.Context, uri string, o options) error {
 	if err == nil {
 		err = setupWriter(ctx, conn, o)
 		if err == nil {
+			err = checkIntegrity(ctx, conn, o.check)
+		}
+		if err == nil {
 			err = migrate(ctx, conn, o.busyTimeout)
+		}
+		if err == nil {
+			err = checkWritable(ctx, conn, o.busyTimeout)
 		}
 		if err != nil {
 			conn.Close()
@@ -118,10 +131,14 @@ func setupWriter(ctx context.Context, conn *sql.Conn, o options) error {
 // openError turns an error of opening or migrating into a clear one.
 func (s *Store) openError(err error) error {
 	switch {
-	case errors.Is(err, ErrNewerSchema):
+	case errors.Is(err, ErrNewerSchema), errors.Is(err, ErrCorrupt), errors.Is(err, ErrReadOnly):
 		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	case isNotDatabase(err):
 		return fmt.Errorf("sqlite: open %s: %w (%v)", s.path, ErrNotDatabase, err)
+	case isCorrupt(err):
+		return fmt.Errorf("sqlite: open %s: %w (%v)", s.path, ErrCorrupt, err)
+	case isReadOnly(err):
+		return fmt.Errorf("sqlite: open %s: %w (%v); %s", s.path, ErrReadOnly, err, readOnlyHint)
 	}
 	return fmt.Errorf("sqlite: open %s: %w", s.path, err)
 }
@@ -139,7 +156,7 @@ func (s *Store) openReaders(ctx context.Context, uri string, o options) error {
 		st, err := rdb.PrepareContext(ctx, query(name))
 		if err != nil {
 			rdb.Close()
-			return fmt.Errorf("sqlite: open %s: prepare %s: %w", s.path, name, err)
+			return s.openError(fmt.Errorf("prepare %s: %w", name, err))
 		}
 		s.reads[name] = st
 	}
@@ -339,5 +356,5 @@ func (s *Store) readError(op string, err error) error {
 	if s.isClosed() {
 		return errClosed(op)
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return s.fatal(fmt.Errorf("sqlite: %s: %w", op, err))
 }

@@ -345,6 +345,10 @@ func (s *Store) submitLazy(ctx context.Context, op string, fn writeFunc) error {
 }
 
 func (s *Store) submitReq(ctx context.Context, op string, req *writeReq) error {
+	return s.fatal(s.submitReqErr(ctx, op, req))
+}
+
+func (s *Store) submitReqErr(ctx context.Context, op string, req *writeReq) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}

@@ -1,0 +1,197 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/memory"
+)
+
+// fatalStore is a memory store whose Claim, Complete or Heartbeat can be
+// made to fail with an error wrapping storage.ErrFatal, and that counts the
+// calls made while failing.
+type fatalStore struct {
+	storage.Store
+	claim, complete, heartbeat atomic.Bool
+	failed                     atomic.Int64
+}
+
+var errTestFatal = fmt.Errorf("test: the file is gone: %w", storage.ErrFatal)
+
+func (s *fatalStore) fail(on *atomic.Bool) bool {
+	if on.Load() {
+		s.failed.Add(1)
+		return true
+	}
+	return false
+}
+
+func (s *fatalStore) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
+	if s.fail(&s.claim) {
+		return nil, errTestFatal
+	}
+	return s.Store.Claim(ctx, p)
+}
+
+func (s *fatalStore) Complete(ctx context.Context, p storage.CompleteParams) ([]storage.TransitionResult, error) {
+	if s.fail(&s.complete) {
+		return nil, errTestFatal
+	}
+	return s.Store.Complete(ctx, p)
+}
+
+func (s *fatalStore) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]storage.Lease, error) {
+	if s.fail(&s.heartbeat) {
+		return nil, errTestFatal
+	}
+	return s.Store.Heartbeat(ctx, p)
+}
+
+func newFatalExecutor(t *testing.T, cfg durable.Config) (*fatalStore, *durable.Executor) {
+	t.Helper()
+	s := &fatalStore{Store: memory.New()}
+	t.Cleanup(func() { s.Close() })
+	cfg.Logger = testLogger(t)
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 10 * time.Millisecond
+	}
+	ex, err := durable.New(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ex
+}
+
+// waitStopped waits for the executor to stop on its own and checks what it
+// reports.
+func waitStopped(t *testing.T, ex *durable.Executor) {
+	t.Helper()
+	select {
+	case <-ex.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the executor did not stop on a fatal store error")
+	}
+	if err := ex.Err(); !errors.Is(err, durable.ErrStoreFailed) || !errors.Is(err, errTestFatal) {
+		t.Fatalf("Err: want the store's fatal error, got %v", err)
+	}
+	ctx := context.Background()
+	if err := ex.Shutdown(ctx); !errors.Is(err, errTestFatal) {
+		t.Errorf("Shutdown: want the store's fatal error, got %v", err)
+	}
+	if err := ex.Start(ctx); !errors.Is(err, durable.ErrShutdown) || !errors.Is(err, errTestFatal) {
+		t.Errorf("Start: want ErrShutdown wrapping the store's error, got %v", err)
+	}
+}
+
+func TestFatalClaimErrorStopsTheExecutor(t *testing.T) {
+	t.Parallel()
+	s, ex := newFatalExecutor(t, durable.Config{})
+	task := durable.Must(durable.NewTask(ex, "t", func(ctx context.Context, in int) (int, error) { return in, nil }))
+	ctx := context.Background()
+	if _, err := task.Enqueue(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.claim.Store(true)
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitStopped(t, ex)
+	n := s.failed.Load()
+	time.Sleep(100 * time.Millisecond) // ten poll intervals
+	if m := s.failed.Load(); m != n || n != 1 {
+		t.Errorf("claims after the fatal error: %d, then %d more; want 1, then none", n, m-n)
+	}
+	if _, err := task.Enqueue(ctx, 2); !errors.Is(err, durable.ErrShutdown) || !errors.Is(err, errTestFatal) {
+		t.Errorf("Enqueue after the stop: want ErrShutdown wrapping the store's error, got %v", err)
+	}
+}
+
+// A fatal error writing results stops the executor, and the runs still
+// going are cancelled with that error as their cause.
+func TestFatalCompleteErrorStopsTheExecutorAndItsRuns(t *testing.T) {
+	t.Parallel()
+	s, ex := newFatalExecutor(t, durable.Config{})
+	cause := make(chan error, 1)
+	blocked := make(chan struct{})
+	slow := durable.Must(durable.NewTask(ex, "slow", func(ctx context.Context, in int) (int, error) {
+		close(blocked)
+		<-ctx.Done()
+		cause <- context.Cause(ctx)
+		return 0, ctx.Err()
+	}))
+	fast := durable.Must(durable.NewTask(ex, "fast", func(ctx context.Context, in int) (int, error) { return in, nil }))
+	ctx := context.Background()
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Enqueue(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-blocked
+	s.complete.Store(true)
+	if _, err := fast.Enqueue(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitStopped(t, ex)
+	select {
+	case err := <-cause:
+		if !errors.Is(err, errTestFatal) {
+			t.Errorf("the running execution's cause: want the store's error, got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the running execution was not cancelled")
+	}
+}
+
+func TestFatalHeartbeatErrorStopsTheExecutor(t *testing.T) {
+	t.Parallel()
+	s, ex := newFatalExecutor(t, durable.Config{LeaseDuration: 150 * time.Millisecond})
+	blocked := make(chan struct{})
+	slow := durable.Must(durable.NewTask(ex, "slow", func(ctx context.Context, in int) (int, error) {
+		close(blocked)
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}))
+	ctx := context.Background()
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Enqueue(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-blocked
+	s.heartbeat.Store(true)
+	waitStopped(t, ex)
+}
+
+// A clean Shutdown closes Done and leaves Err nil.
+func TestDoneAfterShutdown(t *testing.T) {
+	t.Parallel()
+	_, ex := newFatalExecutor(t, durable.Config{})
+	ctx := context.Background()
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ex.Done():
+		t.Fatal("Done closed while running")
+	default:
+	}
+	if err := ex.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ex.Done():
+	default:
+		t.Fatal("Done still open after Shutdown")
+	}
+	if err := ex.Err(); err != nil {
+		t.Fatalf("Err after a clean Shutdown: %v", err)
+	}
+}
