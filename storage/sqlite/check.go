@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -41,11 +42,15 @@ func createFile(path string) error {
 // maxCheckErrors is how many problems an integrity check reports.
 const maxCheckErrors = 5
 
-// checkIntegrity runs the integrity check c and returns an error wrapping
-// ErrCorrupt that lists the first problems found, if any.
-func checkIntegrity(ctx context.Context, conn *sql.Conn, c Check) error {
+// checkIntegrity runs the integrity check c on the file at path and
+// returns an error wrapping ErrCorrupt that lists the first problems found,
+// if any.
+func checkIntegrity(ctx context.Context, conn *sql.Conn, path string, c Check) error {
 	if c == CheckNone {
 		return nil
+	}
+	if err := preRead(ctx, path); err != nil {
+		return err
 	}
 	// A damaged page can stop the check itself with SQLITE_CORRUPT, after
 	// it reported some problems.
@@ -77,6 +82,32 @@ func checkIntegrity(ctx context.Context, conn *sql.Conn, c Check) error {
 		return fmt.Errorf("%w: %s found: %s", ErrCorrupt, c, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// preRead reads the file from start to end, so that the integrity check,
+// which reads the pages in the order of the b-trees, finds them in the
+// operating system's cache: on a file not in the cache, the check alone
+// read at about 25 MB/s, a sequential read ran at hundreds of MB/s (see
+// docs/sqlite.md).
+func preRead(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading the file before checking it: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := f.Read(buf)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the file before checking it: %w", err)
+		}
+	}
 }
 
 // checkWritable makes sure that the store can write to the file. SQLite

@@ -92,7 +92,7 @@ func (s *Store) openWriter(ctx context.Context, uri string, o options) error {
 	if err == nil {
 		err = setupWriter(ctx, conn, o)
 		if err == nil {
-			err = checkIntegrity(ctx, conn, o.check)
+			err = checkIntegrity(ctx, conn, s.path, o.check)
 		}
 		if err == nil {
 			err = migrate(ctx, conn, o.busyTimeout)
