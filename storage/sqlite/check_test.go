@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -178,7 +179,7 @@ func TestExecutorStopsOnACorruptFile(t *testing.T) {
 	corruptExecutionsPage(t, path)
 
 	s := openAt(t, path, sqlite.WithCheck(sqlite.CheckNone))
-	ex, err := durable.New(s, durable.Config{PollInterval: 50 * time.Millisecond})
+	ex, err := durable.New(s, durable.Config{PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
