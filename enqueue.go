@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync"
 	"time"
@@ -16,6 +17,9 @@ import (
 // promises) and will run; Enqueue works before Start. The input is checked
 // by the task's validator and the payload limit first.
 func (t *Task[I, O]) Enqueue(ctx context.Context, in I, opts ...EnqueueOption) (*Handle[O], error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	ids, err := t.ex.enqueue(ctx, []Child{{d: t.d, input: in, opts: opts}})
 	if err != nil {
 		return nil, err
@@ -28,8 +32,11 @@ func (t *Task[I, O]) Enqueue(ctx context.Context, in I, opts ...EnqueueOption) (
 // store.Tx(tx)), so the execution exists if and only if that transaction
 // commits. Nothing is retried: the caller owns the transaction.
 func (t *Task[I, O]) EnqueueTx(ctx context.Context, ins storage.Inserter, in I, opts ...EnqueueOption) (*Handle[O], error) {
-	if ins == nil {
-		return nil, fmt.Errorf("%w: nil inserter", ErrInvalidOption)
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	if isNil(ins) {
+		return nil, fmt.Errorf("%w: nil inserter (%T)", ErrInvalidOption, ins)
 	}
 	p, err := t.ex.prepareAll([]Child{{d: t.d, input: in, opts: opts}})
 	if err != nil {
@@ -48,6 +55,9 @@ func (t *Task[I, O]) EnqueueTx(ctx context.Context, ins storage.Inserter, in I, 
 // EnqueueMany stores one execution per input, all in one transaction: all
 // are stored or none.
 func (t *Task[I, O]) EnqueueMany(ctx context.Context, ins []I, opts ...EnqueueOption) ([]*Handle[O], error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	items := make([]Child, len(ins))
 	for i, in := range ins {
 		items[i] = Child{d: t.d, input: in, opts: opts}
@@ -67,12 +77,34 @@ func (t *Task[I, O]) EnqueueMany(ctx context.Context, ins []I, opts ...EnqueueOp
 // ChildOf or SleepingTask.Child) in one transaction, all or none, and
 // returns their execution ids in order.
 func (e *Executor) EnqueueMany(ctx context.Context, items ...Child) ([]string, error) {
+	if e == nil {
+		return nil, errNilExecutor
+	}
 	return e.enqueue(ctx, items)
+}
+
+// errNilExecutor is the error of a method called on a nil *Executor.
+var errNilExecutor = fmt.Errorf("%w: nil *Executor (was the error of New ignored?)", ErrInvalidOption)
+
+// isNil reports whether v is nil or an interface holding a nil pointer
+// (or map, slice, func, chan), on which a method call would panic.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // Enqueue stores a new sleeping execution waiting under key, which must be
 // unique among all sleeping executions ever (ErrDuplicate otherwise).
 func (t *SleepingTask[O]) Enqueue(ctx context.Context, key string, opts ...EnqueueOption) (*Handle[O], error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	ids, err := t.ex.enqueue(ctx, []Child{{d: t.d, sleepKey: key, opts: opts}})
 	if err != nil {
 		return nil, err
@@ -229,6 +261,9 @@ func Wake[O any](ctx context.Context, t *SleepingTask[O], key string, w Wakeup[O
 
 // Wake is the method form of the package-level Wake.
 func (t *SleepingTask[O]) Wake(ctx context.Context, key string, w Wakeup[O]) (Execution[O], error) {
+	if err := t.check(); err != nil {
+		return Execution[O]{}, err
+	}
 	e := t.ex
 	if err := e.checkOpen(); err != nil {
 		return Execution[O]{}, err

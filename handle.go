@@ -57,21 +57,50 @@ type Handle[O any] struct {
 	id string
 }
 
-// ID returns the execution id.
-func (h *Handle[O]) ID() string { return h.id }
+// ID returns the execution id ("" on a nil or zero *Handle).
+func (h *Handle[O]) ID() string {
+	if h == nil {
+		return ""
+	}
+	return h.id
+}
 
-// TaskID returns the task id.
-func (h *Handle[O]) TaskID() string { return h.d.id }
+// TaskID returns the task id ("" on a nil or zero *Handle).
+func (h *Handle[O]) TaskID() string {
+	if h == nil || h.d == nil {
+		return ""
+	}
+	return h.d.id
+}
+
+// check returns the error of a method called on a nil or zero *Handle
+// (one not returned by Enqueue or Handle, or kept from a call that failed).
+func (h *Handle[O]) check() error {
+	if h == nil || h.ex == nil || h.d == nil {
+		state := "zero"
+		if h == nil {
+			state = "nil"
+		}
+		return fmt.Errorf("%w: %s %T: a handle is returned by Enqueue or Handle (was an error ignored?)", ErrNotFound, state, h)
+	}
+	return nil
+}
 
 // Handle returns a handle for an existing execution of t. It fails with
 // ErrNotFound if there is no such execution or it belongs to another task.
 // Like Get, Wait and Cancel, it works after Shutdown.
 func (t *Task[I, O]) Handle(ctx context.Context, executionID string) (*Handle[O], error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	return handleFor[O](ctx, t.ex, t.d, executionID)
 }
 
 // Handle returns a handle for an existing execution of t.
 func (t *SleepingTask[O]) Handle(ctx context.Context, executionID string) (*Handle[O], error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	return handleFor[O](ctx, t.ex, t.d, executionID)
 }
 
@@ -101,6 +130,9 @@ func (e *Executor) get(ctx context.Context, id string) (storage.Execution, error
 
 // Get reads the execution now.
 func (h *Handle[O]) Get(ctx context.Context) (Execution[O], error) {
+	if err := h.check(); err != nil {
+		return Execution[O]{}, err
+	}
 	row, err := h.ex.get(ctx, h.id)
 	if err != nil {
 		return Execution[O]{}, err
@@ -114,6 +146,9 @@ func (h *Handle[O]) Get(ctx context.Context) (Execution[O], error) {
 // every PollInterval. Transient storage errors are ridden out; it returns
 // early only with ctx's error, or ErrNotFound if the execution is gone.
 func (h *Handle[O]) Wait(ctx context.Context) (Execution[O], error) {
+	if err := h.check(); err != nil {
+		return Execution[O]{}, err
+	}
 	row, err := h.ex.wait(ctx, h.id)
 	if err != nil {
 		return Execution[O]{}, err
@@ -156,6 +191,9 @@ func (e *Executor) wait(ctx context.Context, id string) (storage.Execution, erro
 // finished execution does nothing. Cancel does not wait for running code
 // to return.
 func (h *Handle[O]) Cancel(ctx context.Context) error {
+	if err := h.check(); err != nil {
+		return err
+	}
 	return h.ex.cancel(ctx, h.id)
 }
 

@@ -63,10 +63,39 @@ type Task[I, O any] struct {
 	d  *taskDef
 }
 
-func (t *Task[I, O]) def() *taskDef { return t.d }
+func (t *Task[I, O]) def() *taskDef {
+	if t == nil {
+		return nil
+	}
+	return t.d
+}
 
-// ID returns the task id.
-func (t *Task[I, O]) ID() string { return t.d.id }
+// ID returns the task id ("" on a nil or zero *Task).
+func (t *Task[I, O]) ID() string {
+	if t.def() == nil {
+		return ""
+	}
+	return t.d.id
+}
+
+// check returns the error of a method called on a nil or zero *Task (one
+// not made by a constructor, or kept from a constructor that failed).
+func (t *Task[I, O]) check() error {
+	if t.def() == nil || t.ex == nil {
+		return unusableTask(t)
+	}
+	return nil
+}
+
+// unusableTask is the error of using a nil or zero task handle t.
+func unusableTask(t any) error {
+	state := "zero"
+	if reflect.ValueOf(t).IsNil() {
+		state = "nil"
+	}
+	return fmt.Errorf("%w: %s %T: a task is made by NewTask, NewParentTask, NewLoopTask, NewSequence or NewSleepingTask (was an error ignored?)",
+		ErrUnknownTask, state, t)
+}
 
 // Must panics if err is not nil and returns v otherwise. It is for task
 // registration at program start, where an error is a programming mistake:
@@ -181,9 +210,11 @@ type Child struct {
 	opts     []EnqueueOption
 }
 
-// ChildOf declares a child execution of task t with input in.
+// ChildOf declares a child execution of task t with input in. With a nil
+// or zero t it returns a Child without a task, which the enqueue or spawn
+// that uses it refuses with ErrUnknownTask.
 func ChildOf[I, O any](t *Task[I, O], in I, opts ...EnqueueOption) Child {
-	if t == nil {
+	if t.def() == nil {
 		return Child{}
 	}
 	return Child{d: t.d, input: in, opts: opts}
@@ -271,11 +302,14 @@ func NewParentTask[I, O any](ex *Executor, id string, fn func(ctx context.Contex
 // recovery) with a FinalizeInput, and its output is the parent's output. If
 // finalize fails, the parent ends finalize_failed.
 func NewParentTaskWithFinalize[I, O, F any](ex *Executor, id string, fn func(ctx context.Context, in I) (Spawn[O], error), finalize *Task[FinalizeInput[O], F], opts ...TaskOption) (*Task[I, F], error) {
-	if finalize == nil {
+	if finalize.def() == nil {
 		return nil, fmt.Errorf("%w: task %q: nil finalize task", ErrInvalidTask, id)
 	}
 	if finalize.d.kind == kindSleeping {
 		return nil, fmt.Errorf("%w: task %q: a sleeping task cannot be a finalize", ErrInvalidTask, id)
+	}
+	if ex != nil && ex.lookup(finalize.d.id) != finalize.d {
+		return nil, fmt.Errorf("%w: task %q: finalize task %s is not registered with this executor", ErrInvalidTask, id, finalize.d.id)
 	}
 	d, err := newParentDef[I, O](ex, id, fn, opts)
 	if err != nil {
@@ -309,10 +343,29 @@ type SleepingTask[O any] struct {
 	d  *taskDef
 }
 
-func (t *SleepingTask[O]) def() *taskDef { return t.d }
+func (t *SleepingTask[O]) def() *taskDef {
+	if t == nil {
+		return nil
+	}
+	return t.d
+}
 
-// ID returns the task id.
-func (t *SleepingTask[O]) ID() string { return t.d.id }
+// ID returns the task id ("" on a nil or zero *SleepingTask).
+func (t *SleepingTask[O]) ID() string {
+	if t.def() == nil {
+		return ""
+	}
+	return t.d.id
+}
+
+// check returns the error of a method called on a nil or zero
+// *SleepingTask.
+func (t *SleepingTask[O]) check() error {
+	if t.def() == nil || t.ex == nil {
+		return unusableTask(t)
+	}
+	return nil
+}
 
 // NewSleepingTask registers a sleeping task. Only WithTimeout is meaningful
 // among the options (the time to wait for Wake; default 1 minute).
@@ -330,8 +383,13 @@ func NewSleepingTask[O any](ex *Executor, id string, opts ...TaskOption) (*Sleep
 	return &SleepingTask[O]{ex: ex, d: d}, nil
 }
 
-// Child declares a sleeping child with the given key.
+// Child declares a sleeping child with the given key. On a nil or zero t
+// it returns a Child without a task, which the enqueue or spawn that uses
+// it refuses with ErrUnknownTask.
 func (t *SleepingTask[O]) Child(key string, opts ...EnqueueOption) Child {
+	if t.def() == nil {
+		return Child{}
+	}
 	return Child{d: t.d, sleepKey: key, opts: opts}
 }
 
@@ -437,10 +495,13 @@ func NewSequence[I, O any](ex *Executor, id string, steps ...TaskRef) (*Task[I, 
 	}
 	prev := typeOf[I]()
 	for i, s := range steps {
-		if s == nil || s.def() == nil {
-			return nil, fmt.Errorf("%w: sequence %q: step %d is nil", ErrInvalidTask, id, i)
+		if s == nil || s.def() == nil { // nil, or a nil or zero *Task inside the interface
+			return nil, fmt.Errorf("%w: sequence %q: step %d is nil or not a registered task", ErrInvalidTask, id, i)
 		}
 		sd := s.def()
+		if ex.lookup(sd.id) != sd {
+			return nil, fmt.Errorf("%w: sequence %q: step %d (%s) is not registered with this executor", ErrInvalidTask, id, i, sd.id)
+		}
 		if sd.inType != prev {
 			return nil, fmt.Errorf("%w: sequence %q: step %d (%s) takes %v but receives %v", ErrInvalidTask, id, i, sd.id, sd.inType, prev)
 		}
