@@ -131,6 +131,16 @@
 //     which carry every child's output; 1000 children per parent run; task
 //     ids match [A-Za-z0-9_]{1,255}; sleeping keys are 1 to 255 bytes;
 //     timeouts range from 1ms to 7 days.
+//   - Enqueue refuses what would not come back as given: with the default
+//     [JSONCodec], a string that is not valid UTF-8 (encoding/json would
+//     store U+FFFD in its place; use a []byte for binary data) and nesting
+//     deeper than 10,000 levels (encoding/json could not decode it), with
+//     an error wrapping [ErrInvalidInput] that names the task and where the
+//     bad value is. A run's output and a child's input are held to the same
+//     rules. See docs/semantics.md, "What enqueue refuses".
+//   - A nil or zero *Task, *SleepingTask or *Handle (kept from a call whose
+//     error was ignored), or a typed nil among NewSequence's steps, gives an
+//     error, not a panic (docs/semantics.md, "Nil and zero handles").
 //   - storage/memory keeps everything in the process: it loses all work when
 //     the process exits.
 //   - No priorities, no cron schedules yet.

@@ -23,7 +23,10 @@ var (
 	ErrUnknownTask = errors.New("durable: task not registered")
 	// ErrInvalidOption: an enqueue option or Config field is out of range.
 	ErrInvalidOption = errors.New("durable: invalid option")
-	// ErrInvalidInput: the task's validator rejected an input.
+	// ErrInvalidInput: the task's validator rejected an input, or the
+	// codec refused a value it would not store exactly (JSONCodec: a
+	// string that is not valid UTF-8, nesting deeper than 10,000 levels),
+	// or a sleeping key is out of range.
 	ErrInvalidInput = errors.New("durable: invalid input")
 	// ErrPayloadTooLarge: an encoded input or output exceeds the limit.
 	ErrPayloadTooLarge = errors.New("durable: payload too large")

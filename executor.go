@@ -364,7 +364,11 @@ func (e *Executor) random() float64 {
 func (e *Executor) encodePayload(v any, what string) ([]byte, error) {
 	b, err := e.codec.Encode(v)
 	if err != nil {
-		return nil, NonRetryable(&ExecutionError{Kind: kindEncoding, Message: fmt.Sprintf("encoding %s: %v", what, err)})
+		kind := kindEncoding
+		if errors.Is(err, ErrInvalidInput) { // a value the codec refuses to store (JSONCodec)
+			kind = storage.ErrorKindInvalidInput
+		}
+		return nil, NonRetryable(&ExecutionError{Kind: kind, Message: fmt.Sprintf("encoding %s: %v", what, err)})
 	}
 	if len(b) > e.cfg.MaxPayloadBytes {
 		return nil, NonRetryable(&ExecutionError{Kind: kindPayloadTooLarge,
