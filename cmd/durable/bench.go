@@ -55,8 +55,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: durable bench [flags]\n\nRuns the standard workloads (%s) on one store.\n"+
 			"latency-remote times enqueue-to-Wait of a task run by another process (a bench-worker);\n"+
-			"it and recovery need --store sqlite or postgres, and --workload all skips them on memory\n"+
-			"(and latency-remote on sqlite, where the other process finds work by polling).\n\nflags:\n",
+			"it and recovery need --store sqlite or postgres, and --workload all skips them on memory.\n\nflags:\n",
 			strings.Join(workloads, ", "))
 		fs.PrintDefaults()
 	}
@@ -147,12 +146,6 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	for _, w := range f.selected() {
 		if crossProcess(w) && f.store == "memory" {
 			fmt.Fprintf(stderr, "durable bench: %s needs a store shared by two processes; skipped on memory\n", w)
-			continue
-		}
-		if w == "latency-remote" && f.store == "sqlite" && f.workload == "all" {
-			fmt.Fprintln(stderr, "durable bench: latency-remote skipped on sqlite: SQLite carries no events between processes, "+
-				"so a task run by another process is found by polling (about 1s a round, minutes a run); "+
-				"ask for --workload latency-remote to measure it")
 			continue
 		}
 		for run := 1; run <= f.runs; run++ {

@@ -318,9 +318,10 @@ func latencyOf(samples []time.Duration) *Latency {
 // benchLatencyRemote is the latency workload with the task run by another
 // process: a bench-worker process runs the noop task, and this process
 // enqueues and waits with an executor it never starts, so it never claims
-// work but its Wait is woken by the store's events (or, for work finished
-// elsewhere without cross-process events, by polling). The pickup time
-// would need the worker's clock, so it is not reported.
+// work but its Wait is woken by the store's events, which both stores
+// carry between processes (PostgreSQL with LISTEN/NOTIFY, SQLite with its
+// events table). The pickup time would need the worker's clock, so it is
+// not reported.
 func benchLatencyRemote(ctx context.Context, f benchFlags, r *Result) error {
 	bs, err := openBenchStore(ctx, f)
 	if err != nil {
@@ -344,9 +345,6 @@ func benchLatencyRemote(ctx context.Context, f benchFlags, r *Result) error {
 	}
 	r.LatencyMs = latencyOf(lat)
 	r.Settings["task_runs_in"] = "another process (bench-worker)"
-	if bs.kind == "sqlite" {
-		r.Settings["poll_interval"] = "1s (SQLite has no cross-process events)"
-	}
 	return nil
 }
 

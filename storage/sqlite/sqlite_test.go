@@ -334,23 +334,37 @@ func TestTwoStoresOnOneFileNeverShareAClaim(t *testing.T) {
 	t.Logf("claims per store: a=%d b=%d", perStore['a'], perStore['b'])
 }
 
-func TestEventsAreThoseOfThisStoreOnly(t *testing.T) {
+// TestEventsOfEveryStoreOnTheFile: a store publishes the events of its own
+// writes before they return, and those of the other stores on the file (in
+// this process or another) when its watcher reads them, each once.
+func TestEventsOfEveryStoreOnTheFile(t *testing.T) {
 	t.Parallel()
 	a, path := openTemp(t)
 	b := openAt(t, path)
-	var mu sync.Mutex
-	var got []storage.Event
-	defer b.Subscribe(func(ev storage.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, ev)
-	})()
-	insert(t, a, ready("from-a"))
+	events := make(chan storage.Event, 10)
+	defer b.Subscribe(func(ev storage.Event) { events <- ev })()
 	insert(t, b, ready("from-b"))
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 1 || !got[0].Ready {
-		t.Fatalf("events of store b: %+v; want one Ready event, for its own insert", got)
+	select {
+	case ev := <-events:
+		if !ev.Ready {
+			t.Errorf("b's event for its own insert: %+v, want Ready", ev)
+		}
+	default:
+		t.Fatal("b published no event for its own insert before Insert returned")
+	}
+	insert(t, a, ready("from-a"))
+	select {
+	case ev := <-events:
+		if !ev.Ready {
+			t.Errorf("b's event for a's insert: %+v, want Ready", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b heard nothing of a's insert")
+	}
+	select {
+	case ev := <-events:
+		t.Fatalf("b published another event: %+v", ev)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
 

@@ -30,7 +30,8 @@ type Store struct {
 	mu     sync.RWMutex // guards closed against enqueues
 	closed bool
 
-	subs storage.Subscribers
+	subs  storage.Subscribers
+	watch *watcher // hears the other stores on the file (watch.go)
 }
 
 // Open opens (creating it if needed) the database file at path, checks it,
@@ -71,6 +72,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	go s.w.run()
+	if s.watch, err = startWatcher(ctx, s, uri, o); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -226,6 +231,9 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.w.queue)
 	s.mu.Unlock()
+	if s.watch != nil {
+		s.watch.close()
+	}
 	<-s.w.stopped
 	err := s.w.close()
 	if cerr := s.wdb.Close(); err == nil {
@@ -250,11 +258,14 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// Subscribe registers fn to receive the events of this store's writes (not
-// those of other processes on the same file). fn is called synchronously on
-// the store's writer goroutine after each commit, before the write calls
-// that shared the commit return: it must return quickly and must not call
-// the store. The returned function unsubscribes; it is idempotent.
+// Subscribe registers fn to receive the events of every store on the file,
+// in this process or another. The events of this store's writes are
+// delivered synchronously on its writer goroutine after each commit,
+// before the write calls that shared the commit return; those of other
+// stores, on the store's watcher goroutine within about a millisecond of
+// their commit (see the package documentation). fn must return quickly and
+// must not call the store. The returned function unsubscribes; it is
+// idempotent.
 func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
 	return s.subs.Subscribe(fn)
 }

@@ -71,6 +71,9 @@ type writer struct {
 	// uses it. A seq never changes, so an entry is never wrong; entries of
 	// claims never completed here are dropped when the map grows large.
 	seqs map[string]int64
+	// events appends the events of each transaction to durable_events,
+	// for the stores of other processes (events.go).
+	events eventLog
 }
 
 // maxSeqs bounds writer.seqs.
@@ -95,6 +98,7 @@ func newWriter(conn *sql.Conn, o options, publish func(events)) *writer {
 		stopped:     make(chan struct{}),
 		full:        o.durability == DurabilityFull,
 		seqs:        map[string]int64{},
+		events:      eventLog{tag: newTag()},
 	}
 }
 
@@ -143,7 +147,7 @@ func (w *writer) runBatch(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	errs, err := w.transact(live)
+	errs, ev, err := w.transact(live)
 	if err != nil {
 		for _, r := range live {
 			r.done <- err
@@ -152,12 +156,6 @@ func (w *writer) runBatch(batch []*writeReq) {
 	}
 	// Publish before answering: when a write call returns, its events have
 	// been delivered.
-	var ev events
-	for i, r := range live {
-		if errs[i] == nil {
-			ev.add(r.ev)
-		}
-	}
 	if ev.ready || len(ev.finished) > 0 {
 		w.publish(ev)
 	}
@@ -167,35 +165,38 @@ func (w *writer) runBatch(batch []*writeReq) {
 }
 
 // transact runs reqs in one transaction. It returns each request's own
-// error, or a single error when the transaction as a whole failed (then
-// nothing of it committed).
-func (w *writer) transact(reqs []*writeReq) ([]error, error) {
+// error and the merged events of those that succeeded, or a single error
+// when the transaction as a whole failed (then nothing of it committed).
+// The events are appended to durable_events in the transaction, for the
+// stores of other processes.
+func (w *writer) transact(reqs []*writeReq) ([]error, events, error) {
+	var ev events
 	if w.full && lazyBatch(reqs) {
 		// Claims and heartbeats need not be durable: a claim lost to a
 		// power cut leaves its row as it was, to be claimed again, which
 		// at-least-once execution allows. They commit without waiting for
 		// an fsync; the next synchronous commit flushes them with it.
 		if err := w.execControl("PRAGMA synchronous = NORMAL"); err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
+			return nil, ev, fmt.Errorf("sqlite: %w", err)
 		}
 		defer func() { _ = w.execControl("PRAGMA synchronous = FULL") }()
 	}
 	err := retryBusy(context.Background(), w.busyTimeout, func() error { return w.execControl("BEGIN IMMEDIATE") })
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: begin write transaction: %w", err)
+		return nil, ev, fmt.Errorf("sqlite: begin write transaction: %w", err)
 	}
 	errs := make([]error, len(reqs))
 	if len(reqs) == 1 {
 		// No savepoint needed: the request's failure is the transaction's.
 		if errs[0] = w.call(reqs[0]); errs[0] != nil {
 			w.rollback()
-			return errs, nil
+			return errs, ev, nil
 		}
 	} else {
 		for i, r := range reqs {
 			if err := w.execControl("SAVEPOINT req"); err != nil {
 				w.rollback()
-				return nil, fmt.Errorf("sqlite: savepoint: %w", err)
+				return nil, ev, fmt.Errorf("sqlite: savepoint: %w", err)
 			}
 			errs[i] = w.call(r)
 			if err := w.endSavepoint(errs[i] != nil); err != nil {
@@ -205,16 +206,34 @@ func (w *writer) transact(reqs []*writeReq) ([]error, error) {
 				if errs[i] != nil {
 					err = errs[i]
 				}
-				return nil, fmt.Errorf("sqlite: write transaction aborted: %w", err)
+				return nil, ev, fmt.Errorf("sqlite: write transaction aborted: %w", err)
 			}
+		}
+	}
+	if len(reqs) == 1 {
+		ev = reqs[0].ev // it succeeded
+	} else {
+		for i, r := range reqs {
+			if errs[i] == nil {
+				ev.add(r.ev)
+			}
+		}
+	}
+	if ev.ready || len(ev.finished) > 0 {
+		if err := w.recordEvents(&ev); err != nil {
+			w.rollback()
+			return nil, ev, err
 		}
 	}
 	if err := w.execControl("COMMIT"); err != nil {
 		w.rollback()
-		return nil, fmt.Errorf("sqlite: commit: %w", err)
+		return nil, ev, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	w.commits.Add(1)
-	return errs, nil
+	if ev.ready || len(ev.finished) > 0 {
+		w.events.signalCommit()
+	}
+	return errs, ev, nil
 }
 
 // endSavepoint releases the request savepoint, rolling back to it first when

@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+func TestPackIDs(t *testing.T) {
+	t.Parallel()
+	cases := [][]string{
+		nil,
+		{"a"},
+		{""},
+		{"te_01m8swmyk8y16p74r7fvqjkfx2", "te_01m8swmyk8y16p74r7fvqjkfx3", "te_01m8swmyk8y16p74r7fvqjkfx4"},
+		{"abc", "ab", "abcd", "", "x", strings.Repeat("é", 200), strings.Repeat("é", 199) + "e", "\x00\xff"},
+	}
+	for _, ids := range cases {
+		b := packIDs(nil, ids)
+		got, err := unpackIDs(nil, b)
+		if err != nil || !slices.Equal(got, ids) && len(ids) > 0 {
+			t.Errorf("unpack(pack(%q)) = %q, %v", ids, got, err)
+		}
+	}
+	b := packIDs(nil, []string{"te_01m8swmyk8y16p74r7fvqjkfx2", "te_01m8swmyk8y16p74r7fvqjkfx3"})
+	if len(b) != 2+29+3 {
+		t.Errorf("two ULIDs made in order pack to %d bytes, want %d", len(b), 2+29+3)
+	}
+	for _, bad := range [][]byte{{0x80}, {5, 1, 'a'}, {0, 9, 'a'}} {
+		if _, err := unpackIDs(nil, bad); err == nil {
+			t.Errorf("unpack(%v): no error", bad)
+		}
+	}
+}
+
+// eventRecorder collects the events a store publishes.
+type eventRecorder struct {
+	ch chan storage.Event
+}
+
+func recordEvents(s *Store) *eventRecorder {
+	r := &eventRecorder{ch: make(chan storage.Event, 1000)}
+	s.Subscribe(func(ev storage.Event) { r.ch <- ev })
+	return r
+}
+
+// next returns the next event, failing after within.
+func (r *eventRecorder) next(t *testing.T, within time.Duration) storage.Event {
+	t.Helper()
+	select {
+	case ev := <-r.ch:
+		return ev
+	case <-time.After(within):
+		t.Fatalf("no event within %v", within)
+		return storage.Event{}
+	}
+}
+
+func (r *eventRecorder) none(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case ev := <-r.ch:
+		t.Fatalf("unexpected event %+v", ev)
+	case <-time.After(within):
+	}
+}
+
+func readyRow(id string) storage.Execution {
+	return storage.Execution{ID: id, TaskID: "t", Status: storage.StatusReady}
+}
+
+// TestStoresHearEachOther: two stores on one file (as two processes
+// would) hear each other's events, once each, and not their own twice.
+func TestStoresHearEachOther(t *testing.T) {
+	for _, notify := range []bool{true, false} {
+		t.Run(fmt.Sprintf("notify=%v", notify), func(t *testing.T) {
+			defer func(v bool) { watchFileChanges = v }(watchFileChanges)
+			watchFileChanges = notify
+			path := filepath.Join(t.TempDir(), "durable.db")
+			a, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if notify && runtime.GOOS == "linux" && a.watch.changes == nil {
+				t.Fatal("the watcher does not watch the WAL")
+			}
+			ra, rb := recordEvents(a), recordEvents(b)
+			ctx := t.Context()
+
+			// An insert in a: a hears it from its writer, b from its watcher.
+			t0 := time.Now()
+			if err := a.Insert(ctx, storage.InsertParams{Now: testNow, Executions: []storage.Execution{readyRow("x1"), readyRow("x2")}}); err != nil {
+				t.Fatal(err)
+			}
+			if ev := ra.next(t, time.Second); !ev.Ready {
+				t.Errorf("a's own event %+v, want Ready", ev)
+			}
+			ev := rb.next(t, 5*time.Second)
+			t.Logf("insert in a -> event in b after %v", time.Since(t0))
+			if !ev.Ready || len(ev.Finished) != 0 {
+				t.Errorf("b heard %+v, want Ready", ev)
+			}
+			// A cancel in b: a hears the finished id.
+			t0 = time.Now()
+			if _, err := b.Cancel(ctx, storage.CancelParams{Now: testNow, ID: "x1", Error: storage.ErrorInfo{Kind: storage.ErrorKindCancelled}}); err != nil {
+				t.Fatal(err)
+			}
+			ev = ra.next(t, 5*time.Second)
+			t.Logf("cancel in b -> event in a after %v", time.Since(t0))
+			if !slices.Equal(ev.Finished, []string{"x1"}) {
+				t.Errorf("a heard %+v, want x1 finished", ev)
+			}
+			if ev := rb.next(t, time.Second); !slices.Equal(ev.Finished, []string{"x1"}) {
+				t.Errorf("b's own event %+v, want x1 finished", ev)
+			}
+			// No echo of one's own events.
+			ra.none(t, 300*time.Millisecond)
+			rb.none(t, 10*time.Millisecond)
+			if a.watch.missed.Load()+b.watch.missed.Load() != 0 {
+				t.Errorf("missed events")
+			}
+		})
+	}
+}
