@@ -12,9 +12,12 @@ help: ## List the targets.
 test: ## Run every test with the race detector (PostgreSQL tests need DURABLE_TEST_POSTGRES_URL).
 	$(GO) test -race ./...
 
+STATICCHECK_VERSION ?= v0.8.2
+
 .PHONY: lint
-lint: ## Run go vet and fail on files gofmt would change.
+lint: ## Run go vet, staticcheck, and fail on files gofmt would change.
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then \
 		echo "gofmt: these files need formatting (run gofmt -w on them):"; \

@@ -224,7 +224,10 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	e.stopping.Store(true)
 	close(e.shutdownCh)
 	e.mu.Unlock()
-	e.directMu.Lock() // direct starts that saw stopping unset have added their runs
+	// A barrier: once it is passed, every direct start that saw stopping
+	// unset has added its run, so waitRuns sees them all.
+	e.directMu.Lock()
+	//lint:ignore SA2001 the empty critical section is the barrier
 	e.directMu.Unlock()
 
 	if prev == stateStarted {

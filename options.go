@@ -36,17 +36,17 @@ type RetryPolicy struct {
 func (p RetryPolicy) validate() error {
 	switch {
 	case p.MaxRetries < 0 || p.MaxRetries > 1000:
-		return fmt.Errorf("MaxRetries %d out of range 0..1000", p.MaxRetries)
+		return fmt.Errorf("RetryPolicy.MaxRetries %d out of range 0..1000", p.MaxRetries)
 	case p.BaseDelay < 0 || p.BaseDelay > time.Hour:
-		return fmt.Errorf("BaseDelay %s out of range 0..1h", p.BaseDelay)
+		return fmt.Errorf("RetryPolicy.BaseDelay %s out of range 0..1h", p.BaseDelay)
 	case p.Multiplier != 0 && (p.Multiplier < 1 || p.Multiplier > 10 || math.IsNaN(p.Multiplier)):
-		return fmt.Errorf("Multiplier %v out of range 1..10", p.Multiplier)
+		return fmt.Errorf("RetryPolicy.Multiplier %v out of range 1..10", p.Multiplier)
 	case p.MaxDelay < 0 || p.MaxDelay > 24*time.Hour:
-		return fmt.Errorf("MaxDelay %s out of range 0..24h", p.MaxDelay)
+		return fmt.Errorf("RetryPolicy.MaxDelay %s out of range 0..24h", p.MaxDelay)
 	case p.MaxDelay != 0 && p.MaxDelay < p.BaseDelay:
-		return fmt.Errorf("MaxDelay %s is less than BaseDelay %s", p.MaxDelay, p.BaseDelay)
+		return fmt.Errorf("RetryPolicy.MaxDelay %s is less than RetryPolicy.BaseDelay %s", p.MaxDelay, p.BaseDelay)
 	case p.Jitter < 0 || p.Jitter > 1 || math.IsNaN(p.Jitter):
-		return fmt.Errorf("Jitter %v out of range 0..1", p.Jitter)
+		return fmt.Errorf("RetryPolicy.Jitter %v out of range 0..1", p.Jitter)
 	}
 	return nil
 }

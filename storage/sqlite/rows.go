@@ -139,10 +139,6 @@ func encodeError(info *storage.ErrorInfo) (any, error) {
 // micros returns t as microseconds since the Unix epoch.
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
-// dbTime returns t as it reads back from the database: truncated to the
-// microsecond, in UTC.
-func dbTime(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
-
 // nullTime returns t in microseconds, or nil (NULL) for the zero time.
 func nullTime(t time.Time) any {
 	if t.IsZero() {
