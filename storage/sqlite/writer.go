@@ -34,8 +34,9 @@ const (
 
 type writeReq struct {
 	fn writeFunc
-	// lazy marks a write that need not survive a power cut (a claim, a
-	// heartbeat): a batch of only lazy writes commits without an fsync.
+	// lazy marks a write that need not survive a power cut (a heartbeat;
+	// not a claim, whose fencing tokens must never be handed out twice): a
+	// batch of only lazy writes commits without an fsync.
 	lazy  bool
 	state atomic.Int32
 	ev    events     // what fn's writes may have caused, published after commit
@@ -172,10 +173,9 @@ func (w *writer) runBatch(batch []*writeReq) {
 func (w *writer) transact(reqs []*writeReq) ([]error, events, error) {
 	var ev events
 	if w.full && lazyBatch(reqs) {
-		// Claims and heartbeats need not be durable: a claim lost to a
-		// power cut leaves its row as it was, to be claimed again, which
-		// at-least-once execution allows. They commit without waiting for
-		// an fsync; the next synchronous commit flushes them with it.
+		// Heartbeats need not be durable: one lost to a power cut only
+		// makes its lease lapse sooner. They commit without waiting for an
+		// fsync; the next synchronous commit flushes them with it.
 		if err := w.execControl("PRAGMA synchronous = NORMAL"); err != nil {
 			return nil, ev, fmt.Errorf("sqlite: %w", err)
 		}
