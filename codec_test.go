@@ -279,3 +279,21 @@ func TestJSONCodecRefuses(t *testing.T) {
 		t.Errorf("U+FFFD: got %q %v", b, err)
 	}
 }
+
+// TestSleepingKeyMustBeText checks that a sleeping key that is not valid
+// UTF-8 or holds a NUL byte is refused on every store (PostgreSQL's text
+// columns cannot hold it).
+func TestSleepingKeyMustBeText(t *testing.T) {
+	t.Parallel()
+	b := setup(t, durable.Config{})
+	nap := durable.Must(durable.NewSleepingTask[int](b.ex, "nap_key"))
+	for _, key := range []string{invalidUTF8, "a\x00b"} {
+		_, err := nap.Enqueue(b.ctx, key)
+		wantRefused(t, err, "nap_key", "sleeping key", "valid UTF-8 without NUL")
+		_, err = nap.Wake(b.ctx, key, durable.Completed(1))
+		wantRefused(t, err, "nap_key", "sleeping key")
+	}
+	if _, err := nap.Enqueue(b.ctx, "zoë:\uFFFD"); err != nil {
+		t.Fatal(err)
+	}
+}

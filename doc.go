@@ -129,8 +129,8 @@
 //   - Limits (configurable in [Config]): encoded inputs and outputs up to
 //     1 MiB, including the output of a parent and the input of a finalize,
 //     which carry every child's output; 1000 children per parent run; task
-//     ids match [A-Za-z0-9_]{1,255}; sleeping keys are 1 to 255 bytes;
-//     timeouts range from 1ms to 7 days.
+//     ids match [A-Za-z0-9_]{1,255}; sleeping keys are 1 to 255 bytes of
+//     valid UTF-8 without NUL; timeouts range from 1ms to 7 days.
 //   - Enqueue refuses what would not come back as given: with the default
 //     [JSONCodec], a string that is not valid UTF-8 (encoding/json would
 //     store U+FFFD in its place; use a []byte for binary data) and nesting

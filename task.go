@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 type taskKind int
@@ -396,6 +398,11 @@ func (t *SleepingTask[O]) Child(key string, opts ...EnqueueOption) Child {
 func validSleepKey(key string) error {
 	if key == "" || len(key) > 255 {
 		return fmt.Errorf("%w: sleeping key must be 1..255 bytes, got %d", ErrInvalidInput, len(key))
+	}
+	// PostgreSQL's text columns refuse both; the other stores would keep
+	// them, so every store refuses them alike.
+	if !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
+		return fmt.Errorf("%w: sleeping key %q must be valid UTF-8 without NUL bytes", ErrInvalidInput, key)
 	}
 	return nil
 }

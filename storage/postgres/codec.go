@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,10 +87,22 @@ func toTS(t time.Time) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
 }
 
-// encodeError is the JSON text of info, or nil (SQL NULL) for nil.
+// encodeError is the JSON text of info, or nil (SQL NULL) for nil. The
+// error column is jsonb, which cannot hold the character NUL (\u0000):
+// a NUL in the kind, message or stack is stored as U+FFFD, so that the
+// write does not fail (it would fail at every retry, and the execution
+// would be run again and again). Bytes that are not valid UTF-8 become
+// U+FFFD through encoding/json.
 func encodeError(info *storage.ErrorInfo) (*string, error) {
 	if info == nil {
 		return nil, nil
+	}
+	if strings.ContainsRune(info.Kind, 0) || strings.ContainsRune(info.Message, 0) || strings.ContainsRune(info.Stack, 0) {
+		clean := *info
+		clean.Kind = strings.ReplaceAll(clean.Kind, "\x00", "\uFFFD")
+		clean.Message = strings.ReplaceAll(clean.Message, "\x00", "\uFFFD")
+		clean.Stack = strings.ReplaceAll(clean.Stack, "\x00", "\uFFFD")
+		info = &clean
 	}
 	b, err := json.Marshal(info)
 	if err != nil {
