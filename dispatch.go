@@ -98,7 +98,7 @@ func (e *Executor) dispatch() (time.Duration, error) {
 // capacity plus ClaimAhead, less what runs or waits here; none while the
 // completer is behind.
 func (e *Executor) freeSlots() int {
-	if e.comp.backlog.Load() > e.maxBacklog() {
+	if e.comp.Backlog() > e.maxBacklog() {
 		return 0
 	}
 	e.slots.mu.Lock()

@@ -40,7 +40,7 @@ type Executor struct {
 
 	wakeCh      chan struct{}   // dispatcher wake-up, capacity 1
 	stopCh      chan struct{}   // stops the dispatcher
-	bgStop      chan struct{}   // stops the completer and heartbeats
+	bgStop      chan struct{}   // stops the heartbeats
 	work        chan *activeRun // hands work to idle workers
 	workersStop chan struct{}   // stops idle workers
 	shutdownCh  chan struct{}   // closed when shutdown begins; runs see it
@@ -54,7 +54,7 @@ type Executor struct {
 	started  atomic.Bool  // Start ran: enqueued work may start directly
 	directMu sync.RWMutex // orders direct starts before Shutdown's wait
 	held     heldSet
-	comp     *completer
+	comp     completions
 	waiters  waiterSet
 	ids      *idGen
 
@@ -112,7 +112,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	e.runCtx, e.hardStop = context.WithCancelCause(context.Background())
 	e.held.m = map[string]*held{}
 	e.waiters.m = map[string]*waitEntry{}
-	e.comp = newCompleter(e)
+	e.comp = e.newCompletions()
 	e.pace.wait.Store(int64(defaultAheadWait))
 	e.unsubscribe = store.Subscribe(e.onEvent)
 	return e, nil
@@ -197,9 +197,9 @@ func (e *Executor) Start(ctx context.Context) error {
 	e.state = stateStarted
 	e.started.Store(true)
 	e.dispatcher.Add(1)
-	e.loops.Add(2)
+	e.loops.Add(1)
 	go e.dispatchLoop()
-	go e.comp.loop()
+	e.comp.Start()
 	go e.heartbeatLoop()
 	return nil
 }
@@ -235,6 +235,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 		e.dispatcher.Wait()
 		e.waitRuns(ctx)
 		close(e.bgStop)
+		e.comp.Stop()
 		e.loops.Wait()
 		e.releaseAll()
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package completer
+
+const raceEnabled = false
