@@ -100,11 +100,13 @@
 //     parent in the same transaction, and children are stored if and only
 //     if the parent's transition is.
 //   - Push, not poll: work made ready and executions finished in this
-//     process wake the dispatcher and waiters directly (and, on PostgreSQL,
-//     other processes through LISTEN/NOTIFY); Config.PollInterval is only a
-//     fallback. A started executor with a free slot runs what it enqueues
-//     itself, claimed at insert; it claims in batches and may claim ahead
-//     of its capacity (Config.ClaimAhead, adapted to the pace of its runs).
+//     process wake the dispatcher and waiters directly, and those of other
+//     processes through the store (PostgreSQL: LISTEN/NOTIFY; SQLite: an
+//     events table the processes sharing the file read when signalled);
+//     Config.PollInterval is only a fallback. A started executor with a
+//     free slot runs what it enqueues itself, claimed at insert; it claims
+//     in batches and may claim ahead of its capacity (Config.ClaimAhead,
+//     adapted to the pace of its runs).
 //   - Graceful shutdown: [Executor.Shutdown] stops claiming, signals runs
 //     through [ShuttingDown], waits for them until its context is done, then
 //     cancels the rest and gives their claims back so another executor takes

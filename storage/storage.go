@@ -337,7 +337,8 @@ type RecoverParams struct {
 
 // Event is published by a store after a write commits. Stores shared by many
 // processes publish the events of every process (PostgreSQL with
-// LISTEN/NOTIFY); others publish only their own process's writes.
+// LISTEN/NOTIFY, SQLite through an events table read by each process);
+// the memory store has only its own.
 type Event struct {
 	// Ready reports that rows may have become due now (inserted, retried
 	// without delay, parent continuation, released).

@@ -533,7 +533,7 @@ func TestSQLiteTakeoverUnderLoad(t *testing.T) {
 		if err := ex.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		lines := b.drain(time.Duration(700+round*311%800) * time.Millisecond)
+		lines := b.drain(time.Duration(1500+round*311%800) * time.Millisecond)
 		killed := time.Now()
 		b.kill()
 		for l := range b.lines {
@@ -548,6 +548,10 @@ func TestSQLiteTakeoverUnderLoad(t *testing.T) {
 			case len(f) >= 2 && f[0] == "END":
 				delete(held, f[1])
 			}
+		}
+		if len(held) == 0 {
+			t.Logf("round %d: B ran nothing when it was killed", round)
+			continue
 		}
 		// Wait until A started every execution B was running.
 		deadline := time.Now().Add(lease + 2*time.Minute)
@@ -575,6 +579,9 @@ func TestSQLiteTakeoverUnderLoad(t *testing.T) {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_ = ex.Shutdown(sctx)
 		cancel()
+	}
+	if len(all) == 0 {
+		return
 	}
 	p50, p90, maxd := percentiles(all)
 	t.Logf("takeover under load (backlog %d) after SIGKILL, lease %v, %d executions: p50 %v p90 %v max %v", backlog, lease, len(all), p50, p90, maxd)
@@ -606,10 +613,27 @@ func TestSQLiteIdleCost(t *testing.T) {
 	}
 }
 
-// procCPU returns the user and system CPU time of a process, from its
-// /proc stat file (in clock ticks of 10ms).
+// procCPU returns the CPU time a process used: the sum of its threads'
+// on-CPU times in /proc/PID/task/*/schedstat (nanoseconds), or, without
+// schedstat, its user and system time in /proc/PID/stat (10ms ticks).
 func procCPU(t *testing.T, statPath string) time.Duration {
 	t.Helper()
+	dir := filepath.Dir(statPath)
+	if stats, _ := filepath.Glob(filepath.Join(dir, "task", "*", "schedstat")); len(stats) > 0 {
+		var sum time.Duration
+		for _, p := range stats {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue // the thread exited
+			}
+			ns, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+			if err != nil {
+				t.Fatalf("cannot read %s: %q", p, b)
+			}
+			sum += time.Duration(ns)
+		}
+		return sum
+	}
 	b, err := os.ReadFile(statPath)
 	if err != nil {
 		t.Fatal(err)

@@ -55,18 +55,33 @@
 // may open the same file. Every write transaction takes SQLite's write lock
 // at its start (BEGIN IMMEDIATE), so claims never hand one row to two
 // stores; a store waits for the lock up to the busy timeout
-// (WithBusyTimeout, 5 seconds by default). SQLite has no notification
-// between processes: a store publishes the events of its own writes only,
-// and an engine on it finds the rows other processes make due by polling.
-// Do not put the file on a network file system: SQLite's locking is not
-// reliable there.
+// (WithBusyTimeout, 5 seconds by default). The stores on a file hear each
+// other's events (below), so an engine in one process learns within
+// milliseconds of the work another makes due, of a cancellation of a run
+// it holds and of the end of an execution it waits for. Do not put the file
+// on a network file system: SQLite's locking is not reliable there.
 //
 // # Events
 //
 // Subscribe delivers an Event after each commit that may have made rows due
-// or finished executions, merged over the calls that shared the commit, and
-// before those calls return. Subscribers are called synchronously on the
-// writer goroutine: they must return quickly and must not call the store.
+// or finished executions, merged over the calls that shared the commit.
+// The events of a store's own writes are delivered on its writer goroutine,
+// before the calls that shared the commit return. SQLite has no
+// notifications between processes, so each such commit also appends one
+// row to the table durable_events in the same transaction (the ids of the
+// executions it finished packed in one value), and every store has a
+// watcher, on its own read connection, that reads the rows appended since
+// it last looked, skips its own (each store draws a random tag at Open) and
+// delivers the others' events on the watcher's goroutine. On Linux the
+// watcher sleeps on inotify: after each such commit the writer writes a
+// byte to the signal file PATH-events beside the database, so an event is
+// heard within a fraction of a millisecond and an idle store looks only
+// once a second. Elsewhere the watcher polls, every millisecond after an
+// event and backing off to every 8 ms when idle. Rows are kept 10 seconds;
+// a store that has not looked for longer (its process was stopped) misses
+// the events pruned meanwhile and delivers Ready in their place (the engine
+// then finds what it waits for by polling). Subscribers must return quickly
+// and must not call the store.
 //
 // # Schema and migrations
 //

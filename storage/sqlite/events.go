@@ -22,12 +22,12 @@ import (
 // eventRetention is how long an event row is kept. A store that does not
 // look for that long (its process stopped, say) misses the events pruned
 // meanwhile: it then publishes Ready, and what it waits for is found by
-// polling (Wait's PollInterval, heartbeats).
-const eventRetention = 10 * time.Second
-
-// pruneEvery is how often a writer prunes the event rows older than
-// eventRetention.
-const pruneEvery = time.Second
+// polling (Wait's PollInterval, heartbeats). pruneEvery is how often a
+// writer prunes the rows older than that. Variables for tests.
+var (
+	eventRetention = 10 * time.Second
+	pruneEvery     = time.Second
+)
 
 // The statements on durable_events.
 const (

@@ -134,3 +134,59 @@ func TestStoresHearEachOther(t *testing.T) {
 		})
 	}
 }
+
+// TestEventRowsArePruned: the events table keeps about eventRetention of
+// rows, and a watcher that fell behind the pruning says so with Ready.
+func TestEventRowsArePruned(t *testing.T) {
+	defer func(r, e time.Duration) { eventRetention, pruneEvery = r, e }(eventRetention, pruneEvery)
+	eventRetention, pruneEvery = 100*time.Millisecond, 10*time.Millisecond
+	path := filepath.Join(t.TempDir(), "durable.db")
+	a, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rb := recordEvents(b)
+	ctx := t.Context()
+	const inserts = 40
+	start := time.Now()
+	for i := range inserts {
+		if err := a.Insert(ctx, storage.InsertParams{Now: testNow, Executions: []storage.Execution{readyRow(fmt.Sprint("x", i))}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var rows, first int64
+	if err := a.rdb.QueryRow(`SELECT count(*), min(seq) FROM durable_events`).Scan(&rows, &first); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d inserts over %v: %d event rows left, from seq %d", inserts, time.Since(start).Round(time.Millisecond), rows, first)
+	if rows >= inserts || first <= 1 {
+		t.Errorf("%d event rows left from seq %d: none pruned", rows, first)
+	}
+	if rb.next(t, 5*time.Second); b.watch.missed.Load() != 0 {
+		t.Errorf("b's watcher, which kept up, missed events")
+	}
+	// A watcher that last looked before the pruned rows: it reports Ready.
+	w := &watcher{s: b, tag: "someone else", db: b.rdb}
+	if err := w.open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { w.read.Close(); w.conn.Close() }()
+	w.pos = 0
+	for len(rb.ch) > 0 {
+		<-rb.ch
+	}
+	w.check()
+	if w.missed.Load() != 1 {
+		t.Errorf("a watcher behind the pruning: missed = %d, want 1", w.missed.Load())
+	}
+	if ev := rb.next(t, time.Second); !ev.Ready {
+		t.Errorf("a watcher behind the pruning published %+v, want Ready", ev)
+	}
+}

@@ -19,15 +19,16 @@ import (
 //     database (PATH-events): every store writes one byte to it after each
 //     commit that appended an event, once the commit is visible. An event
 //     is heard within about a tenth of a millisecond of its commit, and an
-//     idle store costs nothing; a poll every watchSafetyPoll catches a
-//     signal lost (a process killed between its commit and its signal);
+//     idle store costs almost nothing: a look every watchSafetyPoll, which
+//     catches a signal lost (a process killed between its commit and its
+//     signal);
 //   - elsewhere, or if the signal file cannot be opened or watched, by
 //     polling: every watchPollMin after a change was seen, doubling up to
 //     watchPollMax while nothing changes.
 //
 // The measured latencies and idle costs are in docs/sqlite.md.
 const (
-	watchSafetyPoll = 250 * time.Millisecond
+	watchSafetyPoll = time.Second
 	watchPollMin    = time.Millisecond // Go's timers do not wake much sooner
 	watchPollMax    = 8 * time.Millisecond
 )
