@@ -229,7 +229,8 @@ func TestOpenMigratesADatabaseWithOtherTables(t *testing.T) {
 func TestReleasedMigrationsAreUnchanged(t *testing.T) {
 	t.Parallel()
 	released := map[string]string{
-		"001_init.sql": "e7cf14a1b32d9512ab4f41733791ea2d52cd59c48296dc9a748da23672204c92",
+		"001_init.sql":   "e7cf14a1b32d9512ab4f41733791ea2d52cd59c48296dc9a748da23672204c92",
+		"002_events.sql": "113a63366966af7bc8daf8863592024c0ddbea964065cb2eb876ca5af191f02b",
 	}
 	files, err := fs.ReadDir(sqlite.Migrations(), ".")
 	if err != nil {
