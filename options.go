@@ -56,26 +56,6 @@ func (p RetryPolicy) stored() storage.RetryPolicy {
 		Multiplier: p.Multiplier, MaxDelay: p.MaxDelay, Jitter: p.Jitter}
 }
 
-// retryDelay computes the delay before retry number k+1 (k = retries done).
-// rnd returns a number in [0, 1).
-func retryDelay(p storage.RetryPolicy, k int, rnd func() float64) time.Duration {
-	mult := p.Multiplier
-	if mult == 0 {
-		mult = 1
-	}
-	d := float64(p.BaseDelay) * math.Pow(mult, float64(k))
-	if p.MaxDelay > 0 && d > float64(p.MaxDelay) {
-		d = float64(p.MaxDelay)
-	}
-	if p.Jitter > 0 {
-		d += d * p.Jitter * (2*rnd() - 1)
-	}
-	if d > float64(48*time.Hour) {
-		d = float64(48 * time.Hour)
-	}
-	return time.Duration(max(d, 0))
-}
-
 // TaskOption configures a task definition.
 type TaskOption interface{ applyTask(*taskOptions) }
 

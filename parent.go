@@ -10,7 +10,7 @@ import (
 )
 
 // newRow builds the row of a new execution of d.
-func (e *Executor) newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) storage.Execution {
+func newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) storage.Execution {
 	row := storage.Execution{
 		ID: id, TaskID: d.id, Status: storage.StatusReady,
 		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout,
@@ -35,7 +35,7 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 		if err := validSleepKey(sleepKey); err != nil {
 			return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, err)
 		}
-		return e.newRow(d, id, nil, sleepKey, o), 0, nil
+		return newRow(d, id, nil, sleepKey, o), 0, nil
 	}
 	if d.validate != nil {
 		if err := d.validate(input); err != nil {
@@ -46,7 +46,7 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 	if err != nil {
 		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, unwrapNonRetryable(err))
 	}
-	row := e.newRow(d, id, b, "", o)
+	row := newRow(d, id, b, "", o)
 	if o.key != "" {
 		row.ID = keyedID(o.key)
 	}
@@ -63,6 +63,25 @@ func unwrapNonRetryable(err error) error {
 		return n.err
 	}
 	return err
+}
+
+// prepareChildren makes the children a parent's run declared into rows,
+// for decider.spawn: it stops at the limit (decider.tooManyChildren) and
+// at the first child that cannot be made (unregistered task, validator,
+// encoding, sleeping key).
+func (e *Executor) prepareChildren(dc decider, d *taskDef, parent storage.Execution, declared []Child) spawned {
+	if err := dc.tooManyChildren(d, len(declared)); err != nil {
+		return spawned{err: err}
+	}
+	kids := spawned{rows: make([]storage.Execution, len(declared)), delays: make([]time.Duration, len(declared))}
+	for i, c := range declared {
+		row, delay, err := e.childRow(parent, i, c)
+		if err != nil {
+			return spawned{err: childError(d, i, c, err)}
+		}
+		kids.rows[i], kids.delays[i] = row, delay
+	}
+	return kids
 }
 
 // childRow builds child i of parent from its declaration.
@@ -87,66 +106,6 @@ func setParent(row *storage.Execution, parent storage.Execution, index int) {
 		row.RootID, row.RootTaskID = parent.ID, parent.TaskID
 	}
 	row.ParentID, row.ParentTaskID, row.ChildIndex = parent.ID, parent.TaskID, index
-}
-
-// afterChildren ends a parent whose children are all done (or that had
-// none): it spawns the finalize, or completes with a ParentOutput.
-func (e *Executor) afterChildren(d *taskDef, row storage.Execution, runOutput []byte, results []ChildResult) storage.Transition {
-	if results == nil {
-		results = []ChildResult{}
-	}
-	if d.finalize == nil {
-		out, err := e.encodePayload(rawParent{Output: runOutput, Children: results}, "output of task "+d.id)
-		if err != nil {
-			return e.failure(d, row, nonRetryableExec(err))
-		}
-		return terminal(row, storage.StatusCompleted, out, nil)
-	}
-	in, err := e.encodePayload(rawParent{Output: runOutput, Children: results}, "finalize input of task "+d.id)
-	if err != nil {
-		return e.failure(d, row, nonRetryableExec(err))
-	}
-	fin := e.newRow(d.finalize, e.ids.execution(), in, "", d.finalize.defaults)
-	setParent(&fin, row, row.ChildrenTotal)
-	fin.IsFinalize = true
-	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForFinalize,
-		RunOutput: runOutput, Attempt: row.Attempt, Iteration: row.Iteration, Children: []storage.Execution{fin}}
-}
-
-func nonRetryableExec(err error) *ExecutionError {
-	ee := classify(err)
-	ee.Retryable = false
-	return ee
-}
-
-// startSequence spawns a sequence's first step with the sequence's input.
-func (e *Executor) startSequence(d *taskDef, row storage.Execution) storage.Transition {
-	tr, err := e.sequenceStep(d, row, 0, row.Input)
-	if err != nil {
-		return e.failure(d, row, nonRetryableExec(err))
-	}
-	return tr
-}
-
-// sequenceStep spawns step i of a sequence with the previous output.
-func (e *Executor) sequenceStep(d *taskDef, row storage.Execution, i int, input []byte) (storage.Transition, error) {
-	step := d.steps[i]
-	id := e.ids.execution()
-	child := e.newRow(step, id, input, "", step.defaults)
-	if step.kind == kindSleeping {
-		var key string
-		if err := e.codec.Decode(input, &key); err != nil {
-			return storage.Transition{}, fmt.Errorf("sequence %s: step %d (%s) is a sleeping task and needs a string key: %w", d.id, i, step.id, err)
-		}
-		if err := validSleepKey(key); err != nil {
-			return storage.Transition{}, fmt.Errorf("sequence %s: step %d (%s): %w", d.id, i, step.id, err)
-		}
-		child = e.newRow(step, id, nil, key, step.defaults)
-	}
-	setParent(&child, row, i)
-	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForChildren,
-		RunOutput: row.RunOutput, Attempt: row.Attempt, Iteration: row.Iteration, FailFast: true,
-		Children: []storage.Execution{child}}, nil
 }
 
 // continueParent runs the continuation of a parent whose children are done
@@ -176,84 +135,37 @@ func (e *Executor) releaseClaim(h *held) {
 	}
 }
 
+// continuation reads what the decision on a waiting parent needs (its last
+// child, or all its children) and takes it. It reports false when there is
+// nothing to do yet.
 func (e *Executor) continuation(d *taskDef, row storage.Execution) (storage.Transition, bool, error) {
 	ctx, cancel := e.storageCtx()
 	defer cancel()
-	if row.Status == storage.StatusWaitingForFinalize {
-		return e.afterFinalize(ctx, d, row)
-	}
-	if d.kind == kindSequence {
-		return e.afterStep(ctx, d, row)
+	dc := e.decider()
+	if row.Status == storage.StatusWaitingForFinalize || d.kind == kindSequence {
+		last, done, err := e.lastChild(ctx, row)
+		if err != nil || !done {
+			return storage.Transition{}, false, err
+		}
+		if row.Status == storage.StatusWaitingForFinalize {
+			return dc.finalizeDone(d, row, last), true, nil
+		}
+		return dc.stepDone(d, row, last), true, nil
 	}
 	children, err := e.store.ListChildren(ctx, storage.ListChildrenParams{ParentID: row.ID})
 	if err != nil {
 		return storage.Transition{}, false, err
 	}
-	if len(children) != row.ChildrenTotal {
-		return e.failure(d, row, newExecError(storage.ErrorKindNotFound, false,
-			"task %s: %d of its %d children are missing from storage", d.id, row.ChildrenTotal-len(children), row.ChildrenTotal)), true, nil
-	}
-	results := make([]ChildResult, len(children))
-	for i, c := range children {
-		results[i] = childResult(c)
-		if row.FailFast && c.Status.Terminal() && c.Status != storage.StatusCompleted {
-			return terminal(row, storage.StatusChildrenFailed, nil, &storage.ErrorInfo{Kind: kindChildrenFailed,
-				Message: fmt.Sprintf("task %s: child %d (%s %s) ended %s: %s", d.id, c.ChildIndex, c.TaskID, c.ID, c.Status, errMessage(c.Error))}), true, nil
-		}
-	}
-	if row.ChildrenPending > 0 {
-		return storage.Transition{}, false, nil
-	}
-	return e.afterChildren(d, row, row.RunOutput, results), true, nil
+	tr, ok := dc.childrenDone(d, row, children)
+	return tr, ok, nil
 }
 
-func childResult(c storage.Execution) ChildResult {
-	r := ChildResult{TaskID: c.TaskID, ExecutionID: c.ID, Index: c.ChildIndex, Status: c.Status,
-		Error: execErrorFromInfo(c.Error)}
-	if c.Status == storage.StatusCompleted {
-		r.Output, r.Error = c.Output, nil
-	}
-	return r
-}
-
+// lastChild reads a waiting parent's last child (its finalize, or a
+// sequence's current step) and reports whether it finished.
 func (e *Executor) lastChild(ctx context.Context, row storage.Execution) (storage.Execution, bool, error) {
 	rows, err := e.store.ListChildren(ctx, storage.ListChildrenParams{ParentID: row.ID, FromIndex: row.ChildrenTotal - 1, Limit: 1})
 	if err != nil || len(rows) == 0 {
 		return storage.Execution{}, false, err
 	}
 	return rows[0], rows[0].Status.Terminal(), nil
-}
-
-func (e *Executor) afterFinalize(ctx context.Context, d *taskDef, row storage.Execution) (storage.Transition, bool, error) {
-	fin, done, err := e.lastChild(ctx, row)
-	if err != nil || !done {
-		return storage.Transition{}, false, err
-	}
-	if fin.Status == storage.StatusCompleted {
-		return terminal(row, storage.StatusCompleted, fin.Output, nil), true, nil
-	}
-	info := &storage.ErrorInfo{Kind: kindFinalizeFailed, Retryable: fin.Error != nil && fin.Error.Retryable,
-		Message: fmt.Sprintf("task %s: finalize %s (%s) ended %s: %s", d.id, fin.TaskID, fin.ID, fin.Status, errMessage(fin.Error))}
-	return terminal(row, storage.StatusFinalizeFailed, nil, info), true, nil
-}
-
-func (e *Executor) afterStep(ctx context.Context, d *taskDef, row storage.Execution) (storage.Transition, bool, error) {
-	last, done, err := e.lastChild(ctx, row)
-	if err != nil || !done {
-		return storage.Transition{}, false, err
-	}
-	i := last.ChildIndex
-	if last.Status != storage.StatusCompleted {
-		info := &storage.ErrorInfo{Kind: kindFinalizeFailed, Retryable: last.Error != nil && last.Error.Retryable,
-			Message: fmt.Sprintf("sequence %s: step %d (%s %s) ended %s: %s", d.id, i, last.TaskID, last.ID, last.Status, errMessage(last.Error))}
-		return terminal(row, storage.StatusFinalizeFailed, nil, info), true, nil
-	}
-	if i+1 >= len(d.steps) {
-		return terminal(row, storage.StatusCompleted, last.Output, nil), true, nil
-	}
-	tr, err := e.sequenceStep(d, row, i+1, last.Output)
-	if err != nil {
-		return terminal(row, storage.StatusFinalizeFailed, nil, nonRetryableExec(err).info()), true, nil
-	}
-	return tr, true, nil
 }

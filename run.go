@@ -20,29 +20,35 @@ type activeRun struct {
 	once sync.Once // the outcome is recorded once: by the run or its timeout
 }
 
-// begin decides what a claimed execution needs and starts it on the slot
-// it holds. It reports whether the slot stays taken until the work ends
+// begin starts what a claimed execution needs on the slot it holds: the
+// decision taken at claim (decider.claimed), else its run or its
+// continuation. It reports whether the slot stays taken until the work ends
 // (slotDone then passes it on); false when the work was done at once.
 func (e *Executor) begin(r *activeRun) bool {
 	h, row := &r.held, r.row
 	switch d := r.d; {
 	case d == nil: // cannot happen: claims name registered tasks only
 		e.held.remove(h)
-	case row.Status == storage.StatusRunning && row.SleepKey != "":
-		e.comp.submit(h, e.sleepTimeout(*row))
-	case row.Status == storage.StatusRunning && row.Crashes > e.cfg.CrashBudget:
-		e.comp.submit(h, e.crashBudgetExceeded(*row))
-	case row.Status == storage.StatusRunning && d.kind == kindSequence:
-		e.comp.submit(h, e.startSequence(d, *row))
-	case row.Status == storage.StatusRunning || row.Status.Waiting():
+	case row.Status != storage.StatusRunning && !row.Status.Waiting():
+		e.log.Error("claimed an execution in an unexpected status", "execution", row.ID, "status", row.Status)
+		e.held.remove(h)
+	default:
+		if tr, ok := e.decider().claimed(d, *row); ok {
+			e.comp.submit(h, tr)
+			return false
+		}
 		e.runs.Add(1)
 		e.goWork(r)
 		return true
-	default:
-		e.log.Error("claimed an execution in an unexpected status", "execution", row.ID, "status", row.Status)
-		e.held.remove(h)
 	}
 	return false
+}
+
+// decider gathers what the decisions need from the executor; none of it
+// does I/O.
+func (e *Executor) decider() decider {
+	return decider{crashBudget: e.cfg.CrashBudget, maxChildren: e.cfg.MaxChildren,
+		maxPayload: e.cfg.MaxPayloadBytes, codec: e.codec, ids: e.ids}
 }
 
 // work runs on a worker goroutine: the task's function, or a parent's
@@ -67,32 +73,6 @@ func (r *activeRun) work() {
 	defer cancel(nil)
 	e.held.setCancel(&r.held, cancel)
 	r.execute(ctx, cancel)
-}
-
-func (e *Executor) sleepTimeout(row storage.Execution) storage.Transition {
-	return terminal(row, storage.StatusTimedOut, nil, &storage.ErrorInfo{
-		Kind:    storage.ErrorKindTimedOut,
-		Message: fmt.Sprintf("sleeping task %s (key %q) was not woken within %s", row.TaskID, row.SleepKey, row.Timeout)})
-}
-
-func (e *Executor) crashBudgetExceeded(row storage.Execution) storage.Transition {
-	return terminal(row, storage.StatusFailed, nil, &storage.ErrorInfo{Kind: kindCrashBudget,
-		Message: fmt.Sprintf("task %s: its executor died %d times while running it (crash budget %d); last: %s",
-			row.TaskID, row.Crashes, e.cfg.CrashBudget, errMessage(row.Error))})
-}
-
-func errMessage(info *storage.ErrorInfo) string {
-	if info == nil {
-		return "no error recorded"
-	}
-	return info.Message
-}
-
-// terminal builds a transition from the row's current status to a terminal
-// one.
-func terminal(row storage.Execution, to storage.Status, output []byte, errInfo *storage.ErrorInfo) storage.Transition {
-	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: to,
-		Output: output, Error: errInfo, Attempt: row.Attempt, Iteration: row.Iteration}
 }
 
 var errTimeoutCause = fmt.Errorf("%w: attempt deadline passed", ErrTimedOut)
@@ -137,19 +117,20 @@ func (r *activeRun) execute(ctx context.Context, cancel context.CancelCauseFunc)
 	ctx = context.WithValue(ctx, runInfoKey{}, r)
 	timer := e.clock.AfterFunc(row.Timeout, func() {
 		cancel(errTimeoutCause)
-		r.once.Do(func() { e.finishRun(&r.held, r.d, *row, runResult{err: e.timeoutError(*row)}) })
+		r.once.Do(func() { e.finishRun(&r.held, r.d, *row, runResult{err: timeoutError(*row)}) })
 	})
 	res := e.invoke(ctx, r.d, *row)
 	timer.Stop()
 	r.once.Do(func() {
 		if context.Cause(ctx) == errTimeoutCause {
-			res = runResult{err: e.timeoutError(*row)}
+			res = runResult{err: timeoutError(*row)}
 		}
 		e.finishRun(&r.held, r.d, *row, res)
 	})
 }
 
-func (e *Executor) timeoutError(row storage.Execution) error {
+// timeoutError is the result of an attempt whose timeout passed.
+func timeoutError(row storage.Execution) error {
 	return &ExecutionError{Kind: storage.ErrorKindTimedOut, Retryable: true,
 		Message: fmt.Sprintf("task %s: attempt timed out after %s", row.TaskID, row.Timeout)}
 }
@@ -159,99 +140,32 @@ func (e *Executor) timeoutError(row storage.Execution) error {
 func (e *Executor) invoke(ctx context.Context, d *taskDef, row storage.Execution) (res runResult) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = runResult{err: &ExecutionError{Kind: storage.ErrorKindPanic, Retryable: true,
-				Message: fmt.Sprintf("task %s panicked: %v", d.id, r), Stack: string(debug.Stack())}}
+			res = runResult{err: panicError(d, r, string(debug.Stack()))}
 		}
 	}()
 	return d.invoke(ctx, row.Input)
 }
 
-// finishRun turns a run's result into a transition and queues it.
+// panicError is the result of a run whose function panicked with v.
+func panicError(d *taskDef, v any, stack string) error {
+	return &ExecutionError{Kind: storage.ErrorKindPanic, Retryable: true,
+		Message: fmt.Sprintf("task %s panicked: %v", d.id, v), Stack: stack}
+}
+
+// finishRun turns a run's result into a transition (decider.afterRun) and
+// queues it. For a parent it first makes the declared children into rows;
+// for a failed run it draws the random number of a retry's jitter.
 func (e *Executor) finishRun(h *held, d *taskDef, row storage.Execution, res runResult) {
 	if e.held.isAbandoned(h) {
 		return // released at shutdown; another executor runs it again
 	}
-	e.comp.submit(h, e.outcome(d, row, res))
-}
-
-func (e *Executor) outcome(d *taskDef, row storage.Execution, res runResult) storage.Transition {
-	if res.err != nil {
-		return e.failure(d, row, classify(res.err))
-	}
-	switch d.kind {
-	case kindParent:
-		return e.spawn(d, row, res)
-	case kindLoop:
-		return e.loopStep(d, row, res)
-	default:
-		return terminal(row, storage.StatusCompleted, res.output, nil)
-	}
-}
-
-// failure retries a failed attempt if its policy allows, else ends it.
-func (e *Executor) failure(d *taskDef, row storage.Execution, ee *ExecutionError) storage.Transition {
-	if d.kind == kindLoop {
-		ee.Message = fmt.Sprintf("looping task %s: iteration %d: %s", d.id, row.Iteration, ee.Message)
-	}
-	info := ee.info()
+	dc := e.decider()
+	r := ran{res: res}
 	switch {
-	case ee.Kind == storage.ErrorKindCancelled:
-		return terminal(row, storage.StatusCancelled, nil, info)
-	case ee.Retryable && row.Attempt < row.Retry.MaxRetries:
-		return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusReady,
-			Error: info, Attempt: row.Attempt + 1, Iteration: row.Iteration,
-			Delay: retryDelay(row.Retry, row.Attempt, e.random)}
-	case ee.Kind == storage.ErrorKindTimedOut:
-		return terminal(row, storage.StatusTimedOut, nil, info)
-	default:
-		return terminal(row, storage.StatusFailed, nil, info)
+	case res.err != nil:
+		r.random = e.random()
+	case d.kind == kindParent:
+		r.children = e.prepareChildren(dc, d, row, res.children)
 	}
-}
-
-func (e *Executor) loopStep(d *taskDef, row storage.Execution, res runResult) storage.Transition {
-	done := res.done
-	if !done && row.Iteration+1 < d.loop.MaxIterations {
-		return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusReady,
-			Iteration: row.Iteration + 1, Delay: d.loop.delay(row.Iteration + 1)}
-	}
-	out, err := e.encodePayload(rawLoopOutput{Done: done, Output: res.output, Iterations: row.Iteration + 1}, "output of task "+d.id)
-	if err != nil {
-		return e.failure(d, row, classify(err))
-	}
-	return terminal(row, storage.StatusCompleted, out, nil)
-}
-
-// spawn records a parent's run: its children (or, with none, its finalize
-// or its completion).
-func (e *Executor) spawn(d *taskDef, row storage.Execution, res runResult) storage.Transition {
-	if len(res.children) > e.cfg.MaxChildren {
-		return e.failure(d, row, &ExecutionError{Kind: kindTooManyChildren,
-			Message: fmt.Sprintf("task %s spawned %d children, over the limit of %d", d.id, len(res.children), e.cfg.MaxChildren)})
-	}
-	children := make([]storage.Execution, len(res.children))
-	delays := make([]time.Duration, len(res.children))
-	for i, c := range res.children {
-		child, delay, err := e.childRow(row, i, c)
-		if err != nil {
-			return e.failure(d, row, childError(d, i, c, err))
-		}
-		children[i], delays[i] = child, delay
-	}
-	if len(children) == 0 {
-		return e.afterChildren(d, row, res.output, nil)
-	}
-	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForChildren,
-		RunOutput: res.output, Attempt: row.Attempt, Iteration: row.Iteration, FailFast: d.finalize == nil,
-		Children: children, ChildDelays: delays}
-}
-
-func childError(d *taskDef, i int, c Child, err error) *ExecutionError {
-	ee := classify(err)
-	ee.Retryable = false
-	name := "<nil>"
-	if c.d != nil {
-		name = c.d.id
-	}
-	ee.Message = fmt.Sprintf("task %s: child %d (%s): %s", d.id, i, name, ee.Message)
-	return ee
+	e.comp.submit(h, dc.afterRun(d, row, r))
 }
