@@ -75,8 +75,8 @@ type Executor struct {
 // store's events; call Start to begin running executions. Enqueue, Get and
 // Wait work before Start.
 func New(store storage.Store, cfg Config) (*Executor, error) {
-	if store == nil {
-		return nil, fmt.Errorf("%w: nil store", ErrInvalidOption)
+	if isNil(store) {
+		return nil, fmt.Errorf("%w: nil store (%T)", ErrInvalidOption, store)
 	}
 	if cfg.CrashBudget == -1 {
 		cfg.CrashBudget = 0
@@ -119,7 +119,12 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 }
 
 // ID returns the executor's id.
-func (e *Executor) ID() string { return e.id }
+func (e *Executor) ID() string {
+	if e == nil {
+		return ""
+	}
+	return e.id
+}
 
 func (e *Executor) register(d *taskDef) error {
 	e.mu.Lock()
@@ -177,6 +182,9 @@ func (e *Executor) shutdownErr() error {
 // ErrStoreFailed, such as a corrupt SQLite file) stops the executor as a
 // Shutdown would, without waiting for its runs: see Err and Done.
 func (e *Executor) Start(ctx context.Context) error {
+	if e == nil {
+		return errNilExecutor
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch e.state {
@@ -214,6 +222,9 @@ func (e *Executor) Start(ctx context.Context) error {
 // not close the store. It returns nil, or Err when the executor met a fatal
 // store error.
 func (e *Executor) Shutdown(ctx context.Context) error {
+	if e == nil {
+		return errNilExecutor
+	}
 	e.mu.Lock()
 	prev := e.state
 	if prev >= stateStopping {
@@ -251,8 +262,21 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 
 // Done returns a channel that is closed when the executor has stopped:
 // Shutdown has finished, or the executor stopped itself on a fatal store
-// error (then Err says which).
-func (e *Executor) Done() <-chan struct{} { return e.doneCh }
+// error (then Err says which). On a nil *Executor it is closed: nothing
+// runs.
+func (e *Executor) Done() <-chan struct{} {
+	if e == nil {
+		return closedChan
+	}
+	return e.doneCh
+}
+
+// closedChan is the Done channel of a nil *Executor.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Err returns the store error that stopped the executor, or nil. An error
 // of the store after which it cannot be used safely and retrying cannot
@@ -264,6 +288,9 @@ func (e *Executor) Done() <-chan struct{} { return e.doneCh }
 // and Wake return ErrShutdown wrapping it. Other store errors (a timeout,
 // a lost connection) are retried and never stop the executor.
 func (e *Executor) Err() error {
+	if e == nil {
+		return errNilExecutor
+	}
 	e.fatalMu.Lock()
 	defer e.fatalMu.Unlock()
 	return e.fatalErr
@@ -366,19 +393,7 @@ func (e *Executor) random() float64 {
 
 // encodePayload encodes v and enforces the size limit.
 func (e *Executor) encodePayload(v any, what string) ([]byte, error) {
-	b, err := e.codec.Encode(v)
-	if err != nil {
-		kind := kindEncoding
-		if errors.Is(err, ErrInvalidInput) { // a value the codec refuses to store (JSONCodec)
-			kind = storage.ErrorKindInvalidInput
-		}
-		return nil, NonRetryable(&ExecutionError{Kind: kind, Message: fmt.Sprintf("encoding %s: %v", what, err)})
-	}
-	if len(b) > e.cfg.MaxPayloadBytes {
-		return nil, NonRetryable(&ExecutionError{Kind: kindPayloadTooLarge,
-			Message: fmt.Sprintf("%s is %d bytes encoded, over the limit of %d", what, len(b), e.cfg.MaxPayloadBytes)})
-	}
-	return b, nil
+	return encodePayload(e.codec, e.cfg.MaxPayloadBytes, v, what)
 }
 
 func (e *Executor) decode(data []byte, v any) error {

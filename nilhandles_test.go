@@ -2,7 +2,9 @@ package durable_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/durable-go/durable"
@@ -202,5 +204,34 @@ func TestTypedNilAccessors(t *testing.T) {
 				t.Errorf("%s = %q", name, s)
 			}
 		}()
+	}
+}
+
+// TestNilExecutor: a nil *Executor (kept from a New whose error was
+// ignored) and New with a typed-nil store give errors, not panics.
+func TestNilExecutor(t *testing.T) {
+	t.Parallel()
+	var ex *durable.Executor
+	ctx := context.Background()
+	if err := ex.Start(ctx); !errors.Is(err, durable.ErrInvalidOption) {
+		t.Errorf("nil Start: %v, want ErrInvalidOption", err)
+	}
+	if err := ex.Shutdown(ctx); !errors.Is(err, durable.ErrInvalidOption) {
+		t.Errorf("nil Shutdown: %v, want ErrInvalidOption", err)
+	}
+	if err := ex.Err(); !errors.Is(err, durable.ErrInvalidOption) {
+		t.Errorf("nil Err: %v, want ErrInvalidOption", err)
+	}
+	if id := ex.ID(); id != "" {
+		t.Errorf("nil ID = %q", id)
+	}
+	select {
+	case <-ex.Done():
+	default:
+		t.Error("nil Done is not closed")
+	}
+	var store *memory.Store
+	if _, err := durable.New(store, durable.Config{}); !errors.Is(err, durable.ErrInvalidOption) || !strings.Contains(err.Error(), "*memory.Store") {
+		t.Errorf("New with a typed-nil store: %v, want ErrInvalidOption naming the type", err)
 	}
 }
