@@ -393,19 +393,7 @@ func (e *Executor) random() float64 {
 
 // encodePayload encodes v and enforces the size limit.
 func (e *Executor) encodePayload(v any, what string) ([]byte, error) {
-	b, err := e.codec.Encode(v)
-	if err != nil {
-		kind := kindEncoding
-		if errors.Is(err, ErrInvalidInput) { // a value the codec refuses to store (JSONCodec)
-			kind = storage.ErrorKindInvalidInput
-		}
-		return nil, NonRetryable(&ExecutionError{Kind: kind, Message: fmt.Sprintf("encoding %s: %v", what, err)})
-	}
-	if len(b) > e.cfg.MaxPayloadBytes {
-		return nil, NonRetryable(&ExecutionError{Kind: kindPayloadTooLarge,
-			Message: fmt.Sprintf("%s is %d bytes encoded, over the limit of %d", what, len(b), e.cfg.MaxPayloadBytes)})
-	}
-	return b, nil
+	return encodePayload(e.codec, e.cfg.MaxPayloadBytes, v, what)
 }
 
 func (e *Executor) decode(data []byte, v any) error {
