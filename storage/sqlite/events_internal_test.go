@@ -190,3 +190,48 @@ func TestEventRowsArePruned(t *testing.T) {
 		t.Errorf("a watcher behind the pruning published %+v, want Ready", ev)
 	}
 }
+
+// TestManyStoresAreSignalled: the stores of a process share one inotify
+// instance (a user may have only 128 of them), so each of many stores is
+// woken by the signal; two stores on one file keep hearing each other when
+// a third store on it closes.
+func TestManyStoresAreSignalled(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("inotify")
+	}
+	dir := t.TempDir()
+	const n = 130
+	stores := make([]*Store, n)
+	for i := range stores {
+		s, err := Open(t.Context(), filepath.Join(dir, fmt.Sprintf("db%d", i%(n-3))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+		if s.watch.changes == nil {
+			t.Fatalf("store %d is not signalled: it polls", i)
+		}
+	}
+	// Stores 0 and n-3 share the file db0 (and so one inotify watch): when
+	// n-3 closes, 0 still hears the writes of another store on db0.
+	if err := stores[n-3].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(t.Context(), filepath.Join(dir, "db0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r0 := recordEvents(stores[0])
+	t0 := time.Now()
+	if err := c.Insert(t.Context(), storage.InsertParams{Now: testNow, Executions: []storage.Execution{readyRow("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := r0.next(t, 5*time.Second); !ev.Ready {
+		t.Errorf("heard %+v, want Ready", ev)
+	}
+	if took := time.Since(t0); took >= watchSafetyPoll {
+		t.Errorf("heard after %v: by the safety look, not the signal", took)
+	}
+}
