@@ -536,3 +536,23 @@ func TestRetryDelay(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainSuccessAllocatesNothing guards the hot path: deciding a plain
+// task's success allocates nothing.
+func TestPlainSuccessAllocatesNothing(t *testing.T) {
+	dc := decider{crashBudget: 3, maxChildren: 2, maxPayload: 300, codec: JSONCodec{}, ids: &countingIDs{}}
+	row := running(dPlain, 0, 0)
+	r := ran{res: runResult{output: []byte(`"ok"`)}}
+	var tr storage.Transition
+	if n := testing.AllocsPerRun(100, func() {
+		if _, ok := dc.claimed(dPlain, row); ok {
+			t.Fatal("a plain running row was decided at claim")
+		}
+		tr = dc.afterRun(dPlain, row, r)
+	}); n != 0 {
+		t.Errorf("claimed + afterRun of a plain success: %v allocations, want 0", n)
+	}
+	if tr.To != storage.StatusCompleted {
+		t.Errorf("To = %s, want completed", tr.To)
+	}
+}
