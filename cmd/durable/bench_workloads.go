@@ -48,7 +48,7 @@ const (
 
 // remoteLatencyWarmup and remoteLatencyRounds are the latency-remote
 // workload's counts: latencyWarmup and latencyRounds, lowered by the tests
-// (on SQLite every round waits for polling, about a second).
+// to keep them short.
 var remoteLatencyWarmup, remoteLatencyRounds = latencyWarmup, latencyRounds
 
 func interruptContext() (context.Context, context.CancelFunc) {
