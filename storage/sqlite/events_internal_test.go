@@ -203,7 +203,7 @@ func TestManyStoresAreSignalled(t *testing.T) {
 	const n = 130
 	stores := make([]*Store, n)
 	for i := range stores {
-		s, err := Open(t.Context(), filepath.Join(dir, fmt.Sprintf("db%d", i%(n-3))))
+		s, err := Open(t.Context(), filepath.Join(dir, fmt.Sprintf("db%d", i%(n-3))), WithCheck(CheckNone), WithMaxReaders(1))
 		if err != nil {
 			t.Fatal(err)
 		}
