@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/internal/startstop"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -93,12 +94,6 @@ type Result[H any] struct {
 	Unwritten error
 }
 
-const (
-	stateNew = iota
-	stateStarted
-	stateStopped
-)
-
 // Completer queues submitted transitions and writes them in batches on its
 // own goroutine, from Start until Stop.
 type Completer[H any] struct {
@@ -113,47 +108,24 @@ type Completer[H any] struct {
 	backlog atomic.Int64
 	trs     []storage.Transition // a write's buffer; the writing goroutine's only
 
-	life  sync.Mutex
-	state int
-	stop  chan struct{} // closed by Stop
-	done  chan struct{} // closed when the final flush is over
+	loop startstop.Base
 }
 
 // New returns a completer; it writes nothing until Start.
 func New[H any](cfg Config[H]) *Completer[H] {
-	return &Completer[H]{cfg: cfg, signal: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &Completer[H]{cfg: cfg, signal: make(chan struct{}, 1)}
 }
 
 // Start starts the writing goroutine. Starting twice, or after Stop, does
 // nothing.
-func (c *Completer[H]) Start() {
-	c.life.Lock()
-	defer c.life.Unlock()
-	if c.state != stateNew {
-		return
-	}
-	c.state = stateStarted
-	go c.run()
-}
+func (c *Completer[H]) Start() { c.loop.Start(c.run) }
 
 // Stop writes everything queued (giving up on a batch after a few failed
 // tries) and returns once that is done. Later submissions are given up at
 // once, with ErrStopped. Stop is idempotent, may be called before Start
 // (it then writes on the caller's goroutine), and must not be called from
 // Config.Done.
-func (c *Completer[H]) Stop() {
-	c.life.Lock()
-	prev := c.state
-	c.state = stateStopped
-	c.life.Unlock()
-	switch prev {
-	case stateNew:
-		c.final()
-	case stateStarted:
-		close(c.stop)
-	}
-	<-c.done
-}
+func (c *Completer[H]) Stop() { c.loop.StopOr(c.final) }
 
 // Backlog is how many submissions are queued or being written.
 func (c *Completer[H]) Backlog() int64 { return c.backlog.Load() }
@@ -178,7 +150,7 @@ func (c *Completer[H]) Submit(h H, tr storage.Transition) {
 }
 
 // run writes batches until Stop, then writes what is left.
-func (c *Completer[H]) run() {
+func (c *Completer[H]) run(stop <-chan struct{}) {
 	for {
 		select {
 		case <-c.signal:
@@ -186,7 +158,7 @@ func (c *Completer[H]) run() {
 			// fast store would otherwise be written one result at a time.
 			runtime.Gosched()
 			c.flush(false)
-		case <-c.stop:
+		case <-stop:
 			c.final()
 			return
 		}
@@ -194,10 +166,7 @@ func (c *Completer[H]) run() {
 }
 
 // final writes what is queued, stopping, and closes the queue.
-func (c *Completer[H]) final() {
-	c.flush(true)
-	close(c.done)
-}
+func (c *Completer[H]) final() { c.flush(true) }
 
 // take removes every submission from the queue, swapping in the spare
 // buffer, so steady operation allocates no queues. An empty queue keeps

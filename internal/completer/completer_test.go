@@ -224,10 +224,12 @@ func TestFailedWriteIsRetriedUntilWritten(t *testing.T) {
 		}
 	}
 	h := newHarness(t, s, 10, nil)
-	h.c.Start()
+	// Queued before Start, so the first write takes all three (started
+	// first, a loaded machine may run the writer between two submissions).
 	for _, row := range rows {
 		h.c.Submit(row.ID, completed(row))
 	}
+	h.c.Start()
 	got := h.receive(3)
 	// The last try applied them: observed, not inferred.
 	requireApplied(t, got, false)
