@@ -55,7 +55,7 @@ func (e *Executor) completed(batch []completer.Result[*held]) {
 		}
 		e.held.remove(r.Handle)
 	}
-	e.wakeIfStarved()
+	e.capacity.wakeIfStarved()
 }
 
 // spawnFailed turns a transition whose children could not be inserted into

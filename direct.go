@@ -11,13 +11,12 @@ import "github.com/durable-go/durable/storage"
 // dies, their leases lapse and they are taken over like any claim.
 
 // reserveDirect decides whether the batch p of items starts here directly.
-// If so it takes a slot for each row and marks the rows claimed by this
-// executor, with the lease as their delay; the caller then inserts them and
-// calls startDirect, or unreserveDirect when the insert fails.
+// If so it reserves a slot for each row (capacity.reserve: the executor is
+// started and not shutting down, has the slots free and nothing waiting for
+// one) and marks the rows claimed by this executor, with the lease as their
+// delay; the caller then inserts them and calls startDirect, or
+// unreserveDirect when the insert fails.
 func (e *Executor) reserveDirect(items []Child, p storage.InsertParams) bool {
-	if !e.started.Load() || e.stopping.Load() {
-		return false
-	}
 	for i := range p.Executions {
 		k := items[i].d.kind
 		if p.Executions[i].Status != storage.StatusReady || p.Delays[i] != 0 ||
@@ -25,14 +24,7 @@ func (e *Executor) reserveDirect(items []Child, p storage.InsertParams) bool {
 			return false
 		}
 	}
-	n := len(p.Executions)
-	e.slots.mu.Lock()
-	ok := len(e.slots.queue) == 0 && e.slots.running+n <= e.cfg.Concurrency
-	if ok {
-		e.slots.running += n
-	}
-	e.slots.mu.Unlock()
-	if !ok {
+	if !e.capacity.reserve(len(p.Executions)) {
 		return false
 	}
 	for i := range p.Executions {
@@ -44,30 +36,23 @@ func (e *Executor) reserveDirect(items []Child, p storage.InsertParams) bool {
 }
 
 // unreserveDirect frees the slots reserveDirect took for n rows.
-func (e *Executor) unreserveDirect(n int) {
-	e.slots.mu.Lock()
-	e.slots.running -= n
-	e.slots.mu.Unlock()
-	e.wakeIfStarved()
-}
+func (e *Executor) unreserveDirect(n int) { e.capacity.unreserve(n) }
 
 // startDirect starts the rows inserted claimed by this executor, on the
 // slots reserveDirect took. Once shutdown has begun it gives them back
-// instead, so another executor takes them at once.
+// instead, so another executor takes them at once: capacity.startReserved
+// decides which, under the capacity's lock, so a run started here is one
+// Shutdown waits for.
 func (e *Executor) startDirect(rows []storage.Execution) {
 	runs := e.holdRuns(rows) // reserveDirect set their Fence to 0
-	// Shutdown takes directMu after it sets stopping: a start that saw
-	// stopping unset has added its runs before Shutdown waits for them.
-	e.directMu.RLock()
-	defer e.directMu.RUnlock()
-	if e.stopping.Load() {
+	if !e.capacity.startReserved(len(runs)) {
 		leases := make([]storage.Lease, len(runs))
 		for i := range runs {
 			e.held.remove(&runs[i].held)
 			leases[i] = runs[i].held.lease
 		}
 		e.unreserveDirect(len(runs))
-		e.giveBack(leases, "executions enqueued during shutdown")
+		e.leases.giveBack(leases, "executions enqueued during shutdown")
 		return
 	}
 	for i := range runs {

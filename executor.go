@@ -8,10 +8,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/internal/startstop"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -39,31 +39,23 @@ type Executor struct {
 	state   int
 
 	wakeCh      chan struct{}   // dispatcher wake-up, capacity 1
-	stopCh      chan struct{}   // stops the dispatcher
-	bgStop      chan struct{}   // stops the heartbeats
 	work        chan *activeRun // hands work to idle workers
 	workersStop chan struct{}   // stops idle workers
 	shutdownCh  chan struct{}   // closed when shutdown begins; runs see it
-	runCtx      context.Context
+	runCtx      context.Context // done at a hard stop: the completer gives up retries
 	hardStop    context.CancelCauseFunc
 
-	slots    slots
-	pace     pace         // how long runs take, for claiming ahead
-	starved  atomic.Bool  // dispatcher waits for capacity
-	stopping atomic.Bool  // shutdown began: queued runs stay queued
-	started  atomic.Bool  // Start ran: enqueued work may start directly
-	directMu sync.RWMutex // orders direct starts before Shutdown's wait
-	held     heldSet
-	comp     completions
-	waiters  waiterSet
-	ids      *idGen
+	dispatcher startstop.Base // the loop of dispatchLoop
+	capacity   *capacity      // run slots, claim-ahead pacing, direct start's reservations
+	leases     *leaseKeeper   // heartbeats and releases
+	held       heldSet
+	comp       completions
+	waiters    waiterSet
+	ids        *idGen
 
 	rndMu sync.Mutex
 	rnd   *rand.Rand
 
-	dispatcher  sync.WaitGroup
-	loops       sync.WaitGroup
-	runs        sync.WaitGroup
 	unsubscribe func()
 
 	doneCh   chan struct{} // closed when the executor has stopped
@@ -95,8 +87,6 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		codec:       cfg.Codec,
 		tasks:       map[string]*taskDef{},
 		wakeCh:      make(chan struct{}, 1),
-		stopCh:      make(chan struct{}),
-		bgStop:      make(chan struct{}),
 		work:        make(chan *activeRun),
 		workersStop: make(chan struct{}),
 		shutdownCh:  make(chan struct{}),
@@ -113,7 +103,20 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	e.held.m = map[string]*held{}
 	e.waiters.m = map[string]*waitEntry{}
 	e.comp = e.newCompletions()
-	e.pace.wait.Store(int64(defaultAheadWait))
+	e.capacity = newCapacity(cfg.Concurrency, cfg.ClaimAhead, cfg.ClaimBatch, e.wake, e.behind,
+		func(r *activeRun) bool { return e.held.startable(&r.held) })
+	e.leases = newLeaseKeeper(leaseKeeperConfig{
+		Heartbeat: store.Heartbeat,
+		Release:   store.Release,
+		Held:      e.held.leases,
+		Lost:      func(lost []storage.Lease) int { return e.held.lose(lost, ErrLeaseLost) },
+		Fatal:     e.fatal,
+		Lease:     cfg.LeaseDuration,
+		Interval:  cfg.LeaseDuration / 3,
+		Timeout:   cfg.StorageTimeout,
+		Clock:     cfg.Clock,
+		Logger:    e.log,
+	})
 	e.unsubscribe = store.Subscribe(e.onEvent)
 	return e, nil
 }
@@ -203,12 +206,10 @@ func (e *Executor) Start(ctx context.Context) error {
 		}
 	}
 	e.state = stateStarted
-	e.started.Store(true)
-	e.dispatcher.Add(1)
-	e.loops.Add(1)
-	go e.dispatchLoop()
+	e.capacity.open()
+	e.dispatcher.Start(e.dispatchLoop)
 	e.comp.Start()
-	go e.heartbeatLoop()
+	e.leases.Start()
 	return nil
 }
 
@@ -225,31 +226,14 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	if e == nil {
 		return errNilExecutor
 	}
-	e.mu.Lock()
-	prev := e.state
-	if prev >= stateStopping {
-		e.mu.Unlock()
+	if !e.beginShutdown() {
 		return e.Err()
 	}
-	e.state = stateStopping
-	e.stopping.Store(true)
-	close(e.shutdownCh)
-	e.mu.Unlock()
-	// A barrier: once it is passed, every direct start that saw stopping
-	// unset has added its run, so waitRuns sees them all.
-	e.directMu.Lock()
-	//lint:ignore SA2001 the empty critical section is the barrier
-	e.directMu.Unlock()
-
-	if prev == stateStarted {
-		close(e.stopCh)
-		e.dispatcher.Wait()
-		e.waitRuns(ctx)
-		close(e.bgStop)
-		e.comp.Stop()
-		e.loops.Wait()
-		e.releaseAll()
-	}
+	e.dispatcher.Stop()    // claims nothing more
+	e.waitRuns(ctx)        // the runs return, or are cancelled once ctx is done
+	e.leases.Stop()        // no more heartbeats
+	e.comp.Stop()          // every result produced is written
+	e.leases.giveBackAll() // the claims of the runs given up on go back
 	e.hardStop(ErrShutdown)
 	close(e.workersStop)
 	e.unsubscribe()
@@ -258,6 +242,23 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	close(e.doneCh)
 	return e.Err()
+}
+
+// beginShutdown begins the shutdown, once: it closes the executor to new
+// work (Enqueue, Wake, Start), closes the ShuttingDown channel of the runs,
+// and closes the capacity (no direct start, no queued run starts). It
+// reports false if shutdown had begun already. Every step after it works
+// whether Start ran or not.
+func (e *Executor) beginShutdown() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state >= stateStopping {
+		return false
+	}
+	e.state = stateStopping
+	close(e.shutdownCh)
+	e.capacity.close()
+	return true
 }
 
 // Done returns a channel that is closed when the executor has stopped:
@@ -321,44 +322,17 @@ func (e *Executor) fatal(err error) bool {
 }
 
 // waitRuns waits for local runs to return until ctx is done, then cancels
-// the rest and marks their claims for release.
+// the rest and marks their claims for release. The capacity is closed and
+// the dispatcher stopped: no run starts any more.
 func (e *Executor) waitRuns(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		e.runs.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-e.capacity.idle():
 		return
 	case <-ctx.Done():
 	}
 	n := e.held.abandonAll(fmt.Errorf("%w: deadline passed", ErrShutdown))
 	e.log.Warn("shutdown deadline passed: cancelled runs and released their claims", slog.Int("runs", n))
 	e.hardStop(ErrShutdown)
-}
-
-// releaseAll gives back every claim still held (abandoned runs), so other
-// executors take them at once.
-func (e *Executor) releaseAll() {
-	e.giveBack(e.held.leases(), "claims held at shutdown")
-}
-
-// giveBack releases leases, so that other executors take their executions
-// at once; what names them in the log. If that fails, they are taken over
-// when the leases lapse. It reports whether it released them.
-func (e *Executor) giveBack(leases []storage.Lease, what string) bool {
-	if len(leases) == 0 {
-		return true
-	}
-	ctx, cancel := e.storageCtx()
-	defer cancel()
-	if err := e.store.Release(ctx, storage.ReleaseParams{Now: e.now(), Leases: leases}); err != nil {
-		e.log.Warn("giving back "+what+" failed; they will be taken over when their leases lapse",
-			slog.Int("leases", len(leases)), slog.Any("error", err))
-		return false
-	}
-	return true
 }
 
 func (e *Executor) storageCtx() (context.Context, context.CancelFunc) {

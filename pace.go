@@ -13,8 +13,9 @@ import (
 // one in the executor that claimed it.
 const defaultAheadWait = 10 * time.Millisecond
 
-// pace tracks how long runs take here: an exponentially weighted average
-// of finished runs, and when a run last finished.
+// pace tracks how long runs take here, for the capacity (capacity.go) to
+// claim ahead: an exponentially weighted average of finished runs, and
+// when a run last finished.
 type pace struct {
 	avg      atomic.Int64 // nanoseconds; 0 until a run finishes
 	lastDone atomic.Int64 // Unix nanoseconds of the last finished run

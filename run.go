@@ -37,7 +37,6 @@ func (e *Executor) begin(r *activeRun) bool {
 			e.comp.submit(h, tr)
 			return false
 		}
-		e.runs.Add(1)
 		e.goWork(r)
 		return true
 	}
@@ -55,12 +54,11 @@ func (e *Executor) decider() decider {
 // continuation.
 func (r *activeRun) work() {
 	e := r.e
-	defer e.runs.Done()
 	defer e.slotDone()
 	start := time.Now() // real time: the pace of runs is a performance matter
 	defer func() {
 		now := time.Now()
-		e.pace.observe(now.Sub(start), now)
+		e.capacity.observe(now.Sub(start), now)
 	}()
 	if r.row.Status.Waiting() {
 		e.continueParent(&r.held, r.d, *r.row)
