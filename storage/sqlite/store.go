@@ -80,7 +80,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 }
 
 // openWriter opens the write connection, sets WAL mode and the durability,
-// and migrates the schema.
+// checks the file, migrates the schema and checks that it can write.
 func (s *Store) openWriter(ctx context.Context, uri string, o options) error {
 	// busy_timeout = 0: see busy.go.
 	wdb, err := sql.Open(driverName, uri+"?_busy_timeout=0")
