@@ -393,8 +393,6 @@ func TestClaimLostAfterCommit(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			if c.crashBudget == -1 {
-			}
 			store, err := faulty.New(memory.New(), faulty.Options{})
 			if err != nil {
 				t.Fatal(err)
