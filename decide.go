@@ -33,7 +33,7 @@ import (
 // execution ids (for a finalize or a sequence step). No decision needs the
 // time: delays are relative, and the store sets DueAt from the write's Now.
 //
-// Two outcomes are decided elsewhere, with terminal: Wake's (enqueue.go)
+// Two outcomes are decided elsewhere, with terminal: Wake's (task_sleeping.go)
 // and a spawn the store refused (spawnFailed, in the completer).
 type decider struct {
 	crashBudget int // Config.CrashBudget, after New's mapping (-1 is 0)

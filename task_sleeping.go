@@ -1,9 +1,13 @@
 package durable
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/durable-go/durable/storage"
 )
 
 // SleepingTask is a task with no function: an execution waits, keyed by a
@@ -74,4 +78,99 @@ func validSleepKey(key string) error {
 		return fmt.Errorf("%w: sleeping key %q must be valid UTF-8 without NUL bytes", ErrInvalidInput, key)
 	}
 	return nil
+}
+
+// Wakeup is how Wake ends a sleeping execution: Completed(output) or
+// Failed(err).
+type Wakeup[O any] struct {
+	output O
+	err    error
+}
+
+// Completed wakes a sleeping execution with an output.
+func Completed[O any](out O) Wakeup[O] { return Wakeup[O]{output: out} }
+
+// Failed wakes a sleeping execution with an error: it ends failed.
+func Failed[O any](err error) Wakeup[O] {
+	if err == nil {
+		err = errors.New("failed by Wake")
+	}
+	return Wakeup[O]{err: err}
+}
+
+// Wake ends the sleeping execution of t waiting under key and returns it.
+// It works from any process on the same store. Waking is idempotent: if the
+// execution has already finished (woken, timed out, cancelled), Wake
+// returns it as it is.
+func Wake[O any](ctx context.Context, t *SleepingTask[O], key string, w Wakeup[O]) (Execution[O], error) {
+	return t.Wake(ctx, key, w)
+}
+
+// Wake is the method form of the package-level Wake.
+func (t *SleepingTask[O]) Wake(ctx context.Context, key string, w Wakeup[O]) (Execution[O], error) {
+	if err := t.check(); err != nil {
+		return Execution[O]{}, err
+	}
+	e := t.ex
+	if err := e.checkOpen(); err != nil {
+		return Execution[O]{}, err
+	}
+	if err := validSleepKey(key); err != nil {
+		return Execution[O]{}, fmt.Errorf("wake %s: %w", t.d.id, err)
+	}
+	to, output, info, err := t.wakeOutcome(w)
+	if err != nil {
+		return Execution[O]{}, err
+	}
+	for range 5 {
+		row, err := e.sleeping(ctx, t.d, key)
+		if err != nil {
+			return Execution[O]{}, err
+		}
+		if row.Status.Terminal() {
+			return view[O](e, row)
+		}
+		// Applied or not (it timed out or was cancelled meanwhile), the next
+		// read reports what is stored.
+		tr := terminal(row, to, output, info)
+		err = e.retryStorage(ctx, func() error {
+			_, err := e.store.Complete(ctx, storage.CompleteParams{Now: e.now(), Transitions: []storage.Transition{tr}})
+			return err
+		})
+		if err != nil {
+			return Execution[O]{}, fmt.Errorf("durable: wake %s %q: %w", t.d.id, key, err)
+		}
+	}
+	return Execution[O]{}, fmt.Errorf("%w: sleeping execution %q of %s kept changing", ErrWakeRace, key, t.d.id)
+}
+
+func (t *SleepingTask[O]) wakeOutcome(w Wakeup[O]) (storage.Status, []byte, *storage.ErrorInfo, error) {
+	if w.err != nil {
+		return storage.StatusFailed, nil, &storage.ErrorInfo{Kind: storage.ErrorKindGeneric, Message: w.err.Error()}, nil
+	}
+	out, err := t.ex.encodePayload(w.output, "wake output of task "+t.d.id)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("wake %s: %w", t.d.id, unwrapNonRetryable(err))
+	}
+	return storage.StatusCompleted, out, nil, nil
+}
+
+// sleeping reads the sleeping execution of d under key.
+func (e *Executor) sleeping(ctx context.Context, d *taskDef, key string) (storage.Execution, error) {
+	var row storage.Execution
+	err := e.retryStorage(ctx, func() error {
+		var err error
+		row, err = e.store.GetBySleepKey(ctx, storage.GetBySleepKeyParams{SleepKey: key})
+		return err
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return row, fmt.Errorf("%w: no sleeping execution with key %q", ErrNotFound, key)
+	}
+	if err != nil {
+		return row, err
+	}
+	if row.TaskID != d.id {
+		return row, fmt.Errorf("%w: sleeping key %q belongs to task %s, not %s", ErrNotFound, key, row.TaskID, d.id)
+	}
+	return row, nil
 }
