@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
-	"sync"
-	"time"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -138,63 +135,6 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 		ids[i] = p.Executions[i].ID
 	}
 	return ids, nil
-}
-
-// prepareAll validates and encodes a batch of new executions.
-func (e *Executor) prepareAll(items []Child) (storage.InsertParams, error) {
-	if err := e.checkOpen(); err != nil {
-		return storage.InsertParams{}, err
-	}
-	p := storage.InsertParams{Executions: make([]storage.Execution, len(items)), Delays: make([]time.Duration, len(items))}
-	parts := 1
-	if len(items) >= parallelPrepareMin {
-		parts = min(runtime.GOMAXPROCS(0), 4)
-	}
-	// The ids are made first, in item order, so that they increase with
-	// it (see idGen) whichever goroutine encodes an item.
-	ids := e.ids.executions(len(items))
-	errs := make([]error, parts)
-	var wg sync.WaitGroup
-	for k := range parts {
-		from, to := k*len(items)/parts, (k+1)*len(items)/parts
-		prep := func() { errs[k] = e.prepareRange(items, ids, p, from, to) }
-		if k == parts-1 {
-			prep()
-			continue
-		}
-		wg.Go(prep)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return p, err // the first error in item order, as one goroutine would find it
-		}
-	}
-	return p, nil
-}
-
-// parallelPrepareMin is the batch size from which EnqueueMany encodes its
-// items on several goroutines.
-const parallelPrepareMin = 1024
-
-// prepareRange prepares items[from:to], with ids[from:to], into p,
-// stopping at the first error.
-func (e *Executor) prepareRange(items []Child, ids []string, p storage.InsertParams, from, to int) error {
-	for i := from; i < to; i++ {
-		it := items[i]
-		if it.d == nil {
-			return fmt.Errorf("%w: item %d has no task", ErrUnknownTask, i)
-		}
-		if e.lookup(it.d.id) != it.d {
-			return fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
-		}
-		row, delay, err := e.prepare(it.d, ids[i], it.input, it.sleepKey, it.opts)
-		if err != nil {
-			return err
-		}
-		p.Executions[i], p.Delays[i] = row, delay
-	}
-	return nil
 }
 
 // insert writes new rows, retrying transient failures. A retry that finds

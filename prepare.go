@@ -1,13 +1,70 @@
 package durable
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/durable-go/durable/storage"
 )
+
+// prepareAll validates and encodes a batch of new executions.
+func (e *Executor) prepareAll(items []Child) (storage.InsertParams, error) {
+	if err := e.checkOpen(); err != nil {
+		return storage.InsertParams{}, err
+	}
+	p := storage.InsertParams{Executions: make([]storage.Execution, len(items)), Delays: make([]time.Duration, len(items))}
+	parts := 1
+	if len(items) >= parallelPrepareMin {
+		parts = min(runtime.GOMAXPROCS(0), 4)
+	}
+	// The ids are made first, in item order, so that they increase with
+	// it (see idGen) whichever goroutine encodes an item.
+	ids := e.ids.executions(len(items))
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		from, to := k*len(items)/parts, (k+1)*len(items)/parts
+		prep := func() { errs[k] = e.prepareRange(items, ids, p, from, to) }
+		if k == parts-1 {
+			prep()
+			continue
+		}
+		wg.Go(prep)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return p, err // the first error in item order, as one goroutine would find it
+		}
+	}
+	return p, nil
+}
+
+// parallelPrepareMin is the batch size from which EnqueueMany encodes its
+// items on several goroutines.
+const parallelPrepareMin = 1024
+
+// prepareRange prepares items[from:to], with ids[from:to], into p,
+// stopping at the first error.
+func (e *Executor) prepareRange(items []Child, ids []string, p storage.InsertParams, from, to int) error {
+	for i := from; i < to; i++ {
+		it := items[i]
+		if it.d == nil {
+			return fmt.Errorf("%w: item %d has no task", ErrUnknownTask, i)
+		}
+		if e.lookup(it.d.id) != it.d {
+			return fmt.Errorf("%w: task %s is not registered with this executor", ErrUnknownTask, it.d.id)
+		}
+		row, delay, err := e.prepare(it.d, ids[i], it.input, it.sleepKey, it.opts)
+		if err != nil {
+			return err
+		}
+		p.Executions[i], p.Delays[i] = row, delay
+	}
+	return nil
+}
 
 // newRow builds the row of a new execution of d.
 func newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) storage.Execution {
@@ -106,66 +163,4 @@ func setParent(row *storage.Execution, parent storage.Execution, index int) {
 		row.RootID, row.RootTaskID = parent.ID, parent.TaskID
 	}
 	row.ParentID, row.ParentTaskID, row.ChildIndex = parent.ID, parent.TaskID, index
-}
-
-// continueParent runs the continuation of a parent whose children are done
-// (or one of which failed, for a parent that fails fast).
-func (e *Executor) continueParent(h *held, d *taskDef, row storage.Execution) {
-	tr, ok, err := e.continuation(d, row)
-	if err != nil {
-		e.log.Warn("parent continuation failed; releasing it to be retried", slog.String("execution", row.ID), slog.Any("error", err))
-		e.releaseClaim(h)
-		return
-	}
-	if !ok {
-		// Nothing to do yet: the claim lapses and the row is looked at again.
-		e.log.Error("parent claimed with unfinished children and no failure", slog.String("execution", row.ID))
-		e.held.remove(h)
-		return
-	}
-	e.comp.submit(h, tr)
-}
-
-func (e *Executor) releaseClaim(h *held) {
-	e.held.remove(h)
-	ctx, cancel := e.storageCtx()
-	defer cancel()
-	if err := e.store.Release(ctx, storage.ReleaseParams{Now: e.now(), Leases: []storage.Lease{h.lease}}); err != nil {
-		e.log.Warn("release failed; the claim lapses with its lease", slog.Any("error", err))
-	}
-}
-
-// continuation reads what the decision on a waiting parent needs (its last
-// child, or all its children) and takes it. It reports false when there is
-// nothing to do yet.
-func (e *Executor) continuation(d *taskDef, row storage.Execution) (storage.Transition, bool, error) {
-	ctx, cancel := e.storageCtx()
-	defer cancel()
-	dc := e.decider()
-	if row.Status == storage.StatusWaitingForFinalize || d.kind == kindSequence {
-		last, done, err := e.lastChild(ctx, row)
-		if err != nil || !done {
-			return storage.Transition{}, false, err
-		}
-		if row.Status == storage.StatusWaitingForFinalize {
-			return dc.finalizeDone(d, row, last), true, nil
-		}
-		return dc.stepDone(d, row, last), true, nil
-	}
-	children, err := e.store.ListChildren(ctx, storage.ListChildrenParams{ParentID: row.ID})
-	if err != nil {
-		return storage.Transition{}, false, err
-	}
-	tr, ok := dc.childrenDone(d, row, children)
-	return tr, ok, nil
-}
-
-// lastChild reads a waiting parent's last child (its finalize, or a
-// sequence's current step) and reports whether it finished.
-func (e *Executor) lastChild(ctx context.Context, row storage.Execution) (storage.Execution, bool, error) {
-	rows, err := e.store.ListChildren(ctx, storage.ListChildrenParams{ParentID: row.ID, FromIndex: row.ChildrenTotal - 1, Limit: 1})
-	if err != nil || len(rows) == 0 {
-		return storage.Execution{}, false, err
-	}
-	return rows[0], rows[0].Status.Terminal(), nil
 }
