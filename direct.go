@@ -56,6 +56,6 @@ func (e *Executor) startDirect(rows []storage.Execution) {
 		return
 	}
 	for i := range runs {
-		e.startOn(&runs[i])
+		e.startOnSlot(&runs[i])
 	}
 }

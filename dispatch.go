@@ -142,35 +142,6 @@ func (e *Executor) admit(rows []storage.Execution) {
 		return
 	}
 	for _, r := range e.capacity.admit(e.holdRuns(rows)) {
-		e.startOn(r)
+		e.startOnSlot(r)
 	}
-}
-
-// holdRuns makes the run state of claimed rows and holds their claims
-// from now on (heartbeats renew their leases).
-func (e *Executor) holdRuns(rows []storage.Execution) []activeRun {
-	runs := make([]activeRun, len(rows))
-	for i := range rows {
-		r := &runs[i]
-		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
-		e.held.put(&r.held)
-	}
-	return runs
-}
-
-// startOn starts r on a slot it holds. Work done without a worker (a
-// sleeping task's timeout, say) passes the slot on to the next queued run.
-func (e *Executor) startOn(r *activeRun) {
-	for r != nil {
-		if e.begin(r) {
-			return
-		}
-		r = e.capacity.next()
-	}
-}
-
-// slotDone is called when the work on a slot ends: the slot goes to the
-// next queued run, or is freed.
-func (e *Executor) slotDone() {
-	e.startOn(e.capacity.next())
 }

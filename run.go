@@ -10,6 +10,16 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
+// The path of a claimed execution, from its claim (dispatch.go) or its
+// direct start (direct.go) to its result queued for the completer:
+//
+//	holdRuns → startOnSlot → startRun ─┬─ decided at claim → submit
+//	                                   └─ runOnWorker → workerLoop → runOrContinue
+//	runOrContinue ─┬─ runAttempt → callTask → recordResult → submit
+//	               └─ continueParent (continuation.go) → submit
+//
+// slotDone passes the slot on when the work ends.
+
 // activeRun is the state of one claimed execution processed here: its
 // claim, its definition and its row, in one allocation.
 type activeRun struct {
@@ -20,11 +30,40 @@ type activeRun struct {
 	once sync.Once // the outcome is recorded once: by the run or its timeout
 }
 
-// begin starts what a claimed execution needs on the slot it holds: the
+// holdRuns makes the run state of claimed rows and holds their claims
+// from now on (heartbeats renew their leases).
+func (e *Executor) holdRuns(rows []storage.Execution) []activeRun {
+	runs := make([]activeRun, len(rows))
+	for i := range rows {
+		r := &runs[i]
+		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
+		e.held.put(&r.held)
+	}
+	return runs
+}
+
+// startOnSlot starts r on a slot it holds. Work done without a worker (a
+// sleeping task's timeout, say) passes the slot on to the next queued run.
+func (e *Executor) startOnSlot(r *activeRun) {
+	for r != nil {
+		if e.startRun(r) {
+			return
+		}
+		r = e.capacity.next()
+	}
+}
+
+// slotDone is called when the work on a slot ends: the slot goes to the
+// next queued run, or is freed.
+func (e *Executor) slotDone() {
+	e.startOnSlot(e.capacity.next())
+}
+
+// startRun starts what a claimed execution needs on the slot it holds: the
 // decision taken at claim (decider.claimed), else its run or its
 // continuation. It reports whether the slot stays taken until the work ends
 // (slotDone then passes it on); false when the work was done at once.
-func (e *Executor) begin(r *activeRun) bool {
+func (e *Executor) startRun(r *activeRun) bool {
 	h, row := &r.held, r.row
 	switch d := r.d; {
 	case d == nil: // cannot happen: claims name registered tasks only
@@ -37,7 +76,7 @@ func (e *Executor) begin(r *activeRun) bool {
 			e.comp.submit(h, tr)
 			return false
 		}
-		e.goWork(r)
+		e.runOnWorker(r)
 		return true
 	}
 	return false
@@ -50,9 +89,10 @@ func (e *Executor) decider() decider {
 		maxPayload: e.cfg.MaxPayloadBytes, codec: e.codec, ids: e.ids}
 }
 
-// work runs on a worker goroutine: the task's function, or a parent's
-// continuation.
-func (r *activeRun) work() {
+// runOrContinue runs on a worker goroutine: an attempt of the task's
+// function (runAttempt), or a parent's continuation (continueParent). The
+// slot is passed on when it returns.
+func (r *activeRun) runOrContinue() {
 	e := r.e
 	defer e.slotDone()
 	start := time.Now() // real time: the pace of runs is a performance matter
@@ -70,25 +110,27 @@ func (r *activeRun) work() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	e.held.setCancel(&r.held, cancel)
-	r.execute(ctx, cancel)
+	r.runAttempt(ctx, cancel)
 }
 
 var errTimeoutCause = fmt.Errorf("%w: attempt deadline passed", ErrTimedOut)
 
-// goWork runs r on an idle worker goroutine, or on a new one. Workers are
-// kept until shutdown so their grown stacks are reused: a fresh goroutine
-// per run would pay for stack growth on every run.
-func (e *Executor) goWork(r *activeRun) {
+// runOnWorker runs r on an idle worker goroutine, or on a new one. Workers
+// are kept until shutdown so their grown stacks are reused: a fresh
+// goroutine per run would pay for stack growth on every run.
+func (e *Executor) runOnWorker(r *activeRun) {
 	select {
 	case e.work <- r:
 	default:
-		go e.worker(r)
+		go e.workerLoop(r)
 	}
 }
 
-func (e *Executor) worker(r *activeRun) {
+// workerLoop is a worker goroutine: it runs r, then each run runOnWorker
+// hands it, until shutdown.
+func (e *Executor) workerLoop(r *activeRun) {
 	for {
-		r.work()
+		r.runOrContinue()
 		select {
 		case r = <-e.work:
 		case <-e.workersStop:
@@ -97,33 +139,24 @@ func (e *Executor) worker(r *activeRun) {
 	}
 }
 
-func (e *Executor) runInfo(row storage.Execution) RunInfo {
-	return RunInfo{
-		TaskID: row.TaskID, ExecutionID: row.ID, Attempt: row.Attempt, Iteration: row.Iteration,
-		PrevError: execErrorFromInfo(row.Error), Crashes: row.Crashes,
-		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
-		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize, ExecutorID: e.id, Fence: row.Fence,
-	}
-}
-
-// execute runs one attempt under its timeout and records its outcome. On
+// runAttempt runs one attempt under its timeout and records its outcome. On
 // timeout the outcome (timed out) is recorded at once, without waiting for
 // a function that ignores its context; the capacity slot stays taken until
 // it returns.
-func (r *activeRun) execute(ctx context.Context, cancel context.CancelCauseFunc) {
+func (r *activeRun) runAttempt(ctx context.Context, cancel context.CancelCauseFunc) {
 	e, row := r.e, r.row
 	ctx = context.WithValue(ctx, runInfoKey{}, r)
 	timer := e.clock.AfterFunc(row.Timeout, func() {
 		cancel(errTimeoutCause)
-		r.once.Do(func() { e.finishRun(&r.held, r.d, *row, runResult{err: timeoutError(*row)}) })
+		r.once.Do(func() { e.recordResult(&r.held, r.d, *row, runResult{err: timeoutError(*row)}) })
 	})
-	res := e.invoke(ctx, r.d, *row)
+	res := e.callTask(ctx, r.d, *row)
 	timer.Stop()
 	r.once.Do(func() {
 		if context.Cause(ctx) == errTimeoutCause {
 			res = runResult{err: timeoutError(*row)}
 		}
-		e.finishRun(&r.held, r.d, *row, res)
+		e.recordResult(&r.held, r.d, *row, res)
 	})
 }
 
@@ -133,9 +166,9 @@ func timeoutError(row storage.Execution) error {
 		Message: fmt.Sprintf("task %s: attempt timed out after %s", row.TaskID, row.Timeout)}
 }
 
-// invoke calls the task function, turning a panic into a retryable error
+// callTask calls the task function, turning a panic into a retryable error
 // with its stack.
-func (e *Executor) invoke(ctx context.Context, d *taskDef, row storage.Execution) (res runResult) {
+func (e *Executor) callTask(ctx context.Context, d *taskDef, row storage.Execution) (res runResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = runResult{err: panicError(d, r, string(debug.Stack()))}
@@ -150,10 +183,10 @@ func panicError(d *taskDef, v any, stack string) error {
 		Message: fmt.Sprintf("task %s panicked: %v", d.id, v), Stack: stack}
 }
 
-// finishRun turns a run's result into a transition (decider.afterRun) and
+// recordResult turns a run's result into a transition (decider.afterRun) and
 // queues it. For a parent it first makes the declared children into rows;
 // for a failed run it draws the random number of a retry's jitter.
-func (e *Executor) finishRun(h *held, d *taskDef, row storage.Execution, res runResult) {
+func (e *Executor) recordResult(h *held, d *taskDef, row storage.Execution, res runResult) {
 	if e.held.isAbandoned(h) {
 		return // released at shutdown; another executor runs it again
 	}

@@ -1,6 +1,10 @@
 package durable
 
-import "context"
+import (
+	"context"
+
+	"github.com/durable-go/durable/storage"
+)
 
 // RunInfo describes the run a task function is executing. Read it with
 // Info(ctx).
@@ -45,6 +49,15 @@ func Info(ctx context.Context) (RunInfo, bool) {
 		return RunInfo{}, false
 	}
 	return r.e.runInfo(*r.row), true
+}
+
+func (e *Executor) runInfo(row storage.Execution) RunInfo {
+	return RunInfo{
+		TaskID: row.TaskID, ExecutionID: row.ID, Attempt: row.Attempt, Iteration: row.Iteration,
+		PrevError: execErrorFromInfo(row.Error), Crashes: row.Crashes,
+		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
+		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize, ExecutorID: e.id, Fence: row.Fence,
+	}
 }
 
 // ShuttingDown returns a channel closed when the executor running this run
