@@ -116,10 +116,14 @@ func TestExecutor(t *testing.T) {
 		store := memory.New()
 		producer := setupOn(t, store, durable.Config{}, false)
 		newTask := durable.Must(durable.NewTask(producer.ex, "v2_only", func(ctx context.Context, in int) (int, error) { return in + 1, nil }))
-		old := setupOn(t, store, durable.Config{}, true)
+		oldStore := &watched{Store: store}
+		old := setupOn(t, oldStore, durable.Config{}, true)
 		durable.Must(durable.NewTask(old.ex, "v1_task", func(ctx context.Context, in int) (int, error) { return in, nil }))
 		h := durable.Must(newTask.Enqueue(producer.ctx, 1))
-		time.Sleep(50 * time.Millisecond)
+		// The old executor claims again after the insert, and takes nothing.
+		if c := oldStore.awaitClaim(t, oldStore.claimsBegun()); c.rows != 0 {
+			t.Fatalf("an executor without the task claimed %d rows", c.rows)
+		}
 		if x := durable.Must(h.Get(producer.ctx)); x.Status != durable.StatusReady {
 			t.Fatalf("an executor without the task touched it: %s", x.Status)
 		}
@@ -195,7 +199,8 @@ func TestExecutor(t *testing.T) {
 		t.Parallel()
 		fc := clock.NewFake(epoch)
 		store := memory.New()
-		a := setupOn(t, store, durable.Config{Clock: fc, LeaseDuration: time.Second}, false)
+		storeA := &watched{Store: store}
+		a := setupOn(t, storeA, durable.Config{Clock: fc, LeaseDuration: time.Second}, false)
 		release := make(chan struct{})
 		startedA := make(chan struct{})
 		durable.Must(durable.NewTask(a.ex, "fenced", func(ctx context.Context, in int) (string, error) {
@@ -215,7 +220,7 @@ func TestExecutor(t *testing.T) {
 			t.Fatalf("takeover claimed %d", len(rows))
 		}
 		close(release)
-		time.Sleep(50 * time.Millisecond)
+		eventually(t, "A writes its stale result", func() bool { return storeA.wrote(h.ID()) })
 		if x := durable.Must(h.Get(b.ctx)); x.Status != durable.StatusRunning || x.Crashes != 1 {
 			t.Fatalf("stale result accepted: %s %q", x.Status, x.Output)
 		}
@@ -240,10 +245,20 @@ func TestConcurrencyLimit(t *testing.T) {
 		return in, nil
 	}))
 	hs := durable.Must(task.EnqueueMany(b.ctx, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}))
+	claimed := func() (n int) {
+		for _, h := range hs {
+			if x := durable.Must(h.Get(b.ctx)); x.Status == durable.StatusRunning {
+				n++
+			}
+		}
+		return n
+	}
 	eventually(t, "three running", func() bool { return running.Load() == 3 })
-	time.Sleep(20 * time.Millisecond) // room for a fourth to start, if the limit leaked
-	if p := peak.Load(); p != 3 {
-		t.Fatalf("peak concurrency %d, want 3", p)
+	// Room for a fourth claim or run if the limit leaked: there is no
+	// signal for the dispatcher deciding not to claim.
+	time.Sleep(20 * time.Millisecond)
+	if p, n := peak.Load(), claimed(); p != 3 || n != 3 {
+		t.Fatalf("peak concurrency %d, %d claimed; want 3 and 3", p, n)
 	}
 	close(release)
 	for _, h := range hs {
@@ -387,19 +402,24 @@ func TestClaimAhead(t *testing.T) {
 		t.Parallel()
 		b, bl := start(t, 2, 3)
 		hs, ids := enqueue(b, bl, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
-		eventually(t, "five claimed", func() bool { return claimed(b, ids) == 5 })
-		time.Sleep(20 * time.Millisecond) // room for more claims or runs, if a limit leaked
+		started := func() (n int) {
+			for i := 1; i <= 10; i++ {
+				if hasRun(bl, i) {
+					n++
+				}
+			}
+			return n
+		}
+		// Claimed rows are running in the store before their runs start.
+		eventually(t, "five claimed, two runs started", func() bool { return claimed(b, ids) == 5 && started() == 2 })
+		// Room for more claims or runs if a limit leaked: there is no
+		// signal for the dispatcher deciding not to claim.
+		time.Sleep(20 * time.Millisecond)
 		if n := claimed(b, ids); n != 5 {
 			t.Fatalf("%d executions claimed, want 5 (Concurrency 2 + ClaimAhead 3)", n)
 		}
-		running := 0
-		for i := 1; i <= 10; i++ {
-			if hasRun(bl, i) {
-				running++
-			}
-		}
-		if running != 2 {
-			t.Fatalf("%d runs started, want 2", running)
+		if n := started(); n != 2 {
+			t.Fatalf("%d runs started, want 2", n)
 		}
 		finish(b, bl, hs)
 	})
@@ -413,7 +433,10 @@ func TestClaimAhead(t *testing.T) {
 			ids[i] = h.ID()
 		}
 		eventually(t, "two claimed", func() bool { return claimed(b, ids) == 2 })
-		time.Sleep(40 * time.Millisecond) // two poll intervals
+		// Room for a claim ahead if one were wrongly made: the dispatcher
+		// looks every poll interval. There is no signal for its deciding
+		// not to claim.
+		time.Sleep(40 * time.Millisecond)
 		if n := claimed(b, ids); n != 2 {
 			t.Fatalf("%d executions claimed before any run finished, want 2 (only what can start)", n)
 		}
@@ -443,7 +466,9 @@ func TestClaimAhead(t *testing.T) {
 	t.Run("CancelledWhileWaitingNeverStarts", func(t *testing.T) {
 		t.Parallel()
 		b, bl := start(t, 1, 2)
-		hs, ids := enqueue(b, bl, []int{1, 2, 3})
+		// The fourth is claimed after the third, and so starts on the one
+		// slot only once the third has had its turn.
+		hs, ids := enqueue(b, bl, []int{1, 2, 3, 4})
 		eventually(t, "three claimed, the first running", func() bool { return claimed(b, ids) == 3 && hasRun(bl, 1) })
 		if err := hs[2].Cancel(b.ctx); err != nil {
 			t.Fatal(err)
@@ -455,7 +480,9 @@ func TestClaimAhead(t *testing.T) {
 		if x := waitFor(t, b, hs[2]); x.Status != durable.StatusCancelled {
 			t.Fatalf("third ended %s, want cancelled", x.Status)
 		}
-		time.Sleep(20 * time.Millisecond) // room for a wrong start
+		if x := waitFor(t, b, hs[3]); x.Status != durable.StatusCompleted {
+			t.Fatalf("fourth ended %s", x.Status)
+		}
 		if hasRun(bl, 3) {
 			t.Fatal("the execution cancelled while it waited for a slot ran")
 		}

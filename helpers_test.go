@@ -3,6 +3,8 @@ package durable_test
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,4 +99,88 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func listChildren(parentID string) storage.ListChildrenParams {
 	return storage.ListChildrenParams{ParentID: parentID}
+}
+
+// watched is a store that records the claims and the result writes made
+// through it, so that a test can wait until the engine has looked at the
+// store again (it had its chance to do something wrong) instead of
+// sleeping for a while.
+type watched struct {
+	storage.Store
+	mu      sync.Mutex
+	begun   int         // claims begun
+	claims  []claimCall // claims returned, in the order they returned
+	written []string    // the executions named by the result writes returned
+}
+
+// claimCall is one claim made through a watched store.
+type claimCall struct {
+	seq  int       // its place among the claims begun, from 1
+	now  time.Time // the time it claimed at
+	rows int       // how many rows it returned
+}
+
+func (w *watched) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
+	w.mu.Lock()
+	w.begun++
+	seq := w.begun
+	w.mu.Unlock()
+	rows, err := w.Store.Claim(ctx, p)
+	w.mu.Lock()
+	w.claims = append(w.claims, claimCall{seq: seq, now: p.Now, rows: len(rows)})
+	w.mu.Unlock()
+	return rows, err
+}
+
+func (w *watched) Complete(ctx context.Context, p storage.CompleteParams) ([]storage.TransitionResult, error) {
+	res, err := w.Store.Complete(ctx, p)
+	w.mu.Lock()
+	for _, tr := range p.Transitions { // the caller may reuse p's slice
+		w.written = append(w.written, tr.ID)
+	}
+	w.mu.Unlock()
+	return res, err
+}
+
+// claimsBegun is how many claims have begun so far: a mark for
+// awaitClaim.
+func (w *watched) claimsBegun() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.begun
+}
+
+// awaitClaim waits until a claim begun after mark (see claimsBegun) has
+// returned, and returns it.
+func (w *watched) awaitClaim(t *testing.T, mark int) claimCall {
+	t.Helper()
+	var got claimCall
+	eventually(t, "a claim", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		i := slices.IndexFunc(w.claims, func(c claimCall) bool { return c.seq > mark })
+		if i < 0 {
+			return false
+		}
+		got = w.claims[i]
+		return true
+	})
+	return got
+}
+
+// lastClaim is the claim that returned last (zero before any).
+func (w *watched) lastClaim() claimCall {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.claims) == 0 {
+		return claimCall{}
+	}
+	return w.claims[len(w.claims)-1]
+}
+
+// wrote reports whether a result write naming execution id has returned.
+func (w *watched) wrote(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Contains(w.written, id)
 }

@@ -216,7 +216,9 @@ func TestTimeAndRetries(t *testing.T) {
 
 	t.Run("DelayBeforeFirstRun", func(t *testing.T) {
 		t.Parallel()
-		b, fc := fakeSetup(t, durable.Config{})
+		store := &watched{Store: memory.New()}
+		fc := clock.NewFake(epoch)
+		b := setupOn(t, store, durable.Config{Clock: fc}, true)
 		var ran atomic.Bool
 		task := durable.Must(durable.NewTask(b.ex, "later", func(ctx context.Context, in int) (int, error) {
 			ran.Store(true)
@@ -224,9 +226,16 @@ func TestTimeAndRetries(t *testing.T) {
 		}))
 		h := durable.Must(task.Enqueue(b.ctx, 7, durable.WithDelay(time.Hour)))
 		fc.Advance(59 * time.Minute)
-		time.Sleep(20 * time.Millisecond)
-		if ran.Load() {
-			t.Fatal("ran before its delay")
+		at := fc.Now()
+		// The executor claims at 59 minutes and takes nothing. (Its poll
+		// timer may have been armed after the advance: nudge the clock.)
+		var c claimCall
+		advanceUntil(t, fc, time.Millisecond, "a claim at 59 minutes", func() bool {
+			c = store.lastClaim()
+			return !c.now.Before(at)
+		})
+		if c.rows != 0 || ran.Load() {
+			t.Fatalf("ran before its delay (a claim at %v took %d rows)", c.now.Sub(epoch), c.rows)
 		}
 		advanceUntil(t, fc, time.Minute, "delayed run", ran.Load)
 		x := waitFor(t, b, h)
@@ -285,7 +294,8 @@ func TestCancel(t *testing.T) {
 
 	t.Run("ReadyNeverRuns", func(t *testing.T) {
 		t.Parallel()
-		b := setupOn(t, memory.New(), durable.Config{}, false)
+		store := &watched{Store: memory.New()}
+		b := setupOn(t, store, durable.Config{}, false)
 		var ran atomic.Bool
 		task := durable.Must(durable.NewTask(b.ex, "never", func(ctx context.Context, in int) (int, error) {
 			ran.Store(true)
@@ -299,9 +309,10 @@ func TestCancel(t *testing.T) {
 		}
 		b.start(t)
 		x := waitFor(t, b, h)
-		time.Sleep(20 * time.Millisecond)
-		if x.Status != durable.StatusCancelled || ran.Load() || !errors.Is(x.Err, durable.ErrCancelled) {
-			t.Fatalf("got %s ran=%v err=%v", x.Status, ran.Load(), x.Err)
+		// The executor has claimed since it started, and taken nothing.
+		c := store.awaitClaim(t, 0)
+		if x.Status != durable.StatusCancelled || ran.Load() || c.rows != 0 || !errors.Is(x.Err, durable.ErrCancelled) {
+			t.Fatalf("got %s ran=%v claimed=%d err=%v", x.Status, ran.Load(), c.rows, x.Err)
 		}
 	})
 
