@@ -498,9 +498,16 @@ func TestWaitRidesOutTransientFaults(t *testing.T) {
 	for range 5 {
 		_ = store.FailNext(faulty.MethodGet, faulty.KindBefore)
 	}
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		close(release)
+	go func() { // the run ends once Wait has met every fault
+		defer close(release)
+		deadline := time.Now().Add(10 * time.Second)
+		for store.Stats().Injected[faulty.KindBefore] < 5 {
+			if time.Now().After(deadline) {
+				t.Error("Wait did not read the execution five times")
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}()
 	x, err := h.Wait(b.ctx)
 	if err != nil || x.Status != durable.StatusCompleted {
