@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"os"
 	"os/exec"
@@ -81,14 +82,41 @@ func TestDemoResumesAfterKill(t *testing.T) {
 	}
 	db := filepath.Join(t.TempDir(), "demo.db")
 	cmd := exec.Command(bin, "demo", "--db", db, "--plain")
-	var first bytes.Buffer
-	cmd.Stdout = &first
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill it mid-run: once the sequence's first step has completed (the
+	// check below is about that step), while the rest still runs.
+	var first strings.Builder
+	extracted, read := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(stdout)
+		seen := false
+		for sc.Scan() {
+			first.WriteString(sc.Text() + "\n")
+			if !seen && strings.Contains(sc.Text(), "extract            completed") {
+				seen = true
+				close(extracted)
+			}
+		}
+	}()
+	select {
+	case <-extracted:
+	case <-read: // it ended (or its output did)
+	case <-time.After(time.Minute):
+		t.Error("the demo did not complete its first step within a minute")
+	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-read
 	_ = cmd.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	if strings.Contains(first.String(), "results:") {
 		t.Skip("the demo finished before the kill; nothing to resume")
 	}
