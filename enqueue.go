@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -78,22 +77,6 @@ func (e *Executor) EnqueueMany(ctx context.Context, items ...Child) ([]string, e
 		return nil, errNilExecutor
 	}
 	return e.enqueue(ctx, items)
-}
-
-// errNilExecutor is the error of a method called on a nil *Executor.
-var errNilExecutor = fmt.Errorf("%w: nil *Executor (was the error of New ignored?)", ErrInvalidOption)
-
-// isNil reports whether v is nil or an interface holding a nil pointer
-// (or map, slice, func, chan), on which a method call would panic.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
 }
 
 // Enqueue stores a new sleeping execution waiting under key, which must be

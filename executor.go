@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -119,6 +120,22 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	})
 	e.unsubscribe = store.Subscribe(e.onEvent)
 	return e, nil
+}
+
+// errNilExecutor is the error of a method called on a nil *Executor.
+var errNilExecutor = fmt.Errorf("%w: nil *Executor (was the error of New ignored?)", ErrInvalidOption)
+
+// isNil reports whether v is nil or an interface holding a nil pointer
+// (or map, slice, func, chan), on which a method call would panic.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // ID returns the executor's id.
