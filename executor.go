@@ -273,8 +273,10 @@ func (e *Executor) beginShutdown() bool {
 		return false
 	}
 	e.state = stateStopping
-	close(e.shutdownCh)
+	// Capacity closes first: a run that ends on seeing shutdownCh must not
+	// hand its slot to a queued run, which would then start.
 	e.capacity.close()
+	close(e.shutdownCh)
 	return true
 }
 
