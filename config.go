@@ -45,10 +45,10 @@ type Config struct {
 	// means none (claim only what can start at once). Range: -1..100000.
 	ClaimAhead int
 	// ClaimBatch is the most executions claimed in one storage call.
-	// Default: Concurrency + ClaimAhead, capped at 500.
+	// Default: Concurrency + ClaimAhead, capped at 500. Range: 1..10000.
 	ClaimBatch int
 	// CompletionBatch is the most results written in one storage call.
-	// Default: 500.
+	// Default: 500. Range: 1..10000.
 	CompletionBatch int
 
 	// PollInterval is how often the executor looks for work it was not told
@@ -80,9 +80,16 @@ type Config struct {
 
 	// StorageTimeout bounds each storage call made by the engine's
 	// background work (claims, completions, heartbeats). Default: 10s.
+	// Range: at least 10ms.
 	StorageTimeout time.Duration
 }
 
+// withDefaults returns c with every zero field set to its documented
+// default, and the special values mapped to what the engine uses
+// (ClaimAhead and CrashBudget -1: 0). It is the only place a default is
+// applied; New calls it before validate, which then checks the result.
+// ExecutorID stays empty when not given: that means "no stable identity"
+// (Start takes back nothing), and New names the executor at random.
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -99,6 +106,12 @@ func (c Config) withDefaults() Config {
 		c.ClaimAhead = 0
 	case 0:
 		c.ClaimAhead = min(3*c.Concurrency, 500)
+	}
+	switch c.CrashBudget {
+	case -1:
+		c.CrashBudget = 0
+	case 0:
+		c.CrashBudget = 3
 	}
 	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 500))
 	setDefault(&c.CompletionBatch, 500)

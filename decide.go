@@ -36,7 +36,7 @@ import (
 // Two outcomes are decided elsewhere, with terminal: Wake's (task_sleeping.go)
 // and a spawn the store refused (spawnFailed, in the completer).
 type decider struct {
-	crashBudget int // Config.CrashBudget, after New's mapping (-1 is 0)
+	crashBudget int // Config.CrashBudget, after withDefaults (-1 is 0)
 	maxChildren int // Config.MaxChildren
 	maxPayload  int // Config.MaxPayloadBytes
 	codec       Codec

@@ -71,11 +71,6 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	if isNil(store) {
 		return nil, fmt.Errorf("%w: nil store (%T)", ErrInvalidOption, store)
 	}
-	if cfg.CrashBudget == -1 {
-		cfg.CrashBudget = 0
-	} else if cfg.CrashBudget == 0 {
-		cfg.CrashBudget = 3
-	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
