@@ -63,7 +63,7 @@ func (e *Executor) completed(batch []completer.Result[*held]) {
 func spawnFailed(tr storage.Transition, err error) storage.Transition {
 	kind := storage.ErrorKindGeneric
 	if errors.Is(err, storage.ErrDuplicate) {
-		kind = kindDuplicate
+		kind = storage.ErrorKindDuplicate
 	}
 	to := storage.StatusFailed
 	if tr.From.Waiting() {

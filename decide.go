@@ -97,7 +97,7 @@ func sleepTimeout(row storage.Execution) storage.Transition {
 }
 
 func (dc decider) crashBudgetExceeded(row storage.Execution) storage.Transition {
-	return terminal(row, storage.StatusFailed, nil, &storage.ErrorInfo{Kind: kindCrashBudget,
+	return terminal(row, storage.StatusFailed, nil, &storage.ErrorInfo{Kind: storage.ErrorKindCrashBudget,
 		Message: fmt.Sprintf("task %s: its executor died %d times while running it (crash budget %d); last: %s",
 			row.TaskID, row.Crashes, dc.crashBudget, errMessage(row.Error))})
 }
@@ -207,7 +207,7 @@ func (dc decider) tooManyChildren(d *taskDef, n int) *ExecutionError {
 	if n <= dc.maxChildren {
 		return nil
 	}
-	return &ExecutionError{Kind: kindTooManyChildren,
+	return &ExecutionError{Kind: storage.ErrorKindTooManyChildren,
 		Message: fmt.Sprintf("task %s spawned %d children, over the limit of %d", d.id, n, dc.maxChildren)}
 }
 
@@ -238,7 +238,7 @@ func (dc decider) childrenDone(d *taskDef, row storage.Execution, children []sto
 	for i, c := range children {
 		results[i] = childResult(c)
 		if row.FailFast && c.Status.Terminal() && c.Status != storage.StatusCompleted {
-			return terminal(row, storage.StatusChildrenFailed, nil, &storage.ErrorInfo{Kind: kindChildrenFailed,
+			return terminal(row, storage.StatusChildrenFailed, nil, &storage.ErrorInfo{Kind: storage.ErrorKindChildrenFailed,
 				Message: fmt.Sprintf("task %s: child %d (%s %s) ended %s: %s", d.id, c.ChildIndex, c.TaskID, c.ID, c.Status, errMessage(c.Error))}), true
 		}
 	}
@@ -287,7 +287,7 @@ func (dc decider) finalizeDone(d *taskDef, row storage.Execution, fin storage.Ex
 	if fin.Status == storage.StatusCompleted {
 		return terminal(row, storage.StatusCompleted, fin.Output, nil)
 	}
-	info := &storage.ErrorInfo{Kind: kindFinalizeFailed, Retryable: fin.Error != nil && fin.Error.Retryable,
+	info := &storage.ErrorInfo{Kind: storage.ErrorKindFinalizeFailed, Retryable: fin.Error != nil && fin.Error.Retryable,
 		Message: fmt.Sprintf("task %s: finalize %s (%s) ended %s: %s", d.id, fin.TaskID, fin.ID, fin.Status, errMessage(fin.Error))}
 	return terminal(row, storage.StatusFinalizeFailed, nil, info)
 }
@@ -307,7 +307,7 @@ func (dc decider) startSequence(d *taskDef, row storage.Execution) storage.Trans
 func (dc decider) stepDone(d *taskDef, row storage.Execution, last storage.Execution) storage.Transition {
 	i := last.ChildIndex
 	if last.Status != storage.StatusCompleted {
-		info := &storage.ErrorInfo{Kind: kindFinalizeFailed, Retryable: last.Error != nil && last.Error.Retryable,
+		info := &storage.ErrorInfo{Kind: storage.ErrorKindFinalizeFailed, Retryable: last.Error != nil && last.Error.Retryable,
 			Message: fmt.Sprintf("sequence %s: step %d (%s %s) ended %s: %s", d.id, i, last.TaskID, last.ID, last.Status, errMessage(last.Error))}
 		return terminal(row, storage.StatusFinalizeFailed, nil, info)
 	}
@@ -357,14 +357,14 @@ func (dc decider) encode(v any, what string) ([]byte, error) {
 func encodePayload(codec Codec, limit int, v any, what string) ([]byte, error) {
 	b, err := codec.Encode(v)
 	if err != nil {
-		kind := kindEncoding
+		kind := storage.ErrorKindEncoding
 		if errors.Is(err, ErrInvalidInput) { // a value the codec refuses to store (JSONCodec)
 			kind = storage.ErrorKindInvalidInput
 		}
 		return nil, NonRetryable(&ExecutionError{Kind: kind, Message: fmt.Sprintf("encoding %s: %v", what, err)})
 	}
 	if len(b) > limit {
-		return nil, NonRetryable(&ExecutionError{Kind: kindPayloadTooLarge,
+		return nil, NonRetryable(&ExecutionError{Kind: storage.ErrorKindPayloadTooLarge,
 			Message: fmt.Sprintf("%s is %d bytes encoded, over the limit of %d", what, len(b), limit)})
 	}
 	return b, nil

@@ -68,7 +68,7 @@ func child(i int, status storage.Status, output string, e *storage.ErrorInfo) st
 	return c
 }
 
-func info(kind, msg string, retryable bool) *storage.ErrorInfo {
+func info(kind storage.ErrorKind, msg string, retryable bool) *storage.ErrorInfo {
 	return &storage.ErrorInfo{Kind: kind, Message: msg, Retryable: retryable}
 }
 
@@ -162,10 +162,10 @@ func claimCases() []decideCase {
 		{name: "claim/crash budget/at the budget runs", decide: claim(dPlain, atBudget), none: true},
 		{name: "claim/crash budget/exceeded", decide: claim(dPlain, lapsed),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Attempt: 1,
-				Error: info(kindCrashBudget, "task plain: its executor died 4 times while running it (crash budget 3); last: lease expired", false)}},
+				Error: info(storage.ErrorKindCrashBudget, "task plain: its executor died 4 times while running it (crash budget 3); last: lease expired", false)}},
 		{name: "claim/crash budget/exceeded without error", decide: claim(dPlain, lapsedNoErr),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(kindCrashBudget, "task plain: its executor died 4 times while running it (crash budget 3); last: no error recorded", false)}},
+				Error: info(storage.ErrorKindCrashBudget, "task plain: its executor died 4 times while running it (crash budget 3); last: no error recorded", false)}},
 		{name: "claim/crash budget/none: the first lapse fails", decide: func(dc decider) (storage.Transition, bool) {
 			dc.crashBudget = 0
 			row := running(dPlain, 0, 0)
@@ -173,7 +173,7 @@ func claimCases() []decideCase {
 			return dc.claimed(dPlain, row)
 		},
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(kindCrashBudget, "task plain: its executor died 1 times while running it (crash budget 0); last: no error recorded", false)}},
+				Error: info(storage.ErrorKindCrashBudget, "task plain: its executor died 1 times while running it (crash budget 0); last: no error recorded", false)}},
 		{name: "claim/sequence/first step", decide: claim(dSeq, seqRow),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sWaitCh, FailFast: true,
 				Children: []storage.Execution{firstStep}}},
@@ -182,7 +182,7 @@ func claimCases() []decideCase {
 				Children: []storage.Execution{nestedStep}}},
 		{name: "claim/sequence/crash budget first", decide: claim(dSeq, seqLapsed),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(kindCrashBudget, "task seq: its executor died 4 times while running it (crash budget 3); last: no error recorded", false)}},
+				Error: info(storage.ErrorKindCrashBudget, "task seq: its executor died 4 times while running it (crash budget 3); last: no error recorded", false)}},
 		{name: "claim/sequence/sleeping first step takes the input as key", decide: claim(dSeqSleepFirst, seqKey),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sWaitCh, FailFast: true,
 				Children: []storage.Execution{sleepStep}}},
@@ -210,7 +210,7 @@ func plainRunCases() []decideCase {
 	panicked := panicError(dPlain, "boom", "goroutine 1 [running]:")
 	panicInfo := &storage.ErrorInfo{Kind: storage.ErrorKindPanic, Message: "task plain panicked: boom", Retryable: true, Stack: "goroutine 1 [running]:"}
 	timeoutInfo := info(storage.ErrorKindTimedOut, "task plain: attempt timed out after 1m0s", true)
-	tooLarge := NonRetryable(&ExecutionError{Kind: kindPayloadTooLarge, Message: "output of task plain is 400 bytes encoded, over the limit of 300"})
+	tooLarge := NonRetryable(&ExecutionError{Kind: storage.ErrorKindPayloadTooLarge, Message: "output of task plain is 400 bytes encoded, over the limit of 300"})
 
 	return []decideCase{
 		{name: "plain/success", decide: afterRun(dPlain, row1, ran{res: runResult{output: []byte(`"ok"`)}}),
@@ -238,7 +238,7 @@ func plainRunCases() []decideCase {
 				Error: info(storage.ErrorKindInvalidInput, "lookup: durable: invalid input", false)}},
 		{name: "plain/failure/output too large", decide: afterRun(dPlain, row0, failed(tooLarge)),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(kindPayloadTooLarge, "output of task plain is 400 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "output of task plain is 400 bytes encoded, over the limit of 300", false)}},
 		{name: "plain/cancelled/retries left do not matter", decide: afterRun(dPlain, row0, failed(fmt.Errorf("stopping: %w", ErrCancelled))),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sCanc,
 				Error: info(storage.ErrorKindCancelled, "stopping: durable: cancelled", false)}},
@@ -297,7 +297,7 @@ func loopCases() []decideCase {
 				Error: info(storage.ErrorKindTimedOut, "looping task loop: iteration 1: task loop: attempt timed out after 1m0s", true)}},
 		{name: "loop/done/LoopOutput too large", decide: afterRun(dLoop, middle, ran{res: runResult{output: []byte(big), done: true}}),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Iteration: 1,
-				Error: info(kindPayloadTooLarge, "looping task loop: iteration 1: output of task loop is 440 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "looping task loop: iteration 1: output of task loop is 440 bytes encoded, over the limit of 300", false)}},
 	}
 }
 
@@ -334,12 +334,12 @@ func parentRunCases() []decideCase {
 				Error: info(storage.ErrorKindInvalidInput, "task par: child 1 (plain): durable: invalid input: task plain: no", false)}},
 		{name: "parent/spawn/child without a task", decide: afterRun(dParent, running(dParent, 0, 0), ran{children: nilTask}),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(kindUnknownTask, "task par: child 0 (<nil>): durable: task not registered: nil task", false)}},
+				Error: info(storage.ErrorKindUnknownTask, "task par: child 0 (<nil>): durable: task not registered: nil task", false)}},
 		{name: "parent/spawn/too many children", decide: func(dc decider) (storage.Transition, bool) {
 			return dc.afterRun(dParent, running(dParent, 0, 0), ran{children: spawned{err: dc.tooManyChildren(dParent, 3)}}), true
 		},
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(kindTooManyChildren, "task par spawned 3 children, over the limit of 2", false)}},
+				Error: info(storage.ErrorKindTooManyChildren, "task par spawned 3 children, over the limit of 2", false)}},
 		{name: "parent/run failed/retried", decide: afterRun(dParent, running(dParent, 0, 0), failed(errors.New("boom"))),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second,
 				Error: info(storage.ErrorKindGeneric, "boom", true)}},
@@ -370,10 +370,10 @@ func childrenCases() []decideCase {
 					`{"task_id":"plain","execution_id":"te_c1","index":1,"status":"completed","output":"b"}]}`)}},
 		{name: "children/one failed, fail fast", decide: childrenDone(dParent, waiting(dParent, sWaitCh, 2, 0, true), ok0, failed1),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sChFailed, Attempt: 1,
-				Error: info(kindChildrenFailed, "task par: child 1 (plain te_c1) ended failed: boom", false)}},
+				Error: info(storage.ErrorKindChildrenFailed, "task par: child 1 (plain te_c1) ended failed: boom", false)}},
 		{name: "children/one cancelled, others pending, fail fast", decide: childrenDone(dParent, waiting(dParent, sWaitCh, 2, 1, true), cancelled0, running1),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sChFailed, Attempt: 1,
-				Error: info(kindChildrenFailed, "task par: child 0 (plain te_c0) ended cancelled: no error recorded", false)}},
+				Error: info(storage.ErrorKindChildrenFailed, "task par: child 0 (plain te_c0) ended cancelled: no error recorded", false)}},
 		{name: "children/pending, no failure: nothing yet", decide: childrenDone(dParent, waiting(dParent, sWaitCh, 2, 1, true), ok0, running1), none: true},
 		{name: "children/one failed with finalize, pending: nothing yet", decide: childrenDone(dParentFin, waiting(dParentFin, sWaitCh, 2, 1, false), cancelled0, running1), none: true},
 		{name: "children/one failed with finalize spawns it", decide: childrenDone(dParentFin, waiting(dParentFin, sWaitCh, 2, 0, false), ok0, failed1),
@@ -387,10 +387,10 @@ func childrenCases() []decideCase {
 				Error: info(storage.ErrorKindNotFound, "task par: 1 of its 3 children are missing from storage", false)}},
 		{name: "children/ParentOutput too large", decide: childrenDone(dParent, waiting(dParent, sWaitCh, 2, 0, true), ok0, big),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sFailed, Attempt: 1,
-				Error: info(kindPayloadTooLarge, "output of task par is 604 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "output of task par is 604 bytes encoded, over the limit of 300", false)}},
 		{name: "children/finalize input too large", decide: childrenDone(dParentFin, waiting(dParentFin, sWaitCh, 2, 0, false), ok0, big),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sFailed, Attempt: 1,
-				Error: info(kindPayloadTooLarge, "finalize input of task parf is 604 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "finalize input of task parf is 604 bytes encoded, over the limit of 300", false)}},
 	}
 }
 
@@ -409,13 +409,13 @@ func finalizeCases() []decideCase {
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitFin, To: sDone, Attempt: 1, Output: []byte(`{"sum":3}`)}},
 		{name: "finalize/failed", decide: finalizeDone(dParentFin, row, finFailed),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitFin, To: sFinFail, Attempt: 1,
-				Error: info(kindFinalizeFailed, "task parf: finalize fin (te_new1) ended failed: no sum", true)}},
+				Error: info(storage.ErrorKindFinalizeFailed, "task parf: finalize fin (te_new1) ended failed: no sum", true)}},
 		{name: "finalize/timed out", decide: finalizeDone(dParentFin, row, finTimedOut),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitFin, To: sFinFail, Attempt: 1,
-				Error: info(kindFinalizeFailed, "task parf: finalize fin (te_new1) ended timed_out: task fin: attempt timed out after 30s", true)}},
+				Error: info(storage.ErrorKindFinalizeFailed, "task parf: finalize fin (te_new1) ended timed_out: task fin: attempt timed out after 30s", true)}},
 		{name: "finalize/cancelled", decide: finalizeDone(dParentFin, row, finCancelled),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitFin, To: sFinFail, Attempt: 1,
-				Error: info(kindFinalizeFailed, "task parf: finalize fin (te_new1) ended cancelled: no error recorded", false)}},
+				Error: info(storage.ErrorKindFinalizeFailed, "task parf: finalize fin (te_new1) ended cancelled: no error recorded", false)}},
 	}
 }
 
@@ -442,10 +442,10 @@ func sequenceCases() []decideCase {
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sDone, Attempt: 1, Output: []byte(`"end"`)}},
 		{name: "sequence/step failed", decide: stepDone(dSeq, row(1), step(0, sFailed, "", info(storage.ErrorKindGeneric, "boom", true))),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sFinFail, Attempt: 1,
-				Error: info(kindFinalizeFailed, "sequence seq: step 0 (step_a te_c0) ended failed: boom", true)}},
+				Error: info(storage.ErrorKindFinalizeFailed, "sequence seq: step 0 (step_a te_c0) ended failed: boom", true)}},
 		{name: "sequence/step cancelled", decide: stepDone(dSeq, row(2), step(1, sCanc, "", nil)),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sFinFail, Attempt: 1,
-				Error: info(kindFinalizeFailed, "sequence seq: step 1 (sleeper te_c1) ended cancelled: no error recorded", false)}},
+				Error: info(storage.ErrorKindFinalizeFailed, "sequence seq: step 1 (sleeper te_c1) ended cancelled: no error recorded", false)}},
 		{name: "sequence/next step's key is not a string", decide: stepDone(dSeq, row(1), step(0, sDone, `42`, nil)),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sFinFail, Attempt: 1,
 				Error: info(storage.ErrorKindGeneric, "sequence seq: step 1 (sleeper) is a sleeping task and needs a string key: "+jsonStringError(`42`), false)}},

@@ -53,42 +53,17 @@ var (
 	ErrLeaseLost      = errors.New("durable: lease lost")
 )
 
-// Error kinds recorded on executions, beyond the ones in package storage.
-const (
-	kindPayloadTooLarge = "payload_too_large"
-	kindTooManyChildren = "too_many_children"
-	kindChildrenFailed  = "children_failed"
-	kindFinalizeFailed  = "finalize_failed"
-	kindCrashBudget     = "crash_budget"
-	kindUnknownTask     = "unknown_task"
-	kindDuplicate       = "duplicate"
-	kindEncoding        = "encoding"
-)
-
-var kindSentinels = map[string]error{
-	storage.ErrorKindTimedOut:     ErrTimedOut,
-	storage.ErrorKindCancelled:    ErrCancelled,
-	storage.ErrorKindPanic:        ErrPanic,
-	storage.ErrorKindNotFound:     ErrNotFound,
-	storage.ErrorKindLeaseExpired: ErrLeaseLost,
-	storage.ErrorKindInvalidInput: ErrInvalidInput,
-	kindPayloadTooLarge:           ErrPayloadTooLarge,
-	kindTooManyChildren:           ErrTooManyChildren,
-	kindChildrenFailed:            ErrChildrenFailed,
-	kindFinalizeFailed:            ErrFinalizeFailed,
-	kindCrashBudget:               ErrCrashBudget,
-	kindUnknownTask:               ErrUnknownTask,
-	kindDuplicate:                 ErrDuplicate,
-}
-
 // ExecutionError is the error an execution ended with (or its previous
 // attempt failed with). It survives storage, so it keeps only a kind, a
 // message, whether it was retryable and, for panics, the stack.
 //
-// errors.Is(err, ErrTimedOut) (and ErrCancelled, ErrPanic, ErrChildrenFailed,
-// ErrFinalizeFailed, ErrCrashBudget, ErrInvalidInput, ...) tests the kind.
+// Kind is one of storage.AllErrorKinds, or a kind of the task's own (a
+// task may return an ExecutionError). errors.Is(err, ErrTimedOut) (and
+// ErrCancelled, ErrPanic, ErrChildrenFailed, ErrFinalizeFailed,
+// ErrCrashBudget, ErrInvalidInput, ...) tests the kind: errorKinds, below,
+// gives each kind its sentinel (generic and encoding have none).
 type ExecutionError struct {
-	Kind      string
+	Kind      storage.ErrorKind
 	Message   string
 	Retryable bool
 	// Stack is the goroutine stack of a panic.
@@ -109,7 +84,7 @@ func (e *ExecutionError) Is(target error) bool {
 	if e == nil {
 		return false
 	}
-	s, ok := kindSentinels[e.Kind]
+	s, ok := kindSentinel[e.Kind]
 	return ok && s == target
 }
 
@@ -164,27 +139,74 @@ func classify(err error) *ExecutionError {
 	return &ExecutionError{Kind: kind, Message: err.Error(), Retryable: retryable}
 }
 
-// sentinelKinds maps the engine's sentinels, first match wins, to the kind
-// recorded for an error wrapping one, and whether it may be retried.
-var sentinelKinds = []struct {
-	sentinel  error
-	kind      string
-	retryable bool
-}{
-	{ErrCancelled, storage.ErrorKindCancelled, false},
-	{ErrTimedOut, storage.ErrorKindTimedOut, true},
-	{ErrInvalidInput, storage.ErrorKindInvalidInput, false},
-	{ErrUnknownTask, kindUnknownTask, false},
-	{ErrPayloadTooLarge, kindPayloadTooLarge, false},
-	{ErrTooManyChildren, kindTooManyChildren, false},
-	{ErrDuplicate, kindDuplicate, false},
-	{ErrInvalidOption, storage.ErrorKindInvalidInput, false},
+// kindRow ties an error kind to a sentinel, and says how an error a run
+// returned that wraps the sentinel is recorded.
+type kindRow struct {
+	kind     storage.ErrorKind
+	sentinel error
+	rec      recording
 }
 
-func kindOf(err error) (string, bool) {
-	for _, sk := range sentinelKinds {
-		if errors.Is(err, sk.sentinel) {
-			return sk.kind, sk.retryable
+// recording says how an error a run returned that wraps a sentinel of
+// errorKinds is recorded.
+type recording int
+
+const (
+	notRecorded     recording = iota // only the engine makes this kind: the error is recorded as generic
+	recordFinal                      // recorded with the kind, never retried
+	recordRetryable                  // recorded with the kind, retried per the task's policy
+)
+
+// errorKinds is the one table of error kinds (storage.AllErrorKinds, in
+// the order classification tries them). It serves both directions:
+//
+//   - errors.Is: an ExecutionError of a kind Is the sentinel of the kind's
+//     first row (kindSentinel); a kind without a sentinel Is nothing;
+//   - classification (kindOf): an error a run returns is recorded with
+//     the kind of the first row, in this order, whose sentinel it wraps
+//     and whose rec is not notRecorded; with none, it is generic and
+//     retryable.
+//
+// A sentinel may have a second row: ErrInvalidOption (an option a task
+// gave when it enqueued) is recorded as invalid_input, whose sentinel
+// stays ErrInvalidInput.
+var errorKinds = []kindRow{
+	{storage.ErrorKindCancelled, ErrCancelled, recordFinal},
+	{storage.ErrorKindTimedOut, ErrTimedOut, recordRetryable},
+	{storage.ErrorKindInvalidInput, ErrInvalidInput, recordFinal},
+	{storage.ErrorKindUnknownTask, ErrUnknownTask, recordFinal},
+	{storage.ErrorKindPayloadTooLarge, ErrPayloadTooLarge, recordFinal},
+	{storage.ErrorKindTooManyChildren, ErrTooManyChildren, recordFinal},
+	{storage.ErrorKindDuplicate, ErrDuplicate, recordFinal},
+	{storage.ErrorKindInvalidInput, ErrInvalidOption, recordFinal},
+	{storage.ErrorKindPanic, ErrPanic, notRecorded},
+	{storage.ErrorKindNotFound, ErrNotFound, notRecorded},
+	{storage.ErrorKindLeaseExpired, ErrLeaseLost, notRecorded},
+	{storage.ErrorKindChildrenFailed, ErrChildrenFailed, notRecorded},
+	{storage.ErrorKindFinalizeFailed, ErrFinalizeFailed, notRecorded},
+	{storage.ErrorKindCrashBudget, ErrCrashBudget, notRecorded},
+	{storage.ErrorKindGeneric, nil, notRecorded},
+	{storage.ErrorKindEncoding, nil, notRecorded},
+}
+
+// kindSentinel maps each kind to its sentinel: the first of its rows in
+// errorKinds.
+var kindSentinel = func() map[storage.ErrorKind]error {
+	m := make(map[storage.ErrorKind]error, len(errorKinds))
+	for _, k := range errorKinds {
+		if _, ok := m[k.kind]; !ok && k.sentinel != nil {
+			m[k.kind] = k.sentinel
+		}
+	}
+	return m
+}()
+
+// kindOf is the kind an error a run returned is recorded with, and whether
+// it may be retried (before the error's own say, see classify).
+func kindOf(err error) (storage.ErrorKind, bool) {
+	for _, k := range errorKinds {
+		if k.rec != notRecorded && errors.Is(err, k.sentinel) {
+			return k.kind, k.rec == recordRetryable
 		}
 	}
 	return storage.ErrorKindGeneric, true
@@ -198,6 +220,6 @@ func asRetryabler(err error) (bool, bool) {
 	return false, false
 }
 
-func newExecError(kind string, retryable bool, format string, args ...any) *ExecutionError {
+func newExecError(kind storage.ErrorKind, retryable bool, format string, args ...any) *ExecutionError {
 	return &ExecutionError{Kind: kind, Message: fmt.Sprintf(format, args...), Retryable: retryable}
 }

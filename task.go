@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+
+	"github.com/durable-go/durable/storage"
 )
 
 type taskKind int
@@ -187,7 +189,7 @@ func invoker[I, R any](ex *Executor, d *taskDef, fn func(context.Context, I) (R,
 func decodeInput[I any](ex *Executor, d *taskDef, input []byte) (I, error) {
 	var in I
 	if err := ex.decode(input, &in); err != nil {
-		return in, NonRetryable(&ExecutionError{Kind: kindEncoding,
+		return in, NonRetryable(&ExecutionError{Kind: storage.ErrorKindEncoding,
 			Message: fmt.Sprintf("task %s: cannot decode stored input: %v", d.id, err)})
 	}
 	return in, nil

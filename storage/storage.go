@@ -102,23 +102,73 @@ func (s Status) Valid() bool {
 	return false
 }
 
-// Error kinds stored in ErrorInfo.Kind.
+// ErrorKind says what an execution's error was. It is stored (in
+// ErrorInfo.Kind) as its string, which therefore never changes. Stores
+// write one kind themselves: ErrorKindLeaseExpired, at a takeover (Claim).
+// The engine maps each kind to its sentinel error (durable.ErrTimedOut,
+// ...). A task may return an error of a kind of its own
+// (durable.ExecutionError); it is stored as given.
+type ErrorKind string
+
+// The error kinds, as stored.
 const (
-	ErrorKindGeneric      = "generic"
-	ErrorKindTimedOut     = "timed_out"
-	ErrorKindCancelled    = "cancelled"
-	ErrorKindNotFound     = "not_found"
-	ErrorKindPanic        = "panic"
-	ErrorKindLeaseExpired = "lease_expired"
-	ErrorKindInvalidInput = "invalid_input"
+	// ErrorKindGeneric: the task returned an error of no other kind.
+	ErrorKindGeneric ErrorKind = "generic"
+	// ErrorKindTimedOut: an attempt or a sleeping task's wait timed out.
+	ErrorKindTimedOut ErrorKind = "timed_out"
+	// ErrorKindCancelled: the execution was cancelled.
+	ErrorKindCancelled ErrorKind = "cancelled"
+	// ErrorKindNotFound: a row the engine needed (a parent's child) is
+	// missing.
+	ErrorKindNotFound ErrorKind = "not_found"
+	// ErrorKindPanic: the task panicked.
+	ErrorKindPanic ErrorKind = "panic"
+	// ErrorKindLeaseExpired: the lease of a running row lapsed (its
+	// executor is presumed dead) and Claim took it over.
+	ErrorKindLeaseExpired ErrorKind = "lease_expired"
+	// ErrorKindInvalidInput: an input (or a child's, or a sleeping key)
+	// was rejected.
+	ErrorKindInvalidInput ErrorKind = "invalid_input"
+	// ErrorKindPayloadTooLarge: an encoded input or output is over the
+	// limit.
+	ErrorKindPayloadTooLarge ErrorKind = "payload_too_large"
+	// ErrorKindTooManyChildren: a parent spawned more children than the
+	// limit.
+	ErrorKindTooManyChildren ErrorKind = "too_many_children"
+	// ErrorKindChildrenFailed: a child of a parent without a finalize
+	// ended without completing.
+	ErrorKindChildrenFailed ErrorKind = "children_failed"
+	// ErrorKindFinalizeFailed: a parent's finalize, or a sequence's step,
+	// ended without completing.
+	ErrorKindFinalizeFailed ErrorKind = "finalize_failed"
+	// ErrorKindCrashBudget: the run lost its executor more times than the
+	// crash budget allows.
+	ErrorKindCrashBudget ErrorKind = "crash_budget"
+	// ErrorKindUnknownTask: a task the run named (a child's) is not
+	// registered.
+	ErrorKindUnknownTask ErrorKind = "unknown_task"
+	// ErrorKindDuplicate: a key (a sleeping child's) is already taken.
+	ErrorKindDuplicate ErrorKind = "duplicate"
+	// ErrorKindEncoding: the codec failed to encode a value to store (an
+	// output, a child's input) or to decode a stored input.
+	ErrorKindEncoding ErrorKind = "encoding"
 )
+
+// AllErrorKinds lists every error kind the engine and the stores record.
+var AllErrorKinds = []ErrorKind{
+	ErrorKindGeneric, ErrorKindTimedOut, ErrorKindCancelled, ErrorKindNotFound,
+	ErrorKindPanic, ErrorKindLeaseExpired, ErrorKindInvalidInput,
+	ErrorKindPayloadTooLarge, ErrorKindTooManyChildren, ErrorKindChildrenFailed,
+	ErrorKindFinalizeFailed, ErrorKindCrashBudget, ErrorKindUnknownTask,
+	ErrorKindDuplicate, ErrorKindEncoding,
+}
 
 // ErrorInfo is the stored form of an execution's error.
 type ErrorInfo struct {
-	Kind      string `json:"kind"`
-	Message   string `json:"message"`
-	Retryable bool   `json:"retryable,omitempty"`
-	Stack     string `json:"stack,omitempty"`
+	Kind      ErrorKind `json:"kind"`
+	Message   string    `json:"message"`
+	Retryable bool      `json:"retryable,omitempty"`
+	Stack     string    `json:"stack,omitempty"`
 }
 
 // RetryPolicy is stored with every execution at insert and never changes.

@@ -97,9 +97,9 @@ func encodeError(info *storage.ErrorInfo) (*string, error) {
 	if info == nil {
 		return nil, nil
 	}
-	if strings.ContainsRune(info.Kind, 0) || strings.ContainsRune(info.Message, 0) || strings.ContainsRune(info.Stack, 0) {
+	if strings.ContainsRune(string(info.Kind), 0) || strings.ContainsRune(info.Message, 0) || strings.ContainsRune(info.Stack, 0) {
 		clean := *info
-		clean.Kind = strings.ReplaceAll(clean.Kind, "\x00", "\uFFFD")
+		clean.Kind = storage.ErrorKind(strings.ReplaceAll(string(clean.Kind), "\x00", "\uFFFD"))
 		clean.Message = strings.ReplaceAll(clean.Message, "\x00", "\uFFFD")
 		clean.Stack = strings.ReplaceAll(clean.Stack, "\x00", "\uFFFD")
 		info = &clean
