@@ -33,14 +33,20 @@
 //
 //   - ready: run it (DueAt is the earliest start time);
 //   - running, not sleeping: its lease lapsed (DueAt is the lease expiry);
-//     the owner is presumed dead and the run is taken over;
+//     the owner is presumed dead and the run is taken over. Claims take it
+//     as of its creation time (CreatedAt), not of its lease expiry: it is
+//     work already under way, and must not wait behind the rows that
+//     became due after it was created. A store may move such a row's DueAt
+//     to its CreatedAt (and UpdatedAt to the lease expiry) before claiming;
+//     its owner's heartbeat still extends the lease until a claim takes it;
 //   - running, sleeping: its wake-up deadline passed; it must time out;
 //   - waiting_for_children / waiting_for_finalize: its children are done (or
 //     one failed and it fails fast); its continuation must run.
 //
 // Terminal rows, parents still waiting on children, and sleeping rows before
-// their deadline have a zero DueAt. Claim takes due rows, oldest DueAt first,
-// and hands each to exactly one caller with a new fencing token and a lease.
+// their deadline have a zero DueAt. Claim takes due rows, oldest DueAt first
+// (a lapsed lease as of its CreatedAt), and hands each to exactly one caller
+// with a new fencing token and a lease.
 package storage
 
 import (
@@ -426,11 +432,15 @@ type Store interface {
 	ListChildren(ctx context.Context, p ListChildrenParams) ([]Execution, error)
 
 	// Claim takes up to Limit due rows of the given tasks, DueAt ascending
-	// (ties in insertion order), and for each: Fence += 1, ExecutorID set,
-	// DueAt = now + Lease, UpdatedAt = now; a ready row becomes running with
-	// StartedAt = now; a running non-sleeping row (lease lapsed) gets
-	// Crashes += 1 and Error = {Kind: lease_expired}. No row is returned to
-	// two callers. Returns the rows as they are after the claim.
+	// (ties in insertion order), a running non-sleeping row whose lease
+	// lapsed counting as of its CreatedAt (so a run whose executor died is
+	// taken over before the backlog enqueued after it; the SQL stores
+	// apply this within 250 ms of the lapse), and for each: Fence += 1,
+	// ExecutorID set, DueAt = now + Lease, UpdatedAt = now; a ready row
+	// becomes running with StartedAt = now; a running non-sleeping row
+	// (lease lapsed) gets Crashes += 1 and Error = {Kind: lease_expired}.
+	// No row is returned to two callers. Returns the rows as they are
+	// after the claim.
 	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
 
 	// NextDue returns how long until the earliest future DueAt among rows of

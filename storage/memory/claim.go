@@ -9,8 +9,8 @@ import (
 )
 
 // Claim takes up to p.Limit due rows of p.TaskIDs, DueAt ascending then
-// insertion order; see [storage.Store]. Rows of other tasks are skipped and
-// stay due.
+// insertion order, lapsed leases as of their creation time (see rescue);
+// see [storage.Store]. Rows of other tasks are skipped and stay due.
 func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
 	if err := s.lock(ctx, "claim"); err != nil {
 		return nil, err
@@ -20,6 +20,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 		return nil, nil
 	}
 	now := dbTime(p.Now)
+	s.rescue(now)
 	picked := s.popDue(p.TaskIDs, now, p.Limit)
 	out := make([]storage.Execution, len(picked))
 	for i, r := range picked {
@@ -41,7 +42,7 @@ func (s *Store) claimRow(r *row, executor string, now, leaseEnd time.Time) {
 		e.Crashes++
 		e.Error = &storage.ErrorInfo{
 			Kind:      storage.ErrorKindLeaseExpired,
-			Message:   leaseExpiredMessage(e.ExecutorID, e.DueAt),
+			Message:   leaseExpiredMessage(e.ExecutorID, leaseExpiry(e)),
 			Retryable: true,
 		}
 	}
@@ -97,6 +98,7 @@ func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]sto
 	}
 	defer s.mu.Unlock()
 	leaseEnd := dbTime(dbTime(p.Now).Add(p.Lease))
+	s.rescue(dbTime(p.Now))
 	var lost []storage.Lease
 	for _, l := range p.Leases {
 		r := s.leased(l)

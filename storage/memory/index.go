@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"sort"
 	"time"
+
+	"github.com/durable-go/durable/storage"
 )
 
 // dueQueue is a min-heap of one task's rows whose DueAt is set, ordered by
@@ -78,7 +80,8 @@ func (m *mergeQueue) Pop() any {
 }
 
 // setDue sets r's DueAt (already normalised) and keeps its task's due queue
-// in step.
+// in step, and the lease heap: a running, non-sleeping row's DueAt is its
+// lease expiry. The caller sets the row's status first.
 func (s *Store) setDue(r *row, t time.Time) {
 	r.e.DueAt = t
 	r.due = t.UnixMicro()
@@ -95,6 +98,9 @@ func (s *Store) setDue(r *row, t time.Time) {
 			s.due[r.e.TaskID] = q
 		}
 		heap.Push(q, r)
+	}
+	if !t.IsZero() && r.e.Status == storage.StatusRunning && r.e.SleepKey == "" {
+		s.leaseTaken(r)
 	}
 }
 

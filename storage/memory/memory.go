@@ -27,6 +27,9 @@ type Store struct {
 	children map[string][]*row
 	// due holds, per task id, the rows whose DueAt is set.
 	due map[string]*dueQueue
+	// leases holds the leases of running, non-sleeping rows by expiry,
+	// stale entries among them, for the claims' rescue (lapse.go).
+	leases leaseHeap
 	// batchIDs and batchKeys are scratch sets for duplicate checks within
 	// one batch; empty between calls.
 	batchIDs, batchKeys map[string]struct{}
@@ -82,7 +85,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.rows, s.bySleepKey, s.children, s.due = nil, nil, nil, nil
+	s.rows, s.bySleepKey, s.children, s.due, s.leases = nil, nil, nil, nil, nil
 	return nil
 }
 

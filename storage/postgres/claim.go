@@ -28,6 +28,15 @@ func (a claimKey) compare(b claimKey) int {
 	return cmp.Compare(a.seq, b.seq)
 }
 
+// pacingClock is the clock that paces rescues: params' Now with
+// ClockParams (the fixed times of tests), else the wall clock.
+func (s *Store) pacingClock(now time.Time) time.Time {
+	if s.cfg.clock == ClockParams && !now.IsZero() {
+		return now
+	}
+	return time.Now()
+}
+
 // Claim takes up to p.Limit due rows of p.TaskIDs in one statement: a
 // MATERIALIZED CTE picks the rows (DueAt, then insertion order) with FOR
 // UPDATE SKIP LOCKED and LIMIT, and the UPDATE touches exactly those, so
@@ -35,7 +44,9 @@ func (a claimKey) compare(b claimKey) int {
 // in one round trip, after claim_settings in the same implicit transaction, which
 // keeps the plan on the due index even when the table has no statistics
 // yet and makes the update reach the picked rows by TID scans (see
-// queries.sql).
+// queries.sql). Lapsed leases are claimed as of their creation time: at
+// most every 250 ms, and on the store's first claim, the batch rescues
+// them first (rescue in queries.sql), between claim_settings and the claim.
 func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
 	if err := s.check("claim"); err != nil {
 		return nil, err
@@ -49,9 +60,22 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	}
 	var rows []storage.Execution
 	var keys []claimKey
+	from, rescuing := s.rescues.Start(s.pacingClock(p.Now))
+	var rescuedAt time.Time
 	err := withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.claimSettings)
+		if rescuing {
+			lo := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+			if !from.IsZero() {
+				lo = pgtype.Timestamptz{Time: from, Valid: true}
+			}
+			batch.Queue(s.q.rescue, pgx.StrictNamedArgs{"now": s.now(p.Now), "rescue_from": lo}).
+				QueryRow(func(r pgx.Row) error {
+					var n int64
+					return r.Scan(&rescuedAt, &n)
+				})
+		}
 		batch.Queue(s.q.claim, args).Query(func(r pgx.Rows) error {
 			var err error
 			last := int(s.lastClaimed.Load())
@@ -62,6 +86,9 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	})
 	if err != nil {
 		return nil, wrapErr("claim", err)
+	}
+	if rescuing {
+		s.rescues.Done(rescuedAt)
 	}
 	s.lastClaimed.Store(int64(len(rows)))
 	return inClaimOrder(rows, keys), nil

@@ -25,7 +25,7 @@ type queries struct {
 	cancelDescendants, cancel, exists                   string
 	get, getBySleepKey, listChildren                    string
 	claim, nextDue, heartbeat, release, recover, notify string
-	claimSettings, genericPlans                         string
+	claimSettings, genericPlans, rescue                 string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -56,7 +56,7 @@ func newQueries(schema string) (*queries, error) {
 		"complete_with_children": &q.completeWithChildren, "complete_parents": &q.completeParents,
 		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists,
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
-		"claim": &q.claim, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
+		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
 		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans,
 		"migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,

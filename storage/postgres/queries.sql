@@ -289,7 +289,8 @@ ctid cannot change before the UPDATE. Joining on id instead let a generic
 plan (which guesses that LIMIT @limit keeps a tenth of the table)
 hash-join the picked rows against a sequential scan of the whole table on
 every claim. It returns each row's pre-claim DueAt and seq, by which the
-store orders the rows. */}}
+store orders the rows. A lapsed lease expired at due_at, or at updated_at
+once rescued (see rescue). */}}
 {{define "claim"}}WITH picked AS MATERIALIZED (
     SELECT ctid, id, seq, due_at FROM {{.T}}
     WHERE due_at <= {{.Now}} AND task_id = ANY(@task_ids::text[])
@@ -309,12 +310,35 @@ UPDATE {{.T}} AS t SET
         WHEN t.status = 'running' AND t.sleep_key IS NULL THEN jsonb_build_object(
             'kind', 'lease_expired',
             'message', format('the lease of executor %s (claim %s) expired at %s; the run is taken over by executor %s',
-                quote_literal(t.executor_id), t.fence, t.due_at, quote_literal(@executor_id::text)))
+                quote_literal(t.executor_id), t.fence, greatest(t.due_at, t.updated_at), quote_literal(@executor_id::text)))
         ELSE t.error
     END
 FROM picked
 WHERE t.ctid = picked.ctid
 RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
+
+{{- /* rescue runs before claim, in its batch (so with claim_settings), at
+most every 250 ms per store (see package internal/rescue): it moves the
+running, non-sleeping rows whose lease lapsed, with due_at (the lease
+expiry) in the window (@rescue_from, now], to due_at = created_at, so that
+the claim takes them as of their creation and not behind the backlog
+enqueued before their lease expiry; updated_at keeps the expiry for the
+claim's lease_expired error. The window is a range of executions_due_idx.
+SKIP LOCKED: a row locked by a claim or a heartbeat is left to it (this
+statement never waits). It returns the now it used and how many rows it
+moved. */}}
+{{define "rescue"}}WITH lapsed AS MATERIALIZED (
+    SELECT ctid FROM {{.T}}
+    WHERE due_at > @rescue_from::timestamptz AND due_at <= {{.Now}}
+        AND status = 'running' AND sleep_key IS NULL
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE {{.T}} AS t SET due_at = t.created_at, updated_at = t.due_at
+    FROM lapsed
+    WHERE t.ctid = lapsed.ctid
+    RETURNING 1
+)
+SELECT {{.Now}}, (SELECT count(*) FROM moved){{end}}
 
 {{define "next_due"}}SELECT (
     SELECT due_at FROM {{.T}}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/durable-go/durable/internal/rescue"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -39,6 +40,9 @@ type Store struct {
 	// claim's buffers start a quarter larger (a claim's limit is often far
 	// more than what is due; a buffer that must grow is copied).
 	lastClaimed atomic.Int64
+
+	// rescues paces the claims' rescues of lapsed leases (claim.go).
+	rescues rescue.Pacer
 
 	listener *listener
 }

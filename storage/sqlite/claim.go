@@ -3,15 +3,21 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/durable-go/durable/storage"
 )
 
 // Claim takes up to p.Limit due rows of p.TaskIDs, DueAt ascending (ties in
-// insertion order), and returns them as they are after the claim, in that
-// order.
+// insertion order), lapsed leases as of their creation time, and returns
+// them as they are after the claim, in that order.
+//
+// At most every 250 ms (rescue.Interval), and on the store's first claim,
+// the claim first rescues the leases that lapsed since the last rescue
+// (see Store.rescue and package internal/rescue).
 //
 // The candidates are chosen on a read connection, outside the write
 // transaction (the writer is the store's bottleneck, and reads run beside
@@ -26,6 +32,9 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 			return nil, errClosed(op)
 		}
 		return nil, nil
+	}
+	if err := s.rescue(ctx, p.Now); err != nil {
+		return nil, err
 	}
 	cands, err := s.claimCandidates(ctx, p)
 	if err != nil || len(cands) == 0 {
@@ -122,4 +131,64 @@ func (tx *writeTx) claim(p storage.ClaimParams, cands []candidate) error {
 		tx.w.rememberSeq(c.e.ID, c.seq)
 	}
 	return rs.Err()
+}
+
+// rescue moves the running, non-sleeping rows whose lease lapsed in the
+// window since the store's last rescue to due_at = created_at (see package
+// rescue), when a rescue is due at now. The rows are looked for on a read
+// connection, by a range of the due index; only when there are some does
+// it write, through the writer, lazily (no fsync: a rescue lost to a power
+// cut only leaves the rows in lease expiry order). The write re-checks
+// that each row is still lapsed: a live owner's heartbeat in between keeps
+// its lease, and one that comes after moves due_at on as usual.
+func (s *Store) rescue(ctx context.Context, now time.Time) error {
+	const op = "claim"
+	from, ok := s.w.rescues.Start(now)
+	if !ok {
+		return nil
+	}
+	lo := int64(math.MinInt64)
+	if !from.IsZero() {
+		lo = micros(from)
+	}
+	if s.isClosed() {
+		return errClosed(op)
+	}
+	rows, err := s.rdb.QueryContext(ctx, query("rescue_candidates"), lo, micros(now))
+	if err != nil {
+		return s.readError(op, err)
+	}
+	var list strings.Builder
+	list.WriteByte('[')
+	n := 0
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			rows.Close()
+			return s.readError(op, err)
+		}
+		if n > 0 {
+			list.WriteByte(',')
+		}
+		list.WriteString(strconv.FormatInt(seq, 10))
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.readError(op, err)
+	}
+	if n > 0 {
+		list.WriteByte(']')
+		err := s.submitLazy(ctx, op, func(tx *writeTx) error {
+			if _, err := tx.exec("rescue", list.String(), micros(now)); err != nil {
+				return fmt.Errorf("sqlite: %s: rescue lapsed leases: %w", op, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	s.w.rescues.Done(now)
+	return nil
 }

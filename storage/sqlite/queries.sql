@@ -64,13 +64,33 @@ WHERE due_at IS NOT NULL AND due_at <= ?1
 ORDER BY due_at, seq
 LIMIT ?3 + 0
 
+-- name: rescue_candidates
+-- The lapsed leases a claim rescues (see rescue in claim.go): running rows
+-- that are not sleeping, whose due_at (the lease expiry) lies in the window
+-- (?1, ?2], ?2 being now. Reads the range of the due index, not the
+-- backlog before it.
+SELECT seq FROM durable_executions
+WHERE due_at IS NOT NULL AND due_at > ?1 AND due_at <= ?2
+	AND status = 'running' AND sleep_key IS NULL
+
+-- name: rescue
+-- Moves the lapsed leases among the seqs in ?1 (a JSON array) still lapsed
+-- at ?2 to due_at = created_at, so that claims take them as of their
+-- creation, and keeps the lease expiry in updated_at for the claim's
+-- lease_expired error. SET expressions see the row before the update.
+UPDATE durable_executions SET due_at = created_at, updated_at = due_at
+WHERE seq IN (SELECT value FROM json_each(?1)) AND due_at IS NOT NULL
+	AND due_at <= ?2 AND due_at > created_at
+	AND status = 'running' AND sleep_key IS NULL
+
 -- name: claim
 -- Claims, for executor ?1 until ?2, at ?3, the rows whose seqs are in ?4 (a
 -- JSON array) that are still due, and returns their columns that may have
 -- changed since the candidates were read (the others never change). SET
 -- expressions see the row before the update: a running row that is not
 -- sleeping had a lease that lapsed, so it counts one more crash and gets
--- the lease_expired error.
+-- the lease_expired error; its lease expired at due_at, or at updated_at
+-- once rescued (due_at is then its created_at, before updated_at).
 UPDATE durable_executions SET
 	fence = fence + 1,
 	executor_id = ?1,
@@ -82,7 +102,7 @@ UPDATE durable_executions SET
 	error = CASE WHEN status = 'running' AND sleep_key IS NULL THEN json_object(
 		'kind', 'lease_expired',
 		'message', printf('the lease of executor "%w" expired at %s without a heartbeat (attempt %d); executor "%w" took the run over',
-			executor_id, strftime('%Y-%m-%dT%H:%M:%fZ', due_at / 1000000.0, 'unixepoch'), attempt, ?1),
+			executor_id, strftime('%Y-%m-%dT%H:%M:%fZ', max(due_at, updated_at) / 1000000.0, 'unixepoch'), attempt, ?1),
 		'retryable', json('true'))
 		ELSE error END
 WHERE seq IN (SELECT value FROM json_each(?4)) AND due_at IS NOT NULL AND due_at <= ?3

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/durable-go/durable/internal/rescue"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -75,6 +76,10 @@ type writer struct {
 	// events appends the events of each transaction to durable_events,
 	// for the stores of other processes (events.go).
 	events eventLog
+	// rescues paces the claims' rescues of lapsed leases (claim.go). It
+	// lives here, with the store's other per-store write state; claims use
+	// it on their own goroutines.
+	rescues rescue.Pacer
 }
 
 // maxSeqs bounds writer.seqs.

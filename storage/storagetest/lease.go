@@ -12,6 +12,8 @@ var leaseChecks = []check{
 	{"HeartbeatAfterCompleteToWaitingIsLost", checkHeartbeatAfterWaiting},
 	{"HeartbeatExtendsLease", checkHeartbeatExtends},
 	{"HeartbeatReturnsLostLeases", checkHeartbeatLost},
+	{"LapsedLeaseBeforeBacklog", checkLapsedLeaseBeforeBacklog},
+	{"LapsedLeaseHeartbeatKeepsIt", checkLapsedLeaseHeartbeat},
 	{"RecoverMakesExecutorClaimsDue", checkRecover},
 	{"ReleaseAfterCompleteToWaitingIsIgnored", checkReleaseAfterWaiting},
 	{"ReleaseRunningRow", checkReleaseRunning},
@@ -187,4 +189,54 @@ func checkRecover(b *bundle) {
 	got := b.claimIDs(now, "exec-3", 10, "t_a1", "t_p", "t_other", "t_later")
 	slices.Sort(got)
 	requireIDs(b.t, "Claim after Recover", []string{"a1", "p"}, got)
+}
+
+// checkLapsedLeaseBeforeBacklog: a lapsed lease is claimed as of its row's
+// creation, not of its lease expiry: a run whose executor died is taken
+// over before the backlog enqueued after it, even though that backlog
+// became due before the lease lapsed.
+func checkLapsedLeaseBeforeBacklog(b *bundle) {
+	b.insert(Base, nil, NewExecution("x", "task"))
+	first := b.claimOne(Base, "exec-a", "task", "x")
+	backlog := make([]storage.Execution, 50)
+	want := make([]string, len(backlog))
+	for i := range backlog {
+		want[i] = fmt.Sprintf("b%02d", i)
+		backlog[i] = NewExecution(want[i], "task")
+	}
+	b.insert(At(time.Second), nil, backlog...)
+	requireIDs(b.t, "Claim before the lease lapsed", []string{"b00"}, b.claimIDs(At(2*time.Second), "exec-b", 1, "task"))
+
+	now := At(Lease)
+	got := b.claim(now, "exec-b", 1, "task")
+	if len(got) != 1 || got[0].ID != "x" {
+		b.t.Fatalf("Claim with limit 1 once x's lease lapsed behind a backlog: want [x], got %v", ids(got))
+	}
+	if got[0].Crashes != 1 || got[0].Fence != first.Fence+1 || got[0].ExecutorID != "exec-b" || !got[0].DueAt.Equal(now.Add(Lease)) {
+		b.t.Fatalf("x taken over: crashes %d fence %d executor %q due %s; want 1, %d, exec-b, %s",
+			got[0].Crashes, got[0].Fence, got[0].ExecutorID, got[0].DueAt, first.Fence+1, now.Add(Lease))
+	}
+	if got[0].Error == nil || got[0].Error.Kind != storage.ErrorKindLeaseExpired {
+		b.t.Fatalf("Error after a lapsed lease: want kind %q, got %+v", storage.ErrorKindLeaseExpired, got[0].Error)
+	}
+	requireContains(b.t, "lease_expired message", got[0].Error.Message, "exec-a")
+	// The message gives the lease expiry (Base + 30s), not the creation.
+	requireContains(b.t, "lease_expired message", got[0].Error.Message, ":00:30")
+	requireIDs(b.t, "Claim of the backlog after x", want[1:], b.claimIDs(now, "exec-b", 100, "task"))
+}
+
+// checkLapsedLeaseHeartbeat: a heartbeat of the owner whose lease lapsed
+// still extends it when no claim took the row over, whatever the store did
+// to the row meanwhile (a claim of other tasks ran at that time).
+func checkLapsedLeaseHeartbeat(b *bundle) {
+	r := b.running(Base, "a")
+	b.insert(Base, []time.Duration{time.Hour}, NewExecution("o", "other"))
+	requireIDs(b.t, "Claim of another task", []string{}, b.claimIDs(At(Lease+time.Second), "exec-2", 10, "other"))
+	now := At(Lease + 2*time.Second)
+	lost := b.heartbeat(now, time.Minute, lease(r))
+	requireLeases(b, "Heartbeat lost leases", nil, lost)
+	want := r
+	want.DueAt = now.Add(time.Minute)
+	b.require(want, "UpdatedAt")
+	requireIDs(b.t, "Claim within the extended lease", []string{}, b.claimIDs(now.Add(time.Second), "exec-2", 10, "t_a"))
 }
