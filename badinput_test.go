@@ -23,7 +23,9 @@ type badCase struct {
 	cfg  durable.Config // of the executor the case runs on
 	run  func(ctx context.Context, b *bundle) error
 	want error    // errors.Is(err, want)
+	also error    // set: errors.Is(err, also) too (the sentinel rule: errors.go)
 	msg  []string // substrings the message must contain
+	once []string // substrings the message must contain exactly once
 	bug  string   // set: a known engine bug, the case is skipped
 }
 
@@ -85,11 +87,25 @@ func runBadCase(t *testing.T, c badCase) {
 	if !errors.Is(err, c.want) {
 		t.Fatalf("error %q does not wrap %q", err, c.want)
 	}
+	if c.also != nil && !errors.Is(err, c.also) {
+		t.Errorf("error %q does not wrap %q", err, c.also)
+	}
 	for _, m := range c.msg {
 		if !strings.Contains(err.Error(), m) {
 			t.Errorf("error %q does not mention %q", err, m)
 		}
 	}
+	for _, m := range c.once {
+		if n := strings.Count(err.Error(), m); n != 1 {
+			t.Errorf("error %q mentions %q %d times, want once", err, m, n)
+		}
+	}
+}
+
+// alsoWraps returns c expecting its error to wrap also as well.
+func alsoWraps(also error, c badCase) badCase {
+	c.also = also
+	return c
 }
 
 // define is a case that registers a task and returns the registration's
@@ -119,9 +135,9 @@ func badTaskDefinitions() []badCase {
 			}
 			return newEcho(ex, "twice")
 		}),
-		define("NilExecutor", durable.ErrInvalidTask, []string{"nil executor", "orphan"}, func(*durable.Executor) error {
+		alsoWraps(durable.ErrInvalidOption, define("NilExecutor", durable.ErrInvalidTask, []string{"nil executor", "orphan"}, func(*durable.Executor) error {
 			return newEcho(nil, "orphan")
-		}),
+		})),
 		define("NilFunction", durable.ErrInvalidTask, []string{"nil function", "no_fn"}, func(ex *durable.Executor) error {
 			_, err := durable.NewTask[int, int](ex, "no_fn", nil)
 			return err
@@ -134,20 +150,36 @@ func badTaskDefinitions() []badCase {
 			_, err := durable.NewLoopTask[int, int](ex, "no_loop_fn", nil, durable.LoopOptions{MaxIterations: 1})
 			return err
 		}),
-		define("NilFinalize", durable.ErrInvalidTask, []string{"nil finalize", "no_fin"}, func(ex *durable.Executor) error {
+		alsoWraps(durable.ErrUnknownTask, define("NilFinalize", durable.ErrInvalidTask, []string{"nil finalize", "no_fin"}, func(ex *durable.Executor) error {
 			_, err := durable.NewParentTaskWithFinalize[int, int, int](ex, "no_fin", func(context.Context, int) (durable.Spawn[int], error) {
 				return durable.Spawn[int]{}, nil
 			}, nil)
 			return err
-		}),
+		})),
+		alsoWraps(durable.ErrUnknownTask, define("FinalizeOfAnotherExecutor", durable.ErrInvalidTask, []string{"foreign_fin", "not registered"}, func(ex *durable.Executor) error {
+			other, err := durable.New(memory.New(), durable.Config{})
+			if err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			fin, err := durable.NewTask(other, "fin", func(context.Context, durable.FinalizeInput[int]) (int, error) { return 0, nil })
+			if err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			_, err = durable.NewParentTaskWithFinalize(ex, "foreign_fin", func(context.Context, int) (durable.Spawn[int], error) {
+				return durable.Spawn[int]{}, nil
+			}, fin)
+			return err
+		})),
 	}
 }
 
-// taskOption is a case registering a task with a bad option.
+// taskOption is a case registering a task with a bad option: the
+// registration fails (ErrInvalidTask) on a bad option (ErrInvalidOption,
+// as at enqueue).
 func taskOption(name string, opt durable.TaskOption, field string) badCase {
-	return define(name, durable.ErrInvalidTask, []string{"opt_task", field}, func(ex *durable.Executor) error {
+	return alsoWraps(durable.ErrInvalidOption, define(name, durable.ErrInvalidTask, []string{"opt_task", field}, func(ex *durable.Executor) error {
 		return newEcho(ex, "opt_task", opt)
-	})
+	}))
 }
 
 func badTaskOptions() []badCase {
@@ -244,7 +276,7 @@ func badInputs() []badCase {
 				return err
 			}},
 		{name: "InputTooLarge", cfg: durable.Config{MaxPayloadBytes: 1024}, want: durable.ErrPayloadTooLarge,
-			msg: []string{"input of task big_in", "1024"},
+			msg: []string{"input of task big_in", "1024"}, once: []string{"payload too large", "big_in"},
 			run: func(ctx context.Context, b *bundle) error {
 				task, err := durable.NewTask(b.ex, "big_in", func(ctx context.Context, s string) (int, error) { return len(s), nil })
 				if err != nil {
@@ -252,6 +284,26 @@ func badInputs() []badCase {
 				}
 				_, err = task.Enqueue(ctx, strings.Repeat("x", 2000))
 				return err
+			}},
+		{name: "OutputTooLarge", cfg: durable.Config{MaxPayloadBytes: 1024}, want: durable.ErrPayloadTooLarge,
+			msg: []string{"output of task big_out", "1024"}, once: []string{"payload too large", "big_out"},
+			run: func(ctx context.Context, b *bundle) error {
+				task, err := durable.NewTask(b.ex, "big_out", func(ctx context.Context, n int) (string, error) { return strings.Repeat("x", n), nil })
+				if err != nil {
+					return fmt.Errorf("setup: %w", err)
+				}
+				h, err := task.Enqueue(ctx, 2000)
+				if err != nil {
+					return fmt.Errorf("setup: %w", err)
+				}
+				x, err := h.Wait(ctx)
+				if err != nil {
+					return fmt.Errorf("wait: %w", err)
+				}
+				if x.Err == nil { // a nil *ExecutionError in an error is not nil
+					return nil
+				}
+				return x.Err
 			}},
 		{name: "EnqueueTaskOfAnotherExecutor", want: durable.ErrUnknownTask, msg: []string{"foreign", "not registered"},
 			run: func(ctx context.Context, b *bundle) error {
@@ -411,7 +463,7 @@ func badSleeping() []badCase {
 				return err
 			}),
 		{name: "WakeOutputTooLarge", cfg: durable.Config{MaxPayloadBytes: 1024}, want: durable.ErrPayloadTooLarge,
-			msg: []string{"wake output of task big_nap", "1024"},
+			msg: []string{"wake output of task big_nap", "1024"}, once: []string{"payload too large", "big_nap"},
 			run: func(ctx context.Context, b *bundle) error {
 				s, err := durable.NewSleepingTask[string](b.ex, "big_nap")
 				if err != nil {
@@ -423,14 +475,14 @@ func badSleeping() []badCase {
 				_, err = s.Wake(ctx, "k", durable.Completed(strings.Repeat("x", 2000)))
 				return err
 			}},
-		define("SleepingTaskWithRetry", durable.ErrInvalidTask, []string{"nap", "only WithTimeout"}, func(ex *durable.Executor) error {
+		alsoWraps(durable.ErrInvalidOption, define("SleepingTaskWithRetry", durable.ErrInvalidTask, []string{"nap", "only WithTimeout"}, func(ex *durable.Executor) error {
 			_, err := durable.NewSleepingTask[int](ex, "nap", durable.WithRetry(durable.RetryPolicy{MaxRetries: 2}))
 			return err
-		}),
-		define("SleepingTaskWithValidator", durable.ErrInvalidTask, []string{"nap", "only WithTimeout"}, func(ex *durable.Executor) error {
+		})),
+		alsoWraps(durable.ErrInvalidOption, define("SleepingTaskWithValidator", durable.ErrInvalidTask, []string{"nap", "only WithTimeout"}, func(ex *durable.Executor) error {
 			_, err := durable.NewSleepingTask[int](ex, "nap", durable.WithValidator(func(string) error { return nil }))
 			return err
-		}),
+		})),
 	}
 }
 
@@ -581,23 +633,31 @@ func badLoopsAndSequences() []badCase {
 		return inc, str, errors.Join(err1, err2)
 	}
 	return []badCase{
-		define("LoopMaxIterationsZero", durable.ErrInvalidTask, []string{"looper", "MaxIterations 0"}, func(ex *durable.Executor) error {
+		alsoWraps(durable.ErrInvalidOption, define("LoopMaxIterationsZero", durable.ErrInvalidTask, []string{"looper", "MaxIterations 0"}, func(ex *durable.Executor) error {
 			return loop(ex, durable.LoopOptions{})
-		}),
-		define("LoopMaxIterationsTooHigh", durable.ErrInvalidTask, []string{"looper", "MaxIterations 1000001"}, func(ex *durable.Executor) error {
+		})),
+		alsoWraps(durable.ErrInvalidOption, define("LoopMaxIterationsTooHigh", durable.ErrInvalidTask, []string{"looper", "MaxIterations 1000001"}, func(ex *durable.Executor) error {
 			return loop(ex, durable.LoopOptions{MaxIterations: 1_000_001})
-		}),
-		define("LoopDelayNegative", durable.ErrInvalidTask, []string{"looper", "Delay"}, func(ex *durable.Executor) error {
+		})),
+		alsoWraps(durable.ErrInvalidOption, define("LoopDelayNegative", durable.ErrInvalidTask, []string{"looper", "Delay"}, func(ex *durable.Executor) error {
 			return loop(ex, durable.LoopOptions{MaxIterations: 3, Delay: -time.Second})
-		}),
+		})),
 		define("SequenceWithoutSteps", durable.ErrInvalidTask, []string{"empty_seq", "no steps"}, func(ex *durable.Executor) error {
 			_, err := durable.NewSequence[int, int](ex, "empty_seq")
 			return err
 		}),
-		define("SequenceNilStep", durable.ErrInvalidTask, []string{"nil_seq", "step 0"}, func(ex *durable.Executor) error {
+		alsoWraps(durable.ErrUnknownTask, define("SequenceNilStep", durable.ErrInvalidTask, []string{"nil_seq", "step 0"}, func(ex *durable.Executor) error {
 			_, err := durable.NewSequence[int, int](ex, "nil_seq", nil)
 			return err
-		}),
+		})),
+		alsoWraps(durable.ErrUnknownTask, define("SequenceStepOfAnotherExecutor", durable.ErrInvalidTask, []string{"foreign_seq", "step 0", "not registered"}, func(ex *durable.Executor) error {
+			other, err := foreignTask()
+			if err != nil {
+				return err
+			}
+			_, err = durable.NewSequence[int, int](ex, "foreign_seq", other)
+			return err
+		})),
 		define("SequenceMismatchedSteps", durable.ErrInvalidTask, []string{"mixed_seq", "step 1", "inc"}, func(ex *durable.Executor) error {
 			inc, str, err := steps(ex)
 			if err != nil {

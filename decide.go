@@ -365,7 +365,7 @@ func encodePayload(codec Codec, limit int, v any, what string) ([]byte, error) {
 	}
 	if len(b) > limit {
 		return nil, NonRetryable(&ExecutionError{Kind: storage.ErrorKindPayloadTooLarge,
-			Message: fmt.Sprintf("%s is %d bytes encoded, over the limit of %d", what, len(b), limit)})
+			Message: fmt.Sprintf("payload too large: %s is %d bytes encoded, over the limit of %d", what, len(b), limit)})
 	}
 	return b, nil
 }

@@ -210,7 +210,7 @@ func plainRunCases() []decideCase {
 	panicked := panicError(dPlain, "boom", "goroutine 1 [running]:")
 	panicInfo := &storage.ErrorInfo{Kind: storage.ErrorKindPanic, Message: "task plain panicked: boom", Retryable: true, Stack: "goroutine 1 [running]:"}
 	timeoutInfo := info(storage.ErrorKindTimedOut, "task plain: attempt timed out after 1m0s", true)
-	tooLarge := NonRetryable(&ExecutionError{Kind: storage.ErrorKindPayloadTooLarge, Message: "output of task plain is 400 bytes encoded, over the limit of 300"})
+	tooLarge := NonRetryable(&ExecutionError{Kind: storage.ErrorKindPayloadTooLarge, Message: "payload too large: output of task plain is 400 bytes encoded, over the limit of 300"})
 
 	return []decideCase{
 		{name: "plain/success", decide: afterRun(dPlain, row1, ran{res: runResult{output: []byte(`"ok"`)}}),
@@ -238,7 +238,7 @@ func plainRunCases() []decideCase {
 				Error: info(storage.ErrorKindInvalidInput, "lookup: durable: invalid input", false)}},
 		{name: "plain/failure/output too large", decide: afterRun(dPlain, row0, failed(tooLarge)),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(storage.ErrorKindPayloadTooLarge, "output of task plain is 400 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "payload too large: output of task plain is 400 bytes encoded, over the limit of 300", false)}},
 		{name: "plain/cancelled/retries left do not matter", decide: afterRun(dPlain, row0, failed(fmt.Errorf("stopping: %w", ErrCancelled))),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sCanc,
 				Error: info(storage.ErrorKindCancelled, "stopping: durable: cancelled", false)}},
@@ -297,7 +297,7 @@ func loopCases() []decideCase {
 				Error: info(storage.ErrorKindTimedOut, "looping task loop: iteration 1: task loop: attempt timed out after 1m0s", true)}},
 		{name: "loop/done/LoopOutput too large", decide: afterRun(dLoop, middle, ran{res: runResult{output: []byte(big), done: true}}),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Iteration: 1,
-				Error: info(storage.ErrorKindPayloadTooLarge, "looping task loop: iteration 1: output of task loop is 440 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "looping task loop: iteration 1: payload too large: output of task loop is 440 bytes encoded, over the limit of 300", false)}},
 	}
 }
 
@@ -387,10 +387,10 @@ func childrenCases() []decideCase {
 				Error: info(storage.ErrorKindNotFound, "task par: 1 of its 3 children are missing from storage", false)}},
 		{name: "children/ParentOutput too large", decide: childrenDone(dParent, waiting(dParent, sWaitCh, 2, 0, true), ok0, big),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sFailed, Attempt: 1,
-				Error: info(storage.ErrorKindPayloadTooLarge, "output of task par is 604 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "payload too large: output of task par is 604 bytes encoded, over the limit of 300", false)}},
 		{name: "children/finalize input too large", decide: childrenDone(dParentFin, waiting(dParentFin, sWaitCh, 2, 0, false), ok0, big),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sWaitCh, To: sFailed, Attempt: 1,
-				Error: info(storage.ErrorKindPayloadTooLarge, "finalize input of task parf is 604 bytes encoded, over the limit of 300", false)}},
+				Error: info(storage.ErrorKindPayloadTooLarge, "payload too large: finalize input of task parf is 604 bytes encoded, over the limit of 300", false)}},
 	}
 }
 

@@ -9,19 +9,39 @@ import (
 
 // Sentinel errors. Every error the engine returns wraps one of them (or a
 // context error), so callers branch with errors.Is.
+//
+// The same mistake gets the same sentinel wherever it is made (at
+// registration, at enqueue, in a child at spawn, in a Config):
+//
+//   - ErrInvalidOption: a bad option value (an option or a Config field out
+//     of range, an option the task kind does not take, an idempotency key),
+//     or a nil store, inserter or executor;
+//   - ErrInvalidInput: bad data given to run: an input the validator or the
+//     codec refuses, a sleeping key;
+//   - ErrUnknownTask: a task this executor has not registered, as a child,
+//     an enqueued item, a finalize or a sequence step;
+//   - ErrInvalidTask: a registration failed. When an option or a task is
+//     at fault it wraps ErrInvalidOption or ErrUnknownTask as well, so that
+//     a zero timeout is ErrInvalidOption in NewTask as in Enqueue.
+//
+// docs/semantics.md ("Which sentinel for which mistake") lists the cases.
 var (
 	// ErrNotFound: no execution (or sleeping key) with that id, or it
 	// belongs to another task.
 	ErrNotFound = errors.New("durable: not found")
 	// ErrShutdown: the executor has been shut down.
 	ErrShutdown = errors.New("durable: executor shut down")
-	// ErrInvalidTask: a task definition is invalid (id, options).
+	// ErrInvalidTask: a task definition is invalid (id, function,
+	// finalize, steps, options); every failed registration wraps it but
+	// a duplicate (ErrDuplicateTask) and one after Shutdown (ErrShutdown).
 	ErrInvalidTask = errors.New("durable: invalid task definition")
 	// ErrDuplicateTask: a task with that id is already registered.
 	ErrDuplicateTask = errors.New("durable: task already registered")
 	// ErrUnknownTask: the task is not registered with this executor.
 	ErrUnknownTask = errors.New("durable: task not registered")
-	// ErrInvalidOption: an enqueue option or Config field is out of range.
+	// ErrInvalidOption: an option (at registration or enqueue) or a Config
+	// field is out of range or does not apply, or a required argument is
+	// nil.
 	ErrInvalidOption = errors.New("durable: invalid option")
 	// ErrInvalidInput: the task's validator rejected an input, or the
 	// codec refused a value it would not store exactly (JSONCodec: a
@@ -101,6 +121,16 @@ func (e *ExecutionError) info() *storage.ErrorInfo {
 	}
 	return &storage.ErrorInfo{Kind: e.Kind, Message: e.Message, Retryable: e.Retryable, Stack: e.Stack}
 }
+
+// alsoIs makes err wrap sentinel as well, without changing its message:
+// for a mistake two sentinels name (a bad option given at registration is
+// both ErrInvalidTask and ErrInvalidOption).
+func alsoIs(err, sentinel error) error { return &also{err, sentinel} }
+
+type also struct{ err, sentinel error }
+
+func (a *also) Error() string   { return a.err.Error() }
+func (a *also) Unwrap() []error { return []error{a.err, a.sentinel} }
 
 // NonRetryable marks err so that the execution fails at once instead of
 // being retried. errors.Is/As still see err through it.

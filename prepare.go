@@ -101,7 +101,7 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 	}
 	b, err := d.encodeInput(input)
 	if err != nil {
-		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, unwrapNonRetryable(err))
+		return storage.Execution{}, 0, unwrapNonRetryable(err) // names the task
 	}
 	row := newRow(d, id, b, "", o)
 	if o.key != "" {

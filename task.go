@@ -131,14 +131,14 @@ func NewTask[I, O any](ex *Executor, id string, fn func(ctx context.Context, in 
 
 func newDef[I, O any](ex *Executor, id string, kind taskKind, opts []TaskOption) (*taskDef, error) {
 	if ex == nil {
-		return nil, fmt.Errorf("%w: task %q: nil executor", ErrInvalidTask, id)
+		return nil, alsoIs(fmt.Errorf("%w: task %q: nil executor", ErrInvalidTask, id), ErrInvalidOption)
 	}
 	if !validTaskID(id) {
 		return nil, fmt.Errorf("%w: task id %q must match [A-Za-z0-9_]{1,255}", ErrInvalidTask, id)
 	}
 	o, err := buildTaskOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: task %s: %w", ErrInvalidTask, id, err)
+		return nil, alsoIs(fmt.Errorf("%w: task %s: %w", ErrInvalidTask, id, err), ErrInvalidOption)
 	}
 	d := &taskDef{id: id, kind: kind, defaults: o.runOptions, validate: o.validate,
 		inType: typeOf[I](), outType: typeOf[O]()}

@@ -63,10 +63,10 @@ func NewLoopTask[I, O any](ex *Executor, id string, fn func(ctx context.Context,
 		return nil, fmt.Errorf("%w: task %q: nil function", ErrInvalidTask, id)
 	}
 	if lo.MaxIterations < 1 || lo.MaxIterations > 1_000_000 {
-		return nil, fmt.Errorf("%w: looping task %q: MaxIterations %d out of range 1..1000000", ErrInvalidTask, id, lo.MaxIterations)
+		return nil, alsoIs(fmt.Errorf("%w: looping task %q: MaxIterations %d out of range 1..1000000", ErrInvalidTask, id, lo.MaxIterations), ErrInvalidOption)
 	}
 	if lo.Delay < 0 {
-		return nil, fmt.Errorf("%w: looping task %q: negative Delay %s", ErrInvalidTask, id, lo.Delay)
+		return nil, alsoIs(fmt.Errorf("%w: looping task %q: negative Delay %s", ErrInvalidTask, id, lo.Delay), ErrInvalidOption)
 	}
 	d, err := newDef[I, LoopOutput[O]](ex, id, kindLoop, opts)
 	if err != nil {

@@ -114,13 +114,13 @@ func NewParentTask[I, O any](ex *Executor, id string, fn func(ctx context.Contex
 // finalize fails, the parent ends finalize_failed.
 func NewParentTaskWithFinalize[I, O, F any](ex *Executor, id string, fn func(ctx context.Context, in I) (Spawn[O], error), finalize *Task[FinalizeInput[O], F], opts ...TaskOption) (*Task[I, F], error) {
 	if finalize.def() == nil {
-		return nil, fmt.Errorf("%w: task %q: nil finalize task", ErrInvalidTask, id)
+		return nil, alsoIs(fmt.Errorf("%w: task %q: nil finalize task", ErrInvalidTask, id), ErrUnknownTask)
 	}
 	if finalize.d.kind == kindSleeping {
 		return nil, fmt.Errorf("%w: task %q: a sleeping task cannot be a finalize", ErrInvalidTask, id)
 	}
 	if ex != nil && ex.lookup(finalize.d.id) != finalize.d {
-		return nil, fmt.Errorf("%w: task %q: finalize task %s is not registered with this executor", ErrInvalidTask, id, finalize.d.id)
+		return nil, alsoIs(fmt.Errorf("%w: task %q: finalize task %s is not registered with this executor", ErrInvalidTask, id, finalize.d.id), ErrUnknownTask)
 	}
 	d, err := newParentDef[I, O](ex, id, fn, opts)
 	if err != nil {

@@ -21,11 +21,11 @@ func NewSequence[I, O any](ex *Executor, id string, steps ...TaskRef) (*Task[I, 
 	prev := typeOf[I]()
 	for i, s := range steps {
 		if s == nil || s.def() == nil { // nil, or a nil or zero *Task inside the interface
-			return nil, fmt.Errorf("%w: sequence %q: step %d is nil or not a registered task", ErrInvalidTask, id, i)
+			return nil, alsoIs(fmt.Errorf("%w: sequence %q: step %d is nil or not a registered task", ErrInvalidTask, id, i), ErrUnknownTask)
 		}
 		sd := s.def()
 		if ex.lookup(sd.id) != sd {
-			return nil, fmt.Errorf("%w: sequence %q: step %d (%s) is not registered with this executor", ErrInvalidTask, id, i, sd.id)
+			return nil, alsoIs(fmt.Errorf("%w: sequence %q: step %d (%s) is not registered with this executor", ErrInvalidTask, id, i, sd.id), ErrUnknownTask)
 		}
 		if sd.inType != prev {
 			return nil, fmt.Errorf("%w: sequence %q: step %d (%s) takes %v but receives %v", ErrInvalidTask, id, i, sd.id, sd.inType, prev)

@@ -50,7 +50,7 @@ func NewSleepingTask[O any](ex *Executor, id string, opts ...TaskOption) (*Sleep
 		return nil, err
 	}
 	if d.defaults.retry != nil || d.defaults.hasDelay || d.validate != nil {
-		return nil, fmt.Errorf("%w: sleeping task %s takes only WithTimeout", ErrInvalidTask, id)
+		return nil, alsoIs(fmt.Errorf("%w: sleeping task %s takes only WithTimeout", ErrInvalidTask, id), ErrInvalidOption)
 	}
 	if err := ex.register(d); err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (t *SleepingTask[O]) wakeOutcome(w Wakeup[O]) (storage.Status, []byte, *sto
 	}
 	out, err := t.ex.encodePayload(w.output, "wake output of task "+t.d.id)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("wake %s: %w", t.d.id, unwrapNonRetryable(err))
+		return "", nil, nil, unwrapNonRetryable(err) // names the task
 	}
 	return storage.StatusCompleted, out, nil, nil
 }
