@@ -47,6 +47,24 @@
 // their deadline have a zero DueAt. Claim takes due rows, oldest DueAt first
 // (a lapsed lease as of its CreatedAt), and hands each to exactly one caller
 // with a new fencing token and a lease.
+//
+// # Stability
+//
+// The Store interface is the engine's internal contract made public so that
+// a store can live outside this module; it is not yet a stable API. Until
+// durable 1.0, a minor version may add methods to Store, add fields to the
+// parameter structs and make the contract more precise; storagetest
+// tests every such change, which is not counted as a breaking change. The stored forms (Status and ErrorKind strings,
+// RetryPolicy's JSON) never change, since databases hold them. A store
+// kept outside this module should therefore embed nothing (embedding Store
+// to inherit methods would let a new method compile and then panic or do
+// nothing at run time), build against the engine version it is tested
+// with, and run storagetest.Run in its tests: the suite is what says a
+// store is correct, and a new method comes with its tests there. This is
+// the stance River takes for its driver interface (changes to riverdriver
+// are not breaking changes under its semantic versioning): the contract
+// moves with the engine until it has settled; 1.0 will freeze it and add
+// methods only through new, optional interfaces.
 package storage
 
 import (
