@@ -85,6 +85,16 @@ func pgConfig(id string) durable.Config {
 }
 
 func pgWorker(dsn, schema, ledgerPath, executor string) error {
+	return runPgWorker(dsn, schema, ledgerPath, executor, func(ex *durable.Executor, ledger *os.File) {
+		pgTasks(ex, ledger)
+	})
+}
+
+// runPgWorker runs an executor on the PostgreSQL schema with the tasks
+// register adds, recording into the ledger, until the process is killed.
+// The identity is never reused after a kill, so a takeover waits for the
+// lease to lapse.
+func runPgWorker(dsn, schema, ledgerPath, executor string, register func(*durable.Executor, *os.File)) error {
 	ctx := context.Background()
 	ledger, err := os.OpenFile(ledgerPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
@@ -94,13 +104,11 @@ func pgWorker(dsn, schema, ledgerPath, executor string) error {
 	if err != nil {
 		return err
 	}
-	// The identity is never reused after a kill, so a takeover waits for
-	// the lease to lapse.
 	ex, err := durable.New(store, pgConfig(executor))
 	if err != nil {
 		return err
 	}
-	pgTasks(ex, ledger)
+	register(ex, ledger)
 	if err := ex.Start(ctx); err != nil {
 		return err
 	}
@@ -202,13 +210,24 @@ func enqueuePg(t *testing.T, dsn, schema, prefix string, leaves, trees int) {
 
 func startPgWorkers(t *testing.T, dsn, schema, ledger string, n int) []*exec.Cmd {
 	t.Helper()
+	return startWorkers(t, "pg-worker", dsn, schema, ledger, n, func(i int) string {
+		return fmt.Sprintf("pg_worker_%d_%s", i, schema)
+	})
+}
+
+// startWorkers starts n processes of the test binary in the worker role,
+// with the database, schema, ledger and executor id (named by id) in their
+// environment.
+func startWorkers(t *testing.T, role, dsn, schema, ledger string, n int, id func(int) string) []*exec.Cmd {
+	t.Helper()
 	var procs []*exec.Cmd
 	for i := range n {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envRole+"=pg-worker", envDSN+"="+dsn, envSchema+"="+schema, envLedger+"="+ledger,
-			fmt.Sprintf("%s=pg_worker_%d_%s", envExecutor, i, schema))
+		cmd.Env = append(os.Environ(), envRole+"="+role, envDSN+"="+dsn, envSchema+"="+schema, envLedger+"="+ledger,
+			envExecutor+"="+id(i))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
+			stopAll(procs)
 			t.Fatal(err)
 		}
 		procs = append(procs, cmd)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -51,24 +50,9 @@ func crashLeaf(ex *durable.Executor, ledger io.Writer) *durable.Task[int, int] {
 }
 
 func pgCrashWorker(dsn, ledgerPath, executor string) error {
-	ctx := context.Background()
-	ledger, err := os.OpenFile(ledgerPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(serverCrashSchema))
-	if err != nil {
-		return err
-	}
-	ex, err := durable.New(store, pgConfig(executor))
-	if err != nil {
-		return err
-	}
-	crashLeaf(ex, ledger)
-	if err := ex.Start(ctx); err != nil {
-		return err
-	}
-	select {}
+	return runPgWorker(dsn, serverCrashSchema, ledgerPath, executor, func(ex *durable.Executor, ledger *os.File) {
+		crashLeaf(ex, ledger)
+	})
 }
 
 // TestPostgresServerCrash crashes the PostgreSQL server itself (pg_ctl stop
@@ -91,17 +75,9 @@ func TestPostgresServerCrash(t *testing.T) {
 	const tasks = 3000
 	enqueueCrashLeaves(t, dsn, tasks)
 
-	var procs []*exec.Cmd
-	for i := range 2 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envRole+"=pg-crash-worker", envDSN+"="+dsn, envLedger+"="+ledgerPath,
-			fmt.Sprintf("%s=worker_%d", envExecutor, i))
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-	}
+	procs := startWorkers(t, "pg-crash-worker", dsn, serverCrashSchema, ledgerPath, 2, func(i int) string {
+		return fmt.Sprintf("worker_%d", i)
+	})
 	defer stopAll(procs)
 
 	const crashes = 6
