@@ -1,0 +1,73 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// Get returns one execution, or an error wrapping [storage.ErrNotFound].
+func (s *Store) Get(ctx context.Context, p storage.GetParams) (storage.Execution, error) {
+	if err := s.lock(ctx, "get"); err != nil {
+		return storage.Execution{}, err
+	}
+	defer s.mu.Unlock()
+	r := s.rows[p.ID]
+	if r == nil {
+		return storage.Execution{}, fmt.Errorf("memory: get execution %q: %w", p.ID, storage.ErrNotFound)
+	}
+	return copyExecution(r.e), nil
+}
+
+// GetBySleepKey returns the execution with that SleepKey, or an error
+// wrapping [storage.ErrNotFound].
+func (s *Store) GetBySleepKey(ctx context.Context, p storage.GetBySleepKeyParams) (storage.Execution, error) {
+	if err := s.lock(ctx, "get by sleep key"); err != nil {
+		return storage.Execution{}, err
+	}
+	defer s.mu.Unlock()
+	r := s.bySleepKey[p.SleepKey]
+	if r == nil || p.SleepKey == "" {
+		return storage.Execution{}, fmt.Errorf("memory: get execution by sleep key %q: %w", p.SleepKey, storage.ErrNotFound)
+	}
+	return copyExecution(r.e), nil
+}
+
+// ListChildren returns a parent's children ordered by ChildIndex (ties in
+// insertion order); an unknown parent has none.
+func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) ([]storage.Execution, error) {
+	if err := s.lock(ctx, "list children"); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	list := s.childrenFrom(p.ParentID, p.FromIndex)
+	if p.Limit > 0 && len(list) > p.Limit {
+		list = list[:p.Limit]
+	}
+	out := make([]storage.Execution, len(list))
+	for i, r := range list {
+		out[i] = copyExecution(r.e)
+	}
+	return out, nil
+}
+
+// NextDue returns how long until the earliest DueAt among rows of p.TaskIDs;
+// a row already due gives 0. ok is false when no such row has a DueAt.
+func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
+	if err := s.lock(ctx, "next due"); err != nil {
+		return 0, false, err
+	}
+	defer s.mu.Unlock()
+	var first *row
+	for _, q := range s.queues(p.TaskIDs) {
+		if first == nil || dueBefore(q.top(), first) {
+			first = q.top()
+		}
+	}
+	if first == nil {
+		return 0, false, nil
+	}
+	return max(first.e.DueAt.Sub(dbTime(p.Now)), 0), true, nil
+}
