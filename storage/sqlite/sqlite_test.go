@@ -229,8 +229,9 @@ func TestOpenMigratesADatabaseWithOtherTables(t *testing.T) {
 func TestReleasedMigrationsAreUnchanged(t *testing.T) {
 	t.Parallel()
 	released := map[string]string{
-		"001_init.sql":   "e7cf14a1b32d9512ab4f41733791ea2d52cd59c48296dc9a748da23672204c92",
-		"002_events.sql": "113a63366966af7bc8daf8863592024c0ddbea964065cb2eb876ca5af191f02b",
+		"001_init.sql":             "e7cf14a1b32d9512ab4f41733791ea2d52cd59c48296dc9a748da23672204c92",
+		"002_events.sql":           "113a63366966af7bc8daf8863592024c0ddbea964065cb2eb876ca5af191f02b",
+		"003_due_index_status.sql": "283a63863ca485cc64a696178410270ebfb5b8d0e2361e59d69bf846717c8711",
 	}
 	files, err := fs.ReadDir(sqlite.Migrations(), ".")
 	if err != nil {
