@@ -96,13 +96,23 @@ func TestNotifyBetweenStores(t *testing.T) {
 	t.Logf("complete in a -> Finished in b: %v", time.Since(start))
 
 	// a saw its own events once each: Ready for the insert, Finished [x].
-	time.Sleep(200 * time.Millisecond)
-	var own []storage.Event
-	for len(aEvs) > 0 {
-		own = append(own, <-aEvs)
+	// b's writes of y are the barrier: their notifications reach a's
+	// listener after those of a's own writes, which it must have skipped.
+	// So a sees exactly: its own Ready and Finished [x] (delivered
+	// directly), then b's Ready and Finished [y].
+	insert(t, b, time.Time{}, storagetest.NewExecution("y", "other"))
+	y := claim(t, b, time.Time{}, 1, "other")[0]
+	complete(t, b, time.Time{}, done(y))
+	var got []storage.Event
+	for ev := range aEvs {
+		got = append(got, ev)
+		if slices.Equal(ev.Finished, []string{"y"}) || len(got) > 4 {
+			break
+		}
 	}
-	if len(own) != 2 || !own[0].Ready || !slices.Equal(own[1].Finished, []string{"x"}) {
-		t.Fatalf("a's own events: %+v", own)
+	if len(got) != 4 || !got[0].Ready || !slices.Equal(got[1].Finished, []string{"x"}) ||
+		!got[2].Ready || !slices.Equal(got[3].Finished, []string{"y"}) {
+		t.Fatalf("a's events: %+v, want Ready, Finished [x] (its own, once each), then b's Ready, Finished [y]", got)
 	}
 }
 
@@ -129,7 +139,13 @@ func TestListenerPingsIdleConnection(t *testing.T) {
 	a, b := openOn(t, schema, quick), openOn(t, schema)
 	evs := make(chan storage.Event, 16)
 	defer a.Subscribe(func(ev storage.Event) { evs <- ev })()
-	time.Sleep(300 * time.Millisecond) // several pings
+	deadline := time.Now().Add(30 * time.Second)
+	for a.listener.pings.Load() < 3 { // several pings
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle listener pinged %d times in 30 s, want 3", a.listener.pings.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	insert(t, b, time.Time{}, storagetest.NewExecution("x", "task"))
 	waitEvent(t, evs, "Ready from b after idle pings", func(ev storage.Event) bool { return ev.Ready })
 	if n := a.listener.connects.Load(); n != 1 {

@@ -105,8 +105,9 @@ type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	// connects counts successful LISTENs (the first one included).
-	connects atomic.Int64
+	// connects counts successful LISTENs (the first one included); pings
+	// the pings of an idle connection that succeeded.
+	connects, pings atomic.Int64
 }
 
 // startListener connects and LISTENs before returning, so that every
@@ -197,6 +198,7 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 			if err != nil {
 				return fmt.Errorf("ping: %w", err)
 			}
+			l.pings.Add(1)
 		default:
 			return err
 		}
