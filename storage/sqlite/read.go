@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// readStmt returns a prepared read statement, or ErrClosed.
+func (s *Store) readStmt(op, name string) (*sql.Stmt, error) {
+	if s.isClosed() {
+		return nil, errClosed(op)
+	}
+	return s.reads[name], nil
+}
+
+// Get returns one execution, or an error wrapping storage.ErrNotFound.
+func (s *Store) Get(ctx context.Context, p storage.GetParams) (storage.Execution, error) {
+	return s.getOne(ctx, "get", "get", p.ID)
+}
+
+// GetBySleepKey returns the execution with that sleep key, or an error
+// wrapping storage.ErrNotFound.
+func (s *Store) GetBySleepKey(ctx context.Context, p storage.GetBySleepKeyParams) (storage.Execution, error) {
+	return s.getOne(ctx, "get by sleep key", "get_by_sleep_key", p.SleepKey)
+}
+
+func (s *Store) getOne(ctx context.Context, op, name, key string) (storage.Execution, error) {
+	st, err := s.readStmt(op, name)
+	if err != nil {
+		return storage.Execution{}, err
+	}
+	e, _, err := scanExecution(st.QueryRowContext(ctx, key))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.Execution{}, fmt.Errorf("sqlite: %s %q: %w", op, key, storage.ErrNotFound)
+	case err != nil:
+		return storage.Execution{}, s.readError(op, err)
+	}
+	return e, nil
+}
+
+// ListChildren returns a parent's children ordered by ChildIndex.
+func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) ([]storage.Execution, error) {
+	const op = "list children"
+	st, err := s.readStmt(op, "list_children")
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(p.Limit)
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := st.QueryContext(ctx, p.ParentID, int64(p.FromIndex), limit)
+	if err != nil {
+		return nil, s.readError(op, err)
+	}
+	defer rows.Close()
+	var out []storage.Execution
+	for rows.Next() {
+		e, _, err := scanExecution(rows)
+		if err != nil {
+			return nil, s.readError(op, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readError(op, err)
+	}
+	return out, nil
+}
+
+// NextDue returns how long until the earliest DueAt among rows of the given
+// tasks (zero when one is due already); ok is false when none has a DueAt.
+func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
+	const op = "next due"
+	st, err := s.readStmt(op, "next_due")
+	if err != nil {
+		return 0, false, err
+	}
+	if len(p.TaskIDs) == 0 {
+		return 0, false, nil
+	}
+	var due int64
+	err = st.QueryRowContext(ctx, jsonStrings(p.TaskIDs)).Scan(&due)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, s.readError(op, err)
+	}
+	return max(0, time.UnixMicro(due).Sub(p.Now)), true, nil
+}
+
+// readError wraps an error of a read, reporting a store closed meanwhile as
+// ErrClosed.
+func (s *Store) readError(op string, err error) error {
+	if s.isClosed() {
+		return errClosed(op)
+	}
+	return s.fatal(fmt.Errorf("sqlite: %s: %w", op, err))
+}
