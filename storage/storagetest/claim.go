@@ -20,9 +20,6 @@ var claimChecks = []check{
 	{"ClaimReadyRow", checkClaimReady},
 	{"ClaimSleepingRowPastDeadline", checkClaimSleeping},
 	{"ClaimWaitingRowKeepsStatus", checkClaimWaiting},
-	{"NextDueAlreadyDueIsZero", checkNextDueAlreadyDue},
-	{"NextDueEarliestFutureRow", checkNextDueFuture},
-	{"NextDueNone", checkNextDueNone},
 }
 
 func checkClaimReady(b *bundle) {
@@ -219,53 +216,5 @@ func checkClaimConcurrent(b *bundle) {
 		if got := b.get(e.ID); got.Fence != 1 || !strings.HasPrefix(got.ExecutorID, "exec-") {
 			b.t.Fatalf("row %s: fence %d, executor %q after one claim", e.ID, got.Fence, got.ExecutorID)
 		}
-	}
-}
-
-func (b *bundle) nextDue(now time.Time, tasks ...string) (time.Duration, bool) {
-	b.t.Helper()
-	wait, ok, err := b.s.NextDue(b.ctx, storage.NextDueParams{Now: now, TaskIDs: tasks})
-	if err != nil {
-		b.t.Fatalf("NextDue: %v", err)
-	}
-	return wait, ok
-}
-
-func checkNextDueNone(b *bundle) {
-	if _, ok := b.nextDue(Base, "task_a"); ok {
-		b.t.Fatal("NextDue on an empty store: ok = true")
-	}
-	// A terminal row of task_a and a future row of task_b.
-	b.insert(Base, nil, NewExecution("a", "task_a"))
-	b.cancel(Base, "a")
-	b.insert(Base, []time.Duration{10 * time.Second}, NewExecution("b", "task_b"))
-	if wait, ok := b.nextDue(Base, "task_a"); ok {
-		b.t.Fatalf("NextDue(task_a) with only a terminal row: %v, true", wait)
-	}
-	if wait, ok := b.nextDue(Base); ok {
-		b.t.Fatalf("NextDue with no task ids: %v, true", wait)
-	}
-}
-
-func checkNextDueFuture(b *bundle) {
-	b.insert(Base, []time.Duration{10 * time.Second, 5 * time.Second, time.Second},
-		NewExecution("a1", "task_a"), NewExecution("a2", "task_a"), NewExecution("b", "task_b"))
-	if wait, ok := b.nextDue(Base, "task_a"); !ok || wait != 5*time.Second {
-		b.t.Fatalf("NextDue(task_a): want 5s, true; got %v, %v", wait, ok)
-	}
-	if wait, ok := b.nextDue(Base, "task_a", "task_b"); !ok || wait != time.Second {
-		b.t.Fatalf("NextDue(task_a, task_b): want 1s, true; got %v, %v", wait, ok)
-	}
-	// A claimed row is next due when its lease lapses.
-	b.claimIDs(At(10*time.Second), "exec-1", 10, "task_a")
-	if wait, ok := b.nextDue(At(10*time.Second), "task_a"); !ok || wait != Lease {
-		b.t.Fatalf("NextDue(task_a) with leased rows: want %v, true; got %v, %v", Lease, wait, ok)
-	}
-}
-
-func checkNextDueAlreadyDue(b *bundle) {
-	b.insert(Base, nil, NewExecution("a", "task"))
-	if wait, ok := b.nextDue(At(3*time.Second), "task"); !ok || wait != 0 {
-		b.t.Fatalf("NextDue with a row due 3s ago: want 0, true; got %v, %v", wait, ok)
 	}
 }

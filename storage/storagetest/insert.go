@@ -2,17 +2,12 @@ package storagetest
 
 import (
 	"bytes"
-	"context"
-	"strconv"
 	"time"
 
 	"github.com/durable-go/durable/storage"
 )
 
 var insertChecks = []check{
-	{"CancelledContext", checkCancelledContext},
-	{"CloseRejectsLaterCalls", checkClose},
-	{"GetNotFound", checkGetNotFound},
 	{"InsertCopiesInAndOut", checkInsertCopies},
 	{"InsertDelays", checkInsertDelays},
 	{"InsertDuplicateIDRejectsBatch", checkInsertDuplicateID},
@@ -20,8 +15,6 @@ var insertChecks = []check{
 	{"InsertRoundTrip", checkInsertRoundTrip},
 	{"InsertSleeping", checkInsertSleeping},
 	{"InsertClaimed", checkInsertClaimed},
-	{"ListChildren", checkListChildren},
-	{"ListChildrenUnknownParent", checkListChildrenUnknownParent},
 }
 
 // fullExecution returns a row with every field the caller controls set to a
@@ -224,80 +217,4 @@ func deepCopy(e storage.Execution) storage.Execution {
 		e.Error = &errCopy
 	}
 	return e
-}
-
-func checkGetNotFound(b *bundle) {
-	b.insert(Base, nil, NewExecution("a", "task"), NewSleeping("s", "task_sleep", "key", time.Hour))
-	b.requireNotFound("missing")
-	for _, key := range []string{"missing", ""} {
-		_, err := b.s.GetBySleepKey(b.ctx, storage.GetBySleepKeyParams{SleepKey: key})
-		requireErrIs(b.t, "GetBySleepKey("+key+")", err, storage.ErrNotFound)
-	}
-}
-
-func checkListChildren(b *bundle) {
-	p := NewExecution("p", "task_parent")
-	other := NewExecution("other", "task_parent")
-	// Inserted out of order: the store orders by ChildIndex.
-	rows := []storage.Execution{p, other}
-	for _, i := range []int{2, 0, 3, 1} {
-		rows = append(rows, NewChild(p, "c"+strconv.Itoa(i), "task_child", i))
-	}
-	rows = append(rows, NewChild(other, "x0", "task_child", 0))
-	b.insert(Base, nil, rows...)
-
-	list := func(from, limit int) []storage.Execution {
-		b.t.Helper()
-		got, err := b.s.ListChildren(b.ctx, storage.ListChildrenParams{ParentID: "p", FromIndex: from, Limit: limit})
-		if err != nil {
-			b.t.Fatalf("ListChildren: %v", err)
-		}
-		return got
-	}
-	all := list(0, 0)
-	requireIDs(b.t, "ListChildren", []string{"c0", "c1", "c2", "c3"}, ids(all))
-	for _, c := range all {
-		RequireExecution(b.t, b.get(c.ID), c)
-	}
-	requireIDs(b.t, "ListChildren FromIndex 2", []string{"c2", "c3"}, ids(list(2, 0)))
-	requireIDs(b.t, "ListChildren Limit 2", []string{"c0", "c1"}, ids(list(0, 2)))
-	requireIDs(b.t, "ListChildren FromIndex 1 Limit 2", []string{"c1", "c2"}, ids(list(1, 2)))
-	requireIDs(b.t, "ListChildren FromIndex 4", []string{}, ids(list(4, 0)))
-}
-
-func checkListChildrenUnknownParent(b *bundle) {
-	b.insert(Base, nil, NewExecution("a", "task"))
-	for _, parent := range []string{"missing", "a", ""} {
-		got, err := b.s.ListChildren(b.ctx, storage.ListChildrenParams{ParentID: parent})
-		if err != nil || len(got) != 0 {
-			b.t.Fatalf("ListChildren(%q): want no rows and no error, got %v, %v", parent, ids(got), err)
-		}
-	}
-}
-
-func checkCancelledContext(b *bundle) {
-	ctx, cancel := context.WithCancel(b.ctx)
-	cancel()
-	err := b.s.Insert(ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{NewExecution("a", "task")}})
-	if err == nil {
-		b.t.Fatal("Insert with a cancelled context: want an error, got nil")
-	}
-	b.requireNotFound("a")
-}
-
-func checkClose(b *bundle) {
-	b.insert(Base, nil, NewExecution("a", "task"))
-	if err := b.s.Close(); err != nil {
-		b.t.Fatalf("Close: %v", err)
-	}
-	err := b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{NewExecution("b", "task")}})
-	requireErrIs(b.t, "Insert after Close", err, storage.ErrClosed)
-	_, err = b.s.Get(b.ctx, storage.GetParams{ID: "a"})
-	requireErrIs(b.t, "Get after Close", err, storage.ErrClosed)
-	_, err = b.s.Claim(b.ctx, storage.ClaimParams{Now: Base, ExecutorID: "e", TaskIDs: []string{"task"}, Limit: 1, Lease: Lease})
-	requireErrIs(b.t, "Claim after Close", err, storage.ErrClosed)
-	_, err = b.s.Complete(b.ctx, storage.CompleteParams{Now: Base, Transitions: []storage.Transition{
-		{ID: "a", From: storage.StatusReady, To: storage.StatusCancelled},
-	}})
-	requireErrIs(b.t, "Complete after Close", err, storage.ErrClosed)
 }

@@ -23,8 +23,8 @@ type check struct {
 func storeChecks() []check {
 	var all []check
 	for _, group := range [][]check{
-		insertChecks, claimChecks, leaseChecks, completeChecks,
-		cancelChecks, eventChecks, scenarioChecks,
+		insertChecks, readChecks, claimChecks, leaseChecks, completeChecks,
+		cancelChecks, storeWideChecks, eventChecks, scenarioChecks,
 	} {
 		all = append(all, group...)
 	}
