@@ -98,8 +98,19 @@ func sleepTimeout(row storage.Execution) storage.Transition {
 
 func (dc decider) crashBudgetExceeded(row storage.Execution) storage.Transition {
 	return terminal(row, storage.StatusFailed, nil, &storage.ErrorInfo{Kind: storage.ErrorKindCrashBudget,
-		Message: fmt.Sprintf("task %s: its executor died %d times while running it (crash budget %d); last: %s",
-			row.TaskID, row.Crashes, dc.crashBudget, errMessage(row.Error))})
+		Message: fmt.Sprintf("task %s: its executor died %s while running it (crash budget %d); last: %s",
+			row.TaskID, times(row.Crashes), dc.crashBudget, errMessage(row.Error))})
+}
+
+// times says how many times: "once", "twice", "3 times".
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 func errMessage(info *storage.ErrorInfo) string {

@@ -173,7 +173,7 @@ func claimCases() []decideCase {
 			return dc.claimed(dPlain, row)
 		},
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(storage.ErrorKindCrashBudget, "task plain: its executor died 1 times while running it (crash budget 0); last: no error recorded", false)}},
+				Error: info(storage.ErrorKindCrashBudget, "task plain: its executor died once while running it (crash budget 0); last: no error recorded", false)}},
 		{name: "claim/sequence/first step", decide: claim(dSeq, seqRow),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sWaitCh, FailFast: true,
 				Children: []storage.Execution{firstStep}}},
