@@ -151,10 +151,11 @@ func (s *Store) rescue(ctx context.Context, now time.Time) error {
 	if !from.IsZero() {
 		lo = micros(from)
 	}
-	if s.isClosed() {
-		return errClosed(op)
+	st, err := s.readStmt(op, "rescue_candidates")
+	if err != nil {
+		return err
 	}
-	rows, err := s.rdb.QueryContext(ctx, query("rescue_candidates"), lo, micros(now))
+	rows, err := st.QueryContext(ctx, lo, micros(now))
 	if err != nil {
 		return s.readError(op, err)
 	}

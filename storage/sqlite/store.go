@@ -156,7 +156,7 @@ func (s *Store) openReaders(ctx context.Context, uri string, o options) error {
 	rdb.SetMaxOpenConns(o.maxReaders)
 	rdb.SetMaxIdleConns(o.maxReaders)
 	s.reads = map[string]*sql.Stmt{}
-	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "claim_candidates"} {
+	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "claim_candidates", "rescue_candidates"} {
 		st, err := rdb.PrepareContext(ctx, query(name))
 		if err != nil {
 			rdb.Close()
