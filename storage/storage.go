@@ -227,7 +227,8 @@ type Execution struct {
 	IsFinalize bool
 
 	// SleepKey is the caller-given unique id of a sleeping execution; empty
-	// for every other execution. Unique among all rows forever.
+	// for every other execution. Unique among all rows while the row exists
+	// (Delete frees it).
 	SleepKey string
 
 	Status Status
@@ -271,6 +272,17 @@ type Execution struct {
 	StartedAt, FinishedAt time.Time
 	WaitingForChildrenAt  time.Time
 	WaitingForFinalizeAt  time.Time
+
+	// Attempts is the history of past runs that did not complete the
+	// execution, oldest first, bounded by MaxAttempts. Written by Complete
+	// (Transition.Attempts); nil when there is none.
+	Attempts []Attempt
+	// Tags are short strings set at insert (see ValidateTags), never
+	// changed; List can filter on one.
+	Tags []string
+	// RetryOf is the ID of the execution this one retries by hand (set at
+	// insert, never changed); empty for every other execution.
+	RetryOf string
 }
 
 // Lease names one claim: a row and the fencing token its holder got.
@@ -357,6 +369,9 @@ type Transition struct {
 	Error             *ErrorInfo
 	// Attempt and Iteration are written as given.
 	Attempt, Iteration int
+	// Attempts, when non-nil, replaces the row's attempt history; nil
+	// keeps it.
+	Attempts []Attempt
 	// Delay, when To is ready, sets DueAt = now + Delay.
 	Delay time.Duration
 	// FailFast is written when To is waiting_for_children or
@@ -551,6 +566,9 @@ func ValidateExecution(e *Execution) error {
 		return fmt.Errorf("execution %s has an empty TaskID", e.ID)
 	case !e.Status.Valid():
 		return fmt.Errorf("execution %s has unknown status %q", e.ID, e.Status)
+	}
+	if err := ValidateTags(e.Tags); err != nil {
+		return fmt.Errorf("execution %s: %w", e.ID, err)
 	}
 	return nil
 }

@@ -1,0 +1,218 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// This file holds the operator's part of the contract: attempt history and
+// tags on a row, and listing, counting and deleting rows.
+
+// MaxAttempts bounds an execution's attempt history: the engine keeps the
+// first attempt and the latest MaxAttempts-1 ones. Attempt (the counter)
+// still counts every retry.
+const MaxAttempts = 20
+
+// MaxTags, MaxTagLen bound the tags of one execution.
+const (
+	MaxTags   = 16
+	MaxTagLen = 100
+)
+
+// MaxListLimit is the largest page List returns; MaxDeleteIDs the most
+// trees one Delete takes.
+const (
+	MaxListLimit = 1000
+	MaxDeleteIDs = 10000
+)
+
+// ErrNotDeletable is wrapped by Delete's error when an ID names an
+// execution that cannot be deleted: one that is not terminal, or a child
+// (delete its root: trees are deleted whole).
+var ErrNotDeletable = errors.New("not deletable")
+
+// Attempt is one past run of an execution that did not complete it: a
+// failed or timed-out attempt followed by a retry, or the run that ended
+// the execution failed. The engine appends one to Execution.Attempts
+// through Transition.Attempts; stores persist the list as given.
+type Attempt struct {
+	// Attempt is the execution's Attempt counter during the run (0 first).
+	Attempt int `json:"attempt"`
+	// Iteration is the loop iteration the run belonged to (looping tasks).
+	Iteration int `json:"iteration,omitempty"`
+	// ExecutorID is the executor that ran it.
+	ExecutorID string `json:"executor,omitempty"`
+	// StartedAt, FinishedAt bound the run (the engine's clock).
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	// Outcome is the status the execution moved to after the run: ready
+	// (retried) or a terminal status.
+	Outcome Status `json:"outcome"`
+	// Error is why the run did not complete.
+	Error *ErrorInfo `json:"error,omitempty"`
+}
+
+// ValidateTags rejects tags no store can keep: more than MaxTags, an
+// empty tag, one longer than MaxTagLen bytes, one with a control
+// character or a comma, or a duplicate.
+func ValidateTags(tags []string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("%d tags: at most %d allowed", len(tags), MaxTags)
+	}
+	for i, tag := range tags {
+		if tag == "" || len(tag) > MaxTagLen {
+			return fmt.Errorf("tag %q: must be 1..%d bytes", tag, MaxTagLen)
+		}
+		for _, r := range tag {
+			if r < 0x20 || r == 0x7f || r == ',' {
+				return fmt.Errorf("tag %q: control characters and commas are not allowed", tag)
+			}
+		}
+		for _, prev := range tags[:i] {
+			if prev == tag {
+				return fmt.Errorf("tag %q given twice", tag)
+			}
+		}
+	}
+	return nil
+}
+
+// ListFilter selects executions. Every non-zero field must match (AND); a
+// list field matches any of its values (OR). The zero filter selects every
+// row.
+type ListFilter struct {
+	// IDs restricts to these executions.
+	IDs []string
+	// Statuses restricts to these statuses.
+	Statuses []Status
+	// TaskIDs restricts to executions of these tasks.
+	TaskIDs []string
+	// RootID selects the descendants of this top-level execution (rows
+	// whose RootID is it; the root itself is not included).
+	RootID string
+	// ParentID selects the direct children of this execution.
+	ParentID string
+	// TopLevel selects only executions without a parent.
+	TopLevel bool
+	// Tag selects executions carrying this tag.
+	Tag string
+	// CreatedFrom (inclusive) and CreatedTo (exclusive) bound CreatedAt.
+	CreatedFrom, CreatedTo time.Time
+	// FinishedFrom (inclusive) and FinishedTo (exclusive) bound FinishedAt;
+	// either set excludes unfinished rows.
+	FinishedFrom, FinishedTo time.Time
+}
+
+// Validate rejects a filter no store can apply: an unknown status.
+func (f *ListFilter) Validate() error {
+	for _, s := range f.Statuses {
+		if !s.Valid() {
+			return fmt.Errorf("unknown status %q", s)
+		}
+	}
+	return nil
+}
+
+// Order is the order of a list: by CreatedAt, ties broken by ID (compared
+// as bytes).
+type Order int
+
+const (
+	// NewestFirst (the zero value) lists the latest created first.
+	NewestFirst Order = iota
+	// OldestFirst lists the earliest created first.
+	OldestFirst
+)
+
+// ListKey is the position of a row in a list: the keyset cursor. A page
+// after a key holds the rows strictly after it in the list's order, so
+// paging stays correct while rows are inserted and deleted: no row is
+// returned twice, and no row that existed during the whole paging and
+// matched the filter is skipped.
+type ListKey struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// KeyOf returns the list key of a row.
+func KeyOf(e *Execution) ListKey { return ListKey{CreatedAt: e.CreatedAt, ID: e.ID} }
+
+// ListParams lists executions, one page at a time.
+type ListParams struct {
+	Filter ListFilter
+	Order  Order
+	// After, when set, starts the page after this key.
+	After *ListKey
+	// Limit is the page size: 1..MaxListLimit.
+	Limit int
+}
+
+// Validate rejects params no store can apply, with an error naming the
+// bad value.
+func (p *ListParams) Validate() error {
+	if p.Limit < 1 || p.Limit > MaxListLimit {
+		return fmt.Errorf("list limit %d: must be 1..%d", p.Limit, MaxListLimit)
+	}
+	if p.Order != NewestFirst && p.Order != OldestFirst {
+		return fmt.Errorf("unknown list order %d", p.Order)
+	}
+	return p.Filter.Validate()
+}
+
+// CountParams counts executions.
+type CountParams struct {
+	// Now judges which rows are due (OldestDueAt).
+	Now    time.Time
+	Filter ListFilter
+}
+
+// Count is the number of executions of one task in one status.
+type Count struct {
+	TaskID string
+	Status Status
+	N      int64
+	// OldestDueAt is the earliest DueAt among the group's rows that are
+	// due (DueAt <= now): how long the oldest waiting work has waited. Zero
+	// when none is due.
+	OldestDueAt time.Time
+}
+
+// DeleteParams deletes whole trees of finished executions.
+type DeleteParams struct {
+	// IDs names top-level, terminal executions (1..MaxDeleteIDs of them).
+	IDs []string
+}
+
+// Validate rejects params no store can apply.
+func (p *DeleteParams) Validate() error {
+	if len(p.IDs) == 0 || len(p.IDs) > MaxDeleteIDs {
+		return fmt.Errorf("delete of %d executions: must be 1..%d", len(p.IDs), MaxDeleteIDs)
+	}
+	return nil
+}
+
+// Lister is the listing part of the contract. Every store implements it.
+//
+// TODO(#12): merged into Store once the memory, SQLite and PostgreSQL
+// stores implement it.
+type Lister interface {
+	// List returns a page of executions matching p.Filter in p.Order,
+	// after p.After when set (see ListKey). Rows come without Input,
+	// Output, RunOutput and Attempts (Get returns them). Invalid params
+	// (see ListParams.Validate): an error, nothing read.
+	List(ctx context.Context, p ListParams) ([]Execution, error)
+
+	// Count counts the executions matching p.Filter by task and status,
+	// ordered by TaskID then Status; groups with no row are omitted.
+	Count(ctx context.Context, p CountParams) ([]Count, error)
+
+	// Delete deletes each named top-level terminal execution with its
+	// whole tree (every row whose RootID is it), all or nothing, and
+	// returns the number of rows deleted. An unknown ID fails the call
+	// with ErrNotFound; an ID of a child, or of a row that is not
+	// terminal, or of a tree with a row that is not terminal, fails it
+	// with ErrNotDeletable; either way nothing is deleted.
+	Delete(ctx context.Context, p DeleteParams) (int, error)
+}
