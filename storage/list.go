@@ -80,8 +80,8 @@ func ValidateTags(tags []string) error {
 }
 
 // ListFilter selects executions. Every non-zero field must match (AND); a
-// list field matches any of its values (OR). The zero filter selects every
-// row.
+// list field matches any of its values (OR), and one with no values (nil
+// or empty) does not restrict. The zero filter selects every row.
 type ListFilter struct {
 	// IDs restricts to these executions.
 	IDs []string
@@ -96,7 +96,8 @@ type ListFilter struct {
 	ParentID string
 	// TopLevel selects only executions without a parent.
 	TopLevel bool
-	// Tag selects executions carrying this tag.
+	// Tag selects executions carrying this tag (equal as bytes: not a
+	// pattern, not a substring, case counts).
 	Tag string
 	// CreatedFrom (inclusive) and CreatedTo (exclusive) bound CreatedAt.
 	CreatedFrom, CreatedTo time.Time
@@ -116,7 +117,8 @@ func (f *ListFilter) Validate() error {
 }
 
 // Order is the order of a list: by CreatedAt, ties broken by ID (compared
-// as bytes).
+// as bytes). NewestFirst is the exact reverse of OldestFirst: ties in
+// CreatedAt come by ID descending.
 type Order int
 
 const (
@@ -205,7 +207,9 @@ type Lister interface {
 	List(ctx context.Context, p ListParams) ([]Execution, error)
 
 	// Count counts the executions matching p.Filter by task and status,
-	// ordered by TaskID then Status; groups with no row are omitted.
+	// ordered by TaskID then Status (both compared as bytes); groups with
+	// no row are omitted. Invalid filter (see ListFilter.Validate): an
+	// error.
 	Count(ctx context.Context, p CountParams) ([]Count, error)
 
 	// Delete deletes each named top-level terminal execution with its
@@ -213,6 +217,7 @@ type Lister interface {
 	// returns the number of rows deleted. An unknown ID fails the call
 	// with ErrNotFound; an ID of a child, or of a row that is not
 	// terminal, or of a tree with a row that is not terminal, fails it
-	// with ErrNotDeletable; either way nothing is deleted.
+	// with ErrNotDeletable; either way nothing is deleted (and 0 is
+	// returned). An ID given twice is deleted once.
 	Delete(ctx context.Context, p DeleteParams) (int, error)
 }

@@ -274,11 +274,15 @@ type Execution struct {
 	WaitingForFinalizeAt  time.Time
 
 	// Attempts is the history of past runs that did not complete the
-	// execution, oldest first, bounded by MaxAttempts. Written by Complete
-	// (Transition.Attempts); nil when there is none.
+	// execution, oldest first, bounded by MaxAttempts. Stored as given by
+	// Insert, then written by Complete (Transition.Attempts); nil when
+	// there is none (an empty list is stored as none). Stores keep its
+	// times to the microsecond at least and return them in UTC, as the
+	// row's.
 	Attempts []Attempt
 	// Tags are short strings set at insert (see ValidateTags), never
-	// changed; List can filter on one.
+	// changed, kept in their order; nil when there is none (an empty
+	// list is stored as none). List can filter on one.
 	Tags []string
 	// RetryOf is the ID of the execution this one retries by hand (set at
 	// insert, never changed); empty for every other execution.
@@ -369,8 +373,8 @@ type Transition struct {
 	Error             *ErrorInfo
 	// Attempt and Iteration are written as given.
 	Attempt, Iteration int
-	// Attempts, when non-nil, replaces the row's attempt history; nil
-	// keeps it.
+	// Attempts, when non-nil, replaces the row's attempt history (an
+	// empty list clears it); nil keeps it.
 	Attempts []Attempt
 	// Delay, when To is ready, sets DueAt = now + Delay.
 	Delay time.Duration
@@ -473,7 +477,8 @@ type Store interface {
 	// becomes running with StartedAt = now; a running non-sleeping row
 	// (lease lapsed) gets Crashes += 1 and Error = {Kind: lease_expired}.
 	// No row is returned to two callers. Returns the rows as they are
-	// after the claim.
+	// after the claim, whole (Input, Attempts, Tags included: the engine
+	// appends the run's attempt to the history it read).
 	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
 
 	// NextDue returns how long until the earliest future DueAt among rows of
