@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +61,10 @@ func NewSleeping(id, taskID, key string, timeout time.Duration) storage.Executio
 // Diff lists the fields in which got differs from want, one line each; it
 // is empty when they are equal. Nil and empty byte slices are equal; times
 // are equal when both are zero or both are set and within a microsecond of
-// each other; errors compare by value. Fields named in ignore are skipped.
+// each other; errors compare by value; attempts compare field by field,
+// their times and errors as the row's. Nil and empty Tags or Attempts
+// differ (a store returns nil for none). Fields named in ignore are
+// skipped.
 func Diff(want, got storage.Execution, ignore ...string) []string {
 	var diffs []string
 	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
@@ -84,10 +88,30 @@ func fieldEqual(w, g any) bool {
 	case time.Time:
 		return timeEqual(w, g.(time.Time))
 	case *storage.ErrorInfo:
-		g := g.(*storage.ErrorInfo)
-		return (w == nil) == (g == nil) && (w == nil || *w == *g)
+		return errorEqual(w, g.(*storage.ErrorInfo))
+	case []storage.Attempt:
+		g := g.([]storage.Attempt)
+		if (w == nil) != (g == nil) || len(w) != len(g) {
+			return false
+		}
+		for i := range w {
+			if !attemptEqual(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return reflect.DeepEqual(w, g)
+}
+
+func errorEqual(w, g *storage.ErrorInfo) bool {
+	return (w == nil) == (g == nil) && (w == nil || *w == *g)
+}
+
+func attemptEqual(w, g storage.Attempt) bool {
+	return w.Attempt == g.Attempt && w.Iteration == g.Iteration && w.ExecutorID == g.ExecutorID &&
+		timeEqual(w.StartedAt, g.StartedAt) && timeEqual(w.FinishedAt, g.FinishedAt) &&
+		w.Outcome == g.Outcome && errorEqual(w.Error, g.Error)
 }
 
 func timeEqual(w, g time.Time) bool {
@@ -115,6 +139,16 @@ func show(v any) string {
 			return "nil"
 		}
 		return fmt.Sprintf("%+v", *v)
+	case []storage.Attempt:
+		if v == nil {
+			return "nil"
+		}
+		parts := make([]string, len(v))
+		for i, a := range v {
+			parts[i] = fmt.Sprintf("{Attempt:%d Iteration:%d ExecutorID:%q StartedAt:%s FinishedAt:%s Outcome:%s Error:%s}",
+				a.Attempt, a.Iteration, a.ExecutorID, show(a.StartedAt), show(a.FinishedAt), a.Outcome, show(a.Error))
+		}
+		return "[" + strings.Join(parts, " ") + "]"
 	}
 	return fmt.Sprintf("%#v", v)
 }

@@ -18,6 +18,9 @@ func TestDiff(t *testing.T) {
 	base := NewExecution("a", "task")
 	base.DueAt = Base
 	base.Error = &storage.ErrorInfo{Kind: "generic", Message: "m"}
+	base.Tags = []string{"a", "b"}
+	base.Attempts = []storage.Attempt{{Attempt: 1, StartedAt: Base, FinishedAt: Base.Add(time.Second),
+		Outcome: storage.StatusReady, Error: &storage.ErrorInfo{Kind: "generic", Message: "n"}}}
 
 	equal := []struct {
 		name   string
@@ -28,6 +31,15 @@ func TestDiff(t *testing.T) {
 		{"TimeWithinAMicrosecond", func(e *storage.Execution) { e.DueAt = Base.Add(900 * time.Nanosecond) }},
 		{"TimeInAnotherZone", func(e *storage.Execution) { e.DueAt = Base.In(time.FixedZone("X", 3600)) }},
 		{"ErrorCopy", func(e *storage.Execution) { c := *e.Error; e.Error = &c }},
+		{"AttemptTimeWithinAMicrosecondInAnotherZone", func(e *storage.Execution) {
+			e.Attempts = []storage.Attempt{e.Attempts[0]}
+			e.Attempts[0].StartedAt = Base.Add(900 * time.Nanosecond).In(time.FixedZone("X", 3600))
+		}},
+		{"AttemptErrorCopy", func(e *storage.Execution) {
+			e.Attempts = []storage.Attempt{e.Attempts[0]}
+			c := *e.Attempts[0].Error
+			e.Attempts[0].Error = &c
+		}},
 	}
 	for _, c := range equal {
 		got := base
@@ -48,6 +60,19 @@ func TestDiff(t *testing.T) {
 		{"ErrorMessage", "Error", func(e *storage.Execution) { e.Error = &storage.ErrorInfo{Kind: "generic"} }},
 		{"Retry", "Retry", func(e *storage.Execution) { e.Retry.Jitter = 0.5 }},
 		{"Status", "Status", func(e *storage.Execution) { e.Status = storage.StatusRunning }},
+		{"TagsNil", "Tags", func(e *storage.Execution) { e.Tags = nil }},
+		{"TagsEmptyAndNil", "Tags", func(e *storage.Execution) { e.Tags = []string{} }},
+		{"TagsOrder", "Tags", func(e *storage.Execution) { e.Tags = []string{"b", "a"} }},
+		{"AttemptsEmptyAndNil", "Attempts", func(e *storage.Execution) { e.Attempts = []storage.Attempt{} }},
+		{"AttemptTime", "Attempts", func(e *storage.Execution) {
+			e.Attempts = []storage.Attempt{e.Attempts[0]}
+			e.Attempts[0].FinishedAt = Base.Add(2 * time.Microsecond)
+		}},
+		{"AttemptError", "Attempts", func(e *storage.Execution) {
+			e.Attempts = []storage.Attempt{e.Attempts[0]}
+			e.Attempts[0].Error = &storage.ErrorInfo{Kind: "generic", Message: "other"}
+		}},
+		{"RetryOf", "RetryOf", func(e *storage.Execution) { e.RetryOf = "x" }},
 	}
 	for _, c := range differ {
 		got := base
