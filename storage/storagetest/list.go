@@ -76,7 +76,7 @@ func (b *bundle) listAll(what string, f storage.ListFilter, order storage.Order,
 	b.t.Helper()
 	var all []storage.Execution
 	var after *storage.ListKey
-	for range 100000 {
+	for range 1000 {
 		rows := b.list(what, storage.ListParams{Filter: f, Order: order, After: after, Limit: limit})
 		all = append(all, rows...)
 		if len(rows) < limit {
@@ -468,6 +468,7 @@ func done(id, task string) storage.Execution {
 func (b *bundle) pageWhileChanging(o storage.Order) {
 	b.t.Helper()
 	task := "paging-" + orderName(o)
+	pre := orderName(o)[:1] // IDs of their own: N… and O…
 	filter := storage.ListFilter{TaskIDs: []string{task}, Statuses: []storage.Status{storage.StatusCompleted}}
 	type modelRow struct {
 		key   storage.ListKey
@@ -492,12 +493,12 @@ func (b *bundle) pageWhileChanging(o storage.Order) {
 	for k := range 10 {
 		var batch []string
 		for j := range 3 {
-			batch = append(batch, fmt.Sprintf("r%d%d", k, 2-j))
+			batch = append(batch, fmt.Sprintf("%sr%d%d", pre, k, 2-j))
 		}
 		insert(At(time.Duration(k)*time.Second), true, batch...)
 		initial = append(initial, batch...)
 		if k%3 == 0 {
-			insert(At(time.Duration(k)*time.Second), false, fmt.Sprintf("r%d5", k))
+			insert(At(time.Duration(k)*time.Second), false, fmt.Sprintf("%sr%d5", pre, k))
 		}
 	}
 	// ahead returns the matching rows of the model strictly after the
@@ -540,7 +541,7 @@ func (b *bundle) pageWhileChanging(o storage.Order) {
 
 		// Inserted ahead of the cursor, behind it, and at its instant
 		// on both sides of its ID; a non-matching row ahead.
-		p := strconv.Itoa(page)
+		p := pre + strconv.Itoa(page)
 		insert(At(sign*(time.Hour+time.Duration(page)*time.Second)), true, "new-ahead-"+p)
 		insert(At(-sign*(time.Hour+time.Duration(page)*time.Second)), true, "new-behind-"+p)
 		insert(cursor.CreatedAt, true, "!tie-"+p, "~tie-"+p)
@@ -898,7 +899,7 @@ func (b *bundle) completedTree(p string) []string {
 	root := b.get(p)
 	fin := NewChild(root, p+"-f", "t_"+p+"-f", 2)
 	fin.IsFinalize = true
-	b.mustApply(At(4*time.Second), storage.Transition{ID: p, Fence: r.Fence, From: storage.StatusRunning,
+	b.mustApply(At(4*time.Second), storage.Transition{ID: p, Fence: r.Fence, From: r.Status,
 		To: storage.StatusWaitingForFinalize, Children: []storage.Execution{fin}})
 	b.finish(At(5*time.Second), b.claimOne(At(4*time.Second), "exec-1", fin.TaskID, fin.ID), storage.StatusCompleted)
 	b.finish(At(6*time.Second), b.claimOne(At(5*time.Second), "exec-1", "t_"+p, p), storage.StatusCompleted)
@@ -1233,7 +1234,7 @@ func checkCompleteAttempts(b *bundle) {
 	want[len(want)-1].Outcome = storage.StatusFailed
 	want[len(want)-1].Error = nil // a record without an error
 	want[len(want)-2].StartedAt = time.Time{}
-	b.mustApply(At(5*time.Second), storage.Transition{ID: "a", Fence: r.Fence, From: storage.StatusRunning, To: storage.StatusFailed,
+	b.mustApply(At(5*time.Second), storage.Transition{ID: "a", Fence: r.Fence, From: r.Status, To: storage.StatusFailed,
 		Attempt: 2, Error: a1.Error, Attempts: want})
 	b.requireAttempts("after the last transition", b.get("a"), want)
 
