@@ -66,6 +66,9 @@ func (s *Store) transition(r *row, t *storage.Transition, now time.Time, ev *eve
 	e.UpdatedAt = now
 	e.Error = cloneError(t.Error)
 	e.Attempt, e.Iteration = t.Attempt, t.Iteration
+	if t.Attempts != nil {
+		e.Attempts = copyAttempts(t.Attempts)
+	}
 	switch {
 	case t.To == storage.StatusReady:
 		e.StartedAt = time.Time{}

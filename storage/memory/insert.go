@@ -10,8 +10,9 @@ import (
 
 // Insert inserts executions all or nothing; see [storage.Store]. Besides a
 // duplicate ID or SleepKey (an error wrapping [storage.ErrDuplicate]), a row
-// with an empty ID or TaskID, an unknown status, or a Delays slice whose
-// length differs from Executions fails the call.
+// with an empty ID or TaskID, an unknown status, invalid tags (see
+// [storage.ValidateTags]), or a Delays slice whose length differs from
+// Executions fails the call.
 func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if err := s.lock(ctx, "insert"); err != nil {
 		return err
@@ -105,6 +106,10 @@ func (s *Store) insertRow(r *row) {
 		s.bySleepKey[r.e.SleepKey] = r
 	}
 	s.addChild(r)
+	if r.e.RootID != "" {
+		s.byRoot[r.e.RootID] = append(s.byRoot[r.e.RootID], r)
+	}
+	s.addCreated(r)
 	due := r.e.DueAt
 	r.e.DueAt = time.Time{}
 	s.setDue(r, due)

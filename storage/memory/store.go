@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,12 @@ type Store struct {
 	bySleepKey map[string]*row
 	// children holds each parent's children ordered by (ChildIndex, seq).
 	children map[string][]*row
+	// byRoot holds the rows of each tree below its root (the rows whose
+	// RootID is it), in insertion order: what Delete removes with it.
+	byRoot map[string][]*row
+	// byCreated holds every row ordered by its list key (CreatedAt, then
+	// ID as bytes): List scans it (list.go).
+	byCreated []*row
 	// due holds, per task id, the rows whose DueAt is set.
 	due map[string]*dueQueue
 	// leases holds the leases of running, non-sleeping rows by expiry,
@@ -56,6 +63,7 @@ func New() *Store {
 		rows:       make(map[string]*row),
 		bySleepKey: make(map[string]*row),
 		children:   make(map[string][]*row),
+		byRoot:     make(map[string][]*row),
 		due:        make(map[string]*dueQueue),
 		batchIDs:   make(map[string]struct{}),
 		batchKeys:  make(map[string]struct{}),
@@ -86,6 +94,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.rows, s.bySleepKey, s.children, s.due, s.leases = nil, nil, nil, nil, nil
+	s.byRoot, s.byCreated = nil, nil
 	return nil
 }
 
@@ -119,15 +128,41 @@ func dbTime(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-// copyExecution returns a deep copy of e: byte slices and the error are not
-// shared. Nil and empty byte slices are kept apart.
+// copyExecution returns a deep copy of e: byte slices, the error, the tags
+// and the attempts (with their errors) are not shared. Nil and empty byte
+// slices are kept apart; empty tags and attempts become nil.
 func copyExecution(e storage.Execution) storage.Execution {
 	c := e
 	c.Input = bytes.Clone(e.Input)
 	c.Output = bytes.Clone(e.Output)
 	c.RunOutput = bytes.Clone(e.RunOutput)
 	c.Error = cloneError(e.Error)
+	c.Tags = cloneTags(e.Tags)
+	c.Attempts = copyAttempts(e.Attempts)
 	return c
+}
+
+// cloneTags returns a copy of tags; nil when there is none.
+func cloneTags(tags []string) []string {
+	if len(tags) == 0 {
+		return nil
+	}
+	return slices.Clone(tags)
+}
+
+// copyAttempts returns a deep copy of an attempt history with its times
+// normalised (see dbTime); nil when there is none.
+func copyAttempts(in []storage.Attempt) []storage.Attempt {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]storage.Attempt, len(in))
+	for i, a := range in {
+		a.StartedAt, a.FinishedAt = dbTime(a.StartedAt), dbTime(a.FinishedAt)
+		a.Error = cloneError(a.Error)
+		out[i] = a
+	}
+	return out
 }
 
 func cloneError(e *storage.ErrorInfo) *storage.ErrorInfo {
