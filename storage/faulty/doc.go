@@ -12,8 +12,11 @@
 // The decorator embeds the store it wraps. Every method of the contract
 // except Subscribe and Close goes through it: Insert, Get, GetBySleepKey,
 // ListChildren, Claim, NextDue, Heartbeat, Complete, Cancel, Release and
-// Recover. Subscribe and Close pass straight to the inner store, so events
-// are delivered as the inner store publishes them.
+// Recover, and List, Count and Delete ([storage.Lister]). Subscribe and
+// Close pass straight to the inner store, so events are delivered as the
+// inner store publishes them. While an inner store does not implement
+// storage.Lister, List, Count and Delete fail with an error wrapping
+// [errors.ErrUnsupported], without a fault or a call counted.
 //
 // # Fault kinds
 //
@@ -34,9 +37,10 @@
 // # Errors
 //
 // Every injected error wraps [ErrInjected] and names the method and the
-// kind. It never wraps [storage.ErrNotFound], [storage.ErrDuplicate] or
-// [storage.ErrClosed]: an injected fault is transient, and a caller that
-// retries it must not mistake it for a definite answer.
+// kind. It never wraps [storage.ErrNotFound], [storage.ErrDuplicate],
+// [storage.ErrNotDeletable] or [storage.ErrClosed]: an injected fault is
+// transient, and a caller that retries it must not mistake it for a
+// definite answer. A KindAfter fault on Delete leaves the trees deleted.
 //
 // # Determinism
 //

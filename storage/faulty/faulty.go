@@ -47,12 +47,16 @@ const (
 	MethodCancel        = "Cancel"
 	MethodRelease       = "Release"
 	MethodRecover       = "Recover"
+	MethodList          = "List"
+	MethodCount         = "Count"
+	MethodDelete        = "Delete"
 )
 
 // Methods lists every method faults may be injected into.
 var Methods = []string{
 	MethodInsert, MethodGet, MethodGetBySleepKey, MethodListChildren, MethodClaim,
 	MethodNextDue, MethodHeartbeat, MethodComplete, MethodCancel, MethodRelease, MethodRecover,
+	MethodList, MethodCount, MethodDelete,
 }
 
 // DefaultMaxLatency is the MaxLatency used when Options leaves it zero.
@@ -91,7 +95,10 @@ type Store struct {
 	stats      Stats
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Lister = (*Store)(nil)
+)
 
 // New returns a decorator over inner. It fails on a nil inner store or
 // options out of range.

@@ -65,7 +65,7 @@ func checkInjected(t *testing.T, err error) {
 	if !errors.Is(err, faulty.ErrInjected) {
 		t.Fatalf("want an injected fault, got %v", err)
 	}
-	for _, s := range []error{storage.ErrNotFound, storage.ErrDuplicate, storage.ErrClosed} {
+	for _, s := range []error{storage.ErrNotFound, storage.ErrDuplicate, storage.ErrNotDeletable, storage.ErrClosed} {
 		if errors.Is(err, s) {
 			t.Fatalf("injected fault %q wraps the sentinel %q", err, s)
 		}
@@ -126,6 +126,31 @@ func TestAfterFaultsApplyTheOperation(t *testing.T) {
 		}
 	})
 
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, faulty.Options{})
+		done := row("a")
+		done.Status = storage.StatusCompleted
+		if err := b.inner.Insert(b.ctx, storage.InsertParams{Now: t0, Executions: []storage.Execution{done}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.s.FailNext(faulty.MethodDelete, faulty.KindAfter); err != nil {
+			t.Fatal(err)
+		}
+		n, err := b.s.Delete(b.ctx, storage.DeleteParams{IDs: []string{"a"}})
+		checkInjected(t, err)
+		if n != 0 {
+			t.Errorf("a failed call returned %d", n)
+		}
+		if b.innerHas("a") {
+			t.Error("delete not applied")
+		}
+		_, err = b.s.Delete(b.ctx, storage.DeleteParams{IDs: []string{"a"}})
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("retry of the delete: want ErrNotFound, got %v", err)
+		}
+	})
+
 	t.Run("InnerErrorWins", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, faulty.Options{Rate: 1, Kinds: []faulty.Kind{faulty.KindAfter}})
@@ -158,7 +183,7 @@ func TestBeforeFaultsDoNotApply(t *testing.T) {
 
 // callAll calls every decorated method once and returns their errors by
 // method name.
-func callAll(ctx context.Context, s storage.Store) map[string]error {
+func callAll(ctx context.Context, s *faulty.Store) map[string]error {
 	lease := []storage.Lease{{ID: "a", Fence: 1}}
 	errs := map[string]error{}
 	errs[faulty.MethodInsert] = s.Insert(ctx, storage.InsertParams{Now: t0, Executions: []storage.Execution{row("new")}})
@@ -172,6 +197,9 @@ func callAll(ctx context.Context, s storage.Store) map[string]error {
 	_, errs[faulty.MethodCancel] = s.Cancel(ctx, storage.CancelParams{Now: t0, ID: "a", Error: storage.ErrorInfo{Kind: storage.ErrorKindCancelled}})
 	errs[faulty.MethodRelease] = s.Release(ctx, storage.ReleaseParams{Now: t0, Leases: lease})
 	_, errs[faulty.MethodRecover] = s.Recover(ctx, storage.RecoverParams{Now: t0, ExecutorID: "x"})
+	_, errs[faulty.MethodList] = s.List(ctx, storage.ListParams{Limit: 10})
+	_, errs[faulty.MethodCount] = s.Count(ctx, storage.CountParams{Now: t0})
+	_, errs[faulty.MethodDelete] = s.Delete(ctx, storage.DeleteParams{IDs: []string{"a"}}) // cancelled above
 	return errs
 }
 
@@ -444,5 +472,30 @@ func TestFailNextWhere(t *testing.T) {
 	checkInjected(t, err)
 	if _, err := b.s.Get(b.ctx, storage.GetParams{ID: "b"}); err != nil {
 		t.Fatalf("a scripted fault applied twice: %v", err)
+	}
+}
+
+// notLister hides the inner store's Lister methods.
+type notLister struct{ storage.Store }
+
+func TestListerOfAStoreWithoutIt(t *testing.T) {
+	t.Parallel()
+	inner := memory.New()
+	t.Cleanup(func() { _ = inner.Close() })
+	s, err := faulty.New(notLister{inner}, faulty.Options{Rate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	_, errList := s.List(ctx, storage.ListParams{Limit: 1})
+	_, errCount := s.Count(ctx, storage.CountParams{Now: t0})
+	_, errDelete := s.Delete(ctx, storage.DeleteParams{IDs: []string{"a"}})
+	for m, err := range map[string]error{faulty.MethodList: errList, faulty.MethodCount: errCount, faulty.MethodDelete: errDelete} {
+		if !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, faulty.ErrInjected) || !strings.Contains(err.Error(), m) {
+			t.Errorf("%s of a store without Lister: want an error wrapping ErrUnsupported naming the method, got %v", m, err)
+		}
+	}
+	if st := s.Stats(); st.Calls != 0 {
+		t.Errorf("calls counted: %v", st)
 	}
 }
