@@ -41,8 +41,9 @@ func (c completions) submit(h *held, tr storage.Transition) {
 }
 
 // completed settles a batch the completer wrote (or gave up on): claims are
-// forgotten, and a transition that failed deterministically (a child's
-// sleeping key already taken) fails its execution instead.
+// forgotten, failures are logged (logs.go), and a transition that failed
+// deterministically (a child's sleeping key already taken) fails its
+// execution instead.
 func (e *Executor) completed(batch []completer.Result[*held]) {
 	for i := range batch {
 		r := &batch[i]
@@ -52,6 +53,9 @@ func (e *Executor) completed(batch []completer.Result[*held]) {
 		if r.Err != nil {
 			e.comp.submit(r.Handle, spawnFailed(r.Transition, r.Err))
 			continue
+		}
+		if r.Unwritten == nil {
+			e.logOutcome(r)
 		}
 		e.held.remove(r.Handle)
 	}

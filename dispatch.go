@@ -68,6 +68,7 @@ func (e *Executor) dispatch() (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
+		e.logTakeovers(rows)
 		e.admit(rows)
 		if len(rows) == 0 {
 			return e.nextDue(), nil

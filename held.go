@@ -10,7 +10,10 @@ import (
 // held is one claim this executor holds: from the claim until its outcome
 // is written (or the claim is lost or released).
 type held struct {
-	lease  storage.Lease
+	lease storage.Lease
+	// row is the claimed row, as the claim returned it: its run reads it,
+	// and the logs of its outcome name its task and tree (logs.go).
+	row    *storage.Execution
 	cancel context.CancelCauseFunc // the run's context; nil for engine work
 	// abandoned is set when a hard shutdown gives the claim back: the
 	// run's eventual result must be discarded.

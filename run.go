@@ -21,12 +21,11 @@ import (
 // slotDone passes the slot on when the work ends.
 
 // activeRun is the state of one claimed execution processed here: its
-// claim, its definition and its row, in one allocation.
+// claim (with its row), its definition, in one allocation.
 type activeRun struct {
 	held
 	e    *Executor
 	d    *taskDef
-	row  *storage.Execution
 	once sync.Once // the outcome is recorded once: by the run or its timeout
 }
 
@@ -36,7 +35,7 @@ func (e *Executor) holdRuns(rows []storage.Execution) []activeRun {
 	runs := make([]activeRun, len(rows))
 	for i := range rows {
 		r := &runs[i]
-		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}}, e: e, d: e.lookup(rows[i].TaskID), row: &rows[i]}
+		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}, row: &rows[i]}, e: e, d: e.lookup(rows[i].TaskID)}
 		e.held.put(&r.held)
 	}
 	return runs

@@ -92,6 +92,12 @@ type Result[H any] struct {
 	// writing the batch (or ErrStopped): the transition may or may not
 	// have been applied, and its claim lapses if not.
 	Unwritten error
+	// Now is the time of the write that settled the transition
+	// (CompleteParams.Now, from which the store set its times: a retry's
+	// DueAt is Now + Delay); zero when it was not written. For a Replayed
+	// transition it is the last try's: the earlier try that applied it
+	// used an earlier time.
+	Now time.Time
 }
 
 // Completer queues submitted transitions and writes them in batches on its
@@ -230,7 +236,7 @@ func (c *Completer[H]) write(batch []Result[H], stopping bool) {
 		results, err := c.cfg.Complete(ctx, p)
 		cancel()
 		if err == nil {
-			c.written(batch, results, ambiguous)
+			c.written(batch, results, p.Now, ambiguous)
 			break
 		}
 		ambiguous = true
@@ -260,10 +266,10 @@ func (c *Completer[H]) write(batch []Result[H], stopping bool) {
 // for this transition, so finding them stored means it committed; a
 // transition whose guard changes with it, like running -> waiting, simply
 // does not apply again).
-func (c *Completer[H]) written(batch []Result[H], results []storage.TransitionResult, ambiguous bool) {
+func (c *Completer[H]) written(batch []Result[H], results []storage.TransitionResult, now time.Time, ambiguous bool) {
 	for i := range batch {
 		r := &batch[i]
-		r.Applied, r.Err = results[i].Applied, results[i].Err
+		r.Applied, r.Err, r.Now = results[i].Applied, results[i].Err, now
 		if !ambiguous || r.Applied {
 			continue
 		}
