@@ -11,7 +11,11 @@ import (
 // Config configures an Executor. The zero value is valid: every field has a
 // documented default.
 type Config struct {
-	// Logger receives the engine's logs. Default: slog.Default().
+	// Logger receives the engine's logs: failed attempts (Warn), executions
+	// that end failed, timed out, children failed or finalize failed
+	// (Error), takeovers of lapsed leases (Warn), store errors; nothing
+	// above Debug for a successful run (docs/semantics.md, Logs). Default:
+	// slog.Default().
 	Logger *slog.Logger
 	// Codec encodes inputs and outputs. Default: JSONCodec.
 	Codec Codec
