@@ -104,7 +104,7 @@ func BenchmarkFanout(b *testing.B) { fanoutBench(b, memory.New()) }
 // BenchmarkFanoutSQLite is BenchmarkFanout on a SQLite file (fan-in: every
 // child's completion updates its parent in the same transaction).
 func BenchmarkFanoutSQLite(b *testing.B) {
-	store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlite.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func BenchmarkFanoutPostgres(b *testing.B) {
 		b.Skip("set DURABLE_TEST_POSTGRES_URL to benchmark PostgreSQL")
 	}
 	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+	store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -177,7 +177,7 @@ var benchConcurrency = 100
 func BenchmarkThroughputSQLite(b *testing.B) {
 	const n = 20000
 	for range b.N {
-		store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+		store, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlite.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -197,7 +197,7 @@ func BenchmarkThroughputPostgres(b *testing.B) {
 	const n = 20000
 	for i := range b.N {
 		schema := fmt.Sprintf("bench_%d_%d", time.Now().UnixNano(), i)
-		store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+		store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,7 +12,7 @@
 // functions; inputs and outputs are Go values encoded by a [Codec] (JSON
 // by default).
 //
-//	store, err := sqlite.Open(ctx, "app.db")
+//	store, err := sqlite.Open(ctx, "app.db", sqlite.Config{})
 //	ex, err := durable.New(store, durable.Config{})
 //	greet := durable.Must(durable.NewTask(ex, "greet",
 //		func(ctx context.Context, name string) (string, error) {

@@ -90,10 +90,10 @@ func openBenchStore(ctx context.Context, f benchFlags) (*benchStore, error) {
 				_ = os.RemoveAll(dir)
 			}
 		}
-		bs.Store, err = sqlite.Open(ctx, bs.file, sqliteOptions(f.durability)...)
+		bs.Store, err = sqlite.Open(ctx, bs.file, sqliteConfig(f.durability))
 	case "postgres":
 		bs.schema = "bench_" + randomSuffix()
-		bs.Store, err = postgres.Open(ctx, f.dsn, postgres.WithSchema(bs.schema))
+		bs.Store, err = postgres.Open(ctx, f.dsn, postgres.Config{Schema: bs.schema})
 		bs.cleanup = func() { dropSchema(f.dsn, bs.schema) }
 	}
 	if err != nil {
@@ -103,11 +103,13 @@ func openBenchStore(ctx context.Context, f benchFlags) (*benchStore, error) {
 	return bs, nil
 }
 
-func sqliteOptions(durability string) []sqlite.Option {
+// sqliteConfig is the store's Config for the --durability flag (full or
+// normal, checked before).
+func sqliteConfig(durability string) sqlite.Config {
 	if durability == "normal" {
-		return []sqlite.Option{sqlite.WithDurability(sqlite.DurabilityNormal)}
+		return sqlite.Config{Durability: sqlite.DurabilityNormal}
 	}
-	return nil
+	return sqlite.Config{}
 }
 
 func (bs *benchStore) close() {
@@ -657,9 +659,9 @@ func parseWorkerFlags(args []string, stderr io.Writer) (workerFlags, error) {
 func openWorkerStore(ctx context.Context, w workerFlags) (storage.Store, error) {
 	switch w.kind {
 	case "sqlite":
-		return sqlite.Open(ctx, w.file, sqliteOptions(w.durability)...)
+		return sqlite.Open(ctx, w.file, sqliteConfig(w.durability))
 	case "postgres":
-		return postgres.Open(ctx, w.dsn, postgres.WithSchema(w.schema))
+		return postgres.Open(ctx, w.dsn, postgres.Config{Schema: w.schema})
 	}
 	return nil, fmt.Errorf("unknown store %q", w.kind)
 }

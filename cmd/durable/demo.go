@@ -68,7 +68,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			return exitError
 		}
 	}
-	store, err := sqlite.Open(ctx, f.db)
+	store, err := sqlite.Open(ctx, f.db, sqlite.Config{})
 	if err != nil {
 		fmt.Fprintf(stderr, "durable demo: cannot use database %s: %v\n", f.db, err)
 		return exitError

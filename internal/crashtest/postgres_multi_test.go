@@ -100,7 +100,7 @@ func runPgWorker(dsn, schema, ledgerPath, executor string, register func(*durabl
 	if err != nil {
 		return err
 	}
-	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	store, err := postgres.Open(ctx, dsn, postgres.Config{Schema: schema})
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func TestPostgresMultiProcess(t *testing.T) {
 func enqueuePg(t *testing.T, dsn, schema, prefix string, leaves, trees int) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	store, err := postgres.Open(ctx, dsn, postgres.Config{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func reusedFences(runs []run) []string {
 func enqueueCrashLeaves(t *testing.T, dsn string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, dsn, postgres.WithSchema(serverCrashSchema))
+	store, err := postgres.Open(ctx, dsn, postgres.Config{Schema: serverCrashSchema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func sqliteWorker(db, ledgerPath string) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, db)
+	store, err := sqlite.Open(ctx, db, sqlite.Config{})
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func TestSQLiteCrashRecovery(t *testing.T) {
 func enqueueLedgerTasks(t *testing.T, db string, n int) []string {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, db)
+	store, err := sqlite.Open(ctx, db, sqlite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func warnLogger(report func(msg string)) *slog.Logger {
 func eventsWorker(db string) error {
 	ctx := context.Background()
 	out := &lineWriter{w: os.Stdout}
-	store, err := sqlite.Open(ctx, db)
+	store, err := sqlite.Open(ctx, db, sqlite.Config{})
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func percentiles(ds []time.Duration) (p50, p90, maxd time.Duration) {
 func eventsExecutor(t *testing.T, db string, cfg durable.Config, started func(string), ended func(string, error)) (*durable.Executor, eventsTasks) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, db)
+	store, err := sqlite.Open(ctx, db, sqlite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

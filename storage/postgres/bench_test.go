@@ -35,7 +35,7 @@ func fill(b *testing.B, s *Store, n int) {
 func BenchmarkInsertBatch(b *testing.B) {
 	for _, size := range []int{100, 1000} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			s := openStore(b)
+			s := openStore(b, Config{})
 			i := 0
 			for b.Loop() {
 				rows := benchRows(fmt.Sprintf("b%d", i), size)
@@ -51,7 +51,7 @@ func BenchmarkInsertBatch(b *testing.B) {
 
 // BenchmarkInsertBatchParallel: batches of 1000 from 4 goroutines.
 func BenchmarkInsertBatchParallel(b *testing.B) {
-	s := openStore(b)
+	s := openStore(b, Config{})
 	var n atomic.Int64
 	b.SetParallelism(2)
 	b.RunParallel(func(pb *testing.PB) {
@@ -69,7 +69,7 @@ func BenchmarkInsertBatchParallel(b *testing.B) {
 // BenchmarkClaimComplete: per op, one Claim of 100 rows and one Complete
 // of those 100 (completed, no parent), sequentially on one goroutine.
 func BenchmarkClaimComplete(b *testing.B) {
-	s := openStore(b)
+	s := openStore(b, Config{})
 	const batch = 100
 	fill(b, s, b.N*batch)
 	claimP := storage.ClaimParams{ExecutorID: "e", TaskIDs: []string{"task"}, Limit: batch, Lease: time.Minute}
@@ -94,7 +94,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 // take batches of 100 and hand the rows to completers, which complete
 // whatever accumulated (up to 400) in one call. Each op is one task.
 func BenchmarkDrain(b *testing.B) {
-	s := openStore(b)
+	s := openStore(b, Config{})
 	fill(b, s, b.N)
 	const claimers, completers, claimBatch, maxComplete = 2, 2, 100, 400
 	work := make(chan storage.Execution, 4*maxComplete)

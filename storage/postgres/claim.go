@@ -29,7 +29,7 @@ func (a claimKey) compare(b claimKey) int {
 // pacingClock is the clock that paces rescues: params' Now with
 // ClockParams (the fixed times of tests), else the wall clock.
 func (s *Store) pacingClock(now time.Time) time.Time {
-	if s.cfg.clock == ClockParams && !now.IsZero() {
+	if s.cfg.Clock == ClockParams && !now.IsZero() {
 		return now
 	}
 	return time.Now()

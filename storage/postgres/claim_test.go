@@ -36,7 +36,7 @@ func TestInClaimOrder(t *testing.T) {
 func TestCompleteDoneNotifiesEveryID(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	s, other := openOn(t, schema), openOn(t, schema)
+	s, other := openOn(t, schema, Config{}), openOn(t, schema, Config{})
 	finished := make(chan []string, 64)
 	defer other.Subscribe(func(ev storage.Event) {
 		if len(ev.Finished) > 0 {

@@ -14,7 +14,7 @@ import (
 // database's host, so the local clock reads the database's time.
 func TestClockDatabaseIgnoresSkew(t *testing.T) {
 	t.Parallel()
-	s := openStore(t) // ClockDatabase is the default
+	s := openStore(t, Config{}) // ClockDatabase is the default
 	const delay, lease, skew = time.Second, 2 * time.Second, 10 * time.Minute
 	const slack = 50 * time.Millisecond // clock reads vs statement times
 	skewed := func(sign int) time.Time { return time.Now().Add(time.Duration(sign) * skew) }

@@ -143,7 +143,7 @@ func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now a
 		attempts[k], iterations[k] = int64(t.Attempt), int64(t.Iteration)
 	}
 	var channel *string
-	if s.cfg.listen {
+	if !s.cfg.DisableNotifications {
 		channel = &s.channel
 	}
 	args := pgx.StrictNamedArgs{"now": now, "d_id": ids, "d_fence": fences, "d_output": outputs,

@@ -12,7 +12,7 @@ import (
 func TestConformance(t *testing.T) {
 	testURL(t)
 	storagetest.Run(t, func(t *testing.T) storage.Store {
-		return openStore(t, WithClock(ClockParams))
+		return openStore(t, Config{Clock: ClockParams})
 	})
 }
 
@@ -21,6 +21,6 @@ func TestConformance(t *testing.T) {
 func TestEngine(t *testing.T) {
 	testURL(t)
 	storagetest.RunEngine(t, func(t *testing.T) storage.Store {
-		return openStore(t)
+		return openStore(t, Config{})
 	})
 }

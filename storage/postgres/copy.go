@@ -76,7 +76,7 @@ func (s *Store) insertCopy(ctx context.Context, p storage.InsertParams) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.schema, "executions"}, copyColumns, newCopySource(p, now)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.Schema, "executions"}, copyColumns, newCopySource(p, now)); err != nil {
 			return err
 		}
 		batch := &pgx.Batch{}

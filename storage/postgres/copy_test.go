@@ -14,7 +14,7 @@ import (
 // batch with ErrDuplicate.
 func TestInsertCopy(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithClock(ClockParams))
+	s := openStore(t, Config{Clock: ClockParams})
 	ctx := t.Context()
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	rows := make([]storage.Execution, copyThreshold)

@@ -19,7 +19,7 @@ func TestConformanceCrash(t *testing.T) {
 	cluster := pgcluster.New(t)
 	storagetest.RunCrash(t, storagetest.CrashHarness{
 		Open: func(t *testing.T) storage.Store {
-			s, err := Open(context.Background(), cluster.DSN(), WithSchema("crash"))
+			s, err := Open(context.Background(), cluster.DSN(), Config{Schema: "crash"})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}

@@ -1,16 +1,18 @@
 // Package postgres is a storage.Store on PostgreSQL (pgx v5), for many
 // executors in many processes sharing one database.
 //
-//	store, err := postgres.Open(ctx, "postgres://user@host:5432/app")
-//	// or, on a pool the application already has:
-//	store, err := postgres.New(ctx, pool, postgres.WithSchema("jobs"))
+//	store, err := postgres.Open(ctx, "postgres://user@host:5432/app", postgres.Config{})
+//	// or, on a pool the application already has, in a schema of its own:
+//	store, err := postgres.New(ctx, pool, postgres.Config{Schema: "jobs"})
 //
-// See docs/postgres.md for setup, options, behaviour and benchmarks.
+// Config's zero value is the default for every field; set only what you
+// change. See docs/postgres.md for setup, the Config fields, behaviour and
+// benchmarks.
 //
 // # Schema and migrations
 //
 // The store keeps one table, executions, in its own schema ("durable" by
-// default, WithSchema to change it), created on first open. Migrations are
+// default, Config.Schema to change it), created on first open. Migrations are
 // embedded (Migrations) and recorded in the schema's schema_version table;
 // Open and New apply the missing ones in one transaction under an advisory
 // lock, so processes starting at once are safe. A database whose schema is

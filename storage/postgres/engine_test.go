@@ -36,7 +36,7 @@ func testCtx(t *testing.T) context.Context {
 // only if the caller's transaction commits.
 func TestEnqueueTx(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := openStore(t, Config{})
 	ctx := testCtx(t)
 	ex := engineOn(t, s)
 	task := durable.Must(durable.NewTask(ex, "outbox", func(ctx context.Context, in string) (string, error) { return "sent " + in, nil }))
@@ -82,7 +82,7 @@ func TestEnqueueTx(t *testing.T) {
 func TestAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	worker, client := openOn(t, schema), openOn(t, schema)
+	worker, client := openOn(t, schema, Config{}), openOn(t, schema, Config{})
 	ctx := testCtx(t)
 	started := make(chan struct{}, 1)
 	stopped := make(chan error, 1)

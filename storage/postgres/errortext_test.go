@@ -14,7 +14,7 @@ import (
 // retried for ever.
 func TestErrorWithNULIsStored(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithClock(ClockParams))
+	s := openStore(t, Config{Clock: ClockParams})
 	ctx := context.Background()
 	row := storagetest.NewExecution("prev", "task")
 	row.Error = &storage.ErrorInfo{Kind: "generic", Message: "attempt\x00one", Stack: "goroutine\x001", Retryable: true}

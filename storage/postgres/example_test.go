@@ -12,7 +12,7 @@ import (
 // Open a store in its own schema, on the database's clock (the default).
 func ExampleOpen() {
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.WithSchema("jobs"))
+	store, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.Config{Schema: "jobs"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func ExampleOpen() {
 // if and only if the transaction commits.
 func ExampleStore_InsertTx() {
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"))
+	store, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

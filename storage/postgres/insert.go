@@ -86,7 +86,7 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 		}
 	}
 	var channel, payload *string
-	if s.cfg.listen && ev.Ready {
+	if !s.cfg.DisableNotifications && ev.Ready {
 		ps := payloads(s.tag, ev)
 		channel, payload = &s.channel, &ps[0]
 	}

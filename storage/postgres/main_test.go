@@ -56,18 +56,20 @@ func dropSchema(tb testing.TB, url, schema string) {
 	}
 }
 
-// openStore opens a store on a fresh schema with the given options (after
-// WithSchema, so they may override it) and closes it when the test ends.
-func openStore(tb testing.TB, opts ...Option) *Store {
+// openStore opens a store with cfg on a fresh schema (which replaces
+// cfg.Schema) and closes it when the test ends.
+func openStore(tb testing.TB, cfg Config) *Store {
 	tb.Helper()
 	schema := testSchema(tb)
-	return openOn(tb, schema, opts...)
+	return openOn(tb, schema, cfg)
 }
 
-// openOn opens a store on schema and closes it when the test ends.
-func openOn(tb testing.TB, schema string, opts ...Option) *Store {
+// openOn opens a store with cfg on schema (which replaces cfg.Schema) and
+// closes it when the test ends.
+func openOn(tb testing.TB, schema string, cfg Config) *Store {
 	tb.Helper()
-	s, err := Open(context.Background(), testURL(tb), append([]Option{WithSchema(schema)}, opts...)...)
+	cfg.Schema = schema
+	s, err := Open(context.Background(), testURL(tb), cfg)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}

@@ -78,16 +78,16 @@ type appliedMigration struct {
 func (s *Store) migrate(ctx context.Context) error {
 	err := s.withTx(ctx, nil, func(tx pgx.Tx) error { return s.migrateTx(ctx, tx) })
 	if err != nil {
-		return fmt.Errorf("postgres: migrate schema %q: %w", s.cfg.schema, err)
+		return fmt.Errorf("postgres: migrate schema %q: %w", s.cfg.Schema, err)
 	}
 	return nil
 }
 
 func (s *Store) migrateTx(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, s.q.migrateLock, pgx.StrictNamedArgs{"lock_key": "durable.migrate." + s.cfg.schema}); err != nil {
+	if _, err := tx.Exec(ctx, s.q.migrateLock, pgx.StrictNamedArgs{"lock_key": "durable.migrate." + s.cfg.Schema}); err != nil {
 		return err
 	}
-	if s.cfg.migrate {
+	if !s.cfg.DisableMigrations {
 		if _, err := tx.Exec(ctx, s.q.migrateSchema); err != nil {
 			return err
 		}
@@ -95,9 +95,9 @@ func (s *Store) migrateTx(ctx context.Context, tx pgx.Tx) error {
 			return err
 		}
 	}
-	if !s.cfg.migrate {
+	if s.cfg.DisableMigrations {
 		var ok bool
-		table := pgx.Identifier{s.cfg.schema, "schema_version"}.Sanitize()
+		table := pgx.Identifier{s.cfg.Schema, "schema_version"}.Sanitize()
 		if err := tx.QueryRow(ctx, s.q.migrateHasVersionTable, pgx.StrictNamedArgs{"table": table}).Scan(&ok); err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func (s *Store) migrateTx(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	if len(pending) > 0 && !s.cfg.migrate {
+	if len(pending) > 0 && s.cfg.DisableMigrations {
 		return fmt.Errorf("%w: database is at version %d, this code needs version %d and migrations are off",
 			ErrSchemaVersion, len(applied), SchemaVersion)
 	}

@@ -9,21 +9,36 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-func TestOpenRejectsBadSchemaNames(t *testing.T) {
+// TestOpenRejectsBadConfig: a bad Config field fails Open before any
+// connection, with an error naming the field and the bad value. It needs no
+// server.
+func TestOpenRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"", "Durable", "1abc", "a-b", "a b", `a"b`, "x;drop", strings.Repeat("a", 64)} {
-		_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", WithSchema(name))
-		if err == nil || !strings.Contains(err.Error(), "invalid schema name") {
-			t.Errorf("Open with schema %q: want an invalid schema name error, got %v", name, err)
+	for _, name := range []string{"Durable", "1abc", "a-b", "a b", `a"b`, "x;drop", strings.Repeat("a", 64)} {
+		_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", Config{Schema: name})
+		if err == nil || !strings.Contains(err.Error(), "Config.Schema: invalid schema name") || !strings.Contains(err.Error(), strconv.Quote(name)) {
+			t.Errorf("Open with schema %q: want an invalid Config.Schema error naming it, got %v", name, err)
+		}
+		// New checks the same Config (the pool is never used).
+		if _, err := New(t.Context(), &pgxpool.Pool{}, Config{Schema: name}); err == nil || !strings.Contains(err.Error(), "Config.Schema") {
+			t.Errorf("New with schema %q: want an invalid Config.Schema error, got %v", name, err)
 		}
 	}
-	if _, err := New(t.Context(), nil); err == nil {
+	if _, err := New(t.Context(), nil, Config{}); err == nil {
 		t.Error("New with a nil pool: want an error")
 	}
-	if _, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", WithClock(Clock(7))); err == nil {
-		t.Error("Open with an unknown clock: want an error")
+	_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", Config{Clock: Clock(7)})
+	if err == nil || !strings.Contains(err.Error(), "Config.Clock") || !strings.Contains(err.Error(), "Clock(7)") {
+		t.Errorf("Open with an unknown clock: want an error naming Config.Clock and Clock(7), got %v", err)
+	}
+	// The zero Config is valid and means the defaults.
+	cfg := Config{}.withDefaults()
+	if err := cfg.validate(); err != nil || cfg.Schema != DefaultSchema || cfg.Clock != ClockDatabase ||
+		cfg.DisableNotifications || cfg.DisableMigrations || cfg.Logger == nil || cfg.pingEvery != defaultPingEvery {
+		t.Errorf("Config{}.withDefaults() = %+v, validate: %v", cfg, err)
 	}
 }
 
@@ -41,7 +56,7 @@ func TestOpenRejectsSystemSchemas(t *testing.T) {
 		"pg_":                `reserves the prefix "pg_"`,
 	}
 	for name, why := range cases {
-		_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", WithSchema(name))
+		_, err := Open(t.Context(), "postgres://nobody@127.0.0.1:1/none", Config{Schema: name})
 		if err == nil || !strings.Contains(err.Error(), "invalid schema name") ||
 			!strings.Contains(err.Error(), `"`+name+`"`) || !strings.Contains(err.Error(), why) {
 			t.Errorf("Open with schema %q: want an invalid schema name error naming it and saying %q, got %v", name, why, err)
@@ -49,7 +64,7 @@ func TestOpenRejectsSystemSchemas(t *testing.T) {
 	}
 	// Names that only look alike are the user's own.
 	for _, name := range []string{"pgx", "pg", "my_pg_catalog", "information", "durable"} {
-		if _, err := buildConfig([]Option{WithSchema(name)}); err != nil {
+		if err := (Config{Schema: name}).withDefaults().validate(); err != nil {
 			t.Errorf("schema %q: %v", name, err)
 		}
 	}
@@ -61,7 +76,7 @@ func TestSchemaNameEdges(t *testing.T) {
 	schema := "t_" + strings.Repeat("z", 61)
 	testURL(t)
 	t.Cleanup(func() { dropSchema(t, testURL(t), schema) })
-	s := openOn(t, schema)
+	s := openOn(t, schema, Config{})
 	if len(s.Channel()) > 63 {
 		t.Fatalf("channel %q longer than 63 bytes", s.Channel())
 	}
@@ -78,7 +93,7 @@ func TestMigrateConcurrentOpens(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			s, err := Open(t.Context(), testURL(t), WithSchema(schema))
+			s, err := Open(t.Context(), testURL(t), Config{Schema: schema})
 			if err == nil {
 				err = s.Close()
 			}
@@ -102,20 +117,20 @@ func TestMigrateConcurrentOpens(t *testing.T) {
 		t.Fatalf("schema_version: %d rows up to %d, want %d up to %d", count, maxVersion, len(embeddedMigrations), SchemaVersion)
 	}
 	// Opening again applies nothing and succeeds.
-	openOn(t, schema)
+	openOn(t, schema, Config{})
 }
 
 func TestMigrateNewerSchema(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	openOn(t, schema)
+	openOn(t, schema, Config{})
 	pool := testPool(t)
 	_, err := pool.Exec(t.Context(), "INSERT INTO "+pgx.Identifier{schema, "schema_version"}.Sanitize()+
 		" (version, name, checksum) VALUES (999, '999_future', 'x')")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(t.Context(), testURL(t), WithSchema(schema))
+	_, err = Open(t.Context(), testURL(t), Config{Schema: schema})
 	if !errors.Is(err, ErrSchemaVersion) {
 		t.Fatalf("Open on a newer schema: want ErrSchemaVersion, got %v", err)
 	}
@@ -130,14 +145,14 @@ func TestMigrateNewerSchema(t *testing.T) {
 func TestMigrateChecksumMismatch(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	openOn(t, schema)
+	openOn(t, schema, Config{})
 	pool := testPool(t)
 	_, err := pool.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema, "schema_version"}.Sanitize()+
 		" SET checksum = 'edited' WHERE version = 1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(t.Context(), testURL(t), WithSchema(schema))
+	_, err = Open(t.Context(), testURL(t), Config{Schema: schema})
 	if !errors.Is(err, ErrSchemaVersion) || !strings.Contains(err.Error(), "001_init") {
 		t.Fatalf("Open with an edited migration: want ErrSchemaVersion naming 001_init, got %v", err)
 	}
@@ -146,18 +161,18 @@ func TestMigrateChecksumMismatch(t *testing.T) {
 func TestMigrationsOff(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	if _, err := Open(t.Context(), testURL(t), WithSchema(schema), WithMigrations(false)); err == nil {
+	if _, err := Open(t.Context(), testURL(t), Config{Schema: schema, DisableMigrations: true}); err == nil {
 		t.Fatal("Open with migrations off on an empty schema: want an error")
 	}
-	openOn(t, schema)
-	openOn(t, schema, WithMigrations(false)) // up to date: fine
+	openOn(t, schema, Config{})
+	openOn(t, schema, Config{DisableMigrations: true}) // up to date: fine
 }
 
 func TestNewOnCallerPool(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
 	pool := testPool(t)
-	s, err := New(context.Background(), pool, WithSchema(schema))
+	s, err := New(context.Background(), pool, Config{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 func TestClaimExclusive(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	stores := []*Store{openOn(t, schema), openOn(t, schema)}
+	stores := []*Store{openOn(t, schema, Config{}), openOn(t, schema, Config{})}
 	const n, limit, perStore = 3000, 7, 4
 	var rows []storage.Execution
 	for i := range n {
@@ -79,7 +79,7 @@ func TestClaimExclusive(t *testing.T) {
 func TestNotifyBetweenStores(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	a, b := openOn(t, schema), openOn(t, schema)
+	a, b := openOn(t, schema, Config{}), openOn(t, schema, Config{})
 	aEvs, bEvs := make(chan storage.Event, 64), make(chan storage.Event, 64)
 	defer a.Subscribe(func(ev storage.Event) { aEvs <- ev })()
 	defer b.Subscribe(func(ev storage.Event) { bEvs <- ev })()
@@ -120,7 +120,7 @@ func TestNotifyBetweenStores(t *testing.T) {
 // subscribers see the store's own events.
 func TestNotificationsOff(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithNotifications(false))
+	s := openStore(t, Config{DisableNotifications: true})
 	evs := make(chan storage.Event, 8)
 	defer s.Subscribe(func(ev storage.Event) { evs <- ev })()
 	insert(t, s, time.Time{}, storagetest.NewExecution("x", "task"))
@@ -135,8 +135,7 @@ func TestNotificationsOff(t *testing.T) {
 func TestListenerPingsIdleConnection(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	quick := func(c *config) { c.pingEvery = 50 * time.Millisecond }
-	a, b := openOn(t, schema, quick), openOn(t, schema)
+	a, b := openOn(t, schema, Config{pingEvery: 50 * time.Millisecond}), openOn(t, schema, Config{})
 	evs := make(chan storage.Event, 16)
 	defer a.Subscribe(func(ev storage.Event) { evs <- ev })()
 	deadline := time.Now().Add(30 * time.Second)

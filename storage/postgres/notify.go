@@ -79,7 +79,7 @@ func ownPayload(raw, tag string) bool {
 // queueNotify queues the notifications of ev on batch, unless
 // notifications are off.
 func (s *Store) queueNotify(batch *pgx.Batch, sender string, ev storage.Event) {
-	if !s.cfg.listen {
+	if s.cfg.DisableNotifications {
 		return
 	}
 	for _, p := range payloads(sender, ev) {
@@ -155,7 +155,7 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 				if ctx.Err() != nil {
 					return
 				}
-				l.s.cfg.logger.Warn("postgres listener: reconnect failed",
+				l.s.cfg.Logger.Warn("postgres listener: reconnect failed",
 					"channel", l.s.channel, "err", err, "retry_in", backoff)
 				if sleepCtx(ctx, backoff) != nil {
 					return
@@ -164,7 +164,7 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 				continue
 			}
 			conn, backoff = c, minBackoff
-			l.s.cfg.logger.Info("postgres listener: reconnected", "channel", l.s.channel)
+			l.s.cfg.Logger.Info("postgres listener: reconnected", "channel", l.s.channel)
 			// Notifications sent while disconnected are lost: poll.
 			l.s.publish(storage.Event{Ready: true})
 		}
@@ -176,7 +176,7 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 		if ctx.Err() != nil {
 			return
 		}
-		l.s.cfg.logger.Warn("postgres listener: connection lost", "channel", l.s.channel, "err", err)
+		l.s.cfg.Logger.Warn("postgres listener: connection lost", "channel", l.s.channel, "err", err)
 	}
 }
 
@@ -214,7 +214,7 @@ func (l *listener) deliver(raw string) {
 	}
 	var p payload
 	if err := json.Unmarshal([]byte(raw), &p); err != nil {
-		l.s.cfg.logger.Warn("postgres listener: unreadable notification", "channel", l.s.channel, "err", err)
+		l.s.cfg.Logger.Warn("postgres listener: unreadable notification", "channel", l.s.channel, "err", err)
 		l.s.publish(storage.Event{Ready: true})
 		return
 	}

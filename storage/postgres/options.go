@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultSchema is the schema the store keeps its tables in unless
-// WithSchema says otherwise.
+// Config.Schema names another.
 const DefaultSchema = "durable"
 
 // Clock selects whose clock judges due times and leases.
@@ -43,86 +43,68 @@ func (c Clock) String() string {
 // to embed (quoted) in SQL and short enough for PostgreSQL identifiers.
 var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// config is what the options set.
-type config struct {
-	schema  string
-	clock   Clock
-	listen  bool
-	logger  *slog.Logger
-	migrate bool
+// Config configures a Store at Open or New. The zero value is valid: every
+// field has a documented default.
+type Config struct {
+	// Schema is the schema the store keeps its tables in (created if
+	// missing), so several stores, or durable and the application, can
+	// share one database. The name must match ^[a-z_][a-z0-9_]{0,62}$ and
+	// must not be a system schema: information_schema, or any name
+	// starting with pg_ (pg_catalog, pg_toast, ...; PostgreSQL reserves
+	// that prefix for system schemas). Open and New reject any other name
+	// with an error naming it. Default: DefaultSchema ("durable").
+	Schema string
+	// Clock selects whose clock judges "now". Default (the zero value):
+	// ClockDatabase.
+	Clock Clock
+	// DisableNotifications turns cross-process events off. By default
+	// (false) every write sends a NOTIFY on the schema's channel and a
+	// dedicated connection LISTENs to it, so subscribers see the writes of
+	// every process. When true (e.g. behind a pooler in transaction mode,
+	// where LISTEN does not work), the store sends no NOTIFY, holds no
+	// extra connection, and subscribers only see this store's own writes:
+	// other processes' work is found by polling.
+	DisableNotifications bool
+	// DisableMigrations turns off the migrations applied at Open and New:
+	// the store then only checks that the schema is at the version this
+	// code expects, and fails otherwise. Default (false): migrate.
+	DisableMigrations bool
+	// Logger receives background events (the listener's reconnects).
+	// Default: discard.
+	Logger *slog.Logger
+
 	// pingEvery is how long the listener waits for a notification before
-	// pinging its connection (tests lower it).
+	// pinging its connection (tests lower it). Default: defaultPingEvery.
 	pingEvery time.Duration
 }
 
-func defaultConfig() config {
-	return config{
-		schema:  DefaultSchema,
-		clock:   ClockDatabase,
-		listen:  true,
-		logger:  slog.New(slog.DiscardHandler),
-		migrate: true,
-
-		pingEvery: defaultPingEvery,
+// withDefaults returns c with every zero field set to its documented
+// default. It is the only place a default is applied; Open and New call it
+// before validate, which then checks the result.
+func (c Config) withDefaults() Config {
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
 	}
-}
-
-// Option configures a Store at Open or New.
-type Option func(*config)
-
-// WithSchema keeps the store's tables in the named schema (created if
-// missing), so several stores, or durable and the application, can share
-// one database. The name must match ^[a-z_][a-z0-9_]{0,62}$ and must not
-// be a system schema: information_schema, or any name starting with pg_
-// (pg_catalog, pg_toast, ...; PostgreSQL reserves that prefix for system
-// schemas). Open and New reject any other name with an error naming it.
-// Defaults to DefaultSchema ("durable").
-func WithSchema(name string) Option {
-	return func(c *config) { c.schema = name }
-}
-
-// WithClock selects whose clock judges "now". Defaults to ClockDatabase.
-func WithClock(clock Clock) Option {
-	return func(c *config) { c.clock = clock }
-}
-
-// WithNotifications turns cross-process events on or off. When on (the
-// default), every write sends a NOTIFY on the schema's channel and a
-// dedicated connection LISTENs to it, so subscribers see the writes of
-// every process. When off (e.g. behind a pooler in transaction mode, where
-// LISTEN does not work), the store sends no NOTIFY, holds no extra
-// connection, and subscribers only see this store's own writes: other
-// processes' work is found by polling.
-func WithNotifications(enabled bool) Option {
-	return func(c *config) { c.listen = enabled }
-}
-
-// WithLogger sets the logger for background events (the listener's
-// reconnects). Defaults to discarding.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l != nil {
-			c.logger = l
-		}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.pingEvery == 0 {
+		c.pingEvery = defaultPingEvery
+	}
+	return c
 }
 
-// WithMigrations turns the migrations applied at Open/New on or off.
-// When off, the store only checks that the schema is at the version this
-// code expects and fails otherwise. Defaults to on.
-func WithMigrations(enabled bool) Option {
-	return func(c *config) { c.migrate = enabled }
-}
-
-func (c *config) validate() error {
-	if !schemaPattern.MatchString(c.schema) {
-		return fmt.Errorf("postgres: invalid schema name %q: must match %s", c.schema, schemaPattern)
+// validate checks c after withDefaults; its error names the field and the
+// bad value.
+func (c Config) validate() error {
+	if !schemaPattern.MatchString(c.Schema) {
+		return fmt.Errorf("postgres: Config.Schema: invalid schema name %q: must match %s", c.Schema, schemaPattern)
 	}
-	if why := systemSchema(c.schema); why != "" {
-		return fmt.Errorf("postgres: invalid schema name %q: %s; choose a schema of your own", c.schema, why)
+	if why := systemSchema(c.Schema); why != "" {
+		return fmt.Errorf("postgres: Config.Schema: invalid schema name %q: %s; choose a schema of your own", c.Schema, why)
 	}
-	if c.clock != ClockDatabase && c.clock != ClockParams {
-		return fmt.Errorf("postgres: invalid clock %v", c.clock)
+	if c.Clock != ClockDatabase && c.Clock != ClockParams {
+		return fmt.Errorf("postgres: Config.Clock: unknown clock %v (want ClockDatabase or ClockParams)", c.Clock)
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ func explainedPool(t *testing.T) (*pgxpool.Pool, *planLog) {
 // the whole table, which made every claim cost O(table).
 func TestHotStatementPlans(t *testing.T) {
 	pool, log := explainedPool(t)
-	s, err := New(t.Context(), pool, WithSchema(testSchema(t)))
+	s, err := New(t.Context(), pool, Config{Schema: testSchema(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

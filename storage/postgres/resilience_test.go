@@ -54,12 +54,12 @@ func TestResilienceTerminatedBackends(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
 	app := "durable_test_" + schema
-	a, err := New(t.Context(), poolNamed(t, app), WithSchema(schema))
+	a, err := New(t.Context(), poolNamed(t, app), Config{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
-	b := openOn(t, schema) // an observer whose connections are spared
+	b := openOn(t, schema, Config{}) // an observer whose connections are spared
 	aEvs := make(chan storage.Event, 4096)
 	defer a.Subscribe(func(ev storage.Event) {
 		select {

@@ -23,7 +23,7 @@ import (
 type Store struct {
 	pool     *pgxpool.Pool
 	ownsPool bool
-	cfg      config
+	cfg      Config // with its defaults
 	q        *queries
 	// channel is the LISTEN/NOTIFY channel of the schema.
 	channel string
@@ -52,9 +52,9 @@ var _ storage.Store = (*Store)(nil)
 // Open connects to the PostgreSQL database at dsn (a URL or key=value
 // connection string, see pgxpool.ParseConfig), applies the migrations and
 // starts the listener. The store owns the pool: Close closes it.
-func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	cfg, err := buildConfig(opts)
-	if err != nil {
+func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	poolCfg, err := pgxpool.ParseConfig(dsn)
@@ -77,40 +77,31 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // It applies the migrations and starts the listener, which takes one
 // connection out of the pool for good (pgxpool.Conn.Hijack) and another
 // each time it reconnects.
-func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: new: nil pool")
 	}
-	cfg, err := buildConfig(opts)
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return newStore(ctx, pool, false, cfg)
 }
 
-func buildConfig(opts []Option) (config, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
-	return cfg, cfg.validate()
-}
-
-func newStore(ctx context.Context, pool *pgxpool.Pool, owns bool, cfg config) (*Store, error) {
-	q, err := newQueries(cfg.schema)
+// newStore makes the store; cfg has its defaults and is valid.
+func newStore(ctx context.Context, pool *pgxpool.Pool, owns bool, cfg Config) (*Store, error) {
+	q, err := newQueries(cfg.Schema)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
 		pool: pool, ownsPool: owns, cfg: cfg, q: q,
-		channel: channelName(cfg.schema), tag: newTag(),
+		channel: channelName(cfg.Schema), tag: newTag(),
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
-	if cfg.listen {
+	if !cfg.DisableNotifications {
 		l, err := startListener(ctx, s)
 		if err != nil {
 			return nil, err
@@ -138,7 +129,7 @@ func newTag() string {
 }
 
 // Schema returns the schema the store's tables live in.
-func (s *Store) Schema() string { return s.cfg.schema }
+func (s *Store) Schema() string { return s.cfg.Schema }
 
 // Channel returns the LISTEN/NOTIFY channel the store sends and listens on.
 func (s *Store) Channel() string { return s.channel }
@@ -173,7 +164,7 @@ func (s *Store) check(op string) error {
 // now is the @now argument: params' Now with ClockParams, NULL (the
 // database's clock) with ClockDatabase or when now is zero.
 func (s *Store) now(now time.Time) any {
-	if s.cfg.clock != ClockParams || now.IsZero() {
+	if s.cfg.Clock != ClockParams || now.IsZero() {
 		return nil
 	}
 	return now

@@ -84,7 +84,7 @@ func spawn(t testing.TB, s *Store, parentID string, n int, failFast bool) []stor
 
 func TestNilAndEmptyBytesRoundTrip(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithClock(ClockParams))
+	s := openStore(t, Config{Clock: ClockParams})
 	a := storagetest.NewExecution("a", "task")
 	a.Input, a.Output, a.RunOutput = nil, []byte{}, []byte{0}
 	insert(t, s, base, a)
@@ -99,7 +99,7 @@ func TestNilAndEmptyBytesRoundTrip(t *testing.T) {
 
 func TestInsertRejectsBadInput(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithClock(ClockParams))
+	s := openStore(t, Config{Clock: ClockParams})
 	bad := []storage.InsertParams{
 		{Executions: []storage.Execution{{TaskID: "t", Status: storage.StatusReady}}},
 		{Executions: []storage.Execution{{ID: "x", Status: storage.StatusReady}}},
@@ -125,8 +125,8 @@ func TestInsertRejectsBadInput(t *testing.T) {
 func TestInsertTx(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	s := openOn(t, schema, WithClock(ClockParams))
-	other := openOn(t, schema)
+	s := openOn(t, schema, Config{Clock: ClockParams})
+	other := openOn(t, schema, Config{})
 	evs := make(chan storage.Event, 16)
 	defer other.Subscribe(func(ev storage.Event) { evs <- ev })()
 
@@ -205,7 +205,7 @@ func waitEvent(t testing.TB, ch chan storage.Event, what string, cond func(stora
 // its child's completion has the outcome of applying them in order.
 func TestCompleteRelatedRowsInOrder(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithClock(ClockParams))
+	s := openStore(t, Config{Clock: ClockParams})
 
 	// Child first: it completes, then the parent fails.
 	kids := spawn(t, s, "p1", 2, true)
@@ -256,7 +256,7 @@ func claimForced(t testing.TB, s *Store, e storage.Execution) (storage.Execution
 // decrement.
 func TestCompleteConcurrentSiblings(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithClock(ClockParams))
+	s := openStore(t, Config{Clock: ClockParams})
 	const parents, perParent, workers = 8, 40, 4
 	var kids []storage.Execution
 	for i := range parents {
@@ -303,7 +303,7 @@ func TestCompleteConcurrentSiblings(t *testing.T) {
 // with parents, and a cascade.
 func TestCompleteBigMixedBatch(t *testing.T) {
 	t.Parallel()
-	s := openStore(t, WithClock(ClockParams))
+	s := openStore(t, Config{Clock: ClockParams})
 	kids := spawn(t, s, "p", 3, false)
 	cascKids := spawn(t, s, "q", 2, false)
 	var plain []storage.Execution

@@ -29,9 +29,9 @@ func benchRows(prefix string, n int) []storage.Execution {
 	return rows
 }
 
-func benchStore(b *testing.B, opts ...sqlite.Option) *sqlite.Store {
+func benchStore(b *testing.B) *sqlite.Store {
 	b.Helper()
-	s, err := sqlite.Open(context.Background(), b.TempDir()+"/bench.db", opts...)
+	s, err := sqlite.Open(context.Background(), b.TempDir()+"/bench.db", sqlite.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 // the executions table spans many pages, and closes it.
 func makeExecutions(t *testing.T, path string, n int) {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), path)
+	s, err := sqlite.Open(context.Background(), path, sqlite.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestOpenRefusesACorruptPage(t *testing.T) {
 	makeExecutions(t, path, 3000)
 	pgno := corruptExecutionsPage(t, path)
 	for _, c := range []sqlite.Check{sqlite.CheckQuick, sqlite.CheckFull} {
-		s, err := sqlite.Open(context.Background(), path, sqlite.WithCheck(c))
+		s, err := sqlite.Open(context.Background(), path, sqlite.Config{Check: c})
 		if err == nil {
 			s.Close()
 			t.Fatalf("Open with %v of a file whose page %d is garbage: no error", c, pgno)
@@ -131,7 +131,7 @@ func TestCorruptPageMetLaterIsFatal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "durable.db")
 	makeExecutions(t, path, 3000)
 	corruptExecutionsPage(t, path)
-	s := openAt(t, path, sqlite.WithCheck(sqlite.CheckNone))
+	s := openAt(t, path, sqlite.Config{Check: sqlite.CheckNone})
 	var err error
 	for i := 0; i < 3000 && err == nil; i++ {
 		_, err = s.Get(context.Background(), storage.GetParams{ID: fmt.Sprintf("x%05d", i)})
@@ -155,7 +155,7 @@ func TestExecutorStopsOnACorruptFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "durable.db")
 	const n = 3000
 	enqueue := func() {
-		s := openAt(t, path)
+		s := openAt(t, path, sqlite.Config{})
 		ex, err := durable.New(s, durable.Config{})
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +178,7 @@ func TestExecutorStopsOnACorruptFile(t *testing.T) {
 	enqueue()
 	corruptExecutionsPage(t, path)
 
-	s := openAt(t, path, sqlite.WithCheck(sqlite.CheckNone))
+	s := openAt(t, path, sqlite.Config{Check: sqlite.CheckNone})
 	ex, err := durable.New(s, durable.Config{PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestOpenRefusesAReadOnlyFile(t *testing.T) {
 }
 
 func openReadOnly(t *testing.T, path string) {
-	s, err := sqlite.Open(context.Background(), path)
+	s, err := sqlite.Open(context.Background(), path, sqlite.Config{})
 	if err == nil {
 		s.Close()
 		t.Fatalf("Open of %s, which this process may not write: no error", path)

@@ -3,9 +3,14 @@
 // build it (the driver is the pure-Go modernc.org/sqlite; no cgo, no C
 // compiler).
 //
-//	store, err := sqlite.Open(ctx, "app.db")
+//	store, err := sqlite.Open(ctx, "app.db", sqlite.Config{})
 //	if err != nil { ... }
 //	defer store.Close()
+//
+// Config's zero value is the default for every field; set only what you
+// change:
+//
+//	store, err := sqlite.Open(ctx, "app.db", sqlite.Config{Durability: sqlite.DurabilityNormal})
 //
 // Open creates the file if needed (mode 0600; SQLite gives the -wal and -shm
 // files the same mode), switches it to WAL mode, checks the file and applies
@@ -14,7 +19,7 @@
 // # Checks and fatal errors
 //
 // Open refuses a file it cannot use, with an error that names it: a file
-// that fails PRAGMA quick_check (ErrCorrupt; WithCheck chooses the check,
+// that fails PRAGMA quick_check (ErrCorrupt; Config.Check chooses the check,
 // or none: the quick check reads the whole file, a few seconds per GiB, see
 // docs/sqlite.md), and a file this process cannot write, or whose -wal and
 // -shm files it cannot create (ErrReadOnly). SQLite itself would open both
@@ -26,7 +31,7 @@
 //
 // By default (DurabilityFull) SQLite runs with synchronous=FULL: a write
 // call that returned, an Insert above all, has been fsynced and survives a
-// power cut. WithDurability(DurabilityNormal) selects synchronous=NORMAL,
+// power cut. Config.Durability = DurabilityNormal selects synchronous=NORMAL,
 // which skips the fsync of each commit: returned writes survive a crash of
 // the process, but the last ones before a power cut or an operating system
 // crash may be lost. The database is consistent after any crash in both
@@ -46,7 +51,7 @@
 // always means nothing changed.
 //
 // Reads (Get, GetBySleepKey, ListChildren, NextDue) run on a separate pool
-// of read connections (WithMaxReaders), beside the writer: in WAL mode
+// of read connections (Config.MaxReaders), beside the writer: in WAL mode
 // readers and the writer do not block each other.
 //
 // # Several processes on one file
@@ -55,7 +60,7 @@
 // may open the same file. Every write transaction takes SQLite's write lock
 // at its start (BEGIN IMMEDIATE), so claims never hand one row to two
 // stores; a store waits for the lock up to the busy timeout
-// (WithBusyTimeout, 5 seconds by default). The stores on a file hear each
+// (Config.BusyTimeout, 5 seconds by default). The stores on a file hear each
 // other's events (below), so an engine in one process learns within
 // milliseconds of the work another makes due, of a cancellation of a run
 // it holds and of the end of an execution it waits for. Do not put the file

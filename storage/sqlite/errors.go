@@ -18,7 +18,7 @@ var ErrNewerSchema = errors.New("database schema is newer than this version of d
 var ErrNotDatabase = errors.New("file is not an SQLite database")
 
 // ErrCorrupt is returned by Open when the database file fails its
-// integrity check (a damaged page, a broken b-tree; see WithCheck), and by
+// integrity check (a damaged page, a broken b-tree; see Config.Check), and by
 // every call that meets a damaged page later (SQLite's SQLITE_CORRUPT),
 // beside storage.ErrFatal: an engine then stops instead of retrying.
 // Restore the file from a backup, or recover what can be read with the

@@ -83,12 +83,12 @@ func TestStoresHearEachOther(t *testing.T) {
 			defer func(v bool) { watchFileChanges = v }(watchFileChanges)
 			watchFileChanges = notify
 			path := filepath.Join(t.TempDir(), "durable.db")
-			a, err := Open(t.Context(), path)
+			a, err := Open(t.Context(), path, Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			b, err := Open(t.Context(), path)
+			b, err := Open(t.Context(), path, Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,12 +141,12 @@ func TestEventRowsArePruned(t *testing.T) {
 	defer func(r, e time.Duration) { eventRetention, pruneEvery = r, e }(eventRetention, pruneEvery)
 	eventRetention, pruneEvery = 100*time.Millisecond, 10*time.Millisecond
 	path := filepath.Join(t.TempDir(), "durable.db")
-	a, err := Open(t.Context(), path)
+	a, err := Open(t.Context(), path, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := Open(t.Context(), path)
+	b, err := Open(t.Context(), path, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestManyStoresAreSignalled(t *testing.T) {
 	const n = 130
 	stores := make([]*Store, n)
 	for i := range stores {
-		s, err := Open(t.Context(), filepath.Join(dir, fmt.Sprintf("db%d", i%(n-3))), WithCheck(CheckNone), WithMaxReaders(1))
+		s, err := Open(t.Context(), filepath.Join(dir, fmt.Sprintf("db%d", i%(n-3))), Config{Check: CheckNone, MaxReaders: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +229,7 @@ func TestManyStoresAreSignalled(t *testing.T) {
 	if !watched {
 		t.Fatal("store 0 lost its watch when another store on its file closed")
 	}
-	c, err := Open(t.Context(), filepath.Join(dir, "db0"))
+	c, err := Open(t.Context(), filepath.Join(dir, "db0"), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

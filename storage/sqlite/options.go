@@ -34,35 +34,6 @@ func (d Durability) String() string {
 	return fmt.Sprintf("Durability(%d)", int(d))
 }
 
-// Option configures Open.
-type Option func(*options)
-
-// WithDurability sets what a returned write survives. Default:
-// DurabilityFull.
-func WithDurability(d Durability) Option {
-	return func(o *options) { o.durability = d }
-}
-
-// WithBusyTimeout sets how long a write waits for the database's write lock
-// while another process holds it before it fails with "database is locked".
-// Default: 5 seconds. Must be positive.
-func WithBusyTimeout(d time.Duration) Option {
-	return func(o *options) { o.busyTimeout = d }
-}
-
-// WithMaxReaders sets the number of read connections (Get, GetBySleepKey,
-// ListChildren, NextDue run on them, beside the single writer). Default: 4.
-// Must be at least 1.
-func WithMaxReaders(n int) Option {
-	return func(o *options) { o.maxReaders = n }
-}
-
-// WithMaxBatch sets how many pending write calls one transaction may carry
-// (group commit). Default: 256. Must be at least 1; 1 disables group commit.
-func WithMaxBatch(n int) Option {
-	return func(o *options) { o.maxBatch = n }
-}
-
 // Check says how Open checks the database file for damage before using it.
 // The zero value is CheckQuick.
 type Check int
@@ -97,41 +68,60 @@ func (c Check) String() string {
 	return fmt.Sprintf("Check(%d)", int(c))
 }
 
-// WithCheck sets how Open checks the file for damage. Default: CheckQuick.
-// Open checks that it can write to the file whatever the check.
-func WithCheck(c Check) Option {
-	return func(o *options) { o.check = c }
+// Config configures a Store at Open. The zero value is valid: every field
+// has a documented default.
+type Config struct {
+	// Durability says what a write whose call returned survives. Default
+	// (the zero value): DurabilityFull.
+	Durability Durability
+	// Check says how Open checks the file for damage. Open checks that it
+	// can write to the file whatever the check. Default (the zero value):
+	// CheckQuick.
+	Check Check
+	// BusyTimeout is how long a write waits for the database's write lock
+	// while another process holds it before it fails with "database is
+	// locked". Default: 5s. Range: positive (0 means the default).
+	BusyTimeout time.Duration
+	// MaxReaders is the number of read connections (Get, GetBySleepKey,
+	// ListChildren, NextDue run on them, beside the single writer).
+	// Default: 4. Range: at least 1 (0 means the default).
+	MaxReaders int
+	// MaxBatch is how many pending write calls one transaction may carry
+	// (group commit). Default: 256. Range: at least 1 (0 means the
+	// default); 1 disables group commit.
+	MaxBatch int
 }
 
-type options struct {
-	check       Check
-	durability  Durability
-	busyTimeout time.Duration
-	maxReaders  int
-	maxBatch    int
-}
-
-func defaultOptions() options {
-	return options{
-		durability:  DurabilityFull,
-		busyTimeout: 5 * time.Second,
-		maxReaders:  4,
-		maxBatch:    256,
+// withDefaults returns c with every zero field set to its documented
+// default. It is the only place a default is applied; Open calls it before
+// validate, which then checks the result.
+func (c Config) withDefaults() Config {
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 5 * time.Second
 	}
+	if c.MaxReaders == 0 {
+		c.MaxReaders = 4
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 256
+	}
+	return c
 }
 
-func (o options) validate() error {
+// validate checks c after withDefaults; its error names the field and the
+// bad value.
+func (c Config) validate() error {
 	switch {
-	case o.check != CheckQuick && o.check != CheckFull && o.check != CheckNone:
-		return fmt.Errorf("sqlite: unknown check %v", o.check)
-	case o.durability != DurabilityFull && o.durability != DurabilityNormal:
-		return fmt.Errorf("sqlite: unknown durability %v", o.durability)
-	case o.busyTimeout <= 0:
-		return fmt.Errorf("sqlite: busy timeout must be positive, got %v", o.busyTimeout)
-	case o.maxReaders < 1:
-		return fmt.Errorf("sqlite: max readers must be at least 1, got %d", o.maxReaders)
-	case o.maxBatch < 1:
-		return fmt.Errorf("sqlite: max batch must be at least 1, got %d", o.maxBatch)
+	case c.Check != CheckQuick && c.Check != CheckFull && c.Check != CheckNone:
+		return fmt.Errorf("sqlite: Config.Check: unknown check %v (want CheckQuick, CheckFull or CheckNone)", c.Check)
+	case c.Durability != DurabilityFull && c.Durability != DurabilityNormal:
+		return fmt.Errorf("sqlite: Config.Durability: unknown durability %v (want DurabilityFull or DurabilityNormal)", c.Durability)
+	case c.BusyTimeout < 0:
+		return fmt.Errorf("sqlite: Config.BusyTimeout is %v, want positive (0 means the default, 5s)", c.BusyTimeout)
+	case c.MaxReaders < 1:
+		return fmt.Errorf("sqlite: Config.MaxReaders is %d, want at least 1 (0 means the default, 4)", c.MaxReaders)
+	case c.MaxBatch < 1:
+		return fmt.Errorf("sqlite: Config.MaxBatch is %d, want at least 1 (0 means the default, 256)", c.MaxBatch)
 	}
 	return nil
 }

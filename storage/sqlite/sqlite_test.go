@@ -30,16 +30,16 @@ var now = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // openTemp opens a store on a new file in t.TempDir and closes it at the
 // end of the test.
-func openTemp(t *testing.T, opts ...sqlite.Option) (*sqlite.Store, string) {
+func openTemp(t *testing.T) (*sqlite.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "durable.db")
-	return openAt(t, path, opts...), path
+	return openAt(t, path, sqlite.Config{}), path
 }
 
 // openAt opens a store on path and closes it at the end of the test.
-func openAt(t *testing.T, path string, opts ...sqlite.Option) *sqlite.Store {
+func openAt(t *testing.T, path string, cfg sqlite.Config) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), path, opts...)
+	s, err := sqlite.Open(context.Background(), path, cfg)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
@@ -114,7 +114,7 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 		{"TextFile", text, "not an SQLite database", sqlite.ErrNotDatabase},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := sqlite.Open(context.Background(), tc.path)
+			s, err := sqlite.Open(context.Background(), tc.path, sqlite.Config{})
 			if err == nil {
 				s.Close()
 				t.Fatalf("Open(%q) succeeded", tc.path)
@@ -129,26 +129,42 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 	}
 }
 
-func TestOpenRejectsBadOptions(t *testing.T) {
+// TestOpenRejectsBadConfig: a bad Config field fails Open with an error
+// naming the field and the bad value, before the file is touched.
+func TestOpenRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "durable.db")
-	for _, opt := range []sqlite.Option{
-		sqlite.WithDurability(sqlite.Durability(7)),
-		sqlite.WithBusyTimeout(0),
-		sqlite.WithMaxReaders(0),
-		sqlite.WithMaxBatch(0),
+	for _, tc := range []struct {
+		cfg  sqlite.Config
+		want []string // in the error
+	}{
+		{sqlite.Config{Durability: sqlite.Durability(7)}, []string{"Config.Durability", "Durability(7)"}},
+		{sqlite.Config{Check: sqlite.Check(9)}, []string{"Config.Check", "Check(9)"}},
+		{sqlite.Config{BusyTimeout: -time.Second}, []string{"Config.BusyTimeout", "-1s"}},
+		{sqlite.Config{MaxReaders: -1}, []string{"Config.MaxReaders", "-1"}},
+		{sqlite.Config{MaxBatch: -2}, []string{"Config.MaxBatch", "-2"}},
 	} {
-		if s, err := sqlite.Open(context.Background(), path, opt); err == nil {
+		s, err := sqlite.Open(context.Background(), path, tc.cfg)
+		if err == nil {
 			s.Close()
-			t.Errorf("Open with a bad option succeeded")
+			t.Errorf("Open with %+v succeeded", tc.cfg)
+			continue
 		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Open with %+v: %v; want it to say %q", tc.cfg, err, w)
+			}
+		}
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open with a bad Config touched the file: %v", err)
 	}
 }
 
 func TestOpenKeepsDataAcrossReopen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "durable.db")
-	s, err := sqlite.Open(context.Background(), path, sqlite.WithDurability(sqlite.DurabilityNormal))
+	s, err := sqlite.Open(context.Background(), path, sqlite.Config{Durability: sqlite.DurabilityNormal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +172,7 @@ func TestOpenKeepsDataAcrossReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openAt(t, path)
+	s = openAt(t, path, sqlite.Config{})
 	if e := get(t, s, "a"); e.Status != storage.StatusReady || !e.CreatedAt.Equal(now) {
 		t.Fatalf("after reopening: %+v", e)
 	}
@@ -182,7 +198,7 @@ func TestOpenRejectsNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = sqlite.Open(context.Background(), path)
+	_, err = sqlite.Open(context.Background(), path, sqlite.Config{})
 	if !errors.Is(err, sqlite.ErrNewerSchema) {
 		t.Fatalf("Open of a newer database: want ErrNewerSchema, got %v", err)
 	}
@@ -203,7 +219,7 @@ func TestOpenRejectsAlteredMigration(t *testing.T) {
 	if _, err := rawDB(t, path).Exec(`UPDATE durable_migrations SET checksum = 'edited' WHERE version = 1`); err != nil {
 		t.Fatal(err)
 	}
-	_, err := sqlite.Open(context.Background(), path)
+	_, err := sqlite.Open(context.Background(), path, sqlite.Config{})
 	if err == nil || !strings.Contains(err.Error(), "different file") {
 		t.Fatalf("Open with an altered migration: %v", err)
 	}
@@ -216,7 +232,7 @@ func TestOpenMigratesADatabaseWithOtherTables(t *testing.T) {
 	if _, err := db.Exec(`CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ann')`); err != nil {
 		t.Fatal(err)
 	}
-	s := openAt(t, path)
+	s := openAt(t, path, sqlite.Config{})
 	insert(t, s, ready("a"))
 	var name string
 	if err := db.QueryRow(`SELECT name FROM users`).Scan(&name); err != nil || name != "ann" {
@@ -260,7 +276,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	errs := make([]error, opens)
 	var wg sync.WaitGroup
 	for i := range opens {
-		wg.Go(func() { stores[i], errs[i] = sqlite.Open(context.Background(), path) })
+		wg.Go(func() { stores[i], errs[i] = sqlite.Open(context.Background(), path, sqlite.Config{}) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -287,7 +303,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 func TestTwoStoresOnOneFileNeverShareAClaim(t *testing.T) {
 	t.Parallel()
 	a, path := openTemp(t)
-	b := openAt(t, path)
+	b := openAt(t, path, sqlite.Config{})
 	const n = 500
 	rows := make([]storage.Execution, n)
 	for i := range rows {
@@ -342,7 +358,7 @@ func TestTwoStoresOnOneFileNeverShareAClaim(t *testing.T) {
 func TestEventsOfEveryStoreOnTheFile(t *testing.T) {
 	t.Parallel()
 	a, path := openTemp(t)
-	b := openAt(t, path)
+	b := openAt(t, path, sqlite.Config{})
 	events := make(chan storage.Event, 10)
 	defer b.Subscribe(func(ev storage.Event) { events <- ev })()
 	insert(t, b, ready("from-b"))

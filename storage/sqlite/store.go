@@ -40,18 +40,15 @@ type Store struct {
 // database file). Open fails with a clear error, naming the file, when path
 // is a directory, when its directory does not exist, when the file is not
 // an SQLite database (ErrNotDatabase), when it fails its integrity check
-// (ErrCorrupt; see WithCheck), when this process cannot write to it or
+// (ErrCorrupt; see Config.Check), when this process cannot write to it or
 // create its -wal and -shm files (ErrReadOnly), and when the database was
 // migrated by a newer version of durable (ErrNewerSchema).
 //
 // Several stores, in one process or many, may open the same file; see the
 // package documentation.
-func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if err := o.validate(); err != nil {
+func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	uri, err := fileURI(path)
@@ -62,16 +59,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path}
-	if err := s.openWriter(ctx, uri, o); err != nil {
+	if err := s.openWriter(ctx, uri, cfg); err != nil {
 		return nil, err
 	}
-	if err := s.openReaders(ctx, uri, o); err != nil {
+	if err := s.openReaders(ctx, uri, cfg); err != nil {
 		s.w.close()
 		s.wdb.Close()
 		return nil, err
 	}
 	go s.w.run()
-	if s.watch, err = startWatcher(ctx, s, uri, o); err != nil {
+	if s.watch, err = startWatcher(ctx, s, uri, cfg); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -80,7 +77,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 
 // openWriter opens the write connection, sets WAL mode and the durability,
 // checks the file, migrates the schema and checks that it can write.
-func (s *Store) openWriter(ctx context.Context, uri string, o options) error {
+func (s *Store) openWriter(ctx context.Context, uri string, cfg Config) error {
 	// busy_timeout = 0: see busy.go.
 	wdb, err := sql.Open(driverName, uri+"?_busy_timeout=0")
 	if err != nil {
@@ -89,20 +86,20 @@ func (s *Store) openWriter(ctx context.Context, uri string, o options) error {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	var conn *sql.Conn
-	err = retryBusy(ctx, o.busyTimeout, func() (err error) {
+	err = retryBusy(ctx, cfg.BusyTimeout, func() (err error) {
 		conn, err = wdb.Conn(ctx)
 		return err
 	})
 	if err == nil {
-		err = setupWriter(ctx, conn, o)
+		err = setupWriter(ctx, conn, cfg)
 		if err == nil {
-			err = checkIntegrity(ctx, conn, s.path, o.check)
+			err = checkIntegrity(ctx, conn, s.path, cfg.Check)
 		}
 		if err == nil {
-			err = migrate(ctx, conn, o.busyTimeout)
+			err = migrate(ctx, conn, cfg.BusyTimeout)
 		}
 		if err == nil {
-			err = checkWritable(ctx, conn, o.busyTimeout)
+			err = checkWritable(ctx, conn, cfg.BusyTimeout)
 		}
 		if err != nil {
 			conn.Close()
@@ -113,13 +110,13 @@ func (s *Store) openWriter(ctx context.Context, uri string, o options) error {
 		return s.openError(err)
 	}
 	s.wdb = wdb
-	s.w = newWriter(conn, o, s.publish)
+	s.w = newWriter(conn, cfg, s.publish)
 	return nil
 }
 
-func setupWriter(ctx context.Context, conn *sql.Conn, o options) error {
+func setupWriter(ctx context.Context, conn *sql.Conn, cfg Config) error {
 	var mode string
-	err := retryBusy(ctx, o.busyTimeout, func() error {
+	err := retryBusy(ctx, cfg.BusyTimeout, func() error {
 		return conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
 	})
 	if err != nil {
@@ -128,7 +125,7 @@ func setupWriter(ctx context.Context, conn *sql.Conn, o options) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("cannot switch to WAL mode (journal mode is %q); is the file on a network file system?", mode)
 	}
-	_, err = conn.ExecContext(ctx, "PRAGMA synchronous = "+o.durability.String())
+	_, err = conn.ExecContext(ctx, "PRAGMA synchronous = "+cfg.Durability.String())
 	return err
 }
 
@@ -148,13 +145,13 @@ func (s *Store) openError(err error) error {
 }
 
 // openReaders opens the read pool and prepares the read statements.
-func (s *Store) openReaders(ctx context.Context, uri string, o options) error {
-	rdb, err := sql.Open(driverName, fmt.Sprintf("%s?_busy_timeout=%d&_query_only=1", uri, o.busyTimeout.Milliseconds()))
+func (s *Store) openReaders(ctx context.Context, uri string, cfg Config) error {
+	rdb, err := sql.Open(driverName, fmt.Sprintf("%s?_busy_timeout=%d&_query_only=1", uri, cfg.BusyTimeout.Milliseconds()))
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", s.path, err)
 	}
-	rdb.SetMaxOpenConns(o.maxReaders)
-	rdb.SetMaxIdleConns(o.maxReaders)
+	rdb.SetMaxOpenConns(cfg.MaxReaders)
+	rdb.SetMaxIdleConns(cfg.MaxReaders)
 	s.reads = map[string]*sql.Stmt{}
 	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "claim_candidates", "rescue_candidates"} {
 		st, err := rdb.PrepareContext(ctx, query(name))

@@ -64,8 +64,8 @@ type watcher struct {
 // startWatcher opens the watcher's connection, reads the position of the
 // newest event (so that every event committed after Open returns is
 // heard), and starts watching.
-func startWatcher(ctx context.Context, s *Store, uri string, o options) (*watcher, error) {
-	db, err := sql.Open(driverName, fmt.Sprintf("%s?_busy_timeout=%d&_query_only=1", uri, o.busyTimeout.Milliseconds()))
+func startWatcher(ctx context.Context, s *Store, uri string, cfg Config) (*watcher, error) {
+	db, err := sql.Open(driverName, fmt.Sprintf("%s?_busy_timeout=%d&_query_only=1", uri, cfg.BusyTimeout.Milliseconds()))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s for events: %w", s.path, err)
 	}

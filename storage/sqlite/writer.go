@@ -93,16 +93,16 @@ func (w *writer) rememberSeq(id string, seq int64) {
 	w.seqs[id] = seq
 }
 
-func newWriter(conn *sql.Conn, o options, publish func(events)) *writer {
+func newWriter(conn *sql.Conn, cfg Config, publish func(events)) *writer {
 	return &writer{
 		conn:        conn,
 		stmts:       map[string]*sql.Stmt{},
-		queue:       make(chan *writeReq, 2*o.maxBatch),
-		maxBatch:    o.maxBatch,
-		busyTimeout: o.busyTimeout,
+		queue:       make(chan *writeReq, 2*cfg.MaxBatch),
+		maxBatch:    cfg.MaxBatch,
+		busyTimeout: cfg.BusyTimeout,
 		publish:     publish,
 		stopped:     make(chan struct{}),
-		full:        o.durability == DurabilityFull,
+		full:        cfg.Durability == DurabilityFull,
 		seqs:        map[string]int64{},
 		events:      eventLog{tag: newTag()},
 	}

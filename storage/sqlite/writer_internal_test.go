@@ -15,9 +15,9 @@ import (
 
 var testNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func openInternal(t *testing.T, opts ...Option) *Store {
+func openInternal(t *testing.T, cfg Config) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "durable.db"), opts...)
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "durable.db"), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -65,7 +65,7 @@ func row(id string) storage.Execution {
 
 func TestGroupCommitSharesOneTransaction(t *testing.T) {
 	t.Parallel()
-	s := openInternal(t)
+	s := openInternal(t, Config{})
 	release := blockWriter(t, s)
 	const calls = 50
 	var wg sync.WaitGroup
@@ -94,7 +94,7 @@ func TestGroupCommitSharesOneTransaction(t *testing.T) {
 
 func TestGroupCommitIsolatesAFailingCall(t *testing.T) {
 	t.Parallel()
-	s := openInternal(t)
+	s := openInternal(t, Config{})
 	ctx := context.Background()
 	if err := s.Insert(ctx, storage.InsertParams{Now: testNow, Executions: []storage.Execution{row("dup")}}); err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestGroupCommitIsolatesAFailingCall(t *testing.T) {
 
 func TestQueuedCallAbandonedByItsContextChangesNothing(t *testing.T) {
 	t.Parallel()
-	s := openInternal(t)
+	s := openInternal(t, Config{})
 	release := blockWriter(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -158,14 +158,14 @@ func TestQueuedCallAbandonedByItsContextChangesNothing(t *testing.T) {
 func TestDurabilitySetsSynchronous(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		opts []Option
+		cfg  Config
 		want int // PRAGMA synchronous: 1 NORMAL, 2 FULL
 	}{
-		{nil, 2},
-		{[]Option{WithDurability(DurabilityFull)}, 2},
-		{[]Option{WithDurability(DurabilityNormal)}, 1},
+		{Config{}, 2},
+		{Config{Durability: DurabilityFull}, 2},
+		{Config{Durability: DurabilityNormal}, 1},
 	} {
-		s := openInternal(t, tc.opts...)
+		s := openInternal(t, tc.cfg)
 		var got int
 		var mode string
 		err := s.submit(context.Background(), "pragma", func(tx *writeTx) error {
@@ -178,7 +178,7 @@ func TestDurabilitySetsSynchronous(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got != tc.want || mode != "wal" {
-			t.Errorf("options %d: synchronous=%d journal_mode=%s, want %d and wal", len(tc.opts), got, mode, tc.want)
+			t.Errorf("%+v: synchronous=%d journal_mode=%s, want %d and wal", tc.cfg, got, mode, tc.want)
 		}
 	}
 }
