@@ -54,7 +54,7 @@ func (e *Executor) completed(batch []completer.Result[*held]) {
 			e.comp.submit(r.Handle, spawnFailed(r.Transition, r.Err))
 			continue
 		}
-		if r.Unwritten == nil {
+		if r.Unwritten == nil && r.Transition.Error != nil { // a success logs nothing
 			e.logOutcome(r)
 		}
 		e.held.remove(r.Handle)

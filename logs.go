@@ -48,7 +48,8 @@ const (
 )
 
 // logOutcome logs the outcome of one written transition, if it is a
-// failure (completed calls it for every transition the store answered).
+// failure (completed calls it for the transitions the store answered that
+// carry an error).
 func (e *Executor) logOutcome(r *completer.Result[*held]) {
 	tr := &r.Transition
 	if tr.Error == nil || tr.To == storage.StatusCancelled {
@@ -116,7 +117,9 @@ func (e *Executor) logTakeovers(rows []storage.Execution) {
 // lease that lapsed (the claim counted a crash and recorded lease_expired)
 // rather than ready: a claim sets a ready row's StartedAt to its UpdatedAt
 // (both the claim's time), and keeps a running row's, set by an earlier
-// claim (storage.Store.Claim).
+// claim (storage.Store.Claim; storagetest checks both, in ClaimReadyRow and
+// ClaimLapsedLease). A ready row may carry a lease_expired error and
+// crashes from an earlier takeover (released at a shutdown since).
 func takenOver(row *storage.Execution) bool {
 	return row.Crashes > 0 && row.Error != nil && row.Error.Kind == storage.ErrorKindLeaseExpired &&
 		row.Status == storage.StatusRunning && row.SleepKey == "" && !row.StartedAt.Equal(row.UpdatedAt)
