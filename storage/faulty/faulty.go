@@ -50,13 +50,14 @@ const (
 	MethodList          = "List"
 	MethodCount         = "Count"
 	MethodDelete        = "Delete"
+	MethodLead          = "Lead"
 )
 
 // Methods lists every method faults may be injected into.
 var Methods = []string{
 	MethodInsert, MethodGet, MethodGetBySleepKey, MethodListChildren, MethodClaim,
 	MethodNextDue, MethodHeartbeat, MethodComplete, MethodCancel, MethodRelease, MethodRecover,
-	MethodList, MethodCount, MethodDelete,
+	MethodList, MethodCount, MethodDelete, MethodLead,
 }
 
 // DefaultMaxLatency is the MaxLatency used when Options leaves it zero.

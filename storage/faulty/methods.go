@@ -207,3 +207,22 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 	}
 	return n, nil
 }
+
+// Lead implements storage.Leader.
+//
+// TODO(#12): the type check goes when Leader is merged into Store.
+func (s *Store) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {
+	l, ok := s.Store.(storage.Leader)
+	if !ok {
+		return false, fmt.Errorf("faulty: %s: the inner store %T does not implement storage.Leader: %w", MethodLead, s.Store, errors.ErrUnsupported)
+	}
+	var held bool
+	err := s.do(ctx, MethodLead, p, func() (err error) {
+		held, err = l.Lead(ctx, p)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	return held, nil
+}

@@ -37,6 +37,8 @@ type Store struct {
 	// leases holds the leases of running, non-sleeping rows by expiry,
 	// stale entries among them, for the claims' rescue (lapse.go).
 	leases leaseHeap
+	// leads holds the named leases of Lead (lead.go).
+	leads map[string]lead
 	// batchIDs and batchKeys are scratch sets for duplicate checks within
 	// one batch; empty between calls.
 	batchIDs, batchKeys map[string]struct{}
@@ -67,6 +69,7 @@ func New() *Store {
 		due:        make(map[string]*dueQueue),
 		batchIDs:   make(map[string]struct{}),
 		batchKeys:  make(map[string]struct{}),
+		leads:      make(map[string]lead),
 	}
 }
 
