@@ -44,12 +44,12 @@ type Config struct {
 	// gives back waiting claims that would wait much longer when runs
 	// become slow. Waiting executions hold leases like running ones (taken
 	// over if this executor dies) and are given back at Shutdown. Default:
-	// three times Concurrency (as Celery's prefetch multiplier; measured
-	// best for the SQL stores in docs/performance.md), capped at 500; -1
-	// means none (claim only what can start at once). Range: -1..100000.
+	// six times Concurrency, capped at 1000 (measured best for the SQL
+	// stores in docs/performance.md: fewer, larger claims); -1 means none
+	// (claim only what can start at once). Range: -1..100000.
 	ClaimAhead int
 	// ClaimBatch is the most executions claimed in one storage call.
-	// Default: Concurrency + ClaimAhead, capped at 500. Range: 1..10000.
+	// Default: Concurrency + ClaimAhead, capped at 1000. Range: 1..10000.
 	ClaimBatch int
 	// CompletionBatch is the most results written in one storage call.
 	// Default: 500. Range: 1..10000.
@@ -86,7 +86,54 @@ type Config struct {
 	// background work (claims, completions, heartbeats). Default: 10s.
 	// Range: at least 10ms.
 	StorageTimeout time.Duration
+
+	// Retention says how long finished executions are kept; a started
+	// executor deletes the expired ones in the background (see Retention).
+	Retention Retention
 }
+
+// Retention says how long finished executions are kept before a started
+// executor deletes them, whole trees at a time: a tree goes when its root
+// has been finished for the period of the root's status, whatever its
+// descendants ended as. One executor at a time cleans, across every
+// process sharing the store (a lease in the store elects it). The zero
+// value keeps completed and cancelled executions for a day and failed
+// ones for a week, as River does; -1 keeps them forever.
+type Retention struct {
+	// Completed is how long completed executions are kept. Default: 24h.
+	Completed time.Duration
+	// Failed is how long failed, timed_out, children_failed and
+	// finalize_failed executions are kept. Default: 7 days.
+	Failed time.Duration
+	// Cancelled is how long cancelled executions are kept. Default: 24h.
+	Cancelled time.Duration
+	// Interval is how often the cleaner looks for expired executions.
+	// Default: 1m. Range: 1s..24h.
+	Interval time.Duration
+	// Batch is how many trees one delete takes (one short transaction
+	// each). Default: 1000. Range: 1..10000.
+	Batch int
+}
+
+func (r Retention) withDefaults() Retention {
+	for _, f := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&r.Completed, 24 * time.Hour}, {&r.Failed, 7 * 24 * time.Hour}, {&r.Cancelled, 24 * time.Hour}} {
+		switch *f.p {
+		case 0:
+			*f.p = f.def
+		case -1:
+			*f.p = keepForever
+		}
+	}
+	setDefault(&r.Interval, time.Minute)
+	setDefault(&r.Batch, 1000)
+	return r
+}
+
+// keepForever is a Retention period after withDefaults: -1 given.
+const keepForever time.Duration = -1 << 63
 
 // withDefaults returns c with every zero field set to its documented
 // default, and the special values mapped to what the engine uses
@@ -109,7 +156,7 @@ func (c Config) withDefaults() Config {
 	case -1:
 		c.ClaimAhead = 0
 	case 0:
-		c.ClaimAhead = min(3*c.Concurrency, 500)
+		c.ClaimAhead = min(6*c.Concurrency, 1000)
 	}
 	switch c.CrashBudget {
 	case -1:
@@ -117,13 +164,14 @@ func (c Config) withDefaults() Config {
 	case 0:
 		c.CrashBudget = 3
 	}
-	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 500))
+	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 1000))
 	setDefault(&c.CompletionBatch, 500)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.LeaseDuration, 30*time.Second)
 	setDefault(&c.MaxPayloadBytes, 1<<20)
 	setDefault(&c.MaxChildren, 1000)
 	setDefault(&c.StorageTimeout, 10*time.Second)
+	c.Retention = c.Retention.withDefaults()
 	return c
 }
 
@@ -150,6 +198,11 @@ func (c Config) validate() error {
 		{c.MaxChildren >= 1 && c.MaxChildren <= 100000, "MaxChildren", "1..100000"},
 		{c.StorageTimeout >= 10*time.Millisecond, "StorageTimeout", ">= 10ms"},
 		{c.ExecutorID == "" || validID(c.ExecutorID), "ExecutorID", "[A-Za-z0-9_.:-]{1,255}"},
+		{c.Retention.Completed > 0 || c.Retention.Completed == keepForever, "Retention.Completed", "> 0, or -1 to keep forever"},
+		{c.Retention.Failed > 0 || c.Retention.Failed == keepForever, "Retention.Failed", "> 0, or -1 to keep forever"},
+		{c.Retention.Cancelled > 0 || c.Retention.Cancelled == keepForever, "Retention.Cancelled", "> 0, or -1 to keep forever"},
+		{c.Retention.Interval >= time.Second && c.Retention.Interval <= 24*time.Hour, "Retention.Interval", "1s..24h"},
+		{c.Retention.Batch >= 1 && c.Retention.Batch <= 10000, "Retention.Batch", "1..10000"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -17,8 +17,8 @@ func TestConfigDefaults(t *testing.T) {
 	// input differs.
 	defaults := Config{
 		Concurrency:     100,
-		ClaimAhead:      300,
-		ClaimBatch:      400,
+		ClaimAhead:      600,
+		ClaimBatch:      700,
 		CompletionBatch: 500,
 		PollInterval:    time.Second,
 		LeaseDuration:   30 * time.Second,
@@ -26,6 +26,7 @@ func TestConfigDefaults(t *testing.T) {
 		MaxPayloadBytes: 1 << 20,
 		MaxChildren:     1000,
 		StorageTimeout:  10 * time.Second,
+		Retention:       Retention{Completed: 24 * time.Hour, Failed: 7 * 24 * time.Hour, Cancelled: 24 * time.Hour, Interval: time.Minute, Batch: 1000},
 	}
 	with := func(f func(*Config)) Config {
 		c := defaults
@@ -40,9 +41,9 @@ func TestConfigDefaults(t *testing.T) {
 		{"Zero", Config{}, defaults},
 		{"ClaimAheadNone", Config{ClaimAhead: -1}, with(func(c *Config) { c.ClaimAhead, c.ClaimBatch = 0, 100 })},
 		{"ClaimAheadGiven", Config{ClaimAhead: 7}, with(func(c *Config) { c.ClaimAhead, c.ClaimBatch = 7, 107 })},
-		{"ClaimAheadFollowsConcurrency", Config{Concurrency: 10}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 10, 30, 40 })},
-		{"ClaimAheadCappedAt500", Config{Concurrency: 1000}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 1000, 500, 500 })},
-		{"ClaimBatchCappedAt500", Config{Concurrency: 200}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 200, 500, 500 })},
+		{"ClaimAheadFollowsConcurrency", Config{Concurrency: 10}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 10, 60, 70 })},
+		{"ClaimAheadCappedAt1000", Config{Concurrency: 1000}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 1000, 1000, 1000 })},
+		{"ClaimBatchCappedAt1000", Config{Concurrency: 200}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 200, 1000, 1000 })},
 		{"ClaimBatchGiven", Config{ClaimBatch: 9}, with(func(c *Config) { c.ClaimBatch = 9 })},
 		{"CrashBudgetNone", Config{CrashBudget: -1}, with(func(c *Config) { c.CrashBudget = 0 })},
 		{"CrashBudgetGiven", Config{CrashBudget: 5}, with(func(c *Config) { c.CrashBudget = 5 })},
@@ -53,6 +54,10 @@ func TestConfigDefaults(t *testing.T) {
 		{"LimitsGiven", Config{CompletionBatch: 1, MaxPayloadBytes: 1 << 10, MaxChildren: 1},
 			with(func(c *Config) { c.CompletionBatch, c.MaxPayloadBytes, c.MaxChildren = 1, 1<<10, 1 })},
 		{"ExecutorIDGiven", Config{ExecutorID: "host-1"}, with(func(c *Config) { c.ExecutorID = "host-1" })},
+		{"RetentionForever", Config{Retention: Retention{Completed: -1, Failed: -1, Cancelled: -1}},
+			with(func(c *Config) { c.Retention.Completed, c.Retention.Failed, c.Retention.Cancelled = keepForever, keepForever, keepForever })},
+		{"RetentionGiven", Config{Retention: Retention{Completed: time.Hour, Interval: time.Second, Batch: 10}},
+			with(func(c *Config) { c.Retention.Completed, c.Retention.Interval, c.Retention.Batch = time.Hour, time.Second, 10 })},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -80,7 +85,8 @@ func TestConfigDefaults(t *testing.T) {
 
 	// The special values are the only negative values: any other is out
 	// of range, whatever withDefaults does with it.
-	for _, c := range []Config{{ClaimAhead: -2}, {CrashBudget: -2}} {
+	for _, c := range []Config{{ClaimAhead: -2}, {CrashBudget: -2}, {Retention: Retention{Failed: -2}},
+		{Retention: Retention{Interval: time.Millisecond}}, {Retention: Retention{Batch: -1}}} {
 		if err := c.withDefaults().validate(); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("validate(withDefaults(%+v)): got %v, want ErrInvalidOption", c, err)
 		}

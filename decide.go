@@ -55,6 +55,9 @@ type ran struct {
 	// random is a number in [0, 1) for the retry delay's jitter; the
 	// executor draws it only for a run that returned an error.
 	random float64
+	// finished is when the run returned (the executor's clock), for the
+	// attempt history; the executor reads it only for a failed run.
+	finished time.Time
 }
 
 // spawned is a parent's declared children made into rows: their rows and
@@ -123,7 +126,11 @@ func errMessage(info *storage.ErrorInfo) string {
 // afterRun decides what follows a run of d's function.
 func (dc decider) afterRun(d *taskDef, row storage.Execution, r ran) storage.Transition {
 	if r.res.err != nil {
-		return dc.failure(d, row, classify(r.res.err), r.random)
+		tr := dc.failure(d, row, classify(r.res.err), r.random)
+		tr.Attempts = appendAttempt(row.Attempts, storage.Attempt{
+			Attempt: row.Attempt, Iteration: row.Iteration, ExecutorID: row.ExecutorID,
+			StartedAt: row.StartedAt, FinishedAt: r.finished, Outcome: tr.To, Error: tr.Error})
+		return tr
 	}
 	switch d.kind {
 	case kindParent:
@@ -154,6 +161,19 @@ func (dc decider) failure(d *taskDef, row storage.Execution, ee *ExecutionError,
 	default:
 		return terminal(row, storage.StatusFailed, nil, info)
 	}
+}
+
+// appendAttempt returns history with a appended, bounded by
+// storage.MaxAttempts: past the bound, the first attempt is kept (how it
+// began) and the oldest of the others dropped. It never modifies history.
+func appendAttempt(history []storage.Attempt, a storage.Attempt) []storage.Attempt {
+	if len(history) < storage.MaxAttempts {
+		return append(history[:len(history):len(history)], a)
+	}
+	out := make([]storage.Attempt, 0, storage.MaxAttempts)
+	out = append(out, history[0])
+	out = append(out, history[len(history)-storage.MaxAttempts+2:]...)
+	return append(out, a)
 }
 
 // fail ends the execution with an error that is never retried (so it needs

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,22 @@ var retry2 = storage.RetryPolicy{MaxRetries: 2, BaseDelay: time.Second, Multipli
 // iteration, with retry2 as its policy.
 func running(d *taskDef, attempt, iteration int) storage.Execution {
 	return storage.Execution{ID: rowID, TaskID: d.id, Fence: fence, Status: storage.StatusRunning,
-		Input: []byte(`{"n":1}`), Retry: retry2, Timeout: time.Minute, Attempt: attempt, Iteration: iteration}
+		Input: []byte(`{"n":1}`), Retry: retry2, Timeout: time.Minute, Attempt: attempt, Iteration: iteration,
+		ExecutorID: "ex-1", StartedAt: started}
+}
+
+// started and finished bound every failed run of the cases.
+var (
+	started  = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	finished = started.Add(1500 * time.Millisecond)
+)
+
+// tried is tr with the attempt history a failed run of row appends: the
+// run's one attempt, ending in tr's status with tr's error.
+func tried(row storage.Execution, tr storage.Transition) storage.Transition {
+	tr.Attempts = []storage.Attempt{{Attempt: row.Attempt, Iteration: row.Iteration, ExecutorID: "ex-1",
+		StartedAt: started, FinishedAt: finished, Outcome: tr.To, Error: tr.Error}}
+	return tr
 }
 
 // waiting is a parent row of d claimed for its continuation.
@@ -92,7 +108,7 @@ func afterRun(d *taskDef, row storage.Execution, r ran) func(decider) (storage.T
 	return func(dc decider) (storage.Transition, bool) { return dc.afterRun(d, row, r), true }
 }
 
-func failed(err error) ran { return ran{res: runResult{err: err}, random: 0.5} }
+func failed(err error) ran { return ran{res: runResult{err: err}, random: 0.5, finished: finished} }
 
 func childrenDone(d *taskDef, row storage.Execution, children ...storage.Execution) func(decider) (storage.Transition, bool) {
 	return func(dc decider) (storage.Transition, bool) { return dc.childrenDone(d, row, children) }
@@ -216,49 +232,49 @@ func plainRunCases() []decideCase {
 		{name: "plain/success", decide: afterRun(dPlain, row1, ran{res: runResult{output: []byte(`"ok"`)}}),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sDone, Output: []byte(`"ok"`), Attempt: 1}},
 		{name: "plain/failure/retried", decide: afterRun(dPlain, row0, failed(errors.New("boom"))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second,
-				Error: info(storage.ErrorKindGeneric, "boom", true)}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second,
+				Error: info(storage.ErrorKindGeneric, "boom", true)})},
 		{name: "plain/failure/second retry backs off", decide: afterRun(dPlain, row1, failed(errors.New("boom"))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 2, Delay: 2 * time.Second,
-				Error: info(storage.ErrorKindGeneric, "boom", true)}},
+			want: tried(row1, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 2, Delay: 2 * time.Second,
+				Error: info(storage.ErrorKindGeneric, "boom", true)})},
 		{name: "plain/failure/retries exhausted", decide: afterRun(dPlain, last, failed(errors.New("boom"))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Attempt: 2,
-				Error: info(storage.ErrorKindGeneric, "boom", true)}},
+			want: tried(last, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Attempt: 2,
+				Error: info(storage.ErrorKindGeneric, "boom", true)})},
 		{name: "plain/failure/no retry policy", decide: afterRun(dPlain, noPolicy, failed(errors.New("boom"))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(storage.ErrorKindGeneric, "boom", true)}},
+			want: tried(noPolicy, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
+				Error: info(storage.ErrorKindGeneric, "boom", true)})},
 		{name: "plain/failure/NonRetryable", decide: afterRun(dPlain, row0, failed(NonRetryable(errors.New("bad input")))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(storage.ErrorKindGeneric, "bad input", false)}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
+				Error: info(storage.ErrorKindGeneric, "bad input", false)})},
 		{name: "plain/failure/Retryable() false", decide: afterRun(dPlain, row0, failed(retryableFalse{})),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(storage.ErrorKindGeneric, "refused", false)}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
+				Error: info(storage.ErrorKindGeneric, "refused", false)})},
 		{name: "plain/failure/sentinel kind", decide: afterRun(dPlain, row0, failed(fmt.Errorf("lookup: %w", ErrInvalidInput))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(storage.ErrorKindInvalidInput, "lookup: durable: invalid input", false)}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
+				Error: info(storage.ErrorKindInvalidInput, "lookup: durable: invalid input", false)})},
 		{name: "plain/failure/output too large", decide: afterRun(dPlain, row0, failed(tooLarge)),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
-				Error: info(storage.ErrorKindPayloadTooLarge, "payload too large: output of task plain is 400 bytes encoded, over the limit of 300", false)}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
+				Error: info(storage.ErrorKindPayloadTooLarge, "payload too large: output of task plain is 400 bytes encoded, over the limit of 300", false)})},
 		{name: "plain/cancelled/retries left do not matter", decide: afterRun(dPlain, row0, failed(fmt.Errorf("stopping: %w", ErrCancelled))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sCanc,
-				Error: info(storage.ErrorKindCancelled, "stopping: durable: cancelled", false)}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sCanc,
+				Error: info(storage.ErrorKindCancelled, "stopping: durable: cancelled", false)})},
 		{name: "plain/panic/retried", decide: afterRun(dPlain, row0, failed(panicked)),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second, Error: panicInfo}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second, Error: panicInfo})},
 		{name: "plain/panic/retries exhausted", decide: afterRun(dPlain, last, failed(panicked)),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Attempt: 2, Error: panicInfo}},
+			want: tried(last, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Attempt: 2, Error: panicInfo})},
 		{name: "plain/timeout/retried", decide: afterRun(dPlain, row0, failed(timeoutError(row0))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second, Error: timeoutInfo}},
+			want: tried(row0, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second, Error: timeoutInfo})},
 		{name: "plain/timeout/last attempt", decide: afterRun(dPlain, last, failed(timeoutError(last))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sTimedOut, Attempt: 2, Error: timeoutInfo}},
+			want: tried(last, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sTimedOut, Attempt: 2, Error: timeoutInfo})},
 		{name: "plain/timeout/no retry policy", decide: afterRun(dPlain, noPolicy, failed(timeoutError(noPolicy))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sTimedOut, Error: timeoutInfo}},
+			want: tried(noPolicy, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sTimedOut, Error: timeoutInfo})},
 		{name: "plain/failure/jitter draws from random", decide: func(dc decider) (storage.Transition, bool) {
 			row := running(dPlain, 0, 0)
 			row.Retry.Jitter = 0.5
-			return dc.afterRun(dPlain, row, ran{res: runResult{err: errors.New("boom")}, random: 0}), true
+			return dc.afterRun(dPlain, row, ran{res: runResult{err: errors.New("boom")}, random: 0, finished: finished}), true
 		},
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: 500 * time.Millisecond,
-				Error: info(storage.ErrorKindGeneric, "boom", true)}},
+			want: tried(running(dPlain, 0, 0), storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: 500 * time.Millisecond,
+				Error: info(storage.ErrorKindGeneric, "boom", true)})},
 	}
 }
 
@@ -287,14 +303,14 @@ func loopCases() []decideCase {
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sDone, Iteration: 2,
 				Output: []byte(`{"done":true,"output":1,"iterations":3}`)}},
 		{name: "loop/fail/retried within the iteration", decide: afterRun(dLoop, retried, failed(errors.New("boom"))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 2, Iteration: 1, Delay: 2 * time.Second,
-				Error: info(storage.ErrorKindGeneric, "looping task loop: iteration 1: boom", true)}},
+			want: tried(retried, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 2, Iteration: 1, Delay: 2 * time.Second,
+				Error: info(storage.ErrorKindGeneric, "looping task loop: iteration 1: boom", true)})},
 		{name: "loop/fail/retries exhausted fails the loop", decide: afterRun(dLoop, exhausted, failed(errors.New("boom"))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Attempt: 2, Iteration: 1,
-				Error: info(storage.ErrorKindGeneric, "looping task loop: iteration 1: boom", true)}},
+			want: tried(exhausted, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Attempt: 2, Iteration: 1,
+				Error: info(storage.ErrorKindGeneric, "looping task loop: iteration 1: boom", true)})},
 		{name: "loop/fail/timeout on the last attempt", decide: afterRun(dLoop, exhausted, failed(timeoutError(exhausted))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sTimedOut, Attempt: 2, Iteration: 1,
-				Error: info(storage.ErrorKindTimedOut, "looping task loop: iteration 1: task loop: attempt timed out after 1m0s", true)}},
+			want: tried(exhausted, storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sTimedOut, Attempt: 2, Iteration: 1,
+				Error: info(storage.ErrorKindTimedOut, "looping task loop: iteration 1: task loop: attempt timed out after 1m0s", true)})},
 		{name: "loop/done/LoopOutput too large", decide: afterRun(dLoop, middle, ran{res: runResult{output: []byte(big), done: true}}),
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed, Iteration: 1,
 				Error: info(storage.ErrorKindPayloadTooLarge, "looping task loop: iteration 1: payload too large: output of task loop is 440 bytes encoded, over the limit of 300", false)}},
@@ -341,8 +357,8 @@ func parentRunCases() []decideCase {
 			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sFailed,
 				Error: info(storage.ErrorKindTooManyChildren, "task par spawned 3 children, over the limit of 2", false)}},
 		{name: "parent/run failed/retried", decide: afterRun(dParent, running(dParent, 0, 0), failed(errors.New("boom"))),
-			want: storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second,
-				Error: info(storage.ErrorKindGeneric, "boom", true)}},
+			want: tried(running(dParent, 0, 0), storage.Transition{ID: rowID, Fence: fence, From: sRunning, To: sReady, Attempt: 1, Delay: time.Second,
+				Error: info(storage.ErrorKindGeneric, "boom", true)})},
 	}
 }
 
@@ -554,5 +570,30 @@ func TestPlainSuccessAllocatesNothing(t *testing.T) {
 	}
 	if tr.To != storage.StatusCompleted {
 		t.Errorf("To = %s, want completed", tr.To)
+	}
+}
+
+// TestAppendAttemptBounded checks the attempt history's bound: past
+// storage.MaxAttempts it keeps the first attempt and the latest others,
+// and it never writes into the history it was given.
+func TestAppendAttemptBounded(t *testing.T) {
+	var history []storage.Attempt
+	for i := range 3 * storage.MaxAttempts {
+		before := slices.Clone(history)
+		next := appendAttempt(history, storage.Attempt{Attempt: i})
+		if !reflect.DeepEqual(history, before) {
+			t.Fatalf("attempt %d: the given history changed", i)
+		}
+		want := min(i+1, storage.MaxAttempts)
+		if len(next) != want {
+			t.Fatalf("attempt %d: history of %d, want %d", i, len(next), want)
+		}
+		if next[0].Attempt != 0 || next[len(next)-1].Attempt != i {
+			t.Fatalf("attempt %d: history runs from %d to %d, want 0 to %d", i, next[0].Attempt, next[len(next)-1].Attempt, i)
+		}
+		if i >= storage.MaxAttempts && next[1].Attempt != i-storage.MaxAttempts+2 {
+			t.Fatalf("attempt %d: second entry is attempt %d, want %d", i, next[1].Attempt, i-storage.MaxAttempts+2)
+		}
+		history = next
 	}
 }

@@ -27,9 +27,12 @@ func (e *Executor) reserveDirect(items []Child, p storage.InsertParams) bool {
 	if !e.capacity.reserve(len(p.Executions)) {
 		return false
 	}
+	// StartedAt is the engine's copy's (the store sets its own at insert,
+	// a moment later): the attempt history reads it.
+	now := e.now()
 	for i := range p.Executions {
 		row := &p.Executions[i]
-		row.Status, row.ExecutorID, row.Fence = storage.StatusRunning, e.id, 0
+		row.Status, row.ExecutorID, row.Fence, row.StartedAt = storage.StatusRunning, e.id, 0, now
 		p.Delays[i] = e.cfg.LeaseDuration
 	}
 	return true

@@ -49,6 +49,7 @@ type Executor struct {
 	dispatcher startstop.Base // the loop of dispatchLoop
 	capacity   *capacity      // run slots, claim-ahead pacing, direct start's reservations
 	leases     *leaseKeeper   // heartbeats and releases
+	cleaner    *cleaner       // retention: deletes expired executions; nil if the store cannot
 	held       heldSet
 	comp       completions
 	waiters    waiterSet
@@ -113,8 +114,21 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		Clock:     cfg.Clock,
 		Logger:    e.log,
 	})
+	e.cleaner = e.newCleaner()
 	e.unsubscribe = store.Subscribe(e.onEvent)
 	return e, nil
+}
+
+// newCleaner returns the retention cleaner, or nil when the store cannot
+// list, delete or elect a leader.
+func (e *Executor) newCleaner() *cleaner {
+	l, ok1 := e.store.(storage.Lister)
+	ld, ok2 := e.store.(storage.Leader)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	return newCleaner(cleanerConfig{List: l.List, Delete: l.Delete, Lead: ld.Lead, Owner: e.id,
+		Retention: e.cfg.Retention, Timeout: e.cfg.StorageTimeout, Fatal: e.fatal, Clock: e.clock, Logger: e.log})
 }
 
 // errNilExecutor is the error of a method called on a nil *Executor.
@@ -222,6 +236,7 @@ func (e *Executor) Start(ctx context.Context) error {
 	e.dispatcher.Start(e.dispatchLoop)
 	e.comp.Start()
 	e.leases.Start()
+	e.cleaner.Start()
 	return nil
 }
 
@@ -242,6 +257,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 		return e.Err()
 	}
 	e.dispatcher.Stop()    // claims nothing more
+	e.cleaner.Stop()       // deletes nothing more
 	e.waitRuns(ctx)        // the runs return, or are cancelled once ctx is done
 	e.leases.Stop()        // no more heartbeats
 	e.comp.Stop()          // every result produced is written

@@ -3,6 +3,7 @@ package durable
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -77,6 +78,7 @@ type runOptions struct {
 	hasTimeout bool
 	hasDelay   bool
 	key        string
+	tags       []string
 	errs       []error
 }
 
@@ -144,6 +146,23 @@ func WithIdempotencyKey(key string) EnqueueOption {
 			return
 		}
 		o.key = key
+	})
+}
+
+// WithTags labels executions with a few short strings, to find them with
+// List (Filter.Tag) and to show them in the durable command: a customer,
+// an order, a tenant. Given at registration, they label every execution
+// of the task; given at enqueue, they replace the task's. Tags are not
+// passed to children. Up to 16 tags of 1..100 bytes, no commas or control
+// characters, no duplicates.
+func WithTags(tags ...string) Option {
+	tags = slices.Clone(tags)
+	return optionFunc(func(o *runOptions) {
+		if err := storage.ValidateTags(tags); err != nil {
+			o.errs = append(o.errs, err)
+			return
+		}
+		o.tags = tags
 	})
 }
 

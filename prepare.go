@@ -70,7 +70,7 @@ func (e *Executor) prepareRange(items []Child, ids []string, p storage.InsertPar
 func newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) storage.Execution {
 	row := storage.Execution{
 		ID: id, TaskID: d.id, Status: storage.StatusReady,
-		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout,
+		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout, Tags: o.tags,
 	}
 	if d.kind == kindSleeping {
 		row.Status, row.SleepKey, row.Retry = storage.StatusRunning, sleepKey, storage.RetryPolicy{}

@@ -193,7 +193,7 @@ func (e *Executor) recordResult(h *held, d *taskDef, row storage.Execution, res 
 	r := ran{res: res}
 	switch {
 	case res.err != nil:
-		r.random = e.random()
+		r.random, r.finished = e.random(), e.clock.Now()
 	case d.kind == kindParent:
 		r.children = e.prepareChildren(dc, d, row, res.children)
 	}

@@ -1,0 +1,215 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/internal/startstop"
+	"github.com/durable-go/durable/storage"
+)
+
+// cleanerConfig is what a cleaner depends on. Every field is required.
+type cleanerConfig struct {
+	// List, Delete and Lead are the store's (storage.Lister,
+	// storage.Leader).
+	List   func(ctx context.Context, p storage.ListParams) ([]storage.Execution, error)
+	Delete func(ctx context.Context, p storage.DeleteParams) (int, error)
+	Lead   func(ctx context.Context, p storage.LeadParams) (bool, error)
+	// Owner is the executor's id, the holder of the cleaner's lease.
+	Owner     string
+	Retention Retention // after withDefaults
+	// Timeout bounds each call of the store.
+	Timeout time.Duration
+	// Fatal reports whether an error is one after which the store cannot
+	// be used (and stops the executor).
+	Fatal  func(err error) bool
+	Clock  clock.Clock
+	Logger *slog.Logger
+}
+
+// cleanerLease names the lease that elects the one cleaning executor.
+const cleanerLease = "durable.retention"
+
+// cleaner deletes expired finished executions (Config.Retention): every
+// Interval, the executor holding the cleaner's lease deletes the expired
+// trees, oldest first, Batch roots per storage call, renewing its lease
+// before each batch. The others only try to take the lease.
+type cleaner struct {
+	cfg  cleanerConfig
+	loop startstop.Base
+}
+
+func newCleaner(cfg cleanerConfig) *cleaner { return &cleaner{cfg: cfg} }
+
+// Start starts cleaning; starting twice, or after Stop, does nothing. A
+// nil cleaner (a store that cannot delete) does nothing.
+func (c *cleaner) Start() {
+	if c != nil {
+		c.loop.Start(c.run)
+	}
+}
+
+// Stop stops cleaning (between two batches), gives the lease up, and
+// returns once the cleaner has stopped. Idempotent; works before Start.
+func (c *cleaner) Stop() {
+	if c != nil {
+		c.loop.Stop()
+	}
+}
+
+func (c *cleaner) run(stop <-chan struct{}) {
+	defer c.resign()
+	timer := c.cfg.Clock.NewTimer(c.cfg.Retention.Interval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-timer.C():
+		}
+		c.clean(stop)
+		timer.Reset(c.cfg.Retention.Interval)
+	}
+}
+
+// classes are the statuses a tree's root may end in, by retention period.
+func (c *cleaner) classes() []struct {
+	keep     time.Duration
+	statuses []storage.Status
+} {
+	r := c.cfg.Retention
+	return []struct {
+		keep     time.Duration
+		statuses []storage.Status
+	}{
+		{r.Completed, []storage.Status{storage.StatusCompleted}},
+		{r.Failed, []storage.Status{storage.StatusFailed, storage.StatusTimedOut, storage.StatusChildrenFailed, storage.StatusFinalizeFailed}},
+		{r.Cancelled, []storage.Status{storage.StatusCancelled}},
+	}
+}
+
+// clean deletes every expired tree, if this executor holds the lease, and
+// returns how many rows went.
+func (c *cleaner) clean(stop <-chan struct{}) int {
+	total := 0
+	for _, class := range c.classes() {
+		if class.keep == keepForever {
+			continue
+		}
+		n, ok := c.cleanClass(stop, class.statuses, class.keep)
+		total += n
+		if !ok {
+			break
+		}
+	}
+	if total > 0 {
+		c.cfg.Logger.Info("retention: deleted expired executions", slog.Int("deleted", total))
+	}
+	return total
+}
+
+// cleanClass deletes the expired trees whose root ended in one of
+// statuses, batch by batch, while this executor holds the lease. It
+// reports false when the cleaning must stop (stopped, lease not held,
+// store error).
+func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, keep time.Duration) (int, bool) {
+	total := 0
+	for {
+		select {
+		case <-stop:
+			return total, false
+		default:
+		}
+		if !c.lead() {
+			return total, false
+		}
+		now := c.cfg.Clock.Now()
+		var rows []storage.Execution
+		err := c.call(func(ctx context.Context) (err error) {
+			rows, err = c.cfg.List(ctx, storage.ListParams{Order: storage.OldestFirst, Limit: c.cfg.Retention.Batch,
+				Filter: storage.ListFilter{TopLevel: true, Statuses: statuses, FinishedTo: now.Add(-keep)}})
+			return err
+		})
+		if err != nil || len(rows) == 0 {
+			return total, err == nil
+		}
+		ids := make([]string, len(rows))
+		for i := range rows {
+			ids[i] = rows[i].ID
+		}
+		n, err := c.delete(ids)
+		total += n
+		if err != nil || len(rows) < c.cfg.Retention.Batch {
+			return total, err == nil
+		}
+	}
+}
+
+// delete deletes the trees of ids. When the batch is refused (a tree
+// deleted meanwhile by someone else, or, against the store's invariants,
+// one with an unfinished row), it deletes them one by one, skipping and
+// logging the refused ones, so that one tree cannot stop the cleaning.
+func (c *cleaner) delete(ids []string) (int, error) {
+	var n int
+	err := c.call(func(ctx context.Context) (err error) {
+		n, err = c.cfg.Delete(ctx, storage.DeleteParams{IDs: ids})
+		return err
+	})
+	if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrNotDeletable) {
+		return n, err
+	}
+	total := 0
+	for _, id := range ids {
+		err := c.call(func(ctx context.Context) (err error) {
+			n, err = c.cfg.Delete(ctx, storage.DeleteParams{IDs: []string{id}})
+			return err
+		})
+		switch {
+		case err == nil:
+			total += n
+		case errors.Is(err, storage.ErrNotFound):
+		case errors.Is(err, storage.ErrNotDeletable):
+			c.cfg.Logger.Warn("retention: an expired execution cannot be deleted", slog.String("execution", id), slog.Any("error", err))
+		default:
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// lead takes or renews the cleaner's lease, for long enough to cover two
+// intervals: if this executor dies, another cleans within that.
+func (c *cleaner) lead() bool {
+	var held bool
+	err := c.call(func(ctx context.Context) (err error) {
+		held, err = c.cfg.Lead(ctx, storage.LeadParams{Now: c.cfg.Clock.Now(), Name: cleanerLease,
+			Owner: c.cfg.Owner, TTL: 2 * c.cfg.Retention.Interval})
+		return err
+	})
+	return err == nil && held
+}
+
+// resign gives the lease up, so that another executor cleans at once.
+func (c *cleaner) resign() {
+	_ = c.call(func(ctx context.Context) error {
+		_, err := c.cfg.Lead(ctx, storage.LeadParams{Now: c.cfg.Clock.Now(), Name: cleanerLease, Owner: c.cfg.Owner})
+		return err
+	})
+}
+
+// call runs one store call under the timeout; an error is logged (and a
+// fatal one stops the executor through Fatal) and returned.
+func (c *cleaner) call(fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	defer cancel()
+	err := fn(ctx)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrNotDeletable) {
+		if !c.cfg.Fatal(err) {
+			c.cfg.Logger.Warn("retention: store call failed; retrying at the next interval", slog.Any("error", err))
+		}
+	}
+	return err
+}

@@ -1,0 +1,180 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/memory"
+)
+
+// finishedRow is a top-level row that ended in status at finished.
+func finishedRow(id string, status storage.Status, finished time.Time) storage.Execution {
+	return storage.Execution{ID: id, TaskID: "t", Status: status, FinishedAt: finished}
+}
+
+func newTestCleaner(t *testing.T, store *memory.Store, owner string, fc *clock.Fake, r Retention) *cleaner {
+	t.Helper()
+	return newCleaner(cleanerConfig{List: store.List, Delete: store.Delete, Lead: store.Lead, Owner: owner,
+		Retention: r.withDefaults(), Timeout: time.Second, Fatal: func(error) bool { return false },
+		Clock: fc, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// TestCleanerDeletesExpiredTrees: each status class is kept for its own
+// period, trees go whole, and what is not finished or not expired stays.
+func TestCleanerDeletesExpiredTrees(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(t0)
+	store := memory.New()
+	root := finishedRow("root", storage.StatusCompleted, t0)
+	kid := storage.Execution{ID: "kid", TaskID: "t", Status: storage.StatusCompleted, FinishedAt: t0,
+		RootID: "root", RootTaskID: "t", ParentID: "root", ParentTaskID: "t"}
+	rows := []storage.Execution{root, kid,
+		finishedRow("done-late", storage.StatusCompleted, t0.Add(50*time.Minute)),
+		finishedRow("failed", storage.StatusFailed, t0),
+		finishedRow("timed-out", storage.StatusTimedOut, t0),
+		finishedRow("cancelled", storage.StatusCancelled, t0),
+		{ID: "ready", TaskID: "t", Status: storage.StatusReady},
+	}
+	for i := range 7 { // more than one batch
+		rows = append(rows, finishedRow("done-"+string(rune('a'+i)), storage.StatusCompleted, t0))
+	}
+	if err := store.Insert(ctx, storage.InsertParams{Now: t0, Executions: rows}); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCleaner(t, store, "ex-1", fc, Retention{Completed: time.Hour, Failed: 2 * time.Hour, Cancelled: -1, Batch: 3})
+	stop := make(chan struct{})
+
+	fc.Set(t0.Add(time.Hour + time.Second))
+	if n := c.clean(stop); n != 9 { // root, kid, done-a..g
+		t.Errorf("after 1h: deleted %d rows, want 9", n)
+	}
+	requireRows(t, store, []string{"done-late", "failed", "timed-out", "cancelled", "ready"}, []string{"root", "kid", "done-a", "done-g"})
+
+	fc.Set(t0.Add(2*time.Hour + time.Second))
+	if n := c.clean(stop); n != 3 { // done-late, failed, timed-out
+		t.Errorf("after 2h: deleted %d rows, want 3", n)
+	}
+	requireRows(t, store, []string{"cancelled", "ready"}, []string{"done-late", "failed", "timed-out"})
+
+	fc.Set(t0.Add(1000 * time.Hour))
+	if n := c.clean(stop); n != 0 {
+		t.Errorf("cancelled kept forever and a ready row: deleted %d, want 0", n)
+	}
+}
+
+func requireRows(t *testing.T, store *memory.Store, present, absent []string) {
+	t.Helper()
+	for _, id := range present {
+		if _, err := store.Get(t.Context(), storage.GetParams{ID: id}); err != nil {
+			t.Errorf("%s: %v, want it kept", id, err)
+		}
+	}
+	for _, id := range absent {
+		if _, err := store.Get(t.Context(), storage.GetParams{ID: id}); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s: %v, want it deleted", id, err)
+		}
+	}
+}
+
+// TestCleanerOneAtATime: of two executors' cleaners on one store, only the
+// lease holder deletes; when it stops, it gives the lease up and the other
+// takes over at once.
+func TestCleanerOneAtATime(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(t0)
+	store := memory.New()
+	insert := func(ids ...string) {
+		t.Helper()
+		var rows []storage.Execution
+		for _, id := range ids {
+			rows = append(rows, finishedRow(id, storage.StatusCompleted, fc.Now()))
+		}
+		if err := store.Insert(ctx, storage.InsertParams{Now: fc.Now(), Executions: rows}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := Retention{Completed: time.Minute}
+	a := newTestCleaner(t, store, "ex-a", fc, r)
+	b := newTestCleaner(t, store, "ex-b", fc, r)
+	stop := make(chan struct{})
+
+	insert("x1", "x2")
+	fc.Advance(2 * time.Minute)
+	if n := a.clean(stop); n != 2 {
+		t.Fatalf("a (takes the lease): deleted %d, want 2", n)
+	}
+	insert("y1")
+	fc.Advance(time.Minute + time.Second) // y1 expired; a's lease (2 intervals) still holds
+	if n := b.clean(stop); n != 0 {
+		t.Fatalf("b while a holds the lease: deleted %d, want 0", n)
+	}
+	a.resign()
+	if n := b.clean(stop); n != 1 {
+		t.Fatalf("b after a gave the lease up: deleted %d, want 1", n)
+	}
+}
+
+// TestCleanerRunsInTheExecutor: a started executor cleans on its own,
+// every Interval, and stops cleaning at Shutdown.
+func TestCleanerRunsInTheExecutor(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(t0)
+	store := memory.New()
+	if err := store.Insert(ctx, storage.InsertParams{Now: t0, Executions: []storage.Execution{
+		finishedRow("old", storage.StatusCompleted, t0)}}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	deleted := make(chan struct{})
+	ex, err := New(deleteWatcher{Store: store, after: func() {
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case <-deleted:
+		default:
+			close(deleted)
+		}
+	}}, Config{Clock: fc, Logger: slog.New(slog.DiscardHandler), Retention: Retention{Completed: time.Hour, Interval: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Shutdown(context.Background())
+	// The clock moves on until the cleaner has deleted: its timer is made
+	// by its goroutine, which may not have run before a first Advance.
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case <-deleted:
+			done = true
+		case <-deadline:
+			t.Fatal("the executor's cleaner did not delete the expired execution")
+		case <-time.After(5 * time.Millisecond):
+			fc.Advance(10 * time.Minute)
+		}
+	}
+	requireRows(t, store, nil, []string{"old"})
+}
+
+// deleteWatcher calls after after each Delete.
+type deleteWatcher struct {
+	*memory.Store
+	after func()
+}
+
+func (w deleteWatcher) Delete(ctx context.Context, p storage.DeleteParams) (int, error) {
+	n, err := w.Store.Delete(ctx, p)
+	w.after()
+	return n, err
+}
