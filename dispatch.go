@@ -23,6 +23,10 @@ func (e *Executor) dispatchLoop(stop <-chan struct{}) {
 		case <-timer.C():
 		}
 		next, err := e.dispatch()
+		// Counted once the round's claims are made: a test waits for a
+		// round begun after some state to know the dispatcher looked at it
+		// (and maybe decided not to claim, which no store call shows).
+		e.rounds.Add(1)
 		if e.fatal(err) {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/durable-go/durable/clock"
@@ -47,6 +48,7 @@ type Executor struct {
 	hardStop    context.CancelCauseFunc
 
 	dispatcher startstop.Base // the loop of dispatchLoop
+	rounds     atomic.Uint64  // dispatch rounds done (tests wait on it)
 	capacity   *capacity      // run slots, claim-ahead pacing, direct start's reservations
 	leases     *leaseKeeper   // heartbeats and releases
 	cleaner    *cleaner       // retention: deletes expired executions; nil if the store cannot

@@ -254,9 +254,8 @@ func TestConcurrencyLimit(t *testing.T) {
 		return n
 	}
 	eventually(t, "three running", func() bool { return running.Load() == 3 })
-	// Room for a fourth claim or run if the limit leaked: there is no
-	// signal for the dispatcher deciding not to claim.
-	time.Sleep(20 * time.Millisecond)
+	// The dispatcher had its chance to claim a fourth if the limit leaked.
+	afterDispatchRound(t, b.ex)
 	if p, n := peak.Load(), claimed(); p != 3 || n != 3 {
 		t.Fatalf("peak concurrency %d, %d claimed; want 3 and 3", p, n)
 	}
@@ -412,9 +411,8 @@ func TestClaimAhead(t *testing.T) {
 		}
 		// Claimed rows are running in the store before their runs start.
 		eventually(t, "five claimed, two runs started", func() bool { return claimed(b, ids) == 5 && started() == 2 })
-		// Room for more claims or runs if a limit leaked: there is no
-		// signal for the dispatcher deciding not to claim.
-		time.Sleep(20 * time.Millisecond)
+		// The dispatcher had its chance to claim more if a limit leaked.
+		afterDispatchRound(t, b.ex)
 		if n := claimed(b, ids); n != 5 {
 			t.Fatalf("%d executions claimed, want 5 (Concurrency 2 + ClaimAhead 3)", n)
 		}
@@ -433,10 +431,8 @@ func TestClaimAhead(t *testing.T) {
 			ids[i] = h.ID()
 		}
 		eventually(t, "two claimed", func() bool { return claimed(b, ids) == 2 })
-		// Room for a claim ahead if one were wrongly made: the dispatcher
-		// looks every poll interval. There is no signal for its deciding
-		// not to claim.
-		time.Sleep(40 * time.Millisecond)
+		// The dispatcher had its chance to claim ahead wrongly.
+		afterDispatchRound(t, b.ex)
 		if n := claimed(b, ids); n != 2 {
 			t.Fatalf("%d executions claimed before any run finished, want 2 (only what can start)", n)
 		}

@@ -102,10 +102,15 @@ func TestFatalClaimErrorStopsTheExecutor(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStopped(t, ex)
-	n := s.failed.Load()
-	time.Sleep(100 * time.Millisecond) // ten poll intervals
-	if m := s.failed.Load(); m != n || n != 1 {
-		t.Errorf("claims after the fatal error: %d, then %d more; want 1, then none", n, m-n)
+	// The dispatcher, the only caller of Claim, has returned: the count is
+	// final.
+	select {
+	case <-durable.DispatcherStopped(ex):
+	default:
+		t.Fatal("the executor stopped but its dispatcher did not")
+	}
+	if n := s.failed.Load(); n != 1 {
+		t.Errorf("claims that failed fatally: %d, want 1 (none after the first)", n)
 	}
 	if _, err := task.Enqueue(ctx, 2); !errors.Is(err, durable.ErrShutdown) || !errors.Is(err, errTestFatal) {
 		t.Errorf("Enqueue after the stop: want ErrShutdown wrapping the store's error, got %v", err)

@@ -97,6 +97,22 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// afterDispatchRound waits until the dispatcher has finished a round
+// begun after the call: it has then looked at the state the caller saw and
+// claimed what that allows. It is how a test knows that the dispatcher had
+// its chance to claim wrongly, which no store call shows when it rightly
+// claims nothing. The round in progress at the call may have begun before
+// it, so it waits for two; it wakes the dispatcher (as new work would) so
+// as not to wait for the poll interval.
+func afterDispatchRound(t *testing.T, ex *durable.Executor) {
+	t.Helper()
+	r := durable.DispatchRounds(ex)
+	eventually(t, "two dispatch rounds", func() bool {
+		durable.WakeDispatcher(ex)
+		return durable.DispatchRounds(ex) >= r+2
+	})
+}
+
 func listChildren(parentID string) storage.ListChildrenParams {
 	return storage.ListChildrenParams{ParentID: parentID}
 }
