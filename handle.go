@@ -23,6 +23,15 @@ type Execution[O any] struct {
 	Attempt, Iteration, Crashes int
 	// SleepKey is the key of a sleeping execution.
 	SleepKey string
+	// Input is the input as the codec encoded it.
+	Input []byte
+	// Attempts is the history of past runs that did not complete it (see
+	// Record.Attempts).
+	Attempts []Attempt
+	// Tags were given at enqueue (WithTags); RetryOf names the execution
+	// this one retries (Executor.Retry).
+	Tags    []string
+	RetryOf string
 
 	RootID, RootTaskID, ParentID, ParentTaskID string
 	ChildIndex                                 int
@@ -214,6 +223,7 @@ func view[O any](e *Executor, row storage.Execution) (Execution[O], error) {
 	x := Execution[O]{
 		ID: row.ID, TaskID: row.TaskID, Status: row.Status, Err: execErrorFromInfo(row.Error),
 		Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes, SleepKey: row.SleepKey,
+		Input: row.Input, Attempts: attemptsOf(row.Attempts), Tags: row.Tags, RetryOf: row.RetryOf,
 		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
 		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize,
 		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, StartedAt: row.StartedAt, FinishedAt: row.FinishedAt,

@@ -29,7 +29,10 @@ func TestOperateGetShowsAttemptsInputAndTags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, b, h)
+	typed := waitFor(t, b, h)
+	if len(typed.Attempts) != 2 || string(typed.Input) != `"B-18"` || len(typed.Tags) != 2 {
+		t.Errorf("typed view: %d attempts, input %s, tags %q; want 2, \"B-18\", 2 tags", len(typed.Attempts), typed.Input, typed.Tags)
+	}
 
 	rec, err := b.ex.GetByKey(b.ctx, "order-B-18")
 	if err != nil {
