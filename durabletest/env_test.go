@@ -456,6 +456,11 @@ func TestStuckRunIsReported(t *testing.T) {
 		t.Fatalf("got %v, want ErrStuck naming %s", err, h.ID())
 	}
 	close(release)
+	// The run ends now; Wait is woken by its result (no clock needed),
+	// so the short WithStuckAfter cannot run out on a loaded machine.
+	if _, err := h.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	runUntilIdle(t, env)
 	durabletest.RequireCompleted(t, h)
 }
