@@ -30,7 +30,7 @@ const (
 	// WithConfig sets one: the longest the engine allows, so that an
 	// explicit Advance while a task runs does not lapse its lease (and
 	// have the engine take the run over as if its executor had died)
-	// unless it moves the clock by more than 40 minutes.
+	// unless it moves the clock by more than 40 minutes at once.
 	DefaultLeaseDuration = time.Hour
 )
 
@@ -242,15 +242,16 @@ func (e *Env) startExecutor() error {
 }
 
 // Advance moves the fake clock forward by d, fires the engine's timers
-// that come due, and tells the executor, which claims what became due in
-// the background. It does not wait for anything: RunUntilIdle or RunFor
-// after it run what came due.
+// that come due, and tells the executor, which (once started) claims what
+// became due in the background. It does not wait for anything:
+// RunUntilIdle or RunFor after it run what came due.
 //
 // Unlike RunFor, it moves the clock even while tasks run: use it for a
 // task that waits for its own timeout (its context's deadline is on the
-// fake clock). Moving the clock by more than the lease (Config.
-// LeaseDuration, an hour by default here) less a third of it while a task
-// runs makes the engine take the run over, as if its executor had died.
+// fake clock). Moving the clock at once by more than two thirds of the
+// lease (Config.LeaseDuration, an hour by default here: 40 minutes) while
+// a task runs may lapse its lease before the engine renews it, and the
+// engine then takes the run over, as if its executor had died.
 func (e *Env) Advance(d time.Duration) {
 	e.clock.Advance(d)
 	e.store.poke()
