@@ -55,9 +55,13 @@ func TestConfigDefaults(t *testing.T) {
 			with(func(c *Config) { c.CompletionBatch, c.MaxPayloadBytes, c.MaxChildren = 1, 1<<10, 1 })},
 		{"ExecutorIDGiven", Config{ExecutorID: "host-1"}, with(func(c *Config) { c.ExecutorID = "host-1" })},
 		{"RetentionForever", Config{Retention: Retention{Completed: -1, Failed: -1, Cancelled: -1}},
-			with(func(c *Config) { c.Retention.Completed, c.Retention.Failed, c.Retention.Cancelled = keepForever, keepForever, keepForever })},
+			with(func(c *Config) {
+				c.Retention.Completed, c.Retention.Failed, c.Retention.Cancelled = keepForever, keepForever, keepForever
+			})},
 		{"RetentionGiven", Config{Retention: Retention{Completed: time.Hour, Interval: time.Second, Batch: 10}},
-			with(func(c *Config) { c.Retention.Completed, c.Retention.Interval, c.Retention.Batch = time.Hour, time.Second, 10 })},
+			with(func(c *Config) {
+				c.Retention.Completed, c.Retention.Interval, c.Retention.Batch = time.Hour, time.Second, 10
+			})},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -52,6 +52,9 @@ var (
 	ErrPayloadTooLarge = errors.New("durable: payload too large")
 	// ErrTooManyChildren: a parent spawned more children than the limit.
 	ErrTooManyChildren = errors.New("durable: too many children")
+	// ErrNotDeletable: Delete was asked for an execution that has not
+	// finished, or for a child (trees are deleted whole, from their root).
+	ErrNotDeletable = errors.New("durable: not deletable")
 	// ErrDuplicate: a sleeping task's key is already taken.
 	ErrDuplicate = errors.New("durable: duplicate")
 	// ErrWakeRace: a sleeping execution finished another way while Wake

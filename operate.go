@@ -213,10 +213,6 @@ func (e *Executor) Delete(ctx context.Context, ids ...string) (int, error) {
 	return n, err
 }
 
-// ErrNotDeletable: Delete was asked for an execution that has not
-// finished, or for a child (trees are deleted whole, from their root).
-var ErrNotDeletable = errors.New("durable: not deletable")
-
 // checkRead fails on a nil executor; reads work on an executor in any
 // state, as long as its store is open.
 func (e *Executor) checkRead() error {

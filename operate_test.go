@@ -119,8 +119,8 @@ func TestOperateListPagesAndFilters(t *testing.T) {
 	for name, opts := range map[string]durable.ListOptions{
 		"cursor of another filter": {Limit: 5, Cursor: first.Next, Filter: durable.Filter{Tag: "odd"}},
 		"cursor of another order":  {Limit: 5, Cursor: first.Next, OldestFirst: true},
-		"malformed cursor":          {Limit: 5, Cursor: "not-a-cursor"},
-		"unknown status":            {Filter: durable.Filter{Statuses: []durable.Status{"done"}}},
+		"malformed cursor":         {Limit: 5, Cursor: "not-a-cursor"},
+		"unknown status":           {Filter: durable.Filter{Statuses: []durable.Status{"done"}}},
 	} {
 		if _, err := b.ex.List(b.ctx, opts); !errors.Is(err, durable.ErrInvalidInput) {
 			t.Errorf("%s: %v, want ErrInvalidInput", name, err)
