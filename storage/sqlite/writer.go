@@ -34,7 +34,11 @@ const (
 )
 
 type writeReq struct {
+	op string // the call's name, for errors
 	fn writeFunc
+	// loan, when set, asks for the write connection itself (WithTx, tx.go)
+	// instead of a place in a batch.
+	loan *loan
 	// lazy marks a write that need not survive a power cut (a heartbeat;
 	// not a claim, whose fencing tokens must never be handed out twice): a
 	// batch of only lazy writes commits without an fsync.
@@ -80,6 +84,9 @@ type writer struct {
 	// lives here, with the store's other per-store write state; claims use
 	// it on their own goroutines.
 	rescues rescue.Pacer
+	// loan is the WithTx call the connection is lent to, nil when none
+	// (tx.go).
+	loan atomic.Pointer[loan]
 }
 
 // maxSeqs bounds writer.seqs.
@@ -118,17 +125,35 @@ func lazyBatch(reqs []*writeReq) bool {
 	return true
 }
 
-// run drains the queue until it is closed and empty.
+// run drains the queue until it is closed and empty. A request for the
+// connection itself (WithTx) ends the batch before it and runs alone.
 func (w *writer) run() {
 	defer close(w.stopped)
 	batch := make([]*writeReq, 0, w.maxBatch)
-	for req := range w.queue {
+	var next *writeReq // a loan met while filling a batch
+	for {
+		req := next
+		next = nil
+		if req == nil {
+			var ok bool
+			if req, ok = <-w.queue; !ok {
+				return
+			}
+		}
+		if req.loan != nil {
+			w.lend(req)
+			continue
+		}
 		batch = append(batch[:0], req)
 	fill:
 		for len(batch) < w.maxBatch {
 			select {
 			case r, ok := <-w.queue:
 				if !ok {
+					break fill
+				}
+				if r.loan != nil {
+					next = r
 					break fill
 				}
 				batch = append(batch, r)
@@ -360,12 +385,12 @@ func (tx *writeTx) finished(ids ...string) { tx.ev.finished = append(tx.ev.finis
 
 // submit queues fn and waits for its outcome.
 func (s *Store) submit(ctx context.Context, op string, fn writeFunc) error {
-	return s.submitReq(ctx, op, &writeReq{fn: fn, done: make(chan error, 1)})
+	return s.submitReq(ctx, op, &writeReq{op: op, fn: fn, done: make(chan error, 1)})
 }
 
 // submitLazy is submit for a write that need not survive a power cut.
 func (s *Store) submitLazy(ctx context.Context, op string, fn writeFunc) error {
-	return s.submitReq(ctx, op, &writeReq{fn: fn, lazy: true, done: make(chan error, 1)})
+	return s.submitReq(ctx, op, &writeReq{op: op, fn: fn, lazy: true, done: make(chan error, 1)})
 }
 
 func (s *Store) submitReq(ctx context.Context, op string, req *writeReq) error {
