@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // This file holds the operator's part of the contract: attempt history and
@@ -55,8 +56,9 @@ type Attempt struct {
 }
 
 // ValidateTags rejects tags no store can keep: more than MaxTags, an
-// empty tag, one longer than MaxTagLen bytes, one with a control
-// character or a comma, or a duplicate.
+// empty tag, one longer than MaxTagLen bytes, one that is not valid UTF-8
+// (PostgreSQL's text refuses it), one with a control character or a
+// comma, or a duplicate.
 func ValidateTags(tags []string) error {
 	if len(tags) > MaxTags {
 		return fmt.Errorf("%d tags: at most %d allowed", len(tags), MaxTags)
@@ -64,6 +66,9 @@ func ValidateTags(tags []string) error {
 	for i, tag := range tags {
 		if tag == "" || len(tag) > MaxTagLen {
 			return fmt.Errorf("tag %q: must be 1..%d bytes", tag, MaxTagLen)
+		}
+		if !utf8.ValidString(tag) {
+			return fmt.Errorf("tag %q: not valid UTF-8", tag)
 		}
 		for _, r := range tag {
 			if r < 0x20 || r == 0x7f || r == ',' {

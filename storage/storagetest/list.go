@@ -1091,7 +1091,7 @@ func checkInsertTags(b *bundle) {
 	long := strings.Repeat("é", storage.MaxTagLen/2) // MaxTagLen bytes
 	many := make([]string, storage.MaxTags)
 	for i := range many {
-		many[i] = fmt.Sprintf("%02d-%s", i, long)[:storage.MaxTagLen]
+		many[i] = fmt.Sprintf("%02d%s", i, long[:storage.MaxTagLen-2])
 	}
 	many[0] = long
 	tagged := NewExecution("tagged", "task")
@@ -1156,6 +1156,7 @@ func invalidTags() map[string][]string {
 		"Newline":     {"a\nb"},
 		"Delete":      {"a\x7f"},
 		"ControlChar": {"\x00"},
+		"InvalidUTF8": {"ok", "a\xc3"},
 		"Duplicate":   {"a", "b", "a"},
 	}
 }
