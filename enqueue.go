@@ -24,9 +24,22 @@ func (t *Task[I, O]) Enqueue(ctx context.Context, in I, opts ...EnqueueOption) (
 }
 
 // EnqueueTx stores a new execution through ins, typically an inserter bound
-// to the caller's own database transaction (for PostgreSQL:
-// store.Tx(tx)), so the execution exists if and only if that transaction
-// commits. Nothing is retried: the caller owns the transaction.
+// to the caller's own database transaction, so the execution exists if and
+// only if that transaction commits, together with the caller's own writes:
+//
+//   - PostgreSQL: store.Tx(tx), on any pgx.Tx of the store's database; its
+//     NOTIFY is sent with the commit.
+//   - SQLite: store.Tx(tx) on the tx that store.WithTx passes to its
+//     function, a transaction on the store's own write connection (SQLite
+//     has one writer at a time); the store wakes its executor, and those
+//     of other processes on the file, after the commit only.
+//
+// Nothing is retried: the caller owns the transaction. The execution is
+// stored, and will run, once the transaction commits; a rolled-back one
+// wakes no executor. With WithIdempotencyKey, a key already used (in the
+// store, or earlier in the transaction) fails with ErrDuplicate and stores
+// nothing, and the transaction stays usable; unlike Enqueue, EnqueueTx
+// does not return the existing execution.
 func (t *Task[I, O]) EnqueueTx(ctx context.Context, ins storage.Inserter, in I, opts ...EnqueueOption) (*Handle[O], error) {
 	if err := t.check(); err != nil {
 		return nil, err

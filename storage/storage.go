@@ -442,7 +442,8 @@ type Event struct {
 
 // Inserter inserts executions. Every Store is one; a store may also offer
 // one bound to a caller's own database transaction, so that executions are
-// stored if and only if that transaction commits (see the PostgreSQL store).
+// stored if and only if that transaction commits (the PostgreSQL store's
+// Tx; the SQLite store's Tx, inside its WithTx).
 type Inserter interface {
 	Insert(ctx context.Context, p InsertParams) error
 }

@@ -88,6 +88,17 @@
 // then finds what it waits for by polling). Subscribers must return quickly
 // and must not call the store.
 //
+// # Transactional enqueue
+//
+// WithTx runs a function in a write transaction on the store's own write
+// connection (SQLite has one writer at a time), and Tx(tx) is the inserter
+// that durable's Task.EnqueueTx takes: the application's writes to its own
+// tables in the file and the executions it enqueues commit or roll back
+// together. Executors, here and in other processes, hear of the executions
+// after the commit only. While the function runs, the store's other writes
+// wait for it: keep it short (past the busy timeout they fail with
+// ErrTxTooLong). See WithTx and docs/sqlite.md.
+//
 // # Schema and migrations
 //
 // The tables are named durable_executions and durable_migrations, so the
