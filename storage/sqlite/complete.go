@@ -13,7 +13,7 @@ import (
 // completeWidth is the number of parameters of one tuple of the complete
 // query; maxRun is the most transitions one run applies at once.
 const (
-	completeWidth = 14
+	completeWidth = 15
 	doneWidth     = 5
 	maxRun        = 128
 )
@@ -235,11 +235,12 @@ func (tx *writeTx) applyTransitions(now time.Time, ts []storage.Transition) (map
 }
 
 // allDone reports whether every transition goes from running to
-// completed without an error: the lean complete_done query applies them.
+// completed without an error, keeping the attempt history: the lean
+// complete_done query applies them.
 func allDone(ts []storage.Transition) bool {
 	for i := range ts {
 		t := &ts[i]
-		if t.From != storage.StatusRunning || t.To != storage.StatusCompleted || t.Error != nil {
+		if t.From != storage.StatusRunning || t.To != storage.StatusCompleted || t.Error != nil || t.Attempts != nil {
 			return false
 		}
 	}
@@ -317,6 +318,15 @@ func appendTransitionArgs(args []any, now time.Time, t *storage.Transition) ([]a
 	if err != nil {
 		return nil, err
 	}
+	var attempts any // nil keeps the row's history
+	if t.Attempts != nil {
+		if attempts, err = encodeAttempts(t.Attempts); err != nil {
+			return nil, err
+		}
+		if attempts == nil {
+			attempts = "" // an empty history clears it
+		}
+	}
 	var due any
 	if t.To == storage.StatusReady {
 		due = micros(now.Add(t.Delay))
@@ -325,7 +335,7 @@ func appendTransitionArgs(args []any, now time.Time, t *storage.Transition) ([]a
 		t.ID, t.Fence, string(t.From), string(t.To),
 		nullBytes(t.Output), nullBytes(t.RunOutput), errJSON,
 		int64(t.Attempt), int64(t.Iteration), due, t.FailFast,
-		int64(len(t.Children)), t.To.Terminal(), micros(now),
+		int64(len(t.Children)), t.To.Terminal(), micros(now), attempts,
 	), nil
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"math/bits"
 	"strconv"
@@ -14,7 +13,7 @@ import (
 )
 
 // maxInsertRows is the largest number of rows one INSERT statement carries
-// (at most 35 parameters a row, well under SQLite's limit of 32,766).
+// (at most 38 parameters a row, well under SQLite's limit of 32,766).
 // Batches are cut into statements of power-of-two sizes, so that at most
 // eight insert statements are prepared for each set of columns.
 const maxInsertRows = 128
@@ -119,7 +118,23 @@ func (tx *writeTx) insert(rows []storage.Execution) error {
 		}
 		start += n
 	}
-	return nil
+	return tx.insertTags(rows)
+}
+
+// insertTags writes the rows of durable_execution_tags of the tagged rows
+// among rows, just inserted.
+func (tx *writeTx) insertTags(rows []storage.Execution) error {
+	var ids []string
+	for i := range rows {
+		if len(rows[i].Tags) > 0 {
+			ids = append(ids, rows[i].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.exec("insert_tags", jsonStrings(ids))
+	return err
 }
 
 // maskColumns returns the indexes (into insertColumns) of mask's bits.
@@ -211,8 +226,32 @@ func (tx *writeTx) firstExisting(name string, keys []string) string {
 	return found
 }
 
-// jsonStrings returns ss as a JSON array, the form json_each reads.
+// jsonStrings returns ss as a JSON array, the form json_each reads. The
+// bytes of each string are written as they are but for '"', '\\' and
+// control characters, which are escaped: encoding/json would replace bytes
+// that are not UTF-8, and ids and task ids may be any bytes (SQLite's JSON
+// functions pass such bytes through).
 func jsonStrings(ss []string) string {
-	b, _ := json.Marshal(ss) // a []string always marshals
-	return string(b)
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(s); j++ {
+			switch c := s[j]; {
+			case c == '"' || c == '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case c < 0x20:
+				fmt.Fprintf(&b, `\u%04x`, c)
+			default:
+				b.WriteByte(c)
+			}
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
 }

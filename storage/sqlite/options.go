@@ -83,7 +83,8 @@ type Config struct {
 	// locked". Default: 5s. Range: positive (0 means the default).
 	BusyTimeout time.Duration
 	// MaxReaders is the number of read connections (Get, GetBySleepKey,
-	// ListChildren, NextDue run on them, beside the single writer).
+	// ListChildren, NextDue, List, Count run on them, beside the single
+	// writer).
 	// Default: 4. Range: at least 1 (0 means the default).
 	MaxReaders int
 	// MaxBatch is how many pending write calls one transaction may carry

@@ -9,7 +9,8 @@ is_finalize, sleep_key, status, input, output, run_output, error,
 retry_max_retries, retry_base_delay, retry_multiplier, retry_max_delay,
 retry_jitter, timeout, attempt, iteration, crashes, fence, executor_id,
 fail_fast, children_total, children_pending, due_at, created_at, updated_at,
-started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at
+started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
+attempts, tags, retry_of
 
 -- name: mutable_columns
 -- The columns a write may change after insert, seq first (the order
@@ -34,8 +35,10 @@ ORDER BY child_index, seq
 LIMIT ?3 + 0
 
 -- name: next_due
--- ?1 is a JSON array of task ids.
-SELECT due_at FROM durable_executions
+-- ?1 is a JSON array of task ids. INDEXED BY: the due index, in due
+-- order, not the task index (migration 004), which would read every row
+-- of the tasks, finished ones included, and sort them.
+SELECT due_at FROM durable_executions INDEXED BY durable_executions_due
 WHERE due_at IS NOT NULL AND task_id IN (SELECT value FROM json_each(?1))
 ORDER BY due_at, seq
 LIMIT 1
@@ -57,8 +60,8 @@ WHERE sleep_key IN (SELECT value FROM json_each(?1))
 -- The rows a claim would take, in claim order: ?1 now, ?2 JSON array of
 -- task ids, ?3 limit ("+ 0": see list_children). Runs on a read
 -- connection, outside the write transaction; claim then takes those of
--- them that are still due.
-SELECT {{columns}} FROM durable_executions
+-- them that are still due. INDEXED BY: as next_due.
+SELECT {{columns}} FROM durable_executions INDEXED BY durable_executions_due
 WHERE due_at IS NOT NULL AND due_at <= ?1
 	AND task_id IN (SELECT value FROM json_each(?2))
 ORDER BY due_at, seq
@@ -111,10 +114,10 @@ RETURNING {{mutable_columns}}
 -- name: complete
 -- Applies a batch of guarded transitions. Each {{rows}} tuple is: id, fence,
 -- from, to, output, run_output, error, attempt, iteration, due_at, fail_fast,
--- children added, terminal (0/1), now. SET expressions see the row before the
--- update.
+-- children added, terminal (0/1), now, attempts (NULL keeps the row's, ''
+-- clears them). SET expressions see the row before the update.
 WITH t (id, fence, from_status, to_status, output, run_output, error, attempt,
-	iteration, due_at, fail_fast, n_children, terminal, now) AS (VALUES {{rows}})
+	iteration, due_at, fail_fast, n_children, terminal, now, attempts) AS (VALUES {{rows}})
 UPDATE durable_executions AS e SET
 	status = t.to_status,
 	output = CASE WHEN t.to_status = 'completed' THEN t.output ELSE e.output END,
@@ -140,6 +143,7 @@ UPDATE durable_executions AS e SET
 		THEN t.now ELSE e.waiting_for_finalize_at END,
 	children_total = e.children_total + t.n_children,
 	children_pending = e.children_pending + t.n_children,
+	attempts = nullif(coalesce(t.attempts, e.attempts), ''),
 	updated_at = t.now
 FROM t
 WHERE e.id = t.id AND e.fence = t.fence AND e.status = t.from_status
@@ -259,3 +263,57 @@ WHERE e.id = l.id AND e.fence = l.fence AND e.due_at IS NOT NULL
 UPDATE durable_executions SET due_at = ?2, updated_at = ?2
 WHERE due_at IS NOT NULL AND due_at > -9223372036854775807 AND executor_id = ?1
 	AND status IN ('running', 'waiting_for_children', 'waiting_for_finalize')
+
+-- name: finished_early
+-- Whether a row finished before ?1 and before it was created (a partial
+-- index, normally empty: see listQuery in list.go).
+SELECT 1 FROM durable_executions
+WHERE finished_at < created_at AND finished_at < ?1
+LIMIT 1
+
+-- name: delete_roots
+-- The roots a Delete names (?1, a JSON array of distinct ids), in order,
+-- with what decides whether each may be deleted; seq is NULL for an
+-- unknown id.
+SELECT j.value, e.seq, e.status, e.parent_id
+FROM json_each(?1) AS j LEFT JOIN durable_executions AS e ON e.id = j.value
+ORDER BY j.key
+
+-- name: delete_active_descendant
+-- A descendant of one of the roots in ?1 (a JSON array) that is not
+-- finished, if any (the root index: a range per root).
+SELECT e.root_id, e.id, e.status
+FROM json_each(?1) AS j JOIN durable_executions AS e ON e.root_id = j.value
+WHERE e.status IN ('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')
+LIMIT 1
+
+-- name: delete_tags
+-- Deletes the tag rows of the roots whose seqs are in ?1 and of the
+-- descendants of the roots whose ids are in ?2 (JSON arrays): the rows
+-- delete_rows and delete_descendants delete.
+DELETE FROM durable_execution_tags WHERE (tag, created_at, id) IN (
+	SELECT j.value, e.created_at, e.id
+	FROM durable_executions AS e, json_each(e.tags) AS j
+	WHERE e.seq IN (SELECT value FROM json_each(?1)) AND e.tags IS NOT NULL
+	UNION ALL
+	SELECT j.value, e.created_at, e.id
+	FROM durable_executions AS e, json_each(e.tags) AS j
+	WHERE e.root_id IN (SELECT value FROM json_each(?2)) AND e.tags IS NOT NULL)
+
+-- name: insert_tags
+-- Inserts the tag rows of the executions whose ids are in ?1 (a JSON
+-- array), just inserted.
+INSERT INTO durable_execution_tags (tag, created_at, id, seq)
+SELECT j.value, e.created_at, e.id, e.seq
+FROM json_each(?1) AS i JOIN durable_executions AS e ON e.id = i.value, json_each(e.tags) AS j
+
+-- name: delete_descendants
+-- Deletes every descendant of the roots in ?1 (a JSON array of ids).
+DELETE FROM durable_executions WHERE root_id IN (SELECT value FROM json_each(?1))
+
+-- name: delete_rows
+-- Deletes the rows whose seqs are in ?1 (a JSON array).
+DELETE FROM durable_executions WHERE seq IN (SELECT value FROM json_each(?1))
+
+-- name: root_of
+SELECT root_id FROM durable_executions WHERE id = ?1

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -11,13 +13,17 @@ import (
 
 // insertWidth is the number of parameters of one row of the insert query:
 // every column of the columns section but seq.
-const insertWidth = 35
+const insertWidth = 38
 
 // insertValues returns the column values of e, in the order of
 // insertColumns. A zero field gives its column's default: nil (NULL) or a
 // zero number.
 func insertValues(e *storage.Execution) ([insertWidth]any, error) {
 	errJSON, err := encodeError(e.Error)
+	if err != nil {
+		return [insertWidth]any{}, err
+	}
+	attempts, err := encodeAttempts(e.Attempts)
 	if err != nil {
 		return [insertWidth]any{}, err
 	}
@@ -35,6 +41,7 @@ func insertValues(e *storage.Execution) ([insertWidth]any, error) {
 		nullTime(e.DueAt), nullTime(e.CreatedAt), nullTime(e.UpdatedAt),
 		nullTime(e.StartedAt), nullTime(e.FinishedAt),
 		nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
+		attempts, encodeTags(e.Tags), nullString(e.RetryOf),
 	}, nil
 }
 
@@ -61,13 +68,15 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 		childIndex, maxRetries                     int64
 		baseDelay, maxDelay, timeout               int64
 		createdAt                                  sql.NullInt64
+		attempts, tags, retryOf                    sql.NullString
 	)
 	err := sc.Scan(&m.seq, &e.ID, &e.TaskID, &rootID, &rootTaskID, &parentID, &parentTaskID,
 		&childIndex, &e.IsFinalize, &sleepKey, &m.status, &e.Input, &m.output, &m.runOutput, &m.errJSON,
 		&maxRetries, &baseDelay, &e.Retry.Multiplier, &maxDelay, &e.Retry.Jitter, &timeout,
 		&m.attempt, &m.iteration, &m.crashes, &m.fence, &m.executorID, &m.failFast,
 		&m.childrenTotal, &m.childrenPending, &m.dueAt, &createdAt, &m.updatedAt,
-		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt)
+		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt,
+		&attempts, &tags, &retryOf)
 	if err != nil {
 		return e, 0, err
 	}
@@ -79,7 +88,14 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 	e.Retry.BaseDelay, e.Retry.MaxDelay = time.Duration(baseDelay), time.Duration(maxDelay)
 	e.Timeout = time.Duration(timeout)
 	e.CreatedAt = timeOf(createdAt)
+	e.RetryOf = retryOf.String
 	if err := m.apply(&e); err != nil {
+		return e, 0, err
+	}
+	if e.Attempts, err = decodeAttempts(e.ID, attempts); err != nil {
+		return e, 0, err
+	}
+	if e.Tags, err = decodeTags(e.ID, tags); err != nil {
 		return e, 0, err
 	}
 	return e, m.seq, nil
@@ -134,6 +150,91 @@ func encodeError(info *storage.ErrorInfo) (any, error) {
 		return nil, fmt.Errorf("encode error info: %w", err)
 	}
 	return string(b), nil
+}
+
+// encodeAttempts returns the JSON text of an attempt history, or nil
+// (NULL) for an empty one.
+func encodeAttempts(as []storage.Attempt) (any, error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(as)
+	if err != nil {
+		return nil, fmt.Errorf("encode attempts: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeAttempts is the inverse of encodeAttempts; times come back in UTC.
+func decodeAttempts(id string, v sql.NullString) ([]storage.Attempt, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	var as []storage.Attempt
+	if err := json.Unmarshal([]byte(v.String), &as); err != nil {
+		return nil, fmt.Errorf("decode attempts of execution %s: %w", id, err)
+	}
+	for i := range as {
+		as[i].StartedAt, as[i].FinishedAt = as[i].StartedAt.UTC(), as[i].FinishedAt.UTC()
+	}
+	return as, nil
+}
+
+// encodeTags returns tags as a JSON array of strings (jsonStrings: the
+// bytes of each tag as they are), or nil (NULL) for none.
+func encodeTags(tags []string) any {
+	if len(tags) == 0 {
+		return nil
+	}
+	return jsonStrings(tags)
+}
+
+// decodeTags is the inverse of encodeTags: it reads what jsonStrings
+// writes.
+func decodeTags(id string, v sql.NullString) ([]string, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	bad := fmt.Errorf("decode tags of execution %s: malformed %q", id, v.String)
+	s, ok := strings.CutPrefix(v.String, "[")
+	if !ok {
+		return nil, bad
+	}
+	var tags []string
+	for {
+		if s, ok = strings.CutPrefix(s, `"`); !ok {
+			return nil, bad
+		}
+		var tag []byte
+		for len(s) > 0 && s[0] != '"' {
+			c := s[0]
+			switch {
+			case c != '\\':
+				s = s[1:]
+			case len(s) >= 6 && s[1] == 'u':
+				n, err := strconv.ParseUint(s[2:6], 16, 8)
+				if err != nil {
+					return nil, bad
+				}
+				c, s = byte(n), s[6:]
+			case len(s) >= 2:
+				c, s = s[1], s[2:]
+			default:
+				return nil, bad
+			}
+			tag = append(tag, c)
+		}
+		if s, ok = strings.CutPrefix(s, `"`); !ok {
+			return nil, bad
+		}
+		tags = append(tags, string(tag))
+		if s == "]" {
+			return tags, nil
+		}
+		if s, ok = strings.CutPrefix(s, ","); !ok {
+			return nil, bad
+		}
+	}
 }
 
 // micros returns t as microseconds since the Unix epoch.

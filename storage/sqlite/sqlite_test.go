@@ -248,6 +248,7 @@ func TestReleasedMigrationsAreUnchanged(t *testing.T) {
 		"001_init.sql":             "e7cf14a1b32d9512ab4f41733791ea2d52cd59c48296dc9a748da23672204c92",
 		"002_events.sql":           "113a63366966af7bc8daf8863592024c0ddbea964065cb2eb876ca5af191f02b",
 		"003_due_index_status.sql": "283a63863ca485cc64a696178410270ebfb5b8d0e2361e59d69bf846717c8711",
+		"004_list.sql":             "a200de550115ad88d3c60ebc6106fdfaa16484864c7aac234df57c1534ba751d",
 	}
 	files, err := fs.ReadDir(sqlite.Migrations(), ".")
 	if err != nil {

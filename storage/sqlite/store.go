@@ -153,7 +153,7 @@ func (s *Store) openReaders(ctx context.Context, uri string, cfg Config) error {
 	rdb.SetMaxOpenConns(cfg.MaxReaders)
 	rdb.SetMaxIdleConns(cfg.MaxReaders)
 	s.reads = map[string]*sql.Stmt{}
-	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "claim_candidates", "rescue_candidates"} {
+	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "claim_candidates", "rescue_candidates", "finished_early"} {
 		st, err := rdb.PrepareContext(ctx, query(name))
 		if err != nil {
 			rdb.Close()
