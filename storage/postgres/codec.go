@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ type execRow struct {
 	retryBase, retryMaxDelay, timeout   int64
 	dueAt, createdAt, updatedAt         pgtype.Timestamptz
 	startedAt, finishedAt, wfcAt, wffAt pgtype.Timestamptz
+	attemptsJSON                        []byte
 }
 
 // dests returns the scan destinations, in the order of the "cols" template.
@@ -33,6 +35,7 @@ func (r *execRow) dests() []any {
 		&r.timeout, &e.Attempt, &e.Iteration, &e.Crashes, &e.Fence, &e.ExecutorID, &e.FailFast,
 		&e.ChildrenTotal, &e.ChildrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
+		&r.attemptsJSON, &e.Tags, &e.RetryOf,
 	}
 }
 
@@ -56,6 +59,15 @@ func (r *execRow) execution() (storage.Execution, error) {
 			return storage.Execution{}, fmt.Errorf("decode error of execution %s: %w", e.ID, err)
 		}
 		e.Error = &info
+	}
+	if r.attemptsJSON != nil {
+		var err error
+		if e.Attempts, err = decodeAttempts(r.attemptsJSON); err != nil {
+			return storage.Execution{}, fmt.Errorf("decode attempts of execution %s: %w", e.ID, err)
+		}
+	}
+	if len(e.Tags) == 0 {
+		e.Tags = nil
 	}
 	return e, nil
 }
@@ -112,6 +124,83 @@ func encodeError(info *storage.ErrorInfo) (*string, error) {
 	return &s, nil
 }
 
+// noNUL returns s with every NUL replaced by U+FFFD: jsonb cannot hold
+// the character NUL (see encodeError).
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// encodeAttempts is the JSON text of an attempt history, or nil (SQL NULL)
+// when it is empty. Its strings are stored as encodeError stores an
+// error's: a NUL becomes U+FFFD.
+func encodeAttempts(as []storage.Attempt) (*string, error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	if slices.ContainsFunc(as, hasNUL) {
+		as = slices.Clone(as)
+		for i := range as {
+			a := &as[i]
+			a.ExecutorID, a.Outcome = noNUL(a.ExecutorID), storage.Status(noNUL(string(a.Outcome)))
+			if a.Error != nil {
+				info := *a.Error
+				info.Kind = storage.ErrorKind(noNUL(string(info.Kind)))
+				info.Message, info.Stack = noNUL(info.Message), noNUL(info.Stack)
+				a.Error = &info
+			}
+		}
+	}
+	b, err := json.Marshal(as)
+	if err != nil {
+		return nil, err
+	}
+	text := string(b)
+	return &text, nil
+}
+
+// hasNUL reports whether a string of a holds a NUL.
+func hasNUL(a storage.Attempt) bool {
+	has := func(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+	return has(a.ExecutorID) || has(string(a.Outcome)) ||
+		(a.Error != nil && (has(string(a.Error.Kind)) || has(a.Error.Message) || has(a.Error.Stack)))
+}
+
+// decodeAttempts reads an attempt history stored by encodeAttempts; its
+// times come back in UTC, as the row's.
+func decodeAttempts(b []byte) ([]storage.Attempt, error) {
+	var as []storage.Attempt
+	if err := json.Unmarshal(b, &as); err != nil {
+		return nil, err
+	}
+	if len(as) == 0 {
+		return nil, nil
+	}
+	for i := range as {
+		a := &as[i]
+		if !a.StartedAt.IsZero() {
+			a.StartedAt = a.StartedAt.UTC()
+		}
+		if !a.FinishedAt.IsZero() {
+			a.FinishedAt = a.FinishedAt.UTC()
+		}
+	}
+	return as, nil
+}
+
+// encodeTags is the stored form of tags as an insert statement takes it:
+// joined by commas (storage.ValidateTags refuses a tag with one), or nil
+// (SQL NULL) when there is none.
+func encodeTags(tags []string) *string {
+	if len(tags) == 0 {
+		return nil
+	}
+	s := strings.Join(tags, ",")
+	return &s
+}
+
 // micros converts d to whole microseconds, the precision of timestamptz.
 func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
 
@@ -137,6 +226,8 @@ type execArrays struct {
 	childrenTotal, childrenPending                         []int64
 	dueAt, startedAt, finishedAt, wfcAt, wffAt             pgtype.FlatArray[pgtype.Timestamptz]
 	delay                                                  []int64
+	attempts, tags                                         pgtype.FlatArray[*string]
+	retryOf                                                []string
 }
 
 // newExecArrays encodes execs; delays may be nil (no delay) or as long as
@@ -165,6 +256,10 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 	errText, err := encodeError(e.Error)
 	if err != nil {
 		return fmt.Errorf("execution %s: encode error: %w", e.ID, err)
+	}
+	attempts, err := encodeAttempts(e.Attempts)
+	if err != nil {
+		return fmt.Errorf("execution %s: encode attempts: %w", e.ID, err)
 	}
 	a.id = append(a.id, e.ID)
 	a.taskID = append(a.taskID, e.TaskID)
@@ -199,6 +294,9 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 	a.wfcAt = append(a.wfcAt, toTS(e.WaitingForChildrenAt))
 	a.wffAt = append(a.wffAt, toTS(e.WaitingForFinalizeAt))
 	a.delay = append(a.delay, micros(delay))
+	a.attempts = append(a.attempts, attempts)
+	a.tags = append(a.tags, encodeTags(e.Tags))
+	a.retryOf = append(a.retryOf, e.RetryOf)
 	return nil
 }
 
@@ -237,6 +335,9 @@ func (a *execArrays) addTo(args pgx.StrictNamedArgs) {
 	args["e_waiting_for_children_at"] = a.wfcAt
 	args["e_waiting_for_finalize_at"] = a.wffAt
 	args["e_delay_us"] = a.delay
+	args["e_attempts"] = a.attempts
+	args["e_tags"] = a.tags
+	args["e_retry_of"] = a.retryOf
 }
 
 // transitionArrays holds transitions as the parallel arrays @t_* of the
@@ -251,12 +352,22 @@ type transitionArrays struct {
 	delay              []int64
 	failFast           []bool
 	children           []int64
+	// attempts: NULL keeps the row's history, "[]" clears it.
+	attempts []*string
 }
 
 func (a *transitionArrays) add(t *storage.Transition) error {
 	errText, err := encodeError(t.Error)
 	if err != nil {
 		return fmt.Errorf("transition of %s: encode error: %w", t.ID, err)
+	}
+	attempts, err := encodeAttempts(t.Attempts)
+	if err != nil {
+		return fmt.Errorf("transition of %s: encode attempts: %w", t.ID, err)
+	}
+	if t.Attempts != nil && attempts == nil {
+		empty := "[]"
+		attempts = &empty
 	}
 	a.id = append(a.id, t.ID)
 	a.fence = append(a.fence, t.Fence)
@@ -270,6 +381,7 @@ func (a *transitionArrays) add(t *storage.Transition) error {
 	a.delay = append(a.delay, micros(t.Delay))
 	a.failFast = append(a.failFast, t.FailFast)
 	a.children = append(a.children, int64(len(t.Children)))
+	a.attempts = append(a.attempts, attempts)
 	return nil
 }
 
@@ -286,4 +398,5 @@ func (a *transitionArrays) addTo(args pgx.StrictNamedArgs) {
 	args["t_delay_us"] = a.delay
 	args["t_fail_fast"] = a.failFast
 	args["t_children"] = a.children
+	args["t_attempts"] = a.attempts
 }

@@ -108,12 +108,13 @@ func (s *Store) Complete(ctx context.Context, p storage.CompleteParams) ([]stora
 }
 
 // allDone reports whether every transition goes from running to completed
-// without an error: the common batch, which completeDone applies in one
-// statement.
+// without an error and keeps the attempt history: the common batch, which
+// completeDone applies in one statement.
 func allDone(ts []storage.Transition) bool {
 	for i := range ts {
 		t := &ts[i]
-		if t.From != storage.StatusRunning || t.To != storage.StatusCompleted || t.Error != nil || len(t.Children) > 0 {
+		if t.From != storage.StatusRunning || t.To != storage.StatusCompleted || t.Error != nil || len(t.Children) > 0 ||
+			t.Attempts != nil {
 			return false
 		}
 	}
@@ -245,6 +246,18 @@ func (s *Store) applyTransitions(ctx context.Context, tx pgx.Tx, now any, ts []s
 	}
 	for _, i := range idx {
 		if len(ts[i].Children) == 0 {
+			continue
+		}
+		if err := validateChildren(&ts[i]); err != nil {
+			// Nothing to apply; an error for the transition if its guard
+			// matches.
+			matched, gerr := s.guardMatches(ctx, tx, &ts[i])
+			if gerr != nil {
+				return nil, gerr
+			}
+			if matched {
+				results[i].Err = fmt.Errorf("postgres: complete %s: %w", ts[i].ID, err)
+			}
 			continue
 		}
 		rows, err := s.applyWithChildren(ctx, tx, now, &ts[i])
@@ -485,13 +498,28 @@ func validateTransitions(ts []storage.Transition) error {
 		case len(t.ChildDelays) != 0 && len(t.ChildDelays) != len(t.Children):
 			return fmt.Errorf("transition of %s has %d child delays for %d children", t.ID, len(t.ChildDelays), len(t.Children))
 		}
-		for j := range t.Children {
-			if err := storage.ValidateExecution(&t.Children[j]); err != nil {
-				return fmt.Errorf("transition of %s: child %d: %w", t.ID, j, err)
-			}
+	}
+	return nil
+}
+
+// validateChildren rejects the children of t that no store can insert. A
+// transition with such a child is not applied; its result holds the error
+// when its guard matches (as for a duplicate child).
+func validateChildren(t *storage.Transition) error {
+	for j := range t.Children {
+		if err := storage.ValidateExecution(&t.Children[j]); err != nil {
+			return fmt.Errorf("child %d: %w", j, err)
 		}
 	}
 	return nil
+}
+
+// guardMatches reports whether t's guard matches its row (see
+// transition_update in queries.sql), through tx.
+func (s *Store) guardMatches(ctx context.Context, tx pgx.Tx, t *storage.Transition) (bool, error) {
+	var ok bool
+	err := tx.QueryRow(ctx, s.q.guard, pgx.StrictNamedArgs{"id": t.ID, "fence": t.Fence, "from": string(t.From)}).Scan(&ok)
+	return ok, err
 }
 
 // needsSequential reports whether the batch must be applied one

@@ -20,8 +20,11 @@ const copyThreshold = 256
 var copyColumns = []string{
 	"id", "task_id", "status", "input",
 	"retry_max_retries", "retry_base_delay_ns", "retry_multiplier", "retry_max_delay_ns", "retry_jitter",
-	"timeout_ns", "due_at", "created_at", "updated_at",
+	"timeout_ns", "due_at", "created_at", "updated_at", "tags", "retry_of",
 }
+
+// tagColumns are the columns of the tags table.
+var tagColumns = []string{"tag", "created_at", "id"}
 
 // copyable reports whether Insert should use COPY: a bulk batch of plain
 // new ready executions.
@@ -54,7 +57,7 @@ func plainRows(p storage.InsertParams) (claimedBy string, ok bool) {
 		if storage.ValidateExecution(e) != nil || e.SleepKey != "" || e.ParentID != "" || e.RootID != "" ||
 			e.Output != nil || e.RunOutput != nil || e.Error != nil || e.Attempt != 0 || e.Iteration != 0 ||
 			e.Crashes != 0 || e.IsFinalize || e.ChildIndex != 0 || e.FailFast ||
-			e.ChildrenTotal != 0 || e.ChildrenPending != 0 {
+			e.ChildrenTotal != 0 || e.ChildrenPending != 0 || len(e.Attempts) != 0 {
 			return "", false
 		}
 	}
@@ -62,9 +65,9 @@ func plainRows(p storage.InsertParams) (claimedBy string, ok bool) {
 }
 
 // insertCopy inserts plain new executions with COPY in one transaction,
-// all or nothing, with the NOTIFY of the new work. Times are taken from
-// the database's clock (or params' Now with ClockParams), read in the same
-// transaction.
+// all or nothing, with the NOTIFY of the new work; their tags, if any, go
+// to the tags table by a second COPY. Times are taken from the database's
+// clock (or params' Now with ClockParams), read in the same transaction.
 func (s *Store) insertCopy(ctx context.Context, p storage.InsertParams) error {
 	return withRetry(ctx, func() error {
 		tx, err := s.pool.Begin(ctx)
@@ -78,6 +81,11 @@ func (s *Store) insertCopy(ctx context.Context, p storage.InsertParams) error {
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.Schema, "executions"}, copyColumns, newCopySource(p, now)); err != nil {
 			return err
+		}
+		if tags := tagRows(p.Executions, now); len(tags) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.Schema, "execution_tags"}, tagColumns, pgx.CopyFromRows(tags)); err != nil {
+				return err
+			}
 		}
 		batch := &pgx.Batch{}
 		s.queueNotify(batch, s.tag, storage.Event{Ready: true})
@@ -103,6 +111,17 @@ func (s *Store) txNow(ctx context.Context, tx pgx.Tx, now time.Time) (time.Time,
 	return db, nil
 }
 
+// tagRows returns the rows of the tags table for execs, created at now.
+func tagRows(execs []storage.Execution, now time.Time) [][]any {
+	var rows [][]any
+	for i := range execs {
+		for _, tag := range execs[i].Tags {
+			rows = append(rows, []any{tag, now, execs[i].ID})
+		}
+	}
+	return rows
+}
+
 // copySource streams p's executions to COPY, converting each row when
 // pgx asks for it: the conversion then runs in pgx's encoding goroutine,
 // beside the database's work on the rows already sent, instead of before
@@ -111,7 +130,7 @@ type copySource struct {
 	p      storage.InsertParams
 	now    time.Time
 	i      int
-	values [13]any
+	values [15]any
 }
 
 func newCopySource(p storage.InsertParams, now time.Time) *copySource {
@@ -131,10 +150,18 @@ func (c *copySource) Values() ([]any, error) {
 	if len(c.p.Delays) != 0 {
 		delay = c.p.Delays[c.i]
 	}
-	c.values = [13]any{
+	var tags []string // NULL for none
+	if len(e.Tags) > 0 {
+		tags = e.Tags
+	}
+	var retryOf *string // NULL for none
+	if e.RetryOf != "" {
+		retryOf = &e.RetryOf
+	}
+	c.values = [15]any{
 		e.ID, e.TaskID, string(e.Status), e.Input,
 		int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), e.Retry.Multiplier, int64(e.Retry.MaxDelay), e.Retry.Jitter,
-		int64(e.Timeout), c.now.Add(delay).Truncate(time.Microsecond), c.now, c.now,
+		int64(e.Timeout), c.now.Add(delay).Truncate(time.Microsecond), c.now, c.now, tags, retryOf,
 	}
 	return c.values[:], nil
 }

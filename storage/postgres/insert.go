@@ -75,9 +75,11 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 	maxRetries, baseDelays, maxDelays := make([]int64, n), make([]int64, n), make([]int64, n)
 	multipliers, jitters := make([]float64, n), make([]float64, n)
 	timeouts, delays := make([]int64, n), make([]int64, n)
+	tags, retryOf := make([]*string, n), make([]string, n)
 	for i := range p.Executions {
 		e := &p.Executions[i]
 		ids[i], tasks[i], inputs[i] = e.ID, e.TaskID, e.Input
+		tags[i], retryOf[i] = encodeTags(e.Tags), e.RetryOf
 		maxRetries[i], baseDelays[i], maxDelays[i] = int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), int64(e.Retry.MaxDelay)
 		multipliers[i], jitters[i] = e.Retry.Multiplier, e.Retry.Jitter
 		timeouts[i] = int64(e.Timeout)
@@ -93,7 +95,7 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "p_id": ids, "p_task_id": tasks, "p_input": inputs,
 		"p_retry_max_retries": maxRetries, "p_retry_base_delay_ns": baseDelays, "p_retry_multiplier": multipliers,
 		"p_retry_max_delay_ns": maxDelays, "p_retry_jitter": jitters, "p_timeout_ns": timeouts, "p_delay_us": delays,
-		"channel": channel, "payload": payload, "claimed_by": claimedBy}
+		"p_tags": tags, "p_retry_of": retryOf, "channel": channel, "payload": payload, "claimed_by": claimedBy}
 	return withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.genericPlans)

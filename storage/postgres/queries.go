@@ -19,13 +19,18 @@ var queryTemplates = template.Must(template.New("queries.sql").Parse(queriesSQL)
 type queries struct {
 	// table is the schema-qualified table name.
 	table string
+	// data is what the statements were rendered with; List and Count
+	// render theirs per filter shape (list.go), kept in shapes.
+	data   queryData
+	shapes shapeCache
 
 	insert, insertPlain, complete, completeDone         string
 	completeWithChildren, completeParents               string
-	cancelDescendants, cancel, exists                   string
+	cancelDescendants, cancel, exists, guard            string
 	get, getBySleepKey, listChildren                    string
 	claim, nextDue, heartbeat, release, recover, notify string
 	claimSettings, genericPlans, rescue                 string
+	deleteSettings, deleteTrees                         string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -34,7 +39,7 @@ type queries struct {
 
 // queryData is what queries.sql is rendered with; see its header.
 type queryData struct {
-	T, Schema, Now            string
+	T, Tags, Schema, Now      string
 	Terminal, Waiting, Active string
 }
 
@@ -44,21 +49,22 @@ func newQueries(schema string) (*queries, error) {
 	quoted := pgx.Identifier{schema}.Sanitize()
 	data := queryData{
 		T:        quoted + ".executions",
+		Tags:     quoted + ".execution_tags",
 		Schema:   quoted,
 		Now:      "coalesce(@now::timestamptz, statement_timestamp())",
 		Terminal: "('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled')",
 		Waiting:  "('waiting_for_children', 'waiting_for_finalize')",
 		Active:   "('running', 'waiting_for_children', 'waiting_for_finalize')",
 	}
-	q := &queries{table: data.T}
+	q := &queries{table: data.T, data: data}
 	targets := map[string]*string{
 		"insert": &q.insert, "insert_plain": &q.insertPlain, "complete": &q.complete, "complete_done": &q.completeDone,
 		"complete_with_children": &q.completeWithChildren, "complete_parents": &q.completeParents,
-		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists,
+		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists, "guard": &q.guard,
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
 		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
 		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans,
-		"migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"delete_settings": &q.deleteSettings, "delete": &q.deleteTrees, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
 	}

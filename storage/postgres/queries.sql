@@ -21,18 +21,33 @@ microseconds (@..._us) when they are added to a timestamptz.
     {{.}}.retry_max_retries, {{.}}.retry_base_delay_ns, {{.}}.retry_multiplier, {{.}}.retry_max_delay_ns, {{.}}.retry_jitter,
     {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
-    {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at{{end}}
+    {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
+    {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''){{end}}
+
+{{- /* list_cols are the "cols" of List: the payloads and the attempts are
+left out (NULL), so a page reads no TOAST. */}}
+{{define "list_cols"}}{{.}}.id, {{.}}.task_id, {{.}}.root_id, {{.}}.root_task_id, coalesce({{.}}.parent_id, ''),
+    {{.}}.parent_task_id, {{.}}.child_index, {{.}}.is_finalize, coalesce({{.}}.sleep_key, ''), {{.}}.status,
+    NULL::bytea, NULL::bytea, NULL::bytea, {{.}}.error,
+    {{.}}.retry_max_retries, {{.}}.retry_base_delay_ns, {{.}}.retry_multiplier, {{.}}.retry_max_delay_ns, {{.}}.retry_jitter,
+    {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
+    {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
+    {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
+    NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''){{end}}
 
 {{- /* insert_rows inserts the rows given as parallel arrays @e_*. The caller
 adds a WHERE clause (or none) and must end with "ORDER BY e.ord" so that seq
-follows the order of the arrays. */}}
+follows the order of the arrays, then "RETURNING id, created_at, tags" for
+insert_tags. Tags are given as one string per row, joined by commas (a tag
+holds none), NULL for none; attempts as JSON text, NULL for none. */}}
 {{define "insert_rows"}}INSERT INTO {{.T}} (
     id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
     sleep_key, status, input, output, run_output, error,
     retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
     timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
     children_total, children_pending, due_at, created_at, updated_at,
-    started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at)
+    started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
+    attempts, tags, retry_of)
 SELECT
     e.id, e.task_id, e.root_id, e.root_task_id, nullif(e.parent_id, ''), e.parent_task_id, e.child_index, e.is_finalize,
     nullif(e.sleep_key, ''), e.status, e.input, e.output, e.run_output, e.error::jsonb,
@@ -48,7 +63,8 @@ SELECT
     END,
     {{.Now}}, {{.Now}},
     CASE WHEN e.status = 'running' AND (e.sleep_key <> '' OR e.executor_id <> '') THEN {{.Now}} ELSE e.started_at END,
-    e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at
+    e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at,
+    e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, '')
 FROM unnest(
     @e_id::text[], @e_task_id::text[], @e_root_id::text[], @e_root_task_id::text[],
     @e_parent_id::text[], @e_parent_task_id::text[], @e_child_index::bigint[], @e_is_finalize::boolean[],
@@ -59,17 +75,26 @@ FROM unnest(
     @e_timeout_ns::bigint[], @e_attempt::bigint[], @e_iteration::bigint[], @e_crashes::bigint[],
     @e_executor_id::text[], @e_fail_fast::boolean[], @e_children_total::bigint[], @e_children_pending::bigint[],
     @e_due_at::timestamptz[], @e_started_at::timestamptz[], @e_finished_at::timestamptz[],
-    @e_waiting_for_children_at::timestamptz[], @e_waiting_for_finalize_at::timestamptz[], @e_delay_us::bigint[]
+    @e_waiting_for_children_at::timestamptz[], @e_waiting_for_finalize_at::timestamptz[], @e_delay_us::bigint[],
+    @e_attempts::text[], @e_tags::text[], @e_retry_of::text[]
 ) WITH ORDINALITY AS e(
     id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
     sleep_key, status, input, output, run_output, error,
     retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
     timeout_ns, attempt, iteration, crashes, executor_id, fail_fast, children_total, children_pending,
-    due_at, started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at, delay_us, ord){{end}}
+    due_at, started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at, delay_us,
+    attempts, tags, retry_of, ord){{end}}
+
+{{- /* insert_tags inserts the execution_tags rows of the executions that
+the CTE "ins" inserted (its rows: id, created_at, tags). */}}
+{{define "insert_tags"}}INSERT INTO {{.Tags}} (tag, created_at, id)
+SELECT g.tag, ins.created_at, ins.id FROM ins CROSS JOIN LATERAL unnest(ins.tags) AS g(tag){{end}}
 
 {{- /* transition_update applies the guarded transitions given as parallel
 arrays @t_*. A transition applies when the row's id, fence and status match
-and the row is not terminal. It returns one row per applied transition. */}}
+and the row is not terminal. Attempts (JSON text) replace the row's history;
+NULL keeps it, an empty list clears it. It returns one row per applied
+transition. */}}
 {{define "transition_update"}}UPDATE {{.T}} AS t SET
     status = u.to_status,
     output = CASE WHEN u.to_status = 'completed' THEN u.output ELSE t.output END,
@@ -81,6 +106,7 @@ and the row is not terminal. It returns one row per applied transition. */}}
     error = u.error::jsonb,
     attempt = u.attempt,
     iteration = u.iteration,
+    attempts = CASE WHEN u.attempts IS NULL THEN t.attempts ELSE nullif(u.attempts::jsonb, '[]') END,
     fail_fast = CASE WHEN u.to_status IN {{.Waiting}} THEN u.fail_fast ELSE t.fail_fast END,
     executor_id = '',
     updated_at = {{.Now}},
@@ -100,8 +126,10 @@ and the row is not terminal. It returns one row per applied transition. */}}
 FROM unnest(
     @t_id::text[], @t_fence::bigint[], @t_from::text[], @t_to::text[],
     @t_output::bytea[], @t_run_output::bytea[], @t_error::text[], @t_attempt::bigint[],
-    @t_iteration::bigint[], @t_delay_us::bigint[], @t_fail_fast::boolean[], @t_children::bigint[]
-) AS u(id, fence, from_status, to_status, output, run_output, error, attempt, iteration, delay_us, fail_fast, children)
+    @t_iteration::bigint[], @t_delay_us::bigint[], @t_fail_fast::boolean[], @t_children::bigint[],
+    @t_attempts::text[]
+) AS u(id, fence, from_status, to_status, output, run_output, error, attempt, iteration, delay_us, fail_fast, children,
+    attempts)
 WHERE t.id = u.id AND t.fence = u.fence AND t.status = u.from_status
     AND t.status NOT IN {{.Terminal}} AND u.to_status <> 'running'
 RETURNING t.id, coalesce(t.parent_id, ''), t.root_id, t.status, t.children_total{{end}}
@@ -115,27 +143,34 @@ path of a small enqueue. It returns the number of rows inserted. */}}
 {{define "insert_plain"}}WITH ins AS (
     INSERT INTO {{.T}} (id, task_id, status, input,
         retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
-        timeout_ns, executor_id, due_at, created_at, updated_at, started_at)
+        timeout_ns, executor_id, due_at, created_at, updated_at, started_at, tags, retry_of)
     SELECT e.id, e.task_id, CASE WHEN @claimed_by::text = '' THEN 'ready' ELSE 'running' END, e.input,
         e.retry_max_retries, e.retry_base_delay_ns, e.retry_multiplier, e.retry_max_delay_ns, e.retry_jitter,
         e.timeout_ns, @claimed_by::text, {{.Now}} + e.delay_us * interval '1 microsecond', {{.Now}}, {{.Now}},
-        CASE WHEN @claimed_by::text <> '' THEN {{.Now}} END
+        CASE WHEN @claimed_by::text <> '' THEN {{.Now}} END, string_to_array(e.tags, ','), nullif(e.retry_of, '')
     FROM unnest(
         @p_id::text[], @p_task_id::text[], @p_input::bytea[],
         @p_retry_max_retries::bigint[], @p_retry_base_delay_ns::bigint[], @p_retry_multiplier::double precision[],
         @p_retry_max_delay_ns::bigint[], @p_retry_jitter::double precision[],
-        @p_timeout_ns::bigint[], @p_delay_us::bigint[]
+        @p_timeout_ns::bigint[], @p_delay_us::bigint[], @p_tags::text[], @p_retry_of::text[]
     ) WITH ORDINALITY AS e(id, task_id, input, retry_max_retries, retry_base_delay_ns, retry_multiplier,
-        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, ord)
+        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, tags, retry_of, ord)
     ORDER BY e.ord
+    RETURNING id, created_at, tags
+), tagged AS (
+    {{template "insert_tags" .}}
     RETURNING 1
 ), notes AS (
     SELECT pg_notify(@channel::text, @payload::text) WHERE @channel::text IS NOT NULL
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM notes){{end}}
 
-{{define "insert"}}{{template "insert_rows" .}}
-ORDER BY e.ord{{end}}
+{{define "insert"}}WITH ins AS (
+{{template "insert_rows" .}}
+ORDER BY e.ord
+RETURNING id, created_at, tags
+)
+{{template "insert_tags" .}}{{end}}
 
 {{define "complete"}}{{template "transition_update" .}}{{end}}
 
@@ -202,6 +237,9 @@ SELECT upd.id, (SELECT due FROM ready), (SELECT count(*) FROM notes) FROM upd{{e
 {{template "insert_rows" .}}
 WHERE EXISTS (SELECT 1 FROM upd)
 ORDER BY e.ord
+RETURNING id, created_at, tags
+), tagged AS (
+{{template "insert_tags" .}}
 RETURNING 1
 )
 SELECT * FROM upd{{end}}
@@ -267,6 +305,11 @@ RETURNING e.id{{end}}
     error = @error::jsonb
 WHERE id = @id AND status NOT IN {{.Terminal}}
 RETURNING coalesce(parent_id, ''), children_total{{end}}
+
+{{- /* guard reports whether a transition's guard matches its row, as
+transition_update checks it. */}}
+{{define "guard"}}SELECT EXISTS (SELECT 1 FROM {{.T}}
+    WHERE id = @id AND fence = @fence AND status = @from AND status NOT IN {{.Terminal}}){{end}}
 
 {{define "exists"}}SELECT EXISTS (SELECT 1 FROM {{.T}} WHERE id = @id){{end}}
 
@@ -397,6 +440,119 @@ RETURNING t.id{{end}}
 WHERE executor_id = @executor_id AND due_at IS NOT NULL AND status IN {{.Active}}{{end}}
 
 {{define "notify"}}SELECT pg_notify(@channel, @payload){{end}}
+
+{{- /* List and Count are rendered per filter shape (list.go: shapeData,
+which embeds the fields above and adds the filter's). K is the alias whose
+created_at and id are the list key: g (the tags table) when the filter has
+a tag, else t. The statuses and the task condition are the branch's (.B):
+statuses are checked, so they are inlined, and the planner sees which
+partial index a branch may read. */}}
+
+{{define "list_from"}}{{if .Tag}}{{.Tags}} AS g JOIN {{.T}} AS t ON t.id = g.id{{else}}{{.T}} AS t{{end}}{{end}}
+
+{{define "list_where"}}WHERE true
+{{- if .Tag}} AND g.tag = @tag::text{{end}}
+{{- if .IDs}} AND t.id = ANY(@ids::text[]){{end}}
+{{- if .B.Statuses}} AND t.status IN {{.B.Statuses}}{{end}}
+{{- if .B.Due}} AND t.due_at {{.B.Due}}{{end}}
+{{- if .B.TaskAny}} AND t.task_id = ANY(@task_ids::text[]){{end}}
+{{- if .B.TaskIn}} AND t.task_id IN ({{.B.TaskIn}}){{end}}
+{{- if .RootID}} AND t.root_id = @root_id::text AND t.root_id <> ''{{end}}
+{{- if .ParentID}} AND t.parent_id = @parent_id::text{{end}}
+{{- if .TopLevel}} AND t.parent_id IS NULL{{end}}
+{{- if .CreatedFrom}} AND {{.K}}.created_at >= @created_from::timestamptz{{end}}
+{{- if .CreatedTo}} AND {{.K}}.created_at < @created_to::timestamptz{{end}}
+{{- if .FinishedFrom}} AND t.finished_at >= @finished_from::timestamptz{{end}}
+{{- if .FinishedTo}} AND t.finished_at < @finished_to::timestamptz{{end}}
+{{- if .After}} AND ({{.K}}.created_at, {{.K}}.id) {{.After}} (@after_at::timestamptz, @after_id::text){{end}}
+{{- end}}
+
+{{define "list_branch"}}SELECT {{template "list_cols" "t"}}
+FROM {{template "list_from" .}}
+{{template "list_where" .}}
+ORDER BY {{.K}}.created_at {{.Dir}}, {{.K}}.id {{.Dir}}
+LIMIT @limit::bigint{{end}}
+
+{{- /* list: a page of executions, the merge of a page of each branch (see
+listBranches): each branch's rows are one range of one index, read in the
+list's order. */}}
+{{define "list"}}{{if eq (len .Branches) 1}}{{template "list_branch" index .Branches 0}}
+{{- else}}SELECT * FROM ({{range $i, $b := .Branches}}{{if $i}}
+UNION ALL{{end}}
+({{template "list_branch" $b}}){{end}}
+) AS k
+ORDER BY k.created_at {{.Dir}}, k.id {{.Dir}}
+LIMIT @limit::bigint{{end}}{{end}}
+
+{{define "count"}}SELECT t.task_id, t.status, count(*), min(t.due_at) FILTER (WHERE t.due_at <= {{.Now}})
+FROM {{template "list_from" .}}
+{{template "list_where" .}}
+GROUP BY t.task_id, t.status
+ORDER BY t.task_id, t.status{{end}}
+
+{{- /* delete_settings runs before delete, in its implicit transaction: a
+generic plan (planned once per connection: a custom plan of up to 10,000
+ids cost more to plan than to run), and every row found by an index (an
+index scan of the tags table for each tagged row deleted, not a hash join
+against all of it). */}}
+{{define "delete_settings"}}SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+    set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+    set_config('enable_mergejoin', 'off', true){{end}}
+
+{{- /* delete deletes the trees of the top-level terminal executions @ids, all
+or nothing, in one statement (one implicit transaction). It locks the roots
+(in id order), so that two deletes of one tree are one after the other:
+the second finds it gone. A root that is not terminal is not locked (the
+WHERE clause sees it is not, so the lock is not waited for): nothing that
+an executor holds is locked. If an id is unknown, or names a child or a row
+that is not terminal, or a tree holds a row that is not terminal, nothing
+is deleted and the first problem is returned (the unknown ids first).
+Otherwise every row of the trees goes, with its tags, found by the ctids
+read before (a row is read once): the descendants are terminal, and stay
+so (no claim, heartbeat, completion or cancellation writes a terminal
+row), so their ctids cannot change, and no row is added to a tree whose
+rows are all terminal (only a running parent spawns children). It returns
+the problem (id, what, detail; NULL when none) and the number of rows
+deleted. */}}
+{{define "delete"}}WITH roots AS MATERIALIZED (
+    SELECT ctid, id FROM {{.T}}
+    WHERE id = ANY(@ids::text[]) AND parent_id IS NULL AND status IN {{.Terminal}}
+    ORDER BY id
+    FOR UPDATE
+), tree AS MATERIALIZED (
+    SELECT ctid, id, root_id, status FROM {{.T}}
+    WHERE root_id = ANY(@ids::text[]) AND root_id <> ''
+), problem AS MATERIALIZED (
+    SELECT p.id, p.what, p.detail FROM (
+        SELECT 1 AS rank, u.id,
+            CASE WHEN e.parent_id IS NOT NULL THEN 'child'
+                WHEN e.status NOT IN {{.Terminal}} THEN 'active'
+                ELSE 'unknown' END AS what,
+            coalesce(e.parent_id, e.status, '') AS detail
+        FROM unnest(@ids::text[]) AS u(id)
+        LEFT JOIN {{.T}} AS e ON e.id = u.id
+        WHERE u.id NOT IN (SELECT id FROM roots)
+        UNION ALL
+        (SELECT 2, root_id, 'active descendant', id || ' is ' || status FROM tree
+        WHERE status NOT IN {{.Terminal}}
+        LIMIT 1)
+    ) AS p
+    ORDER BY p.rank, (p.what = 'unknown') DESC, p.id
+    LIMIT 1
+), del AS (
+    DELETE FROM {{.T}} AS e
+    WHERE e.ctid = ANY (ARRAY(SELECT ctid FROM roots UNION ALL SELECT ctid FROM tree))
+        AND NOT EXISTS (SELECT 1 FROM problem)
+    RETURNING e.id, e.created_at, e.tags
+), untagged AS (
+    DELETE FROM {{.Tags}} AS g
+    USING (SELECT x.tag, del.created_at, del.id FROM del CROSS JOIN LATERAL unnest(del.tags) AS x(tag)
+        WHERE del.tags IS NOT NULL) AS d
+    WHERE g.tag = d.tag AND g.created_at = d.created_at AND g.id = d.id
+    RETURNING 1
+)
+SELECT p.id, p.what, p.detail, (SELECT count(*) FROM del), (SELECT count(*) FROM untagged)
+FROM (SELECT 1) AS one LEFT JOIN problem AS p ON true{{end}}
 
 {{- /* Migration statements. They run in one transaction that holds a
 transaction-scoped advisory lock, so concurrent openers apply the
