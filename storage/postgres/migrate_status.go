@@ -118,7 +118,8 @@ func MigrationSQL(schema string, since int) (string, error) {
 	fmt.Fprintf(&b, "-- durable PostgreSQL schema %s: migrations %d..%d of %d.\n", quoted, since+1, n, n)
 	b.WriteString("BEGIN;\n\n")
 	// The schema name matches schemaPattern: safe inside a literal.
-	fmt.Fprintf(&b, "SELECT pg_advisory_xact_lock(hashtextextended('durable.migrate.%s', 0));\n", cfg.Schema)
+	// (A DO block, so that psql prints no row: the lock is held until COMMIT.)
+	fmt.Fprintf(&b, "DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtextextended('durable.migrate.%s', 0)); END $$;\n", cfg.Schema)
 	b.WriteString(q.migrateSchema + ";\n")
 	b.WriteString(q.migrateVersionTable + ";\n")
 	b.WriteString(q.migrateSearchPath + ";\n")
