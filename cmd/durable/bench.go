@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,38 +36,38 @@ func crossProcess(w string) bool {
 	return w == "latency-remote" || w == "recovery"
 }
 
-func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
-	var f benchFlags
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.store, "store", "sqlite", "store to measure: memory, sqlite or postgres")
-	fs.StringVar(&f.dsn, "dsn", envOr("DURABLE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL connection string (--store postgres); each run uses a fresh schema")
-	fs.StringVar(&f.path, "path", "", "directory for the SQLite files (--store sqlite); default: a temporary directory")
-	fs.StringVar(&f.durability, "durability", "full", "SQLite durability: full (synchronous=FULL, the default) or normal (synchronous=NORMAL)")
-	fs.StringVar(&f.workload, "workload", "all", "workload: all, "+strings.Join(workloads, ", "))
-	fs.IntVar(&f.n, "n", 20000, "tasks in the throughput workload")
-	fs.IntVar(&f.concurrency, "concurrency", 100, "executor concurrency")
-	fs.IntVar(&f.runs, "runs", 1, "repeat each workload K times and report the median and min-max")
-	fs.BoolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "throughput: write a CPU profile of the drain to this file (the last run's)")
-	fs.BoolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: durable bench [flags]\n\nRuns the standard workloads (%s) on one store.\n"+
-			"latency-remote times enqueue-to-Wait of a task run by another process (a bench-worker);\n"+
-			"it and recovery need --store sqlite or postgres, and --workload all skips them on memory.\n\nflags:\n",
-			strings.Join(workloads, ", "))
-		fs.PrintDefaults()
+// parseBenchFlags parses the flags of `durable bench`; ok false means the
+// command must stop with code (help printed, or a usage error).
+func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, code int, ok bool) {
+	c := newCLI("bench", "[flags]", fmt.Sprintf("Runs the standard workloads (%s) on one store.\n"+
+		"latency-remote times enqueue-to-Wait of a task run by another process (a\n"+
+		"bench-worker); it and recovery need --store sqlite or postgres, and --workload\n"+
+		"all skips them on memory.", strings.Join(workloads, ", ")), stdout, stderr)
+	c.stringVar(&f.store, "store", "sqlite", "`STORE` to measure: memory, sqlite or postgres")
+	c.stringVar(&f.dsn, "dsn", envOr("DURABLE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL connection `URL` (--store postgres); each run uses a fresh schema")
+	c.stringVar(&f.path, "path", "", "`DIR` for the SQLite files (--store sqlite); default: a temporary directory")
+	c.stringVar(&f.durability, "durability", "full", "SQLite durability `MODE`: full (synchronous=FULL, the default) or normal (synchronous=NORMAL)")
+	c.stringVar(&f.workload, "workload", "all", "`WORKLOAD`: all, "+strings.Join(workloads, ", "))
+	c.intVar(&f.n, "n", 20000, "`N` tasks in the throughput workload")
+	c.intVar(&f.concurrency, "concurrency", 100, "executor concurrency `N`")
+	c.intVar(&f.runs, "runs", 1, "repeat each workload `K` times and report the median and min-max")
+	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
+	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput: write a CPU profile of the drain to this `FILE` (the last run's)")
+	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return f, code, false
 	}
-	if err := fs.Parse(args); err != nil {
-		return f, err
+	if err := f.validate(pos); err != nil {
+		return f, c.fail(err), false
 	}
-	return f, f.validate(fs)
+	return f, 0, true
 }
 
-func (f benchFlags) validate(fs *flag.FlagSet) error {
+func (f benchFlags) validate(pos []string) error {
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case len(pos) > 0:
+		return fmt.Errorf("unexpected argument %q", pos[0])
 	case !slices.Contains([]string{"memory", "sqlite", "postgres"}, f.store):
 		return fmt.Errorf("--store must be memory, sqlite or postgres, not %q", f.store)
 	case f.workload != "all" && !slices.Contains(workloads, f.workload):
@@ -132,13 +131,9 @@ type Latency struct {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
-	f, err := parseBenchFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "durable bench: %v\n", err)
-		return exitUsage
+	f, code, ok := parseBenchFlags(args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	ctx, stop := interruptContext()
 	defer stop()
@@ -211,10 +206,6 @@ func runWorkload(ctx context.Context, f benchFlags, w string) (Result, error) {
 		err = benchRecovery(ctx, f, &r)
 	}
 	return r, err
-}
-
-func version() string {
-	return "dev"
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

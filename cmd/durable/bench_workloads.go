@@ -631,7 +631,7 @@ type workerFlags struct {
 func parseWorkerFlags(args []string, stderr io.Writer) (workerFlags, error) {
 	var w workerFlags
 	fs := flag.NewFlagSet("bench-worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // runBenchWorker prints the error, once
 	fs.StringVar(&w.kind, "store", "", "store: sqlite or postgres")
 	fs.StringVar(&w.file, "file", "", "SQLite file (--store sqlite)")
 	fs.StringVar(&w.dsn, "dsn", "", "PostgreSQL connection string (--store postgres)")

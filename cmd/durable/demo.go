@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,41 +23,22 @@ type demoFlags struct {
 	plain bool
 }
 
-func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
-	var f demoFlags
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.db, "db", "durable-demo.db", "SQLite database file")
-	fs.BoolVar(&f.fresh, "fresh", false, "delete the database first and start the workflows over")
-	fs.BoolVar(&f.plain, "plain", false, "print plain progress lines even on a terminal")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: durable demo [--db FILE] [--fresh] [--plain]\n\n"+
-			"Runs four workflows on an embedded SQLite file: a fan-out with a finalize, a\n"+
-			"sequential pipeline, a looping poll and a task woken by a webhook. Interrupt it\n"+
-			"(Ctrl-C or kill) and run it again: it resumes where it stopped.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if f.db == "" {
-		return f, errors.New("--db must not be empty")
-	}
-	return f, nil
-}
-
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	f, err := parseDemoFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "durable demo: %v\n", err)
-		return exitUsage
+	var f demoFlags
+	c := newCLI("demo", "[--db PATH] [--fresh] [--plain]", "Runs four workflows on an embedded SQLite file: a fan-out with a finalize, a\n"+
+		"sequential pipeline, a looping poll and a task woken by a webhook. Interrupt it\n"+
+		"(Ctrl-C or kill) and run it again: it resumes where it stopped.", stdout, stderr)
+	c.stringVar(&f.db, "db", "durable-demo.db", "`PATH` of the SQLite database file")
+	c.boolVar(&f.fresh, "fresh", false, "delete the database first and start the workflows over")
+	c.boolVar(&f.plain, "plain", false, "print plain progress lines even on a terminal")
+	pos, code, ok := c.parse(args)
+	switch {
+	case !ok:
+		return code
+	case len(pos) > 0:
+		return c.failf("unexpected argument %q", pos[0])
+	case f.db == "":
+		return c.failf("--db must not be empty")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,10 +1,16 @@
-// Command durable is the durable task engine's command-line tool.
+// Command durable is the durable task engine's command-line tool: it runs
+// a demo, measures the engine, and operates a store (SQLite or PostgreSQL).
 //
-//	durable demo    run a demo workflow on an embedded SQLite file
-//	durable bench        measure durable on the standard workloads
-//	durable bench-table  compare bench results of durable, River and DBOS
+//	durable demo        run a demo workflow on an embedded SQLite file
+//	durable executions  list, show, tree, cancel, retry, wake, delete, purge
+//	durable stats       count executions by task and status
+//	durable migrate     up, status, sql: the store's schema
+//	durable version     print the version
+//	durable bench       measure durable on the standard workloads
+//	durable bench-table compare bench results of durable, River and DBOS
 //
-// Run "durable <command> -h" for a command's flags.
+// Run "durable <command> --help" for a command's flags; docs/cli.md
+// describes every command.
 package main
 
 import (
@@ -29,7 +35,15 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "run a demo workflow on an embedded SQLite file (resumable)", runDemo},
+		{"executions", "find, inspect, cancel, retry, wake and delete executions in a store", runExecutions},
+		{"stats", "count a store's executions by task and status; how long the oldest due one waits", runStats},
+		{"migrate", "apply, inspect or print the store's schema migrations", runMigrate},
+		{"version", "print durable's version and the Go version it was built with", runVersion},
 		{"bench", "measure the standard workloads on a store", runBench},
+		{"bench-table", "read bench JSON lines (durable, River, DBOS) on stdin; print one comparison table",
+			func(args []string, stdout, stderr io.Writer) int {
+				return runBenchTable(args, os.Stdin, stdout, stderr)
+			}},
 	}
 }
 
@@ -38,23 +52,29 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
 		return exitOK
+	case "help":
+		if len(args) > 1 { // durable help executions list: that command's help
+			return run(append(args[1:len(args):len(args)], "--help"), stdout, stderr)
+		}
+		usage(stdout)
+		return exitOK
+	case "bench-worker": // internal: the worker process of the recovery and latency-remote workloads
+		return runBenchWorker(args[1:], stdout, stderr)
+	case "--version":
+		return runVersion(nil, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(args[1:], stdout, stderr)
 		}
-	}
-	switch args[0] {
-	case "bench-worker": // internal: the worker process of the recovery and latency-remote workloads
-		return runBenchWorker(args[1:], stdout, stderr)
-	case "bench-table":
-		return runBenchTable(args[1:], os.Stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "durable: unknown command %q\n\n", args[0])
 	usage(stderr)
@@ -66,5 +86,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-12s %s\n", "bench-table", "read bench JSON lines (durable, River, DBOS) on stdin; print one comparison table")
+	fmt.Fprintln(w, "\nThe commands that operate a store take --db PATH (a SQLite file) or --dsn URL\n"+
+		"and --schema NAME (PostgreSQL), or read DURABLE_DB, DURABLE_DSN and DURABLE_SCHEMA.\n"+
+		"Run 'durable <command> --help' for a command's flags.")
 }

@@ -14,9 +14,15 @@ import (
 // prints one table, workload x store x engine, with the median of each
 // figure and durable's ratio to River.
 func runBenchTable(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintln(stderr, "usage: durable bench-table < results.jsonl")
-		return exitUsage
+	c := newCLI("bench-table", "< results.jsonl", "Reads the JSON lines of `durable bench --json` and of bench/peers (River, DBOS)\n"+
+		"on standard input and prints one table, workload x store x engine, with the\n"+
+		"median of each figure and durable's ratio to River.", stdout, stderr)
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return c.failf("unexpected argument %q (the results come on standard input)", pos[0])
 	}
 	runs, err := readRuns(stdin)
 	if err != nil {
