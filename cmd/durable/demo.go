@@ -27,7 +27,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	var f demoFlags
 	c := newCLI("demo", "[--db PATH] [--fresh] [--plain]", "Runs four workflows on an embedded SQLite file: a fan-out with a finalize, a\n"+
 		"sequential pipeline, a looping poll and a task woken by a webhook. Interrupt it\n"+
-		"(Ctrl-C or kill) and run it again: it resumes where it stopped.", stdout, stderr)
+		"(Ctrl-C or kill) and run it again: it resumes where it stopped. Then inspect\n"+
+		"what it did: durable executions list --db durable-demo.db", stdout, stderr)
 	c.stringVar(&f.db, "db", "durable-demo.db", "`PATH` of the SQLite database file")
 	c.boolVar(&f.fresh, "fresh", false, "delete the database first and start the workflows over")
 	c.boolVar(&f.plain, "plain", false, "print plain progress lines even on a terminal")
@@ -313,11 +314,34 @@ func (d *demo) run(ctx context.Context, stdout, stderr io.Writer, live bool, pat
 	view.render(ctx) // final state
 	fmt.Fprintln(stdout, "\nresults:")
 	for i, fl := range flows {
-		fmt.Fprintf(stdout, "  %-20s %s\n", fl.name, results[i])
+		fmt.Fprintf(stdout, "  %-20s %-16s %s\n", fl.name, fl.id, results[i])
+	}
+	fails := failures(view.last)
+	if len(fails) > 0 {
+		fmt.Fprintln(stdout, "\nfailed attempts (retried):")
+		for _, f := range fails {
+			fmt.Fprintf(stdout, "  %s %s attempt %d: %s\n", f.taskID, f.id, f.attempt.Attempt+1, f.attempt.Error.Message)
+		}
 	}
 	fmt.Fprintf(stdout, "\ndone in %s\n", time.Since(started).Round(10*time.Millisecond))
 	d.shutdown()
+	printInspectHints(stdout, path, flows, fails)
 	return exitOK
+}
+
+// printInspectHints says how to look at what the demo did with the
+// commands that operate a store.
+func printInspectHints(w io.Writer, path string, flows []workflow, fails []failure) {
+	db := "--db " + path
+	fmt.Fprintf(w, "\ninspect what it did (from a checkout, `go run ./cmd/durable` in place of `durable`):\n")
+	t := newTable(w)
+	fmt.Fprintf(t, "  durable executions list %s\tevery execution, newest first\n", db)
+	fmt.Fprintf(t, "  durable executions tree %s %s\tthe order's tree of executions\n", flows[0].id, db)
+	if len(fails) > 0 {
+		fmt.Fprintf(t, "  durable executions show %s %s\tinput, output, failed attempts\n", fails[0].id, db)
+	}
+	fmt.Fprintf(t, "  durable stats %s\tcounts by task and status\n", db)
+	t.Flush()
 }
 
 func (d *demo) allFinished(ctx context.Context, flows []workflow) bool {

@@ -24,10 +24,28 @@ func TestDemoRunsToCompletion(t *testing.T) {
 		"loaded 8 rows (sum of squares 173)",
 		"delivered after 5 iterations",
 		"webhook said: paid $42.00",
+		// why an attempt failed, the ids, and how to look further
+		"charge_card te_", "attempt 1 failed: card network timeout",
+		"failed attempts (retried):", "fan-out + finalize   ik_demo_order",
+		"durable executions list --db " + db, "durable executions tree ik_demo_order --db " + db,
+		"durable executions show te_",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The commands the demo suggests work on what it did.
+	i := strings.Index(out.String(), "durable executions show ")
+	if i < 0 {
+		t.Fatalf("no show hint:\n%s", out.String())
+	}
+	charge := strings.Fields(out.String()[i:])[3]
+	if r := runCmd("executions", "show", charge, "--db", db); r.code != exitOK ||
+		!strings.Contains(r.stdout, "charge_card") || !strings.Contains(r.stdout, "card network timeout") {
+		t.Errorf("the suggested show: %s", r)
+	}
+	if r := runCmd("executions", "tree", "ik_demo_order", "--db", db); r.code != exitOK || !strings.Contains(r.stdout, "summarize_order") {
+		t.Errorf("the suggested tree: %s", r)
 	}
 	out.Reset()
 	if code := run([]string{"demo", "--db", db}, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "already finished") {
