@@ -10,6 +10,10 @@ help: ## List the targets.
 
 .PHONY: test
 test: ## Run every test with the race detector (PostgreSQL tests need DURABLE_TEST_POSTGRES_URL).
+	@if [ -z "$$DURABLE_TEST_POSTGRES_URL" ]; then \
+		echo "WARNING: DURABLE_TEST_POSTGRES_URL is not set: the PostgreSQL tests will be SKIPPED"; \
+		echo "         (e.g. DURABLE_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' make test)"; \
+	fi
 	$(GO) test -race ./...
 
 STATICCHECK_VERSION ?= v0.8.2

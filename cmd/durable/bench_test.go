@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -83,6 +84,10 @@ func TestMain(m *testing.M) {
 		os.Exit(runBenchWorker(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	remoteLatencyWarmup, remoteLatencyRounds = 1, 3
+	if os.Getenv(envPostgres) == "" {
+		fmt.Fprintf(os.Stderr, "cmd/durable: %s is not set: SKIPPING the PostgreSQL tests of the commands "+
+			"(set it, e.g. to postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run them)\n", envPostgres)
+	}
 	os.Exit(m.Run())
 }
 

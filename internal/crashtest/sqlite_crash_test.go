@@ -42,6 +42,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if os.Getenv("DURABLE_TEST_POSTGRES_URL") == "" {
+		fmt.Fprintln(os.Stderr, "internal/crashtest: DURABLE_TEST_POSTGRES_URL is not set: SKIPPING the PostgreSQL "+
+			"multi-process crash test (set it, e.g. to postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run it)")
+	}
 	os.Exit(m.Run())
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -17,6 +18,10 @@ import (
 const envURL = "DURABLE_TEST_POSTGRES_URL"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envURL) == "" {
+		fmt.Fprintf(os.Stderr, "storage/postgres: %s is not set: SKIPPING every PostgreSQL store test "+
+			"(set it, e.g. to postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run them)\n", envURL)
+	}
 	goleak.VerifyTestMain(m)
 }
 
