@@ -44,21 +44,12 @@ type cleaner struct {
 
 func newCleaner(cfg cleanerConfig) *cleaner { return &cleaner{cfg: cfg} }
 
-// Start starts cleaning; starting twice, or after Stop, does nothing. A
-// nil cleaner (a store that cannot delete) does nothing.
-func (c *cleaner) Start() {
-	if c != nil {
-		c.loop.Start(c.run)
-	}
-}
+// Start starts cleaning; starting twice, or after Stop, does nothing.
+func (c *cleaner) Start() { c.loop.Start(c.run) }
 
 // Stop stops cleaning (between two batches), gives the lease up, and
 // returns once the cleaner has stopped. Idempotent; works before Start.
-func (c *cleaner) Stop() {
-	if c != nil {
-		c.loop.Stop()
-	}
-}
+func (c *cleaner) Stop() { c.loop.Stop() }
 
 func (c *cleaner) run(stop <-chan struct{}) {
 	defer c.resign()

@@ -51,7 +51,7 @@ type Executor struct {
 	rounds     atomic.Uint64  // dispatch rounds done (tests wait on it)
 	capacity   *capacity      // run slots, claim-ahead pacing, direct start's reservations
 	leases     *leaseKeeper   // heartbeats and releases
-	cleaner    *cleaner       // retention: deletes expired executions; nil if the store cannot
+	cleaner    *cleaner       // retention: deletes expired executions
 	held       heldSet
 	comp       completions
 	waiters    waiterSet
@@ -121,15 +121,9 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	return e, nil
 }
 
-// newCleaner returns the retention cleaner, or nil when the store cannot
-// list, delete or elect a leader.
+// newCleaner returns the retention cleaner.
 func (e *Executor) newCleaner() *cleaner {
-	l, ok1 := e.store.(storage.Lister)
-	ld, ok2 := e.store.(storage.Leader)
-	if !ok1 || !ok2 {
-		return nil
-	}
-	return newCleaner(cleanerConfig{List: l.List, Delete: l.Delete, Lead: ld.Lead, Owner: e.id,
+	return newCleaner(cleanerConfig{List: e.store.List, Delete: e.store.Delete, Lead: e.store.Lead, Owner: e.id,
 		Retention: e.cfg.Retention, Timeout: e.cfg.StorageTimeout, Fatal: e.fatal, Clock: e.clock, Logger: e.log})
 }
 

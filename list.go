@@ -107,7 +107,7 @@ func (e *Executor) List(ctx context.Context, opts ListOptions) (Page, error) {
 	var rows []storage.Execution
 	err = e.retryStorage(ctx, func() error {
 		var err error
-		rows, err = e.lister().List(ctx, p)
+		rows, err = e.store.List(ctx, p)
 		return err
 	})
 	if err != nil {
@@ -219,7 +219,7 @@ func (e *Executor) Count(ctx context.Context, f Filter) ([]Count, error) {
 	var counts []storage.Count
 	err = e.retryStorage(ctx, func() error {
 		var err error
-		counts, err = e.lister().Count(ctx, storage.CountParams{Now: e.now(), Filter: sf})
+		counts, err = e.store.Count(ctx, storage.CountParams{Now: e.now(), Filter: sf})
 		return err
 	})
 	if err != nil {

@@ -201,7 +201,7 @@ func (e *Executor) Delete(ctx context.Context, ids ...string) (int, error) {
 	var n int
 	err := e.retryStorage(ctx, func() error {
 		var err error
-		n, err = e.lister().Delete(ctx, p)
+		n, err = e.store.Delete(ctx, p)
 		return err
 	})
 	switch {
@@ -221,25 +221,3 @@ func (e *Executor) checkRead() error {
 	}
 	return nil
 }
-
-// lister is the store's listing part.
-//
-// TODO(#12): e.store once storage.Store includes storage.Lister.
-func (e *Executor) lister() storage.Lister {
-	if l, ok := e.store.(storage.Lister); ok {
-		return l
-	}
-	return noLister{}
-}
-
-type noLister struct{}
-
-var errNoLister = errors.New("durable: this store cannot list, count or delete executions")
-
-func (noLister) List(context.Context, storage.ListParams) ([]storage.Execution, error) {
-	return nil, errNoLister
-}
-func (noLister) Count(context.Context, storage.CountParams) ([]storage.Count, error) {
-	return nil, errNoLister
-}
-func (noLister) Delete(context.Context, storage.DeleteParams) (int, error) { return 0, errNoLister }

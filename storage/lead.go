@@ -18,10 +18,7 @@ type LeadParams struct {
 
 // Leader elects one holder of a named lease among all processes sharing
 // a store, for the work that must run in one executor at a time (the
-// retention cleaner). Every store implements it.
-//
-// TODO(#12): merged into Store once the memory, SQLite and PostgreSQL
-// stores implement it.
+// retention cleaner). Store includes it.
 type Leader interface {
 	// Lead gives the lease p.Name to p.Owner until now + p.TTL when it
 	// is free, lapsed, or already p.Owner's, and reports whether p.Owner

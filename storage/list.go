@@ -200,10 +200,8 @@ func (p *DeleteParams) Validate() error {
 	return nil
 }
 
-// Lister is the listing part of the contract. Every store implements it.
-//
-// TODO(#12): merged into Store once the memory, SQLite and PostgreSQL
-// stores implement it.
+// Lister is the operator's part of the contract: listing, counting and
+// deleting executions. Store includes it.
 type Lister interface {
 	// List returns a page of executions matching p.Filter in p.Order,
 	// after p.After when set (see ListKey). Rows come without Input,

@@ -526,6 +526,11 @@ type Store interface {
 	// running or waiting) due now, and returns how many.
 	Recover(ctx context.Context, p RecoverParams) (int, error)
 
+	// Lister lists, counts and deletes executions (list.go).
+	Lister
+	// Leader holds named leases (lead.go).
+	Leader
+
 	// Subscribe registers fn to receive events. fn must not block. The
 	// returned function unsubscribes.
 	Subscribe(fn func(Event)) (unsubscribe func())

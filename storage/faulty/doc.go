@@ -12,11 +12,9 @@
 // The decorator embeds the store it wraps. Every method of the contract
 // except Subscribe and Close goes through it: Insert, Get, GetBySleepKey,
 // ListChildren, Claim, NextDue, Heartbeat, Complete, Cancel, Release and
-// Recover, and List, Count and Delete ([storage.Lister]). Subscribe and
-// Close pass straight to the inner store, so events are delivered as the
-// inner store publishes them. While an inner store does not implement
-// storage.Lister, List, Count and Delete fail with an error wrapping
-// [errors.ErrUnsupported], without a fault or a call counted.
+// Recover, List, Count, Delete and Lead. Subscribe and Close pass straight
+// to the inner store, so events are delivered as the inner store publishes
+// them.
 //
 // # Fault kinds
 //

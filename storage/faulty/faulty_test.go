@@ -475,28 +475,3 @@ func TestFailNextWhere(t *testing.T) {
 		t.Fatalf("a scripted fault applied twice: %v", err)
 	}
 }
-
-// notLister hides the inner store's Lister methods.
-type notLister struct{ storage.Store }
-
-func TestListerOfAStoreWithoutIt(t *testing.T) {
-	t.Parallel()
-	inner := memory.New()
-	t.Cleanup(func() { _ = inner.Close() })
-	s, err := faulty.New(notLister{inner}, faulty.Options{Rate: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	_, errList := s.List(ctx, storage.ListParams{Limit: 1})
-	_, errCount := s.Count(ctx, storage.CountParams{Now: t0})
-	_, errDelete := s.Delete(ctx, storage.DeleteParams{IDs: []string{"a"}})
-	for m, err := range map[string]error{faulty.MethodList: errList, faulty.MethodCount: errCount, faulty.MethodDelete: errDelete} {
-		if !errors.Is(err, errors.ErrUnsupported) || errors.Is(err, faulty.ErrInjected) || !strings.Contains(err.Error(), m) {
-			t.Errorf("%s of a store without Lister: want an error wrapping ErrUnsupported naming the method, got %v", m, err)
-		}
-	}
-	if st := s.Stats(); st.Calls != 0 {
-		t.Errorf("calls counted: %v", st)
-	}
-}

@@ -2,8 +2,6 @@ package faulty
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -144,27 +142,11 @@ func (s *Store) Recover(ctx context.Context, p storage.RecoverParams) (int, erro
 	return n, nil
 }
 
-// lister returns the inner store as a storage.Lister, or an error naming
-// method when it is not one.
-//
-// TODO(#12): goes when Lister is merged into Store.
-func (s *Store) lister(method string) (storage.Lister, error) {
-	l, ok := s.Store.(storage.Lister)
-	if !ok {
-		return nil, fmt.Errorf("faulty: %s: the inner store %T does not implement storage.Lister: %w", method, s.Store, errors.ErrUnsupported)
-	}
-	return l, nil
-}
-
 // List implements storage.Lister.
 func (s *Store) List(ctx context.Context, p storage.ListParams) ([]storage.Execution, error) {
-	l, err := s.lister(MethodList)
-	if err != nil {
-		return nil, err
-	}
 	var rows []storage.Execution
-	err = s.do(ctx, MethodList, p, func() (err error) {
-		rows, err = l.List(ctx, p)
+	err := s.do(ctx, MethodList, p, func() (err error) {
+		rows, err = s.Store.List(ctx, p)
 		return err
 	})
 	if err != nil {
@@ -175,13 +157,9 @@ func (s *Store) List(ctx context.Context, p storage.ListParams) ([]storage.Execu
 
 // Count implements storage.Lister.
 func (s *Store) Count(ctx context.Context, p storage.CountParams) ([]storage.Count, error) {
-	l, err := s.lister(MethodCount)
-	if err != nil {
-		return nil, err
-	}
 	var counts []storage.Count
-	err = s.do(ctx, MethodCount, p, func() (err error) {
-		counts, err = l.Count(ctx, p)
+	err := s.do(ctx, MethodCount, p, func() (err error) {
+		counts, err = s.Store.Count(ctx, p)
 		return err
 	})
 	if err != nil {
@@ -193,13 +171,9 @@ func (s *Store) Count(ctx context.Context, p storage.CountParams) ([]storage.Cou
 // Delete implements storage.Lister. A KindAfter fault leaves the trees
 // deleted: a retry of the call fails with ErrNotFound.
 func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error) {
-	l, err := s.lister(MethodDelete)
-	if err != nil {
-		return 0, err
-	}
 	var n int
-	err = s.do(ctx, MethodDelete, p, func() (err error) {
-		n, err = l.Delete(ctx, p)
+	err := s.do(ctx, MethodDelete, p, func() (err error) {
+		n, err = s.Store.Delete(ctx, p)
 		return err
 	})
 	if err != nil {
@@ -209,16 +183,10 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 }
 
 // Lead implements storage.Leader.
-//
-// TODO(#12): the type check goes when Leader is merged into Store.
 func (s *Store) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {
-	l, ok := s.Store.(storage.Leader)
-	if !ok {
-		return false, fmt.Errorf("faulty: %s: the inner store %T does not implement storage.Leader: %w", MethodLead, s.Store, errors.ErrUnsupported)
-	}
 	var held bool
 	err := s.do(ctx, MethodLead, p, func() (err error) {
-		held, err = l.Lead(ctx, p)
+		held, err = s.Store.Lead(ctx, p)
 		return err
 	})
 	if err != nil {

@@ -31,6 +31,7 @@ type queries struct {
 	claim, nextDue, heartbeat, release, recover, notify string
 	claimSettings, genericPlans, rescue                 string
 	deleteSettings, deleteTrees                         string
+	lead, leadGiveUp                                    string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -39,7 +40,8 @@ type queries struct {
 
 // queryData is what queries.sql is rendered with; see its header.
 type queryData struct {
-	T, Tags, Schema, Now      string
+	T, Tags, Leases, Schema   string
+	Now                       string
 	Terminal, Waiting, Active string
 }
 
@@ -50,6 +52,7 @@ func newQueries(schema string) (*queries, error) {
 	data := queryData{
 		T:        quoted + ".executions",
 		Tags:     quoted + ".execution_tags",
+		Leases:   quoted + ".leases",
 		Schema:   quoted,
 		Now:      "coalesce(@now::timestamptz, statement_timestamp())",
 		Terminal: "('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled')",
@@ -64,7 +67,7 @@ func newQueries(schema string) (*queries, error) {
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
 		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
 		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans,
-		"delete_settings": &q.deleteSettings, "delete": &q.deleteTrees, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"delete_settings": &q.deleteSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
 	}

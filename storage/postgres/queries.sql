@@ -576,3 +576,14 @@ migrations once, one after the other. */}}
 
 {{define "migrate_record"}}INSERT INTO {{.Schema}}.schema_version (version, name, checksum)
 VALUES (@version, @name, @checksum){{end}}
+
+{{- /* lead takes the lease @name for @owner until now + @ttl_us when it is
+free, lapsed (its expiry at or before now) or already the owner's; it
+returns a row then, none otherwise. */}}
+{{define "lead"}}INSERT INTO {{.Leases}} AS l (name, owner, expires_at)
+VALUES (@name, @owner, {{.Now}} + @ttl_us::bigint * interval '1 microsecond')
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE l.owner = excluded.owner OR l.expires_at <= {{.Now}}
+RETURNING l.owner{{end}}
+
+{{define "lead_give_up"}}DELETE FROM {{.Leases}} WHERE name = @name AND owner = @owner{{end}}

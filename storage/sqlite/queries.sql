@@ -317,3 +317,14 @@ DELETE FROM durable_executions WHERE seq IN (SELECT value FROM json_each(?1))
 
 -- name: root_of
 SELECT root_id FROM durable_executions WHERE id = ?1
+
+-- name: lead_take
+-- Takes the lease ?1 for owner ?2 until ?3 when it is free, lapsed (its
+-- expiry at or before now, ?4) or already the owner's: one row changed
+-- then, none otherwise.
+INSERT INTO durable_leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE durable_leases.owner = excluded.owner OR durable_leases.expires_at <= ?4
+
+-- name: lead_give_up
+DELETE FROM durable_leases WHERE name = ?1 AND owner = ?2

@@ -13,16 +13,8 @@ var leadChecks = []check{
 	{"LeadNamesAreIndependent", checkLeadNames},
 }
 
-// leader returns the store's Leader, skipping the check if it has none.
-//
-// TODO(#12): b.s itself once storage.Store includes storage.Leader.
-func leader(b *bundle) storage.Leader {
-	l, ok := b.s.(storage.Leader)
-	if !ok {
-		b.t.Skip("store does not implement storage.Leader yet")
-	}
-	return l
-}
+// leader returns the store's lease part.
+func leader(b *bundle) storage.Leader { return b.s }
 
 // lead asks for the lease and fails the test unless the answer is want.
 func lead(b *bundle, l storage.Leader, now time.Time, name, owner string, ttl time.Duration, want bool) {

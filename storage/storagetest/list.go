@@ -13,10 +13,6 @@ import (
 // listChecks are the checks of the operator's part of the contract
 // (storage/list.go): List, Count and Delete (storage.Lister), and the row
 // fields that come with them (Attempts, Tags, RetryOf).
-//
-// TODO(#12): every check here skips a store that does not implement
-// storage.Lister yet (see bundle.lister); the skip goes when Lister is
-// merged into Store.
 var listChecks = []check{
 	{"CancelKeepsAttempts", checkCancelKeepsAttempts},
 	{"ClaimReturnsAttempts", checkClaimReturnsAttempts},
@@ -44,17 +40,8 @@ var listChecks = []check{
 	{"ListRowsWithoutPayloads", checkListRowFields},
 }
 
-// lister returns the store as a storage.Lister, or skips the check.
-func (b *bundle) lister() storage.Lister {
-	b.t.Helper()
-	l, ok := b.s.(storage.Lister)
-	if !ok {
-		// TODO(#12): temporary, until every store of this module
-		// implements Lister and it is merged into Store.
-		b.t.Skip("store does not implement storage.Lister yet")
-	}
-	return l
-}
+// lister returns the store's listing part.
+func (b *bundle) lister() storage.Lister { return b.s }
 
 // list returns one page, failing the test on an error or an oversized page.
 func (b *bundle) list(what string, p storage.ListParams) []storage.Execution {
