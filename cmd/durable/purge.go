@@ -174,7 +174,7 @@ func (p *purger) show() {
 	if p.total > 0 {
 		pct = min(100, 100*float64(p.trees+p.skipped)/float64(p.total))
 	}
-	const width = 30
+	const width = 20 // the line stays within 80 columns: a wrapped line would not be redrawn
 	bar := make([]byte, width)
 	for i := range bar {
 		bar[i] = '.'
@@ -182,7 +182,7 @@ func (p *purger) show() {
 			bar[i] = '#'
 		}
 	}
-	fmt.Fprintf(p.stderr, "\r[%s] %3.0f%%  %d of %d top-level executions, %d executions deleted", bar, pct,
+	fmt.Fprintf(p.stderr, "\r[%s] %3.0f%%  %d/%d trees, %d executions deleted", bar, pct,
 		p.trees+p.skipped, p.total, p.rows)
 }
 
