@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ func (s *Store) List(ctx context.Context, p storage.ListParams) ([]storage.Execu
 		return nil, s.readError(op, err)
 	}
 	defer rows.Close()
-	out := make([]storage.Execution, 0, min(p.Limit, 64))
+	out := make([]storage.Execution, 0, p.Limit)
 	for rows.Next() {
 		e, _, err := scanExecution(rows)
 		if err != nil {
@@ -112,7 +113,7 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 	if err := p.Validate(); err != nil {
 		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	ids := jsonStrings(distinct(p.IDs))
+	ids := distinct(p.IDs)
 	var n int
 	err := s.submit(ctx, op, func(tx *writeTx) error {
 		var err error
@@ -127,96 +128,131 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 	return n, nil
 }
 
-// deleteTrees checks that every root in ids (a JSON array) may be deleted
-// with its tree, then deletes them. On an error it has deleted nothing
-// (the caller's request is rolled back in any case).
-func (tx *writeTx) deleteTrees(ids string) (int, error) {
-	seqs, err := tx.deletableRoots(ids)
+// deleteTrees checks that every root in ids (distinct) may be deleted with
+// its tree, then deletes them. It reads each root (by id) and the rows of
+// its tree (a range of the root index) once, checks them, and deletes
+// every row by seq. On an error it has deleted nothing (and the caller's
+// request is rolled back in any case).
+func (tx *writeTx) deleteTrees(ids []string) (int, error) {
+	idList := jsonStrings(ids)
+	var all, tagged seqList
+	if err := tx.deletableRoots(ids, idList, &all, &tagged); err != nil {
+		return 0, err
+	}
+	rows, err := tx.query("delete_descendants", idList)
 	if err != nil {
 		return 0, err
 	}
-	rows, err := tx.query("delete_active_descendant", ids)
-	if err != nil {
-		return 0, err
-	}
-	var root, id, status string
-	found := rows.Next()
-	if found {
-		err = rows.Scan(&root, &id, &status)
-	}
-	if err == nil {
-		err = rows.Err()
+	for rows.Next() {
+		var (
+			seq      int64
+			root, id string
+			status   string
+			hasTags  bool
+		)
+		if err := rows.Scan(&seq, &root, &id, &status, &hasTags); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if !storage.Status(status).Terminal() {
+			rows.Close()
+			return 0, fmt.Errorf("execution %q: its descendant %q is %s, not finished: %w",
+				root, id, status, storage.ErrNotDeletable)
+		}
+		all.add(seq)
+		if hasTags {
+			tagged.add(seq)
+		}
 	}
 	rows.Close()
-	switch {
-	case err != nil:
-		return 0, err
-	case found:
-		return 0, fmt.Errorf("execution %q: its descendant %q is %s, not finished: %w",
-			root, id, status, storage.ErrNotDeletable)
-	}
-	if _, err := tx.exec("delete_tags", seqs, ids); err != nil {
+	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	res, err := tx.exec("delete_descendants", ids)
+	if tagged.n > 0 {
+		if _, err := tx.exec("delete_tags", tagged.json()); err != nil {
+			return 0, err
+		}
+	}
+	res, err := tx.exec("delete_rows", all.json())
 	if err != nil {
 		return 0, err
 	}
-	kids, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	res, err = tx.exec("delete_rows", seqs)
-	if err != nil {
-		return 0, err
-	}
-	roots, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	return int(kids + roots), nil
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
-// deletableRoots checks the roots a Delete names, in order, and returns
-// their seqs as a JSON array: the first that is unknown fails with
+// seqList accumulates seqs as a JSON array.
+type seqList struct {
+	b strings.Builder
+	n int
+}
+
+func (l *seqList) add(seq int64) {
+	if l.n == 0 {
+		l.b.WriteByte('[')
+	} else {
+		l.b.WriteByte(',')
+	}
+	l.b.WriteString(strconv.FormatInt(seq, 10))
+	l.n++
+}
+
+func (l *seqList) json() string {
+	if l.n == 0 {
+		return "[]"
+	}
+	return l.b.String() + "]"
+}
+
+// rootRow is what Delete reads of a root it names.
+type rootRow struct {
+	seq     int64
+	status  string
+	parent  sql.NullString
+	hasTags bool
+}
+
+// deletableRoots checks the roots a Delete names (ids, distinct; idList,
+// the same as a JSON array), in order: the first that is unknown fails with
 // ErrNotFound, the first that is a child or not finished with
-// ErrNotDeletable.
-func (tx *writeTx) deletableRoots(ids string) (string, error) {
-	rows, err := tx.query("delete_roots", ids)
+// ErrNotDeletable. It adds their seqs to all, and those of the roots with
+// tags to tagged.
+func (tx *writeTx) deletableRoots(ids []string, idList string, all, tagged *seqList) error {
+	rows, err := tx.query("delete_roots", idList)
 	if err != nil {
-		return "", err
+		return err
 	}
-	defer rows.Close()
-	var seqs strings.Builder
-	seqs.WriteByte('[')
-	for n := 0; rows.Next(); n++ {
-		var (
-			id             string
-			seq            sql.NullInt64
-			status, parent sql.NullString
-		)
-		if err := rows.Scan(&id, &seq, &status, &parent); err != nil {
-			return "", err
+	found := make(map[string]rootRow, len(ids))
+	for rows.Next() {
+		var id string
+		var r rootRow
+		if err := rows.Scan(&id, &r.seq, &r.status, &r.parent, &r.hasTags); err != nil {
+			rows.Close()
+			return err
 		}
-		switch {
-		case !seq.Valid:
-			return "", fmt.Errorf("execution %q: %w", id, storage.ErrNotFound)
-		case parent.Valid:
-			return "", fmt.Errorf("execution %q is a child of %q (delete its root, %q, to delete its tree): %w",
-				id, parent.String, rootOf(tx, id, parent.String), storage.ErrNotDeletable)
-		case !storage.Status(status.String).Terminal():
-			return "", fmt.Errorf("execution %q is %s, not finished: %w", id, status.String, storage.ErrNotDeletable)
-		}
-		if n > 0 {
-			seqs.WriteByte(',')
-		}
-		fmt.Fprint(&seqs, seq.Int64)
+		found[id] = r
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return "", err
+		return err
 	}
-	seqs.WriteByte(']')
-	return seqs.String(), nil
+	for _, id := range ids {
+		r, ok := found[id]
+		switch {
+		case !ok:
+			return fmt.Errorf("execution %q: %w", id, storage.ErrNotFound)
+		case r.parent.Valid:
+			return fmt.Errorf("execution %q is a child of %q (delete its root, %q, to delete its tree): %w",
+				id, r.parent.String, rootOf(tx, id, r.parent.String), storage.ErrNotDeletable)
+		case !storage.Status(r.status).Terminal():
+			return fmt.Errorf("execution %q is %s, not finished: %w", id, r.status, storage.ErrNotDeletable)
+		}
+		all.add(r.seq)
+		if r.hasTags {
+			tagged.add(r.seq)
+		}
+	}
+	return nil
 }
 
 // rootOf returns the root of a child, for an error message; its parent
@@ -537,9 +573,13 @@ func countQuery(p *storage.CountParams) (string, []any) {
 	fromClause, col := from(a)
 	switch a {
 	case byCreated:
-		// No order to keep: let SQLite choose (the table, or the created
-		// index for a range of CreatedFrom/To).
-		fromClause = "durable_executions AS e"
+		// No order to keep: the table in rowid order (SQLite would walk
+		// the task index for the GROUP BY, reading the rows in random
+		// order), or the created index for a range of CreatedFrom/To.
+		fromClause = "durable_executions AS e NOT INDEXED"
+		if !f.CreatedFrom.IsZero() || !f.CreatedTo.IsZero() {
+			fromClause = "durable_executions AS e INDEXED BY durable_executions_created"
+		}
 	case byStatus:
 		ss := make([]string, len(f.Statuses))
 		for i, s := range f.Statuses {

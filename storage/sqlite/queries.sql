@@ -272,33 +272,23 @@ WHERE finished_at < created_at AND finished_at < ?1
 LIMIT 1
 
 -- name: delete_roots
--- The roots a Delete names (?1, a JSON array of distinct ids), in order,
--- with what decides whether each may be deleted; seq is NULL for an
--- unknown id.
-SELECT j.value, e.seq, e.status, e.parent_id
-FROM json_each(?1) AS j LEFT JOIN durable_executions AS e ON e.id = j.value
-ORDER BY j.key
+-- The roots a Delete names (?1, a JSON array of distinct ids), with what
+-- decides whether each may be deleted; an unknown id has no row.
+SELECT e.id, e.seq, e.status, e.parent_id, e.tags IS NOT NULL
+FROM json_each(?1) AS j JOIN durable_executions AS e ON e.id = j.value
 
--- name: delete_active_descendant
--- A descendant of one of the roots in ?1 (a JSON array) that is not
--- finished, if any (the root index: a range per root).
-SELECT e.root_id, e.id, e.status
+-- name: delete_descendants
+-- The descendants of the roots in ?1 (a JSON array of ids), read to be
+-- checked and deleted by seq (a range of the root index per root).
+SELECT e.seq, e.root_id, e.id, e.status, e.tags IS NOT NULL
 FROM json_each(?1) AS j JOIN durable_executions AS e ON e.root_id = j.value
-WHERE e.status IN ('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')
-LIMIT 1
 
 -- name: delete_tags
--- Deletes the tag rows of the roots whose seqs are in ?1 and of the
--- descendants of the roots whose ids are in ?2 (JSON arrays): the rows
--- delete_rows and delete_descendants delete.
+-- Deletes the tag rows of the rows whose seqs are in ?1 (a JSON array).
 DELETE FROM durable_execution_tags WHERE (tag, created_at, id) IN (
 	SELECT j.value, e.created_at, e.id
 	FROM durable_executions AS e, json_each(e.tags) AS j
-	WHERE e.seq IN (SELECT value FROM json_each(?1)) AND e.tags IS NOT NULL
-	UNION ALL
-	SELECT j.value, e.created_at, e.id
-	FROM durable_executions AS e, json_each(e.tags) AS j
-	WHERE e.root_id IN (SELECT value FROM json_each(?2)) AND e.tags IS NOT NULL)
+	WHERE e.seq IN (SELECT value FROM json_each(?1)))
 
 -- name: insert_tags
 -- Inserts the tag rows of the executions whose ids are in ?1 (a JSON
@@ -306,10 +296,6 @@ DELETE FROM durable_execution_tags WHERE (tag, created_at, id) IN (
 INSERT INTO durable_execution_tags (tag, created_at, id, seq)
 SELECT j.value, e.created_at, e.id, e.seq
 FROM json_each(?1) AS i JOIN durable_executions AS e ON e.id = i.value, json_each(e.tags) AS j
-
--- name: delete_descendants
--- Deletes every descendant of the roots in ?1 (a JSON array of ids).
-DELETE FROM durable_executions WHERE root_id IN (SELECT value FROM json_each(?1))
 
 -- name: delete_rows
 -- Deletes the rows whose seqs are in ?1 (a JSON array).
