@@ -289,7 +289,10 @@ func printRecord(w io.Writer, r durable.Record, children []durable.Record, maxCh
 	}
 	if !r.DueAt.IsZero() && !r.Status.Terminal() {
 		what := "due"
-		if r.Status == durable.StatusRunning {
+		switch {
+		case r.SleepKey != "" && r.Status == durable.StatusRunning:
+			what = "wake by" // then it times out
+		case r.Status == durable.StatusRunning:
 			what = "lease until"
 		}
 		rel := "in " + roundDuration(r.DueAt.Sub(now))

@@ -391,6 +391,12 @@ func testShow(t *testing.T, f fixture) {
 	if !strings.Contains(out, "as its child 1") || !strings.Contains(out, f.parent) {
 		t.Errorf("show child lacks its parent:\n%s", out)
 	}
+	out = f.ok(t, "executions", "show", f.sleeping)
+	for _, want := range []string{"running", "approve-1", "wake by", "(in "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show sleeping lacks %q:\n%s", want, out)
+		}
+	}
 	out = f.ok(t, "executions", "show", "--key", "order-1")
 	if !strings.Contains(out, f.echo) || !strings.Contains(out, "customer:7, order:1") {
 		t.Errorf("show --key lacks the execution or its tags:\n%s", out)
