@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,8 +159,9 @@ func TestFatalHeartbeatErrorStopsTheExecutor(t *testing.T) {
 	t.Parallel()
 	s, ex := newFatalExecutor(t, durable.Config{LeaseDuration: 150 * time.Millisecond})
 	blocked := make(chan struct{})
+	var once sync.Once // under load the short lease may lapse and the task run again
 	slow := durable.Must(durable.NewTask(ex, "slow", func(ctx context.Context, in int) (int, error) {
-		close(blocked)
+		once.Do(func() { close(blocked) })
 		<-ctx.Done()
 		return 0, ctx.Err()
 	}))
