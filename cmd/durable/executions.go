@@ -140,6 +140,9 @@ func runList(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer done()
+	if err := checkTasks(ctx, ex, filter.TaskIDs); err != nil {
+		return c.failed(err)
+	}
 	page, err := ex.List(ctx, durable.ListOptions{Filter: filter, OldestFirst: oldest, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return c.failed(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -124,4 +125,38 @@ func parseAgo(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("bad duration %q", s)
 	}
 	return days + d, nil
+}
+
+// checkTasks fails when a task the filter names has no execution in the
+// store: a misspelt task would otherwise list, count or purge nothing
+// without a word. The error names the tasks that have executions.
+func checkTasks(ctx context.Context, ex *durable.Executor, tasks []string) error {
+	var unknown []string
+	for _, task := range tasks {
+		counts, err := ex.Count(ctx, durable.Filter{TaskIDs: []string{task}})
+		if err != nil {
+			return err
+		}
+		if len(counts) == 0 {
+			unknown = append(unknown, task)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	all, err := ex.Count(ctx, durable.Filter{})
+	if err != nil {
+		return err
+	}
+	var known []string
+	for _, c := range all {
+		if len(known) == 0 || known[len(known)-1] != c.TaskID {
+			known = append(known, c.TaskID)
+		}
+	}
+	have := "the store has no executions"
+	if len(known) > 0 {
+		have = "tasks with executions: " + strings.Join(known, ", ")
+	}
+	return fmt.Errorf("unknown task %q: no execution of it in this store (%s)", strings.Join(unknown, `", "`), have)
 }

@@ -361,6 +361,7 @@ func testList(t *testing.T, f fixture) {
 	f.fails(t, exitError, "another filter", "executions", "list", "--status", "failed", "--limit", "3", "--cursor", cursor)
 	f.fails(t, exitError, "not a cursor", "executions", "list", "--cursor", "garbage")
 	f.fails(t, exitError, `unknown status "runing"`, "executions", "list", "--status", "runing")
+	f.fails(t, exitError, `unknown task "ech0"`, "executions", "list", "--task", "ech0")
 	f.fails(t, exitError, "idempotency key", "executions", "list", "--key", "bad key!")
 	f.fails(t, exitUsage, "--created-after", "executions", "list", "--created-after", "yesterday")
 	f.fails(t, exitUsage, "--limit must be in 1..1000", "executions", "list", "--limit", "0")
@@ -460,6 +461,7 @@ func testStats(t *testing.T, f fixture) {
 		t.Errorf("stats --json --task echo: %v %+v", err, doc)
 	}
 	f.fails(t, exitError, "unknown status", "stats", "--status", "done")
+	f.fails(t, exitError, "tasks with executions: ", "stats", "--task", "nope")
 }
 
 func testCancel(t *testing.T, f fixture) {

@@ -64,6 +64,9 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer done()
+	if err := checkTasks(ctx, ex, filter.TaskIDs); err != nil {
+		return c.failed(err)
+	}
 	counts, err := ex.Count(ctx, filter)
 	if err != nil {
 		return c.failed(err)
