@@ -75,11 +75,17 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 	maxRetries, baseDelays, maxDelays := make([]int64, n), make([]int64, n), make([]int64, n)
 	multipliers, jitters := make([]float64, n), make([]float64, n)
 	timeouts, delays := make([]int64, n), make([]int64, n)
-	tags, retryOf := make([]*string, n), make([]string, n)
+	var tags []*string // with retryOf, only when a row has tags or RetryOf
+	var retryOf []string
 	for i := range p.Executions {
 		e := &p.Executions[i]
 		ids[i], tasks[i], inputs[i] = e.ID, e.TaskID, e.Input
-		tags[i], retryOf[i] = encodeTags(e.Tags), e.RetryOf
+		if tags == nil && (len(e.Tags) > 0 || e.RetryOf != "") {
+			tags, retryOf = make([]*string, n), make([]string, n)
+		}
+		if tags != nil {
+			tags[i], retryOf[i] = encodeTags(e.Tags), e.RetryOf
+		}
 		maxRetries[i], baseDelays[i], maxDelays[i] = int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), int64(e.Retry.MaxDelay)
 		multipliers[i], jitters[i] = e.Retry.Multiplier, e.Retry.Jitter
 		timeouts[i] = int64(e.Timeout)
@@ -95,11 +101,15 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "p_id": ids, "p_task_id": tasks, "p_input": inputs,
 		"p_retry_max_retries": maxRetries, "p_retry_base_delay_ns": baseDelays, "p_retry_multiplier": multipliers,
 		"p_retry_max_delay_ns": maxDelays, "p_retry_jitter": jitters, "p_timeout_ns": timeouts, "p_delay_us": delays,
-		"p_tags": tags, "p_retry_of": retryOf, "channel": channel, "payload": payload, "claimed_by": claimedBy}
+		"channel": channel, "payload": payload, "claimed_by": claimedBy}
+	sql := s.q.insertPlain
+	if tags != nil {
+		sql, args["p_tags"], args["p_retry_of"] = s.q.insertPlainTagged, tags, retryOf
+	}
 	return withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.genericPlans)
-		batch.Queue(s.q.insertPlain, args)
+		batch.Queue(sql, args)
 		return s.pool.SendBatch(ctx, batch).Close()
 	})
 }

@@ -271,19 +271,16 @@ func distinct(ss []string) []string {
 	return out
 }
 
-// binaryResults asks for every column of a result in the binary format,
-// which QueryExecModeExec does not by default.
-var binaryResults = pgx.QueryResultFormats{pgx.BinaryFormatCode}
-
 // List returns a page of executions matching p.Filter in p.Order, after
 // p.After when set, without their payloads and attempts. It is one
-// statement, planned for the values of its parameters (an unnamed
-// statement: QueryExecModeExec), the merge of the branches of
-// shape.branches: a page of finished rows reads about as many index
-// entries as it returns rows (more when most rows a branch reads fail
-// the filter's other conditions); the active rows that need an executor
-// (ready, running) are read whole from executions_due_idx and sorted, as
-// are a parent's children and the rows of a list of IDs.
+// statement per filter shape (prepared once per connection), planned for
+// the values of its parameters (custom_plans, sent before it in one round
+// trip): the merge of the branches of shape.branches. A page of finished
+// rows reads about as many index entries as it returns rows (more when
+// most rows a branch reads fail the filter's other conditions); the
+// active rows that need an executor (ready, running) are read whole from
+// executions_due_idx and sorted, as are a parent's children and the rows
+// of a list of IDs.
 func (s *Store) List(ctx context.Context, p storage.ListParams) ([]storage.Execution, error) {
 	if err := s.check("list"); err != nil {
 		return nil, err
@@ -318,12 +315,14 @@ func (s *Store) List(ctx context.Context, p storage.ListParams) ([]storage.Execu
 	}
 	var out []storage.Execution
 	err = withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, sql, pgx.QueryExecModeExec, binaryResults, args)
-		if err != nil {
+		batch := &pgx.Batch{}
+		batch.Queue(s.q.customPlans)
+		batch.Queue(sql, args).Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = collectExecutions(rows)
 			return err
-		}
-		out, err = collectExecutions(rows)
-		return err
+		})
+		return s.pool.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
 		return nil, wrapErr("list", err)
@@ -349,19 +348,21 @@ func (s *Store) Count(ctx context.Context, p storage.CountParams) ([]storage.Cou
 	}
 	var out []storage.Count
 	err = withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, sql, pgx.QueryExecModeExec, binaryResults, args)
-		if err != nil {
+		batch := &pgx.Batch{}
+		batch.Queue(s.q.customPlans)
+		batch.Queue(sql, args).Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Count, error) {
+				var c storage.Count
+				var status string
+				var oldest pgtype.Timestamptz
+				err := row.Scan(&c.TaskID, &status, &c.N, &oldest)
+				c.Status, c.OldestDueAt = storage.Status(status), fromTS(oldest)
+				return c, err
+			})
 			return err
-		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Count, error) {
-			var c storage.Count
-			var status string
-			var oldest pgtype.Timestamptz
-			err := row.Scan(&c.TaskID, &status, &c.N, &oldest)
-			c.Status, c.OldestDueAt = storage.Status(status), fromTS(oldest)
-			return c, err
 		})
-		return err
+		return s.pool.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
 		return nil, wrapErr("count", err)

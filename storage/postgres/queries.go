@@ -24,12 +24,13 @@ type queries struct {
 	data   queryData
 	shapes shapeCache
 
-	insert, insertPlain, complete, completeDone         string
+	insert, insertPlain, insertPlainTagged              string
+	complete, completeDone                              string
 	completeWithChildren, completeParents               string
 	cancelDescendants, cancel, exists, guard            string
 	get, getBySleepKey, listChildren                    string
 	claim, nextDue, heartbeat, release, recover, notify string
-	claimSettings, genericPlans, rescue                 string
+	claimSettings, genericPlans, customPlans, rescue    string
 	deleteSettings, deleteTrees                         string
 	lead, leadGiveUp                                    string
 
@@ -43,6 +44,7 @@ type queryData struct {
 	T, Tags, Leases, Schema   string
 	Now                       string
 	Terminal, Waiting, Active string
+	Tagged                    bool
 }
 
 // newQueries renders the statements for schema, which must already be
@@ -67,16 +69,30 @@ func newQueries(schema string) (*queries, error) {
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
 		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
 		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans,
-		"delete_settings": &q.deleteSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
 	}
 	for name, dst := range targets {
-		var b strings.Builder
-		if err := queryTemplates.ExecuteTemplate(&b, name, data); err != nil {
-			return nil, fmt.Errorf("postgres: render query %s: %w", name, err)
+		var err error
+		if *dst, err = render(name, data); err != nil {
+			return nil, err
 		}
-		*dst = b.String()
+	}
+	tagged := data
+	tagged.Tagged = true
+	var err error
+	if q.insertPlainTagged, err = render("insert_plain", tagged); err != nil {
+		return nil, err
 	}
 	return q, nil
+}
+
+// render renders the statement name with data.
+func render(name string, data queryData) (string, error) {
+	var b strings.Builder
+	if err := queryTemplates.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("postgres: render query %s: %w", name, err)
+	}
+	return b.String(), nil
 }

@@ -10,6 +10,8 @@ definitions. They are rendered once per store with:
   .Terminal  the SQL list of terminal statuses
   .Waiting   the SQL list of the two waiting statuses
   .Active    the SQL list of running and the two waiting statuses
+  .Tags      the schema-qualified tags table
+  .Tagged    whether insert_plain is rendered for rows with tags or RetryOf
 
 Arguments are named (@name, pgx.NamedArgs). Durations are passed as bigint
 microseconds (@..._us) when they are added to a timestamptz.
@@ -88,7 +90,8 @@ FROM unnest(
 {{- /* insert_tags inserts the execution_tags rows of the executions that
 the CTE "ins" inserted (its rows: id, created_at, tags). */}}
 {{define "insert_tags"}}INSERT INTO {{.Tags}} (tag, created_at, id)
-SELECT g.tag, ins.created_at, ins.id FROM ins CROSS JOIN LATERAL unnest(ins.tags) AS g(tag){{end}}
+SELECT g.tag, ins.created_at, ins.id FROM ins CROSS JOIN LATERAL unnest(ins.tags) AS g(tag)
+WHERE ins.tags IS NOT NULL{{end}}
 
 {{- /* transition_update applies the guarded transitions given as parallel
 arrays @t_*. A transition applies when the row's id, fence and status match
@@ -139,28 +142,32 @@ nothing but what a top-level enqueue sets; see plainRows) given as parallel
 arrays @p_*, ready, or, when @claimed_by is not empty, claimed at insert by
 that executor (running, the delay being the lease), and sends the NOTIFY of
 the new work on @channel (none when it is NULL), in one statement: the lean
-path of a small enqueue. It returns the number of rows inserted. */}}
+path of a small enqueue. It is rendered twice: with .Tagged, it also writes
+tags and retry_of (@p_tags, @p_retry_of) and the tags rows; without, for a
+batch that has none, it is the statement of the code before them. It
+returns the number of rows inserted. */}}
 {{define "insert_plain"}}WITH ins AS (
     INSERT INTO {{.T}} (id, task_id, status, input,
         retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
-        timeout_ns, executor_id, due_at, created_at, updated_at, started_at, tags, retry_of)
+        timeout_ns, executor_id, due_at, created_at, updated_at, started_at{{if .Tagged}}, tags, retry_of{{end}})
     SELECT e.id, e.task_id, CASE WHEN @claimed_by::text = '' THEN 'ready' ELSE 'running' END, e.input,
         e.retry_max_retries, e.retry_base_delay_ns, e.retry_multiplier, e.retry_max_delay_ns, e.retry_jitter,
         e.timeout_ns, @claimed_by::text, {{.Now}} + e.delay_us * interval '1 microsecond', {{.Now}}, {{.Now}},
-        CASE WHEN @claimed_by::text <> '' THEN {{.Now}} END, string_to_array(e.tags, ','), nullif(e.retry_of, '')
+        CASE WHEN @claimed_by::text <> '' THEN {{.Now}} END
+        {{- if .Tagged}}, string_to_array(e.tags, ','), nullif(e.retry_of, ''){{end}}
     FROM unnest(
         @p_id::text[], @p_task_id::text[], @p_input::bytea[],
         @p_retry_max_retries::bigint[], @p_retry_base_delay_ns::bigint[], @p_retry_multiplier::double precision[],
         @p_retry_max_delay_ns::bigint[], @p_retry_jitter::double precision[],
-        @p_timeout_ns::bigint[], @p_delay_us::bigint[], @p_tags::text[], @p_retry_of::text[]
+        @p_timeout_ns::bigint[], @p_delay_us::bigint[]{{if .Tagged}}, @p_tags::text[], @p_retry_of::text[]{{end}}
     ) WITH ORDINALITY AS e(id, task_id, input, retry_max_retries, retry_base_delay_ns, retry_multiplier,
-        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, tags, retry_of, ord)
+        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, {{if .Tagged}}tags, retry_of, {{end}}ord)
     ORDER BY e.ord
-    RETURNING id, created_at, tags
-), tagged AS (
+    RETURNING {{if .Tagged}}id, created_at, tags{{else}}1{{end}}
+){{if .Tagged}}, tagged AS (
     {{template "insert_tags" .}}
     RETURNING 1
-), notes AS (
+){{end}}, notes AS (
     SELECT pg_notify(@channel::text, @payload::text) WHERE @channel::text IS NOT NULL
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM notes){{end}}
@@ -416,6 +423,12 @@ complete_done) in the same implicit transaction: PostgreSQL otherwise
 plans them anew on every execution (a custom plan for each array size),
 which costs more than running them. */}}
 {{define "generic_plans"}}SELECT set_config('plan_cache_mode', 'force_generic_plan', true){{end}}
+
+{{- /* custom_plans runs before List's and Count's statements, in their
+implicit transaction: they are planned for the values of their parameters
+at each execution (which tasks, tag or root, how rare they are), not with
+a generic plan that guesses. */}}
+{{define "custom_plans"}}SELECT set_config('plan_cache_mode', 'force_custom_plan', true){{end}}
 
 {{define "heartbeat"}}UPDATE {{.T}} AS t SET
     due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',

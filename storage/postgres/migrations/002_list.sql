@@ -23,7 +23,9 @@
 --
 -- The columns are added without a default (a change of the catalog
 -- only); the indexes are built in this migration's transaction, which
--- blocks writes to the table while they are built.
+-- blocks writes to the table while they are built. On a big table, build
+-- them first with CREATE INDEX CONCURRENTLY, under these names and
+-- definitions: the migration then keeps them (IF NOT EXISTS).
 
 -- attempts is the JSON form of []storage.Attempt, NULL when there is none.
 -- tags is NULL when there is none. retry_of is NULL for every execution
@@ -40,24 +42,24 @@ ALTER TABLE executions
 -- (due_at NULL: parents waiting on their children) from
 -- executions_waiting_idx, and the others (ready, running) from
 -- executions_due_idx, read whole and sorted.
-CREATE INDEX executions_waiting_idx ON executions (created_at, id)
+CREATE INDEX IF NOT EXISTS executions_waiting_idx ON executions (created_at, id)
     WHERE due_at IS NULL AND status IN ('ready', 'running', 'waiting_for_children', 'waiting_for_finalize');
 -- Also the retention cleaner's: top-level rows finished before a time,
 -- oldest first.
-CREATE INDEX executions_completed_idx ON executions (created_at, id)
+CREATE INDEX IF NOT EXISTS executions_completed_idx ON executions (created_at, id)
     WHERE status = 'completed';
 -- The executions that ended without completing: few among many completed
 -- ones.
-CREATE INDEX executions_unsuccessful_idx ON executions (created_at, id)
+CREATE INDEX IF NOT EXISTS executions_unsuccessful_idx ON executions (created_at, id)
     WHERE status IN ('failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled');
 
 -- The finished rows of a task (its active rows are read as above).
-CREATE INDEX executions_task_idx ON executions (task_id, created_at, id)
+CREATE INDEX IF NOT EXISTS executions_task_idx ON executions (task_id, created_at, id)
     WHERE status IN ('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled');
 
 -- The descendants of a top-level execution: List by RootID and Delete of
 -- whole trees. Top-level rows (root_id '') are not in it.
-CREATE INDEX executions_root_idx ON executions (root_id, created_at, id)
+CREATE INDEX IF NOT EXISTS executions_root_idx ON executions (root_id, created_at, id)
     WHERE root_id <> '';
 
 -- One row per tag of an execution, written with it and deleted with it:
