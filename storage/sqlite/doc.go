@@ -50,9 +50,10 @@
 // transaction has begun, the call waits for the outcome, so a returned error
 // always means nothing changed.
 //
-// Reads (Get, GetBySleepKey, ListChildren, NextDue) run on a separate pool
-// of read connections (Config.MaxReaders), beside the writer: in WAL mode
-// readers and the writer do not block each other.
+// Reads (Get, GetBySleepKey, ListChildren, NextDue, List, Count) run on a
+// separate pool of read connections (Config.MaxReaders), beside the
+// writer: in WAL mode readers and the writer do not block each other.
+// Delete runs through the writer like every other write.
 //
 // # Several processes on one file
 //
