@@ -44,12 +44,12 @@ type Config struct {
 	// gives back waiting claims that would wait much longer when runs
 	// become slow. Waiting executions hold leases like running ones (taken
 	// over if this executor dies) and are given back at Shutdown. Default:
-	// six times Concurrency, capped at 1000 (measured best for the SQL
-	// stores in docs/performance.md: fewer, larger claims); -1 means none
-	// (claim only what can start at once). Range: -1..100000.
+	// three times Concurrency (as Celery's prefetch multiplier; measured
+	// best for the SQL stores in docs/performance.md), capped at 500; -1
+	// means none (claim only what can start at once). Range: -1..100000.
 	ClaimAhead int
 	// ClaimBatch is the most executions claimed in one storage call.
-	// Default: Concurrency + ClaimAhead, capped at 1000. Range: 1..10000.
+	// Default: Concurrency + ClaimAhead, capped at 500. Range: 1..10000.
 	ClaimBatch int
 	// CompletionBatch is the most results written in one storage call.
 	// Default: 500. Range: 1..10000.
@@ -156,7 +156,7 @@ func (c Config) withDefaults() Config {
 	case -1:
 		c.ClaimAhead = 0
 	case 0:
-		c.ClaimAhead = min(6*c.Concurrency, 1000)
+		c.ClaimAhead = min(3*c.Concurrency, 500)
 	}
 	switch c.CrashBudget {
 	case -1:
@@ -164,7 +164,7 @@ func (c Config) withDefaults() Config {
 	case 0:
 		c.CrashBudget = 3
 	}
-	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 1000))
+	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 500))
 	setDefault(&c.CompletionBatch, 500)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.LeaseDuration, 30*time.Second)
