@@ -36,7 +36,8 @@ const cleanerLease = "durable.retention"
 // cleaner deletes expired finished executions (Config.Retention): every
 // Interval, the executor holding the cleaner's lease deletes the expired
 // trees, oldest first, Batch roots per storage call, renewing its lease
-// before each batch. The others only try to take the lease.
+// before each batch and pausing after it as long as it took. The others
+// only try to take the lease.
 type cleaner struct {
 	cfg  cleanerConfig
 	loop startstop.Base
@@ -136,6 +137,27 @@ func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, ke
 		if err != nil || len(rows) < c.cfg.Retention.Batch {
 			return total, err == nil
 		}
+		if !c.pause(stop, c.cfg.Clock.Now().Sub(now)) {
+			return total, false
+		}
+	}
+}
+
+// pause waits as long as the last batch took, so that the cleaner uses
+// at most about half of the store's time (on SQLite, of its one writer)
+// however much there is to delete, and the executors' claims and
+// completions go on between batches. It reports false when stopped.
+func (c *cleaner) pause(stop <-chan struct{}, took time.Duration) bool {
+	if took <= 0 {
+		return true
+	}
+	t := c.cfg.Clock.NewTimer(took)
+	defer t.Stop()
+	select {
+	case <-stop:
+		return false
+	case <-t.C():
+		return true
 	}
 }
 
