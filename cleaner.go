@@ -109,6 +109,7 @@ func (c *cleaner) clean(stop <-chan struct{}) int {
 // store error).
 func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, keep time.Duration) (int, bool) {
 	total := 0
+	var after *storage.ListKey // the last row listed: the next batch starts after it
 	for {
 		select {
 		case <-stop:
@@ -121,7 +122,7 @@ func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, ke
 		now := c.cfg.Clock.Now()
 		var rows []storage.Execution
 		err := c.call(func(ctx context.Context) (err error) {
-			rows, err = c.cfg.List(ctx, storage.ListParams{Order: storage.OldestFirst, Limit: c.cfg.Retention.Batch,
+			rows, err = c.cfg.List(ctx, storage.ListParams{Order: storage.OldestFirst, Limit: c.cfg.Retention.Batch, After: after,
 				Filter: storage.ListFilter{TopLevel: true, Statuses: statuses, FinishedTo: now.Add(-keep)}})
 			return err
 		})
@@ -132,6 +133,8 @@ func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, ke
 		for i := range rows {
 			ids[i] = rows[i].ID
 		}
+		last := storage.KeyOf(&rows[len(rows)-1])
+		after = &last // a database need not walk past the entries of deleted rows again
 		n, err := c.delete(ids)
 		total += n
 		if err != nil || len(rows) < c.cfg.Retention.Batch {
