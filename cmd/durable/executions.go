@@ -440,18 +440,16 @@ func runTree(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	switch {
-	case len(pos) == 0:
-		return c.failf("missing execution ID")
-	case len(pos) > 1:
-		return c.failf("unexpected argument %q: tree takes one execution", pos[1])
+	id, code, ok := c.oneID(pos)
+	if !ok {
+		return code
 	}
 	ex, ctx, done, code := c.opened(conn)
 	if ex == nil {
 		return code
 	}
 	defer done()
-	root, err := ex.Get(ctx, pos[0])
+	root, err := ex.Get(ctx, id)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -530,18 +528,16 @@ func runCancel(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	switch {
-	case len(pos) == 0:
-		return c.failf("missing execution ID")
-	case len(pos) > 1:
-		return c.failf("unexpected argument %q: cancel takes one execution", pos[1])
+	id, code, ok := c.oneID(pos)
+	if !ok {
+		return code
 	}
 	ex, ctx, done, code := c.opened(conn)
 	if ex == nil {
 		return code
 	}
 	defer done()
-	before, err := ex.Get(ctx, pos[0])
+	before, err := ex.Get(ctx, id)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -575,18 +571,16 @@ func runRetry(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	switch {
-	case len(pos) == 0:
-		return c.failf("missing execution ID")
-	case len(pos) > 1:
-		return c.failf("unexpected argument %q: retry takes one execution", pos[1])
+	id, code, ok := c.oneID(pos)
+	if !ok {
+		return code
 	}
 	ex, ctx, done, code := c.opened(conn)
 	if ex == nil {
 		return code
 	}
 	defer done()
-	r, err := ex.Retry(ctx, pos[0])
+	r, err := ex.Retry(ctx, id)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -704,4 +698,17 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// oneID returns the one execution ID a command takes, or the code of the
+// usage error that says what is missing or too much.
+func (c *cli) oneID(pos []string) (string, int, bool) {
+	switch {
+	case len(pos) == 0:
+		return "", c.failf("missing execution ID"), false
+	case len(pos) > 1:
+		verb := c.name[strings.LastIndex(c.name, " ")+1:]
+		return "", c.failf("unexpected argument %q: %s takes one execution", pos[1], verb), false
+	}
+	return pos[0], 0, true
 }
