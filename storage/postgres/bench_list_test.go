@@ -298,3 +298,39 @@ func BenchmarkDeleteBig(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDrainBig: the drain (as BenchmarkDrain) of 20,000 tasks on an
+// empty table and on the big table (bigRows finished executions), in
+// turns, three rounds; it reports the median rate of each and their
+// ratio (big/empty). Run it once: -benchtime 1x.
+func BenchmarkDrainBig(b *testing.B) {
+	const tasks, rounds = 20_000, 3
+	big := bigTable(b, bigRows(b))
+	empty := openBench(b)
+	var rates [2][]float64
+	for b.Loop() {
+		for r := range rounds {
+			order := []int{0, 1}
+			if r%2 == 1 {
+				order = []int{1, 0}
+			}
+			for _, i := range order {
+				s := []*Store{empty, big}[i]
+				for k := 0; k < tasks; k += 1000 {
+					rows := benchRows(fmt.Sprintf("r%d-%d", r, k), 1000)
+					if err := s.Insert(b.Context(), storage.InsertParams{Executions: rows}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				start := time.Now()
+				drainTasks(b, s, tasks)
+				rates[i] = append(rates[i], tasks/time.Since(start).Seconds())
+			}
+		}
+	}
+	median := func(xs []float64) float64 { slices.Sort(xs); return xs[len(xs)/2] }
+	e, g := median(rates[0]), median(rates[1])
+	b.ReportMetric(e, "empty-tasks/s")
+	b.ReportMetric(g, "big-tasks/s")
+	b.ReportMetric(g/e, "big/empty")
+}

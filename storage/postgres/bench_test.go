@@ -96,11 +96,17 @@ func BenchmarkClaimComplete(b *testing.B) {
 func BenchmarkDrain(b *testing.B) {
 	s := openStore(b, Config{})
 	fill(b, s, b.N)
+	b.ResetTimer()
+	drainTasks(b, s, b.N)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// drainTasks drains n ready rows of task "task" as BenchmarkDrain describes.
+func drainTasks(b *testing.B, s *Store, n int) {
 	const claimers, completers, claimBatch, maxComplete = 2, 2, 100, 400
 	work := make(chan storage.Execution, 4*maxComplete)
 	var remaining atomic.Int64
-	remaining.Store(int64(b.N))
-	b.ResetTimer()
+	remaining.Store(int64(n))
 	var cwg, dwg sync.WaitGroup
 	for range claimers {
 		cwg.Go(func() {
@@ -144,5 +150,4 @@ func BenchmarkDrain(b *testing.B) {
 	cwg.Wait()
 	close(work)
 	dwg.Wait()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
