@@ -26,9 +26,18 @@ type benchFlags struct {
 	json         bool
 	sameIdentity bool
 	cpuProfile   string
+	// retention workload
+	expired  int
+	drain    int
+	duration time.Duration
+	rate     int
+	run      int // the run being measured, from 1 (runBench sets it)
 }
 
 var workloads = []string{"throughput", "latency", "latency-remote", "fanout", "recovery"}
+
+// extraWorkloads run only when named: --workload all leaves them out.
+var extraWorkloads = []string{"retention"}
 
 // crossProcess reports whether workload w runs tasks in a second process,
 // which needs a store two processes can share (not memory).
@@ -42,18 +51,25 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c := newCLI("bench", "[flags]", fmt.Sprintf("Runs the standard workloads (%s) on one store.\n"+
 		"latency-remote times enqueue-to-Wait of a task run by another process (a\n"+
 		"bench-worker); it and recovery need --store sqlite or postgres, and --workload\n"+
-		"all skips them on memory.", strings.Join(workloads, ", ")), stdout, stderr)
+		"all skips them on memory. retention (not in all; sqlite or postgres) measures\n"+
+		"the retention cleaner: the purge of --expired expired executions while\n"+
+		"--drain fresh tasks drain, against the same drain without it, then\n"+
+		"--duration at --rate enqueues per second with a 5s retention.", strings.Join(workloads, ", ")), stdout, stderr)
 	c.stringVar(&f.store, "store", "sqlite", "`STORE` to measure: memory, sqlite or postgres")
 	c.stringVar(&f.dsn, "dsn", envOr("DURABLE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL connection `URL` (--store postgres); each run uses a fresh schema")
 	c.stringVar(&f.path, "path", "", "`DIR` for the SQLite files (--store sqlite); default: a temporary directory")
 	c.stringVar(&f.durability, "durability", "full", "SQLite durability `MODE`: full (synchronous=FULL, the default) or normal (synchronous=NORMAL)")
-	c.stringVar(&f.workload, "workload", "all", "`WORKLOAD`: all, "+strings.Join(workloads, ", "))
+	c.stringVar(&f.workload, "workload", "all", "`WORKLOAD`: all, "+strings.Join(append(slices.Clone(workloads), extraWorkloads...), ", "))
 	c.intVar(&f.n, "n", 20000, "`N` tasks in the throughput workload")
 	c.intVar(&f.concurrency, "concurrency", 100, "executor concurrency `N`")
 	c.intVar(&f.runs, "runs", 1, "repeat each workload `K` times and report the median and min-max")
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
 	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput: write a CPU profile of the drain to this `FILE` (the last run's)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
+	c.intVar(&f.expired, "expired", 100000, "retention: `N` expired executions to purge while a drain runs (0: skip)")
+	c.intVar(&f.drain, "drain", 200000, "retention: `N` fresh tasks drained during the purge, and without it")
+	c.durationVar(&f.duration, "duration", time.Minute, "retention: how long the steady state runs (0: skip; 10m for issue #12)")
+	c.intVar(&f.rate, "rate", 2000, "retention: steady enqueue `RATE` per second")
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return f, code, false
@@ -70,8 +86,14 @@ func (f benchFlags) validate(pos []string) error {
 		return fmt.Errorf("unexpected argument %q", pos[0])
 	case !slices.Contains([]string{"memory", "sqlite", "postgres"}, f.store):
 		return fmt.Errorf("--store must be memory, sqlite or postgres, not %q", f.store)
-	case f.workload != "all" && !slices.Contains(workloads, f.workload):
-		return fmt.Errorf("--workload must be all or one of %s, not %q", strings.Join(workloads, ", "), f.workload)
+	case f.workload != "all" && !slices.Contains(workloads, f.workload) && !slices.Contains(extraWorkloads, f.workload):
+		return fmt.Errorf("--workload must be all or one of %s, not %q", strings.Join(append(slices.Clone(workloads), extraWorkloads...), ", "), f.workload)
+	case f.store == "memory" && f.workload == "retention":
+		return errors.New("--workload retention needs --store sqlite or postgres, not memory")
+	case f.expired < 0 || f.expired > 10_000_000 || f.drain < 1 || f.drain > 10_000_000:
+		return fmt.Errorf("--expired must be in 0..10000000 and --drain in 1..10000000, not %d and %d", f.expired, f.drain)
+	case f.duration < 0 || f.rate < 1 || f.rate > 1_000_000:
+		return fmt.Errorf("--duration must be at least 0 and --rate in 1..1000000, not %v and %d", f.duration, f.rate)
 	case f.store == "memory" && crossProcess(f.workload):
 		return fmt.Errorf("--workload %s needs a store shared by two processes (--store sqlite or postgres), not memory", f.workload)
 	case f.durability != "full" && f.durability != "normal":
@@ -117,6 +139,7 @@ type Result struct {
 	RecoveryMs        float64           `json:"recovery_ms,omitempty"`
 	JobsLost          *int              `json:"jobs_lost,omitempty"`
 	JobsTwice         *int              `json:"jobs_executed_twice,omitempty"`
+	Retention         *RetentionResult  `json:"retention,omitempty"`
 	Run               int               `json:"run"`
 	Version           string            `json:"version"`
 	Settings          map[string]string `json:"settings"`
@@ -144,6 +167,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		for run := 1; run <= f.runs; run++ {
+			f.run = run
 			r, err := runWorkload(ctx, f, w)
 			if err != nil {
 				fmt.Fprintf(stderr, "durable bench: %s on %s: %v\n", w, f.store, err)
@@ -204,6 +228,10 @@ func runWorkload(ctx context.Context, f benchFlags, w string) (Result, error) {
 	case "recovery":
 		r.N = recoveryTasks
 		err = benchRecovery(ctx, f, &r)
+	case "retention":
+		r.N = f.expired
+		r.Retention = &RetentionResult{}
+		err = benchRetention(ctx, f, &r)
 	}
 	return r, err
 }
@@ -213,7 +241,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // printTable prints the median and min-max of each figure per workload.
 func printTable(w io.Writer, f benchFlags, results []Result) {
 	fmt.Fprintf(w, "durable bench: store=%s concurrency=%d runs=%d\n\n", f.store, f.concurrency, f.runs)
-	fmt.Fprintf(w, "%-14s %-22s %s\n", "workload", "figure", "median (min-max)")
+	fmt.Fprintf(w, "%-14s %-26s %s\n", "workload", "figure", "median (min-max)")
 	for _, wl := range f.selected() {
 		var rs []Result
 		for _, r := range results {
@@ -229,7 +257,7 @@ func printTable(w io.Writer, f benchFlags, results []Result) {
 			for i, r := range rs {
 				vals[i] = fig.get(r)
 			}
-			fmt.Fprintf(w, "%-14s %-22s %s\n", wl, fig.name, summarize(vals, fig.unit))
+			fmt.Fprintf(w, "%-14s %-26s %s\n", wl, fig.name, summarize(vals, fig.unit))
 		}
 	}
 }
@@ -255,6 +283,8 @@ func figures(workload string) []figure {
 		return latencyFigures()
 	case "fanout":
 		return []figure{{"1,000 children + sum", "ms", func(r Result) float64 { return r.FanoutMs }}}
+	case "retention":
+		return retentionFigures()
 	default:
 		return []figure{
 			{"recovery", "ms", func(r Result) float64 { return r.RecoveryMs }},

@@ -27,6 +27,9 @@ func TestBenchFlags(t *testing.T) {
 		{"Extra", []string{"now"}, "unexpected argument"},
 		{"RemoteOnMemory", []string{"--store", "memory", "--workload", "latency-remote"}, "latency-remote needs a store shared"},
 		{"RecoveryOnMemory", []string{"--store", "memory", "--workload", "recovery"}, "recovery needs a store shared"},
+		{"RetentionOnMemory", []string{"--store", "memory", "--workload", "retention"}, "retention needs --store sqlite or postgres"},
+		{"BadExpired", []string{"--workload", "retention", "--expired", "-1"}, "--expired must be"},
+		{"BadRate", []string{"--workload", "retention", "--rate", "0"}, "--rate in"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

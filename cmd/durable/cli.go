@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // cli is one command's flags, usage and output streams. Every command
@@ -59,6 +60,11 @@ func (c *cli) boolVar(p *bool, name string, def bool, usage string) {
 
 func (c *cli) intVar(p *int, name string, def int, usage string) {
 	c.fs.IntVar(p, name, def, usage)
+	c.added(name)
+}
+
+func (c *cli) durationVar(p *time.Duration, name string, def time.Duration, usage string) {
+	c.fs.DurationVar(p, name, def, usage)
 	c.added(name)
 }
 

@@ -1,0 +1,483 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+)
+
+// The retention workload's settings: how long the purge phase keeps
+// completed executions (the expired ones are older), and the steady
+// state's retention and cleaning interval.
+const (
+	purgeKeep      = time.Second
+	steadyKeep     = 5 * time.Second
+	cleanEvery     = time.Second
+	steadySample   = 10 * time.Second
+	purgeMaxWait   = 10 * time.Minute
+	enqueueTick    = 100 * time.Millisecond
+	enqueueBatches = 5000
+)
+
+// RetentionResult holds the figures of the retention workload.
+type RetentionResult struct {
+	// The purge while draining: Expired executions finished and expired
+	// before it; the cleaner deleted PurgeRows rows (the expired ones and
+	// any drained ones that expired meanwhile) in PurgeS seconds, from its
+	// first delete to the one that took the last expired execution.
+	Expired       int     `json:"expired,omitempty"`
+	Drain         int     `json:"drain,omitempty"`
+	PurgeRows     int     `json:"purge_rows,omitempty"`
+	PurgeS        float64 `json:"purge_s,omitempty"`
+	PurgeRowsPerS float64 `json:"purge_rows_per_s,omitempty"`
+	// DrainCleaning is the drain rate while the cleaner purged (tasks
+	// finished within the purge), DrainBase the rate of the same drain
+	// without a cleaner over the same span from its start; DrainRatio is
+	// DrainCleaning/DrainBase (1 - the cut). Overlap is the share of the
+	// purge during which the drain ran (below 1, the drain ended first).
+	DrainCleaning float64 `json:"drain_rate_cleaning,omitempty"`
+	DrainBase     float64 `json:"drain_rate_base,omitempty"`
+	DrainRatio    float64 `json:"drain_ratio,omitempty"`
+	Overlap       float64 `json:"purge_overlap,omitempty"`
+	Order         string  `json:"order,omitempty"`
+	// The steady state: Rate enqueues per second for DurationS seconds
+	// with a short retention; a sample every SampleS seconds of the
+	// table's rows, its unfinished rows, and the drain rate of the span.
+	Rate        int     `json:"rate,omitempty"`
+	DurationS   float64 `json:"duration_s,omitempty"`
+	SampleS     float64 `json:"sample_s,omitempty"`
+	EnqueueRate float64 `json:"steady_enqueue_rate,omitempty"`
+	FirstRate   float64 `json:"steady_first_rate,omitempty"`
+	LastRate    float64 `json:"steady_last_rate,omitempty"`
+	SteadyRatio float64 `json:"steady_ratio,omitempty"`
+	// FirstMinute and LastMinute are the drain rates over the first and
+	// the last minute (the first and last six samples; with a shorter
+	// run, the first and last half), MinuteRatio their ratio: issue #12's
+	// figure.
+	FirstMinute   float64        `json:"steady_first_minute_rate,omitempty"`
+	LastMinute    float64        `json:"steady_last_minute_rate,omitempty"`
+	MinuteRatio   float64        `json:"steady_minute_ratio,omitempty"`
+	RowsMax       int64          `json:"rows_max,omitempty"`
+	RowsLast      int64          `json:"rows_last,omitempty"`
+	UnfinishedMax int64          `json:"unfinished_max,omitempty"`
+	Samples       []SteadySample `json:"samples,omitempty"`
+}
+
+// SteadySample is one sample of the steady state.
+type SteadySample struct {
+	AtS        float64 `json:"at_s"`
+	Rows       int64   `json:"rows"`
+	Unfinished int64   `json:"unfinished"`
+	DrainRate  float64 `json:"drain_rate"`
+}
+
+func retentionFigures() []figure {
+	rr := func(get func(*RetentionResult) float64) func(Result) float64 {
+		return func(r Result) float64 { return get(r.Retention) }
+	}
+	return []figure{
+		{"purge rows/s (draining)", "/s", rr(func(x *RetentionResult) float64 { return x.PurgeRowsPerS })},
+		{"drain while purging", "/s", rr(func(x *RetentionResult) float64 { return x.DrainCleaning })},
+		{"drain without cleaner", "/s", rr(func(x *RetentionResult) float64 { return x.DrainBase })},
+		{"drain ratio (with/without)", "", rr(func(x *RetentionResult) float64 { return x.DrainRatio })},
+		{"purge overlap with drain", "", rr(func(x *RetentionResult) float64 { return x.Overlap })},
+		{"steady first drain rate", "/s", rr(func(x *RetentionResult) float64 { return x.FirstRate })},
+		{"steady last drain rate", "/s", rr(func(x *RetentionResult) float64 { return x.LastRate })},
+		{"steady last/first", "", rr(func(x *RetentionResult) float64 { return x.SteadyRatio })},
+		{"steady first minute", "/s", rr(func(x *RetentionResult) float64 { return x.FirstMinute })},
+		{"steady last minute", "/s", rr(func(x *RetentionResult) float64 { return x.LastMinute })},
+		{"steady last/first minute", "", rr(func(x *RetentionResult) float64 { return x.MinuteRatio })},
+		{"steady unfinished max", "", rr(func(x *RetentionResult) float64 { return float64(x.UnfinishedMax) })},
+		{"steady rows max", "", rr(func(x *RetentionResult) float64 { return float64(x.RowsMax) })},
+		{"steady rows last", "", rr(func(x *RetentionResult) float64 { return float64(x.RowsLast) })},
+	}
+}
+
+// benchRetention runs the retention workload on a fresh store: the purge
+// while draining (unless --expired 0), then the steady state (unless
+// --duration 0), each with real executors and their cleaner.
+func benchRetention(ctx context.Context, f benchFlags, r *Result) error {
+	bs, err := openBenchStore(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer bs.close()
+	store := &deleteWatch{Store: bs}
+	rr := r.Retention
+	r.Settings["batch"] = "1000"
+	r.Settings["interval"] = cleanEvery.String()
+	if f.expired > 0 {
+		r.Settings["purge_retention"] = purgeKeep.String()
+		if err := benchPurge(ctx, f, store, rr); err != nil {
+			return err
+		}
+	}
+	if f.duration > 0 {
+		r.Settings["steady_retention"] = steadyKeep.String()
+		if err := benchSteady(ctx, f, store, rr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retentionExecutor is an executor on store whose cleaner keeps completed
+// executions for keep (-1: forever, no cleaning).
+func retentionExecutor(store storage.Store, f benchFlags, id string, keep time.Duration) (*durable.Executor, *durable.Task[noopInput, empty], error) {
+	ex, err := durable.New(store, durable.Config{
+		Concurrency: f.concurrency,
+		ExecutorID:  id,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Retention:   durable.Retention{Completed: keep, Interval: cleanEvery},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ex, noopTask(ex), nil
+}
+
+// enqueueN enqueues n noop tasks in batches.
+func enqueueN(ctx context.Context, task *durable.Task[noopInput, empty], n int) ([]string, error) {
+	ids := make([]string, 0, n)
+	for from := 0; from < n; from += enqueueBatches {
+		ins := make([]noopInput, min(enqueueBatches, n-from))
+		for i := range ins {
+			ins[i] = noopInput{I: from + i}
+		}
+		hs, err := task.EnqueueMany(ctx, ins)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			ids = append(ids, h.ID())
+		}
+	}
+	return ids, nil
+}
+
+// timeline records when executions finish, from the store's events.
+type timeline struct {
+	mu sync.Mutex
+	at []time.Time
+	n  []int
+}
+
+func watchFinished(store storage.Store) (*timeline, func()) {
+	tl := &timeline{}
+	unsub := store.Subscribe(func(ev storage.Event) {
+		if len(ev.Finished) == 0 {
+			return
+		}
+		now := time.Now()
+		tl.mu.Lock()
+		tl.at, tl.n = append(tl.at, now), append(tl.n, len(ev.Finished))
+		tl.mu.Unlock()
+	})
+	return tl, unsub
+}
+
+// count returns how many executions finished in [from, to).
+func (tl *timeline) count(from, to time.Time) int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	c := 0
+	for i, t := range tl.at {
+		if !t.Before(from) && t.Before(to) {
+			c += tl.n[i]
+		}
+	}
+	return c
+}
+
+// deleteWatch is the store with its deletes watched: how many rows each
+// took and when, and when the last of a set of ids went.
+type deleteWatch struct {
+	storage.Store
+	mu       sync.Mutex
+	watched  map[string]struct{} // ids whose deletion is awaited
+	first    time.Time           // start of the first delete since watch
+	rows     int                 // rows deleted since watch
+	lastDone time.Time           // end of the delete that took the last watched id
+	done     chan struct{}
+}
+
+func (d *deleteWatch) Delete(ctx context.Context, p storage.DeleteParams) (int, error) {
+	start := time.Now()
+	n, err := d.Store.Delete(ctx, p)
+	end := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.watched == nil || err != nil {
+		return n, err
+	}
+	if d.first.IsZero() {
+		d.first = start
+	}
+	if d.lastDone.IsZero() {
+		d.rows += n
+		for _, id := range p.IDs {
+			delete(d.watched, id)
+		}
+		if len(d.watched) == 0 {
+			d.lastDone = end
+			close(d.done)
+		}
+	}
+	return n, err
+}
+
+// watch starts awaiting the deletion of ids.
+func (d *deleteWatch) watch(ids []string) <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.watched = make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		d.watched[id] = struct{}{}
+	}
+	d.first, d.lastDone, d.rows, d.done = time.Time{}, time.Time{}, 0, make(chan struct{})
+	return d.done
+}
+
+// drained is one drain of fresh tasks: when it started and ended, and
+// when its tasks finished.
+type drained struct {
+	start, end time.Time
+	tl         *timeline
+}
+
+// drainFresh enqueues n tasks on an executor keeping completed executions
+// for keep, starts it (its cleaner with it), and returns once they have
+// all finished; the executor is left running (stop it).
+func drainFresh(ctx context.Context, f benchFlags, store storage.Store, id string, keep time.Duration, n int) (*durable.Executor, drained, error) {
+	ex, task, err := retentionExecutor(store, f, id, keep)
+	if err != nil {
+		return nil, drained{}, err
+	}
+	if _, err := enqueueN(ctx, task, n); err != nil {
+		shutdown(ex)
+		return nil, drained{}, err
+	}
+	counter, unsub := countFinished(store, n)
+	defer unsub()
+	tl, unsubTL := watchFinished(store)
+	defer unsubTL()
+	d := drained{start: time.Now(), tl: tl}
+	if err := ex.Start(ctx); err != nil {
+		shutdown(ex)
+		return nil, d, err
+	}
+	select {
+	case <-counter.done:
+	case <-time.After(purgeMaxWait):
+		shutdown(ex)
+		return nil, d, fmt.Errorf("not all %d tasks finished within %v", n, purgeMaxWait)
+	case <-ctx.Done():
+		shutdown(ex)
+		return nil, d, ctx.Err()
+	}
+	d.end = time.Now()
+	return ex, d, nil
+}
+
+// benchPurge fills the table with --expired completed executions (with an
+// executor that keeps them forever), then runs the same drain of --drain
+// fresh tasks twice, in an order that alternates from run to run: once on
+// an executor without cleaner, and once on one whose cleaner keeps
+// completed executions for purgeKeep, so that it purges the filled ones
+// while the drain runs.
+func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *RetentionResult) error {
+	rr.Expired, rr.Drain = f.expired, f.drain
+	filler, task, err := retentionExecutor(store, f, "bench_fill", -1)
+	if err != nil {
+		return err
+	}
+	ids, err := enqueueN(ctx, task, f.expired)
+	if err == nil {
+		counter, unsub := countFinished(store, f.expired)
+		if err = filler.Start(ctx); err == nil {
+			select {
+			case <-counter.done:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		unsub()
+	}
+	shutdown(filler)
+	if err != nil {
+		return err
+	}
+	time.Sleep(purgeKeep) // the filled ones expire
+	var base, cleaning drained
+	var purged <-chan struct{}
+	runBase := func() error {
+		ex, d, err := drainFresh(ctx, f, store, "bench_base", -1, f.drain)
+		if err == nil {
+			shutdown(ex)
+		}
+		base = d
+		return err
+	}
+	runCleaning := func() error {
+		purged = store.watch(ids)
+		ex, d, err := drainFresh(ctx, f, store, "bench_clean", purgeKeep, f.drain)
+		cleaning = d
+		if err != nil {
+			return err
+		}
+		defer shutdown(ex)
+		select {
+		case <-purged:
+			return nil
+		case <-time.After(purgeMaxWait):
+			return fmt.Errorf("the cleaner did not delete the %d expired executions within %v", f.expired, purgeMaxWait)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	rr.Order = "base-first"
+	steps := []func() error{runBase, runCleaning}
+	if f.run%2 == 0 {
+		rr.Order = "cleaner-first"
+		steps = []func() error{runCleaning, runBase}
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	store.mu.Lock()
+	first, last, rows := store.first, store.lastDone, store.rows
+	store.mu.Unlock()
+	span := last.Sub(first)
+	rr.PurgeRows, rr.PurgeS = rows, span.Seconds()
+	rr.PurgeRowsPerS = float64(rows) / span.Seconds()
+	// The drain while purging: from the first delete to the last, or to
+	// the drain's end if it ended first; the drain without cleaner over
+	// the same span from its start.
+	to := last
+	if cleaning.end.Before(to) {
+		to = cleaning.end
+	}
+	within := to.Sub(first)
+	if within <= 0 {
+		return fmt.Errorf("the drain (%v) ended before the purge began; raise --drain", cleaning.end.Sub(cleaning.start))
+	}
+	rr.Overlap = within.Seconds() / span.Seconds()
+	rr.DrainCleaning = float64(cleaning.tl.count(first, to)) / within.Seconds()
+	bFrom := base.start.Add(first.Sub(cleaning.start))
+	bTo := bFrom.Add(within)
+	if base.end.Before(bTo) {
+		bTo = base.end
+	}
+	if bFrom.After(bTo.Add(-within / 2)) {
+		// The drain without cleaner ended before most of the span: take
+		// its whole rate.
+		bFrom, bTo = base.start, base.end
+	}
+	rr.DrainBase = float64(base.tl.count(bFrom, bTo)) / bTo.Sub(bFrom).Seconds()
+	rr.DrainRatio = rr.DrainCleaning / rr.DrainBase
+	return nil
+}
+
+// benchSteady enqueues --rate tasks per second for --duration on an
+// executor keeping completed executions for steadyKeep, and samples the
+// table every steadySample (a sixth of the duration when shorter).
+func benchSteady(ctx context.Context, f benchFlags, store storage.Store, rr *RetentionResult) error {
+	ex, task, err := retentionExecutor(store, f, "bench_steady", steadyKeep)
+	if err != nil {
+		return err
+	}
+	defer shutdown(ex)
+	sample := steadySample
+	if f.duration < 6*steadySample {
+		sample = f.duration / 6
+	}
+	rr.Rate, rr.DurationS, rr.SampleS = f.rate, f.duration.Seconds(), sample.Seconds()
+	tl, unsub := watchFinished(store)
+	defer unsub()
+	if err := ex.Start(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(f.duration))
+	defer cancel()
+	enqueued := 0
+	errc := make(chan error, 1)
+	go func() { // the producer: keeps up with rate × elapsed
+		tick := time.NewTicker(enqueueTick)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				errc <- nil
+				return
+			case now := <-tick.C:
+				want := int(float64(f.rate)*now.Sub(start).Seconds()) - enqueued
+				if want <= 0 {
+					continue
+				}
+				ins := make([]noopInput, want)
+				if _, err := task.EnqueueMany(ctx, ins); err != nil {
+					if ctx.Err() != nil {
+						err = nil
+					}
+					errc <- err
+					return
+				}
+				enqueued += want
+			}
+		}
+	}()
+	tick := time.NewTicker(sample)
+	defer tick.Stop()
+	prev := start
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case now := <-tick.C:
+			counts, err := ex.Count(context.Background(), durable.Filter{})
+			if err != nil {
+				return err
+			}
+			s := SteadySample{AtS: now.Sub(start).Seconds(),
+				DrainRate: float64(tl.count(prev, now)) / now.Sub(prev).Seconds()}
+			for _, c := range counts {
+				s.Rows += c.N
+				if !c.Status.Terminal() {
+					s.Unfinished += c.N
+				}
+			}
+			prev = now
+			rr.Samples = append(rr.Samples, s)
+			rr.RowsMax, rr.RowsLast = max(rr.RowsMax, s.Rows), s.Rows
+			rr.UnfinishedMax = max(rr.UnfinishedMax, s.Unfinished)
+		}
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	rr.EnqueueRate = float64(enqueued) / time.Since(start).Seconds()
+	if len(rr.Samples) < 2 {
+		return fmt.Errorf("only %d samples in %v", len(rr.Samples), f.duration)
+	}
+	rr.FirstRate, rr.LastRate = rr.Samples[0].DrainRate, rr.Samples[len(rr.Samples)-1].DrainRate
+	rr.SteadyRatio = rr.LastRate / rr.FirstRate
+	k := min(int(time.Minute/sample), len(rr.Samples)/2)
+	mean := func(ss []SteadySample) float64 {
+		sum := 0.0
+		for _, s := range ss {
+			sum += s.DrainRate
+		}
+		return sum / float64(len(ss))
+	}
+	rr.FirstMinute, rr.LastMinute = mean(rr.Samples[:k]), mean(rr.Samples[len(rr.Samples)-k:])
+	rr.MinuteRatio = rr.LastMinute / rr.FirstMinute
+	return nil
+}
