@@ -489,6 +489,11 @@ type Store interface {
 	// Heartbeat sets DueAt = now + Lease on every leased row whose Fence
 	// still matches and whose status is running or waiting. It returns the
 	// leases that did not match: lost (taken over or finished elsewhere).
+	// It must not wait for other writes of the leased rows: a store with
+	// row locks may leave a row locked at that moment as it is, neither
+	// extended nor lost (PostgreSQL does; the lock is mostly the executor's
+	// own write of the run's outcome, and a heartbeat that waited for such
+	// writes came late enough for leases to lapse).
 	Heartbeat(ctx context.Context, p HeartbeatParams) (lost []Lease, err error)
 
 	// Complete applies transitions in one transaction; results align with

@@ -26,7 +26,10 @@ func leaseArrays(leases []storage.Lease) (ids []string, fences []int64) {
 
 // Heartbeat extends the leases still held: a row matches when its Fence
 // is the lease's, it is claimed (DueAt set) and running or waiting. It
-// returns the leases that did not match.
+// returns the leases that did not match. It never waits for a row lock
+// (see heartbeat in queries.sql): a row another transaction holds at that
+// moment (mostly the executor's own write of the run's outcome) is left as
+// it is, neither extended nor lost, until the next heartbeat.
 func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]storage.Lease, error) {
 	if err := s.check("heartbeat"); err != nil {
 		return nil, err

@@ -430,12 +430,40 @@ at each execution (which tasks, tag or root, how rare they are), not with
 a generic plan that guesses. */}}
 {{define "custom_plans"}}SELECT set_config('plan_cache_mode', 'force_custom_plan', true){{end}}
 
-{{define "heartbeat"}}UPDATE {{.T}} AS t SET
-    due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
-    updated_at = {{.Now}}
-FROM unnest(@ids::text[], @fences::bigint[]) AS u(id, fence)
-WHERE t.id = u.id AND t.fence = u.fence AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
-RETURNING t.id, t.fence{{end}}
+{{- /* heartbeat extends the leases @ids/@fences whose rows match (claimed,
+active), and never waits for a row lock: a row another transaction holds
+locked is skipped (SKIP LOCKED) and returned as busy, neither extended nor
+lost; the next heartbeat extends it. An executor renews the leases of the
+runs whose outcomes its completer is writing, and a heartbeat that waited
+for those writes (a batch of several statements, or one waiting in turn
+for the parents that other executors' batches hold) came seconds late
+under load, or deadlocked with them (a batch that spawned children locked
+its rows out of id order, and PostgreSQL broke the cycle only after
+deadlock_timeout, 1 s); with 3 s leases, other executors then ran again
+executions whose results the blocked batch held. Each lease's row is
+found through the primary key (the lateral subquery runs once per lease);
+the busy ones are read as of the statement's snapshot. It returns the
+leases still held, extended or busy. */}}
+{{define "heartbeat"}}WITH locked AS MATERIALIZED (
+    SELECT l.id FROM unnest(@ids::text[], @fences::bigint[]) AS u(id, fence)
+    CROSS JOIN LATERAL (
+        SELECT t.id FROM {{.T}} AS t
+        WHERE t.id = u.id AND t.fence = u.fence AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
+        FOR NO KEY UPDATE SKIP LOCKED
+    ) AS l
+), renewed AS (
+    UPDATE {{.T}} AS t SET
+        due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
+        updated_at = {{.Now}}
+    FROM locked
+    WHERE t.id = locked.id
+    RETURNING t.id, t.fence
+)
+SELECT id, fence FROM renewed
+UNION ALL
+SELECT t.id, t.fence FROM unnest(@ids::text[], @fences::bigint[]) AS u(id, fence)
+JOIN {{.T}} AS t ON t.id = u.id AND t.fence = u.fence
+WHERE t.due_at IS NOT NULL AND t.status IN {{.Active}} AND t.id NOT IN (SELECT id FROM locked){{end}}
 
 {{- /* release: a running row goes back to ready; a sleeping row past its
 deadline and a waiting row only become due now. */}}
