@@ -442,8 +442,9 @@ its rows out of id order, and PostgreSQL broke the cycle only after
 deadlock_timeout, 1 s); with 3 s leases, other executors then ran again
 executions whose results the blocked batch held. Each lease's row is
 found through the primary key (the lateral subquery runs once per lease);
-the busy ones are read as of the statement's snapshot. It returns the
-leases still held, extended or busy. */}}
+only the leases it did not lock are read again, as of the statement's
+snapshot, to tell the busy from the lost. It returns the leases still
+held, extended or busy. */}}
 {{define "heartbeat"}}WITH locked AS MATERIALIZED (
     SELECT l.id FROM unnest(@ids::text[], @fences::bigint[]) AS u(id, fence)
     CROSS JOIN LATERAL (
@@ -463,7 +464,7 @@ SELECT id, fence FROM renewed
 UNION ALL
 SELECT t.id, t.fence FROM unnest(@ids::text[], @fences::bigint[]) AS u(id, fence)
 JOIN {{.T}} AS t ON t.id = u.id AND t.fence = u.fence
-WHERE t.due_at IS NOT NULL AND t.status IN {{.Active}} AND t.id NOT IN (SELECT id FROM locked){{end}}
+WHERE u.id NOT IN (SELECT id FROM locked) AND t.due_at IS NOT NULL AND t.status IN {{.Active}}{{end}}
 
 {{- /* release: a running row goes back to ready; a sleeping row past its
 deadline and a waiting row only become due now. */}}
