@@ -45,7 +45,12 @@ type RetentionResult struct {
 	DrainBase     float64 `json:"drain_rate_base,omitempty"`
 	DrainRatio    float64 `json:"drain_ratio,omitempty"`
 	Overlap       float64 `json:"purge_overlap,omitempty"`
-	Order         string  `json:"order,omitempty"`
+	// DrainCleaningAll and DrainBaseAll are the rates of the two whole
+	// drains (the --drain tasks over the time from the executor's start
+	// until the last finished).
+	DrainCleaningAll float64 `json:"drain_rate_cleaning_all,omitempty"`
+	DrainBaseAll     float64 `json:"drain_rate_base_all,omitempty"`
+	Order            string  `json:"order,omitempty"`
 	// The steady state: Rate enqueues per second for DurationS seconds
 	// with a short retention; a sample every SampleS seconds of the
 	// table's rows, its unfinished rows, and the drain rate of the span.
@@ -383,6 +388,8 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 	}
 	rr.DrainBase = float64(base.tl.count(bFrom, bTo)) / bTo.Sub(bFrom).Seconds()
 	rr.DrainRatio = rr.DrainCleaning / rr.DrainBase
+	rr.DrainCleaningAll = float64(f.drain) / cleaning.end.Sub(cleaning.start).Seconds()
+	rr.DrainBaseAll = float64(f.drain) / base.end.Sub(base.start).Seconds()
 	return nil
 }
 
