@@ -33,8 +33,8 @@ type cleanerConfig struct {
 // cleanerLease names the lease that elects the one cleaning executor.
 const cleanerLease = "durable.retention"
 
-// cleaner deletes expired finished executions (Config.Retention): every
-// Interval, the executor holding the cleaner's lease deletes the expired
+// cleaner deletes expired finished executions (Config.Retention): at
+// Start and then every Interval, the executor holding the cleaner's lease deletes the expired
 // trees, oldest first, Batch roots per storage call, renewing its lease
 // before each batch and pausing after it as long as it took. The others
 // only try to take the lease.
@@ -57,12 +57,12 @@ func (c *cleaner) run(stop <-chan struct{}) {
 	timer := c.cfg.Clock.NewTimer(c.cfg.Retention.Interval)
 	defer timer.Stop()
 	for {
+		c.clean(stop) // at Start, then every Interval
 		select {
 		case <-stop:
 			return
 		case <-timer.C():
 		}
-		c.clean(stop)
 		timer.Reset(c.cfg.Retention.Interval)
 	}
 }

@@ -107,7 +107,8 @@ type Retention struct {
 	Failed time.Duration
 	// Cancelled is how long cancelled executions are kept. Default: 24h.
 	Cancelled time.Duration
-	// Interval is how often the cleaner looks for expired executions.
+	// Interval is how often the cleaner looks for expired executions, the
+	// first time when the executor starts.
 	// Default: 1m. Range: 1s..24h.
 	Interval time.Duration
 	// Batch is how many trees one delete takes (one short transaction

@@ -436,11 +436,7 @@ func runTree(args []string, stdout, stderr io.Writer) int {
 	conn := c.connFlags()
 	var asJSON bool
 	c.boolVar(&asJSON, "json", false, "print the tree as one JSON object, children nested under \"children\" (no payloads)")
-	pos, code, ok := c.parse(args)
-	if !ok {
-		return code
-	}
-	id, code, ok := c.oneID(pos)
+	id, code, ok := c.parseOneID(args)
 	if !ok {
 		return code
 	}
@@ -524,11 +520,7 @@ func runCancel(args []string, stdout, stderr io.Writer) int {
 		"not wait for it to return), and its unfinished descendants are cancelled with\n"+
 		"it. An execution that has finished is left as it is.", stdout, stderr)
 	conn := c.connFlags()
-	pos, code, ok := c.parse(args)
-	if !ok {
-		return code
-	}
-	id, code, ok := c.oneID(pos)
+	id, code, ok := c.parseOneID(args)
 	if !ok {
 		return code
 	}
@@ -567,11 +559,7 @@ func runRetry(args []string, stdout, stderr io.Writer) int {
 		"was. An executor that has the task registered runs the retry. A child cannot\n"+
 		"be retried alone (retry its root), nor a sleeping execution.", stdout, stderr)
 	conn := c.connFlags()
-	pos, code, ok := c.parse(args)
-	if !ok {
-		return code
-	}
-	id, code, ok := c.oneID(pos)
+	id, code, ok := c.parseOneID(args)
 	if !ok {
 		return code
 	}
@@ -700,9 +688,14 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// oneID returns the one execution ID a command takes, or the code of the
-// usage error that says what is missing or too much.
-func (c *cli) oneID(pos []string) (string, int, bool) {
+// parseOneID parses the flags of a command that takes one execution ID
+// and returns that ID, or the code of the usage error (a bad flag, the ID
+// missing or an argument too many).
+func (c *cli) parseOneID(args []string) (string, int, bool) {
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return "", code, false
+	}
 	switch {
 	case len(pos) == 0:
 		return "", c.failf("missing execution ID"), false
