@@ -244,6 +244,26 @@ func TestTimeAndRetries(t *testing.T) {
 		}
 	})
 
+	t.Run("SequenceStepKeepsItsTaskDelay", func(t *testing.T) {
+		// A task registered WithDelay waits that long before its first run
+		// wherever it starts: enqueued, as a child, or as a sequence step.
+		t.Parallel()
+		b, fc := fakeSetup(t, durable.Config{})
+		var ran atomic.Bool
+		first := durable.Must(durable.NewTask(b.ex, "step_now", func(ctx context.Context, in int) (int, error) { return in + 1, nil }))
+		later := durable.Must(durable.NewTask(b.ex, "step_later", func(ctx context.Context, in int) (int, error) {
+			ran.Store(true)
+			return in * 10, nil
+		}, durable.WithDelay(time.Hour)))
+		seq := durable.Must(durable.NewSequence[int, int](b.ex, "delayed_seq", first, later))
+		h := durable.Must(seq.Enqueue(b.ctx, 1))
+		advanceUntil(t, fc, time.Minute, "the delayed step's run", ran.Load)
+		x := waitFor(t, b, h)
+		if x.Status != durable.StatusCompleted || x.FinishedAt.Sub(x.CreatedAt) < time.Hour {
+			t.Fatalf("got %s after %s, want completed after >= 1h", x.Status, x.FinishedAt.Sub(x.CreatedAt))
+		}
+	})
+
 	t.Run("TimeoutCancelsContextAndRetries", func(t *testing.T) {
 		t.Parallel()
 		b, fc := fakeSetup(t, durable.Config{})
