@@ -368,11 +368,15 @@ func (dc decider) sequenceStep(d *taskDef, row storage.Execution, i int, input [
 		child = newRow(step, id, nil, key, step.defaults)
 	}
 	setParent(&child, row, i)
-	// The step keeps its task's WithDelay, as it does when enqueued or
-	// spawned as a child (a sleeping task takes none).
-	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForChildren,
+	tr := storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForChildren,
 		RunOutput: row.RunOutput, Attempt: row.Attempt, Iteration: row.Iteration, FailFast: true,
-		Children: []storage.Execution{child}, ChildDelays: []time.Duration{step.defaults.delay}}, nil
+		Children: []storage.Execution{child}}
+	if step.defaults.hasDelay {
+		// The step keeps its task's WithDelay, as it does when enqueued
+		// or spawned as a child (a sleeping task takes none).
+		tr.ChildDelays = []time.Duration{step.defaults.delay}
+	}
+	return tr, nil
 }
 
 func nonRetryableExec(err error) *ExecutionError {
