@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/durable-go/durable/internal/idpack"
 )
 
 // Events between processes. SQLite has no notifications, so a write
@@ -128,46 +128,8 @@ func (w *writer) recordEvents(ev *events) error {
 	return nil
 }
 
-// packIDs appends ids to b, packed: each id as the length of the prefix
-// it shares with the previous one, the length of the rest, and the rest
-// (uvarints and bytes). Ids of one batch are mostly ULIDs made in order by
-// one executor, which share all but their last characters: a finished
-// id then takes 3 to 5 bytes instead of about 30.
-func packIDs(b []byte, ids []string) []byte {
-	prev := ""
-	for _, id := range ids {
-		n := 0
-		for n < len(prev) && n < len(id) && prev[n] == id[n] {
-			n++
-		}
-		b = binary.AppendUvarint(b, uint64(n))
-		b = binary.AppendUvarint(b, uint64(len(id)-n))
-		b = append(b, id[n:]...)
-		prev = id
-	}
-	return b
-}
-
-var errBadPack = errors.New("malformed packed ids")
+// packIDs appends ids to b, packed (see package idpack).
+func packIDs(b []byte, ids []string) []byte { return idpack.Append(b, ids) }
 
 // unpackIDs appends the ids packed in b to out.
-func unpackIDs(out []string, b []byte) ([]string, error) {
-	prev := ""
-	for len(b) > 0 {
-		shared, n := binary.Uvarint(b)
-		if n <= 0 {
-			return out, errBadPack
-		}
-		b = b[n:]
-		rest, n := binary.Uvarint(b)
-		if n <= 0 || shared > uint64(len(prev)) || rest > uint64(len(b)-n) {
-			return out, errBadPack
-		}
-		b = b[n:]
-		id := prev[:shared] + string(b[:rest])
-		b = b[rest:]
-		out = append(out, id)
-		prev = id
-	}
-	return out, nil
-}
+func unpackIDs(out []string, b []byte) ([]string, error) { return idpack.Unpack(out, b) }

@@ -1,0 +1,139 @@
+package mysql
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+//go:embed queries.sql
+var queriesSQL string
+
+// queryTemplates is queries.sql parsed once.
+var queryTemplates = template.Must(template.New("queries.sql").Parse(queriesSQL))
+
+// nowSQL is the server's clock in microseconds since the epoch, whatever
+// the session's time zone (arithmetic on UTC_TIMESTAMP, not
+// UNIX_TIMESTAMP, which reads the session's zone). MySQL evaluates it once
+// per statement.
+const nowSQL = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6))"
+
+// queryData is what queries.sql is rendered with; see its header.
+type queryData struct {
+	T, Tags, Leases, Events, Versions string
+	Due                               string
+	Now                               string
+	Terminal, Active                  string
+}
+
+// queries holds every statement of one store, rendered for its prefix.
+type queries struct {
+	data queryData
+
+	now, get, getBySleepKey, exists, listChildren         string
+	insert, insertTags, lock, lockChildren, write         string
+	claimPick, claim, claimErrors, rescuePick, rescue     string
+	nextDue, heartbeatLock, heartbeat, heartbeatBusy      string
+	releaseLock, recoverLock, release, recoverRows        string
+	eventInsert, eventRead, eventLast, eventPrune         string
+	leadLock, leadInsert, leadUpdate, leadGiveUp          string
+	migrateLock, migrateUnlock, migrateVersionTable       string
+	migrateHasVersionTable, migrateApplied, migrateRecord string
+}
+
+// newQueries renders the statements for prefix, which must be valid.
+func newQueries(prefix string) (*queries, error) {
+	data := queryData{
+		T: prefix + "executions", Tags: prefix + "execution_tags", Leases: prefix + "leases",
+		Events: prefix + "events", Versions: prefix + "schema_version",
+		Due:      prefix + "executions_due",
+		Now:      "coalesce(?, " + nowSQL + ")",
+		Terminal: "('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled')",
+		Active:   "('running', 'waiting_for_children', 'waiting_for_finalize')",
+	}
+	q := &queries{data: data}
+	targets := map[string]*string{
+		"now": &q.now, "get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "exists": &q.exists,
+		"list_children": &q.listChildren, "insert": &q.insert, "insert_tags": &q.insertTags,
+		"lock": &q.lock, "lock_children": &q.lockChildren, "write": &q.write,
+		"claim_pick": &q.claimPick, "claim": &q.claim, "claim_errors": &q.claimErrors,
+		"rescue_pick": &q.rescuePick, "rescue": &q.rescue, "next_due": &q.nextDue,
+		"heartbeat_lock": &q.heartbeatLock, "heartbeat": &q.heartbeat, "heartbeat_busy": &q.heartbeatBusy,
+		"release_lock": &q.releaseLock, "recover_lock": &q.recoverLock, "release": &q.release, "recover": &q.recoverRows,
+		"event_insert": &q.eventInsert, "event_read": &q.eventRead, "event_last": &q.eventLast, "event_prune": &q.eventPrune,
+		"lead_lock": &q.leadLock, "lead_insert": &q.leadInsert, "lead_update": &q.leadUpdate, "lead_give_up": &q.leadGiveUp,
+		"migrate_lock": &q.migrateLock, "migrate_unlock": &q.migrateUnlock, "migrate_version_table": &q.migrateVersionTable,
+		"migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
+		"migrate_record": &q.migrateRecord,
+	}
+	for name, dst := range targets {
+		var b strings.Builder
+		if err := queryTemplates.ExecuteTemplate(&b, name, data); err != nil {
+			return nil, fmt.Errorf("mysql: render query %s: %w", name, err)
+		}
+		*dst = b.String()
+	}
+	return q, nil
+}
+
+// placeholders is "(?, ?, ...)" with n marks.
+func placeholders(n int) string {
+	if n <= 0 {
+		return "(NULL)"
+	}
+	return "(" + strings.Repeat("?, ", n-1) + "?)"
+}
+
+// expand replaces :list1, :list2, ... in sql with lists of n[0], n[1], ...
+// placeholders.
+func expand(sql string, n ...int) string {
+	for i, k := range n {
+		sql = strings.Replace(sql, fmt.Sprintf(":list%d", i+1), placeholders(k), 1)
+	}
+	return sql
+}
+
+// derived is a derived table named u of rows rows with the given
+// columns, all placeholders: (SELECT ? AS a, ? AS b UNION ALL SELECT ?, ?)
+// AS u.
+func derived(columns []string, rows int) string {
+	var b strings.Builder
+	b.WriteString("(SELECT ")
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("? AS ")
+		b.WriteString(c)
+	}
+	row := " UNION ALL SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ")
+	for range rows - 1 {
+		b.WriteString(row)
+	}
+	b.WriteString(") AS u")
+	return b.String()
+}
+
+// stringArgs converts ss to arguments.
+func stringArgs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// int64Args converts vs to arguments.
+func int64Args(vs []int64) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+// replaceValues replaces :values in sql with text.
+func replaceValues(sql, text string) string {
+	return strings.Replace(sql, ":values", text, 1)
+}

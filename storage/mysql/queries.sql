@@ -1,0 +1,216 @@
+{{- /*
+queries.sql holds the store's statements, as Go text/template definitions
+rendered once per store with:
+
+  .T, .Tags, .Leases, .Events, .Versions  the store's tables (prefixed)
+  .Due       the name of the due index
+  .Now       the SQL of "now": coalesce(?, the server's clock in
+             microseconds). The store passes params.Now (microseconds)
+             with ClockParams and NULL with ClockDatabase.
+  .Terminal  the SQL list of terminal statuses
+  .Active    the SQL list of running and the two waiting statuses
+
+Arguments are positional (?). :list1, :list2 stand for lists of
+placeholders, "(?, ?, ...)", and :values for a derived table of rows,
+expanded per call (expand in queries.go). Instants are microseconds since
+the epoch.
+
+MySQL evaluates the assignments of an UPDATE from left to right, each
+seeing the columns assigned before it: an assignment that reads a column
+comes before the assignment of that column.
+*/ -}}
+
+{{define "cols"}}t.seq, t.id, t.task_id, t.root_id, t.root_task_id, t.parent_id,
+    t.parent_task_id, t.child_index, t.is_finalize, t.sleep_key, t.status,
+    t.input, t.output, t.run_output, t.error,
+    t.retry_max_retries, t.retry_base_delay_ns, t.retry_multiplier, t.retry_max_delay_ns, t.retry_jitter,
+    t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
+    t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
+    t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
+    t.attempts, t.tags, t.retry_of{{end}}
+
+{{- /* list_cols are the "cols" of List: without payloads and attempts. */}}
+{{define "list_cols"}}t.seq, t.id, t.task_id, t.root_id, t.root_task_id, t.parent_id,
+    t.parent_task_id, t.child_index, t.is_finalize, t.sleep_key, t.status,
+    NULL, NULL, NULL, t.error,
+    t.retry_max_retries, t.retry_base_delay_ns, t.retry_multiplier, t.retry_max_delay_ns, t.retry_jitter,
+    t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
+    t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
+    t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
+    NULL, t.tags, t.retry_of{{end}}
+
+{{- /* state_cols are the columns of a row a write locks and may change
+(see rowState in state.go), in its order. */}}
+{{define "state_cols"}}t.seq, t.id, t.parent_id, t.root_id, t.sleep_key, t.status, t.error, t.attempt, t.iteration,
+    t.fail_fast, t.executor_id, t.updated_at, t.due_at, t.started_at, t.finished_at,
+    t.waiting_for_children_at, t.waiting_for_finalize_at, t.children_total, t.children_pending, t.fence{{end}}
+
+{{define "now"}}SELECT {{.Now}}{{end}}
+
+{{define "get"}}SELECT {{template "cols"}} FROM {{.T}} AS t WHERE t.id = ?{{end}}
+
+{{define "get_by_sleep_key"}}SELECT {{template "cols"}} FROM {{.T}} AS t WHERE t.sleep_key = ?{{end}}
+
+{{define "exists"}}SELECT count(*) FROM {{.T}} WHERE id = ?{{end}}
+
+{{define "list_children"}}SELECT {{template "cols"}} FROM {{.T}} AS t
+WHERE t.parent_id = ? AND t.child_index >= ?
+ORDER BY t.child_index, t.seq
+LIMIT ?{{end}}
+
+{{- /* insert: the columns of the multi-row INSERT of executions; the
+store appends the rows (insert.go). */}}
+{{define "insert"}}INSERT INTO {{.T}} (
+    id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
+    sleep_key, status, input, output, run_output, error,
+    retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
+    timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
+    children_total, children_pending, due_at, created_at, updated_at,
+    started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
+    attempts, tags, retry_of) VALUES {{end}}
+
+{{define "insert_tags"}}INSERT INTO {{.Tags}} (tag, created_at, id) VALUES {{end}}
+
+{{- /* lock: the state of rows by id, locked in id order (the order of the
+unique index read), so that concurrent writes lock shared rows in one
+order. */}}
+{{define "lock"}}SELECT {{template "state_cols"}} FROM {{.T}} AS t WHERE t.id IN :list1 ORDER BY t.id FOR UPDATE{{end}}
+
+{{- /* lock_children: the state of the children of rows, locked. */}}
+{{define "lock_children"}}SELECT {{template "state_cols"}} FROM {{.T}} AS t WHERE t.parent_id IN :list1 ORDER BY t.id FOR UPDATE{{end}}
+
+{{- /* write: the rows a write changed, every column of state_cols from
+the derived table :values; u.output_set, u.run_output_op and
+u.attempts_set say whether the payloads and the attempt history are
+written (1), kept (0) or, for run_output, cleared (2). */}}
+{{define "write"}}UPDATE {{.T}} AS t JOIN :values ON t.seq = u.seq SET
+    t.output = CASE WHEN u.output_set = 1 THEN u.output ELSE t.output END,
+    t.run_output = CASE u.run_output_op WHEN 1 THEN u.run_output WHEN 2 THEN NULL ELSE t.run_output END,
+    t.attempts = CASE WHEN u.attempts_set = 1 THEN u.attempts ELSE t.attempts END,
+    t.status = u.status, t.error = u.error, t.attempt = u.attempt, t.iteration = u.iteration,
+    t.fail_fast = u.fail_fast, t.executor_id = u.executor_id, t.updated_at = u.updated_at,
+    t.due_at = u.due_at, t.started_at = u.started_at, t.finished_at = u.finished_at,
+    t.waiting_for_children_at = u.wfc_at, t.waiting_for_finalize_at = u.wff_at,
+    t.children_total = u.children_total, t.children_pending = u.children_pending{{end}}
+
+{{- /* claim_pick: at most ? due rows of the tasks, in claim order, locked;
+rows another transaction holds are skipped (SKIP LOCKED), so concurrent
+claimers never wait for each other nor share a row. Each row comes with
+the now that judged it. */}}
+{{define "claim_pick"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.due_at <= {{.Now}} AND t.task_id IN :list1
+ORDER BY t.due_at, t.seq
+LIMIT ?
+FOR UPDATE SKIP LOCKED{{end}}
+
+{{- /* claim: the claim of the picked rows (by seq): arguments now, the
+executor, the lease expiry, now. */}}
+{{define "claim"}}UPDATE {{.T}} SET
+    crashes = crashes + (status = 'running' AND sleep_key IS NULL),
+    started_at = CASE WHEN status = 'ready' THEN ? ELSE started_at END,
+    status = CASE WHEN status = 'ready' THEN 'running' ELSE status END,
+    fence = fence + 1,
+    executor_id = ?,
+    due_at = ?,
+    updated_at = ?
+WHERE seq IN :list1{{end}}
+
+{{- /* claim_errors: the lease_expired errors of the lapsed rows a claim
+took over: CASE seq WHEN ? THEN ? ... END. */}}
+{{define "claim_errors"}}UPDATE {{.T}} SET error = CASE seq :values END WHERE seq IN :list1{{end}}
+
+{{- /* rescue_pick: the running, non-sleeping rows whose lease lapsed,
+with due_at (the lease expiry) in the window (?, now], not yet rescued;
+rows locked elsewhere are left (SKIP LOCKED). */}}
+{{define "rescue_pick"}}SELECT t.seq FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.due_at > ? AND t.due_at <= ? AND t.status = 'running' AND t.sleep_key IS NULL AND t.due_at > t.created_at
+FOR UPDATE SKIP LOCKED{{end}}
+
+{{- /* rescue: claims take the rescued rows as of their creation;
+updated_at keeps the lease expiry for the claim's error. */}}
+{{define "rescue"}}UPDATE {{.T}} SET updated_at = due_at, due_at = created_at WHERE seq IN :list1{{end}}
+
+{{define "next_due"}}SELECT t.due_at, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.due_at IS NOT NULL AND t.task_id IN :list1
+ORDER BY t.due_at
+LIMIT 1{{end}}
+
+{{- /* heartbeat_lock: the leased rows still claimed, locked unless
+another transaction holds them (SKIP LOCKED: a heartbeat never waits). */}}
+{{define "heartbeat_lock"}}SELECT t.seq, t.id, t.fence FROM {{.T}} AS t
+WHERE t.id IN :list1 AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
+FOR UPDATE SKIP LOCKED{{end}}
+
+{{define "heartbeat"}}UPDATE {{.T}} SET due_at = ?, updated_at = ? WHERE seq IN :list1{{end}}
+
+{{- /* heartbeat_busy: the leased rows a heartbeat did not lock, as last
+committed, still claimed. */}}
+{{define "heartbeat_busy"}}SELECT t.id, t.fence FROM {{.T}} AS t
+WHERE t.id IN :list1 AND t.due_at IS NOT NULL AND t.status IN {{.Active}}{{end}}
+
+{{- /* release_lock, recover_lock: the rows to give back, locked. */}}
+{{define "release_lock"}}SELECT t.seq, t.id, t.fence FROM {{.T}} AS t
+WHERE t.id IN :list1 AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
+ORDER BY t.id FOR UPDATE{{end}}
+
+{{define "recover_lock"}}SELECT t.seq FROM {{.T}} AS t
+WHERE t.executor_id = ? AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
+FOR UPDATE{{end}}
+
+{{- /* release: a running row goes back to ready; a sleeping row past its
+deadline and a waiting row only become due now. Arguments: now, now. */}}
+{{define "release"}}UPDATE {{.T}} SET
+    executor_id = CASE WHEN status = 'running' AND sleep_key IS NULL THEN '' ELSE executor_id END,
+    started_at = CASE WHEN status = 'running' AND sleep_key IS NULL THEN NULL ELSE started_at END,
+    status = CASE WHEN status = 'running' AND sleep_key IS NULL THEN 'ready' ELSE status END,
+    due_at = ?,
+    updated_at = ?
+WHERE seq IN :list1{{end}}
+
+{{define "recover"}}UPDATE {{.T}} SET due_at = ?, updated_at = ? WHERE seq IN :list1{{end}}
+
+{{- /* event_insert: at is the server's clock, whichever Clock the store
+judges rows with: event_prune deletes by it. */}}
+{{define "event_insert"}}INSERT INTO {{.Events}} (at, tag, ready, finished) VALUES (TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6)), ?, ?, ?){{end}}
+
+{{- /* event_read: the events after seq ?, in order, with the ids of
+others' events only. */}}
+{{define "event_read"}}SELECT seq, tag = ?, ready, CASE WHEN tag = ? THEN NULL ELSE finished END
+FROM {{.Events}} WHERE seq > ? ORDER BY seq LIMIT 1000{{end}}
+
+{{define "event_last"}}SELECT coalesce(max(seq), 0) FROM {{.Events}}{{end}}
+
+{{- /* event_prune: the events older than ? microseconds, by the server's
+clock; never the newest row, so that seq keeps growing. */}}
+{{define "event_prune"}}DELETE FROM {{.Events}}
+WHERE at < TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6)) - ? AND seq < ?
+ORDER BY seq LIMIT 10000{{end}}
+
+{{define "lead_lock"}}SELECT owner, expires_at FROM {{.Leases}} WHERE name = ? FOR UPDATE{{end}}
+
+{{define "lead_insert"}}INSERT INTO {{.Leases}} (name, owner, expires_at) VALUES (?, ?, ?){{end}}
+
+{{define "lead_update"}}UPDATE {{.Leases}} SET owner = ?, expires_at = ? WHERE name = ?{{end}}
+
+{{define "lead_give_up"}}DELETE FROM {{.Leases}} WHERE name = ? AND owner = ?{{end}}
+
+{{- /* Migration statements. The lock is a named lock of the server
+(GET_LOCK), held by one connection while it migrates. */}}
+{{define "migrate_lock"}}SELECT GET_LOCK(?, ?){{end}}
+
+{{define "migrate_unlock"}}SELECT RELEASE_LOCK(?){{end}}
+
+{{define "migrate_version_table"}}CREATE TABLE IF NOT EXISTS {{.Versions}} (
+    version    INT NOT NULL PRIMARY KEY,
+    name       VARBINARY(255) NOT NULL,
+    checksum   VARBINARY(64) NOT NULL,
+    applied_at BIGINT NOT NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin{{end}}
+
+{{define "migrate_has_version_table"}}SELECT count(*) FROM information_schema.tables
+WHERE table_schema = DATABASE() AND table_name = ?{{end}}
+
+{{define "migrate_applied"}}SELECT version, name, checksum, applied_at FROM {{.Versions}} ORDER BY version{{end}}
+
+{{define "migrate_record"}}INSERT INTO {{.Versions}} (version, name, checksum, applied_at)
+VALUES (?, ?, ?, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6))){{end}}

@@ -1,0 +1,111 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// Get returns one execution, or an error wrapping storage.ErrNotFound.
+func (s *Store) Get(ctx context.Context, p storage.GetParams) (storage.Execution, error) {
+	if err := s.check("get"); err != nil {
+		return storage.Execution{}, err
+	}
+	return s.getOne(ctx, "get", p.ID, s.q.get)
+}
+
+// GetBySleepKey returns the execution with that SleepKey, or an error
+// wrapping storage.ErrNotFound.
+func (s *Store) GetBySleepKey(ctx context.Context, p storage.GetBySleepKeyParams) (storage.Execution, error) {
+	if err := s.check("get by sleep key"); err != nil {
+		return storage.Execution{}, err
+	}
+	if p.SleepKey == "" {
+		return storage.Execution{}, fmt.Errorf("mysql: get by sleep key: empty key: %w", storage.ErrNotFound)
+	}
+	return s.getOne(ctx, "get by sleep key", p.SleepKey, s.q.getBySleepKey)
+}
+
+func (s *Store) getOne(ctx context.Context, op, key, query string) (storage.Execution, error) {
+	var out []storage.Execution
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.db.QueryContext(ctx, query, key)
+		if err != nil {
+			return err
+		}
+		out, _, err = scanExecutions(rows)
+		return err
+	})
+	if err != nil {
+		return storage.Execution{}, s.wrapErr(op, err)
+	}
+	if len(out) == 0 {
+		return storage.Execution{}, fmt.Errorf("mysql: %s %q: %w", op, key, storage.ErrNotFound)
+	}
+	return out[0], nil
+}
+
+// ListChildren returns a parent's children (finalize included), ordered by
+// ChildIndex, then insertion order.
+func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) ([]storage.Execution, error) {
+	if err := s.check("list children"); err != nil {
+		return nil, err
+	}
+	if p.ParentID == "" {
+		return nil, nil
+	}
+	limit := uint64(1<<64 - 1) // no limit
+	if p.Limit > 0 {
+		limit = uint64(p.Limit)
+	}
+	var out []storage.Execution
+	err := s.withRetry(ctx, func() error {
+		rows, err := s.db.QueryContext(ctx, s.q.listChildren, p.ParentID, p.FromIndex, limit)
+		if err != nil {
+			return err
+		}
+		out, _, err = scanExecutions(rows)
+		return err
+	})
+	if err != nil {
+		return nil, s.wrapErr("list children", err)
+	}
+	return out, nil
+}
+
+// NextDue returns how long until the earliest DueAt among rows of
+// p.TaskIDs, judged on the store's clock: zero when a row is already due;
+// ok is false when no row has a DueAt.
+func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
+	if err := s.check("next due"); err != nil {
+		return 0, false, err
+	}
+	if len(p.TaskIDs) == 0 {
+		return 0, false, nil
+	}
+	args := append([]any{s.nowArg(p.Now)}, stringArgs(p.TaskIDs)...)
+	var next, now int64
+	err := s.withRetry(ctx, func() error {
+		return s.db.QueryRowContext(ctx, expand(s.q.nextDue, len(p.TaskIDs)), args...).Scan(&next, &now)
+	})
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, s.wrapErr("next due", err)
+	}
+	return max(time.Duration(next-now)*time.Microsecond, 0), true, nil
+}
+
+// nowArg is the argument of .Now in queries.sql: params' Now in
+// microseconds with ClockParams, NULL (the server's clock) with
+// ClockDatabase or when now is zero.
+func (s *Store) nowArg(now time.Time) any {
+	if s.cfg.Clock != ClockParams || now.IsZero() {
+		return nil
+	}
+	return micros(now)
+}

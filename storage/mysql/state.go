@@ -1,0 +1,241 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// rowState is a row a write transaction locked: the columns it may change
+// ("state_cols" in queries.sql), and what it changed. Complete and Cancel
+// decide every change in Go, on rows they locked, as the memory store
+// does, and write the changed rows back in one statement: MySQL has no
+// UPDATE ... RETURNING, and the outcome of a batch is that of its
+// transitions applied in order, whatever rows they touch.
+type rowState struct {
+	seq                                                   int64
+	id, parentID, rootID, sleepKey, executorID            string
+	status                                                storage.Status
+	errJSON                                               []byte
+	attempt, iteration, childrenTotal, childrenPending    int64
+	fence                                                 int64
+	failFast                                              bool
+	updatedAt, dueAt, startedAt, finishedAt, wfcAt, wffAt sql.NullInt64
+
+	dirty bool
+	// The payloads written: output when outputSet; run_output by
+	// runOutputOp (keep, set, clear); attempts when attemptsSet.
+	outputSet, attemptsSet bool
+	runOutputOp            int
+	output, runOutput      []byte
+	attempts               []byte
+}
+
+// The values of rowState.runOutputOp.
+const (
+	keepRunOutput  = 0
+	setRunOutput   = 1
+	clearRunOutput = 2
+)
+
+func (r *rowState) dests(parentID, rootID, sleepKey *sql.NullString, status *string) []any {
+	return []any{&r.seq, &r.id, parentID, rootID, sleepKey, status, &r.errJSON, &r.attempt, &r.iteration,
+		&r.failFast, &r.executorID, &r.updatedAt, &r.dueAt, &r.startedAt, &r.finishedAt,
+		&r.wfcAt, &r.wffAt, &r.childrenTotal, &r.childrenPending, &r.fence}
+}
+
+// writeColumns are the columns of the derived table of "write".
+var writeColumns = []string{"seq", "output_set", "output", "run_output_op", "run_output", "attempts_set", "attempts",
+	"status", "error", "attempt", "iteration", "fail_fast", "executor_id", "updated_at", "due_at", "started_at",
+	"finished_at", "wfc_at", "wff_at", "children_total", "children_pending"}
+
+func (r *rowState) writeArgs(args []any) []any {
+	return append(args, r.seq, r.outputSet, r.output, r.runOutputOp, r.runOutput, r.attemptsSet, r.attempts,
+		string(r.status), r.errJSON, r.attempt, r.iteration, r.failFast, r.executorID,
+		nullMicros(r.updatedAt), nullMicros(r.dueAt), nullMicros(r.startedAt), nullMicros(r.finishedAt),
+		nullMicros(r.wfcAt), nullMicros(r.wffAt), r.childrenTotal, r.childrenPending)
+}
+
+// size estimates the bytes the row adds to a write statement.
+func (r *rowState) size() int {
+	return 256 + 2*(len(r.output)+len(r.runOutput)+len(r.attempts)+len(r.errJSON))
+}
+
+// events accumulates the event of one write.
+type events struct {
+	ready    bool
+	finished []string
+}
+
+func (ev *events) event() storage.Event {
+	return storage.Event{Ready: ev.ready, Finished: ev.finished}
+}
+
+// txWrite is one write transaction on locked rows.
+type txWrite struct {
+	s     *Store
+	tx    *sql.Tx
+	now   int64
+	rows  map[string]*rowState
+	dirty []*rowState // in the order they first changed
+	// inserted are the ids of the rows this transaction inserted.
+	inserted map[string]bool
+	ev       events
+}
+
+func newTxWrite(s *Store, tx *sql.Tx, now int64) *txWrite {
+	return &txWrite{s: s, tx: tx, now: now, rows: map[string]*rowState{}, inserted: map[string]bool{}}
+}
+
+// lockChunk bounds the ids of one locking statement.
+const lockChunk = 1000
+
+// lock locks the rows of ids not locked yet, in id order, and adds them
+// to w.rows. An unknown id is not added.
+func (w *txWrite) lock(ctx context.Context, ids []string) error {
+	var todo []string
+	for _, id := range ids {
+		if _, ok := w.rows[id]; !ok && !slices.Contains(todo, id) {
+			todo = append(todo, id)
+		}
+	}
+	slices.Sort(todo)
+	for chunk := range slices.Chunk(todo, lockChunk) {
+		rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lock, len(chunk)), stringArgs(chunk)...)
+		if err != nil {
+			return err
+		}
+		if _, err := w.scan(rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scan reads locked rows into w.rows (a row already there keeps the state
+// this transaction gave it) and returns them.
+func (w *txWrite) scan(rows *sql.Rows) ([]*rowState, error) {
+	defer rows.Close()
+	var out []*rowState
+	for rows.Next() {
+		r := &rowState{}
+		var parentID, rootID, sleepKey sql.NullString
+		var status string
+		if err := rows.Scan(r.dests(&parentID, &rootID, &sleepKey, &status)...); err != nil {
+			return nil, err
+		}
+		r.parentID, r.rootID, r.sleepKey, r.status = parentID.String, rootID.String, sleepKey.String, storage.Status(status)
+		if have, ok := w.rows[r.id]; ok {
+			r = have
+		} else {
+			w.rows[r.id] = r
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// touch marks r changed at now.
+func (w *txWrite) touch(r *rowState) {
+	r.updatedAt = sql.NullInt64{Int64: w.now, Valid: true}
+	if !r.dirty {
+		r.dirty = true
+		w.dirty = append(w.dirty, r)
+	}
+}
+
+func (w *txWrite) at(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: true} }
+
+// finished does what r reaching a terminal status implies for other rows:
+// its waiting parent is decremented (and made due), and, when r did not
+// complete, its unfinished descendants are cancelled.
+func (w *txWrite) finished(ctx context.Context, r *rowState) error {
+	w.ev.finished = append(w.ev.finished, r.id)
+	if r.parentID != "" {
+		if err := w.lock(ctx, []string{r.parentID}); err != nil {
+			return err
+		}
+		if p := w.rows[r.parentID]; p != nil && p.status.Waiting() {
+			p.childrenPending--
+			if p.childrenPending <= 0 || (r.status != storage.StatusCompleted && p.failFast) {
+				p.dueAt = w.at(w.now)
+				w.ev.ready = true
+			}
+			w.touch(p)
+		}
+	}
+	if r.status != storage.StatusCompleted && r.childrenTotal > 0 {
+		return w.cancelDescendants(ctx, r)
+	}
+	return nil
+}
+
+// cancelDescendants cancels every unfinished descendant of root, level by
+// level, without touching counters: their ancestors are finished.
+func (w *txWrite) cancelDescendants(ctx context.Context, root *rowState) error {
+	info := storage.ErrorInfo{Kind: storage.ErrorKindCancelled,
+		Message: fmt.Sprintf("cancelled because ancestor %s ended with status %s", root.id, root.status)}
+	errJSON, err := encodeError(&info)
+	if err != nil {
+		return err
+	}
+	frontier := []string{root.id}
+	for len(frontier) > 0 {
+		var next []string
+		for chunk := range slices.Chunk(frontier, lockChunk) {
+			rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lockChildren, len(chunk)), stringArgs(chunk)...)
+			if err != nil {
+				return err
+			}
+			kids, err := w.scan(rows)
+			if err != nil {
+				return err
+			}
+			for _, k := range kids {
+				if !k.status.Terminal() {
+					k.status = storage.StatusCancelled
+					k.finishedAt, k.dueAt = w.at(w.now), sql.NullInt64{}
+					k.errJSON = errJSON
+					w.touch(k)
+					w.ev.finished = append(w.ev.finished, k.id)
+				}
+				if k.childrenTotal > 0 {
+					next = append(next, k.id)
+				}
+			}
+		}
+		frontier = next
+	}
+	return nil
+}
+
+// write writes the changed rows back, in statements of at most half the
+// server's max_allowed_packet and 500 rows.
+func (w *txWrite) write(ctx context.Context) error {
+	limit := int(w.s.server.maxPacket / 2)
+	for start := 0; start < len(w.dirty); {
+		end, size := start, 0
+		for end < len(w.dirty) && end-start < 500 && (end == start || size+w.dirty[end].size() <= limit) {
+			size += w.dirty[end].size()
+			end++
+		}
+		args := make([]any, 0, (end-start)*len(writeColumns))
+		for _, r := range w.dirty[start:end] {
+			args = r.writeArgs(args)
+		}
+		sql := replaceValues(w.s.q.write, derived(writeColumns, end-start))
+		if _, err := w.tx.ExecContext(ctx, sql, args...); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// record appends the transaction's event to the events table.
+func (w *txWrite) record(ctx context.Context) error {
+	return w.s.recordEvent(ctx, w.tx, w.ev.event())
+}
