@@ -1,0 +1,184 @@
+package crashtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage/mysql"
+)
+
+func init() {
+	workers["mysql-worker"] = func() error {
+		return mysqlWorker(os.Getenv(envDSN), os.Getenv(envSchema), os.Getenv(envLedger), os.Getenv(envExecutor))
+	}
+}
+
+// mysqlWorker runs an executor on the MySQL tables of prefix with the
+// tasks of the multi-process test (pgTasks: they are not PostgreSQL's),
+// until the process is killed.
+func mysqlWorker(dsn, prefix, ledgerPath, executor string) error {
+	ctx := context.Background()
+	ledger, err := os.OpenFile(ledgerPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	store, err := mysql.Open(ctx, dsn, mysql.Config{TablePrefix: prefix})
+	if err != nil {
+		return err
+	}
+	ex, err := durable.New(store, pgConfig(executor))
+	if err != nil {
+		return err
+	}
+	pgTasks(ex, ledger)
+	if err := ex.Start(ctx); err != nil {
+		return err
+	}
+	select {}
+}
+
+// TestMySQLMultiProcess is TestPostgresMultiProcess on MySQL: three
+// executor processes share one database; 10,300 executions (plain tasks
+// and trees) are recorded in a ledger with their fencing tokens. With no
+// faults no execution may run twice or overlap another run of itself;
+// then one process is SIGKILLed mid-run and its work must be taken over
+// within lease + 2s with nothing lost.
+func TestMySQLMultiProcess(t *testing.T) {
+	dsn := os.Getenv("DURABLE_TEST_MYSQL_DSN")
+	if dsn == "" {
+		t.Skip("set DURABLE_TEST_MYSQL_DSN (e.g. root@tcp(127.0.0.1:3306)/test) to run the MySQL multi-process test")
+	}
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	prefix := "crash_" + strconv.FormatInt(time.Now().UnixNano(), 36) + "_"
+	t.Cleanup(func() { dropMySQLTables(t, dsn, prefix) })
+	dir := t.TempDir()
+
+	t.Run("NoFaults", func(t *testing.T) {
+		ledgerPath := dir + "/ledger1.txt"
+		enqueueMySQL(t, dsn, prefix, "a", 8500, 300) // 8,500 leaves + 300 trees of 1+5 = 10,300
+		procs := startWorkers(t, "mysql-worker", dsn, prefix, ledgerPath, 3, func(i int) string {
+			return fmt.Sprintf("mysql_worker_%d_%s", i, prefix)
+		})
+		defer stopAll(procs)
+		lost := awaitMySQLCompleted(t, dsn, prefix, 2*time.Minute)
+		runs := readRuns(t, ledgerPath)
+		dups, overlaps := duplicatesAndOverlaps(runs)
+		t.Logf("executions=%d (runs in the ledger) processes=3 lost=%d duplicates=%d overlapping_claims=%d", len(runs), lost, dups, overlaps)
+		if lost != 0 || dups != 0 || overlaps != 0 {
+			t.Errorf("lost=%d duplicates=%d overlaps=%d, want all 0", lost, dups, overlaps)
+			logDuplicates(t, runs, 5)
+		}
+	})
+
+	t.Run("KillOneProcess", func(t *testing.T) {
+		ledgerPath := dir + "/ledger2.txt"
+		enqueueMySQL(t, dsn, prefix, "b", 3000, 100)
+		procs := startWorkers(t, "mysql-worker", dsn, prefix, ledgerPath, 3, func(i int) string {
+			return fmt.Sprintf("mysql_worker_%d_%s", i, prefix)
+		})
+		defer stopAll(procs)
+		awaitOpenRuns(t, ledgerPath, "mysql_worker_0", 3) // kill it in the middle of its work
+		_ = procs[0].Process.Signal(syscall.SIGKILL)
+		_ = procs[0].Wait()
+		killedAt := time.Now()
+		lost := awaitMySQLCompleted(t, dsn, prefix, 2*time.Minute)
+		runs := readRuns(t, ledgerPath)
+		victim := victimOf(runs, killedAt)
+		orphans, worst := takeover(runs, victim, killedAt)
+		dups, _ := duplicatesAndOverlaps(runs)
+		t.Logf("killed=%s lost=%d taken_over=%d duplicates=%d worst_takeover=%s bound=%s",
+			victim, lost, orphans, dups, worst.Round(time.Millisecond), pgLease+2*time.Second)
+		if victim == "" || orphans == 0 {
+			t.Errorf("the kill did not interrupt any work (victim %q); the test measured nothing", victim)
+		}
+		if lost != 0 {
+			t.Errorf("lost %d executions", lost)
+		}
+		if worst > pgLease+2*time.Second {
+			t.Errorf("work of the killed process taken over after %s, over lease + 2s", worst)
+		}
+	})
+}
+
+func enqueueMySQL(t *testing.T, dsn, prefix, keyPrefix string, leaves, trees int) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := mysql.Open(ctx, dsn, mysql.Config{TablePrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ex, err := durable.New(store, pgConfig(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Shutdown(ctx)
+	leaf, tree := pgTasks(ex, nil)
+	var items []durable.Child
+	for i := range leaves {
+		items = append(items, durable.ChildOf(leaf, fmt.Sprintf("%s%d", keyPrefix, i)))
+	}
+	for i := range trees {
+		items = append(items, durable.ChildOf(tree, fmt.Sprintf("%st%d", keyPrefix, i)))
+	}
+	for from := 0; from < len(items); from += 1000 {
+		if _, err := ex.EnqueueMany(ctx, items[from:min(from+1000, len(items))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// mysqlDB opens a handle on the test server (the caller closes it).
+func mysqlDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	store, err := mysql.Open(context.Background(), dsn, mysql.Config{TablePrefix: "crash_probe_", DisableEvents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dropMySQLTables(t, dsn, "crash_probe_")
+		store.Close()
+	})
+	return store.DB()
+}
+
+// awaitMySQLCompleted waits until no execution of the tables is unfinished
+// and returns how many are not completed then.
+func awaitMySQLCompleted(t *testing.T, dsn, prefix string, timeout time.Duration) int {
+	t.Helper()
+	db := mysqlDB(t, dsn)
+	deadline := time.Now().Add(timeout)
+	for {
+		var notDone int
+		err := db.QueryRow("SELECT count(*) FROM " + prefix + "executions WHERE status <> 'completed'").Scan(&notDone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if notDone == 0 || time.Now().After(deadline) {
+			return notDone
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func dropMySQLTables(t *testing.T, dsn, prefix string) {
+	store, err := mysql.Open(context.Background(), dsn, mysql.Config{TablePrefix: prefix, DisableEvents: true, DisableMigrations: true})
+	if err != nil {
+		return
+	}
+	defer store.Close()
+	for _, table := range []string{"executions", "execution_tags", "leases", "events", "schema_version"} {
+		if _, err := store.DB().Exec("DROP TABLE IF EXISTS " + prefix + table); err != nil {
+			t.Errorf("drop %s%s: %v", prefix, table, err)
+		}
+	}
+}
