@@ -1,0 +1,245 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/storagetest"
+)
+
+// testUser creates a user of the test server with every right on the test
+// database, dropped when the test ends, and returns the DSN that logs in
+// as it: KILLing the connections of that user reaches one store's alone.
+func testUser(t *testing.T, name string) string {
+	t.Helper()
+	dsn := testDSN(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := testDB(t, dsn)
+	t.Cleanup(func() {
+		_, _ = db.Exec("DROP USER IF EXISTS '" + name + "'@'%'")
+		db.Close()
+	})
+	for _, stmt := range []string{
+		"CREATE USER IF NOT EXISTS '" + name + "'@'%' IDENTIFIED BY 'pw'",
+		"GRANT ALL ON `" + cfg.DBName + "`.* TO '" + name + "'@'%'",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	cfg.User, cfg.Passwd = name, "pw"
+	return cfg.FormatDSN()
+}
+
+// killUser KILLs every connection of user and returns how many.
+func killUser(t *testing.T, user string) int {
+	t.Helper()
+	db := testDB(t, testDSN(t))
+	defer db.Close()
+	rows, err := db.Query("SELECT id FROM information_schema.processlist WHERE user = ?", user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := scanInt64s(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, id := range ids {
+		if _, err := db.Exec(fmt.Sprintf("KILL %d", id)); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestResilienceKilledConnections: the store's connections are KILLed
+// again and again during a stream of inserts, claims and completions.
+// Every acknowledged insert and every applied completion is in the
+// database afterwards, the store works again, and its event reader reads
+// again.
+func TestResilienceKilledConnections(t *testing.T) {
+	t.Parallel()
+	prefix := testPrefix(t)
+	user := "dk_" + strings.TrimSuffix(prefix, "_")
+	a, err := Open(t.Context(), testUser(t, user), Config{TablePrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	b := openOn(t, prefix, Config{}) // an observer whose connections are spared
+	aEvs := make(chan storage.Event, 4096)
+	defer a.Subscribe(func(ev storage.Event) {
+		select {
+		case aEvs <- ev:
+		default:
+		}
+	})()
+
+	var (
+		acked, appliedIDs   []string
+		mu                  sync.Mutex
+		insertErrs, runErrs atomic.Int64
+		stop                = make(chan struct{})
+		wg                  sync.WaitGroup
+	)
+	wg.Go(func() { // inserts
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var rows []storage.Execution
+			for j := range 5 {
+				rows = append(rows, storagetest.NewExecution(fmt.Sprintf("i%05d-%d", i, j), "task"))
+			}
+			if err := a.Insert(t.Context(), storage.InsertParams{Executions: rows}); err != nil {
+				insertErrs.Add(1)
+				continue
+			}
+			mu.Lock()
+			acked = append(acked, ids(rows)...)
+			mu.Unlock()
+		}
+	})
+	wg.Go(func() { // claims and completions
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			rows, err := a.Claim(t.Context(), storage.ClaimParams{ExecutorID: "e", TaskIDs: []string{"task"}, Limit: 20, Lease: time.Hour})
+			if err != nil {
+				runErrs.Add(1)
+				continue
+			}
+			var trs []storage.Transition
+			for _, r := range rows {
+				trs = append(trs, storage.Transition{ID: r.ID, Fence: r.Fence, From: r.Status, To: storage.StatusCompleted, Output: []byte(`1`)})
+			}
+			res, err := a.Complete(t.Context(), storage.CompleteParams{Transitions: trs})
+			if err != nil {
+				runErrs.Add(1)
+				continue
+			}
+			mu.Lock()
+			for i, r := range res {
+				if r.Applied {
+					appliedIDs = append(appliedIDs, trs[i].ID)
+				}
+			}
+			mu.Unlock()
+		}
+	})
+	kills, killed := 0, 0
+	for range 8 {
+		time.Sleep(150 * time.Millisecond)
+		killed += killUser(t, user)
+		kills++
+	}
+	time.Sleep(150 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	lost := missing(t, b, acked, "")
+	notApplied := missing(t, b, appliedIDs, storage.StatusCompleted)
+	t.Logf("KILLs: %d rounds, %d connections; inserts acknowledged %d (errors %d), completions applied %d (errors %d); lost %d, applied-but-not-completed %d",
+		kills, killed, len(acked), insertErrs.Load(), len(appliedIDs), runErrs.Load(), lost, notApplied)
+	if lost != 0 || notApplied != 0 {
+		t.Fatalf("lost %d acknowledged inserts, %d applied completions", lost, notApplied)
+	}
+	if len(acked) == 0 || len(appliedIDs) == 0 || killed == 0 {
+		t.Fatal("no operation succeeded, or no connection was killed, during the run")
+	}
+
+	// The event reader reads again: events of the other store reach a.
+	drain(aEvs)
+	killUser(t, user)
+	flowing := false
+	for i := 0; i < 10 && !flowing; i++ {
+		id := fmt.Sprintf("after-%d", i)
+		if err := b.Insert(t.Context(), storage.InsertParams{Executions: []storage.Execution{storagetest.NewExecution(id, "after")}}); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(time.Second)
+	wait:
+		for {
+			select {
+			case ev := <-aEvs:
+				if ev.Ready {
+					flowing = true
+					break wait
+				}
+			case <-timeout:
+				break wait
+			}
+		}
+	}
+	if !flowing {
+		t.Fatal("no event from the other store after the connections were killed")
+	}
+	// And the store works again (the pool drops dead connections on use).
+	var err2 error
+	for range 10 {
+		if err2 = a.Insert(t.Context(), storage.InsertParams{Executions: []storage.Execution{
+			storagetest.NewExecution("again", "task")}}); err2 == nil {
+			break
+		}
+	}
+	if err2 != nil {
+		t.Fatalf("Insert after the KILLs: %v", err2)
+	}
+}
+
+func ids(rows []storage.Execution) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func drain(ch chan storage.Event) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// missing counts the ids that are absent from s (or, when status is set,
+// not in that status).
+func missing(t testing.TB, s *Store, want []string, status storage.Status) int {
+	t.Helper()
+	n := 0
+	for chunk := range slices.Chunk(want, 1000) {
+		q := "SELECT count(*) FROM " + s.q.data.T + " WHERE id IN " + placeholders(len(chunk))
+		args := stringArgs(chunk)
+		if status != "" {
+			q += " AND status = ?"
+			args = append(args, string(status))
+		}
+		var found int
+		if err := s.db.QueryRowContext(context.Background(), q, args...).Scan(&found); err != nil {
+			t.Fatal(err)
+		}
+		n += len(chunk) - found
+	}
+	return n
+}
