@@ -22,7 +22,7 @@
 //     collapsible tree), the error with its stack, every attempt, the
 //     timeline, the ancestors up to the root, and the children in order:
 //     a strip of one cell per child and a table whose rows past the first
-//     100 are folded, so that a 1,000-child fan-out stays readable.
+//     50 are folded, so that a 1,000-child fan-out stays readable.
 //   - Actions, each confirmed on a page of its own: cancel, retry, wake a
 //     sleeping execution with an output or an error, delete a finished
 //     tree.

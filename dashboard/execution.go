@@ -73,7 +73,7 @@ type childRow struct {
 	Iter     int
 }
 
-const childRowsOpen = 100
+const childRowsOpen = 50
 
 // maxAncestors bounds the walk up the tree (a tree deeper than this shows
 // its root and the nearest ancestors).

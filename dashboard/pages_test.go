@@ -177,7 +177,7 @@ func TestExecutionPage(t *testing.T) {
 		t.Fatalf("status %d\n%s", status, body)
 	}
 	mustContain(t, body, "fan", "st st-completed", "Children <span class=\"muted\">(150)</span>",
-		"Show the other 50 children", "Timing", "created", "finished", `<span class="k">output</span>`,
+		"Show the other 100 children", "Timing", "created", "finished", `<span class="k">output</span>`,
 		`<span class="j-string">&#34;fanned&#34;</span>`, "wide")
 	// Every child is drawn, in order, in the strip and in the table.
 	last := -1
