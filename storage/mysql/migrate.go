@@ -132,8 +132,13 @@ func (s *Store) migrateConn(ctx context.Context, conn *sql.Conn) error {
 		if n == 0 {
 			return fmt.Errorf("%w: the database has no durable tables and migrations are off", ErrSchemaVersion)
 		}
-	} else if _, err := conn.ExecContext(ctx, s.q.migrateVersionTable); err != nil {
-		return s.rightsError(err)
+	} else {
+		if _, err := conn.ExecContext(ctx, s.q.migrateVersionTable); err != nil {
+			return s.rightsError(err)
+		}
+		if err := s.probeRights(ctx, conn); err != nil {
+			return s.rightsError(err)
+		}
 	}
 	applied, err := readApplied(ctx, conn, s.q.migrateApplied)
 	if err != nil {
@@ -159,6 +164,29 @@ func (s *Store) migrateConn(ctx context.Context, conn *sql.Conn) error {
 		}
 		if _, err := conn.ExecContext(ctx, s.q.migrateRecord, m.Version, m.Name, m.Checksum); err != nil {
 			return fmt.Errorf("record migration %s: %w", m.Name, s.rightsError(err))
+		}
+	}
+	return nil
+}
+
+// probeRights checks, before any table of the store is created, that the
+// user may read and write rows (SELECT, INSERT, UPDATE, DELETE), in a
+// transaction on the version table that it rolls back.
+func (s *Store) probeRights(ctx context.Context, conn *sql.Conn) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // nothing to keep
+	table := s.q.data.Versions
+	for _, stmt := range []string{
+		"INSERT INTO " + table + " (version, name, checksum, applied_at) VALUES (-1, 'probe', '', 0)",
+		"UPDATE " + table + " SET name = 'probe' WHERE version = -1",
+		"SELECT count(*) FROM " + table + " WHERE version = -1",
+		"DELETE FROM " + table + " WHERE version = -1",
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
 		}
 	}
 	return nil

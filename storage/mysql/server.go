@@ -60,30 +60,42 @@ func checkServer(ctx context.Context, db *sql.DB, addr string) (serverInfo, erro
 		return i, connectError(where, err)
 	}
 	i.database = database.String
+	i.parseVersion()
+	if !database.Valid {
+		return i, errors.New("mysql: no database selected: name one in the DSN, as in user@tcp(127.0.0.1:3306)/dbname")
+	}
+	return i, i.check(where)
+}
+
+// check says what to change on a server the store cannot run on, nil if
+// it can.
+func (i serverInfo) check(where string) error {
+	switch {
+	case i.tooOld():
+		return fmt.Errorf("mysql: server %s at %s is too old: durable needs MySQL 8.0.1 or later, or MariaDB 10.6 or later "+
+			"(FOR UPDATE SKIP LOCKED)", i.version, where)
+	case i.charset != "utf8mb4":
+		return fmt.Errorf("mysql: database %s has the character set %s, durable needs utf8mb4: "+
+			"ALTER DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin (or name another database in the DSN)",
+			i.database, i.charset, i.database)
+	case i.connCharset != "utf8mb4":
+		return fmt.Errorf("mysql: the connection's character set is %s, durable needs utf8mb4: add charset=utf8mb4 to the DSN",
+			i.connCharset)
+	case i.maxPacket < minPacket:
+		return fmt.Errorf("mysql: the server's max_allowed_packet is %d bytes, durable needs at least %d (8 MiB) to store "+
+			"payloads of up to 1 MiB: SET GLOBAL max_allowed_packet = 67108864, and set max_allowed_packet in the server's configuration",
+			i.maxPacket, minPacket)
+	}
+	return nil
+}
+
+// parseVersion sets the flavor and version numbers from i.version.
+func (i *serverInfo) parseVersion() {
 	i.mariaDB = strings.Contains(strings.ToLower(i.version), "mariadb")
 	if m := versionPattern.FindStringSubmatch(i.version); m != nil {
 		i.major, _ = strconv.Atoi(m[1])
 		i.minor, _ = strconv.Atoi(m[2])
 	}
-	switch {
-	case !database.Valid:
-		return i, errors.New("mysql: no database selected: name one in the DSN, as in user@tcp(127.0.0.1:3306)/dbname")
-	case i.tooOld():
-		return i, fmt.Errorf("mysql: server %s at %s is too old: durable needs MySQL 8.0.1 or later, or MariaDB 10.6 or later "+
-			"(FOR UPDATE SKIP LOCKED)", i.version, where)
-	case i.charset != "utf8mb4":
-		return i, fmt.Errorf("mysql: database %s has the character set %s, durable needs utf8mb4: "+
-			"ALTER DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin (or name another database in the DSN)",
-			i.database, i.charset, i.database)
-	case i.connCharset != "utf8mb4":
-		return i, fmt.Errorf("mysql: the connection's character set is %s, durable needs utf8mb4: add charset=utf8mb4 to the DSN",
-			i.connCharset)
-	case i.maxPacket < minPacket:
-		return i, fmt.Errorf("mysql: the server's max_allowed_packet is %d bytes, durable needs at least %d (8 MiB) to store "+
-			"payloads of up to 1 MiB: SET GLOBAL max_allowed_packet = 67108864, and set max_allowed_packet in the server's configuration",
-			i.maxPacket, minPacket)
-	}
-	return i, nil
 }
 
 func (i serverInfo) tooOld() bool {
