@@ -38,14 +38,17 @@ func benchExecutor(b *testing.B, store storage.Store, cfg durable.Config) *durab
 func BenchmarkThroughput(b *testing.B) {
 	const n = 20000
 	for range b.N {
-		throughputRun(b, memory.New(), n)
+		throughputRun(b, memory.New(), durable.Config{}, n)
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
 
-func throughputRun(b *testing.B, store storage.Store, n int) {
+// throughputRun is one op of the throughput workload on store, with the
+// executor configured by cfg (its Concurrency and Logger set here).
+func throughputRun(b *testing.B, store storage.Store, cfg durable.Config, n int) {
 	ctx := context.Background()
-	ex, err := durable.New(store, durable.Config{Concurrency: benchConcurrency, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.Concurrency, cfg.Logger = benchConcurrency, slog.New(slog.NewTextHandler(io.Discard, nil))
+	ex, err := durable.New(store, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -181,7 +184,7 @@ func BenchmarkThroughputSQLite(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		throughputRun(b, store, n)
+		throughputRun(b, store, durable.Config{}, n)
 		store.Close()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tasks/s")
@@ -201,7 +204,7 @@ func BenchmarkThroughputPostgres(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		throughputRun(b, store, n)
+		throughputRun(b, store, durable.Config{}, n)
 		_, _ = store.Pool().Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 		store.Close()
 	}

@@ -45,6 +45,7 @@ func (c completions) submit(h *held, tr storage.Transition) {
 // deterministically (a child's sleeping key already taken) fails its
 // execution instead.
 func (e *Executor) completed(batch []completer.Result[*held]) {
+	e.outcomesWritten(batch)
 	for i := range batch {
 		r := &batch[i]
 		if errors.Is(r.Unwritten, completer.ErrStopped) {

@@ -90,6 +90,13 @@ type Config struct {
 	// Retention says how long finished executions are kept; a started
 	// executor deletes the expired ones in the background (see Retention).
 	Retention Retention
+
+	// Middleware wraps enqueues and runs (see Middleware), the first in
+	// the list outermost. Default: none.
+	Middleware []Middleware
+	// Hooks are told what happened to executions (see Hooks), in the
+	// order of the list. Default: none.
+	Hooks []Hooks
 }
 
 // Retention says how long finished executions are kept before a started

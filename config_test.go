@@ -3,6 +3,7 @@ package durable
 import (
 	"errors"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestConfigDefaults(t *testing.T) {
 				t.Errorf("Logger, Codec, Clock: got %v, %v, %v; want slog.Default(), JSONCodec{}, clock.Real()", got.Logger, got.Codec, got.Clock)
 			}
 			got.Logger, got.Codec, got.Clock = nil, nil, nil
-			if got != c.want {
+			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("withDefaults(%+v)\n got %+v\nwant %+v", c.in, got, c.want)
 			}
 			if err := c.in.withDefaults().validate(); err != nil {

@@ -72,6 +72,9 @@ func (e *Executor) dispatch() (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
+		if len(rows) > 0 {
+			callAll(e.hooks.claimed, len(rows))
+		}
 		e.logTakeovers(rows)
 		e.admit(rows)
 		if len(rows) == 0 {

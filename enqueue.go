@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -51,14 +52,28 @@ func (t *Task[I, O]) EnqueueTx(ctx context.Context, ins storage.Inserter, in I, 
 	if err != nil {
 		return nil, err
 	}
-	p.Now = t.ex.now()
-	if err := ins.Insert(ctx, p); err != nil {
-		if errors.Is(err, storage.ErrDuplicate) {
-			return nil, fmt.Errorf("%w: %w", ErrDuplicate, err)
-		}
-		return nil, fmt.Errorf("durable: enqueue: %w", err)
+	insert := func(ctx context.Context) error { return insertTx(ctx, ins, t.ex.now(), p) }
+	if len(t.ex.mw.enqueue) > 0 {
+		err = t.ex.wrappedEnqueue(ctx, p.Executions, insert)
+	} else {
+		err = insert(ctx)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &Handle[O]{ex: t.ex, d: t.d, id: p.Executions[0].ID}, nil
+}
+
+// insertTx is EnqueueTx's insert through ins, without retries.
+func insertTx(ctx context.Context, ins storage.Inserter, now time.Time, p storage.InsertParams) error {
+	p.Now = now
+	if err := ins.Insert(ctx, p); err != nil {
+		if errors.Is(err, storage.ErrDuplicate) {
+			return fmt.Errorf("%w: %w", ErrDuplicate, err)
+		}
+		return fmt.Errorf("durable: enqueue: %w", err)
+	}
+	return nil
 }
 
 // EnqueueMany stores one execution per input, all in one transaction: all
@@ -113,6 +128,21 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	if len(e.mw.enqueue) == 0 {
+		return e.storeNew(ctx, items, p)
+	}
+	var ids []string
+	err = e.wrappedEnqueue(ctx, p.Executions, func(ctx context.Context) (err error) {
+		ids, err = e.storeNew(ctx, items, p)
+		return err
+	})
+	return ids, err
+}
+
+// storeNew writes the prepared rows p of items (inserted claimed by this
+// executor and started here when it can: direct start) and returns their
+// ids.
+func (e *Executor) storeNew(ctx context.Context, items []Child, p storage.InsertParams) ([]string, error) {
 	direct := e.reserveDirect(items, p)
 	if err := e.insert(ctx, p); err != nil {
 		if direct {

@@ -52,6 +52,8 @@ type Executor struct {
 	capacity   *capacity      // run slots, claim-ahead pacing, direct start's reservations
 	leases     *leaseKeeper   // heartbeats and releases
 	cleaner    *cleaner       // retention: deletes expired executions
+	hooks      hookSet        // Config.Hooks (hooks.go)
+	mw         middlewares    // Config.Middleware (middleware.go)
 	held       heldSet
 	comp       completions
 	waiters    waiterSet
@@ -79,7 +81,11 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		return nil, err
 	}
 	seed := cryptoSeed()
+	hooks := newHookSet(cfg.Hooks)
+	store = timeStore(store, hooks.storageCall)
 	e := &Executor{
+		hooks:       hooks,
+		mw:          newMiddlewares(cfg.Middleware),
 		store:       store,
 		cfg:         cfg,
 		clock:       cfg.Clock,
@@ -108,7 +114,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		Heartbeat: store.Heartbeat,
 		Release:   store.Release,
 		Held:      e.held.leases,
-		Lost:      func(lost []storage.Lease) int { return e.held.lose(lost, ErrLeaseLost) },
+		Lost:      e.leasesLost,
 		Fatal:     e.fatal,
 		Lease:     cfg.LeaseDuration,
 		Interval:  cfg.LeaseDuration / 3,
@@ -119,6 +125,16 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	e.cleaner = e.newCleaner()
 	e.unsubscribe = store.Subscribe(e.onEvent)
 	return e, nil
+}
+
+// leasesLost forgets the claims of leases a heartbeat found lost and
+// cancels their runs; it returns how many were still running.
+func (e *Executor) leasesLost(lost []storage.Lease) int {
+	live := e.held.lose(lost, ErrLeaseLost)
+	if live > 0 {
+		callAll(e.hooks.leasesLost, live)
+	}
+	return live
 }
 
 // newCleaner returns the retention cleaner.

@@ -109,6 +109,7 @@ func (e *Executor) logTakeovers(rows []storage.Execution) {
 	for i := range rows {
 		if takenOver(&rows[i]) {
 			e.logTakeover(&rows[i])
+			callAll(e.hooks.takenOver, Takeover{TaskID: rows[i].TaskID, ExecutionID: rows[i].ID, Crashes: rows[i].Crashes})
 		}
 	}
 }

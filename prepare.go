@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -126,7 +127,7 @@ func unwrapNonRetryable(err error) error {
 // for decider.spawn: it stops at the limit (decider.tooManyChildren) and
 // at the first child that cannot be made (unregistered task, validator,
 // encoding, sleeping key).
-func (e *Executor) prepareChildren(dc decider, d *taskDef, parent storage.Execution, declared []Child) spawned {
+func (e *Executor) prepareChildren(ctx context.Context, dc decider, d *taskDef, parent storage.Execution, declared []Child) spawned {
 	if err := dc.tooManyChildren(d, len(declared)); err != nil {
 		return spawned{err: err}
 	}
@@ -137,6 +138,13 @@ func (e *Executor) prepareChildren(dc decider, d *taskDef, parent storage.Execut
 			return spawned{err: childError(d, i, c, err)}
 		}
 		kids.rows[i], kids.delays[i] = row, delay
+	}
+	if len(e.mw.enqueue) > 0 && len(kids.rows) > 0 {
+		if err := e.wrappedEnqueue(ctx, kids.rows, func(context.Context) error { return nil }); err != nil {
+			ee := classify(err)
+			ee.Message = fmt.Sprintf("task %s: the enqueue middleware failed its children: %s", d.id, ee.Message)
+			return spawned{err: ee}
+		}
 	}
 	return kids
 }

@@ -3,8 +3,10 @@ package durable
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -26,7 +28,8 @@ type activeRun struct {
 	held
 	e    *Executor
 	d    *taskDef
-	once sync.Once // the outcome is recorded once: by the run or its timeout
+	once sync.Once                   // the outcome is recorded once: by the run or its timeout
+	log  atomic.Pointer[slog.Logger] // Logger(ctx), made when first asked for
 }
 
 // holdRuns makes the run state of claimed rows and holds their claims
@@ -147,15 +150,15 @@ func (r *activeRun) runAttempt(ctx context.Context, cancel context.CancelCauseFu
 	ctx = context.WithValue(ctx, runInfoKey{}, r)
 	timer := e.clock.AfterFunc(row.Timeout, func() {
 		cancel(errTimeoutCause)
-		r.once.Do(func() { e.recordResult(&r.held, r.d, *row, runResult{err: timeoutError(*row)}) })
+		r.once.Do(func() { e.recordResult(ctx, &r.held, r.d, *row, runResult{err: timeoutError(*row)}) })
 	})
-	res := e.callTask(ctx, r.d, *row)
+	res, runCtx := e.callTask(ctx, r.d, *row)
 	timer.Stop()
 	r.once.Do(func() {
 		if context.Cause(ctx) == errTimeoutCause {
 			res = runResult{err: timeoutError(*row)}
 		}
-		e.recordResult(&r.held, r.d, *row, res)
+		e.recordResult(runCtx, &r.held, r.d, *row, res)
 	})
 }
 
@@ -165,15 +168,21 @@ func timeoutError(row storage.Execution) error {
 		Message: fmt.Sprintf("task %s: attempt timed out after %s", row.TaskID, row.Timeout)}
 }
 
-// callTask calls the task function, turning a panic into a retryable error
-// with its stack.
-func (e *Executor) callTask(ctx context.Context, d *taskDef, row storage.Execution) (res runResult) {
+// callTask calls the task function, under the run middleware if there is
+// any, turning a panic into a retryable error with its stack. It returns
+// the context the function got (the middleware may have changed it): the
+// enqueue middleware of the children it declared gets it.
+func (e *Executor) callTask(ctx context.Context, d *taskDef, row storage.Execution) (res runResult, runCtx context.Context) {
+	runCtx = ctx
 	defer func() {
 		if r := recover(); r != nil {
 			res = runResult{err: panicError(d, r, string(debug.Stack()))}
 		}
 	}()
-	return d.invoke(ctx, row.Input)
+	if len(e.mw.run) > 0 {
+		return e.invokeWrapped(ctx, d, row.Input)
+	}
+	return d.invoke(ctx, row.Input), ctx
 }
 
 // panicError is the result of a run whose function panicked with v.
@@ -185,7 +194,7 @@ func panicError(d *taskDef, v any, stack string) error {
 // recordResult turns a run's result into a transition (decider.afterRun) and
 // queues it. For a parent it first makes the declared children into rows;
 // for a failed run it draws the random number of a retry's jitter.
-func (e *Executor) recordResult(h *held, d *taskDef, row storage.Execution, res runResult) {
+func (e *Executor) recordResult(ctx context.Context, h *held, d *taskDef, row storage.Execution, res runResult) {
 	if e.held.isAbandoned(h) {
 		return // released at shutdown; another executor runs it again
 	}
@@ -195,7 +204,7 @@ func (e *Executor) recordResult(h *held, d *taskDef, row storage.Execution, res 
 	case res.err != nil:
 		r.random, r.finished = e.random(), e.clock.Now()
 	case d.kind == kindParent:
-		r.children = e.prepareChildren(dc, d, row, res.children)
+		r.children = e.prepareChildren(ctx, dc, d, row, res.children)
 	}
 	e.comp.submit(h, dc.afterRun(d, row, r))
 }
