@@ -67,6 +67,10 @@ type Executor struct {
 	doneCh   chan struct{} // closed when the executor has stopped
 	fatalMu  sync.Mutex
 	fatalErr error // the fatal store error that stopped the executor
+
+	// onWorker, when set, takes the runs runOnWorker would hand to a
+	// worker goroutine (the simulator's scheduler: simsteps.go).
+	onWorker func(*activeRun)
 }
 
 // New returns an executor on store. It validates cfg and subscribes to the
@@ -234,6 +238,20 @@ func (e *Executor) Start(ctx context.Context) error {
 	case stateStopping, stateStopped:
 		return e.shutdownErr()
 	}
+	if err := e.begin(ctx); err != nil {
+		return err
+	}
+	e.dispatcher.Start(e.dispatchLoop)
+	e.comp.Start()
+	e.leases.Start()
+	e.cleaner.Start()
+	return nil
+}
+
+// begin is what Start does before it starts the loops: with a stable
+// Config.ExecutorID it takes back the work of a previous incarnation, then
+// marks the executor started and opens its run slots. e.mu is held.
+func (e *Executor) begin(ctx context.Context) error {
 	if e.cfg.ExecutorID != "" {
 		n, err := e.store.Recover(ctx, storage.RecoverParams{Now: e.clock.Now(), ExecutorID: e.id})
 		if err != nil {
@@ -245,10 +263,6 @@ func (e *Executor) Start(ctx context.Context) error {
 	}
 	e.state = stateStarted
 	e.capacity.open()
-	e.dispatcher.Start(e.dispatchLoop)
-	e.comp.Start()
-	e.leases.Start()
-	e.cleaner.Start()
 	return nil
 }
 

@@ -121,6 +121,10 @@ var errTimeoutCause = fmt.Errorf("%w: attempt deadline passed", ErrTimedOut)
 // are kept until shutdown so their grown stacks are reused: a fresh
 // goroutine per run would pay for stack growth on every run.
 func (e *Executor) runOnWorker(r *activeRun) {
+	if e.onWorker != nil {
+		e.onWorker(r)
+		return
+	}
 	select {
 	case e.work <- r:
 	default:

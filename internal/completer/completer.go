@@ -296,3 +296,9 @@ func (c *Completer[H]) pause(failures int) bool {
 		return false
 	}
 }
+
+// Flush writes everything queued on the caller's goroutine and returns
+// once it is written (retrying failed writes as the loop does). It is for
+// a completer that is never started: the deterministic simulator
+// (internal/sim) writes each batch when its scheduler says so.
+func (c *Completer[H]) Flush() { c.flush(false) }

@@ -1,0 +1,151 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+)
+
+// The workload's outside actions: enqueues, cancels and wakes, made by
+// the client (an executor that never runs anything) or by one of the
+// executors (which may then start what it enqueues directly).
+
+// root is one top-level execution whose Enqueue returned nil.
+type root struct {
+	id, kind string
+}
+
+// rootKinds are the kinds of top-level executions the workload enqueues.
+var rootKinds = []string{"job", "fan", "fan_fin", "seq", "loop", "nap"}
+
+// setUp makes the executors and the client, and schedules the workload
+// and the faults.
+func (s *sim) setUp() error {
+	for i := range s.prof.nodes {
+		n := &node{s: s, index: i, name: fmt.Sprintf("ex%d", i), concurrency: 1 + s.rng.IntN(3)}
+		n.clk = &execClock{s: s}
+		s.nodes = append(s.nodes, n)
+		n.start()
+	}
+	c := &client{clk: &execClock{s: s}}
+	var err error
+	c.ex, c.tasks, _, err = s.newExecutor("client", "client", c.clk, 1, func(func(), storage.Execution) {
+		s.fail("the client was given a run")
+	})
+	if err != nil {
+		return err
+	}
+	s.client = c
+	for i := range 3 + s.rng.IntN(8) {
+		s.planRoot(fmt.Sprintf("r%d", i))
+	}
+	if !s.cfg.NoFaults {
+		s.scheduleFaults()
+	}
+	return nil
+}
+
+// client is the workload's outside caller.
+type client struct {
+	ex    *durable.Executor
+	tasks *tasks
+	clk   *execClock
+}
+
+// caller picks who makes an action: the client, or an executor (whose
+// step it then is: a crash may strike in its middle).
+func (s *sim) caller() (*durable.Executor, *tasks) {
+	if s.rng.IntN(2) == 0 {
+		if n := s.pickAlive(); n != nil {
+			s.cur = n
+			return n.ex, n.tasks
+		}
+	}
+	return s.client.ex, s.client.tasks
+}
+
+// job draws a plain job's input.
+func (s *sim) job(name string) Job {
+	j := Job{Name: name, Fail: s.rng.IntN(jobRetries + 2), Iterations: 1 + s.rng.IntN(loopMaxIter+1)}
+	if s.rng.IntN(10) == 0 {
+		j.Fatal = true
+	}
+	return j
+}
+
+// planRoot draws one top-level execution and schedules its enqueue (and
+// the cancel and wakes that may follow).
+func (s *sim) planRoot(name string) {
+	kind := rootKinds[s.rng.IntN(len(rootKinds))]
+	j := s.job(name)
+	f := Fan{Name: name, Depth: s.rng.IntN(3)}
+	for i := range s.rng.IntN(4) {
+		f.Jobs = append(f.Jobs, s.job(fmt.Sprintf("%s.%d", name, i)))
+	}
+	if s.rng.IntN(2) == 0 {
+		f.Naps = []string{name + ".nap"}
+	}
+	key := name + ".key"
+	at := s.between(0, workWindow)
+	s.at(at, nil, fmt.Sprintf("enqueue %s (%s)", name, kind), func() {
+		ex, t := s.caller()
+		var h interface{ ID() string }
+		var err error
+		switch kind {
+		case "job":
+			h, err = t.job.Enqueue(ctx(), j)
+		case "fan":
+			h, err = t.fan.Enqueue(ctx(), f)
+		case "fan_fin":
+			h, err = t.fanFin.Enqueue(ctx(), f)
+		case "seq":
+			h, err = t.seq.Enqueue(ctx(), j)
+		case "loop":
+			h, err = t.loop.Enqueue(ctx(), j)
+		case "nap":
+			h, err = t.nap.Enqueue(ctx(), key)
+		}
+		if err != nil {
+			s.tracef("enqueue %s by %s failed: %v", name, ex.ID(), err)
+			return
+		}
+		s.roots = append(s.roots, root{id: h.ID(), kind: kind})
+		s.tracef("enqueued %s as %s by %s", name, short(h.ID()), ex.ID())
+		s.planAfterEnqueue(h.ID(), kind, key, f.Naps)
+	})
+}
+
+// planAfterEnqueue schedules the outside actions on an enqueued root: a
+// cancel now and then, and the wakes of its sleeping executions (some are
+// never woken, and time out).
+func (s *sim) planAfterEnqueue(id, kind, key string, naps []string) {
+	if s.rng.IntN(7) == 0 {
+		s.at(s.between(0, 300*time.Millisecond), nil, "cancel "+short(id), func() {
+			ex, _ := s.caller()
+			err := ex.Cancel(ctx(), id)
+			s.tracef("cancel %s by %s: %v", short(id), ex.ID(), err)
+		})
+	}
+	keys := naps
+	if kind == "nap" {
+		keys = []string{key}
+	}
+	for _, k := range keys {
+		if s.rng.IntN(4) == 0 {
+			continue
+		}
+		fail := s.rng.IntN(5) == 0
+		s.at(s.between(0, 2*napTimeout), nil, "wake "+k, func() {
+			_, t := s.caller()
+			w := durable.Completed("woken:" + k)
+			if fail {
+				w = durable.Failed[string](errors.New("woken to fail"))
+			}
+			x, err := t.nap.Wake(ctx(), k, w)
+			s.tracef("wake %s: %s %v", k, x.Status, err)
+		})
+	}
+}

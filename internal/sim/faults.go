@@ -1,0 +1,119 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+// profile is what a seed chose: the executors, and how often each kind of
+// fault strikes within the fault window.
+type profile struct {
+	nodes, batch int
+	// storeFaults is the chance that a store call fails (half of the
+	// writes' failures after taking effect).
+	storeFaults float64
+	// dropEvents is the chance an event never reaches an executor;
+	// eventDelay the most one is late.
+	dropEvents float64
+	eventDelay time.Duration
+	// crashes of executors, crashes of the database server, stalls of
+	// an executor (its leases lapse), jumps of an executor's clock (within
+	// maxSkew) and of the shared time.
+	crashes, serverCrashes, stalls, skews, jumps int
+}
+
+func (p profile) String() string {
+	return fmt.Sprintf("%d executors, completion batch %d; store faults %.2f, events dropped %.2f, late up to %s; "+
+		"%d executor crashes, %d server crashes, %d stalls, %d clock skews, %d time jumps",
+		p.nodes, p.batch, p.storeFaults, p.dropEvents, p.eventDelay, p.crashes, p.serverCrashes, p.stalls, p.skews, p.jumps)
+}
+
+// newProfile draws the seed's profile. A quarter of the seeds run without
+// faults of a kind, so that each kind is also seen alone with others off.
+func (s *sim) newProfile() profile {
+	p := profile{nodes: 1 + s.rng.IntN(3), batch: 1 + s.rng.IntN(4)}
+	if s.cfg.NoFaults {
+		return p
+	}
+	pick := func(values ...float64) float64 { return values[s.rng.IntN(len(values))] }
+	p.storeFaults = pick(0, 0.02, 0.05, 0.15)
+	p.dropEvents = pick(0, 0.05, 0.3)
+	p.eventDelay = time.Duration(pick(0, 5, 50)) * time.Millisecond
+	p.crashes = s.rng.IntN(4)
+	p.serverCrashes = s.rng.IntN(3)
+	p.stalls = s.rng.IntN(3)
+	p.skews = s.rng.IntN(3)
+	p.jumps = s.rng.IntN(2)
+	return p
+}
+
+// scheduleFaults places the profile's faults in the fault window.
+func (s *sim) scheduleFaults() {
+	p := s.prof
+	when := func() time.Duration { return s.between(0, faultWindow) }
+	for range p.crashes {
+		s.at(when(), nil, "fault: crash an executor", s.crashOne)
+	}
+	for range p.serverCrashes {
+		s.at(when(), nil, "fault: the database server crashes", func() {
+			s.faults++
+			s.tracef("server crash: %d acknowledged asynchronous writes lost", s.store.Crash())
+		})
+	}
+	for range p.stalls {
+		s.at(when(), nil, "fault: stall an executor", func() {
+			if n := s.pickAlive(); n != nil {
+				s.faults++
+				n.stalledUntil = s.now.Add(s.between(leaseDuration, 3*leaseDuration))
+				s.tracef("%s stalls until %s", n, n.stalledUntil.Sub(epoch))
+			}
+		})
+	}
+	for range p.skews {
+		s.at(when(), nil, "fault: an executor's clock jumps", func() {
+			if n := s.pickAlive(); n != nil {
+				s.faults++
+				n.clk.skew = s.between(-maxSkew, maxSkew)
+				s.tracef("%s clock skew now %s", n, n.clk.skew)
+			}
+		})
+	}
+	for range p.jumps {
+		s.at(when(), nil, "fault: time jumps", func() {
+			s.faults++
+			d := s.between(0, 2*leaseDuration)
+			s.now = s.now.Add(d)
+			s.tracef("time jumped by %s", d)
+		})
+	}
+}
+
+// crashOne crashes an executor now, or right after the next store call of
+// its next step.
+func (s *sim) crashOne() {
+	n := s.pickAlive()
+	if n == nil {
+		return
+	}
+	s.faults++
+	if s.rng.IntN(2) == 0 {
+		n.crashMidStep = true
+		s.tracef("%s will crash in the middle of its next step", n)
+		return
+	}
+	s.tracef("%s crashes", n)
+	s.kill(n)
+}
+
+func (s *sim) pickAlive() *node {
+	var alive []*node
+	for _, n := range s.nodes {
+		if n.alive {
+			alive = append(alive, n)
+		}
+	}
+	if len(alive) == 0 {
+		return nil
+	}
+	return alive[s.rng.IntN(len(alive))]
+}

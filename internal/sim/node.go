@@ -1,0 +1,212 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/internal/simhook"
+	"github.com/durable-go/durable/storage"
+)
+
+// node is one executor process: its incarnations follow one another, each
+// a new *durable.Executor on the store (after a crash, with the same
+// ExecutorID, which takes its claims back at start, or a new one).
+type node struct {
+	s     *sim
+	index int
+	name  string // the ExecutorID of the current incarnation
+	inc   int
+	alive bool
+	// stalledUntil puts off the node's steps (a process paused: its
+	// heartbeats stop and its leases lapse).
+	stalledUntil time.Time
+	// crashMidStep crashes the node right after the next store call one
+	// of its steps makes.
+	crashMidStep bool
+	concurrency  int
+
+	clk   *execClock
+	ex    *durable.Executor
+	steps simhook.Steps
+	tasks *tasks
+	// soon marks a one-shot dispatch or flush already scheduled.
+	dispatchPending, flushPending bool
+}
+
+func (n *node) String() string { return fmt.Sprintf("%s#%d", n.name, n.inc) }
+
+// owner names the node's current incarnation to the store's subscribers.
+func (n *node) owner() string { return n.String() }
+
+func (s *sim) nodeOf(owner string) *node {
+	for _, n := range s.nodes {
+		if n.alive && n.owner() == owner {
+			return n
+		}
+	}
+	return nil
+}
+
+// newExecutor makes an executor on the store with the workload's tasks,
+// prepared for the simulation.
+func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, run func(func(), storage.Execution)) (*durable.Executor, *tasks, simhook.Steps, error) {
+	s.store.owner = owner
+	ex, err := durable.New(s.store, durable.Config{
+		ExecutorID: id, Clock: clk, Logger: s.logger, Concurrency: concurrency, CompletionBatch: s.prof.batch,
+		LeaseDuration: leaseDuration, PollInterval: pollInterval, CrashBudget: crashBudget,
+	})
+	s.store.owner = ""
+	if err != nil {
+		return nil, nil, simhook.Steps{}, err
+	}
+	t, err := register(ex, s.recordRun)
+	if err != nil {
+		return nil, nil, simhook.Steps{}, err
+	}
+	steps, err := simhook.Install(ex, s.rng.Uint64(), run)
+	return ex, t, steps, err
+}
+
+// start starts an incarnation: a new executor, its takeover of the
+// previous incarnation's claims (same identity), and its loops. A start
+// whose takeover fails is tried again later.
+func (n *node) start() {
+	s := n.s
+	n.alive, n.stalledUntil, n.crashMidStep = true, time.Time{}, false
+	n.dispatchPending, n.flushPending = false, false
+	ex, t, steps, err := s.newExecutor(n.name, n.owner(), n.clk, n.concurrency, n.run)
+	if err != nil {
+		s.fail("making executor %s: %v", n, err)
+		return
+	}
+	n.ex, n.tasks, n.steps = ex, t, steps
+	s.tracef("%s starts (concurrency %d)", n, n.concurrency)
+	if err := steps.Begin(ctx()); err != nil {
+		s.tracef("%s: start failed: %v", n, err)
+		s.kill(n)
+		return
+	}
+	n.poll()
+	n.beat()
+	n.flushLoop()
+}
+
+// kill ends the current incarnation: its steps are dropped, its
+// subscriptions gone, and its claims lapse with their leases. It starts
+// again later, with the same identity or a new one.
+func (s *sim) kill(n *node) {
+	if !n.alive {
+		return
+	}
+	n.alive = false
+	s.store.dropSubscribers(n.owner())
+	s.at(s.between(20*time.Millisecond, 400*time.Millisecond), nil, "restart "+n.String(), func() { s.restart(n) })
+}
+
+func (s *sim) restart(n *node) {
+	n.inc++
+	if s.rng.IntN(2) == 0 {
+		n.name = fmt.Sprintf("ex%d-%d", n.index, n.inc)
+	}
+	n.start()
+}
+
+// poll is the dispatcher's fallback poll: a claim every PollInterval.
+func (n *node) poll() {
+	n.s.at(n.s.between(pollInterval*3/4, pollInterval*5/4), n, "poll", func() {
+		n.dispatch()
+		n.poll()
+	})
+}
+
+// dispatchSoon is the dispatcher woken (an event, a freed slot).
+func (n *node) dispatchSoon() {
+	if n.dispatchPending {
+		return
+	}
+	n.dispatchPending = true
+	n.s.at(n.s.between(0, 2*time.Millisecond), n, "dispatch", func() {
+		n.dispatchPending = false
+		n.dispatch()
+	})
+}
+
+// dispatch claims a few rows (as many as one claim of the dispatcher
+// might: the simulation does not follow the pace of claim-ahead).
+func (n *node) dispatch() {
+	limit := 1 + n.s.rng.IntN(3)
+	got, err := n.steps.Dispatch(limit)
+	if err != nil {
+		n.s.tracef("%s: claim failed: %v", n, err)
+		return
+	}
+	if got == limit {
+		n.dispatchSoon()
+	}
+	n.flushSoon()
+}
+
+// beat is the lease keeper: a heartbeat every LeaseDuration/3.
+func (n *node) beat() {
+	n.s.at(leaseDuration/3, n, "heartbeat", func() {
+		n.s.tracef("%s heartbeat of %s", n, leasesString(n.steps.Held()))
+		n.steps.Heartbeat()
+		n.beat()
+	})
+}
+
+// flushLoop writes the completer's queue now and then (what a decision
+// queued outside a run, a resubmission); flushSoon writes it after a run.
+func (n *node) flushLoop() {
+	n.s.at(20*time.Millisecond, n, "flush (periodic)", func() {
+		n.steps.Flush()
+		n.flushLoop()
+	})
+}
+
+func (n *node) flushSoon() {
+	if n.flushPending {
+		return
+	}
+	n.flushPending = true
+	n.s.at(n.s.between(0, 3*time.Millisecond), n, "flush", func() {
+		n.flushPending = false
+		n.steps.Flush()
+	})
+}
+
+// run takes a run (or a continuation) the executor would hand to a
+// worker: it ends after a simulated duration, or at its timeout when it
+// takes longer (the executor's timeout then fires first).
+func (n *node) run(step func(), row storage.Execution) {
+	s := n.s
+	d := s.runDuration()
+	over := !row.Status.Waiting() && d > row.Timeout
+	if over {
+		d = row.Timeout
+	}
+	what := fmt.Sprintf("run %s(%s f%d a%d i%d) ends after %s", short(row.ID), row.TaskID, row.Fence, row.Attempt, row.Iteration, d)
+	if over {
+		what += ", its timeout"
+	}
+	s.at(d, n, what, func() {
+		n.clk.overrun = over
+		step()
+		n.clk.overrun = false
+		n.flushSoon()
+		n.dispatchSoon()
+	})
+}
+
+// runDuration draws how long a run takes: mostly short, now and then
+// longer than the task's timeout or than a lease.
+func (s *sim) runDuration() time.Duration {
+	switch r := s.rng.IntN(100); {
+	case r < 5:
+		return s.between(jobTimeout, 2*leaseDuration)
+	case r < 25:
+		return s.between(10*time.Millisecond, jobTimeout)
+	}
+	return s.between(0, 10*time.Millisecond)
+}

@@ -1,0 +1,47 @@
+// Package simhook lets the deterministic simulator (internal/sim) drive an
+// executor of the root package step by step, on one goroutine, without
+// making any of it public API: the root package fills in Install when it is
+// initialised, and only packages of this module can import this one.
+//
+// An executor prepared by Install runs none of its own loops (dispatcher,
+// lease keeper, completer, cleaner): the simulator calls each step when its
+// seeded scheduler says so. The steps are the executor's own code (the
+// claim, the admission to run slots, the run's path through the decisions,
+// the heartbeat, the completer's write), not copies of it.
+package simhook
+
+import (
+	"context"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// Steps are the steps of one prepared executor.
+type Steps struct {
+	// Begin does what Executor.Start does before it starts the loops: it
+	// takes back the work of a previous incarnation with the same stable
+	// ExecutorID (Store.Recover) and opens the run slots, so that the
+	// executor claims, starts directly what it enqueues, and runs.
+	Begin func(ctx context.Context) error
+	// Dispatch claims up to limit due rows (as one dispatcher round's
+	// claim does), and admits them: each starts on a free slot (its
+	// decision at claim, or its run, handed to the simulator's run
+	// function) or queues for one. It returns how many it claimed.
+	Dispatch func(limit int) (int, error)
+	// Heartbeat renews the leases of the claims held (one beat of the
+	// lease keeper); leases found lost interrupt their runs.
+	Heartbeat func()
+	// Flush writes every outcome queued for the completer, retrying a
+	// failed write as the completer's loop does.
+	Flush func()
+	// Held lists the leases of the claims held, sorted by execution id.
+	Held func() []storage.Lease
+}
+
+// Install prepares executor (a *durable.Executor that was never started)
+// for the simulator and returns its steps. seed replaces the executor's
+// random sources (execution ids, retry jitter). run receives each run or
+// continuation the executor would hand to a worker goroutine: the
+// simulator calls step later, on its own goroutine; row is the claimed
+// row. Set by the root package.
+var Install func(executor any, seed uint64, run func(step func(), row storage.Execution)) (Steps, error)
