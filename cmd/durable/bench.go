@@ -17,6 +17,7 @@ import (
 type benchFlags struct {
 	store        string
 	dsn          string
+	mysqlDSN     string
 	path         string
 	durability   string
 	workload     string
@@ -50,13 +51,14 @@ func crossProcess(w string) bool {
 func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, code int, ok bool) {
 	c := newCLI("bench", "[flags]", fmt.Sprintf("Runs the standard workloads (%s) on one store.\n"+
 		"latency-remote times enqueue-to-Wait of a task run by another process (a\n"+
-		"bench-worker); it and recovery need --store sqlite or postgres, and --workload\n"+
-		"all skips them on memory. retention (not in all; sqlite or postgres) measures\n"+
+		"bench-worker); it and recovery need --store sqlite, postgres or mysql, and\n"+
+		"--workload all skips them on memory. retention (not in all; sqlite or postgres) measures\n"+
 		"the retention cleaner: the purge of --expired expired executions while\n"+
 		"--drain fresh tasks drain, against the same drain without it, then\n"+
 		"--duration at --rate enqueues per second with a 5s retention.", strings.Join(workloads, ", ")), stdout, stderr)
-	c.stringVar(&f.store, "store", "sqlite", "`STORE` to measure: memory, sqlite or postgres")
+	c.stringVar(&f.store, "store", "sqlite", "`STORE` to measure: memory, sqlite, postgres or mysql")
 	c.stringVar(&f.dsn, "dsn", envOr("DURABLE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL connection `URL` (--store postgres); each run uses a fresh schema")
+	c.stringVar(&f.mysqlDSN, "mysql-dsn", envOr("DURABLE_TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test"), "MySQL `DSN` (--store mysql), user:password@tcp(host:3306)/dbname; each run uses fresh tables (a new prefix)")
 	c.stringVar(&f.path, "path", "", "`DIR` for the SQLite files (--store sqlite); default: a temporary directory")
 	c.stringVar(&f.durability, "durability", "full", "SQLite durability `MODE`: full (synchronous=FULL, the default) or normal (synchronous=NORMAL)")
 	c.stringVar(&f.workload, "workload", "all", "`WORKLOAD`: all, "+strings.Join(append(slices.Clone(workloads), extraWorkloads...), ", "))
@@ -84,18 +86,18 @@ func (f benchFlags) validate(pos []string) error {
 	switch {
 	case len(pos) > 0:
 		return fmt.Errorf("unexpected argument %q", pos[0])
-	case !slices.Contains([]string{"memory", "sqlite", "postgres"}, f.store):
-		return fmt.Errorf("--store must be memory, sqlite or postgres, not %q", f.store)
+	case !slices.Contains([]string{"memory", "sqlite", "postgres", "mysql"}, f.store):
+		return fmt.Errorf("--store must be memory, sqlite, postgres or mysql, not %q", f.store)
 	case f.workload != "all" && !slices.Contains(workloads, f.workload) && !slices.Contains(extraWorkloads, f.workload):
 		return fmt.Errorf("--workload must be all or one of %s, not %q", strings.Join(append(slices.Clone(workloads), extraWorkloads...), ", "), f.workload)
-	case f.store == "memory" && f.workload == "retention":
-		return errors.New("--workload retention needs --store sqlite or postgres, not memory")
+	case (f.store == "memory" || f.store == "mysql") && f.workload == "retention":
+		return fmt.Errorf("--workload retention needs --store sqlite or postgres, not %s", f.store)
 	case f.expired < 0 || f.expired > 10_000_000 || f.drain < 1 || f.drain > 10_000_000:
 		return fmt.Errorf("--expired must be in 0..10000000 and --drain in 1..10000000, not %d and %d", f.expired, f.drain)
 	case f.duration < 0 || f.rate < 1 || f.rate > 1_000_000:
 		return fmt.Errorf("--duration must be at least 0 and --rate in 1..1000000, not %v and %d", f.duration, f.rate)
 	case f.store == "memory" && crossProcess(f.workload):
-		return fmt.Errorf("--workload %s needs a store shared by two processes (--store sqlite or postgres), not memory", f.workload)
+		return fmt.Errorf("--workload %s needs a store shared by two processes (--store sqlite, postgres or mysql), not memory", f.workload)
 	case f.durability != "full" && f.durability != "normal":
 		return fmt.Errorf("--durability must be full or normal, not %q", f.durability)
 	case f.n < 1 || f.n > 10_000_000:
@@ -106,6 +108,8 @@ func (f benchFlags) validate(pos []string) error {
 		return fmt.Errorf("--runs must be in 1..100, not %d", f.runs)
 	case f.store == "postgres" && f.dsn == "":
 		return errors.New("--store postgres needs --dsn (or DURABLE_TEST_POSTGRES_URL)")
+	case f.store == "mysql" && f.mysqlDSN == "":
+		return errors.New("--store mysql needs --mysql-dsn (or DURABLE_TEST_MYSQL_DSN)")
 	}
 	return nil
 }

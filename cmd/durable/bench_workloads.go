@@ -26,6 +26,7 @@ import (
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
+	"github.com/durable-go/durable/storage/mysql"
 	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
@@ -95,6 +96,10 @@ func openBenchStore(ctx context.Context, f benchFlags) (*benchStore, error) {
 		bs.schema = "bench_" + randomSuffix()
 		bs.Store, err = postgres.Open(ctx, f.dsn, postgres.Config{Schema: bs.schema})
 		bs.cleanup = func() { dropSchema(f.dsn, bs.schema) }
+	case "mysql":
+		bs.dsn, bs.schema = f.mysqlDSN, "bench_"+randomSuffix()+"_"
+		bs.Store, err = mysql.Open(ctx, bs.dsn, mysql.Config{TablePrefix: bs.schema})
+		bs.cleanup = func() { dropMySQLTables(f.mysqlDSN, bs.schema) }
 	}
 	if err != nil {
 		bs.cleanup()
@@ -126,6 +131,20 @@ func dropSchema(dsn, schema string) {
 	}
 	defer conn.Close(ctx)
 	_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+}
+
+// dropMySQLTables drops the MySQL store's tables of prefix.
+func dropMySQLTables(dsn, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := mysql.Open(ctx, dsn, mysql.Config{TablePrefix: prefix, DisableMigrations: true, DisableEvents: true})
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	for _, table := range mysql.TableNames(prefix) {
+		_, _ = s.DB().ExecContext(ctx, "DROP TABLE IF EXISTS "+table)
+	}
 }
 
 func benchExecutor(store storage.Store, concurrency int, id string) (*durable.Executor, error) {
@@ -632,10 +651,10 @@ func parseWorkerFlags(args []string, stderr io.Writer) (workerFlags, error) {
 	var w workerFlags
 	fs := flag.NewFlagSet("bench-worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // runBenchWorker prints the error, once
-	fs.StringVar(&w.kind, "store", "", "store: sqlite or postgres")
+	fs.StringVar(&w.kind, "store", "", "store: sqlite, postgres or mysql")
 	fs.StringVar(&w.file, "file", "", "SQLite file (--store sqlite)")
-	fs.StringVar(&w.dsn, "dsn", "", "PostgreSQL connection string (--store postgres)")
-	fs.StringVar(&w.schema, "schema", "", "PostgreSQL schema (--store postgres)")
+	fs.StringVar(&w.dsn, "dsn", "", "PostgreSQL connection string (--store postgres) or MySQL DSN (--store mysql)")
+	fs.StringVar(&w.schema, "schema", "", "PostgreSQL schema (--store postgres) or MySQL table prefix (--store mysql)")
 	fs.StringVar(&w.durability, "durability", "full", "SQLite durability: full or normal")
 	fs.StringVar(&w.id, "id", "", "executor id; default: a random one")
 	fs.StringVar(&w.task, "task", "sleepy", "task to run: sleepy (recovery; logs to --log) or noop (latency-remote)")
@@ -662,6 +681,8 @@ func openWorkerStore(ctx context.Context, w workerFlags) (storage.Store, error) 
 		return sqlite.Open(ctx, w.file, sqliteConfig(w.durability))
 	case "postgres":
 		return postgres.Open(ctx, w.dsn, postgres.Config{Schema: w.schema})
+	case "mysql":
+		return mysql.Open(ctx, w.dsn, mysql.Config{TablePrefix: w.schema})
 	}
 	return nil, fmt.Errorf("unknown store %q", w.kind)
 }

@@ -22,11 +22,7 @@ func (s *Store) Cancel(ctx context.Context, p storage.CancelParams) (bool, error
 	var ev events
 	err = s.withTx(ctx, func(tx *sql.Tx) error {
 		cancelled, found, ev = false, false, events{}
-		now, err := s.now(ctx, tx, p.Now)
-		if err != nil {
-			return err
-		}
-		w := newTxWrite(s, tx, now)
+		w := newTxWrite(s, tx, p.Now)
 		if err := w.lock(ctx, []string{p.ID}); err != nil {
 			return err
 		}
@@ -35,7 +31,7 @@ func (s *Store) Cancel(ctx context.Context, p storage.CancelParams) (bool, error
 			return nil
 		}
 		r.status, r.errJSON = storage.StatusCancelled, errJSON
-		r.finishedAt, r.dueAt = w.at(now), sql.NullInt64{}
+		r.finishedAt, r.dueAt = w.at(w.now), sql.NullInt64{}
 		w.touch(r)
 		if err := w.finished(ctx, r); err != nil {
 			return err

@@ -31,11 +31,7 @@ func (s *Store) Complete(ctx context.Context, p storage.CompleteParams) ([]stora
 	var ev events
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		clear(results)
-		now, err := s.now(ctx, tx, p.Now)
-		if err != nil {
-			return err
-		}
-		w := newTxWrite(s, tx, now)
+		w := newTxWrite(s, tx, p.Now)
 		if err := w.lockBatch(ctx, p.Transitions); err != nil {
 			return err
 		}
@@ -172,7 +168,7 @@ func (w *txWrite) insertChildren(ctx context.Context, t *storage.Transition, res
 	if _, err := w.tx.ExecContext(ctx, "SAVEPOINT "+childSavepoint); err != nil {
 		return false, err
 	}
-	err := w.s.insertRows(ctx, w.tx, t.Children, t.ChildDelays, w.now)
+	err := w.s.insertRows(ctx, w.tx, t.Children, t.ChildDelays, &w.now)
 	if isDuplicate(err) {
 		if _, rerr := w.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+childSavepoint); rerr != nil {
 			return false, rerr

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,9 +38,14 @@ func checkLengths(e *storage.Execution) error {
 	return nil
 }
 
+// sinceNow is an instant given relative to the insert's now, in
+// microseconds: insertRows writes it as now + the offset, now being
+// known or the server's clock (see insertRows).
+type sinceNow int64
+
 // insertRow appends the values of one execution inserted at now (see
-// storage.InsertParams) to args.
-func insertRow(args []any, e *storage.Execution, delay time.Duration, now int64) ([]any, error) {
+// storage.InsertParams) to args; the instants set from now are sinceNow.
+func insertRow(args []any, e *storage.Execution, delay time.Duration) ([]any, error) {
 	if err := storage.ValidateExecution(e); err != nil {
 		return nil, err
 	}
@@ -57,11 +63,11 @@ func insertRow(args []any, e *storage.Execution, delay time.Duration, now int64)
 	due, started := nullTime(e.DueAt), nullTime(e.StartedAt)
 	switch {
 	case e.Status == storage.StatusReady:
-		due = now + durMicros(delay)
+		due = sinceNow(durMicros(delay))
 	case e.Status == storage.StatusRunning && e.SleepKey != "":
-		due, started = now+durMicros(e.Timeout), now
+		due, started = sinceNow(durMicros(e.Timeout)), sinceNow(0)
 	case e.Status == storage.StatusRunning && e.ExecutorID != "":
-		due, started = now+durMicros(delay), now
+		due, started = sinceNow(durMicros(delay)), sinceNow(0)
 	case e.Status.Terminal():
 		due = nil
 	}
@@ -70,7 +76,7 @@ func insertRow(args []any, e *storage.Execution, delay time.Duration, now int64)
 		nullString(e.SleepKey), string(e.Status), e.Input, e.Output, e.RunOutput, errJSON,
 		e.Retry.MaxRetries, int64(e.Retry.BaseDelay), e.Retry.Multiplier, int64(e.Retry.MaxDelay), e.Retry.Jitter,
 		int64(e.Timeout), e.Attempt, e.Iteration, e.Crashes, 0, e.ExecutorID, e.FailFast,
-		e.ChildrenTotal, e.ChildrenPending, due, now, now,
+		e.ChildrenTotal, e.ChildrenPending, due, sinceNow(0), sinceNow(0),
 		started, nullTime(e.FinishedAt), nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
 		attempts, encodeTags(e.Tags), nullString(e.RetryOf)), nil
 }
@@ -97,8 +103,10 @@ const maxInsertRows = 1000
 
 // insertRows inserts execs (with delays, nil or one per row) at now
 // through q, in statements of at most half of max_allowed_packet, and
-// their tags.
-func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execution, delays []time.Duration, now int64) error {
+// their tags. A nil now is the server's clock, read by each statement (no
+// round trip to learn it first); the rows must then have no tags, whose
+// rows need the executions' created_at.
+func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execution, delays []time.Duration, now *int64) error {
 	if len(delays) != 0 && len(delays) != len(execs) {
 		return fmt.Errorf("%d delays for %d executions", len(delays), len(execs))
 	}
@@ -116,17 +124,49 @@ func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execu
 				d = delays[i]
 			}
 			var err error
-			if args, err = insertRow(args, &execs[i], d, now); err != nil {
+			if args, err = insertRow(args, &execs[i], d); err != nil {
 				return err
 			}
 		}
-		stmt := s.q.insert + strings.TrimSuffix(strings.Repeat(placeholders(insertColumns)+", ", end-start), ", ")
-		if _, err := q.ExecContext(ctx, stmt, args...); err != nil {
+		if _, err := q.ExecContext(ctx, s.q.insert+valuesSQL(args, now), args...); err != nil {
 			return err
 		}
 		start = end
 	}
-	return s.insertTags(ctx, q, execs, now)
+	if now == nil {
+		return nil
+	}
+	return s.insertTags(ctx, q, execs, *now)
+}
+
+// valuesSQL is the VALUES list of rows of insertColumns args each. It
+// resolves the sinceNow args in place: to now plus the offset, or, when
+// now is nil, to the offset, added in SQL to the server's clock.
+func valuesSQL(args []any, now *int64) string {
+	var b strings.Builder
+	for i, a := range args {
+		switch {
+		case i%insertColumns == 0 && i > 0:
+			b.WriteString("), (?")
+		case i == 0:
+			b.WriteString("(?")
+		default:
+			rel, ok := a.(sinceNow)
+			switch {
+			case !ok:
+				b.WriteString(", ?")
+			case now == nil:
+				b.WriteString(", " + nowSQL + " + ?")
+				args[i] = int64(rel)
+			default:
+				b.WriteString(", ?")
+				args[i] = *now + int64(rel)
+			}
+			continue
+		}
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // insertTags inserts the tag rows of execs, inserted at now.
@@ -162,7 +202,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	}
 	ev := storage.Event{Ready: storage.AnyReady(p.Executions)}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		now, err := s.now(ctx, tx, p.Now)
+		now, err := s.insertNow(ctx, tx, p)
 		if err != nil {
 			return err
 		}
@@ -176,6 +216,18 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	}
 	s.publish(ev)
 	return nil
+}
+
+// insertNow is the now of an insert (see insertRows): params' Now with
+// ClockParams; else nil (the server's clock, in the statement), unless a
+// row has tags: then the server's clock, read first.
+func (s *Store) insertNow(ctx context.Context, tx *sql.Tx, p storage.InsertParams) (*int64, error) {
+	tagged := slices.ContainsFunc(p.Executions, func(e storage.Execution) bool { return len(e.Tags) > 0 })
+	if !tagged && s.nowArg(p.Now) == nil {
+		return nil, nil
+	}
+	now, err := s.now(ctx, tx, p.Now)
+	return &now, err
 }
 
 // validateInsert rejects params no store can insert, before any write.
@@ -224,7 +276,7 @@ func (s *Store) InsertTx(ctx context.Context, tx *sql.Tx, p storage.InsertParams
 		return s.wrapErr("insert", err)
 	}
 	err := func() error {
-		now, err := s.now(ctx, tx, p.Now)
+		now, err := s.insertNow(ctx, tx, p)
 		if err != nil {
 			return err
 		}

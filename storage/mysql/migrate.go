@@ -248,3 +248,9 @@ func pendingMigrations(known []migrations.File, applied []appliedMigration) ([]m
 	}
 	return pending, nil
 }
+
+// TableNames returns the names of the store's tables for prefix (the
+// executions table first): what dropping a store's tables must drop.
+func TableNames(prefix string) []string {
+	return []string{prefix + "executions", prefix + "execution_tags", prefix + "leases", prefix + "events", prefix + "schema_version"}
+}

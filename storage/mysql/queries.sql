@@ -73,11 +73,11 @@ store appends the rows (insert.go). */}}
 
 {{- /* lock: the state of rows by id, locked in id order (the order of the
 unique index read), so that concurrent writes lock shared rows in one
-order. */}}
-{{define "lock"}}SELECT {{template "state_cols"}} FROM {{.T}} AS t WHERE t.id IN :list1 ORDER BY t.id FOR UPDATE{{end}}
+order; each row comes with the now of the statement (see txWrite.now). */}}
+{{define "lock"}}SELECT {{template "state_cols"}}, {{.Now}} FROM {{.T}} AS t WHERE t.id IN :list1 ORDER BY t.id FOR UPDATE{{end}}
 
 {{- /* lock_children: the state of the children of rows, locked. */}}
-{{define "lock_children"}}SELECT {{template "state_cols"}} FROM {{.T}} AS t WHERE t.parent_id IN :list1 ORDER BY t.id FOR UPDATE{{end}}
+{{define "lock_children"}}SELECT {{template "state_cols"}}, {{.Now}} FROM {{.T}} AS t WHERE t.parent_id IN :list1 ORDER BY t.id FOR UPDATE{{end}}
 
 {{- /* write: the rows a write changed, every column of state_cols from
 the derived table :values; u.output_set, u.run_output_op and

@@ -129,7 +129,7 @@ func TestResilienceKilledConnections(t *testing.T) {
 			}
 			var trs []storage.Transition
 			for _, r := range rows {
-				trs = append(trs, storage.Transition{ID: r.ID, Fence: r.Fence, From: r.Status, To: storage.StatusCompleted, Output: []byte(`1`)})
+				trs = append(trs, done(r))
 			}
 			res, err := a.Complete(t.Context(), storage.CompleteParams{Transitions: trs})
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -76,9 +77,15 @@ func (ev *events) event() storage.Event {
 
 // txWrite is one write transaction on locked rows.
 type txWrite struct {
-	s     *Store
-	tx    *sql.Tx
-	now   int64
+	s  *Store
+	tx *sql.Tx
+	// nowArg is the .Now argument of the locking statements; now is the
+	// instant of the write: params' Now with ClockParams, else the
+	// server's clock as the first locking statement read it (no
+	// transition applies before a row is locked, so no write needs it
+	// earlier).
+	nowArg any
+	now    int64
 	rows  map[string]*rowState
 	dirty []*rowState // in the order they first changed
 	// inserted are the ids of the rows this transaction inserted.
@@ -86,8 +93,12 @@ type txWrite struct {
 	ev       events
 }
 
-func newTxWrite(s *Store, tx *sql.Tx, now int64) *txWrite {
-	return &txWrite{s: s, tx: tx, now: now, rows: map[string]*rowState{}, inserted: map[string]bool{}}
+func newTxWrite(s *Store, tx *sql.Tx, t time.Time) *txWrite {
+	w := &txWrite{s: s, tx: tx, nowArg: s.nowArg(t), rows: map[string]*rowState{}, inserted: map[string]bool{}}
+	if v, ok := w.nowArg.(int64); ok {
+		w.now = v
+	}
+	return w
 }
 
 // lockChunk bounds the ids of one locking statement.
@@ -104,7 +115,7 @@ func (w *txWrite) lock(ctx context.Context, ids []string) error {
 	}
 	slices.Sort(todo)
 	for chunk := range slices.Chunk(todo, lockChunk) {
-		rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lock, len(chunk)), stringArgs(chunk)...)
+		rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lock, len(chunk)), append([]any{w.nowArg}, stringArgs(chunk)...)...)
 		if err != nil {
 			return err
 		}
@@ -124,8 +135,12 @@ func (w *txWrite) scan(rows *sql.Rows) ([]*rowState, error) {
 		r := &rowState{}
 		var parentID, rootID, sleepKey sql.NullString
 		var status string
-		if err := rows.Scan(r.dests(&parentID, &rootID, &sleepKey, &status)...); err != nil {
+		var now int64
+		if err := rows.Scan(append(r.dests(&parentID, &rootID, &sleepKey, &status), &now)...); err != nil {
 			return nil, err
+		}
+		if w.now == 0 {
+			w.now = now
 		}
 		r.parentID, r.rootID, r.sleepKey, r.status = parentID.String, rootID.String, sleepKey.String, storage.Status(status)
 		if have, ok := w.rows[r.id]; ok {
@@ -186,7 +201,7 @@ func (w *txWrite) cancelDescendants(ctx context.Context, root *rowState) error {
 	for len(frontier) > 0 {
 		var next []string
 		for chunk := range slices.Chunk(frontier, lockChunk) {
-			rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lockChildren, len(chunk)), stringArgs(chunk)...)
+			rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lockChildren, len(chunk)), append([]any{w.nowArg}, stringArgs(chunk)...)...)
 			if err != nil {
 				return err
 			}
