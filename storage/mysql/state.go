@@ -86,8 +86,8 @@ type txWrite struct {
 	// earlier).
 	nowArg any
 	now    int64
-	rows  map[string]*rowState
-	dirty []*rowState // in the order they first changed
+	rows   map[string]*rowState
+	dirty  []*rowState // in the order they first changed
 	// inserted are the ids of the rows this transaction inserted.
 	inserted map[string]bool
 	ev       events
