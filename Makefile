@@ -36,3 +36,15 @@ bench: ## Run the benchmarks (no tests).
 .PHONY: ci
 ci: ## Run what CI runs: .ci/run (starts PostgreSQL if needed, lint, race tests).
 	bash .ci/run
+
+SIM_SEEDS ?= 1000000
+SIM_FROM ?= 1
+
+.PHONY: sim
+sim: ## Run SIM_SEEDS seeds (1,000,000) of the deterministic simulation from SIM_FROM in parallel; prints the seeds that failed.
+	$(GO) run ./internal/sim/simrun -from $(SIM_FROM) -seeds $(SIM_SEEDS)
+
+.PHONY: sim-regress
+sim-regress: ## Keep a failing simulation seed as a regression test: make sim-regress SEED=n.
+	@if [ -z "$(SEED)" ]; then echo "usage: make sim-regress SEED=n"; exit 2; fi
+	$(GO) run ./internal/sim/simrun -regress $(SEED)
