@@ -2,7 +2,6 @@ package durable
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -13,11 +12,10 @@ import (
 
 // cleanerConfig is what a cleaner depends on. Every field is required.
 type cleanerConfig struct {
-	// List, Delete and Lead are the store's (storage.Lister,
+	// DeleteExpired and Lead are the store's (storage.Lister,
 	// storage.Leader).
-	List   func(ctx context.Context, p storage.ListParams) ([]storage.Execution, error)
-	Delete func(ctx context.Context, p storage.DeleteParams) (int, error)
-	Lead   func(ctx context.Context, p storage.LeadParams) (bool, error)
+	DeleteExpired func(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error)
+	Lead          func(ctx context.Context, p storage.LeadParams) (bool, error)
 	// Owner is the executor's id, the holder of the cleaner's lease.
 	Owner     string
 	Retention Retention // after withDefaults
@@ -104,12 +102,12 @@ func (c *cleaner) clean(stop <-chan struct{}) int {
 }
 
 // cleanClass deletes the expired trees whose root ended in one of
-// statuses, batch by batch, while this executor holds the lease. It
-// reports false when the cleaning must stop (stopped, lease not held,
-// store error).
+// statuses, batch by batch (one DeleteExpired each), while this executor
+// holds the lease. It reports false when the cleaning must stop (stopped,
+// lease not held, store error).
 func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, keep time.Duration) (int, bool) {
 	total := 0
-	var after *storage.ListKey // the last row listed: the next batch starts after it
+	var after *storage.ListKey // the last root taken: the next batch starts after it
 	for {
 		select {
 		case <-stop:
@@ -119,28 +117,26 @@ func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, ke
 		if !c.lead() {
 			return total, false
 		}
-		now := c.cfg.Clock.Now()
-		var rows []storage.Execution
+		start := c.cfg.Clock.Now()
+		var res storage.DeleteExpiredResult
 		err := c.call(func(ctx context.Context) (err error) {
-			rows, err = c.cfg.List(ctx, storage.ListParams{Order: storage.OldestFirst, Limit: c.cfg.Retention.Batch, After: after,
-				Filter: storage.ListFilter{TopLevel: true, Statuses: statuses, FinishedTo: now.Add(-keep)}})
+			res, err = c.cfg.DeleteExpired(ctx, storage.DeleteExpiredParams{Statuses: statuses,
+				Before: start.Add(-keep), After: after, Limit: c.cfg.Retention.Batch})
 			return err
 		})
-		if err != nil || len(rows) == 0 {
-			return total, err == nil
+		if err != nil {
+			return total, false
 		}
-		ids := make([]string, len(rows))
-		for i := range rows {
-			ids[i] = rows[i].ID
+		total += res.Rows
+		for _, id := range res.Kept {
+			c.cfg.Logger.Warn("retention: an expired execution cannot be deleted: its tree holds an unfinished execution",
+				slog.String("execution", id))
 		}
-		last := storage.KeyOf(&rows[len(rows)-1])
-		after = &last // a database need not walk past the entries of deleted rows again
-		n, err := c.delete(ids)
-		total += n
-		if err != nil || len(rows) < c.cfg.Retention.Batch {
-			return total, err == nil
+		if res.Roots < c.cfg.Retention.Batch {
+			return total, true
 		}
-		if !c.pause(stop, c.cfg.Clock.Now().Sub(now)) {
+		after = &res.Last // a database need not walk past the entries of deleted rows again
+		if !c.pause(stop, c.cfg.Clock.Now().Sub(start)) {
 			return total, false
 		}
 	}
@@ -162,38 +158,6 @@ func (c *cleaner) pause(stop <-chan struct{}, took time.Duration) bool {
 	case <-t.C():
 		return true
 	}
-}
-
-// delete deletes the trees of ids. When the batch is refused (a tree
-// deleted meanwhile by someone else, or, against the store's invariants,
-// one with an unfinished row), it deletes them one by one, skipping and
-// logging the refused ones, so that one tree cannot stop the cleaning.
-func (c *cleaner) delete(ids []string) (int, error) {
-	var n int
-	err := c.call(func(ctx context.Context) (err error) {
-		n, err = c.cfg.Delete(ctx, storage.DeleteParams{IDs: ids})
-		return err
-	})
-	if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrNotDeletable) {
-		return n, err
-	}
-	total := 0
-	for _, id := range ids {
-		err := c.call(func(ctx context.Context) (err error) {
-			n, err = c.cfg.Delete(ctx, storage.DeleteParams{IDs: []string{id}})
-			return err
-		})
-		switch {
-		case err == nil:
-			total += n
-		case errors.Is(err, storage.ErrNotFound):
-		case errors.Is(err, storage.ErrNotDeletable):
-			c.cfg.Logger.Warn("retention: an expired execution cannot be deleted", slog.String("execution", id), slog.Any("error", err))
-		default:
-			return total, err
-		}
-	}
-	return total, nil
 }
 
 // lead takes or renews the cleaner's lease, for long enough to cover two
@@ -222,7 +186,7 @@ func (c *cleaner) call(fn func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
 	err := fn(ctx)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrNotDeletable) {
+	if err != nil {
 		if !c.cfg.Fatal(err) {
 			c.cfg.Logger.Warn("retention: store call failed; retrying at the next interval", slog.Any("error", err))
 		}

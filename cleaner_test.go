@@ -1,9 +1,11 @@
 package durable
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ func finishedRow(id string, status storage.Status, finished time.Time) storage.E
 
 func newTestCleaner(t *testing.T, store *memory.Store, owner string, fc *clock.Fake, r Retention) *cleaner {
 	t.Helper()
-	return newCleaner(cleanerConfig{List: store.List, Delete: store.Delete, Lead: store.Lead, Owner: owner,
+	return newCleaner(cleanerConfig{DeleteExpired: store.DeleteExpired, Lead: store.Lead, Owner: owner,
 		Retention: r.withDefaults(), Timeout: time.Second, Fatal: func(error) bool { return false },
 		Clock: fc, Logger: slog.New(slog.DiscardHandler)})
 }
@@ -67,6 +69,55 @@ func TestCleanerDeletesExpiredTrees(t *testing.T) {
 	if n := c.clean(stop); n != 0 {
 		t.Errorf("cancelled kept forever and a ready row: deleted %d, want 0", n)
 	}
+}
+
+// TestCleanerGoesPastTreesWithActiveRows: a finished root whose tree holds
+// an unfinished row (which the engine never leaves) is kept and logged,
+// and the cleaning goes on past it, batch after batch.
+func TestCleanerGoesPastTreesWithActiveRows(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(t0)
+	store := memory.New()
+	stuck := finishedRow("stuck", storage.StatusCompleted, t0)
+	kid := storage.Execution{ID: "stuck-kid", TaskID: "t", Status: storage.StatusRunning, ExecutorID: "gone",
+		RootID: "stuck", RootTaskID: "t", ParentID: "stuck", ParentTaskID: "t"}
+	rows := []storage.Execution{stuck, kid}
+	for i := range 5 {
+		rows = append(rows, finishedRow("done-"+string(rune('a'+i)), storage.StatusCompleted, t0))
+	}
+	if err := store.Insert(ctx, storage.InsertParams{Now: t0, Executions: rows, Delays: make([]time.Duration, len(rows))}); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	c := newTestCleaner(t, store, "ex-1", fc, Retention{Completed: time.Hour, Batch: 2})
+	c.cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	fc.Set(t0.Add(2 * time.Hour))
+	if n := c.clean(make(chan struct{})); n != 5 {
+		t.Errorf("deleted %d rows, want the 5 trees of one row", n)
+	}
+	requireRows(t, store, []string{"stuck", "stuck-kid"}, []string{"done-a", "done-e"})
+	if got := logs.String(); !strings.Contains(got, "execution=stuck") || !strings.Contains(got, "level=WARN") {
+		t.Errorf("log: %q, want a warning naming the kept tree", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func requireRows(t *testing.T, store *memory.Store, present, absent []string) {
@@ -167,14 +218,16 @@ func TestCleanerRunsInTheExecutor(t *testing.T) {
 	requireRows(t, store, nil, []string{"old"})
 }
 
-// deleteWatcher calls after after each Delete.
+// deleteWatcher calls after after each DeleteExpired.
 type deleteWatcher struct {
 	*memory.Store
 	after func()
 }
 
-func (w deleteWatcher) Delete(ctx context.Context, p storage.DeleteParams) (int, error) {
-	n, err := w.Store.Delete(ctx, p)
-	w.after()
-	return n, err
+func (w deleteWatcher) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
+	res, err := w.Store.DeleteExpired(ctx, p)
+	if res.Rows > 0 {
+		w.after()
+	}
+	return res, err
 }

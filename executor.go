@@ -143,7 +143,7 @@ func (e *Executor) leasesLost(lost []storage.Lease) int {
 
 // newCleaner returns the retention cleaner.
 func (e *Executor) newCleaner() *cleaner {
-	return newCleaner(cleanerConfig{List: e.store.List, Delete: e.store.Delete, Lead: e.store.Lead, Owner: e.id,
+	return newCleaner(cleanerConfig{DeleteExpired: e.store.DeleteExpired, Lead: e.store.Lead, Owner: e.id,
 		Retention: e.cfg.Retention, Timeout: e.cfg.StorageTimeout, Fatal: e.fatal, Clock: e.clock, Logger: e.log})
 }
 

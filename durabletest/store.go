@@ -35,7 +35,7 @@ import (
 // the wrapped store implements them. So do the optional interfaces the
 // engine looks for, storage.Lister and storage.Leader (Executor.List,
 // Retry, Delete, the retention cleaner), which the memory store has; a
-// Delete counts as a write.
+// Delete and DeleteExpired count as writes.
 type recorder struct {
 	storage.Store
 	lister storage.Lister
@@ -304,6 +304,12 @@ func (r *recorder) Delete(ctx context.Context, p storage.DeleteParams) (int, err
 	r.begin()
 	defer r.end(true, nil, "", nil)
 	return r.lister.Delete(ctx, p)
+}
+
+func (r *recorder) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
+	r.begin()
+	defer r.end(true, nil, "", nil)
+	return r.lister.DeleteExpired(ctx, p)
 }
 
 func (r *recorder) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {

@@ -200,6 +200,62 @@ func (p *DeleteParams) Validate() error {
 	return nil
 }
 
+// DeleteExpiredParams selects the trees DeleteExpired deletes: those
+// whose root is top-level, in one of Statuses, and was created and
+// finished before Before, oldest first (in list order, OldestFirst),
+// after After when set.
+type DeleteExpiredParams struct {
+	// Statuses are the statuses a root may be in: 1 or more, all
+	// terminal.
+	Statuses []Status
+	// Before bounds the roots' CreatedAt and FinishedAt (both exclusive).
+	// A root finished before it but created at or after it (the clocks of
+	// the processes that inserted and finished it disagree) is deleted
+	// later, once it was created before Before too.
+	Before time.Time
+	// After, when set, takes only roots after this key.
+	After *ListKey
+	// Limit is the most roots one call takes: 1..MaxDeleteIDs.
+	Limit int
+}
+
+// Validate rejects params no store can apply, with an error naming the
+// bad value.
+func (p *DeleteExpiredParams) Validate() error {
+	if p.Limit < 1 || p.Limit > MaxDeleteIDs {
+		return fmt.Errorf("delete of expired trees: limit %d: must be 1..%d", p.Limit, MaxDeleteIDs)
+	}
+	if len(p.Statuses) == 0 {
+		return errors.New("delete of expired trees: no status given")
+	}
+	for _, s := range p.Statuses {
+		if !s.Terminal() {
+			return fmt.Errorf("delete of expired trees: status %q: must be a terminal status", s)
+		}
+	}
+	if p.Before.IsZero() {
+		return errors.New("delete of expired trees: no Before time given")
+	}
+	return nil
+}
+
+// DeleteExpiredResult is what one DeleteExpired did.
+type DeleteExpiredResult struct {
+	// Roots is how many roots the call took, deleted or kept: at most
+	// the Limit, and fewer only when no other matching root was there to
+	// take.
+	Roots int
+	// Rows is the number of rows deleted (roots and descendants).
+	Rows int
+	// Last is the key of the last root taken; zero when Roots is 0. The
+	// next call starts after it.
+	Last ListKey
+	// Kept names the roots taken but not deleted, because their tree
+	// holds a row that is not terminal (which the engine never leaves:
+	// a parent finishes after its children).
+	Kept []string
+}
+
 // Lister is the operator's part of the contract: listing, counting and
 // deleting executions. Store includes it.
 type Lister interface {
@@ -223,4 +279,18 @@ type Lister interface {
 	// with ErrNotDeletable; either way nothing is deleted (and 0 is
 	// returned). An ID given twice is deleted once.
 	Delete(ctx context.Context, p DeleteParams) (int, error)
+
+	// DeleteExpired is retention's delete: in one call, it takes up to
+	// p.Limit roots that p selects (see DeleteExpiredParams), oldest
+	// first, and deletes each with its whole tree (every row whose RootID
+	// is it) and its tags. A tree with a row that is not terminal is kept
+	// and named in Kept, not an error; a root that a concurrent call
+	// deletes or holds is not taken. Stores read the roots in order from
+	// an index of (CreatedAt, ID), from After on, and stop at the Limit
+	// or at the rows created at Before, whatever the database's
+	// statistics say; the rows passed on the way that do not match
+	// (children, other statuses, roots finished later) cost a read each.
+	// Invalid params (see
+	// DeleteExpiredParams.Validate): an error, nothing deleted.
+	DeleteExpired(ctx context.Context, p DeleteExpiredParams) (DeleteExpiredResult, error)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -148,22 +149,17 @@ func retentionExecutor(store storage.Store, f benchFlags, id string, keep time.D
 }
 
 // enqueueN enqueues n noop tasks in batches.
-func enqueueN(ctx context.Context, task *durable.Task[noopInput, empty], n int) ([]string, error) {
-	ids := make([]string, 0, n)
+func enqueueN(ctx context.Context, task *durable.Task[noopInput, empty], n int) error {
 	for from := 0; from < n; from += enqueueBatches {
 		ins := make([]noopInput, min(enqueueBatches, n-from))
 		for i := range ins {
 			ins[i] = noopInput{I: from + i}
 		}
-		hs, err := task.EnqueueMany(ctx, ins)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hs {
-			ids = append(ids, h.ID())
+		if _, err := task.EnqueueMany(ctx, ins); err != nil {
+			return err
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // timeline records when executions finish, from the store's events.
@@ -200,53 +196,59 @@ func (tl *timeline) count(from, to time.Time) int {
 	return c
 }
 
-// deleteWatch is the store with its deletes watched: how many rows each
-// took and when, and when the last of a set of ids went.
+// deleteWatch is the store with the cleaner's deletes watched: how many
+// rows they took and when, and when the root with a given list key went
+// (the newest of the expired ones: the cleaner deletes the oldest first).
 type deleteWatch struct {
 	storage.Store
 	mu       sync.Mutex
-	watched  map[string]struct{} // ids whose deletion is awaited
-	first    time.Time           // start of the first delete since watch
-	rows     int                 // rows deleted since watch
-	lastDone time.Time           // end of the delete that took the last watched id
+	watched  *storage.ListKey // the key whose deletion is awaited
+	first    time.Time        // start of the first delete of rows since watch
+	rows     int              // rows deleted since watch
+	lastDone time.Time        // end of the delete that took the watched key
 	done     chan struct{}
 }
 
-func (d *deleteWatch) Delete(ctx context.Context, p storage.DeleteParams) (int, error) {
+func (d *deleteWatch) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
 	start := time.Now()
-	n, err := d.Store.Delete(ctx, p)
+	res, err := d.Store.DeleteExpired(ctx, p)
 	end := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.watched == nil || err != nil {
-		return n, err
+	if d.watched == nil || err != nil || res.Rows == 0 || !d.lastDone.IsZero() {
+		return res, err
 	}
 	if d.first.IsZero() {
 		d.first = start
 	}
-	if d.lastDone.IsZero() {
-		d.rows += n
-		for _, id := range p.IDs {
-			delete(d.watched, id)
-		}
-		if len(d.watched) == 0 {
-			d.lastDone = end
-			close(d.done)
-		}
+	d.rows += res.Rows
+	if k := res.Last; k.CreatedAt.After(d.watched.CreatedAt) ||
+		k.CreatedAt.Equal(d.watched.CreatedAt) && k.ID >= d.watched.ID {
+		d.lastDone = end
+		close(d.done)
 	}
-	return n, err
+	return res, err
 }
 
-// watch starts awaiting the deletion of ids.
-func (d *deleteWatch) watch(ids []string) <-chan struct{} {
+// watch starts awaiting the deletion of the root with the key last.
+func (d *deleteWatch) watch(last storage.ListKey) <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.watched = make(map[string]struct{}, len(ids))
-	for _, id := range ids {
-		d.watched[id] = struct{}{}
-	}
+	d.watched = &last
 	d.first, d.lastDone, d.rows, d.done = time.Time{}, time.Time{}, 0, make(chan struct{})
 	return d.done
+}
+
+// newestKey returns the list key of the newest execution in the store.
+func newestKey(ctx context.Context, store storage.Store) (storage.ListKey, error) {
+	rows, err := store.List(ctx, storage.ListParams{Limit: 1})
+	if err != nil {
+		return storage.ListKey{}, err
+	}
+	if len(rows) == 0 {
+		return storage.ListKey{}, errors.New("the store holds no execution")
+	}
+	return storage.KeyOf(&rows[0]), nil
 }
 
 // drained is one drain of fresh tasks: when it started and ended, and
@@ -264,7 +266,7 @@ func drainFresh(ctx context.Context, f benchFlags, store storage.Store, id strin
 	if err != nil {
 		return nil, drained{}, err
 	}
-	if _, err := enqueueN(ctx, task, n); err != nil {
+	if err := enqueueN(ctx, task, n); err != nil {
 		shutdown(ex)
 		return nil, drained{}, err
 	}
@@ -302,7 +304,7 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 	if err != nil {
 		return err
 	}
-	ids, err := enqueueN(ctx, task, f.expired)
+	err = enqueueN(ctx, task, f.expired)
 	if err == nil {
 		counter, unsub := countFinished(store, f.expired)
 		if err = filler.Start(ctx); err == nil {
@@ -318,6 +320,10 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 	if err != nil {
 		return err
 	}
+	newest, err := newestKey(ctx, store) // of the filled ones, the last to go
+	if err != nil {
+		return err
+	}
 	time.Sleep(purgeKeep) // the filled ones expire
 	var base, cleaning drained
 	var purged <-chan struct{}
@@ -330,7 +336,7 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 		return err
 	}
 	runCleaning := func() error {
-		purged = store.watch(ids)
+		purged = store.watch(newest)
 		ex, d, err := drainFresh(ctx, f, store, "bench_clean", purgeKeep, f.drain)
 		cleaning = d
 		if err != nil {

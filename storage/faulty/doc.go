@@ -12,9 +12,9 @@
 // The decorator embeds the store it wraps. Every method of the contract
 // except Subscribe and Close goes through it: Insert, Get, GetBySleepKey,
 // ListChildren, Claim, NextDue, Heartbeat, Complete, Cancel, Release and
-// Recover, List, Count, Delete and Lead. Subscribe and Close pass straight
-// to the inner store, so events are delivered as the inner store publishes
-// them.
+// Recover, List, Count, Delete, DeleteExpired and Lead. Subscribe and
+// Close pass straight to the inner store, so events are delivered as the
+// inner store publishes them.
 //
 // # Fault kinds
 //

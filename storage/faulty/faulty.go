@@ -50,6 +50,7 @@ const (
 	MethodList          = "List"
 	MethodCount         = "Count"
 	MethodDelete        = "Delete"
+	MethodDeleteExpired = "DeleteExpired"
 	MethodLead          = "Lead"
 )
 
@@ -57,7 +58,7 @@ const (
 var Methods = []string{
 	MethodInsert, MethodGet, MethodGetBySleepKey, MethodListChildren, MethodClaim,
 	MethodNextDue, MethodHeartbeat, MethodComplete, MethodCancel, MethodRelease, MethodRecover,
-	MethodList, MethodCount, MethodDelete, MethodLead,
+	MethodList, MethodCount, MethodDelete, MethodDeleteExpired, MethodLead,
 }
 
 // DefaultMaxLatency is the MaxLatency used when Options leaves it zero.

@@ -200,6 +200,8 @@ func callAll(ctx context.Context, s *faulty.Store) map[string]error {
 	_, errs[faulty.MethodList] = s.List(ctx, storage.ListParams{Limit: 10})
 	_, errs[faulty.MethodCount] = s.Count(ctx, storage.CountParams{Now: t0})
 	_, errs[faulty.MethodDelete] = s.Delete(ctx, storage.DeleteParams{IDs: []string{"a"}}) // cancelled above
+	_, errs[faulty.MethodDeleteExpired] = s.DeleteExpired(ctx, storage.DeleteExpiredParams{
+		Statuses: []storage.Status{storage.StatusCompleted}, Before: t0, Limit: 10})
 	_, errs[faulty.MethodLead] = s.Lead(ctx, storage.LeadParams{Now: t0, Name: "n", Owner: "x", TTL: time.Minute})
 	return errs
 }

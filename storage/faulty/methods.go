@@ -182,6 +182,20 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 	return n, nil
 }
 
+// DeleteExpired implements storage.Lister. A KindAfter fault leaves the
+// trees deleted: a retry of the call deletes the next ones.
+func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
+	var res storage.DeleteExpiredResult
+	err := s.do(ctx, MethodDeleteExpired, p, func() (err error) {
+		res, err = s.Store.DeleteExpired(ctx, p)
+		return err
+	})
+	if err != nil {
+		return storage.DeleteExpiredResult{}, err
+	}
+	return res, nil
+}
+
 // Lead implements storage.Leader.
 func (s *Store) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {
 	var held bool

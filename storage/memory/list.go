@@ -234,30 +234,38 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 		return 0, err
 	}
 	defer s.mu.Unlock()
-	roots := make(map[string]bool, len(p.IDs))
-	var gone []*row
+	seen := make(map[string]bool, len(p.IDs))
+	var roots []*row
 	for _, id := range p.IDs {
-		if roots[id] {
+		if seen[id] {
 			continue
 		}
 		r := s.rows[id]
 		if err := s.deletable(id, r); err != nil {
 			return 0, fmt.Errorf("memory: delete: %w", err)
 		}
-		roots[id] = true
-		gone = append(gone, r)
-		gone = append(gone, s.byRoot[id]...)
+		seen[id] = true
+		roots = append(roots, r)
 	}
-	deleted := make(map[*row]bool, len(gone))
-	for _, r := range gone {
-		deleted[r] = true
-		s.removeRow(r)
+	return s.removeTrees(roots), nil
+}
+
+// removeTrees removes deletable roots with their trees from the table and
+// every index, and returns the number of rows removed.
+func (s *Store) removeTrees(roots []*row) int {
+	if len(roots) == 0 {
+		return 0
 	}
-	for id := range roots {
-		delete(s.byRoot, id)
+	deleted := make(map[*row]bool)
+	for _, root := range roots {
+		for _, r := range append([]*row{root}, s.byRoot[root.e.ID]...) {
+			deleted[r] = true
+			s.removeRow(r)
+		}
+		delete(s.byRoot, root.e.ID)
 	}
 	s.byCreated = slices.DeleteFunc(s.byCreated, func(r *row) bool { return deleted[r] })
-	return len(gone), nil
+	return len(deleted)
 }
 
 // deletable checks that id names a top-level, terminal row whose whole
@@ -282,7 +290,7 @@ func (s *Store) deletable(id string, r *row) error {
 }
 
 // removeRow removes a row from the table and from every index but
-// s.byCreated and s.byRoot, which Delete updates once per call.
+// s.byCreated and s.byRoot, which removeTrees updates once per call.
 func (s *Store) removeRow(r *row) {
 	delete(s.rows, r.e.ID)
 	if r.e.SleepKey != "" && s.bySleepKey[r.e.SleepKey] == r {

@@ -68,7 +68,8 @@ func (set statusSet) sql() string {
 // fields are set (not their values, which are parameters, except the
 // statuses), the order and the cursor's comparison.
 type shape struct {
-	Count                                            bool
+	// Count: a Count; Expired: a DeleteExpired (expire.go); else a List.
+	Count, Expired                                   bool
 	Tag, IDs, RootID, ParentID, TopLevel             bool
 	CreatedFrom, CreatedTo, FinishedFrom, FinishedTo bool
 	// Statuses are the filter's; 0 when it has none.
@@ -180,9 +181,12 @@ func (q *queries) shapeSQL(sh shape) (string, error) {
 	}
 	bs := sh.branches()
 	name := "count"
-	if sh.Count {
+	switch {
+	case sh.Expired:
+		name, d.B = "delete_expired", branch{Statuses: sh.Statuses.sql()}
+	case sh.Count:
 		d.B = bs[0]
-	} else {
+	default:
 		name = "list"
 		for _, b := range bs {
 			bd := d

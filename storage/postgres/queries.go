@@ -31,7 +31,7 @@ type queries struct {
 	get, getBySleepKey, listChildren                    string
 	claim, nextDue, heartbeat, release, recover, notify string
 	claimSettings, genericPlans, customPlans, rescue    string
-	deleteSettings, deleteTrees                         string
+	deleteSettings, deleteTrees, deleteExpiredSettings  string
 	lead, leadGiveUp                                    string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
@@ -69,7 +69,7 @@ func newQueries(schema string) (*queries, error) {
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
 		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
 		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans,
-		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete_expired_settings": &q.deleteExpiredSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
 	}

@@ -532,6 +532,17 @@ FROM {{template "list_from" .}}
 GROUP BY t.task_id, t.status
 ORDER BY t.task_id, t.status{{end}}
 
+{{- /* untag_deleted is the CTE of delete and delete_expired that deletes
+the tag rows of the rows their CTE del deleted (and returned with their
+tags). */}}
+{{define "untag_deleted"}}untagged AS (
+    DELETE FROM {{.Tags}} AS g
+    USING (SELECT x.tag, del.created_at, del.id FROM del CROSS JOIN LATERAL unnest(del.tags) AS x(tag)
+        WHERE del.tags IS NOT NULL) AS d
+    WHERE g.tag = d.tag AND g.created_at = d.created_at AND g.id = d.id
+    RETURNING 1
+){{end}}
+
 {{- /* delete_settings runs before delete, in its implicit transaction: a
 generic plan (planned once per connection: a custom plan of up to 10,000
 ids cost more to plan than to run), and every row found by an index (an
@@ -586,15 +597,64 @@ deleted. */}}
     WHERE e.ctid = ANY (ARRAY(SELECT ctid FROM roots UNION ALL SELECT ctid FROM tree))
         AND NOT EXISTS (SELECT 1 FROM problem)
     RETURNING e.id, e.created_at, e.tags
-), untagged AS (
-    DELETE FROM {{.Tags}} AS g
-    USING (SELECT x.tag, del.created_at, del.id FROM del CROSS JOIN LATERAL unnest(del.tags) AS x(tag)
-        WHERE del.tags IS NOT NULL) AS d
-    WHERE g.tag = d.tag AND g.created_at = d.created_at AND g.id = d.id
-    RETURNING 1
-)
+), {{template "untag_deleted" .}}
 SELECT p.id, p.what, p.detail, (SELECT count(*) FROM del), (SELECT count(*) FROM untagged)
 FROM (SELECT 1) AS one LEFT JOIN problem AS p ON true{{end}}
+
+{{- /* delete_expired_settings runs before delete_expired, in its implicit
+transaction, and fixes its plan whatever the table's statistics say: a
+generic plan (planned once per connection and statuses), no sort, no
+sequential or bitmap scan, no hash or merge join, and no JIT compilation
+(a disabled plan node's cost, such as the sort of the roots taken to find
+the last one, would otherwise make the statement look expensive enough to
+compile, tens of milliseconds per call). The roots are then read
+in order from the index of their statuses (executions_completed_idx or
+executions_unsuccessful_idx, (created_at, id)) and the walk stops at the
+limit; with statistics older than the table's growth the planner had
+otherwise read every completed row in a bitmap scan and sorted them, for
+each batch (seconds per batch on a table grown by 500,000 rows). The
+trees are read through executions_root_idx, the rows deleted by TID, the
+tags through the tags table's primary key. */}}
+{{define "delete_expired_settings"}}SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+    set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
+    set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+    set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true){{end}}
+
+{{- /* delete_expired (storage.Lister.DeleteExpired) deletes up to @limit
+expired trees: the top-level rows in the statuses .B.Statuses (inlined: the
+planner sees which partial index holds them) created and finished before
+@before, oldest first after (@after_at, @after_id), each with its tree and tags,
+in one statement. It locks the roots as it takes them, skipping those a
+concurrent Delete holds (SKIP LOCKED: it never waits, and such a tree is
+that Delete's); the descendants are terminal and stay so, as in delete.
+A tree with a row that is not terminal is kept, and its root returned. It
+returns how many roots it took, the rows and tag rows deleted, the key of
+the last root taken (NULL when none) and the kept roots. */}}
+{{define "delete_expired"}}WITH roots AS MATERIALIZED (
+    SELECT ctid, id, created_at FROM {{.T}}
+    WHERE status IN {{.B.Statuses}} AND parent_id IS NULL
+        AND (created_at, id) > (@after_at::timestamptz, @after_id::text)
+        AND created_at < @before::timestamptz AND finished_at < @before::timestamptz
+    ORDER BY created_at, id
+    LIMIT @limit::bigint
+    FOR UPDATE SKIP LOCKED
+), tree AS MATERIALIZED (
+    SELECT t.ctid, t.root_id, t.status FROM {{.T}} AS t
+    WHERE t.root_id = ANY (ARRAY(SELECT id FROM roots)) AND t.root_id <> ''
+), kept AS MATERIALIZED (
+    SELECT DISTINCT root_id AS id FROM tree WHERE status NOT IN {{.Terminal}}
+), del AS (
+    DELETE FROM {{.T}} AS e
+    WHERE e.ctid = ANY (ARRAY(
+        SELECT ctid FROM roots WHERE id NOT IN (SELECT id FROM kept)
+        UNION ALL
+        SELECT ctid FROM tree WHERE root_id NOT IN (SELECT id FROM kept)))
+    RETURNING e.id, e.created_at, e.tags
+), {{template "untag_deleted" .}}
+SELECT (SELECT count(*) FROM roots), (SELECT count(*) FROM del), (SELECT count(*) FROM untagged),
+    l.created_at, l.id, ARRAY(SELECT id FROM kept)
+FROM (SELECT 1) AS one
+LEFT JOIN (SELECT created_at, id FROM roots ORDER BY created_at DESC, id DESC LIMIT 1) AS l ON true{{end}}
 
 {{- /* Migration statements. They run in one transaction that holds a
 transaction-scoped advisory lock, so concurrent openers apply the

@@ -139,34 +139,55 @@ func (tx *writeTx) deleteTrees(ids []string) (int, error) {
 	if err := tx.deletableRoots(ids, idList, &all, &tagged); err != nil {
 		return 0, err
 	}
-	rows, err := tx.query("delete_descendants", idList)
+	err := tx.descendants(idList, func(d descendant) error {
+		if !storage.Status(d.status).Terminal() {
+			return fmt.Errorf("execution %q: its descendant %q is %s, not finished: %w",
+				d.root, d.id, d.status, storage.ErrNotDeletable)
+		}
+		all.add(d.seq)
+		if d.hasTags {
+			tagged.add(d.seq)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
+	return tx.deleteRows(&all, &tagged)
+}
+
+// descendant is a row of a tree, as delete_descendants reads it.
+type descendant struct {
+	seq              int64
+	root, id, status string
+	hasTags          bool
+}
+
+// descendants calls visit on each descendant of the roots in idList (a
+// JSON array of ids), until it returns an error, which it returns.
+func (tx *writeTx) descendants(idList string, visit func(d descendant) error) error {
+	rows, err := tx.query("delete_descendants", idList)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
 	for rows.Next() {
-		var (
-			seq      int64
-			root, id string
-			status   string
-			hasTags  bool
-		)
-		if err := rows.Scan(&seq, &root, &id, &status, &hasTags); err != nil {
-			rows.Close()
-			return 0, err
+		var d descendant
+		if err := rows.Scan(&d.seq, &d.root, &d.id, &d.status, &d.hasTags); err != nil {
+			return err
 		}
-		if !storage.Status(status).Terminal() {
-			rows.Close()
-			return 0, fmt.Errorf("execution %q: its descendant %q is %s, not finished: %w",
-				root, id, status, storage.ErrNotDeletable)
-		}
-		all.add(seq)
-		if hasTags {
-			tagged.add(seq)
+		if err := visit(d); err != nil {
+			return err
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
+	return rows.Err()
+}
+
+// deleteRows deletes the rows whose seqs are in all, and the tag rows of
+// those in tagged, and returns the number of rows deleted.
+func (tx *writeTx) deleteRows(all, tagged *seqList) (int, error) {
+	if all.n == 0 {
+		return 0, nil
 	}
 	if tagged.n > 0 {
 		if _, err := tx.exec("delete_tags", tagged.json()); err != nil {

@@ -314,3 +314,16 @@ WHERE durable_leases.owner = excluded.owner OR durable_leases.expires_at <= ?4
 
 -- name: lead_give_up
 DELETE FROM durable_leases WHERE name = ?1 AND owner = ?2
+
+-- name: expired_roots
+-- Up to ?5 top-level rows in the statuses ?4 (a JSON array) created and
+-- finished before ?3, after (?1, ?2) in list order, oldest first: a walk
+-- of the created index from the cursor, which stops at ?5 rows or at the
+-- rows created at ?3 (DeleteExpired, expire.go).
+SELECT e.seq, e.id, e.created_at, e.tags IS NOT NULL
+FROM durable_executions AS e INDEXED BY durable_executions_created
+WHERE (e.created_at, e.id) > (?1, ?2) AND e.created_at < ?3
+	AND e.parent_id IS NULL AND e.finished_at < ?3
+	AND e.status IN (SELECT value FROM json_each(?4))
+ORDER BY e.created_at, e.id
+LIMIT ?5

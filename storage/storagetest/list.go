@@ -11,7 +11,7 @@ import (
 )
 
 // listChecks are the checks of the operator's part of the contract
-// (storage/list.go): List, Count and Delete (storage.Lister), and the row
+// (storage/list.go): List, Count, Delete and DeleteExpired (storage.Lister), and the row
 // fields that come with them (Attempts, Tags, RetryOf).
 var listChecks = []check{
 	{"CancelKeepsAttempts", checkCancelKeepsAttempts},
@@ -27,6 +27,9 @@ var listChecks = []check{
 	{"DeleteTreeWithActiveDescendantNotDeletable", checkDeleteActiveDescendant},
 	{"DeleteUnknownIDDeletesNothing", checkDeleteUnknown},
 	{"DeleteWholeTrees", checkDeleteTrees},
+	{"DeleteExpiredOldestFirstByBatch", checkDeleteExpired},
+	{"DeleteExpiredKeepsTreesWithActiveRows", checkDeleteExpiredKeepsActiveTrees},
+	{"DeleteExpiredInvalidParams", checkDeleteExpiredInvalid},
 	{"InsertInvalidTags", checkInsertInvalidTags},
 	{"InsertTagsRetryOfAttemptsRoundTrip", checkInsertTags},
 	{"ListCopiesTagsAndAttempts", checkListCopies},
@@ -991,11 +994,12 @@ func checkDeleteActiveRoot(b *bundle) {
 	}
 }
 
-// checkDeleteActiveDescendant deletes terminal roots whose trees hold a
-// row that is not terminal, inserted so directly: t with a running child,
-// u with a ready grandchild under a completed child.
-func checkDeleteActiveDescendant(b *bundle) {
-	b.lister()
+// insertActiveTrees inserts, at Base, two completed roots whose trees
+// hold a row that is not terminal (which the engine never leaves): t with
+// a running child, u with a ready grandchild under a completed child. It
+// returns the IDs of their rows.
+func (b *bundle) insertActiveTrees() []string {
+	b.t.Helper()
 	t := done("t", "task")
 	tc0 := NewChild(t, "t-c0", "task", 0)
 	tc0.Status, tc0.ExecutorID = storage.StatusRunning, "exec-1"
@@ -1004,6 +1008,14 @@ func checkDeleteActiveDescendant(b *bundle) {
 	uc0.Status, uc0.FinishedAt = storage.StatusCompleted, Base
 	ug := NewChild(uc0, "u-c0-g0", "task", 0)
 	b.insert(Base, []time.Duration{0, Lease, 0, 0, 0}, t, tc0, u, uc0, ug)
+	return []string{"t", "t-c0", "u", "u-c0", "u-c0-g0"}
+}
+
+// checkDeleteActiveDescendant deletes terminal roots whose trees hold a
+// row that is not terminal (insertActiveTrees).
+func checkDeleteActiveDescendant(b *bundle) {
+	b.lister()
+	b.insertActiveTrees()
 	b.finish(Base, b.running(Base, "done"), storage.StatusCompleted)
 	before := b.snapshot("t", "t-c0", "u", "u-c0", "u-c0-g0", "done")
 
