@@ -107,6 +107,10 @@ func (t timedStore) Delete(ctx context.Context, p storage.DeleteParams) (int, er
 	return timed(t, "Delete", func() (int, error) { return t.s.Delete(ctx, p) })
 }
 
+func (t timedStore) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
+	return timed(t, "DeleteExpired", func() (storage.DeleteExpiredResult, error) { return t.s.DeleteExpired(ctx, p) })
+}
+
 func (t timedStore) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {
 	return timed(t, "Lead", func() (bool, error) { return t.s.Lead(ctx, p) })
 }

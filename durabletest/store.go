@@ -35,7 +35,7 @@ import (
 // the wrapped store implements them. So do the optional interfaces the
 // engine looks for, storage.Lister and storage.Leader (Executor.List,
 // Retry, Delete, the retention cleaner), which the memory store has; a
-// Delete and DeleteExpired count as writes.
+// Delete counts as a write, and DeleteExpired when it deletes rows.
 type recorder struct {
 	storage.Store
 	lister storage.Lister
@@ -308,8 +308,9 @@ func (r *recorder) Delete(ctx context.Context, p storage.DeleteParams) (int, err
 
 func (r *recorder) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
 	r.begin()
-	defer r.end(true, nil, "", nil)
-	return r.lister.DeleteExpired(ctx, p)
+	res, err := r.lister.DeleteExpired(ctx, p)
+	r.end(res.Rows > 0, nil, "", nil)
+	return res, err
 }
 
 func (r *recorder) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {

@@ -426,6 +426,13 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (n int, err 
 	return n, err
 }
 
+// DeleteExpired deletes expired trees; see storage.Lister.
+func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (res storage.DeleteExpiredResult, err error) {
+	err = s.do("delete_expired", syncCommit, func(m *memory.Store) error { res, err = m.DeleteExpired(ctx, p); return err },
+		func(m *memory.Store) { _, _ = m.DeleteExpired(context.Background(), p) })
+	return res, err
+}
+
 // Lead takes or renews a named lease; see storage.Leader.
 func (s *Store) Lead(ctx context.Context, p storage.LeadParams) (ok bool, err error) {
 	p.Now = s.now(p.Now)

@@ -220,22 +220,8 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 				return nil
 			}
 		}
-		all := append(roots, desc...)
-		if err := s.deleteTags(ctx, tx, all); err != nil {
-			return err
-		}
-		seqs := make([]int64, len(all))
-		for i, r := range all {
-			seqs[i] = r.seq
-		}
-		for chunk := range slices.Chunk(seqs, lockChunk) {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.q.data.T+" WHERE seq IN "+placeholders(len(chunk)),
-				int64Args(chunk)...); err != nil {
-				return err
-			}
-		}
-		n = len(all)
-		return nil
+		n = len(roots) + len(desc)
+		return s.deleteRows(ctx, tx, append(roots, desc...))
 	})
 	if err != nil {
 		return 0, s.wrapErr("delete", err)
@@ -244,6 +230,24 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 		return 0, refused
 	}
 	return n, nil
+}
+
+// deleteRows deletes rows with their tag rows.
+func (s *Store) deleteRows(ctx context.Context, tx *sql.Tx, rows []treeRow) error {
+	if err := s.deleteTags(ctx, tx, rows); err != nil {
+		return err
+	}
+	seqs := make([]int64, len(rows))
+	for i, r := range rows {
+		seqs[i] = r.seq
+	}
+	for chunk := range slices.Chunk(seqs, lockChunk) {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.q.data.T+" WHERE seq IN "+placeholders(len(chunk)),
+			int64Args(chunk)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readTree reads the rows that cond (with %s for the list of ids) selects.
