@@ -127,6 +127,9 @@ func TestBenchLatencyRemote(t *testing.T) {
 	if dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL"); dsn != "" {
 		stores["postgres"] = []string{"--dsn", dsn}
 	}
+	if dsn := os.Getenv("DURABLE_TEST_MYSQL_DSN"); dsn != "" {
+		stores["mysql"] = []string{"--mysql-dsn", dsn}
+	}
 	for store, extra := range stores {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()

@@ -237,7 +237,7 @@ func TestMigrate(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"migrate", "sql", "--store", "mysql"}, "--store must be sqlite or postgres"},
+		{[]string{"migrate", "sql", "--store", "oracle"}, "--store must be sqlite, postgres or mysql"},
 		{[]string{"migrate", "sql", "--store", "sqlite", "--since", "99"}, "no schema version 99"},
 		{[]string{"migrate", "sql", "--store", "postgres", "--schema", "pg_x"}, "pg_"},
 		{[]string{"migrate", "sql"}, "--store sqlite"},
@@ -289,6 +289,43 @@ func TestMigratePostgres(t *testing.T) {
 	r = runCmd("stats", "--dsn", "postgres://postgres@127.0.0.1:1/none?connect_timeout=2")
 	if r.code != exitError || r.stderr == "" {
 		t.Errorf("stats on an unreachable server: %s", r)
+	}
+}
+
+// TestMigrateMySQL: on a mysql:// --dsn, the commands that read refuse
+// tables that do not exist, creating nothing; migrate up creates them
+// (prefix: --schema and "_"); status shows them.
+func TestMigrateMySQL(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv("DURABLE_TEST_MYSQL_DSN")
+	if dsn == "" {
+		t.Skip("MySQL tests need a server: set DURABLE_TEST_MYSQL_DSN")
+	}
+	schema := "cli" + randomSuffix()
+	t.Cleanup(func() { dropMySQLTables(dsn, schema+"_") })
+	conn := []string{"--dsn", "mysql://" + dsn, "--schema", schema}
+	r := runCmd(append([]string{"executions", "list"}, conn...)...)
+	if r.code != exitError || !strings.Contains(r.stderr, "migrations are off") || !strings.Contains(r.stderr, "migrate up") {
+		t.Errorf("list on missing tables: %s", r)
+	}
+	r = runCmd(append([]string{"migrate", "status"}, conn...)...)
+	if r.code != exitOK || !strings.Contains(r.stdout, "MySQL tables "+schema+"_*: schema version 0") {
+		t.Errorf("migrate status of missing tables: %s", r)
+	}
+	r = runCmd(append([]string{"migrate", "up"}, conn...)...)
+	if r.code != exitOK || !strings.Contains(r.stdout, "applied 001_init") {
+		t.Errorf("migrate up: %s", r)
+	}
+	r = runCmd(append([]string{"migrate", "status"}, conn...)...)
+	if r.code != exitOK || !strings.Contains(r.stdout, "up to date") {
+		t.Errorf("migrate status after up: %s", r)
+	}
+	if r := runCmd(append([]string{"stats"}, conn...)...); r.code != exitOK || !strings.Contains(r.stdout, "no executions") {
+		t.Errorf("stats after migrate up: %s", r)
+	}
+	if r := runCmd("migrate", "sql", "--store", "mysql", "--schema", schema); r.code != exitOK ||
+		!strings.Contains(r.stdout, "CREATE TABLE IF NOT EXISTS "+schema+"_executions") {
+		t.Errorf("migrate sql --store mysql: %s", r)
 	}
 }
 

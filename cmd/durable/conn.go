@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/mysql"
 	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
@@ -23,7 +25,9 @@ const (
 )
 
 // connFlags are the flags of every command that operates a store: --db
-// for a SQLite file, or --dsn and --schema for PostgreSQL.
+// for a SQLite file, or --dsn and --schema for PostgreSQL, or for MySQL
+// (a DSN that starts with mysql://; the schema names the table prefix,
+// schema + "_").
 type connFlags struct {
 	db, dsn, schema string
 }
@@ -32,8 +36,8 @@ func (c *cli) connFlags() *connFlags {
 	var f connFlags
 	c.group("store (one of --db and --dsn; the flags win over the environment)")
 	c.stringVar(&f.db, "db", "", "`PATH` of the SQLite database file (env "+envDB+")")
-	c.stringVar(&f.dsn, "dsn", "", "`URL` of the PostgreSQL database, e.g. postgres://user@host:5432/db (env "+envDSN+")")
-	c.stringVar(&f.schema, "schema", "", "`NAME` of the PostgreSQL schema holding durable's tables (env "+envSchema+"; default "+postgres.DefaultSchema+")")
+	c.stringVar(&f.dsn, "dsn", "", "`URL` of the PostgreSQL database, e.g. postgres://user@host:5432/db, or of the MySQL one, e.g. mysql://user:pw@tcp(host:3306)/db (env "+envDSN+")")
+	c.stringVar(&f.schema, "schema", "", "`NAME` of the PostgreSQL schema holding durable's tables; on MySQL, the tables are NAME_* (env "+envSchema+"; default "+postgres.DefaultSchema+")")
 	c.group("flags")
 	return &f
 }
@@ -66,16 +70,40 @@ func (f *connFlags) resolve(c *cli) (string, error) {
 		return "", errors.New("--schema is for PostgreSQL (--dsn); a SQLite file (--db) has no schema")
 	}
 	f.db, f.dsn, f.schema = db, dsn, schema
-	if db != "" {
+	switch {
+	case db != "":
 		return "sqlite", nil
+	case f.mysql():
+		return "mysql", nil
 	}
 	return "postgres", nil
+}
+
+// mysqlScheme starts a --dsn that names a MySQL database.
+const mysqlScheme = "mysql://"
+
+// mysql reports whether the flags name a MySQL database.
+func (f *connFlags) mysql() bool { return strings.HasPrefix(f.dsn, mysqlScheme) }
+
+// mysqlDSN is the go-sql-driver DSN of a mysql:// --dsn.
+func (f *connFlags) mysqlDSN() string { return strings.TrimPrefix(f.dsn, mysqlScheme) }
+
+// mysqlPrefix is the MySQL table prefix the --schema names.
+func (f *connFlags) mysqlPrefix() string {
+	schema := f.schema
+	if schema == "" {
+		schema = postgres.DefaultSchema
+	}
+	return schema + "_"
 }
 
 // where names the store for messages.
 func (f *connFlags) where() string {
 	if f.db != "" {
 		return f.db
+	}
+	if f.mysql() {
+		return "MySQL tables " + f.mysqlPrefix() + "*"
 	}
 	schema := f.schema
 	if schema == "" {
@@ -106,6 +134,17 @@ func (f *connFlags) openStore(ctx context.Context, create bool) (storage.Store, 
 			}
 		}
 		s, err := sqlite.Open(ctx, f.db, sqlite.Config{})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if f.mysql() {
+		s, err := mysql.Open(ctx, f.mysqlDSN(), mysql.Config{TablePrefix: f.mysqlPrefix(), DisableMigrations: !create,
+			DisableEvents: true, Logger: quiet})
+		if errors.Is(err, mysql.ErrSchemaVersion) && !create {
+			return nil, fmt.Errorf("%w\n(`durable migrate status` shows the tables' migrations; `durable migrate up` applies them)", err)
+		}
 		if err != nil {
 			return nil, err
 		}

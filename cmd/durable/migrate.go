@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/durable-go/durable/storage/mysql"
 	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
@@ -50,6 +51,16 @@ func (f *connFlags) migrationStatus(ctx context.Context) (ms []migration, exists
 			}
 			return ms, false, nil
 		}
+		if err != nil {
+			return nil, false, err
+		}
+		for _, m := range st {
+			ms = append(ms, migration{m.Version, m.Name, m.Applied, m.AppliedAt, m.Known, m.Modified})
+		}
+		return ms, true, nil
+	}
+	if f.mysql() {
+		st, err := mysql.MigrationStatus(ctx, f.mysqlDSN(), f.mysqlPrefix())
 		if err != nil {
 			return nil, false, err
 		}
@@ -164,7 +175,10 @@ func runMigrateStatus(args []string, stdout, stderr io.Writer) int {
 		return c.errorf("database file %s does not exist (--db); `durable migrate up --db %s` creates it", conn.db, conn.db)
 	}
 	latest := sqlite.SchemaVersion()
-	if conn.dsn != "" {
+	switch {
+	case conn.mysql():
+		latest = mysql.SchemaVersion
+	case conn.dsn != "":
 		latest = postgres.SchemaVersion
 	}
 	if asJSON {
@@ -209,17 +223,18 @@ func runMigrateStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func runMigrateSQL(args []string, stdout, stderr io.Writer) int {
-	c := newCLI("migrate sql", "[--store sqlite|postgres] [--schema NAME] [--since VERSION]", "Prints the SQL of the migrations after --since, as one script that applies them\n"+
+	c := newCLI("migrate sql", "[--store sqlite|postgres|mysql] [--schema NAME] [--since VERSION]", "Prints the SQL of the migrations after --since, as one script that applies them\n"+
 		"in one transaction and records them as applied, so that applications (even a\n"+
 		"PostgreSQL store with Config.DisableMigrations) find the schema up to date. It\n"+
 		"connects to nothing: the store is --store, or the one --db or --dsn names.", stdout, stderr)
 	conn := c.connFlags()
 	var kind string
 	var since int
-	c.stringVar(&kind, "store", "", "print the SQL of this `STORE`: sqlite or postgres (default: the one --db or --dsn names)")
+	c.stringVar(&kind, "store", "", "print the SQL of this `STORE`: sqlite, postgres or mysql (default: the one --db or --dsn names)")
 	c.intVar(&since, "since", 0, "print the migrations after schema `VERSION` (what `durable migrate status` shows)")
 	c.examples = []string{"durable migrate sql --store postgres --schema jobs | psql \"$DSN\"",
-		"durable migrate sql --db app.db --since 3 | sqlite3 app.db"}
+		"durable migrate sql --db app.db --since 3 | sqlite3 app.db",
+		"durable migrate sql --store mysql --schema jobs | mysql -h db app"}
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
@@ -230,7 +245,7 @@ func runMigrateSQL(args []string, stdout, stderr io.Writer) int {
 	if kind == "" {
 		var err error
 		if kind, err = conn.resolve(c); err != nil {
-			return c.fail(fmt.Errorf("%w; or give --store sqlite or --store postgres", err))
+			return c.fail(fmt.Errorf("%w; or give --store sqlite, --store postgres or --store mysql", err))
 		}
 	} else {
 		set := map[string]bool{}
@@ -246,8 +261,10 @@ func runMigrateSQL(args []string, stdout, stderr io.Writer) int {
 		script, err = sqlite.MigrationSQL(since)
 	case "postgres":
 		script, err = postgres.MigrationSQL(conn.schema, since)
+	case "mysql":
+		script, err = mysql.MigrationSQL(conn.mysqlPrefix(), since)
 	default:
-		return c.failf("--store must be sqlite or postgres, not %q", kind)
+		return c.failf("--store must be sqlite, postgres or mysql, not %q", kind)
 	}
 	if err != nil {
 		return c.fail(err)
