@@ -224,9 +224,10 @@ func runMigrateStatus(args []string, stdout, stderr io.Writer) int {
 
 func runMigrateSQL(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("migrate sql", "[--store sqlite|postgres|mysql] [--schema NAME] [--since VERSION]", "Prints the SQL of the migrations after --since, as one script that applies them\n"+
-		"in one transaction and records them as applied, so that applications (even a\n"+
-		"PostgreSQL store with Config.DisableMigrations) find the schema up to date. It\n"+
-		"connects to nothing: the store is --store, or the one --db or --dsn names.", stdout, stderr)
+		"in one transaction (on MySQL, which commits DDL at once, statement by statement,\n"+
+		"each idempotent) and records them as applied, so that applications (even a\n"+
+		"store with Config.DisableMigrations) find the schema up to date. It connects to\n"+
+		"nothing: the store is --store, or the one --db or --dsn names.", stdout, stderr)
 	conn := c.connFlags()
 	var kind string
 	var since int
@@ -234,7 +235,7 @@ func runMigrateSQL(args []string, stdout, stderr io.Writer) int {
 	c.intVar(&since, "since", 0, "print the migrations after schema `VERSION` (what `durable migrate status` shows)")
 	c.examples = []string{"durable migrate sql --store postgres --schema jobs | psql \"$DSN\"",
 		"durable migrate sql --db app.db --since 3 | sqlite3 app.db",
-		"durable migrate sql --store mysql --schema jobs | mysql -h db app"}
+		"durable migrate sql --store mysql --schema jobs | mysql --host=db app"}
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
