@@ -70,8 +70,11 @@ type Dashboard struct {
 	mux    *http.ServeMux
 	pages  *pages
 	hub    *hub
-	static http.Handler
-	log    *slog.Logger
+	counts *countsCache
+	// lastHourCounts counts the executions finished in the last hour.
+	lastHourCounts *countsCache
+	static         http.Handler
+	log            *slog.Logger
 }
 
 // New returns a dashboard of the executions of ex's store. ex need not be
@@ -101,7 +104,10 @@ func New(ex *durable.Executor, cfg Config) (*Dashboard, error) {
 	d.pages = p
 	sub, _ := fs.Sub(staticFS, "static")
 	d.static = http.StripPrefix("/static/", http.FileServerFS(sub))
-	d.hub = newHub(ex, d.pages, cfg.LiveInterval, cfg.Logger)
+	d.counts = &countsCache{ex: ex, min: countsEvery * cfg.LiveInterval}
+	d.lastHourCounts = &countsCache{ex: ex, min: countsEvery * cfg.LiveInterval,
+		filter: func() durable.Filter { return durable.Filter{FinishedFrom: time.Now().Add(-time.Hour)} }}
+	d.hub = newHub(ex, d.pages, d.counts, cfg.LiveInterval, cfg.Logger)
 	if cfg.Events != nil {
 		d.hub.start(cfg.Events)
 	}

@@ -36,7 +36,8 @@
 // result is rendered once and sent to every page. What is pushed: the new
 // status of executions that finished, the newest executions (inserted at
 // the top of an unfiltered or simply filtered first page), and the
-// counts (at most every 5 intervals). Not pushed: a ready execution
+// counts (at most every 5 intervals, and at most a tenth of the time:
+// counting reads every row; the overview pages share the same counts). Not pushed: a ready execution
 // becoming running (the stores publish no event for a claim; a reload
 // shows it), and changes on pages other than the newest executions.
 // Stores publish the events of other processes too (PostgreSQL with

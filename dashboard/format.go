@@ -86,7 +86,7 @@ type jsonNode struct {
 	Kind   string // object, array, string, number, bool, null
 	Text   string // a scalar's text (a string's with its quotes)
 	Kids   []jsonNode
-	Open   bool // shown unfolded (the first levels)
+	Open   bool // shown unfolded (the first two levels, when not long)
 }
 
 // payload is an input or output as the execution page shows it: a
@@ -97,7 +97,19 @@ type payload struct {
 	Size    int
 	Tree    *jsonNode
 	Text    string // not JSON, or too large to draw as a tree
+	Cut     bool   // Text is the first maxShownBytes only
 }
+
+// maxOpenKids is the most members an object or array shown unfolded may
+// have.
+const maxOpenKids = 20
+
+// maxTreeBytes is the largest payload drawn as a tree; maxShownBytes the
+// most of a payload's text a page shows.
+const (
+	maxTreeBytes  = 64 << 10
+	maxShownBytes = 64 << 10
+)
 
 // maxTreeNodes bounds the collapsible tree; a larger document is shown
 // pretty-printed.
@@ -108,18 +120,26 @@ func payloadOf(b []byte) payload {
 		return payload{}
 	}
 	p := payload{Present: true, Size: len(b)}
-	if n, err := parseJSON(b); err == nil {
-		p.Tree = &n
-		return p
+	if len(b) <= maxTreeBytes {
+		if n, err := parseJSON(b); err == nil {
+			p.Tree = &n
+			return p
+		}
 	}
 	var buf bytes.Buffer
 	if json.Indent(&buf, b, "", "  ") == nil {
 		p.Text = buf.String()
-		return p
-	}
-	p.Text = strconv.QuoteToGraphic(string(b))
-	if utf8Text(b) {
+	} else if utf8Text(b) {
 		p.Text = string(b)
+	} else {
+		p.Text = strconv.QuoteToGraphic(string(b))
+	}
+	if len(p.Text) > maxShownBytes {
+		cut := maxShownBytes
+		for cut > 0 && !utf8.RuneStart(p.Text[cut]) {
+			cut--
+		}
+		p.Text, p.Cut = p.Text[:cut], true
 	}
 	return p
 }
@@ -156,7 +176,7 @@ func parseValue(dec *json.Decoder, count *int, depth int) (jsonNode, error) {
 	}
 	switch v := tok.(type) {
 	case json.Delim:
-		n := jsonNode{Kind: "object", Open: depth < 2}
+		n := jsonNode{Kind: "object"}
 		if v == '[' {
 			n.Kind = "array"
 		}
@@ -176,6 +196,7 @@ func parseValue(dec *json.Decoder, count *int, depth int) (jsonNode, error) {
 			kid.Key, kid.HasKey = key, true
 			n.Kids = append(n.Kids, kid)
 		}
+		n.Open = depth < 2 && len(n.Kids) <= maxOpenKids
 		_, err := dec.Token() // the closing delimiter
 		return n, err
 	case string:

@@ -26,7 +26,7 @@ const testToken = "test-token-0123456789abcdef"
 // fixture is a started executor on a SQLite file with a few tasks, and a
 // dashboard on it served by an httptest server.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	ex      *durable.Executor
 	store   *countingStore
 	dash    *Dashboard
@@ -56,7 +56,7 @@ func (s *countingStore) Count(ctx context.Context, p storage.CountParams) ([]sto
 	return s.Store.Count(ctx, p)
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "dash.db"), sqlite.Config{})
@@ -201,7 +201,7 @@ func (f *fixture) csrf(c *http.Client) string {
 }
 
 // wait waits for h to finish.
-func wait[O any](t *testing.T, h *durable.Handle[O]) durable.Execution[O] {
+func wait[O any](t testing.TB, h *durable.Handle[O]) durable.Execution[O] {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -231,4 +231,13 @@ func mustContain(t *testing.T, body string, wants ...string) {
 			t.Errorf("page lacks %q", w)
 		}
 	}
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -28,7 +28,7 @@ type listQuery struct {
 	OldestFirst    bool
 	Limit          int
 	Cursor         string
-	FilterSetCount int // how many filters are set (for the live rows)
+	FilterSetCount int // how many filters are set
 }
 
 // pageSizes are the page sizes the list offers.

@@ -25,7 +25,8 @@ import (
 //     executor claimed at insert is announced by no event until it
 //     finishes;
 //   - counts: the counts by task and status (one Count), rendered once as
-//     the overview's table, at most every countsEvery intervals.
+//     the overview's table, at most every countsEvery intervals, and at
+//     most a tenth of the time (countsCache).
 //
 // The hub runs at most one query per Config.LiveInterval whatever the
 // number of viewers, and none while nobody watches: the load it adds to
@@ -47,18 +48,18 @@ const recentRows = 20
 type hub struct {
 	ex       *durable.Executor
 	pages    *pages
+	counts   *countsCache
 	interval time.Duration
 	log      *slog.Logger
 
-	mu         sync.Mutex
-	viewers    map[*viewer]struct{}
-	finished   []string
-	seen       map[string]bool // ids in finished
-	ready      bool            // the newest rows may have changed
-	dirty      bool            // an event came since the last counts
-	lastCounts time.Time
-	turn       int
-	stopped    bool
+	mu       sync.Mutex
+	viewers  map[*viewer]struct{}
+	finished []string
+	seen     map[string]bool // ids in finished
+	ready    bool            // the newest rows may have changed
+	dirty    bool            // an event came since the last counts
+	turn     int
+	stopped  bool
 
 	kick    chan struct{}
 	done    chan struct{}
@@ -72,8 +73,8 @@ type viewer struct {
 	missed atomic.Bool // a message was dropped: the viewer fell behind
 }
 
-func newHub(ex *durable.Executor, p *pages, interval time.Duration, log *slog.Logger) *hub {
-	return &hub{ex: ex, pages: p, interval: interval, log: log, viewers: map[*viewer]struct{}{},
+func newHub(ex *durable.Executor, p *pages, counts *countsCache, interval time.Duration, log *slog.Logger) *hub {
+	return &hub{ex: ex, pages: p, counts: counts, interval: interval, log: log, viewers: map[*viewer]struct{}{},
 		seen: map[string]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
@@ -170,8 +171,8 @@ func (h *hub) step(ctx context.Context) bool {
 				h.ready, work = false, "rows"
 			}
 		case 2:
-			if h.dirty && time.Since(h.lastCounts) >= countsEvery*h.interval {
-				h.dirty, h.lastCounts, work = false, time.Now(), "counts"
+			if h.dirty && h.counts.due() {
+				h.dirty, work = false, "counts"
 			}
 		}
 		if work != "" {
@@ -237,12 +238,12 @@ func (h *hub) query(ctx context.Context, work string, ids []string) ([]byte, err
 		}
 		return sse("rows", out)
 	default: // counts
-		counts, err := h.ex.Count(ctx, durable.Filter{})
+		counts, at, err := h.counts.get(ctx)
 		if err != nil {
 			return nil, err
 		}
 		var buf bytes.Buffer
-		if err := h.pages.fragment(&buf, "overview", "counts", h.pages.countsOf(counts, now)); err != nil {
+		if err := h.pages.fragment(&buf, "overview", "counts", h.pages.countsOf(counts, at, now)); err != nil {
 			return nil, err
 		}
 		return sse("counts", map[string]string{"html": buf.String()})

@@ -44,7 +44,7 @@ type cell struct {
 	Link string
 }
 
-func (p *pages) countsOf(counts []durable.Count, now time.Time) countsView {
+func (p *pages) countsOf(counts []durable.Count, at, now time.Time) countsView {
 	byStatus := map[durable.Status]int64{}
 	byTask := map[string]map[durable.Status]int64{}
 	oldest := map[string]time.Time{}
@@ -60,7 +60,7 @@ func (p *pages) countsOf(counts []durable.Count, now time.Time) countsView {
 			oldest[c.TaskID] = c.OldestDue
 		}
 	}
-	v := countsView{Updated: momentOf(now, now)}
+	v := countsView{Updated: momentOf(at, now)}
 	for _, s := range statusOrder {
 		if byStatus[s] > 0 {
 			v.Totals = append(v.Totals, statusCount{s, byStatus[s]})
@@ -120,12 +120,12 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, b base) {
 	now := time.Now()
 	data := overviewData{base: b}
 	data.Title, data.Nav = "Overview", "overview"
-	counts, err := d.ex.Count(ctx, durable.Filter{})
+	counts, at, err := d.counts.get(ctx)
 	if err != nil {
 		d.fail(w, r, b, err)
 		return
 	}
-	data.Counts = d.pages.countsOf(counts, now)
+	data.Counts = d.pages.countsOf(counts, at, now)
 	var oldest time.Time
 	for _, c := range counts {
 		if !c.OldestDue.IsZero() && (oldest.IsZero() || c.OldestDue.Before(oldest)) {
@@ -139,7 +139,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, b base) {
 		d.fail(w, r, b, err)
 		return
 	}
-	if err := d.executors(ctx, now, &data); err != nil {
+	if err := d.executors(ctx, now, running(counts), &data); err != nil {
 		d.fail(w, r, b, err)
 		return
 	}
@@ -148,11 +148,11 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, b base) {
 
 // lastHour counts the executions that finished in the last hour.
 func (d *Dashboard) lastHour(ctx context.Context, now time.Time, data *overviewData) error {
-	from := now.Add(-time.Hour)
-	counts, err := d.ex.Count(ctx, durable.Filter{FinishedFrom: from})
+	counts, at, err := d.lastHourCounts.get(ctx)
 	if err != nil {
 		return err
 	}
+	from := at.Add(-time.Hour)
 	byTask := map[string]*hourTask{}
 	var order []string
 	for _, c := range counts {
@@ -189,16 +189,32 @@ func (d *Dashboard) lastHour(ctx context.Context, now time.Time, data *overviewD
 	return nil
 }
 
+// running is the number of running executions in counts.
+func running(counts []durable.Count) int64 {
+	var n int64
+	for _, c := range counts {
+		if c.Status == durable.StatusRunning {
+			n += c.N
+		}
+	}
+	return n
+}
+
 // executors finds the executors holding running executions, with their
 // latest lease expiry: an executor renews its leases every LeaseDuration/3,
-// so its last heartbeat was the latest expiry minus LeaseDuration.
-func (d *Dashboard) executors(ctx context.Context, now time.Time, data *overviewData) error {
+// so its last heartbeat was the latest expiry minus LeaseDuration. The
+// list asks for as many rows as the counts found running (a store may walk
+// every row to find running ones; it stops once it has them all).
+func (d *Dashboard) executors(ctx context.Context, now time.Time, nRunning int64, data *overviewData) error {
+	if nRunning == 0 {
+		return nil
+	}
 	page, err := d.ex.List(ctx, durable.ListOptions{Filter: durable.Filter{Statuses: []durable.Status{durable.StatusRunning}},
-		Limit: maxRunningRead})
+		Limit: int(min(nRunning, maxRunningRead))})
 	if err != nil {
 		return err
 	}
-	data.ExecutorsCut = page.Next != ""
+	data.ExecutorsCut = nRunning > maxRunningRead
 	byID := map[string]*executorView{}
 	latest := map[string]time.Time{}
 	var ids []string

@@ -49,6 +49,7 @@ func newPages(prefix string) (*pages, error) {
 // render writes page name with data, or a 500 page when it fails.
 func (p *pages) render(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer
+	buf.Grow(32 << 10)
 	if err := p.byName[name].Execute(&buf, data); err != nil {
 		http.Error(w, "dashboard: rendering "+name+": "+err.Error(), http.StatusInternalServerError)
 		return

@@ -204,7 +204,7 @@ func (s *stream) close() { s.res.Body.Close() }
 
 // next reads events until one named event whose data contains want, and
 // returns its data.
-func (s *stream) next(t *testing.T, event, want string) string {
+func (s *stream) next(t testing.TB, event, want string) string {
 	t.Helper()
 	done := make(chan string, 1)
 	go func() {

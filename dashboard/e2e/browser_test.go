@@ -105,7 +105,11 @@ func newApp(t *testing.T, store storage.Store) *app {
 	a.fan = durable.Must(durable.NewParentTask(ex, "nightly_report", func(ctx context.Context, n int) (durable.Spawn[string], error) {
 		sp := durable.Spawn[string]{Output: "report"}
 		for i := range n {
-			sp.Children = append(sp.Children, durable.ChildOf(a.greet, fmt.Sprintf("user-%d@example.com", i)))
+			child := durable.ChildOf(a.greet, fmt.Sprintf("user-%d@example.com", i))
+			if i%100 == 99 { // a few fail: the report fails, its unfinished children are cancelled
+				child = durable.ChildOf(a.fail, fmt.Sprintf("R-%d", i))
+			}
+			sp.Children = append(sp.Children, child)
 		}
 		return sp, nil
 	}))
@@ -241,7 +245,17 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 // shot saves a screenshot of the whole page.
 func (b *browser) shot(t *testing.T, name string) {
 	t.Helper()
-	png := get(t, b, "screenshot "+name, chromedp.FullScreenshot(100))
+	b.save(t, name, get(t, b, "screenshot "+name, chromedp.FullScreenshot(100)))
+}
+
+// viewShot saves a screenshot of what the window shows.
+func (b *browser) viewShot(t *testing.T, name string) {
+	t.Helper()
+	b.save(t, name, get(t, b, "screenshot "+name, chromedp.CaptureScreenshot()))
+}
+
+func (b *browser) save(t *testing.T, name string, png []byte) {
+	t.Helper()
 	path := filepath.Join(b.out, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
@@ -315,10 +329,11 @@ func runBrowser(t *testing.T, storeName string, store storage.Store) {
 	b.do(t, "overview", visible(`#live:not([hidden])`), visible(`.card .st-failed`), visible(`.card .st-running`))
 	b.shot(t, "overview")
 
-	// Filter the list: failed only.
+	// Filter the list: failed, top-level only (the report's failed
+	// children are not).
 	b.do(t, "list", chromedp.Navigate(base+"/executions"), visible(`#list`))
 	b.shot(t, "list")
-	b.do(t, "filter failed", click(`input[name=status][value=failed]`), click(`#apply`),
+	b.do(t, "filter failed", click(`input[name=status][value=failed]`), click(`input[name=top]`), click(`#apply`),
 		visible(`#list tbody tr[data-exec-id]`))
 	rows := eval[[]string](t, b, `Array.from(document.querySelectorAll("#list tbody tr[data-exec-id]"), r => r.dataset.execId)`)
 	if len(rows) != 1 || rows[0] != failed.ID() {
@@ -332,7 +347,7 @@ func runBrowser(t *testing.T, storeName string, store storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cells := eval[[]string](t, b, `Array.from(document.querySelectorAll(".strip .cell.c-completed"), c => c.dataset.execId)`)
+	cells := eval[[]string](t, b, `Array.from(document.querySelectorAll(".strip .cell"), c => c.dataset.execId)`)
 	tableRows := eval[int](t, b, `document.querySelectorAll("table.children tbody tr[data-exec-id]").length`)
 	if len(cells) != 240 || tableRows != 240 {
 		t.Fatalf("the tree shows %d cells and %d rows, want 240 children", len(cells), tableRows)
@@ -341,8 +356,13 @@ func runBrowser(t *testing.T, storeName string, store storage.Store) {
 		if cells[i] != c.ID {
 			t.Fatalf("cell %d is %s, want child %d, %s", i, cells[i], i, c.ID)
 		}
+		class := eval[string](t, b, fmt.Sprintf(`document.querySelectorAll(".strip .cell")[%d].className`, i))
+		if class != "cell c-"+string(c.Status) {
+			t.Fatalf("cell %d is drawn %q, the child is %s", i, class, c.Status)
+		}
 	}
 	b.shot(t, "execution-children")
+	b.viewShot(t, "execution-children-top")
 	// A child's page leads back to its parent.
 	b.do(t, "child", click(`.strip .cell:nth-child(7)`), visible(`.crumbs a`))
 	if crumb := eval[string](t, b, `document.querySelector(".crumbs a").getAttribute("href")`); crumb != "/executions/"+fan.ID() {
@@ -423,6 +443,7 @@ func runBrowser(t *testing.T, storeName string, store storage.Store) {
 	b.do(t, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(base+"/executions"), visible(`#list`))
 	b.shot(t, "list-phone")
+	b.do(t, "phone filters", click(`#filters > summary`), visible(`#apply`))
 	b.do(t, "phone execution", chromedp.Navigate(base+"/executions/"+failed.ID()), visible(`.errbox`))
 	b.shot(t, "execution-phone")
 }

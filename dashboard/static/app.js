@@ -40,6 +40,12 @@
   }
   setInterval(refreshTimes, 15000);
 
+  // On a phone, the list's filters start folded unless some are set.
+  var filters = doc.getElementById("filters");
+  if (filters && filters.dataset.set === "0" && window.matchMedia && matchMedia("(max-width: 700px)").matches) {
+    filters.open = false;
+  }
+
   // Keyboard: / search, j/k move in a table, Enter opens, o/e sections, t theme.
   var selected = -1;
   function rows() { return Array.prototype.slice.call(doc.querySelectorAll("table.grid tbody tr[data-exec-id]")); }
