@@ -20,7 +20,7 @@ func (s *Store) Cancel(ctx context.Context, p storage.CancelParams) (bool, error
 	}
 	var cancelled, found bool
 	var ev events
-	err = s.withTx(ctx, func(tx *sql.Tx) error {
+	err = s.withTx(ctx, func(tx *pipe) error {
 		cancelled, found, ev = false, false, events{}
 		w := newTxWrite(s, tx, p.Now)
 		if err := w.lock(ctx, []string{p.ID}); err != nil {

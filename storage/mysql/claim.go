@@ -38,7 +38,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	from, rescuing := s.rescues.Start(s.pacingClock(p.Now))
 	var out []storage.Execution
 	var rescuedAt int64
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		out = nil
 		if rescuing {
 			var err error
@@ -59,7 +59,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	return out, nil
 }
 
-func (s *Store) claimTx(ctx context.Context, tx *sql.Tx, p storage.ClaimParams) ([]storage.Execution, error) {
+func (s *Store) claimTx(ctx context.Context, tx *pipe, p storage.ClaimParams) ([]storage.Execution, error) {
 	nowArg := s.nowArg(p.Now)
 	args := append([]any{nowArg, nowArg}, stringArgs(p.TaskIDs)...)
 	args = append(args, p.Limit)
@@ -95,7 +95,7 @@ func (s *Store) claimTx(ctx context.Context, tx *sql.Tx, p storage.ClaimParams) 
 		e.DueAt, e.UpdatedAt = time.UnixMicro(lease).UTC(), time.UnixMicro(now).UTC()
 	}
 	claimArgs := append([]any{now, p.ExecutorID, lease, now}, int64Args(seqs)...)
-	if _, err := tx.ExecContext(ctx, expand(s.q.claim, len(seqs)), claimArgs...); err != nil {
+	if err := tx.Defer(ctx, expand(s.q.claim, len(seqs)), claimArgs...); err != nil {
 		return nil, err
 	}
 	if len(lapsedSeqs) > 0 {
@@ -104,7 +104,7 @@ func (s *Store) claimTx(ctx context.Context, tx *sql.Tx, p storage.ClaimParams) 
 			cases += "WHEN ? THEN ? "
 		}
 		stmt := replaceValues(expand(s.q.claimErrors, len(lapsedSeqs)), cases)
-		if _, err := tx.ExecContext(ctx, stmt, append(lapsed, int64Args(lapsedSeqs)...)...); err != nil {
+		if err := tx.Defer(ctx, stmt, append(lapsed, int64Args(lapsedSeqs)...)...); err != nil {
 			return nil, err
 		}
 	}
@@ -130,7 +130,7 @@ func leaseExpired(e *storage.Execution, executor string) *storage.ErrorInfo {
 // rescue moves the lapsed leases whose expiry lies in the window (from,
 // now] to DueAt = CreatedAt (see rescue_pick in queries.sql), and returns
 // the now it used.
-func (s *Store) rescue(ctx context.Context, tx *sql.Tx, t, from time.Time) (int64, error) {
+func (s *Store) rescue(ctx context.Context, tx *pipe, t, from time.Time) (int64, error) {
 	now, err := s.now(ctx, tx, t)
 	if err != nil {
 		return 0, err
@@ -147,8 +147,7 @@ func (s *Store) rescue(ctx context.Context, tx *sql.Tx, t, from time.Time) (int6
 	if err != nil || len(seqs) == 0 {
 		return now, err
 	}
-	_, err = tx.ExecContext(ctx, expand(s.q.rescue, len(seqs)), int64Args(seqs)...)
-	return now, err
+	return now, tx.Defer(ctx, expand(s.q.rescue, len(seqs)), int64Args(seqs)...)
 }
 
 // scanInt64s reads rows of one integer column.

@@ -29,7 +29,7 @@ func (s *Store) Complete(ctx context.Context, p storage.CompleteParams) ([]stora
 		return results, nil
 	}
 	var ev events
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		clear(results)
 		w := newTxWrite(s, tx, p.Now)
 		if err := w.lockBatch(ctx, p.Transitions); err != nil {
@@ -165,10 +165,10 @@ func (w *txWrite) insertChildren(ctx context.Context, t *storage.Transition, res
 			return false, nil
 		}
 	}
-	if _, err := w.tx.ExecContext(ctx, "SAVEPOINT "+childSavepoint); err != nil {
+	if err := w.tx.Defer(ctx, "SAVEPOINT "+childSavepoint); err != nil {
 		return false, err
 	}
-	err := w.s.insertRows(ctx, w.tx, t.Children, t.ChildDelays, &w.now)
+	err := w.s.insertRows(ctx, w.tx, t.Children, t.ChildDelays, &w.now, false)
 	if isDuplicate(err) {
 		if _, rerr := w.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+childSavepoint); rerr != nil {
 			return false, rerr

@@ -57,7 +57,16 @@ func (s *Store) writeEvent(ctx context.Context, q querier, tag string, ev storag
 	if len(ev.Finished) > 0 {
 		finished = idpack.Append(nil, ev.Finished)
 	}
-	_, err := q.ExecContext(ctx, s.q.eventInsert, tag, ev.Ready, finished)
+	return execOrDefer(ctx, q, s.q.eventInsert, tag, ev.Ready, finished)
+}
+
+// execOrDefer runs a statement whose result nobody reads through q, or
+// defers it when q is a pipe (see pipe.Defer).
+func execOrDefer(ctx context.Context, q querier, stmt string, args ...any) error {
+	if p, ok := q.(*pipe); ok {
+		return p.Defer(ctx, stmt, args...)
+	}
+	_, err := q.ExecContext(ctx, stmt, args...)
 	return err
 }
 

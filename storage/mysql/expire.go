@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -24,7 +23,7 @@ func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams
 	if err := p.Validate(); err != nil {
 		return res, fmt.Errorf("mysql: %w", err)
 	}
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		res = storage.DeleteExpiredResult{}
 		ids, err := s.expiredRoots(ctx, tx, &p, &res)
 		if err != nil || len(ids) == 0 {
@@ -67,7 +66,7 @@ func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams
 
 // expiredRoots reads the ids of the roots p selects, in list order (a
 // plain read); it sets res.Roots and res.Last.
-func (s *Store) expiredRoots(ctx context.Context, tx *sql.Tx, p *storage.DeleteExpiredParams, res *storage.DeleteExpiredResult) ([]string, error) {
+func (s *Store) expiredRoots(ctx context.Context, tx *pipe, p *storage.DeleteExpiredParams, res *storage.DeleteExpiredResult) ([]string, error) {
 	statuses := make([]string, len(p.Statuses))
 	for i, st := range p.Statuses {
 		statuses[i] = string(st)

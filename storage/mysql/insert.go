@@ -106,7 +106,17 @@ const maxInsertRows = 1000
 // their tags. A nil now is the server's clock, read by each statement (no
 // round trip to learn it first); the rows must then have no tags, whose
 // rows need the executions' created_at.
-func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execution, delays []time.Duration, now *int64) error {
+//
+// With deferred, the statements are deferred when q is a pipe: their
+// errors (a duplicate) then come with a later statement.
+func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execution, delays []time.Duration, now *int64, deferred bool) error {
+	exec := func(stmt string, args []any) error {
+		if deferred {
+			return execOrDefer(ctx, q, stmt, args...)
+		}
+		_, err := q.ExecContext(ctx, stmt, args...)
+		return err
+	}
 	if len(delays) != 0 && len(delays) != len(execs) {
 		return fmt.Errorf("%d delays for %d executions", len(delays), len(execs))
 	}
@@ -128,7 +138,7 @@ func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execu
 				return err
 			}
 		}
-		if _, err := q.ExecContext(ctx, s.q.insert+valuesSQL(args, now), args...); err != nil {
+		if err := exec(s.q.insert+valuesSQL(args, now), args); err != nil {
 			return err
 		}
 		start = end
@@ -136,7 +146,7 @@ func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execu
 	if now == nil {
 		return nil
 	}
-	return s.insertTags(ctx, q, execs, *now)
+	return s.insertTags(execs, *now, exec)
 }
 
 // valuesSQL is the VALUES list of rows of insertColumns args each. It
@@ -170,7 +180,7 @@ func valuesSQL(args []any, now *int64) string {
 }
 
 // insertTags inserts the tag rows of execs, inserted at now.
-func (s *Store) insertTags(ctx context.Context, q querier, execs []storage.Execution, now int64) error {
+func (s *Store) insertTags(execs []storage.Execution, now int64, exec func(string, []any) error) error {
 	var args []any
 	n := 0
 	for i := range execs {
@@ -183,8 +193,7 @@ func (s *Store) insertTags(ctx context.Context, q querier, execs []storage.Execu
 		return nil
 	}
 	stmt := s.q.insertTags + strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
-	_, err := q.ExecContext(ctx, stmt, args...)
-	return err
+	return exec(stmt, args)
 }
 
 // Insert inserts p.Executions all or nothing in one transaction (with the
@@ -201,12 +210,12 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		return fmt.Errorf("mysql: insert: %w", err)
 	}
 	ev := storage.Event{Ready: storage.AnyReady(p.Executions)}
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		now, err := s.insertNow(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		if err := s.insertRows(ctx, tx, p.Executions, p.Delays, now); err != nil {
+		if err := s.insertRows(ctx, tx, p.Executions, p.Delays, now, true); err != nil {
 			return err
 		}
 		return s.recordEvent(ctx, tx, ev)
@@ -221,7 +230,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 // insertNow is the now of an insert (see insertRows): params' Now with
 // ClockParams; else nil (the server's clock, in the statement), unless a
 // row has tags: then the server's clock, read first.
-func (s *Store) insertNow(ctx context.Context, tx *sql.Tx, p storage.InsertParams) (*int64, error) {
+func (s *Store) insertNow(ctx context.Context, tx querier, p storage.InsertParams) (*int64, error) {
 	tagged := slices.ContainsFunc(p.Executions, func(e storage.Execution) bool { return len(e.Tags) > 0 })
 	if !tagged && s.nowArg(p.Now) == nil {
 		return nil, nil
@@ -280,7 +289,7 @@ func (s *Store) InsertTx(ctx context.Context, tx *sql.Tx, p storage.InsertParams
 		if err != nil {
 			return err
 		}
-		if err := s.insertRows(ctx, tx, p.Executions, p.Delays, now); err != nil {
+		if err := s.insertRows(ctx, tx, p.Executions, p.Delays, now, false); err != nil {
 			return err
 		}
 		return s.writeEvent(ctx, tx, "", storage.Event{Ready: storage.AnyReady(p.Executions)})

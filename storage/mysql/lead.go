@@ -28,7 +28,7 @@ func (s *Store) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {
 	}
 	var held bool
 	err := s.withRetry(ctx, func() error {
-		return s.runTx(ctx, func(tx *sql.Tx) error {
+		return s.runTx(ctx, func(tx *pipe) error {
 			now, err := s.now(ctx, tx, p.Now)
 			if err != nil {
 				return err

@@ -35,7 +35,7 @@ func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]sto
 	}
 	ids := leaseIDs(p.Leases)
 	held := make(map[storage.Lease]bool, len(p.Leases))
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		clear(held)
 		now, err := s.now(ctx, tx, p.Now)
 		if err != nil {
@@ -60,7 +60,7 @@ func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]sto
 		}
 		if len(seqs) > 0 {
 			args := append([]any{now + durMicros(p.Lease), now}, int64Args(seqs)...)
-			if _, err := tx.ExecContext(ctx, expand(s.q.heartbeat, len(seqs)), args...); err != nil {
+			if err := tx.Defer(ctx, expand(s.q.heartbeat, len(seqs)), args...); err != nil {
 				return err
 			}
 		}
@@ -135,7 +135,7 @@ func (s *Store) Release(ctx context.Context, p storage.ReleaseParams) error {
 	}
 	ids := leaseIDs(p.Leases)
 	var n int
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		rows, err := tx.QueryContext(ctx, expand(s.q.releaseLock, len(ids)), stringArgs(ids)...)
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Store) Release(ctx context.Context, p storage.ReleaseParams) error {
 
 // makeDue runs stmt (release or recover: arguments now, now, then the
 // seqs) on the locked rows seqs, and records a Ready event.
-func (s *Store) makeDue(ctx context.Context, tx *sql.Tx, stmt string, t time.Time, seqs []int64) error {
+func (s *Store) makeDue(ctx context.Context, tx *pipe, stmt string, t time.Time, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -173,7 +173,7 @@ func (s *Store) makeDue(ctx context.Context, tx *sql.Tx, stmt string, t time.Tim
 		return err
 	}
 	args := append([]any{now, now}, int64Args(seqs)...)
-	if _, err := tx.ExecContext(ctx, expand(stmt, len(seqs)), args...); err != nil {
+	if err := tx.Defer(ctx, expand(stmt, len(seqs)), args...); err != nil {
 		return err
 	}
 	return s.recordEvent(ctx, tx, storage.Event{Ready: true})
@@ -189,7 +189,7 @@ func (s *Store) Recover(ctx context.Context, p storage.RecoverParams) (int, erro
 		return 0, nil
 	}
 	var n int
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		rows, err := tx.QueryContext(ctx, s.q.recoverLock, p.ExecutorID)
 		if err != nil {
 			return err

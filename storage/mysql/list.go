@@ -200,7 +200,7 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 	ids = slices.Compact(ids)
 	var n int
 	var refused error
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *pipe) error {
 		n, refused = 0, nil
 		roots, err := s.readTree(ctx, tx, "t.id IN %s ORDER BY t.id FOR UPDATE", ids)
 		if err != nil {
@@ -233,7 +233,7 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 }
 
 // deleteRows deletes rows with their tag rows.
-func (s *Store) deleteRows(ctx context.Context, tx *sql.Tx, rows []treeRow) error {
+func (s *Store) deleteRows(ctx context.Context, tx *pipe, rows []treeRow) error {
 	if err := s.deleteTags(ctx, tx, rows); err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (s *Store) deleteRows(ctx context.Context, tx *sql.Tx, rows []treeRow) erro
 }
 
 // readTree reads the rows that cond (with %s for the list of ids) selects.
-func (s *Store) readTree(ctx context.Context, tx *sql.Tx, cond string, ids []string) ([]treeRow, error) {
+func (s *Store) readTree(ctx context.Context, tx *pipe, cond string, ids []string) ([]treeRow, error) {
 	var out []treeRow
 	for chunk := range slices.Chunk(ids, lockChunk) {
 		stmt := "SELECT t.seq, t.id, t.parent_id, t.root_id, t.status, t.created_at, t.tags FROM " + s.q.data.T +
@@ -306,7 +306,7 @@ func deleteProblem(ids []string, roots []treeRow) error {
 }
 
 // deleteTags deletes the tag rows of rows.
-func (s *Store) deleteTags(ctx context.Context, tx *sql.Tx, rows []treeRow) error {
+func (s *Store) deleteTags(ctx context.Context, tx *pipe, rows []treeRow) error {
 	var conds []string
 	var args []any
 	flush := func() error {

@@ -78,7 +78,7 @@ func (ev *events) event() storage.Event {
 // txWrite is one write transaction on locked rows.
 type txWrite struct {
 	s  *Store
-	tx *sql.Tx
+	tx *pipe
 	// nowArg is the .Now argument of the locking statements; now is the
 	// instant of the write: params' Now with ClockParams, else the
 	// server's clock as the first locking statement read it (no
@@ -93,7 +93,7 @@ type txWrite struct {
 	ev       events
 }
 
-func newTxWrite(s *Store, tx *sql.Tx, t time.Time) *txWrite {
+func newTxWrite(s *Store, tx *pipe, t time.Time) *txWrite {
 	w := &txWrite{s: s, tx: tx, nowArg: s.nowArg(t), rows: map[string]*rowState{}, inserted: map[string]bool{}}
 	if v, ok := w.nowArg.(int64); ok {
 		w.now = v
@@ -242,7 +242,7 @@ func (w *txWrite) write(ctx context.Context) error {
 			args = r.writeArgs(args)
 		}
 		sql := replaceValues(w.s.q.write, derived(writeColumns, end-start))
-		if _, err := w.tx.ExecContext(ctx, sql, args...); err != nil {
+		if err := w.tx.Defer(ctx, sql, args...); err != nil {
 			return err
 		}
 		start = end

@@ -29,6 +29,9 @@ type Store struct {
 	// asked for at each BEGIN unless the connections are opened in it
 	// (Open does that).
 	txOpts *sql.TxOptions
+	// multi: the connections take several statements at once (Open's
+	// pool), which pipe uses.
+	multi bool
 	// tag identifies this Store in the events table, so that its reader
 	// skips the events it already delivered directly.
 	tag string
@@ -81,6 +84,9 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(time.Minute)
 	s, err := newStore(ctx, db, true, cfg, info, nil)
+	if s != nil {
+		s.multi = true
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -105,6 +111,7 @@ func probe(ctx context.Context, dcfg *mysql.Config) (serverInfo, error) {
 // Open).
 func tune(dcfg *mysql.Config, info serverInfo) {
 	dcfg.InterpolateParams = true
+	dcfg.MultiStatements = true
 	dcfg.Collation = ""
 	dcfg.ParseTime = false
 	if dcfg.Params == nil {
@@ -253,24 +260,28 @@ func (s *Store) now(ctx context.Context, q querier, t time.Time) (int64, error) 
 // the whole transaction (a few times, with a growing pause) when InnoDB
 // rolled it back for a deadlock or a lock wait timeout. fn must not keep
 // state across attempts.
-func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) withTx(ctx context.Context, fn func(tx *pipe) error) error {
 	return s.withRetry(ctx, func() error { return s.runTx(ctx, fn) })
 }
 
-func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, s.txOpts)
+func (s *Store) runTx(ctx context.Context, fn func(tx *pipe) error) (err error) {
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback()
+			tx.rollback()
 		}
 	}()
 	if err = fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err = tx.commit(ctx); err != nil {
+		return err
+	}
+	tx.done()
+	return nil
 }
 
 // withRetry runs an operation, retrying it like withTx.
