@@ -136,4 +136,3 @@ func TestConformanceCrash(t *testing.T) {
 		},
 	})
 }
-
