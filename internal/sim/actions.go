@@ -19,7 +19,7 @@ type root struct {
 }
 
 // rootKinds are the kinds of top-level executions the workload enqueues.
-var rootKinds = []string{"job", "fan", "fan_fin", "seq", "loop", "nap"}
+var rootKinds = []string{"job", "fan", "fan_fin", "seq", "seq_nap", "loop", "nap"}
 
 // setUp makes the executors and the client, and schedules the workload
 // and the faults.
@@ -70,9 +70,8 @@ func (s *sim) caller() (*durable.Executor, *tasks) {
 // job draws a plain job's input.
 func (s *sim) job(name string) Job {
 	j := Job{Name: name, Fail: s.rng.IntN(jobRetries + 2), Iterations: 1 + s.rng.IntN(loopMaxIter+1)}
-	if s.rng.IntN(10) == 0 {
-		j.Fatal = true
-	}
+	j.Fatal = s.rng.IntN(10) == 0
+	j.Panic = s.rng.IntN(5) == 0
 	return j
 }
 
@@ -81,7 +80,7 @@ func (s *sim) job(name string) Job {
 func (s *sim) planRoot(name string) {
 	kind := rootKinds[s.rng.IntN(len(rootKinds))]
 	j := s.job(name)
-	f := Fan{Name: name, Depth: s.rng.IntN(3)}
+	f := Fan{Name: name, Depth: s.rng.IntN(3), Reuse: s.rng.IntN(5) == 0, FailFinalize: s.rng.IntN(5) == 0}
 	for i := range s.rng.IntN(4) {
 		f.Jobs = append(f.Jobs, s.job(fmt.Sprintf("%s.%d", name, i)))
 	}
@@ -103,6 +102,8 @@ func (s *sim) planRoot(name string) {
 			h, err = t.fanFin.Enqueue(ctx(), f)
 		case "seq":
 			h, err = t.seq.Enqueue(ctx(), j)
+		case "seq_nap":
+			h, err = t.seqNap.Enqueue(ctx(), j)
 		case "loop":
 			h, err = t.loop.Enqueue(ctx(), j)
 		case "nap":
@@ -114,14 +115,21 @@ func (s *sim) planRoot(name string) {
 		}
 		s.roots = append(s.roots, root{id: h.ID(), kind: kind})
 		s.tracef("enqueued %s as %s by %s", name, short(h.ID()), ex.ID())
-		s.planAfterEnqueue(h.ID(), kind, key, f.Naps)
+		naps := f.Naps
+		switch kind {
+		case "nap":
+			naps = []string{key}
+		case "seq_nap":
+			naps = []string{doneKey(j.Name)}
+		}
+		s.planAfterEnqueue(h.ID(), naps)
 	})
 }
 
 // planAfterEnqueue schedules the outside actions on an enqueued root: a
 // cancel now and then, and the wakes of its sleeping executions (some are
 // never woken, and time out).
-func (s *sim) planAfterEnqueue(id, kind, key string, naps []string) {
+func (s *sim) planAfterEnqueue(id string, naps []string) {
 	if s.rng.IntN(7) == 0 {
 		s.at(s.between(0, 300*time.Millisecond), nil, "cancel "+short(id), func() {
 			ex, _ := s.caller()
@@ -129,11 +137,7 @@ func (s *sim) planAfterEnqueue(id, kind, key string, naps []string) {
 			s.tracef("cancel %s by %s: %v", short(id), ex.ID(), err)
 		})
 	}
-	keys := naps
-	if kind == "nap" {
-		keys = []string{key}
-	}
-	for _, k := range keys {
+	for _, k := range naps {
 		if s.rng.IntN(4) == 0 {
 			continue
 		}

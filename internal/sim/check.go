@@ -294,6 +294,8 @@ func (s *sim) checkWait(r root) {
 		got, err = waitAs(t.job, r.id, row.Output)
 	case "seq":
 		got, err = waitAs(t.seq, r.id, row.Output)
+	case "seq_nap":
+		got, err = waitAs(t.seqNap, r.id, row.Output)
 	case "fan":
 		got, err = waitAs(t.fan, r.id, row.Output)
 	case "fan_fin":

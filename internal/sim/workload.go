@@ -23,6 +23,8 @@ type Job struct {
 	Fail int `json:"fail,omitempty"`
 	// Fatal: every attempt fails with an error that is never retried.
 	Fatal bool `json:"fatal,omitempty"`
+	// Panic: the failing attempts panic instead of returning an error.
+	Panic bool `json:"panic,omitempty"`
 	// Iterations: a loop is done after this many iterations.
 	Iterations int `json:"iterations,omitempty"`
 }
@@ -36,6 +38,11 @@ type Fan struct {
 	// Depth > 0 adds a child of the same parent task with Depth-1
 	// (recursion).
 	Depth int `json:"depth,omitempty"`
+	// Reuse gives that child the same sleeping children: their keys are
+	// taken, and its spawn is refused.
+	Reuse bool `json:"reuse,omitempty"`
+	// FailFinalize makes the finalize fail (without retry).
+	FailFinalize bool `json:"fail_finalize,omitempty"`
 }
 
 // The workload's limits, as the invariants check them.
@@ -56,10 +63,14 @@ type tasks struct {
 	gather  *durable.Task[durable.FinalizeInput[string], string]
 	fanFin  *durable.Task[Fan, string]
 	seq     *durable.Task[Job, string]
+	seqNap  *durable.Task[Job, string]
 	loop    *durable.Task[Job, durable.LoopOutput[string]]
 	nap     *durable.SleepingTask[string]
 	ledgerF func(ctx context.Context) // records a run
 }
+
+// failMark ends the run output of a parent whose finalize must fail.
+const failMark = "!"
 
 // errAttempt is the retryable error of a failing attempt.
 var errAttempt = errors.New("attempt failed on purpose")
@@ -92,6 +103,9 @@ func register(ex *durable.Executor, record func(ctx context.Context)) (*tasks, e
 	if t.seq, err = durable.NewSequence[Job, string](ex, "seq", t.job, t.shout); err != nil {
 		return nil, err
 	}
+	if t.seqNap, err = durable.NewSequence[Job, string](ex, "seq_nap", t.job, t.nap); err != nil {
+		return nil, err
+	}
 	if t.loop, err = durable.NewLoopTask(ex, "loop", t.runLoop, durable.LoopOptions{MaxIterations: loopMaxIter, Delay: 2 * time.Millisecond}, retry, timeout); err != nil {
 		return nil, err
 	}
@@ -120,11 +134,17 @@ func (t *tasks) runJob(ctx context.Context, j Job) (string, error) {
 	switch a := attempt(ctx); {
 	case j.Fatal:
 		return "", durable.NonRetryable(fmt.Errorf("job %s: %w", j.Name, errAttempt))
+	case a < j.Fail && j.Panic:
+		panic(fmt.Sprintf("job %s attempt %d panics on purpose", j.Name, a))
 	case a < j.Fail:
 		return "", fmt.Errorf("job %s attempt %d: %w", j.Name, a, errAttempt)
 	}
-	return "done:" + j.Name, nil
+	return doneKey(j.Name), nil
 }
+
+// doneKey is a job's output: the key of the sleeping step that follows it
+// in seq_nap.
+func doneKey(name string) string { return "done:" + name }
 
 func (t *tasks) runShout(ctx context.Context, s string) (string, error) {
 	if err := t.begin(ctx); err != nil {
@@ -138,6 +158,9 @@ func (t *tasks) runFan(ctx context.Context, f Fan) (durable.Spawn[string], error
 		return durable.Spawn[string]{}, err
 	}
 	sp := durable.Spawn[string]{Output: "fan:" + f.Name}
+	if f.FailFinalize {
+		sp.Output += failMark
+	}
 	for _, j := range f.Jobs {
 		sp.Children = append(sp.Children, durable.ChildOf(t.job, j))
 	}
@@ -145,7 +168,11 @@ func (t *tasks) runFan(ctx context.Context, f Fan) (durable.Spawn[string], error
 		sp.Children = append(sp.Children, t.nap.Child(k))
 	}
 	if f.Depth > 0 {
-		sp.Children = append(sp.Children, durable.ChildOf(t.fan, Fan{Name: f.Name + "/r", Jobs: f.Jobs[:min(1, len(f.Jobs))], Depth: f.Depth - 1}))
+		r := Fan{Name: f.Name + "/r", Jobs: f.Jobs[:min(1, len(f.Jobs))], Depth: f.Depth - 1}
+		if f.Reuse {
+			r.Naps = f.Naps
+		}
+		sp.Children = append(sp.Children, durable.ChildOf(t.fan, r))
 	}
 	return sp, nil
 }
@@ -153,6 +180,9 @@ func (t *tasks) runFan(ctx context.Context, f Fan) (durable.Spawn[string], error
 func (t *tasks) runGather(ctx context.Context, in durable.FinalizeInput[string]) (string, error) {
 	if err := t.begin(ctx); err != nil {
 		return "", err
+	}
+	if strings.HasSuffix(in.Output, failMark) {
+		return "", durable.NonRetryable(fmt.Errorf("finalize of %s: %w", in.Output, errAttempt))
 	}
 	parts := []string{in.Output}
 	for _, c := range in.Children {
