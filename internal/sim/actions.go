@@ -15,11 +15,9 @@ import (
 
 // root is one top-level execution whose Enqueue returned nil.
 type root struct {
-	id, kind string
+	id   string
+	kind *rootKind
 }
-
-// rootKinds are the kinds of top-level executions the workload enqueues.
-var rootKinds = []string{"job", "fan", "fan_fin", "seq", "seq_nap", "loop", "nap"}
 
 // setUp makes the executors and the client, and schedules the workload
 // and the faults.
@@ -78,51 +76,25 @@ func (s *sim) job(name string) Job {
 // planRoot draws one top-level execution and schedules its enqueue (and
 // the cancel and wakes that may follow).
 func (s *sim) planRoot(name string) {
-	kind := rootKinds[s.rng.IntN(len(rootKinds))]
-	j := s.job(name)
-	f := Fan{Name: name, Depth: s.rng.IntN(3), Reuse: s.rng.IntN(5) == 0, FailFinalize: s.rng.IntN(5) == 0}
+	kind := &rootKinds[s.rng.IntN(len(rootKinds))]
+	p := plan{name: name, job: s.job(name), key: name + ".key"}
+	p.fan = Fan{Name: name, Depth: s.rng.IntN(3), Reuse: s.rng.IntN(5) == 0, FailFinalize: s.rng.IntN(5) == 0}
 	for i := range s.rng.IntN(4) {
-		f.Jobs = append(f.Jobs, s.job(fmt.Sprintf("%s.%d", name, i)))
+		p.fan.Jobs = append(p.fan.Jobs, s.job(fmt.Sprintf("%s.%d", name, i)))
 	}
 	if s.rng.IntN(2) == 0 {
-		f.Naps = []string{name + ".nap"}
+		p.fan.Naps = []string{name + ".nap"}
 	}
-	key := name + ".key"
-	at := s.between(0, workWindow)
-	s.at(at, nil, fmt.Sprintf("enqueue %s (%s)", name, kind), func() {
+	s.at(s.between(0, workWindow), nil, fmt.Sprintf("enqueue %s (%s)", name, kind.name), func() {
 		ex, t := s.caller()
-		var h interface{ ID() string }
-		var err error
-		switch kind {
-		case "job":
-			h, err = t.job.Enqueue(ctx(), j)
-		case "fan":
-			h, err = t.fan.Enqueue(ctx(), f)
-		case "fan_fin":
-			h, err = t.fanFin.Enqueue(ctx(), f)
-		case "seq":
-			h, err = t.seq.Enqueue(ctx(), j)
-		case "seq_nap":
-			h, err = t.seqNap.Enqueue(ctx(), j)
-		case "loop":
-			h, err = t.loop.Enqueue(ctx(), j)
-		case "nap":
-			h, err = t.nap.Enqueue(ctx(), key)
-		}
+		id, err := kind.enqueue(t, p)
 		if err != nil {
 			s.tracef("enqueue %s by %s failed: %v", name, ex.ID(), err)
 			return
 		}
-		s.roots = append(s.roots, root{id: h.ID(), kind: kind})
-		s.tracef("enqueued %s as %s by %s", name, short(h.ID()), ex.ID())
-		naps := f.Naps
-		switch kind {
-		case "nap":
-			naps = []string{key}
-		case "seq_nap":
-			naps = []string{doneKey(j.Name)}
-		}
-		s.planAfterEnqueue(h.ID(), naps)
+		s.roots = append(s.roots, root{id: id, kind: kind})
+		s.tracef("enqueued %s as %s by %s", name, short(id), ex.ID())
+		s.planAfterEnqueue(id, kind.naps(p))
 	})
 }
 

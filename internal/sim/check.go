@@ -286,28 +286,7 @@ func compact(b []byte) []byte {
 // checkWait: the client's Wait on a root returns the stored result.
 func (s *sim) checkWait(r root) {
 	row, _ := s.store.peek(r.id)
-	t := s.client.tasks
-	var got waitedRow
-	var err error
-	switch r.kind {
-	case "job":
-		got, err = waitAs(t.job, r.id, row.Output)
-	case "seq":
-		got, err = waitAs(t.seq, r.id, row.Output)
-	case "seq_nap":
-		got, err = waitAs(t.seqNap, r.id, row.Output)
-	case "fan":
-		got, err = waitAs(t.fan, r.id, row.Output)
-	case "fan_fin":
-		got, err = waitAs(t.fanFin, r.id, row.Output)
-	case "loop":
-		got, err = waitAs(t.loop, r.id, row.Output)
-	case "nap":
-		var h *durable.Handle[string]
-		if h, err = t.nap.Handle(ctx(), r.id); err == nil {
-			got, err = waited(h, row.Output)
-		}
-	}
+	got, err := r.kind.wait(s.client.tasks, r.id, row.Output)
 	switch {
 	case err != nil:
 		s.fail("Wait on %s: %v", short(r.id), err)

@@ -121,14 +121,17 @@ func (n *node) poll() {
 }
 
 // dispatchSoon is the dispatcher woken (an event, a freed slot).
-func (n *node) dispatchSoon() {
-	if n.dispatchPending {
+func (n *node) dispatchSoon() { n.soon(&n.dispatchPending, 2*time.Millisecond, "dispatch", n.dispatch) }
+
+// soon schedules step within d unless *pending says it is scheduled.
+func (n *node) soon(pending *bool, d time.Duration, what string, step func()) {
+	if *pending {
 		return
 	}
-	n.dispatchPending = true
-	n.s.at(n.s.between(0, 2*time.Millisecond), n, "dispatch", func() {
-		n.dispatchPending = false
-		n.dispatch()
+	*pending = true
+	n.s.at(n.s.between(0, d), n, what, func() {
+		*pending = false
+		step()
 	})
 }
 
@@ -165,16 +168,9 @@ func (n *node) flushLoop() {
 	})
 }
 
-func (n *node) flushSoon() {
-	if n.flushPending {
-		return
-	}
-	n.flushPending = true
-	n.s.at(n.s.between(0, 3*time.Millisecond), n, "flush", func() {
-		n.flushPending = false
-		n.steps.Flush()
-	})
-}
+func (n *node) flushSoon() { n.soon(&n.flushPending, 3*time.Millisecond, "flush", n.flush) }
+
+func (n *node) flush() { n.steps.Flush() }
 
 // run takes a run (or a continuation) the executor would hand to a
 // worker: it ends after a simulated duration, or at its timeout when it

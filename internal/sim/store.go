@@ -308,12 +308,12 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) (out []storage
 	var got []storage.Execution
 	err = s.do("claim", d, func(m *memory.Store) error {
 		got, err = m.Claim(ctx, p)
+		s.tracef("store claim by %s: %s", p.ExecutorID, claimsString(got))
 		for _, e := range got {
 			s.handed(e.ID, e.Fence, e.ExecutorID)
 		}
 		return err
 	}, func(m *memory.Store) { _, _ = m.Claim(context.Background(), p) })
-	s.tracef("store claim by %s: %s", p.ExecutorID, claimsString(got))
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +351,7 @@ func (s *Store) Complete(ctx context.Context, p storage.CompleteParams) (res []s
 		}
 		s.buggy(p.Transitions, before)
 		res, err = m.Complete(ctx, p)
+		s.tracef("store complete: %s", transitionsString(orig, res))
 		for i := range res {
 			if res[i].Applied && s.h.applied != nil {
 				s.h.applied(orig[i], before[i])
@@ -358,7 +359,6 @@ func (s *Store) Complete(ctx context.Context, p storage.CompleteParams) (res []s
 		}
 		return err
 	}, func(m *memory.Store) { _, _ = m.Complete(context.Background(), p) })
-	s.tracef("store complete: %s", transitionsString(orig, res))
 	if err != nil {
 		return nil, err
 	}
