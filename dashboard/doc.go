@@ -49,7 +49,8 @@
 // API's): the login page, or LoginURL's one-click link, sets a signed
 // session cookie (HttpOnly, SameSite=Lax, Secure over TLS) that lasts
 // Config.SessionTTL. Sessions are not stored: changing the token ends
-// them all. Actions are POST forms that carry a CSRF token derived from
+// them all. A script may send the token as a bearer token instead, as the
+// HTTP API's clients do. Actions are POST forms that carry a CSRF token derived from
 // the session, and cross-origin posts are refused
 // (http.CrossOriginProtection). The responses carry a Content-Security-
 // Policy that allows the dashboard's own script only. Config.ReadOnly

@@ -28,11 +28,20 @@ func (d *Dashboard) routes() *http.ServeMux {
 // handler is a page handler, given what the layout needs.
 type handler func(w http.ResponseWriter, r *http.Request, b base)
 
-// session returns r's session: its cookie's; with NoAuth a new one when
+// bearerSession stands for a request authenticated by its Authorization
+// header (as the HTTP API's clients are): a browser never sends one by
+// itself, so such a request needs no CSRF token.
+var bearerSession = webauth.Session{ID: "bearer"}
+
+// session returns r's session: its cookie's, or bearerSession for a
+// request carrying the token as a bearer token; with NoAuth a new one when
 // it has none; ok is false when r must log in.
 func (d *Dashboard) session(w http.ResponseWriter, r *http.Request) (webauth.Session, bool) {
 	if s, ok := d.auth.SessionOf(r); ok {
 		return s, true
+	}
+	if !d.cfg.NoAuth && d.auth.Bearer(r) {
+		return bearerSession, true
 	}
 	if d.cfg.NoAuth {
 		return d.auth.StartSession(w, r), true
@@ -73,6 +82,10 @@ func (d *Dashboard) post(h handler) http.HandlerFunc {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if s == bearerSession {
+			h(w, r, b)
+			return
+		}
 		if err := crossOrigin.Check(r); err != nil {
 			d.errorPage(w, http.StatusForbidden, b, "Refused", "A form from another site cannot act here.")
 			return

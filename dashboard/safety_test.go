@@ -140,6 +140,42 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestBearer: a client with the token as a bearer token (as the HTTP
+// API's) reads pages and acts without a session or CSRF token; a wrong
+// one is sent to the login page.
+func TestBearer(t *testing.T) {
+	f := newFixture(t, Config{})
+	h, _ := f.block.Enqueue(context.Background(), "bearer")
+	do := func(method, path, token string) int {
+		req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := f.newClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if status := do(http.MethodGet, "/executions", "wrong-token-wrong-token"); status != http.StatusSeeOther {
+		t.Errorf("wrong bearer token: %d, want a redirect to the login page", status)
+	}
+	if status := do(http.MethodPost, "/executions/"+h.ID()+"/cancel", "wrong-token-wrong-token"); status != http.StatusUnauthorized {
+		t.Errorf("wrong bearer token, action: %d, want 401", status)
+	}
+	if r, _ := f.ex.Get(context.Background(), h.ID()); r.Status.Terminal() {
+		t.Fatalf("a wrong bearer token cancelled: %s", r.Status)
+	}
+	if status := do(http.MethodGet, "/executions", testToken); status != http.StatusOK {
+		t.Errorf("bearer token: %d, want 200", status)
+	}
+	if status := do(http.MethodPost, "/executions/"+h.ID()+"/cancel", testToken); status != http.StatusSeeOther {
+		t.Errorf("bearer token, action: %d, want 303", status)
+	}
+	if r, _ := f.ex.Get(context.Background(), h.ID()); r.Status != durable.StatusCancelled {
+		t.Errorf("after a bearer cancel: %s", r.Status)
+	}
+}
+
 func TestCSRF(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := context.Background()
