@@ -37,15 +37,12 @@ func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]sto
 	held := make(map[storage.Lease]bool, len(p.Leases))
 	err := s.withTx(ctx, func(tx *pipe) error {
 		clear(held)
-		now, err := s.now(ctx, tx, p.Now)
+		rows, err := tx.QueryContext(ctx, expand(s.q.heartbeatLock, len(ids)), append([]any{s.nowArg(p.Now)}, stringArgs(ids)...)...)
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, expand(s.q.heartbeatLock, len(ids)), stringArgs(ids)...)
-		if err != nil {
-			return err
-		}
-		locked, err := scanLeases(rows)
+		var now int64
+		locked, err := scanLeases(rows, &now)
 		if err != nil {
 			return err
 		}
@@ -105,12 +102,13 @@ type lockedLease struct {
 	seq int64
 }
 
-func scanLeases(rows *sql.Rows) ([]lockedLease, error) {
+// scanLeases reads the locked leases, and extra destinations after them.
+func scanLeases(rows *sql.Rows, extra ...any) ([]lockedLease, error) {
 	defer rows.Close()
 	var out []lockedLease
 	for rows.Next() {
 		var l lockedLease
-		if err := rows.Scan(&l.seq, &l.ID, &l.Fence); err != nil {
+		if err := rows.Scan(append([]any{&l.seq, &l.ID, &l.Fence}, extra...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, l)

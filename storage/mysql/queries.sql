@@ -136,8 +136,9 @@ ORDER BY t.due_at
 LIMIT 1{{end}}
 
 {{- /* heartbeat_lock: the leased rows still claimed, locked unless
-another transaction holds them (SKIP LOCKED: a heartbeat never waits). */}}
-{{define "heartbeat_lock"}}SELECT t.seq, t.id, t.fence FROM {{.T}} AS t
+another transaction holds them (SKIP LOCKED: a heartbeat never waits),
+each with the statement's now. */}}
+{{define "heartbeat_lock"}}SELECT t.seq, t.id, t.fence, {{.Now}} FROM {{.T}} AS t
 WHERE t.id IN :list1 AND t.due_at IS NOT NULL AND t.status IN {{.Active}}
 FOR UPDATE SKIP LOCKED{{end}}
 
