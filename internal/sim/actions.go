@@ -24,7 +24,7 @@ type root struct {
 func (s *sim) setUp() error {
 	for i := range s.prof.nodes {
 		n := &node{s: s, index: i, name: fmt.Sprintf("ex%d", i), concurrency: 1 + s.rng.IntN(3)}
-		n.clk = &execClock{s: s}
+		n.clk = &execClock{s: s, n: n}
 		s.nodes = append(s.nodes, n)
 		n.start()
 	}

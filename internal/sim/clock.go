@@ -8,14 +8,14 @@ import (
 
 // execClock is one executor's clock: the simulated time plus the
 // executor's skew. Nothing waits on it: a timer fires at once (the
-// simulation runs on one goroutine, and a pause the engine takes, such as
-// a retry's backoff, is a step that takes no simulated time). AfterFunc is
-// used by the engine only for a run's timeout: it fires at once when the
-// run being stepped overruns its timeout, and never otherwise.
+// simulation runs one step at a time, and a pause the engine takes, such
+// as a retry's backoff, is a step that takes no simulated time).
+// AfterFunc, which the engine uses for a run's timeout, schedules its
+// function as a step of the executor.
 type execClock struct {
-	s       *sim
-	skew    time.Duration
-	overrun bool // the run being stepped took longer than its timeout
+	s    *sim
+	n    *node // nil for the client, which runs nothing
+	skew time.Duration
 }
 
 var _ clock.Clock = (*execClock)(nil)
@@ -23,25 +23,38 @@ var _ clock.Clock = (*execClock)(nil)
 func (c *execClock) Now() time.Time { return c.s.now.Add(c.skew) }
 
 func (c *execClock) NewTimer(time.Duration) clock.Timer {
-	t := &firedTimer{ch: make(chan time.Time, 1)}
+	t := &simTimer{ch: make(chan time.Time, 1)}
 	t.ch <- c.Now()
 	return t
 }
 
-func (c *execClock) AfterFunc(_ time.Duration, f func()) clock.Timer {
-	if c.overrun {
-		c.overrun = false
-		f()
+func (c *execClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	t := &simTimer{}
+	if c.n != nil {
+		c.s.schedule(d, c.n, "a run's timeout passes", func() {
+			t.stopped = true
+			f()
+		}, func() bool { return t.stopped })
 	}
-	return &firedTimer{}
+	return t
 }
 
-// firedTimer has fired (or, from AfterFunc, never will).
-type firedTimer struct{ ch chan time.Time }
+// simTimer is a timer of execClock: NewTimer's has fired; AfterFunc's
+// fires unless stopped first.
+type simTimer struct {
+	ch      chan time.Time
+	stopped bool
+}
 
-func (t *firedTimer) C() <-chan time.Time { return t.ch }
-func (t *firedTimer) Stop() bool          { return false }
-func (t *firedTimer) Reset(time.Duration) bool {
+func (t *simTimer) C() <-chan time.Time { return t.ch }
+
+func (t *simTimer) Stop() bool {
+	was := !t.stopped && t.ch == nil
+	t.stopped = true
+	return was
+}
+
+func (t *simTimer) Reset(time.Duration) bool {
 	if t.ch != nil {
 		select {
 		case t.ch <- time.Time{}:

@@ -1,6 +1,6 @@
 // Package sim is a deterministic simulation of the engine: several
-// executors, a simulated store and a workload of every task kind run on one
-// goroutine under one seeded random source and a simulated clock, with
+// executors, a simulated store and a workload of every task kind run one
+// step at a time under one seeded random source and a simulated clock, with
 // faults drawn from the same seed, and invariants checked after every step.
 // The same seed gives the same history, byte for byte; a broken invariant
 // reports its seed, its step and the trace that led to it.
@@ -14,13 +14,15 @@
 // included), Cancel, Wake and Wait. What the simulation replaces is what
 // follows the wall clock or the Go scheduler: the loops that call those
 // steps (the scheduler calls them instead), the pace of claim-ahead, and the
-// worker goroutines. docs/testing.md says what is checked and what is not.
+// worker goroutines (a run is a coroutine the scheduler resumes: runs.go).
+// docs/testing.md says what is checked and what is not.
 //
 // The pieces: sim.go (Run, the loop, the trace), sched.go (the event
 // queue), clock.go (the executors' clocks), store.go (the simulated store:
 // the memory store with a write log, durability classes, crashes, faults
 // and late or lost events), node.go (an executor process and its
-// incarnations), workload.go (the tasks), actions.go (enqueues, cancels,
+// incarnations), runs.go (runs as coroutines), workload.go (the tasks),
+// kinds.go and actions.go (the top-level executions; enqueues, cancels,
 // wakes), faults.go (the seed's fault profile), check.go (the invariants),
 // regressions.go (the regression seeds); simrun runs many seeds in
 // parallel.

@@ -32,6 +32,8 @@ type node struct {
 	tasks *tasks
 	// soon marks a one-shot dispatch or flush already scheduled.
 	dispatchPending, flushPending bool
+	// runs are the runs in progress (runs.go).
+	runs []*runCo
 }
 
 func (n *node) String() string { return fmt.Sprintf("%s#%d", n.name, n.inc) }
@@ -60,7 +62,7 @@ func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, run
 	if err != nil {
 		return nil, nil, simhook.Steps{}, err
 	}
-	t, err := register(ex, s.recordRun)
+	t, err := register(ex, s.recordRun, s.work)
 	if err != nil {
 		return nil, nil, simhook.Steps{}, err
 	}
@@ -74,7 +76,7 @@ func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, run
 func (n *node) start() {
 	s := n.s
 	n.alive, n.stalledUntil, n.crashMidStep = true, time.Time{}, false
-	n.dispatchPending, n.flushPending = false, false
+	n.dispatchPending, n.flushPending, n.runs = false, false, nil
 	ex, t, steps, err := s.newExecutor(n.name, n.owner(), n.clk, n.concurrency, n.run)
 	if err != nil {
 		s.fail("making executor %s: %v", n, err)
@@ -101,6 +103,7 @@ func (s *sim) kill(n *node) {
 	}
 	n.alive = false
 	s.store.dropSubscribers(n.owner())
+	s.stopRuns(n)
 	s.at(s.between(20*time.Millisecond, 400*time.Millisecond), nil, "restart "+n.String(), func() { s.restart(n) })
 }
 
@@ -172,31 +175,8 @@ func (n *node) flushSoon() { n.soon(&n.flushPending, 3*time.Millisecond, "flush"
 
 func (n *node) flush() { n.steps.Flush() }
 
-// run takes a run (or a continuation) the executor would hand to a
-// worker: it ends after a simulated duration, or at its timeout when it
-// takes longer (the executor's timeout then fires first).
-func (n *node) run(step func(), row storage.Execution) {
-	s := n.s
-	d := s.runDuration()
-	over := !row.Status.Waiting() && d > row.Timeout
-	if over {
-		d = row.Timeout
-	}
-	what := fmt.Sprintf("run %s(%s f%d a%d i%d) ends after %s", short(row.ID), row.TaskID, row.Fence, row.Attempt, row.Iteration, d)
-	if over {
-		what += ", its timeout"
-	}
-	s.at(d, n, what, func() {
-		n.clk.overrun = over
-		step()
-		n.clk.overrun = false
-		n.flushSoon()
-		n.dispatchSoon()
-	})
-}
-
-// runDuration draws how long a run takes: mostly short, now and then
-// longer than the task's timeout or than a lease.
+// runDuration draws how long a run's function works: mostly short, now
+// and then longer than the task's timeout or than a lease.
 func (s *sim) runDuration() time.Duration {
 	switch r := s.rng.IntN(100); {
 	case r < 5:

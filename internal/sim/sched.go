@@ -15,6 +15,9 @@ type event struct {
 	inc  int
 	what string
 	fn   func()
+	// dropped, if set, says the event is no longer wanted (a timer
+	// stopped): it is dropped without a step.
+	dropped func() bool
 }
 
 type eventQueue []*event
@@ -37,9 +40,13 @@ func (q *eventQueue) Pop() any {
 }
 
 // at schedules fn after d, as a step of n (nil: of the world).
-func (s *sim) at(d time.Duration, n *node, what string, fn func()) {
+func (s *sim) at(d time.Duration, n *node, what string, fn func()) { s.schedule(d, n, what, fn, nil) }
+
+// schedule schedules fn after d, as a step of n, unless dropped says by
+// then that it is no longer wanted.
+func (s *sim) schedule(d time.Duration, n *node, what string, fn func(), dropped func() bool) {
 	s.seq++
-	ev := &event{at: s.now.Add(max(d, 0)), seq: s.seq, node: n, what: what, fn: fn}
+	ev := &event{at: s.now.Add(max(d, 0)), seq: s.seq, node: n, what: what, fn: fn, dropped: dropped}
 	if n != nil {
 		ev.inc = n.inc
 	}
@@ -56,6 +63,8 @@ func (s *sim) next() *event {
 		}
 		n := ev.node
 		switch {
+		case ev.dropped != nil && ev.dropped():
+			continue
 		case n == nil:
 			return ev
 		case !n.alive || n.inc != ev.inc:

@@ -93,7 +93,9 @@ type sim struct {
 	nodes  []*node
 	client *client
 	cur    *node // the executor whose step is running, if any
-	prof   profile
+	// running is the run whose coroutine is running, if any (runs.go).
+	running *runCo
+	prof    profile
 
 	trace     strings.Builder
 	hash      hash64
@@ -122,6 +124,9 @@ func Run(cfg Config) Result {
 	} else {
 		s.loop()
 	}
+	for _, n := range s.nodes {
+		s.stopRuns(n)
+	}
 	res := Result{Seed: cfg.Seed, Steps: s.step, End: s.now.Sub(epoch), Hash: s.hash.Sum64(),
 		Violation: s.violation, Roots: len(s.roots), Executions: len(s.known), Faults: s.faults}
 	if cfg.KeepTrace {
@@ -147,6 +152,7 @@ func (s *sim) loop() {
 		if s.violation != nil {
 			return
 		}
+		s.wakeDone()
 		s.checkStep()
 		if s.now.Sub(epoch) > faultWindow && s.allFinished() {
 			s.tracef("all %d executions finished", len(s.known))

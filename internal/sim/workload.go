@@ -66,7 +66,8 @@ type tasks struct {
 	seqNap  *durable.Task[Job, string]
 	loop    *durable.Task[Job, durable.LoopOutput[string]]
 	nap     *durable.SleepingTask[string]
-	ledgerF func(ctx context.Context) // records a run
+	ledgerF func(ctx context.Context)       // records a run
+	work    func(ctx context.Context) error // takes the run's time
 }
 
 // failMark ends the run output of a parent whose finalize must fail.
@@ -76,9 +77,9 @@ const failMark = "!"
 var errAttempt = errors.New("attempt failed on purpose")
 
 // register registers the workload's tasks with ex; record is called at
-// the start of every run.
-func register(ex *durable.Executor, record func(ctx context.Context)) (*tasks, error) {
-	t := &tasks{ledgerF: record}
+// the start of every run, then work, which takes the run's simulated time.
+func register(ex *durable.Executor, record func(ctx context.Context), work func(ctx context.Context) error) (*tasks, error) {
+	t := &tasks{ledgerF: record, work: work}
 	var err error
 	retry := durable.WithRetry(jobRetry)
 	timeout := durable.WithTimeout(jobTimeout)
@@ -112,14 +113,12 @@ func register(ex *durable.Executor, record func(ctx context.Context)) (*tasks, e
 	return t, nil
 }
 
-// begin records the run and returns the error it must end with at once
-// (its context is done: it timed out), if any.
+// begin records the run and takes its time; it returns the error the run
+// must end with when its context was done first (a cancel, a lost lease,
+// its timeout).
 func (t *tasks) begin(ctx context.Context) error {
 	t.ledgerF(ctx)
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return nil
+	return t.work(ctx)
 }
 
 func attempt(ctx context.Context) int {

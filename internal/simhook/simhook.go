@@ -1,5 +1,5 @@
 // Package simhook lets the deterministic simulator (internal/sim) drive an
-// executor of the root package step by step, on one goroutine, without
+// executor of the root package step by step, one step at a time, without
 // making any of it public API: the root package fills in Install when it is
 // initialised, and only packages of this module can import this one.
 //
@@ -42,6 +42,6 @@ type Steps struct {
 // for the simulator and returns its steps. seed replaces the executor's
 // random sources (execution ids, retry jitter). run receives each run or
 // continuation the executor would hand to a worker goroutine: the
-// simulator calls step later, on its own goroutine; row is the claimed
+// simulator calls step later, when its scheduler says; row is the claimed
 // row. Set by the root package.
 var Install func(executor any, seed uint64, run func(step func(), row storage.Execution)) (Steps, error)
