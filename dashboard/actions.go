@@ -37,19 +37,29 @@ var actionsByName = map[string]action{
 		Help: "The sleeping execution completes with the output (JSON, as the task's codec reads it) or fails with the message."},
 }
 
-func (d *Dashboard) confirm(w http.ResponseWriter, r *http.Request, b base) {
-	a, ok := actionsByName[r.PathValue("action")]
-	if !ok {
+// actionOf reads the action and the execution a request names; on a
+// failure it has answered already and ok is false.
+func (d *Dashboard) actionOf(w http.ResponseWriter, r *http.Request, b base) (a action, rec durable.Record, ok bool) {
+	a, ok = actionsByName[r.PathValue("action")]
+	switch {
+	case !ok:
 		d.notFound(w, b, "No such action.")
-		return
-	}
-	if b.ReadOnly {
+		return a, rec, false
+	case b.ReadOnly:
 		d.forbidden(w, b)
-		return
+		return a, rec, false
 	}
 	rec, err := d.ex.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		d.actionError(w, r, b, a, durable.Record{}, err, confirmData{})
+		return a, rec, false
+	}
+	return a, rec, true
+}
+
+func (d *Dashboard) confirm(w http.ResponseWriter, r *http.Request, b base) {
+	a, rec, ok := d.actionOf(w, r, b)
+	if !ok {
 		return
 	}
 	data := confirmData{base: b, Action: a, Rec: rec, Row: rowOf(&rec, time.Now())}
@@ -58,22 +68,12 @@ func (d *Dashboard) confirm(w http.ResponseWriter, r *http.Request, b base) {
 }
 
 func (d *Dashboard) act(w http.ResponseWriter, r *http.Request, b base) {
-	a, ok := actionsByName[r.PathValue("action")]
+	a, rec, ok := d.actionOf(w, r, b)
 	if !ok {
-		d.notFound(w, b, "No such action.")
 		return
 	}
-	if b.ReadOnly {
-		d.forbidden(w, b)
-		return
-	}
-	ctx := r.Context()
-	id := r.PathValue("id")
-	rec, err := d.ex.Get(ctx, id)
-	if err != nil {
-		d.actionError(w, r, b, a, durable.Record{}, err, confirmData{})
-		return
-	}
+	ctx, id := r.Context(), rec.ID
+	var err error
 	back := d.cfg.Prefix + "/executions/" + url.PathEscape(id)
 	switch a.Name {
 	case "cancel":
