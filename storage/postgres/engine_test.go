@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage/storagetest"
 )
 
 // engineOn returns an executor on s, shut down when the test ends.
@@ -78,75 +79,9 @@ func TestEnqueueTx(t *testing.T) {
 
 // TestAcrossProcesses uses two stores on one schema, as two processes
 // would: work enqueued on one runs on the other, and Wait, Cancel and Wake
-// reach across through LISTEN/NOTIFY.
+// reach across through LISTEN/NOTIFY (storagetest.CheckAcrossProcesses).
 func TestAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
-	worker, client := openOn(t, schema, Config{}), openOn(t, schema, Config{})
-	ctx := testCtx(t)
-	started := make(chan struct{}, 1)
-	stopped := make(chan error, 1)
-	register := func(ex *durable.Executor) (*durable.Task[int, int], *durable.Task[int, int], *durable.SleepingTask[string]) {
-		echo := durable.Must(durable.NewTask(ex, "echo", func(ctx context.Context, in int) (int, error) { return in, nil }))
-		block := durable.Must(durable.NewTask(ex, "block", func(ctx context.Context, in int) (int, error) {
-			started <- struct{}{}
-			<-ctx.Done()
-			stopped <- context.Cause(ctx)
-			return 0, ctx.Err()
-		}))
-		hook := durable.Must(durable.NewSleepingTask[string](ex, "hook", durable.WithTimeout(time.Hour)))
-		return echo, block, hook
-	}
-	wex := engineOn(t, worker)
-	_, _, workerHook := register(wex)
-	if err := wex.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cex := engineOn(t, client) // never started: it only enqueues, waits, cancels and wakes
-	echo, block, hook := register(cex)
-
-	t.Run("WaitOnWorkRunElsewhere", func(t *testing.T) {
-		for i := range 20 {
-			h, err := echo.Enqueue(ctx, i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if x, err := h.Wait(ctx); err != nil || x.Output != i {
-				t.Fatalf("got %+v %v", x, err)
-			}
-		}
-	})
-
-	t.Run("CancelRunElsewhere", func(t *testing.T) {
-		h, err := block.Enqueue(ctx, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-started
-		if err := h.Cancel(ctx); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case cause := <-stopped:
-			if !errors.Is(cause, durable.ErrCancelled) {
-				t.Errorf("run stopped with %v", cause)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the run in the other process was not cancelled")
-		}
-	})
-
-	t.Run("WakeFromElsewhere", func(t *testing.T) {
-		h, err := workerHook.Enqueue(ctx, "k-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := hook.Wake(ctx, "k-1", durable.Completed("hello"))
-		if err != nil || x.Status != durable.StatusCompleted {
-			t.Fatalf("wake: %+v %v", x, err)
-		}
-		if got, err := h.Wait(ctx); err != nil || got.Output != "hello" {
-			t.Fatalf("got %+v %v", got, err)
-		}
-	})
+	storagetest.CheckAcrossProcesses(t, openOn(t, schema, Config{}), openOn(t, schema, Config{}))
 }
