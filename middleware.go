@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -50,6 +51,12 @@ type Enqueued struct {
 	// ParentID is the parent's id for a child declared by a run; empty
 	// for an execution enqueued by Enqueue, EnqueueMany or EnqueueTx.
 	ParentID string
+	// Metadata is the execution's metadata (WithMetadata; a child's
+	// includes its parent's), never nil: a middleware may add, change or
+	// delete entries before it calls next, which stores them. Invalid
+	// metadata (storage.ValidateMetadata) fails the enqueue with
+	// ErrInvalidOption (a parent's run, for its children).
+	Metadata map[string]string
 }
 
 // middlewares holds the installed middleware of each kind, outermost
@@ -117,9 +124,12 @@ var errEnqueueNotCalled = errors.New("an enqueue middleware returned nil without
 func (e *Executor) wrappedEnqueue(ctx context.Context, rows []storage.Execution, last func(context.Context) error) error {
 	called := false
 	var lastErr error
-	err := e.mw.wrapEnqueue(ctx, 0, enqueueCall(rows), func(ctx context.Context) error {
+	call := enqueueCall(rows)
+	err := e.mw.wrapEnqueue(ctx, 0, call, func(ctx context.Context) error {
 		called = true
-		lastErr = last(ctx)
+		if lastErr = takeMetadata(call, rows); lastErr == nil {
+			lastErr = last(ctx)
+		}
 		return lastErr
 	})
 	switch {
@@ -136,7 +146,31 @@ func enqueueCall(rows []storage.Execution) *EnqueueCall {
 	call := &EnqueueCall{Executions: make([]Enqueued, len(rows))}
 	for i := range rows {
 		r := &rows[i]
-		call.Executions[i] = Enqueued{TaskID: r.TaskID, ID: r.ID, ParentID: r.ParentID}
+		md := maps.Clone(r.Metadata)
+		if md == nil {
+			md = map[string]string{}
+		}
+		call.Executions[i] = Enqueued{TaskID: r.TaskID, ID: r.ID, ParentID: r.ParentID, Metadata: md}
 	}
 	return call
+}
+
+// takeMetadata sets the rows' metadata to what the middleware left in
+// call, checked.
+func takeMetadata(call *EnqueueCall, rows []storage.Execution) error {
+	if len(call.Executions) != len(rows) {
+		return fmt.Errorf("%w: an enqueue middleware changed the number of executions from %d to %d",
+			ErrInvalidOption, len(rows), len(call.Executions))
+	}
+	for i := range rows {
+		md := call.Executions[i].Metadata
+		if len(md) == 0 {
+			md = nil
+		}
+		if err := validMetadata(md); err != nil {
+			return fmt.Errorf("execution %s: metadata set by an enqueue middleware: %w", rows[i].ID, err)
+		}
+		rows[i].Metadata = md
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package durable
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -79,6 +80,7 @@ type runOptions struct {
 	hasDelay   bool
 	key        string
 	tags       []string
+	metadata   map[string]string // shared: copied before a change
 	errs       []error
 }
 
@@ -164,6 +166,42 @@ func WithTags(tags ...string) Option {
 		}
 		o.tags = tags
 	})
+}
+
+type enqueueOptionFunc func(*runOptions)
+
+func (f enqueueOptionFunc) applyEnqueue(o *runOptions) { f(o) }
+
+// WithMetadata adds entries to the execution's metadata: a small map of
+// strings stored with it, never changed, read back by Get
+// (Record.Metadata) and in its runs (Info(ctx).Metadata), and passed on to
+// the children its runs declare (which may add their own). Several
+// WithMetadata add up, the later winning on a key. The engine's
+// middleware write the W3C trace context there ("traceparent",
+// "tracestate"). Limits (storage.ValidateMetadata): at most 32 keys of
+// 1..128 bytes of [A-Za-z0-9_.-], values of valid UTF-8 without NUL, 4096
+// bytes of keys and values in all.
+func WithMetadata(m map[string]string) EnqueueOption {
+	m = maps.Clone(m)
+	return enqueueOptionFunc(func(o *runOptions) {
+		if err := storage.ValidateMetadata(m); err != nil {
+			o.errs = append(o.errs, err)
+			return
+		}
+		o.metadata = withEntries(o.metadata, m)
+	})
+}
+
+// withEntries returns a new map of m's entries and add's (add's winning),
+// or m when add is empty.
+func withEntries(m, add map[string]string) map[string]string {
+	if len(add) == 0 {
+		return m
+	}
+	out := make(map[string]string, len(m)+len(add))
+	maps.Copy(out, m)
+	maps.Copy(out, add)
+	return out
 }
 
 type validatorOption struct{ fn func(any) error }

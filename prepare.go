@@ -71,7 +71,7 @@ func (e *Executor) prepareRange(items []Child, ids []string, p storage.InsertPar
 func newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) storage.Execution {
 	row := storage.Execution{
 		ID: id, TaskID: d.id, Status: storage.StatusReady,
-		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout, Tags: o.tags,
+		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout, Tags: o.tags, Metadata: o.metadata,
 	}
 	if d.kind == kindSleeping {
 		row.Status, row.SleepKey, row.Retry = storage.StatusRunning, sleepKey, storage.RetryPolicy{}
@@ -83,6 +83,9 @@ func newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) 
 // an idempotency key names it.
 func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, opts []EnqueueOption) (storage.Execution, time.Duration, error) {
 	o, err := d.defaults.merge(opts)
+	if err == nil {
+		err = validMetadata(o.metadata)
+	}
 	if err != nil {
 		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, err)
 	}
@@ -162,10 +165,27 @@ func (e *Executor) childRow(parent storage.Execution, i int, c Child) (storage.E
 		return row, 0, err
 	}
 	setParent(&row, parent, i)
+	if err := validMetadata(row.Metadata); err != nil {
+		return row, 0, fmt.Errorf("with its parent's metadata: %w", err)
+	}
 	return row, delay, nil
 }
 
+// validMetadata checks metadata as a store would, wrapping its error in
+// ErrInvalidOption.
+func validMetadata(m map[string]string) error {
+	if err := storage.ValidateMetadata(m); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return nil
+}
+
+// setParent links row to its parent; it inherits the parent's metadata,
+// its own entries winning.
 func setParent(row *storage.Execution, parent storage.Execution, index int) {
+	if len(parent.Metadata) > 0 {
+		row.Metadata = withEntries(parent.Metadata, row.Metadata)
+	}
 	row.RootID, row.RootTaskID = parent.RootID, parent.RootTaskID
 	if row.RootID == "" {
 		row.RootID, row.RootTaskID = parent.ID, parent.TaskID

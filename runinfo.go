@@ -2,6 +2,7 @@ package durable
 
 import (
 	"context"
+	"time"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -38,6 +39,16 @@ type RunInfo struct {
 	// external system can reject writes from a stale run (one whose claim
 	// was taken over) by keeping the highest fence seen.
 	Fence int64
+
+	// Metadata is the execution's metadata (WithMetadata, enqueue
+	// middleware); nil when it has none. It is the stored map: read it,
+	// do not change it.
+	Metadata map[string]string
+	// CreatedAt is when the execution was enqueued; StartedAt when this
+	// run's claim took it (the engine's clock). For a first attempt
+	// StartedAt - CreatedAt is the time it waited to start, its delay
+	// (WithDelay) included.
+	CreatedAt, StartedAt time.Time
 }
 
 type runInfoKey struct{}
@@ -57,6 +68,7 @@ func (e *Executor) runInfo(row storage.Execution) RunInfo {
 		PrevError: execErrorFromInfo(row.Error), Crashes: row.Crashes,
 		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
 		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize, ExecutorID: e.id, Fence: row.Fence,
+		Metadata: row.Metadata, CreatedAt: row.CreatedAt, StartedAt: row.StartedAt,
 	}
 }
 

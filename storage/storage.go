@@ -287,6 +287,12 @@ type Execution struct {
 	// RetryOf is the ID of the execution this one retries by hand (set at
 	// insert, never changed); empty for every other execution.
 	RetryOf string
+	// Metadata is a small map of strings set at insert (see
+	// ValidateMetadata), never changed; nil when there is none (an empty
+	// map is stored as none). The engine keeps the W3C trace context of
+	// the enqueuing code in it ("traceparent", "tracestate"). Stores
+	// return it from every read that returns the row, List included.
+	Metadata map[string]string
 }
 
 // Lease names one claim: a row and the fencing token its holder got.
@@ -584,6 +590,9 @@ func ValidateExecution(e *Execution) error {
 		return fmt.Errorf("execution %s has unknown status %q", e.ID, e.Status)
 	}
 	if err := ValidateTags(e.Tags); err != nil {
+		return fmt.Errorf("execution %s: %w", e.ID, err)
+	}
+	if err := ValidateMetadata(e.Metadata); err != nil {
 		return fmt.Errorf("execution %s: %w", e.ID, err)
 	}
 	return nil

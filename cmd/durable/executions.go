@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -324,6 +326,9 @@ func printRecord(w io.Writer, r durable.Record, children []durable.Record, maxCh
 	}
 	if r.RetryOf != "" {
 		field("retry of", "%s", r.RetryOf)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Metadata)) {
+		field("metadata "+k, "%s", r.Metadata[k])
 	}
 	tw.Flush()
 

@@ -18,37 +18,38 @@ import (
 // is valid UTF-8 JSON (what the default codec writes) is embedded as is;
 // any other is given in base64 under the _base64 key.
 type recordJSON struct {
-	ID              string          `json:"id"`
-	TaskID          string          `json:"task_id"`
-	Status          durable.Status  `json:"status"`
-	Attempt         int             `json:"attempt"`
-	Iteration       int             `json:"iteration,omitzero"`
-	Crashes         int             `json:"crashes,omitzero"`
-	Input           json.RawMessage `json:"input,omitempty"`
-	InputBase64     string          `json:"input_base64,omitempty"`
-	Output          json.RawMessage `json:"output,omitempty"`
-	OutputBase64    string          `json:"output_base64,omitempty"`
-	Error           *errorJSON      `json:"error,omitempty"`
-	Attempts        []attemptJSON   `json:"attempts,omitempty"`
-	Tags            []string        `json:"tags,omitempty"`
-	RetryOf         string          `json:"retry_of,omitempty"`
-	SleepKey        string          `json:"sleep_key,omitempty"`
-	ExecutorID      string          `json:"executor_id,omitempty"`
-	RootID          string          `json:"root_id,omitempty"`
-	RootTaskID      string          `json:"root_task_id,omitempty"`
-	ParentID        string          `json:"parent_id,omitempty"`
-	ParentTaskID    string          `json:"parent_task_id,omitempty"`
-	ChildIndex      *int            `json:"child_index,omitempty"`
-	IsFinalize      bool            `json:"is_finalize,omitzero"`
-	ChildrenTotal   int             `json:"children_total,omitzero"`
-	ChildrenPending int             `json:"children_pending,omitzero"`
-	DueAt           time.Time       `json:"due_at,omitzero"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at,omitzero"`
-	StartedAt       time.Time       `json:"started_at,omitzero"`
-	FinishedAt      time.Time       `json:"finished_at,omitzero"`
-	WaitingChildren time.Time       `json:"waiting_for_children_at,omitzero"`
-	WaitingFinalize time.Time       `json:"waiting_for_finalize_at,omitzero"`
+	ID              string            `json:"id"`
+	TaskID          string            `json:"task_id"`
+	Status          durable.Status    `json:"status"`
+	Attempt         int               `json:"attempt"`
+	Iteration       int               `json:"iteration,omitzero"`
+	Crashes         int               `json:"crashes,omitzero"`
+	Input           json.RawMessage   `json:"input,omitempty"`
+	InputBase64     string            `json:"input_base64,omitempty"`
+	Output          json.RawMessage   `json:"output,omitempty"`
+	OutputBase64    string            `json:"output_base64,omitempty"`
+	Error           *errorJSON        `json:"error,omitempty"`
+	Attempts        []attemptJSON     `json:"attempts,omitempty"`
+	Tags            []string          `json:"tags,omitempty"`
+	RetryOf         string            `json:"retry_of,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+	SleepKey        string            `json:"sleep_key,omitempty"`
+	ExecutorID      string            `json:"executor_id,omitempty"`
+	RootID          string            `json:"root_id,omitempty"`
+	RootTaskID      string            `json:"root_task_id,omitempty"`
+	ParentID        string            `json:"parent_id,omitempty"`
+	ParentTaskID    string            `json:"parent_task_id,omitempty"`
+	ChildIndex      *int              `json:"child_index,omitempty"`
+	IsFinalize      bool              `json:"is_finalize,omitzero"`
+	ChildrenTotal   int               `json:"children_total,omitzero"`
+	ChildrenPending int               `json:"children_pending,omitzero"`
+	DueAt           time.Time         `json:"due_at,omitzero"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at,omitzero"`
+	StartedAt       time.Time         `json:"started_at,omitzero"`
+	FinishedAt      time.Time         `json:"finished_at,omitzero"`
+	WaitingChildren time.Time         `json:"waiting_for_children_at,omitzero"`
+	WaitingFinalize time.Time         `json:"waiting_for_finalize_at,omitzero"`
 	// Children: show lists the children (briefly); tree nests them.
 	Children []recordJSON `json:"children,omitempty"`
 }
@@ -79,7 +80,7 @@ func errorOf(e *durable.ExecutionError) *errorJSON {
 
 func jsonOf(r durable.Record) recordJSON {
 	j := recordJSON{ID: r.ID, TaskID: r.TaskID, Status: r.Status, Attempt: r.Attempt, Iteration: r.Iteration,
-		Crashes: r.Crashes, Error: errorOf(r.Err), Tags: r.Tags, RetryOf: r.RetryOf, SleepKey: r.SleepKey,
+		Crashes: r.Crashes, Error: errorOf(r.Err), Tags: r.Tags, RetryOf: r.RetryOf, Metadata: r.Metadata, SleepKey: r.SleepKey,
 		ExecutorID: r.ExecutorID, RootID: r.RootID, RootTaskID: r.RootTaskID, ParentID: r.ParentID,
 		ParentTaskID: r.ParentTaskID, IsFinalize: r.IsFinalize, ChildrenTotal: r.ChildrenTotal,
 		ChildrenPending: r.ChildrenPending, DueAt: r.DueAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,

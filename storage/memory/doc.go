@@ -12,10 +12,10 @@
 // The store behaves like the SQL stores and passes the same conformance
 // suite (storage/storagetest):
 //
-//   - records are copied in and out (byte slices, the error, the tags and
-//     the attempt history are deep copied), so callers may modify what
-//     they pass or get back, and a transition's Attempts after Complete;
-//     empty Tags and Attempts are stored as none (nil);
+//   - records are copied in and out (byte slices, the error, the tags, the
+//     metadata and the attempt history are deep copied), so callers may
+//     modify what they pass or get back, and a transition's Attempts after
+//     Complete; empty Tags, Metadata and Attempts are stored as none (nil);
 //   - every method is atomic: Insert validates the whole batch before
 //     changing anything, and each transition of Complete is checked
 //     (guard, then its children) before it is applied;

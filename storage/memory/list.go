@@ -68,6 +68,7 @@ func listCopy(e *storage.Execution) storage.Execution {
 	c.Input, c.Output, c.RunOutput, c.Attempts = nil, nil, nil, nil
 	c.Error = cloneError(e.Error)
 	c.Tags = cloneTags(e.Tags)
+	c.Metadata = cloneMetadata(e.Metadata)
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -131,8 +132,8 @@ func dbTime(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-// copyExecution returns a deep copy of e: byte slices, the error, the tags
-// and the attempts (with their errors) are not shared. Nil and empty byte
+// copyExecution returns a deep copy of e: byte slices, the error, the tags,
+// the metadata and the attempts (with their errors) are not shared. Nil and empty byte
 // slices are kept apart; empty tags and attempts become nil.
 func copyExecution(e storage.Execution) storage.Execution {
 	c := e
@@ -141,8 +142,17 @@ func copyExecution(e storage.Execution) storage.Execution {
 	c.RunOutput = bytes.Clone(e.RunOutput)
 	c.Error = cloneError(e.Error)
 	c.Tags = cloneTags(e.Tags)
+	c.Metadata = cloneMetadata(e.Metadata)
 	c.Attempts = copyAttempts(e.Attempts)
 	return c
+}
+
+// cloneMetadata returns a copy of m; nil when there is none.
+func cloneMetadata(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
 }
 
 // cloneTags returns a copy of tags; nil when there is none.

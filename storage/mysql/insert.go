@@ -13,7 +13,7 @@ import (
 )
 
 // insertColumns is the number of columns of the "insert" statement.
-const insertColumns = 38
+const insertColumns = 39
 
 // maxIDLen and maxSleepKeyLen are the widths of the id and sleep_key
 // columns.
@@ -60,6 +60,10 @@ func insertRow(args []any, e *storage.Execution, delay time.Duration) ([]any, er
 	if err != nil {
 		return nil, fmt.Errorf("execution %s: encode attempts: %w", e.ID, err)
 	}
+	metadata, err := storage.EncodeMetadata(e.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: encode metadata: %w", e.ID, err)
+	}
 	due, started := nullTime(e.DueAt), nullTime(e.StartedAt)
 	switch {
 	case e.Status == storage.StatusReady:
@@ -78,13 +82,24 @@ func insertRow(args []any, e *storage.Execution, delay time.Duration) ([]any, er
 		int64(e.Timeout), e.Attempt, e.Iteration, e.Crashes, 0, e.ExecutorID, e.FailFast,
 		e.ChildrenTotal, e.ChildrenPending, due, sinceNow(0), sinceNow(0),
 		started, nullTime(e.FinishedAt), nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
-		attempts, encodeTags(e.Tags), nullString(e.RetryOf)), nil
+		attempts, encodeTags(e.Tags), nullString(e.RetryOf), metadataArg(metadata)), nil
+}
+
+// metadataArg is the argument of the metadata column: NULL for none.
+func metadataArg(m *string) any {
+	if m == nil {
+		return nil
+	}
+	return []byte(*m)
 }
 
 // rowSize estimates the bytes an execution adds to an insert statement.
 func rowSize(e *storage.Execution) int {
 	n := 512 + len(e.ID) + len(e.TaskID) + len(e.SleepKey)
 	n += 2 * (len(e.Input) + len(e.Output) + len(e.RunOutput))
+	for k, v := range e.Metadata {
+		n += 2*(len(k)+len(v)) + 8
+	}
 	if e.Error != nil {
 		n += 2 * (len(e.Error.Message) + len(e.Error.Stack))
 	}

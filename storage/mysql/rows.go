@@ -15,7 +15,7 @@ type execRow struct {
 	seq                                        int64
 	parentID, sleepKey, retryOf                sql.NullString
 	status                                     string
-	errJSON, attemptsJSON, tags                []byte
+	errJSON, attemptsJSON, tags, metadata      []byte
 	retryBase, retryMaxDelay, timeout          int64
 	dueAt, createdAt, updatedAt                sql.NullInt64
 	startedAt, finishedAt, wfcAt, wffAt        sql.NullInt64
@@ -39,7 +39,7 @@ func (r *execRow) dests() []any {
 		&r.timeout, &r.attempt, &r.iteration, &r.crashes, &r.fence, &r.executorID, &r.failFast,
 		&r.childrenTotal, &r.childrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
-		&r.attemptsJSON, &r.tags, &r.retryOf,
+		&r.attemptsJSON, &r.tags, &r.retryOf, &r.metadata,
 	}
 }
 
@@ -68,6 +68,12 @@ func (r *execRow) execution() (storage.Execution, error) {
 	}
 	if e.Attempts, err = decodeAttempts(r.attemptsJSON); err != nil {
 		return storage.Execution{}, fmt.Errorf("decode attempts of execution %s: %w", e.ID, err)
+	}
+	if r.metadata != nil {
+		m := string(r.metadata)
+		if e.Metadata, err = storage.DecodeMetadata(&m); err != nil {
+			return storage.Execution{}, fmt.Errorf("execution %s: %w", e.ID, err)
+		}
 	}
 	return e, nil
 }

@@ -20,7 +20,7 @@ const copyThreshold = 256
 var copyColumns = []string{
 	"id", "task_id", "status", "input",
 	"retry_max_retries", "retry_base_delay_ns", "retry_multiplier", "retry_max_delay_ns", "retry_jitter",
-	"timeout_ns", "due_at", "created_at", "updated_at", "tags", "retry_of",
+	"timeout_ns", "due_at", "created_at", "updated_at", "tags", "retry_of", "metadata",
 }
 
 // tagColumns are the columns of the tags table.
@@ -130,7 +130,7 @@ type copySource struct {
 	p      storage.InsertParams
 	now    time.Time
 	i      int
-	values [15]any
+	values [16]any
 }
 
 func newCopySource(p storage.InsertParams, now time.Time) *copySource {
@@ -158,10 +158,14 @@ func (c *copySource) Values() ([]any, error) {
 	if e.RetryOf != "" {
 		retryOf = &e.RetryOf
 	}
-	c.values = [15]any{
+	metadata, err := storage.EncodeMetadata(e.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: encode metadata: %w", e.ID, err)
+	}
+	c.values = [16]any{
 		e.ID, e.TaskID, string(e.Status), e.Input,
 		int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), e.Retry.Multiplier, int64(e.Retry.MaxDelay), e.Retry.Jitter,
-		int64(e.Timeout), c.now.Add(delay).Truncate(time.Microsecond), c.now, c.now, tags, retryOf,
+		int64(e.Timeout), c.now.Add(delay).Truncate(time.Microsecond), c.now, c.now, tags, retryOf, metadata,
 	}
 	return c.values[:], nil
 }

@@ -75,16 +75,20 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 	maxRetries, baseDelays, maxDelays := make([]int64, n), make([]int64, n), make([]int64, n)
 	multipliers, jitters := make([]float64, n), make([]float64, n)
 	timeouts, delays := make([]int64, n), make([]int64, n)
-	var tags []*string // with retryOf, only when a row has tags or RetryOf
+	var tags, metadata []*string // with retryOf, only when a row has tags, RetryOf or metadata
 	var retryOf []string
 	for i := range p.Executions {
 		e := &p.Executions[i]
 		ids[i], tasks[i], inputs[i] = e.ID, e.TaskID, e.Input
-		if tags == nil && (len(e.Tags) > 0 || e.RetryOf != "") {
-			tags, retryOf = make([]*string, n), make([]string, n)
+		if tags == nil && (len(e.Tags) > 0 || e.RetryOf != "" || len(e.Metadata) > 0) {
+			tags, retryOf, metadata = make([]*string, n), make([]string, n), make([]*string, n)
 		}
 		if tags != nil {
+			var err error
 			tags[i], retryOf[i] = encodeTags(e.Tags), e.RetryOf
+			if metadata[i], err = storage.EncodeMetadata(e.Metadata); err != nil {
+				return fmt.Errorf("execution %s: encode metadata: %w", e.ID, err)
+			}
 		}
 		maxRetries[i], baseDelays[i], maxDelays[i] = int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), int64(e.Retry.MaxDelay)
 		multipliers[i], jitters[i] = e.Retry.Multiplier, e.Retry.Jitter
@@ -104,7 +108,7 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 		"channel": channel, "payload": payload, "claimed_by": claimedBy}
 	sql := s.q.insertPlain
 	if tags != nil {
-		sql, args["p_tags"], args["p_retry_of"] = s.q.insertPlainTagged, tags, retryOf
+		sql, args["p_tags"], args["p_retry_of"], args["p_metadata"] = s.q.insertPlainTagged, tags, retryOf, metadata
 	}
 	return withRetry(ctx, func() error {
 		batch := &pgx.Batch{}

@@ -11,7 +11,7 @@ definitions. They are rendered once per store with:
   .Waiting   the SQL list of the two waiting statuses
   .Active    the SQL list of running and the two waiting statuses
   .Tags      the schema-qualified tags table
-  .Tagged    whether insert_plain is rendered for rows with tags or RetryOf
+  .Tagged    whether insert_plain is rendered for rows with tags, RetryOf or metadata
 
 Arguments are named (@name, pgx.NamedArgs). Durations are passed as bigint
 microseconds (@..._us) when they are added to a timestamptz.
@@ -24,7 +24,7 @@ microseconds (@..._us) when they are added to a timestamptz.
     {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
-    {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''){{end}}
+    {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata{{end}}
 
 {{- /* list_cols are the "cols" of List: the payloads and the attempts are
 left out (NULL), so a page reads no TOAST. */}}
@@ -35,7 +35,7 @@ left out (NULL), so a page reads no TOAST. */}}
     {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
-    NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''){{end}}
+    NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata{{end}}
 
 {{- /* insert_rows inserts the rows given as parallel arrays @e_*. The caller
 adds a WHERE clause (or none) and must end with "ORDER BY e.ord" so that seq
@@ -49,7 +49,7 @@ holds none), NULL for none; attempts as JSON text, NULL for none. */}}
     timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
     children_total, children_pending, due_at, created_at, updated_at,
     started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-    attempts, tags, retry_of)
+    attempts, tags, retry_of, metadata)
 SELECT
     e.id, e.task_id, e.root_id, e.root_task_id, nullif(e.parent_id, ''), e.parent_task_id, e.child_index, e.is_finalize,
     nullif(e.sleep_key, ''), e.status, e.input, e.output, e.run_output, e.error::jsonb,
@@ -66,7 +66,7 @@ SELECT
     {{.Now}}, {{.Now}},
     CASE WHEN e.status = 'running' AND (e.sleep_key <> '' OR e.executor_id <> '') THEN {{.Now}} ELSE e.started_at END,
     e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at,
-    e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, '')
+    e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata
 FROM unnest(
     @e_id::text[], @e_task_id::text[], @e_root_id::text[], @e_root_task_id::text[],
     @e_parent_id::text[], @e_parent_task_id::text[], @e_child_index::bigint[], @e_is_finalize::boolean[],
@@ -78,14 +78,14 @@ FROM unnest(
     @e_executor_id::text[], @e_fail_fast::boolean[], @e_children_total::bigint[], @e_children_pending::bigint[],
     @e_due_at::timestamptz[], @e_started_at::timestamptz[], @e_finished_at::timestamptz[],
     @e_waiting_for_children_at::timestamptz[], @e_waiting_for_finalize_at::timestamptz[], @e_delay_us::bigint[],
-    @e_attempts::text[], @e_tags::text[], @e_retry_of::text[]
+    @e_attempts::text[], @e_tags::text[], @e_retry_of::text[], @e_metadata::text[]
 ) WITH ORDINALITY AS e(
     id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
     sleep_key, status, input, output, run_output, error,
     retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
     timeout_ns, attempt, iteration, crashes, executor_id, fail_fast, children_total, children_pending,
     due_at, started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at, delay_us,
-    attempts, tags, retry_of, ord){{end}}
+    attempts, tags, retry_of, metadata, ord){{end}}
 
 {{- /* insert_tags inserts the execution_tags rows of the executions that
 the CTE "ins" inserted (its rows: id, created_at, tags). */}}
@@ -143,25 +143,25 @@ arrays @p_*, ready, or, when @claimed_by is not empty, claimed at insert by
 that executor (running, the delay being the lease), and sends the NOTIFY of
 the new work on @channel (none when it is NULL), in one statement: the lean
 path of a small enqueue. It is rendered twice: with .Tagged, it also writes
-tags and retry_of (@p_tags, @p_retry_of) and the tags rows; without, for a
+tags, retry_of and metadata (@p_tags, @p_retry_of, @p_metadata) and the tags rows; without, for a
 batch that has none, it is the statement of the code before them. It
 returns the number of rows inserted. */}}
 {{define "insert_plain"}}WITH ins AS (
     INSERT INTO {{.T}} (id, task_id, status, input,
         retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
-        timeout_ns, executor_id, due_at, created_at, updated_at, started_at{{if .Tagged}}, tags, retry_of{{end}})
+        timeout_ns, executor_id, due_at, created_at, updated_at, started_at{{if .Tagged}}, tags, retry_of, metadata{{end}})
     SELECT e.id, e.task_id, CASE WHEN @claimed_by::text = '' THEN 'ready' ELSE 'running' END, e.input,
         e.retry_max_retries, e.retry_base_delay_ns, e.retry_multiplier, e.retry_max_delay_ns, e.retry_jitter,
         e.timeout_ns, @claimed_by::text, {{.Now}} + e.delay_us * interval '1 microsecond', {{.Now}}, {{.Now}},
         CASE WHEN @claimed_by::text <> '' THEN {{.Now}} END
-        {{- if .Tagged}}, string_to_array(e.tags, ','), nullif(e.retry_of, ''){{end}}
+        {{- if .Tagged}}, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata{{end}}
     FROM unnest(
         @p_id::text[], @p_task_id::text[], @p_input::bytea[],
         @p_retry_max_retries::bigint[], @p_retry_base_delay_ns::bigint[], @p_retry_multiplier::double precision[],
         @p_retry_max_delay_ns::bigint[], @p_retry_jitter::double precision[],
-        @p_timeout_ns::bigint[], @p_delay_us::bigint[]{{if .Tagged}}, @p_tags::text[], @p_retry_of::text[]{{end}}
+        @p_timeout_ns::bigint[], @p_delay_us::bigint[]{{if .Tagged}}, @p_tags::text[], @p_retry_of::text[], @p_metadata::text[]{{end}}
     ) WITH ORDINALITY AS e(id, task_id, input, retry_max_retries, retry_base_delay_ns, retry_multiplier,
-        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, {{if .Tagged}}tags, retry_of, {{end}}ord)
+        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, {{if .Tagged}}tags, retry_of, metadata, {{end}}ord)
     ORDER BY e.ord
     RETURNING {{if .Tagged}}id, created_at, tags{{else}}1{{end}}
 ){{if .Tagged}}, tagged AS (

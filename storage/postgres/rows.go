@@ -22,6 +22,7 @@ type execRow struct {
 	dueAt, createdAt, updatedAt         pgtype.Timestamptz
 	startedAt, finishedAt, wfcAt, wffAt pgtype.Timestamptz
 	attemptsJSON                        []byte
+	metadata                            *string
 }
 
 // dests returns the scan destinations, in the order of the "cols" template.
@@ -35,7 +36,7 @@ func (r *execRow) dests() []any {
 		&r.timeout, &e.Attempt, &e.Iteration, &e.Crashes, &e.Fence, &e.ExecutorID, &e.FailFast,
 		&e.ChildrenTotal, &e.ChildrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
-		&r.attemptsJSON, &e.Tags, &e.RetryOf,
+		&r.attemptsJSON, &e.Tags, &e.RetryOf, &r.metadata,
 	}
 }
 
@@ -68,6 +69,10 @@ func (r *execRow) execution() (storage.Execution, error) {
 	}
 	if len(e.Tags) == 0 {
 		e.Tags = nil
+	}
+	var err error
+	if e.Metadata, err = storage.DecodeMetadata(r.metadata); err != nil {
+		return storage.Execution{}, fmt.Errorf("execution %s: %w", e.ID, err)
 	}
 	return e, nil
 }
@@ -228,6 +233,7 @@ type execArrays struct {
 	delay                                                  []int64
 	attempts, tags                                         pgtype.FlatArray[*string]
 	retryOf                                                []string
+	metadata                                               []*string
 }
 
 // newExecArrays encodes execs; delays may be nil (no delay) or as long as
@@ -260,6 +266,10 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 	attempts, err := encodeAttempts(e.Attempts)
 	if err != nil {
 		return fmt.Errorf("execution %s: encode attempts: %w", e.ID, err)
+	}
+	metadata, err := storage.EncodeMetadata(e.Metadata)
+	if err != nil {
+		return fmt.Errorf("execution %s: encode metadata: %w", e.ID, err)
 	}
 	a.id = append(a.id, e.ID)
 	a.taskID = append(a.taskID, e.TaskID)
@@ -297,6 +307,7 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 	a.attempts = append(a.attempts, attempts)
 	a.tags = append(a.tags, encodeTags(e.Tags))
 	a.retryOf = append(a.retryOf, e.RetryOf)
+	a.metadata = append(a.metadata, metadata)
 	return nil
 }
 
@@ -338,6 +349,7 @@ func (a *execArrays) addTo(args pgx.StrictNamedArgs) {
 	args["e_attempts"] = a.attempts
 	args["e_tags"] = a.tags
 	args["e_retry_of"] = a.retryOf
+	args["e_metadata"] = a.metadata
 }
 
 // transitionArrays holds transitions as the parallel arrays @t_* of the

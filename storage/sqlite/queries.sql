@@ -10,7 +10,7 @@ retry_max_retries, retry_base_delay, retry_multiplier, retry_max_delay,
 retry_jitter, timeout, attempt, iteration, crashes, fence, executor_id,
 fail_fast, children_total, children_pending, due_at, created_at, updated_at,
 started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-attempts, tags, retry_of
+attempts, tags, retry_of, metadata
 
 -- name: mutable_columns
 -- The columns a write may change after insert, seq first (the order

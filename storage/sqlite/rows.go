@@ -13,7 +13,7 @@ import (
 
 // insertWidth is the number of parameters of one row of the insert query:
 // every column of the columns section but seq.
-const insertWidth = 38
+const insertWidth = 39
 
 // insertValues returns the column values of e, in the order of
 // insertColumns. A zero field gives its column's default: nil (NULL) or a
@@ -24,6 +24,10 @@ func insertValues(e *storage.Execution) ([insertWidth]any, error) {
 		return [insertWidth]any{}, err
 	}
 	attempts, err := encodeAttempts(e.Attempts)
+	if err != nil {
+		return [insertWidth]any{}, err
+	}
+	metadata, err := storage.EncodeMetadata(e.Metadata)
 	if err != nil {
 		return [insertWidth]any{}, err
 	}
@@ -41,7 +45,7 @@ func insertValues(e *storage.Execution) ([insertWidth]any, error) {
 		nullTime(e.DueAt), nullTime(e.CreatedAt), nullTime(e.UpdatedAt),
 		nullTime(e.StartedAt), nullTime(e.FinishedAt),
 		nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
-		attempts, encodeTags(e.Tags), nullString(e.RetryOf),
+		attempts, encodeTags(e.Tags), nullString(e.RetryOf), nullStringPtr(metadata),
 	}, nil
 }
 
@@ -68,7 +72,7 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 		childIndex, maxRetries                     int64
 		baseDelay, maxDelay, timeout               int64
 		createdAt                                  sql.NullInt64
-		attempts, tags, retryOf                    sql.NullString
+		attempts, tags, retryOf, metadata          sql.NullString
 	)
 	err := sc.Scan(&m.seq, &e.ID, &e.TaskID, &rootID, &rootTaskID, &parentID, &parentTaskID,
 		&childIndex, &e.IsFinalize, &sleepKey, &m.status, &e.Input, &m.output, &m.runOutput, &m.errJSON,
@@ -76,7 +80,7 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 		&m.attempt, &m.iteration, &m.crashes, &m.fence, &m.executorID, &m.failFast,
 		&m.childrenTotal, &m.childrenPending, &m.dueAt, &createdAt, &m.updatedAt,
 		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt,
-		&attempts, &tags, &retryOf)
+		&attempts, &tags, &retryOf, &metadata)
 	if err != nil {
 		return e, 0, err
 	}
@@ -97,6 +101,11 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 	}
 	if e.Tags, err = decodeTags(e.ID, tags); err != nil {
 		return e, 0, err
+	}
+	if metadata.Valid {
+		if e.Metadata, err = storage.DecodeMetadata(&metadata.String); err != nil {
+			return e, 0, fmt.Errorf("execution %s: %w", e.ID, err)
+		}
 	}
 	return e, m.seq, nil
 }
@@ -262,6 +271,14 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
+}
+
+// nullStringPtr returns *s, or nil (NULL) for a nil s.
+func nullStringPtr(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
 }
 
 // nullBytes returns b, or nil (NULL) for a nil slice. An empty non-nil slice
