@@ -1166,30 +1166,45 @@ func checkInsertInvalidTags(b *bundle) {
 		if storage.ValidateTags(tags) == nil {
 			b.t.Fatalf("case %s: ValidateTags accepts %q", name, tags)
 		}
-		bad := NewExecution("bad", "task")
-		bad.Tags = tags
-		err := b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{NewExecution("ok", "task"), bad}})
-		if err == nil {
-			b.t.Fatalf("Insert of a row with tags %s: want an error, got nil", name)
-		}
-		b.requireGone("ok", "bad")
+		b.requireInsertRefused("tags "+name, func(e *storage.Execution) { e.Tags = tags })
 	}
+}
+
+// requireInsertRefused inserts a valid row and one changed by spoil, and
+// requires the insert to fail and store neither; what names the spoiling.
+func (b *bundle) requireInsertRefused(what string, spoil func(*storage.Execution)) {
+	b.t.Helper()
+	bad := NewExecution("bad", "task")
+	spoil(&bad)
+	err := b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{NewExecution("ok", "task"), bad}})
+	if err == nil {
+		b.t.Fatalf("Insert of a row with %s: want an error, got nil", what)
+	}
+	b.requireGone("ok", "bad")
 }
 
 func checkCompleteChildInvalidTags(b *bundle) {
 	b.lister()
 	p := b.running(Base, "p")
 	for name, tags := range invalidTags() {
-		bad := NewChild(p, "p-bad", "task_child", 1)
-		bad.Tags = tags
-		res := b.complete(At(time.Second), storage.Transition{ID: "p", Fence: p.Fence, From: storage.StatusRunning,
-			To: storage.StatusWaitingForChildren, Children: []storage.Execution{NewChild(p, "p-ok", "task_child", 0), bad}})
-		if res[0].Applied || res[0].Err == nil {
-			b.t.Fatalf("spawn of a child with tags %s: applied=%v err=%v; want not applied, an error", name, res[0].Applied, res[0].Err)
-		}
-		b.requireUnchanged(p)
-		b.requireGone("p-ok", "p-bad")
+		b.requireSpawnRefused(p, "tags "+name, func(e *storage.Execution) { e.Tags = tags })
 	}
+}
+
+// requireSpawnRefused completes the running parent p spawning a valid
+// child and one changed by spoil, and requires the transition to fail
+// (not applied, an error) and change nothing; what names the spoiling.
+func (b *bundle) requireSpawnRefused(p storage.Execution, what string, spoil func(*storage.Execution)) {
+	b.t.Helper()
+	bad := NewChild(p, "p-bad", "task_child", 1)
+	spoil(&bad)
+	res := b.complete(At(time.Second), storage.Transition{ID: p.ID, Fence: p.Fence, From: storage.StatusRunning,
+		To: storage.StatusWaitingForChildren, Children: []storage.Execution{NewChild(p, "p-ok", "task_child", 0), bad}})
+	if res[0].Applied || res[0].Err == nil {
+		b.t.Fatalf("spawn of a child with %s: applied=%v err=%v; want not applied, an error", what, res[0].Applied, res[0].Err)
+	}
+	b.requireUnchanged(p)
+	b.requireGone("p-ok", "p-bad")
 }
 
 // requireAttempts fails unless the row's history is want (times to within

@@ -140,27 +140,13 @@ func checkInsertInvalidMetadata(b *bundle) {
 		if storage.ValidateMetadata(m) == nil {
 			b.t.Fatalf("case %s: ValidateMetadata accepts it", name)
 		}
-		bad := NewExecution("bad", "task")
-		bad.Metadata = m
-		err := b.s.Insert(b.ctx, storage.InsertParams{Now: Base, Executions: []storage.Execution{NewExecution("ok", "task"), bad}})
-		if err == nil {
-			b.t.Fatalf("Insert of a row with metadata %s: want an error, got nil", name)
-		}
-		b.requireGone("ok", "bad")
+		b.requireInsertRefused("metadata "+name, func(e *storage.Execution) { e.Metadata = m })
 	}
 }
 
 func checkCompleteChildInvalidMetadata(b *bundle) {
 	p := b.running(Base, "p")
 	for name, m := range invalidMetadata() {
-		bad := NewChild(p, "p-bad", "task_child", 1)
-		bad.Metadata = m
-		res := b.complete(At(time.Second), storage.Transition{ID: "p", Fence: p.Fence, From: storage.StatusRunning,
-			To: storage.StatusWaitingForChildren, Children: []storage.Execution{NewChild(p, "p-ok", "task_child", 0), bad}})
-		if res[0].Applied || res[0].Err == nil {
-			b.t.Fatalf("spawn of a child with metadata %s: applied=%v err=%v; want not applied, an error", name, res[0].Applied, res[0].Err)
-		}
-		b.requireUnchanged(p)
-		b.requireGone("p-ok", "p-bad")
+		b.requireSpawnRefused(p, "metadata "+name, func(e *storage.Execution) { e.Metadata = m })
 	}
 }
