@@ -1,0 +1,135 @@
+package durableotel
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/durable-go/durable"
+)
+
+// instruments are the metrics' instruments.
+type instruments struct {
+	sent, consumed, finished, attemptFailed, leaseLost, takenOver metric.Int64Counter
+	processDuration, queueWait, storage                           metric.Float64Histogram
+	claimSize, completionSize                                     metric.Int64Histogram
+	active                                                        metric.Int64UpDownCounter
+	ready, oldestDue                                              metric.Float64ObservableGauge
+}
+
+// Bucket boundaries: seconds (a millisecond to five minutes) and rows.
+var (
+	secondBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
+	sizeBuckets   = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
+)
+
+func newInstruments(m metric.Meter) (instruments, error) {
+	var in instruments
+	var errs []error
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	seconds := func(name, desc string) metric.Float64Histogram {
+		h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc), metric.WithExplicitBucketBoundaries(secondBuckets...))
+		errs = append(errs, err)
+		return h
+	}
+	sizes := func(name, desc string) metric.Int64Histogram {
+		h, err := m.Int64Histogram(name, metric.WithUnit("{execution}"), metric.WithDescription(desc), metric.WithExplicitBucketBoundaries(sizeBuckets...))
+		errs = append(errs, err)
+		return h
+	}
+	gauge := func(name, unit, desc string) metric.Float64ObservableGauge {
+		g, err := m.Float64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return g
+	}
+	in.sent = counter("messaging.client.sent.messages", "{message}", "Executions enqueued.")
+	in.consumed = counter("messaging.client.consumed.messages", "{message}", "Runs of task functions started.")
+	in.finished = counter("durable.execution.finished", "{execution}", "Executions ended by this process's outcomes, by status.")
+	in.attemptFailed = counter("durable.attempt.failed", "{attempt}", "Failed attempts that will be retried.")
+	in.leaseLost = counter("durable.lease.lost", "{lease}", "Leases of running work found lost by a heartbeat.")
+	in.takenOver = counter("durable.lease.taken_over", "{execution}", "Executions taken over after their lease lapsed.")
+	in.processDuration = seconds("messaging.process.duration", "Duration of runs of task functions.")
+	in.queueWait = seconds("durable.queue.wait", "Time from enqueue to the start of first attempts (delays included).")
+	in.storage = seconds("db.client.operation.duration", "Duration of the executor's store calls.")
+	in.claimSize = sizes("durable.claim.size", "Rows taken by each claim.")
+	in.completionSize = sizes("durable.completion.size", "Outcomes written by each completion batch.")
+	var err error
+	in.active, err = m.Int64UpDownCounter("durable.run.active", metric.WithUnit("{run}"), metric.WithDescription("Runs of task functions going on."))
+	errs = append(errs, err)
+	in.ready = gauge("durable.execution.ready", "{execution}", "Ready executions in the store (delayed ones included).")
+	in.oldestDue = gauge("durable.execution.oldest_due.age", "s", "How long the oldest due ready execution has waited (0: none due).")
+	return in, errors.Join(errs...)
+}
+
+// Hooks returns the hooks that record the outcome, claim, store and lease
+// metrics.
+func (i *Instrumentation) Hooks() durable.Hooks {
+	ctx := context.Background()
+	return durable.Hooks{
+		Claimed:      func(n int) { i.m.claimSize.Record(ctx, int64(n)) },
+		BatchWritten: func(n int) { i.m.completionSize.Record(ctx, int64(n)) },
+		AttemptFailed: func(o durable.Outcome) {
+			i.m.attemptFailed.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", o.TaskID),
+				semconv.ErrorTypeKey.String(outcomeErrorType(o))))
+		},
+		ExecutionFinished: func(o durable.Outcome) {
+			i.m.finished.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", o.TaskID),
+				attribute.String("durable.status", string(o.Status))))
+		},
+		LeaseTakenOver: func(t durable.Takeover) {
+			i.m.takenOver.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", t.TaskID)))
+		},
+		LeasesLost: func(n int) { i.m.leaseLost.Add(ctx, int64(n)) },
+		StorageCall: func(c durable.StorageCall) {
+			attrs := []attribute.KeyValue{semconv.DBOperationName(c.Operation)}
+			if c.Err != nil {
+				attrs = append(attrs, semconv.ErrorTypeKey.String("_OTHER"))
+			}
+			i.m.storage.Record(ctx, c.Duration.Seconds(), metric.WithAttributes(attrs...))
+		},
+	}
+}
+
+func outcomeErrorType(o durable.Outcome) string {
+	if o.Err == nil || o.Err.Kind == "" {
+		return "_OTHER"
+	}
+	return string(o.Err.Kind)
+}
+
+// Observe registers the queue gauges of ex (durable.execution.ready and
+// durable.execution.oldest_due.age, per task): at each collection, one
+// Count of ex's ready executions, bounded by timeout (5 s when 0). The
+// returned registration unregisters them.
+func (i *Instrumentation) Observe(ex *durable.Executor, timeout time.Duration) (metric.Registration, error) {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return i.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		counts, err := ex.Count(ctx, durable.Filter{Statuses: []durable.Status{durable.StatusReady}})
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		for _, c := range counts {
+			task := metric.WithAttributes(attribute.String("durable.task", c.TaskID))
+			o.ObserveFloat64(i.m.ready, float64(c.N), task)
+			age := 0.0
+			if !c.OldestDue.IsZero() {
+				age = max(now.Sub(c.OldestDue).Seconds(), 0)
+			}
+			o.ObserveFloat64(i.m.oldestDue, age, task)
+		}
+		return nil
+	}, i.m.ready, i.m.oldestDue)
+}

@@ -1,0 +1,212 @@
+// Package durableotel connects a durable executor to OpenTelemetry:
+// spans for each enqueue and each run, carried across processes in the
+// executions' metadata (W3C trace context), and metrics of what the
+// executor does. It is a Go module of its own
+// (github.com/durable-go/durable/otel), so that a program using durable
+// without it neither downloads nor compiles OpenTelemetry.
+//
+//	inst, err := durableotel.New(durableotel.Config{}) // the global providers
+//	ex, err := durable.New(store, durable.Config{
+//		Middleware: []durable.Middleware{inst.Middleware()},
+//		Hooks:      []durable.Hooks{inst.Hooks()},
+//	})
+//	_, err = inst.Observe(ex, 0) // queue depth and age, read at each collection
+//
+// # Spans
+//
+//   - "enqueue <task>" (kind producer) around each Enqueue, EnqueueMany
+//     and EnqueueTx, child of the caller's span; for the children a run
+//     declares, child of that run's span. Its context is written into each
+//     execution's metadata ("traceparent", "tracestate").
+//   - "run <task>" (kind consumer) around each run of a task function,
+//     child of the enqueue span read back from the metadata, in whatever
+//     process runs it. A finalize and a sequence's steps, made by the
+//     engine rather than by a run, carry their parent's metadata: their
+//     runs are children of the parent's enqueue span.
+//
+// So a trace shows the request that enqueued, its enqueue, each run
+// (retries are sibling runs), the children's enqueue and runs, and the
+// finalize, as one tree across processes. The time between the enqueue
+// span and a run span is the wait in the queue. Store calls get no spans:
+// their latency is a metric.
+//
+// Span attributes follow the messaging semantic conventions
+// (messaging.system "durable", messaging.operation.type send/process,
+// messaging.destination.name the task id, messaging.message.id the
+// execution id) with durable.attempt. The run's logger
+// (durable.Logger(ctx)) gets span_id, and trace_id when the root package
+// did not put it there already.
+//
+// # Metrics
+//
+// Names and attributes follow the semantic conventions where they exist,
+// durable.* otherwise; no attribute holds an execution id:
+//
+//	messaging.client.sent.messages      counter    executions enqueued   {messaging.destination.name}
+//	messaging.client.consumed.messages  counter    runs started          {messaging.destination.name}
+//	messaging.process.duration          histogram  run duration, s       {messaging.destination.name, error.type}
+//	durable.execution.finished          counter    executions ended      {durable.task, durable.status}
+//	durable.attempt.failed              counter    attempts retried      {durable.task, error.type}
+//	durable.queue.wait                  histogram  enqueue to first run, s {durable.task}
+//	durable.run.active                  updown     runs going on         {durable.task}
+//	durable.execution.ready             gauge      ready executions      {durable.task}   (Observe)
+//	durable.execution.oldest_due.age    gauge      oldest due's wait, s  {durable.task}   (Observe)
+//	durable.claim.size                  histogram  rows per claim
+//	durable.completion.size             histogram  outcomes per batch written
+//	db.client.operation.duration        histogram  store calls, s        {db.operation.name, error.type}
+//	durable.lease.lost                  counter    leases lost
+//	durable.lease.taken_over            counter    executions taken over {durable.task}
+package durableotel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/durable-go/durable"
+)
+
+// scope is the instrumentation scope of the tracer and the meter.
+const scope = "github.com/durable-go/durable/otel"
+
+// Config says where spans and metrics go. The zero value uses the global
+// providers and the W3C trace context.
+type Config struct {
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	// Propagator writes and reads the trace context in the metadata.
+	// Default: propagation.TraceContext{} (traceparent, tracestate).
+	Propagator propagation.TextMapPropagator
+}
+
+// Instrumentation makes the spans and records the metrics of executors.
+// One may serve several executors.
+type Instrumentation struct {
+	tracer trace.Tracer
+	meter  metric.Meter
+	prop   propagation.TextMapPropagator
+	m      instruments
+}
+
+// New returns the instrumentation, its instruments created on cfg's
+// meter.
+func New(cfg Config) (*Instrumentation, error) {
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
+	if cfg.MeterProvider == nil {
+		cfg.MeterProvider = otel.GetMeterProvider()
+	}
+	if cfg.Propagator == nil {
+		cfg.Propagator = propagation.TraceContext{}
+	}
+	i := &Instrumentation{
+		tracer: cfg.TracerProvider.Tracer(scope, trace.WithSchemaURL(semconv.SchemaURL)),
+		meter:  cfg.MeterProvider.Meter(scope, metric.WithSchemaURL(semconv.SchemaURL)),
+		prop:   cfg.Propagator,
+	}
+	var err error
+	if i.m, err = newInstruments(i.meter); err != nil {
+		return nil, fmt.Errorf("durableotel: %w", err)
+	}
+	return i, nil
+}
+
+var systemDurable = semconv.MessagingSystemKey.String("durable")
+
+// Middleware returns the middleware that makes the spans and counts
+// enqueues and runs.
+func (i *Instrumentation) Middleware() durable.Middleware {
+	return durable.Middleware{Enqueue: i.enqueue, Run: i.run}
+}
+
+func (i *Instrumentation) enqueue(ctx context.Context, call *durable.EnqueueCall, next func(context.Context) error) error {
+	task := call.Executions[0].TaskID
+	attrs := []attribute.KeyValue{systemDurable, semconv.MessagingOperationTypeSend,
+		semconv.MessagingOperationName("enqueue"), semconv.MessagingDestinationName(task)}
+	if n := len(call.Executions); n > 1 {
+		attrs = append(attrs, semconv.MessagingBatchMessageCount(n))
+	} else {
+		attrs = append(attrs, semconv.MessagingMessageID(call.Executions[0].ID))
+	}
+	if p := call.Executions[0].ParentID; p != "" {
+		attrs = append(attrs, attribute.String("durable.parent.id", p))
+	}
+	ctx, span := i.tracer.Start(ctx, "enqueue "+task, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	defer span.End()
+	for k := range call.Executions {
+		i.prop.Inject(ctx, propagation.MapCarrier(call.Executions[k].Metadata))
+	}
+	err := next(ctx)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	for k := range call.Executions {
+		i.m.sent.Add(ctx, 1, metric.WithAttributes(systemDurable, semconv.MessagingDestinationName(call.Executions[k].TaskID)))
+	}
+	return nil
+}
+
+func (i *Instrumentation) run(ctx context.Context, next func(context.Context) error) error {
+	info, _ := durable.Info(ctx)
+	parent := i.prop.Extract(ctx, propagation.MapCarrier(info.Metadata))
+	remote := trace.SpanContextFromContext(parent).IsValid()
+	ctx, span := i.tracer.Start(parent, "run "+info.TaskID, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(systemDurable, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("run"),
+			semconv.MessagingDestinationName(info.TaskID), semconv.MessagingMessageID(info.ExecutionID),
+			attribute.Int("durable.attempt", info.Attempt)))
+	defer span.End()
+	ctx = durable.WithLogger(ctx, runLogger(ctx, span.SpanContext(), remote))
+
+	task := metric.WithAttributes(attribute.String("durable.task", info.TaskID))
+	i.m.consumed.Add(ctx, 1, metric.WithAttributes(systemDurable, semconv.MessagingDestinationName(info.TaskID)))
+	if info.Attempt == 0 && !info.CreatedAt.IsZero() && !info.StartedAt.IsZero() {
+		i.m.queueWait.Record(ctx, max(info.StartedAt.Sub(info.CreatedAt).Seconds(), 0), task)
+	}
+	i.m.active.Add(ctx, 1, task)
+	start := time.Now()
+	err := next(ctx)
+	i.m.active.Add(ctx, -1, task)
+	attrs := []attribute.KeyValue{systemDurable, semconv.MessagingDestinationName(info.TaskID)}
+	if err != nil {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType(err)))
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	i.m.processDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attrs...))
+	return err
+}
+
+// runLogger is the run's logger with the span's ids: span_id, and
+// trace_id unless the root package added it already (from the
+// traceparent the run span's remote parent came from, the same trace).
+func runLogger(ctx context.Context, sc trace.SpanContext, remote bool) *slog.Logger {
+	l := durable.Logger(ctx).With("span_id", sc.SpanID().String())
+	if !remote {
+		l = l.With("trace_id", sc.TraceID().String())
+	}
+	return l
+}
+
+// errorType is the error.type of a run's error: its kind when it is a
+// durable.ExecutionError with one, else "_OTHER" (the convention's value
+// for an error of no known type).
+func errorType(err error) string {
+	var ee *durable.ExecutionError
+	if errors.As(err, &ee) && ee.Kind != "" {
+		return string(ee.Kind)
+	}
+	return "_OTHER"
+}
