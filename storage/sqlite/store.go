@@ -93,7 +93,9 @@ func (s *Store) openWriter(ctx context.Context, uri string, cfg Config) error {
 	if err == nil {
 		err = setupWriter(ctx, conn, cfg)
 		if err == nil {
-			err = checkIntegrity(ctx, conn, s.path, cfg.Check)
+			// Busy: another opener of a new file is recovering its WAL
+			// (SQLITE_BUSY_RECOVERY) or migrating it.
+			err = retryBusy(ctx, cfg.BusyTimeout, func() error { return checkIntegrity(ctx, conn, s.path, cfg.Check) })
 		}
 		if err == nil {
 			err = migrate(ctx, conn, cfg.BusyTimeout)
