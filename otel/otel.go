@@ -34,8 +34,8 @@
 // (messaging.system "durable", messaging.operation.type send/process,
 // messaging.destination.name the task id, messaging.message.id the
 // execution id) with durable.attempt. The run's logger
-// (durable.Logger(ctx)) gets span_id, and trace_id when the root package
-// did not put it there already.
+// (durable.Logger(ctx)) has the trace id: the root package reads it from
+// the metadata, and a run without one gets its new trace's here.
 //
 // # Metrics
 //
@@ -62,7 +62,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -96,6 +96,7 @@ type Instrumentation struct {
 	meter  metric.Meter
 	prop   propagation.TextMapPropagator
 	m      instruments
+	tasks  sync.Map // task id to *taskAttributes
 }
 
 // New returns the instrumentation, its instruments created on cfg's
@@ -144,8 +145,15 @@ func (i *Instrumentation) enqueue(ctx context.Context, call *durable.EnqueueCall
 	}
 	ctx, span := i.tracer.Start(ctx, "enqueue "+task, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
 	defer span.End()
+	// One context for the whole call: injected once, copied to each.
+	carrier := propagation.MapCarrier{}
+	i.prop.Inject(ctx, carrier)
+	perTask := map[string]int64{}
 	for k := range call.Executions {
-		i.prop.Inject(ctx, propagation.MapCarrier(call.Executions[k].Metadata))
+		for key, v := range carrier {
+			call.Executions[k].Metadata[key] = v
+		}
+		perTask[call.Executions[k].TaskID]++
 	}
 	err := next(ctx)
 	if err != nil {
@@ -153,10 +161,31 @@ func (i *Instrumentation) enqueue(ctx context.Context, call *durable.EnqueueCall
 		span.SetStatus(codes.Error, err.Error())
 		return err
 	}
-	for k := range call.Executions {
-		i.m.sent.Add(ctx, 1, metric.WithAttributes(systemDurable, semconv.MessagingDestinationName(call.Executions[k].TaskID)))
+	for task, n := range perTask {
+		i.m.sent.Add(ctx, n, i.taskAttrs(task).destination)
 	}
 	return nil
+}
+
+// taskAttributes are the attribute sets of one task's measurements, made
+// once per task.
+type taskAttributes struct {
+	destination, destinationError, task metric.MeasurementOption
+}
+
+// taskAttrs returns task's attribute sets.
+func (i *Instrumentation) taskAttrs(task string) *taskAttributes {
+	if a, ok := i.tasks.Load(task); ok {
+		return a.(*taskAttributes)
+	}
+	dest := []attribute.KeyValue{systemDurable, semconv.MessagingDestinationName(task)}
+	a := &taskAttributes{
+		destination:      metric.WithAttributeSet(attribute.NewSet(dest...)),
+		destinationError: metric.WithAttributeSet(attribute.NewSet(append(dest, semconv.ErrorTypeKey.String("_OTHER"))...)),
+		task:             metric.WithAttributeSet(attribute.NewSet(attribute.String("durable.task", task))),
+	}
+	actual, _ := i.tasks.LoadOrStore(task, a)
+	return actual.(*taskAttributes)
 }
 
 func (i *Instrumentation) run(ctx context.Context, next func(context.Context) error) error {
@@ -168,36 +197,33 @@ func (i *Instrumentation) run(ctx context.Context, next func(context.Context) er
 			semconv.MessagingDestinationName(info.TaskID), semconv.MessagingMessageID(info.ExecutionID),
 			attribute.Int("durable.attempt", info.Attempt)))
 	defer span.End()
-	ctx = durable.WithLogger(ctx, runLogger(ctx, span.SpanContext(), remote))
-
-	task := metric.WithAttributes(attribute.String("durable.task", info.TaskID))
-	i.m.consumed.Add(ctx, 1, metric.WithAttributes(systemDurable, semconv.MessagingDestinationName(info.TaskID)))
-	if info.Attempt == 0 && !info.CreatedAt.IsZero() && !info.StartedAt.IsZero() {
-		i.m.queueWait.Record(ctx, max(info.StartedAt.Sub(info.CreatedAt).Seconds(), 0), task)
+	if !remote {
+		// A new trace: the root package found no trace id in the metadata
+		// for the run's logger.
+		ctx = durable.WithLogger(ctx, durable.Logger(ctx).With("trace_id", span.SpanContext().TraceID().String()))
 	}
-	i.m.active.Add(ctx, 1, task)
+
+	attrs := i.taskAttrs(info.TaskID)
+	i.m.consumed.Add(ctx, 1, attrs.destination)
+	if info.Attempt == 0 && !info.CreatedAt.IsZero() && !info.StartedAt.IsZero() {
+		i.m.queueWait.Record(ctx, max(info.StartedAt.Sub(info.CreatedAt).Seconds(), 0), attrs.task)
+	}
+	i.m.active.Add(ctx, 1, attrs.task)
 	start := time.Now()
 	err := next(ctx)
-	i.m.active.Add(ctx, -1, task)
-	attrs := []attribute.KeyValue{systemDurable, semconv.MessagingDestinationName(info.TaskID)}
+	i.m.active.Add(ctx, -1, attrs.task)
+	outcome := attrs.destination
 	if err != nil {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType(err)))
+		if t := errorType(err); t == "_OTHER" {
+			outcome = attrs.destinationError
+		} else {
+			outcome = metric.WithAttributes(systemDurable, semconv.MessagingDestinationName(info.TaskID), semconv.ErrorTypeKey.String(t))
+		}
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
-	i.m.processDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attrs...))
+	i.m.processDuration.Record(ctx, time.Since(start).Seconds(), outcome)
 	return err
-}
-
-// runLogger is the run's logger with the span's ids: span_id, and
-// trace_id unless the root package added it already (from the
-// traceparent the run span's remote parent came from, the same trace).
-func runLogger(ctx context.Context, sc trace.SpanContext, remote bool) *slog.Logger {
-	l := durable.Logger(ctx).With("span_id", sc.SpanID().String())
-	if !remote {
-		l = l.With("trace_id", sc.TraceID().String())
-	}
-	return l
 }
 
 // errorType is the error.type of a run's error: its kind when it is a
