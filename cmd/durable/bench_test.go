@@ -160,11 +160,10 @@ func checkRemoteResult(t *testing.T, r Result, store string) {
 		t.Errorf("pickup_ms = %v, want none (it would need the worker's clock)", r.PickupMs)
 	}
 	t.Logf("%s: p50 %.2fms max %.2fms", store, r.LatencyMs.P50, r.LatencyMs.Max)
-	// Both stores carry events between processes: a round takes
-	// milliseconds, not the poll interval (1s) it took on SQLite before.
-	if r.LatencyMs.P50 > 250 {
-		t.Errorf("p50 %.2fms, want far below the 1s poll interval", r.LatencyMs.P50)
-	}
+	// How fast a round is is the benchmark's to report, not a test's to
+	// assert (a loaded machine slows it tenfold); that events carry Wait,
+	// Cancel and Wake across processes is checked by the stores' tests
+	// (storagetest.CheckAcrossProcesses, crashtest's SQLite events tests).
 	var table bytes.Buffer
 	printTable(&table, benchFlags{store: store, workload: "latency-remote", runs: 1}, []Result{r})
 	if !strings.Contains(table.String(), "latency-remote p50") || strings.Contains(table.String(), "pickup") {
