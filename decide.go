@@ -155,7 +155,7 @@ func (dc decider) failure(d *taskDef, row storage.Execution, ee *ExecutionError,
 	case ee.Retryable && row.Attempt < row.Retry.MaxRetries:
 		return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusReady,
 			Error: info, Attempt: row.Attempt + 1, Iteration: row.Iteration,
-			Delay: retryDelay(row.Retry, row.Attempt, random)}
+			Delay: max(retryDelay(row.Retry, row.Attempt, random), ee.retryAfter)}
 	case ee.Kind == storage.ErrorKindTimedOut:
 		return terminal(row, storage.StatusTimedOut, nil, info)
 	default:

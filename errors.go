@@ -3,6 +3,7 @@ package durable
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -91,6 +92,10 @@ type ExecutionError struct {
 	Retryable bool
 	// Stack is the goroutine stack of a panic.
 	Stack string
+
+	// retryAfter is the least delay before a retry the run's error asked
+	// for (RetryAfter); it is not stored.
+	retryAfter time.Duration
 }
 
 func (e *ExecutionError) Error() string {
@@ -163,13 +168,14 @@ func classify(err error) *ExecutionError {
 		if r, ok := asRetryabler(err); ok {
 			out.Retryable = r
 		}
+		out.retryAfter = retryAfterOf(err)
 		return &out
 	}
 	kind, retryable := kindOf(err)
 	if r, ok := asRetryabler(err); ok {
 		retryable = r
 	}
-	return &ExecutionError{Kind: kind, Message: err.Error(), Retryable: retryable}
+	return &ExecutionError{Kind: kind, Message: err.Error(), Retryable: retryable, retryAfter: retryAfterOf(err)}
 }
 
 // kindRow ties an error kind to a sentinel, and says how an error a run
