@@ -1,0 +1,177 @@
+package server_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/api"
+)
+
+func TestEnqueueAndWait(t *testing.T) {
+	e := newEnv(t)
+	id := e.enqueue(api.EnqueueRequest{Task: "greet", Input: jsonOf(t, Greeting{Name: "Ada", Times: 2})})
+	x := e.wait(id)
+	if x.Status != durable.StatusCompleted || string(x.Output) != `"hello, Ada! hello, Ada! "` {
+		t.Fatalf("execution %+v, want completed with the greeting", x)
+	}
+	if x.ID != id || x.TaskID != "greet" || string(x.Input) != `{"name":"Ada","times":2}` {
+		t.Fatalf("execution %+v: wrong id, task or input", x)
+	}
+	if got := e.get(id); got.Status != durable.StatusCompleted || got.FinishedAt.IsZero() {
+		t.Fatalf("get after wait: %+v", got)
+	}
+}
+
+func TestEnqueueOptions(t *testing.T) {
+	e := newEnv(t)
+	req := api.EnqueueRequest{Task: "greet", Input: jsonOf(t, Greeting{Name: "Bo"}), DelayMs: ptr[int64](0),
+		TimeoutMs: ptr[int64](2000), Retry: &api.RetryPolicy{MaxRetries: 2, BaseDelayMs: 10},
+		IdempotencyKey: "order-17", Tags: []string{"tenant-a", "web"}}
+	id := e.enqueue(req)
+	if again := e.enqueue(req); again != id {
+		t.Fatalf("the same idempotency key gave %s, then %s", id, again)
+	}
+	x := e.wait(id)
+	if !slices.Equal(x.Tags, []string{"tenant-a", "web"}) || x.Status != durable.StatusCompleted {
+		t.Fatalf("execution %+v, want completed with the tags", x)
+	}
+	var page api.Page
+	e.ok(request{method: "GET", path: "/v1/executions?idempotency_key=order-17"}, &page)
+	if len(page.Executions) != 1 || page.Executions[0].ID != id {
+		t.Fatalf("list by key: %+v", page)
+	}
+}
+
+func TestEnqueueMany(t *testing.T) {
+	e := newEnv(t)
+	var out api.EnqueuedMany
+	e.ok(request{method: "POST", path: "/v1/executions/batch", body: api.EnqueueManyRequest{Items: []api.EnqueueRequest{
+		{Task: "greet", Input: jsonOf(t, Greeting{Name: "A"})},
+		{Task: "approval", SleepKey: "batch-key"},
+		{Task: "greet", Input: jsonOf(t, Greeting{Name: "C"})},
+	}}}, &out)
+	if len(out.IDs) != 3 {
+		t.Fatalf("ids %v, want 3", out.IDs)
+	}
+	for i, want := range map[int]string{0: `"hello, A! "`, 2: `"hello, C! "`} {
+		if x := e.wait(out.IDs[i]); string(x.Output) != want {
+			t.Fatalf("item %d: %+v, want output %s", i, x, want)
+		}
+	}
+	if x := e.get(out.IDs[1]); x.SleepKey != "batch-key" || x.Status != durable.StatusRunning {
+		t.Fatalf("sleeping item: %+v", x)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	e := newEnv(t)
+	id := e.enqueue(api.EnqueueRequest{Task: "block"})
+	var x api.Execution
+	e.ok(request{method: "POST", path: "/v1/executions/" + id + "/cancel"}, &x)
+	if x.Status != durable.StatusCancelled {
+		t.Fatalf("after cancel: %+v", x)
+	}
+	if x = e.wait(id); x.Status != durable.StatusCancelled || x.Error == nil || x.Error.Kind != "cancelled" {
+		t.Fatalf("after wait: %+v", x)
+	}
+}
+
+func TestWake(t *testing.T) {
+	e := newEnv(t)
+	done := e.enqueue(api.EnqueueRequest{Task: "approval", SleepKey: "approve-1"})
+	failed := e.enqueue(api.EnqueueRequest{Task: "approval", SleepKey: "approve-2"})
+	var x api.Execution
+	e.ok(request{method: "POST", path: "/v1/wake", body: api.WakeRequest{Key: "approve-1", Task: "approval", Output: jsonOf(t, Woken{OK: true})}}, &x)
+	if x.ID != done || x.Status != durable.StatusCompleted || string(x.Output) != `{"ok":true}` {
+		t.Fatalf("woken: %+v", x)
+	}
+	// Waking again is idempotent: the finished execution, unchanged.
+	var again api.Execution
+	e.ok(request{method: "POST", path: "/v1/wake", body: api.WakeRequest{Key: "approve-1", Error: ptr("too late")}}, &again)
+	if again.Status != durable.StatusCompleted || !again.UpdatedAt.Equal(x.UpdatedAt) {
+		t.Fatalf("woken again: %+v", again)
+	}
+	e.ok(request{method: "POST", path: "/v1/wake", body: api.WakeRequest{Key: "approve-2", Error: ptr("refused")}}, &x)
+	if x.ID != failed || x.Status != durable.StatusFailed || x.Error == nil || x.Error.Message != "refused" {
+		t.Fatalf("failed by wake: %+v", x)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	e := newEnv(t)
+	id := e.enqueue(api.EnqueueRequest{Task: "fail", Input: jsonOf(t, "boom"), Tags: []string{"t1"}})
+	if x := e.wait(id); x.Status != durable.StatusFailed || x.Error.Message != "boom" {
+		t.Fatalf("failing task: %+v", x)
+	}
+	var retry api.Execution
+	e.ok(request{method: "POST", path: "/v1/executions/" + id + "/retry"}, &retry)
+	if retry.RetryOf != id || retry.ID == id || string(retry.Input) != `"boom"` {
+		t.Fatalf("retry: %+v", retry)
+	}
+	if x := e.wait(retry.ID); x.Status != durable.StatusFailed {
+		t.Fatalf("retry ended %+v", x)
+	}
+}
+
+func TestListChildrenStatsTasks(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"a", "b", "c"} {
+		e.wait(e.enqueue(api.EnqueueRequest{Task: "greet", Input: jsonOf(t, Greeting{Name: name}), Tags: []string{"list"}}))
+	}
+	var seen []string
+	path := "/v1/executions?task=greet&tag=list&limit=2&order=oldest&status=completed,failed"
+	for {
+		var page api.Page
+		e.ok(request{method: "GET", path: path}, &page)
+		for _, x := range page.Executions {
+			seen = append(seen, strings.Trim(string(e.get(x.ID).Input), "{}"))
+		}
+		if page.Next == "" {
+			break
+		}
+		path = "/v1/executions?task=greet&tag=list&limit=2&order=oldest&status=completed,failed&cursor=" + page.Next
+	}
+	if want := []string{`"name":"a"`, `"name":"b"`, `"name":"c"`}; !slices.Equal(seen, want) {
+		t.Fatalf("listed %v, want %v", seen, want)
+	}
+	var stats api.Stats
+	e.ok(request{method: "GET", path: "/v1/stats?task=greet"}, &stats)
+	if len(stats.Counts) != 1 || stats.Counts[0].N != 3 || stats.Counts[0].Status != durable.StatusCompleted {
+		t.Fatalf("stats %+v", stats)
+	}
+	var kids api.Executions
+	e.ok(request{method: "GET", path: "/v1/executions/" + e.enqueue(api.EnqueueRequest{Task: "approval", SleepKey: "k"}) + "/children"}, &kids)
+	if kids.Executions == nil || len(kids.Executions) != 0 {
+		t.Fatalf("children of a sleeping execution: %+v", kids)
+	}
+	var tasks api.Tasks
+	e.ok(request{method: "GET", path: "/v1/tasks"}, &tasks)
+	if len(tasks.Tasks) != 4 || tasks.Tasks[0].ID != "approval" || !tasks.Tasks[0].Sleeping {
+		t.Fatalf("tasks %+v", tasks)
+	}
+}
+
+func TestWaitBoundPasses(t *testing.T) {
+	e := newEnv(t)
+	id := e.enqueue(api.EnqueueRequest{Task: "block"})
+	var x api.Execution
+	e.ok(request{method: "GET", path: "/v1/executions/" + id + "/wait?timeout_ms=100"}, &x)
+	if x.Finished() {
+		t.Fatalf("a blocked execution finished: %+v", x)
+	}
+	close(e.release)
+	if x = e.wait(id); x.Status != durable.StatusCompleted {
+		t.Fatalf("released: %+v", x)
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(request{method: "GET", path: "/v1/openapi.json"})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"openapi": "3.1`) {
+		t.Fatalf("status %d, body starts %.80s", r.Status, r.Body)
+	}
+}
