@@ -30,6 +30,9 @@ const (
 // schema + "_").
 type connFlags struct {
 	db, dsn, schema string
+	// notify listens to the store's notifications (PostgreSQL), for a
+	// command that waits for executions (serve).
+	notify bool
 }
 
 func (c *cli) connFlags() *connFlags {
@@ -151,7 +154,7 @@ func (f *connFlags) openStore(ctx context.Context, create bool) (storage.Store, 
 		return s, nil
 	}
 	s, err := postgres.Open(ctx, f.dsn, postgres.Config{Schema: f.schema, DisableMigrations: !create,
-		DisableNotifications: true, Logger: quiet})
+		DisableNotifications: !f.notify, Logger: quiet})
 	if errors.Is(err, postgres.ErrSchemaVersion) && !create {
 		return nil, fmt.Errorf("%w\n(`durable migrate status` shows the schema's migrations; `durable migrate up` applies them)", err)
 	}

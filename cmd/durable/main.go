@@ -6,6 +6,7 @@
 //	durable stats       count executions by task and status
 //	durable migrate     up, status, sql: the store's schema
 //	durable version     print the version
+//	durable serve       serve the HTTP API over a store
 //	durable bench       measure durable on the standard workloads
 //	durable bench-table compare bench results of durable, River and DBOS
 //
@@ -40,6 +41,7 @@ func commands() []command {
 		{"migrate", "apply, inspect or print the store's schema migrations", runMigrate},
 		{"version", "print durable's version and the Go version it was built with", runVersion},
 		{"bench", "measure the standard workloads on a store", runBench},
+		{"serve", "serve the HTTP API (get, wait, cancel, retry, wake, list, stats) over a store", runServe},
 		{"bench-table", "read bench JSON lines (durable, River, DBOS) on stdin; print one comparison table",
 			func(args []string, stdout, stderr io.Writer) int {
 				return runBenchTable(args, os.Stdin, stdout, stderr)
