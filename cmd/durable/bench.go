@@ -38,7 +38,7 @@ type benchFlags struct {
 var workloads = []string{"throughput", "latency", "latency-remote", "fanout", "recovery"}
 
 // extraWorkloads run only when named: --workload all leaves them out.
-var extraWorkloads = []string{"retention"}
+var extraWorkloads = []string{"retention", "server"}
 
 // crossProcess reports whether workload w runs tasks in a second process,
 // which needs a store two processes can share (not memory).
@@ -144,6 +144,7 @@ type Result struct {
 	JobsLost          *int              `json:"jobs_lost,omitempty"`
 	JobsTwice         *int              `json:"jobs_executed_twice,omitempty"`
 	Retention         *RetentionResult  `json:"retention,omitempty"`
+	Server            *ServerResult     `json:"server,omitempty"`
 	Run               int               `json:"run"`
 	Version           string            `json:"version"`
 	Settings          map[string]string `json:"settings"`
@@ -232,6 +233,9 @@ func runWorkload(ctx context.Context, f benchFlags, w string) (Result, error) {
 	case "recovery":
 		r.N = recoveryTasks
 		err = benchRecovery(ctx, f, &r)
+	case "server":
+		r.N = f.n
+		err = benchServer(ctx, f, &r)
 	case "retention":
 		r.N = f.expired
 		r.Retention = &RetentionResult{}
@@ -289,6 +293,8 @@ func figures(workload string) []figure {
 		return []figure{{"1,000 children + sum", "ms", func(r Result) float64 { return r.FanoutMs }}}
 	case "retention":
 		return retentionFigures()
+	case "server":
+		return serverFigures()
 	default:
 		return []figure{
 			{"recovery", "ms", func(r Result) float64 { return r.RecoveryMs }},
