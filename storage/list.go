@@ -290,7 +290,9 @@ type Lister interface {
 	// or at the rows created at Before, whatever the database's
 	// statistics say; the rows passed on the way that do not match
 	// (children, other statuses, roots finished later) cost a read each.
-	// Invalid params (see
+	// A store may commit it without waiting for the disk: after a crash of
+	// the machine, the trees its last calls deleted may be there again
+	// (and expired: the next call deletes them). Invalid params (see
 	// DeleteExpiredParams.Validate): an error, nothing deleted.
 	DeleteExpired(ctx context.Context, p DeleteExpiredParams) (DeleteExpiredResult, error)
 }

@@ -299,6 +299,47 @@ func BenchmarkDeleteBig(b *testing.B) {
 	}
 }
 
+// BenchmarkDeleteExpiredBig deletes the big table's completed trees 1,000
+// roots a call with DeleteExpired, after the last root of the previous
+// call, as the executor's cleaner does: rows/s over the calls. StaleStats:
+// the same on a table analyzed when it held 1,000 rows (autovacuum off), as
+// a table grown faster than autovacuum analyzes it.
+func BenchmarkDeleteExpiredBig(b *testing.B) {
+	n := bigRows(b)
+	for _, stale := range []bool{false, true} {
+		name := "Analyzed"
+		if stale {
+			name = "StaleStats"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := bigTable(b, n)
+			ctx := b.Context()
+			if stale {
+				for _, q := range []string{"ALTER TABLE %s SET (autovacuum_enabled = off)", "DELETE FROM pg_statistic WHERE starelid = '%s'::regclass"} {
+					if _, err := s.pool.Exec(ctx, fmt.Sprintf(q, s.q.table)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			var after *storage.ListKey
+			deleted := 0
+			for b.Loop() {
+				res, err := s.DeleteExpired(ctx, storage.DeleteExpiredParams{Statuses: []storage.Status{storage.StatusCompleted},
+					Before: bigBase.Add(100 * bigSpan), After: after, Limit: 1000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Roots < 1000 {
+					b.Fatal("the table ran out of expired roots: raise DURABLE_BENCH_ROWS or lower -benchtime")
+				}
+				deleted, after = deleted+res.Rows, &res.Last
+			}
+			b.ReportMetric(float64(deleted)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(deleted)/float64(b.N), "rows/op")
+		})
+	}
+}
+
 // BenchmarkDrainBig: the drain (as BenchmarkDrain) of 20,000 tasks on an
 // empty table and on the big table (bigRows finished executions), in
 // turns, three rounds; it reports the median rate of each and their

@@ -13,14 +13,17 @@ import (
 // request of the writer: it walks durable_executions_created from p.After
 // (the plan is named: INDEXED BY), reads the trees of the roots it takes
 // through the root index, keeps those with a row that is not terminal,
-// and deletes the others' rows and tags by seq.
+// and deletes the others' rows and tags by seq. It is a lazy write (as a
+// heartbeat is): a batch of the writer that holds only lazy writes commits
+// without an fsync, so a power cut may undo it; the cleaner's next pass
+// deletes those trees again.
 func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
 	const op = "delete expired"
 	if err := p.Validate(); err != nil {
 		return storage.DeleteExpiredResult{}, fmt.Errorf("sqlite: %w", err)
 	}
 	var res storage.DeleteExpiredResult
-	err := s.submit(ctx, op, func(tx *writeTx) error {
+	err := s.submitLazy(ctx, op, func(tx *writeTx) error {
 		var err error
 		if res, err = tx.deleteExpired(&p); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
