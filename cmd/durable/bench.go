@@ -181,7 +181,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			r.Run = run
 			results = append(results, r)
 			if f.json {
-				_ = json.NewEncoder(stdout).Encode(r)
+				if err := json.NewEncoder(stdout).Encode(r); err != nil {
+					fmt.Fprintf(stderr, "durable bench: %s on %s: %v\n", w, f.store, err)
+					return exitError
+				}
 			}
 		}
 	}

@@ -368,7 +368,7 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 	store.mu.Unlock()
 	span := last.Sub(first)
 	rr.PurgeRows, rr.PurgeS = rows, span.Seconds()
-	rr.PurgeRowsPerS = float64(rows) / span.Seconds()
+	rr.PurgeRowsPerS = quotient(float64(rows), span.Seconds())
 	// The drain while purging: from the first delete to the last, or to
 	// the drain's end if it ended first; the drain without cleaner over
 	// the same span from its start.
@@ -393,7 +393,7 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 		bFrom, bTo = base.start, base.end
 	}
 	rr.DrainBase = float64(base.tl.count(bFrom, bTo)) / bTo.Sub(bFrom).Seconds()
-	rr.DrainRatio = rr.DrainCleaning / rr.DrainBase
+	rr.DrainRatio = quotient(rr.DrainCleaning, rr.DrainBase)
 	rr.DrainCleaningAll = float64(f.drain) / cleaning.end.Sub(cleaning.start).Seconds()
 	rr.DrainBaseAll = float64(f.drain) / base.end.Sub(base.start).Seconds()
 	return nil
@@ -481,7 +481,7 @@ func benchSteady(ctx context.Context, f benchFlags, store storage.Store, rr *Ret
 		return fmt.Errorf("only %d samples in %v", len(rr.Samples), f.duration)
 	}
 	rr.FirstRate, rr.LastRate = rr.Samples[0].DrainRate, rr.Samples[len(rr.Samples)-1].DrainRate
-	rr.SteadyRatio = rr.LastRate / rr.FirstRate
+	rr.SteadyRatio = quotient(rr.LastRate, rr.FirstRate)
 	k := min(int(time.Minute/sample), len(rr.Samples)/2)
 	mean := func(ss []SteadySample) float64 {
 		sum := 0.0
@@ -491,6 +491,15 @@ func benchSteady(ctx context.Context, f benchFlags, store storage.Store, rr *Ret
 		return sum / float64(len(ss))
 	}
 	rr.FirstMinute, rr.LastMinute = mean(rr.Samples[:k]), mean(rr.Samples[len(rr.Samples)-k:])
-	rr.MinuteRatio = rr.LastMinute / rr.FirstMinute
+	rr.MinuteRatio = quotient(rr.LastMinute, rr.FirstMinute)
 	return nil
+}
+
+// quotient is a/b, or 0 (left out of the JSON) when b is 0: JSON has no
+// infinity, and a first sample in which nothing finished has a rate of 0.
+func quotient(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
 }
