@@ -157,7 +157,7 @@ func TestFatalCompleteErrorStopsTheExecutorAndItsRuns(t *testing.T) {
 
 func TestFatalHeartbeatErrorStopsTheExecutor(t *testing.T) {
 	t.Parallel()
-	s, ex := newFatalExecutor(t, durable.Config{LeaseDuration: 150 * time.Millisecond})
+	s, ex := newFatalExecutor(t, durable.Config{LeaseDuration: time.Second})
 	blocked := make(chan struct{})
 	var once sync.Once // under load the short lease may lapse and the task run again
 	slow := durable.Must(durable.NewTask(ex, "slow", func(ctx context.Context, in int) (int, error) {
