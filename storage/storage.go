@@ -44,9 +44,9 @@
 //     one failed and it fails fast); its continuation must run.
 //
 // Terminal rows, parents still waiting on children, and sleeping rows before
-// their deadline have a zero DueAt. Claim takes due rows, oldest DueAt first
-// (a lapsed lease as of its CreatedAt), and hands each to exactly one caller
-// with a new fencing token and a lease.
+// their deadline have a zero DueAt. Claim takes due rows, highest priority
+// first, then oldest DueAt first (a lapsed lease as of its CreatedAt), and
+// hands each to exactly one caller with a new fencing token and a lease.
 //
 // # Stability
 //
@@ -287,6 +287,12 @@ type Execution struct {
 	// RetryOf is the ID of the execution this one retries by hand (set at
 	// insert, never changed); empty for every other execution.
 	RetryOf string
+	// Queue is the queue the execution is claimed from and Priority its
+	// priority (PriorityFirst..PriorityLast), both set at insert and never
+	// changed; a store keeps an empty Queue as DefaultQueue and Priority 0
+	// as DefaultPriority, and returns what it keeps.
+	Queue    string
+	Priority int
 	// Metadata is a small map of strings set at insert (see
 	// ValidateMetadata), never changed; nil when there is none (an empty
 	// map is stored as none). The engine keeps the W3C trace context of
@@ -342,16 +348,23 @@ type ClaimParams struct {
 	// TaskIDs restricts the claim to executions of these tasks (the ones the
 	// executor has registered). Empty claims nothing.
 	TaskIDs []string
+	// Queues restricts the claim to executions of these queues; empty
+	// claims from every queue. Rows of a paused queue (Controls) are never
+	// claimed.
+	Queues []string
 	// Limit is the maximum number of rows to claim; <= 0 claims nothing.
 	Limit int
 	// Lease is how long the claim holds before the row is due again.
 	Lease time.Duration
 }
 
-// NextDueParams asks when the next row of these tasks becomes due.
+// NextDueParams asks when the next row of these tasks and queues (every
+// queue when Queues is empty) becomes due; rows of paused queues do not
+// count.
 type NextDueParams struct {
 	Now     time.Time
 	TaskIDs []string
+	Queues  []string
 }
 
 // HeartbeatParams extends leases.
@@ -475,8 +488,9 @@ type Store interface {
 	// by ChildIndex.
 	ListChildren(ctx context.Context, p ListChildrenParams) ([]Execution, error)
 
-	// Claim takes up to Limit due rows of the given tasks, DueAt ascending
-	// (ties in insertion order), a running non-sleeping row whose lease
+	// Claim takes up to Limit due rows of the given tasks and queues, not
+	// of a paused queue, Priority ascending (PriorityFirst first), then
+	// DueAt ascending (ties in insertion order), a running non-sleeping row whose lease
 	// lapsed counting as of its CreatedAt (so a run whose executor died is
 	// taken over before the backlog enqueued after it; the SQL stores
 	// apply this within 250 ms of the lapse), and for each: Fence += 1,
@@ -590,6 +604,14 @@ func ValidateExecution(e *Execution) error {
 		return fmt.Errorf("execution %s has unknown status %q", e.ID, e.Status)
 	}
 	if err := ValidateTags(e.Tags); err != nil {
+		return fmt.Errorf("execution %s: %w", e.ID, err)
+	}
+	if e.Queue != "" {
+		if err := ValidateQueueName(e.Queue); err != nil {
+			return fmt.Errorf("execution %s: %w", e.ID, err)
+		}
+	}
+	if err := ValidatePriority(e.Priority); err != nil {
 		return fmt.Errorf("execution %s: %w", e.ID, err)
 	}
 	if err := ValidateMetadata(e.Metadata); err != nil {

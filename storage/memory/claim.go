@@ -8,9 +8,10 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// Claim takes up to p.Limit due rows of p.TaskIDs, DueAt ascending then
-// insertion order, lapsed leases as of their creation time (see rescue);
-// see [storage.Store]. Rows of other tasks are skipped and stay due.
+// Claim takes up to p.Limit due rows of p.TaskIDs and p.Queues, not of a
+// paused queue, Priority then DueAt ascending then insertion order, lapsed
+// leases as of their creation time (see rescue); see [storage.Store]. Rows
+// of other tasks and queues are skipped and stay due.
 func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
 	if err := s.lock(ctx, "claim"); err != nil {
 		return nil, err
@@ -21,7 +22,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	}
 	now := dbTime(p.Now)
 	s.rescue(now)
-	picked := s.popDue(p.TaskIDs, now, p.Limit)
+	picked := s.popDue(p.TaskIDs, p.Queues, now, p.Limit)
 	out := make([]storage.Execution, len(picked))
 	for i, r := range picked {
 		s.claimRow(r, p.ExecutorID, now, dbTime(now.Add(p.Lease)))

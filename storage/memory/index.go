@@ -2,16 +2,24 @@ package memory
 
 import (
 	"container/heap"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/durable-go/durable/storage"
 )
 
-// dueQueue is a min-heap of one task's rows whose DueAt is set, ordered by
-// (DueAt, insertion order). Rows track their position in heapIdx so they can
-// be fixed or removed when their DueAt changes.
+// dueKey names a due queue: the rows of one task, queue and priority.
+type dueKey struct {
+	task, queue string
+	priority    int
+}
+
+// dueQueue is a min-heap of the rows of one dueKey whose DueAt is set,
+// ordered by (DueAt, insertion order). Rows track their position in heapIdx
+// so they can be fixed or removed when their DueAt changes.
 type dueQueue struct {
+	key  dueKey
 	rows []*row
 	// mark is the Store.gen of the last Claim or NextDue that visited the
 	// queue; it skips task ids listed twice.
@@ -60,12 +68,18 @@ func dueBefore(a, b *row) bool {
 	return a.seq < b.seq
 }
 
-// mergeQueue is a min-heap of due queues ordered by their top rows. Claim
-// uses it to take rows of several tasks in global (DueAt, seq) order.
+// mergeQueue is a min-heap of due queues ordered by priority, then by their
+// top rows. Claim uses it to take due rows of several tasks and queues in
+// global (Priority, DueAt, seq) order.
 type mergeQueue []*dueQueue
 
-func (m mergeQueue) Len() int           { return len(m) }
-func (m mergeQueue) Less(i, j int) bool { return dueBefore(m[i].top(), m[j].top()) }
+func (m mergeQueue) Len() int { return len(m) }
+func (m mergeQueue) Less(i, j int) bool {
+	if pi, pj := m[i].key.priority, m[j].key.priority; pi != pj {
+		return pi < pj
+	}
+	return dueBefore(m[i].top(), m[j].top())
+}
 func (m mergeQueue) Swap(i, j int)      { m[i], m[j] = m[j], m[i] }
 
 // Push is for container/heap only.
@@ -85,7 +99,8 @@ func (m *mergeQueue) Pop() any {
 func (s *Store) setDue(r *row, t time.Time) {
 	r.e.DueAt = t
 	r.due = t.UnixMicro()
-	q := s.due[r.e.TaskID]
+	key := dueKey{r.e.TaskID, r.e.Queue, r.e.Priority}
+	q := s.due[key]
 	switch {
 	case t.IsZero() && r.heapIdx >= 0:
 		heap.Remove(q, r.heapIdx)
@@ -94,8 +109,9 @@ func (s *Store) setDue(r *row, t time.Time) {
 		heap.Fix(q, r.heapIdx)
 	default:
 		if q == nil {
-			q = &dueQueue{}
-			s.due[r.e.TaskID] = q
+			q = &dueQueue{key: key}
+			s.due[key] = q
+			s.dueKeys[key.task] = append(s.dueKeys[key.task], key)
 		}
 		heap.Push(q, r)
 	}
@@ -104,27 +120,33 @@ func (s *Store) setDue(r *row, t time.Time) {
 	}
 }
 
-// queues returns the non-empty due queues of the given task ids, each once.
-func (s *Store) queues(taskIDs []string) []*dueQueue {
+// queues returns the non-empty due queues of the given task ids and
+// queues (every queue when there is none), each once, leaving out the
+// paused queues.
+func (s *Store) queues(taskIDs, queues []string) []*dueQueue {
 	s.gen++
 	var qs []*dueQueue
 	for _, id := range taskIDs {
-		q := s.due[id]
-		if q == nil || q.mark == s.gen || q.Len() == 0 {
-			continue
+		for _, key := range s.dueKeys[id] {
+			q := s.due[key]
+			if q.mark == s.gen || q.Len() == 0 ||
+				(len(queues) > 0 && !slices.Contains(queues, key.queue)) || s.queuePaused(key.queue) {
+				continue
+			}
+			q.mark = s.gen
+			qs = append(qs, q)
 		}
-		q.mark = s.gen
-		qs = append(qs, q)
 	}
 	return qs
 }
 
-// popDue removes and returns up to limit rows of the given tasks that are
-// due at now, in (DueAt, seq) order. The caller must give each a new DueAt.
-func (s *Store) popDue(taskIDs []string, now time.Time, limit int) []*row {
+// popDue removes and returns up to limit rows of the given tasks and
+// queues that are due at now, in (Priority, DueAt, seq) order. The caller
+// must give each a new DueAt.
+func (s *Store) popDue(taskIDs, queues []string, now time.Time, limit int) []*row {
 	nowKey := now.UnixMicro()
 	var m mergeQueue
-	for _, q := range s.queues(taskIDs) {
+	for _, q := range s.queues(taskIDs, queues) {
 		if q.top().due <= nowKey {
 			m = append(m, q)
 		}

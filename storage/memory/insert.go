@@ -82,6 +82,7 @@ func newRow(e *storage.Execution, delay time.Duration, now time.Time) *row {
 	normaliseTimes(&c)
 	c.CreatedAt, c.UpdatedAt = now, now
 	c.Fence = 0
+	c.Queue, c.Priority = storage.NormalizeQueue(c.Queue), storage.NormalizePriority(c.Priority)
 	switch {
 	case c.Status == storage.StatusReady:
 		c.DueAt = dbTime(now.Add(delay))

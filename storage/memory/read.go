@@ -53,7 +53,8 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 	return out, nil
 }
 
-// NextDue returns how long until the earliest DueAt among rows of p.TaskIDs;
+// NextDue returns how long until the earliest DueAt among rows of p.TaskIDs
+// and p.Queues, not of a paused queue;
 // a row already due gives 0. ok is false when no such row has a DueAt.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.lock(ctx, "next due"); err != nil {
@@ -61,7 +62,7 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	}
 	defer s.mu.Unlock()
 	var first *row
-	for _, q := range s.queues(p.TaskIDs) {
+	for _, q := range s.queues(p.TaskIDs, p.Queues) {
 		if first == nil || dueBefore(q.top(), first) {
 			first = q.top()
 		}

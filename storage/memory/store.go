@@ -33,8 +33,12 @@ type Store struct {
 	// byCreated holds every row ordered by its list key (CreatedAt, then
 	// ID as bytes): List scans it (list.go).
 	byCreated []*row
-	// due holds, per task id, the rows whose DueAt is set.
-	due map[string]*dueQueue
+	// due holds, per task, queue and priority, the rows whose DueAt is
+	// set; dueKeys lists each task's keys.
+	due     map[dueKey]*dueQueue
+	dueKeys map[string][]dueKey
+	// controls holds the controls (queues.go).
+	controls map[controlKey]*storage.Control
 	// leases holds the leases of running, non-sleeping rows by expiry,
 	// stale entries among them, for the claims' rescue (lapse.go).
 	leases leaseHeap
@@ -67,7 +71,9 @@ func New() *Store {
 		bySleepKey: make(map[string]*row),
 		children:   make(map[string][]*row),
 		byRoot:     make(map[string][]*row),
-		due:        make(map[string]*dueQueue),
+		due:        make(map[dueKey]*dueQueue),
+		dueKeys:    make(map[string][]dueKey),
+		controls:   make(map[controlKey]*storage.Control),
 		batchIDs:   make(map[string]struct{}),
 		batchKeys:  make(map[string]struct{}),
 		leads:      make(map[string]lead),
@@ -98,6 +104,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.rows, s.bySleepKey, s.children, s.due, s.leases = nil, nil, nil, nil, nil
+	s.dueKeys, s.controls = nil, nil
 	s.byRoot, s.byCreated = nil, nil
 	return nil
 }

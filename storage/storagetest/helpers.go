@@ -67,6 +67,10 @@ func NewSleeping(id, taskID, key string, timeout time.Duration) storage.Executio
 // skipped.
 func Diff(want, got storage.Execution, ignore ...string) []string {
 	var diffs []string
+	// An empty Queue and a zero Priority stand for the defaults a store
+	// keeps; the queue checks test that stores return those.
+	want.Queue, got.Queue = storage.NormalizeQueue(want.Queue), storage.NormalizeQueue(got.Queue)
+	want.Priority, got.Priority = storage.NormalizePriority(want.Priority), storage.NormalizePriority(got.Priority)
 	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
 	for i := range wv.NumField() {
 		name := wv.Type().Field(i).Name

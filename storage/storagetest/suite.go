@@ -24,7 +24,7 @@ func storeChecks() []check {
 	var all []check
 	for _, group := range [][]check{
 		insertChecks, readChecks, claimChecks, leaseChecks, completeChecks,
-		cancelChecks, storeWideChecks, eventChecks, scenarioChecks, leadChecks, listChecks, metadataChecks,
+		cancelChecks, storeWideChecks, eventChecks, scenarioChecks, leadChecks, listChecks, metadataChecks, queueChecks,
 	} {
 		all = append(all, group...)
 	}

@@ -1,0 +1,101 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// controlKey names a control.
+type controlKey struct{ kind, name string }
+
+var _ storage.Controls = (*Store)(nil)
+
+// queuePaused reports whether the queue named q is paused.
+func (s *Store) queuePaused(q string) bool {
+	c := s.controls[controlKey{storage.ControlQueue, q}]
+	return c != nil && c.Paused
+}
+
+// RegisterControls implements storage.Controls.
+func (s *Store) RegisterControls(ctx context.Context, p storage.RegisterControlsParams) error {
+	for i := range p.Controls {
+		if err := storage.ValidateControl(&p.Controls[i]); err != nil {
+			return fmt.Errorf("memory: register controls: %w", err)
+		}
+	}
+	if err := s.lock(ctx, "register controls"); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	now := dbTime(p.Now)
+	for _, c := range p.Controls {
+		key := controlKey{c.Kind, c.Name}
+		if cur := s.controls[key]; cur != nil {
+			cur.Spec, cur.UpdatedAt = bytes.Clone(c.Spec), now
+			continue
+		}
+		s.controls[key] = &storage.Control{Kind: c.Kind, Name: c.Name, Spec: bytes.Clone(c.Spec), Mark: c.Mark, UpdatedAt: now}
+	}
+	return nil
+}
+
+// ListControls implements storage.Controls.
+func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) ([]storage.Control, error) {
+	if err := s.lock(ctx, "list controls"); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var out []storage.Control
+	for key, c := range s.controls {
+		if key.kind == p.Kind {
+			cp := *c
+			cp.Spec = bytes.Clone(c.Spec)
+			out = append(out, cp)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Control) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// PauseControl implements storage.Controls.
+func (s *Store) PauseControl(ctx context.Context, p storage.PauseControlParams) (bool, error) {
+	if err := s.lock(ctx, "pause control"); err != nil {
+		return false, err
+	}
+	c := s.controls[controlKey{p.Kind, p.Name}]
+	if c == nil {
+		s.mu.Unlock()
+		return false, fmt.Errorf("memory: pause control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
+	}
+	changed := c.Paused != p.Paused
+	if changed {
+		c.Paused, c.UpdatedAt = p.Paused, dbTime(p.Now)
+	}
+	s.mu.Unlock()
+	if changed && !p.Paused && p.Kind == storage.ControlQueue {
+		s.subs.Publish(storage.Event{Ready: true})
+	}
+	return changed, nil
+}
+
+// AdvanceControl implements storage.Controls.
+func (s *Store) AdvanceControl(ctx context.Context, p storage.AdvanceControlParams) (bool, error) {
+	if err := s.lock(ctx, "advance control"); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	c := s.controls[controlKey{p.Kind, p.Name}]
+	if c == nil {
+		return false, fmt.Errorf("memory: advance control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
+	}
+	if c.Mark != p.From {
+		return false, nil
+	}
+	c.Mark, c.UpdatedAt = p.To, dbTime(p.Now)
+	return true, nil
+}

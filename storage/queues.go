@@ -1,0 +1,172 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Queues and priorities. Every execution belongs to one named queue and has
+// a priority. Claim takes due rows of the queues it is asked for (all of
+// them when ClaimParams.Queues is empty), never those of a paused queue,
+// highest priority first (the smallest number), then DueAt ascending.
+const (
+	// DefaultQueue is the queue of an execution stored with an empty Queue.
+	DefaultQueue = "default"
+	// MaxQueueNameLen bounds a queue's (and a control's) name.
+	MaxQueueNameLen = 64
+
+	// PriorityFirst is the highest priority, PriorityLast the lowest.
+	// Stores keep PriorityLevels levels and may rely on their number (the
+	// SQL stores probe their claim index once per level).
+	PriorityFirst  = 1
+	PriorityLast   = 9
+	PriorityLevels = PriorityLast - PriorityFirst + 1
+	// DefaultPriority is the priority of an execution stored with
+	// Priority 0.
+	DefaultPriority = 5
+)
+
+// NormalizeQueue returns q, or DefaultQueue when q is empty: what a store
+// keeps for an execution's Queue.
+func NormalizeQueue(q string) string {
+	if q == "" {
+		return DefaultQueue
+	}
+	return q
+}
+
+// NormalizePriority returns p, or DefaultPriority when p is 0: what a store
+// keeps for an execution's Priority.
+func NormalizePriority(p int) int {
+	if p == 0 {
+		return DefaultPriority
+	}
+	return p
+}
+
+// ValidateQueueName rejects a queue (or control) name no store keeps: empty,
+// longer than MaxQueueNameLen bytes, or with a byte outside
+// [A-Za-z0-9_.:-].
+func ValidateQueueName(name string) error {
+	if name == "" || len(name) > MaxQueueNameLen {
+		return fmt.Errorf("queue name %q: must be 1..%d bytes", name, MaxQueueNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '_' || c == '.' || c == ':' || c == '-') {
+			return fmt.Errorf("queue name %q: only [A-Za-z0-9_.:-] allowed", name)
+		}
+	}
+	return nil
+}
+
+// ValidatePriority rejects a priority outside PriorityFirst..PriorityLast
+// (0 stands for DefaultPriority and is accepted).
+func ValidatePriority(p int) error {
+	if p != 0 && (p < PriorityFirst || p > PriorityLast) {
+		return fmt.Errorf("priority %d: must be %d (first) to %d (last), or 0 for the default %d",
+			p, PriorityFirst, PriorityLast, DefaultPriority)
+	}
+	return nil
+}
+
+// The kinds of controls the engine keeps.
+const (
+	// ControlQueue is a queue. A paused queue's rows are not claimed.
+	ControlQueue = "queue"
+	// ControlSchedule is a schedule; its Spec and Mark are the engine's.
+	ControlSchedule = "schedule"
+)
+
+// Control is a named switch shared by every process on a store: a queue
+// that can be paused, a schedule that can be paused and remembers the last
+// tick it enqueued. The store keeps Spec and Mark without reading them.
+type Control struct {
+	// Kind and Name identify the control (ControlQueue, ControlSchedule);
+	// Name follows ValidateQueueName.
+	Kind, Name string
+	// Paused is set and cleared by PauseControl only.
+	Paused bool
+	// Spec is the control's definition, written by RegisterControls (the
+	// engine's JSON); at most MaxControlSpecBytes.
+	Spec []byte
+	// Mark is a number the engine advances with AdvanceControl (a
+	// schedule's last tick, in Unix microseconds).
+	Mark int64
+	// UpdatedAt is when the control was last registered, paused, resumed
+	// or advanced.
+	UpdatedAt time.Time
+}
+
+// MaxControlSpecBytes bounds a control's Spec.
+const MaxControlSpecBytes = 64 << 10
+
+// RegisterControlsParams registers controls.
+type RegisterControlsParams struct {
+	Now time.Time
+	// Controls to register: one that does not exist is created with its
+	// Spec and Mark and not paused; one that exists gets the Spec given
+	// and keeps its Paused and Mark. All or nothing.
+	Controls []Control
+}
+
+// ListControlsParams lists the controls of one kind.
+type ListControlsParams struct {
+	Kind string
+}
+
+// PauseControlParams pauses or resumes a control.
+type PauseControlParams struct {
+	Now        time.Time
+	Kind, Name string
+	Paused     bool
+}
+
+// AdvanceControlParams moves a control's Mark from From to To.
+type AdvanceControlParams struct {
+	Now        time.Time
+	Kind, Name string
+	From, To   int64
+}
+
+// Controls keeps the controls shared by the processes of a store. Store
+// includes it.
+type Controls interface {
+	// RegisterControls creates or updates controls (see
+	// RegisterControlsParams). A kind or name that is empty or invalid
+	// fails the call, which then changes nothing.
+	RegisterControls(ctx context.Context, p RegisterControlsParams) error
+
+	// ListControls returns the controls of p.Kind, by name.
+	ListControls(ctx context.Context, p ListControlsParams) ([]Control, error)
+
+	// PauseControl sets a control's Paused and reports whether it changed.
+	// An unknown control: ErrNotFound. Resuming a queue (Paused false, was
+	// true) publishes Event.Ready, since its rows may be due; pausing one
+	// takes effect for every Claim that starts after PauseControl returns
+	// (rows claimed before keep running).
+	PauseControl(ctx context.Context, p PauseControlParams) (changed bool, err error)
+
+	// AdvanceControl sets a control's Mark to p.To if it is p.From, and
+	// reports whether it did (false: another caller moved it first). An
+	// unknown control: ErrNotFound.
+	AdvanceControl(ctx context.Context, p AdvanceControlParams) (bool, error)
+}
+
+// ValidateControl rejects a control no store registers.
+func ValidateControl(c *Control) error {
+	switch c.Kind {
+	case ControlQueue, ControlSchedule:
+	default:
+		return fmt.Errorf("control %q: unknown kind %q", c.Name, c.Kind)
+	}
+	if err := ValidateQueueName(c.Name); err != nil {
+		return fmt.Errorf("control of kind %s: %w", c.Kind, err)
+	}
+	if len(c.Spec) > MaxControlSpecBytes {
+		return fmt.Errorf("control %s %q: spec of %d bytes, at most %d allowed", c.Kind, c.Name, len(c.Spec), MaxControlSpecBytes)
+	}
+	return nil
+}
