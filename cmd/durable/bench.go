@@ -66,7 +66,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.intVar(&f.concurrency, "concurrency", 100, "executor concurrency `N`")
 	c.intVar(&f.runs, "runs", 1, "repeat each workload `K` times and report the median and min-max")
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
-	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput: write a CPU profile of the drain to this `FILE` (the last run's)")
+	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the enqueues) to this `FILE` (the last run's)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
 	c.intVar(&f.expired, "expired", 100000, "retention: `N` expired executions to purge while a drain runs (0: skip)")
 	c.intVar(&f.drain, "drain", 200000, "retention: `N` fresh tasks drained during the purge, and without it")

@@ -84,6 +84,11 @@ func benchServer(ctx context.Context, f benchFlags, r *Result) error {
 	if res.WaitMs, err = c.enqueueWaitLatency(ctx); err != nil {
 		return err
 	}
+	cpu, err := startCPU(f.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer cpu.stopProfile()
 	if err := c.singleEnqueues(ctx, f.n, res); err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func (m mergeQueue) Less(i, j int) bool {
 	}
 	return dueBefore(m[i].top(), m[j].top())
 }
-func (m mergeQueue) Swap(i, j int)      { m[i], m[j] = m[j], m[i] }
+func (m mergeQueue) Swap(i, j int) { m[i], m[j] = m[j], m[i] }
 
 // Push is for container/heap only.
 func (m *mergeQueue) Push(x any) { *m = append(*m, x.(*dueQueue)) }
