@@ -3,9 +3,11 @@ package durable
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/durable-go/durable/clock"
+	"github.com/durable-go/durable/storage"
 )
 
 // Config configures an Executor. The zero value is valid: every field has a
@@ -29,6 +31,13 @@ type Config struct {
 	// lapse. Two live executors must never share an id. Default: a random id,
 	// new for every Executor.
 	ExecutorID string
+
+	// Queues are the queues this executor claims from (see WithQueue);
+	// empty: every queue. An executor started with Queues registers them
+	// in the store, where they can be paused and resumed from any process
+	// (Executor.PauseQueue, durable queues pause). Names: 1..64 bytes of
+	// [A-Za-z0-9_.:-].
+	Queues []string
 
 	// Concurrency is the maximum number of task runs in this executor at
 	// once. Default: 100. Range: 1..100000.
@@ -161,6 +170,7 @@ func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = clock.Real()
 	}
+	c.Queues = slices.Clone(c.Queues)
 	setDefault(&c.Concurrency, 100)
 	switch c.ClaimAhead {
 	case -1:
@@ -217,6 +227,19 @@ func (c Config) validate() error {
 	for _, ch := range checks {
 		if !ch.ok {
 			return fmt.Errorf("%w: Config.%s out of range (want %s)", ErrInvalidOption, ch.name, ch.want)
+		}
+	}
+	return validQueues(c.Queues)
+}
+
+// validQueues checks Config.Queues: valid names, none twice.
+func validQueues(queues []string) error {
+	for i, q := range queues {
+		if err := storage.ValidateQueueName(q); err != nil {
+			return fmt.Errorf("%w: Config.Queues[%d]: %w", ErrInvalidOption, i, err)
+		}
+		if slices.Contains(queues[:i], q) {
+			return fmt.Errorf("%w: Config.Queues: queue %q listed twice", ErrInvalidOption, q)
 		}
 	}
 	return nil

@@ -20,7 +20,7 @@ func (e *Executor) reserveDirect(items []Child, p storage.InsertParams) bool {
 	for i := range p.Executions {
 		k := items[i].d.kind
 		if p.Executions[i].Status != storage.StatusReady || p.Delays[i] != 0 ||
-			(k != kindPlain && k != kindParent && k != kindLoop) {
+			(k != kindPlain && k != kindParent && k != kindLoop) || !e.serves(p.Executions[i].Queue) {
 			return false
 		}
 	}

@@ -23,6 +23,7 @@ func (e *Executor) dispatchLoop(stop <-chan struct{}) {
 		case <-timer.C():
 		}
 		next, err := e.dispatch()
+		e.refreshPaused()
 		// Counted once the round's claims are made: a test waits for a
 		// round begun after some state to know the dispatcher looked at it
 		// (and maybe decided not to claim, which no store call shows).
@@ -123,7 +124,7 @@ func (e *Executor) claim(n int) ([]storage.Execution, error) {
 	ctx, cancel := e.storageCtx()
 	defer cancel()
 	return e.store.Claim(ctx, storage.ClaimParams{
-		Now: e.now(), ExecutorID: e.id, TaskIDs: ids, Limit: n, Lease: e.cfg.LeaseDuration,
+		Now: e.now(), ExecutorID: e.id, TaskIDs: ids, Queues: e.cfg.Queues, Limit: n, Lease: e.cfg.LeaseDuration,
 	})
 }
 
@@ -136,7 +137,7 @@ func (e *Executor) nextDue() time.Duration {
 	}
 	ctx, cancel := e.storageCtx()
 	defer cancel()
-	wait, ok, err := e.store.NextDue(ctx, storage.NextDueParams{Now: e.now(), TaskIDs: ids})
+	wait, ok, err := e.store.NextDue(ctx, storage.NextDueParams{Now: e.now(), TaskIDs: ids, Queues: e.cfg.Queues})
 	if err != nil || !ok {
 		return e.cfg.PollInterval
 	}

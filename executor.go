@@ -64,6 +64,11 @@ type Executor struct {
 
 	unsubscribe func()
 
+	// controls is the store's storage.Controls, nil when it has none;
+	// paused is this executor's copy of the paused queues (queues.go).
+	controls storage.Controls
+	paused   pausedSet
+
 	doneCh   chan struct{} // closed when the executor has stopped
 	fatalMu  sync.Mutex
 	fatalErr error // the fatal store error that stopped the executor
@@ -84,6 +89,10 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	controls, _ := store.(storage.Controls)
+	if controls == nil && len(cfg.Queues) > 0 {
+		return nil, fmt.Errorf("%w: Config.Queues: %w", ErrInvalidOption, errNoControls(store))
+	}
 	seed := cryptoSeed()
 	hooks := newHookSet(cfg.Hooks)
 	store = timeStore(store, hooks.storageCall)
@@ -91,6 +100,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		hooks:       hooks,
 		mw:          newMiddlewares(cfg.Middleware),
 		store:       store,
+		controls:    controls,
 		cfg:         cfg,
 		clock:       cfg.Clock,
 		codec:       cfg.Codec,
@@ -173,17 +183,25 @@ func (e *Executor) ID() string {
 
 func (e *Executor) register(d *taskDef) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.state >= stateStopping {
+		e.mu.Unlock()
 		return fmt.Errorf("%w: cannot register task %s", ErrShutdown, d.id)
 	}
 	if _, ok := e.tasks[d.id]; ok {
+		e.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrDuplicateTask, d.id)
 	}
 	e.tasks[d.id] = d
 	ids := append(slices.Clone(e.taskIDs), d.id)
 	slices.Sort(ids)
 	e.taskIDs = ids
+	started := e.state == stateStarted
+	e.mu.Unlock()
+	if started && d.defaults.queue != "" {
+		// Registered after Start: its queue is made known now (Start
+		// registered those of the tasks before it).
+		return e.registerQueue(d.defaults.queue)
+	}
 	return nil
 }
 
@@ -260,6 +278,9 @@ func (e *Executor) begin(ctx context.Context) error {
 		if n > 0 {
 			e.log.Info("took back work of a previous incarnation", slog.Int("executions", n))
 		}
+	}
+	if err := e.registerQueues(ctx); err != nil {
+		return err
 	}
 	e.state = stateStarted
 	e.capacity.open()

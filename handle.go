@@ -32,6 +32,10 @@ type Execution[O any] struct {
 	// this one retries (Executor.Retry).
 	Tags    []string
 	RetryOf string
+	// Queue and Priority are the execution's (WithQueue, WithPriority;
+	// "default" and 5 when none was given).
+	Queue    string
+	Priority int
 
 	RootID, RootTaskID, ParentID, ParentTaskID string
 	ChildIndex                                 int
@@ -224,6 +228,7 @@ func view[O any](e *Executor, row storage.Execution) (Execution[O], error) {
 		ID: row.ID, TaskID: row.TaskID, Status: row.Status, Err: execErrorFromInfo(row.Error),
 		Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes, SleepKey: row.SleepKey,
 		Input: row.Input, Attempts: attemptsOf(row.Attempts), Tags: row.Tags, RetryOf: row.RetryOf,
+		Queue: row.Queue, Priority: row.Priority,
 		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
 		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize,
 		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, StartedAt: row.StartedAt, FinishedAt: row.FinishedAt,

@@ -35,6 +35,10 @@ type Record struct {
 	Tags []string
 	// RetryOf is the execution this one retries (Executor.Retry).
 	RetryOf string
+	// Queue and Priority are the execution's (WithQueue, WithPriority;
+	// "default" and 5 when none was given).
+	Queue    string
+	Priority int
 	// Metadata was set at enqueue (WithMetadata, enqueue middleware; a
 	// child's includes its parent's).
 	Metadata map[string]string
@@ -72,7 +76,7 @@ type Attempt struct {
 func recordOf(row *storage.Execution) Record {
 	r := Record{
 		ID: row.ID, TaskID: row.TaskID, Status: row.Status, Input: row.Input, Err: execErrorFromInfo(row.Error),
-		Tags: row.Tags, RetryOf: row.RetryOf, Metadata: row.Metadata, Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes,
+		Tags: row.Tags, RetryOf: row.RetryOf, Queue: row.Queue, Priority: row.Priority, Metadata: row.Metadata, Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes,
 		SleepKey: row.SleepKey, ExecutorID: row.ExecutorID,
 		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
 		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize,
@@ -166,7 +170,8 @@ func (e *Executor) Retry(ctx context.Context, id string) (Record, error) {
 		return Record{}, err
 	}
 	retry := storage.Execution{ID: e.ids.execution(), TaskID: row.TaskID, Status: storage.StatusReady,
-		Input: row.Input, Retry: row.Retry, Timeout: row.Timeout, Tags: row.Tags, Metadata: row.Metadata, RetryOf: row.ID}
+		Input: row.Input, Retry: row.Retry, Timeout: row.Timeout, Tags: row.Tags, Metadata: row.Metadata, RetryOf: row.ID,
+		Queue: row.Queue, Priority: row.Priority}
 	if err := e.insert(ctx, storage.InsertParams{Executions: []storage.Execution{retry}}); err != nil {
 		return Record{}, err
 	}

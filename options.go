@@ -81,7 +81,11 @@ type runOptions struct {
 	key        string
 	tags       []string
 	metadata   map[string]string // shared: copied before a change
-	errs       []error
+	// queue and priority are "" and 0 when no option set them: the
+	// execution takes its parent's, or the store's defaults.
+	queue    string
+	priority int
+	errs     []error
 }
 
 type taskOptions struct {
@@ -127,6 +131,42 @@ func WithDelay(d time.Duration) Option {
 			return
 		}
 		o.delay, o.hasDelay = d, true
+	})
+}
+
+// WithQueue puts executions in the named queue: an executor claims only
+// from the queues of its Config.Queues (every queue when that is empty),
+// and a queue can be paused (Executor.PauseQueue) across every process.
+// Given at registration, it is the task's queue; at enqueue, it overrides
+// it. A child without a queue of its own (from its task or its
+// declaration) is put in its parent's. Default: storage.DefaultQueue
+// ("default"). Name: 1..64 bytes of [A-Za-z0-9_.:-].
+func WithQueue(name string) Option {
+	return optionFunc(func(o *runOptions) {
+		if err := storage.ValidateQueueName(name); err != nil {
+			o.errs = append(o.errs, err)
+			return
+		}
+		o.queue = name
+	})
+}
+
+// WithPriority sets the priority of executions: of the due executions an
+// executor may claim, those of priority 1 are claimed first, then 2, and so
+// on to 9; within a priority, the oldest due first. A priority is strict:
+// while executions of a higher priority are due, lower ones wait (see
+// docs/semantics.md, Queues and priorities). Given at registration, it is
+// the task's priority; at enqueue, it overrides it. A child without a
+// priority of its own takes its parent's. Default:
+// storage.DefaultPriority (5).
+func WithPriority(p int) Option {
+	return optionFunc(func(o *runOptions) {
+		if p == 0 || storage.ValidatePriority(p) != nil {
+			o.errs = append(o.errs, fmt.Errorf("priority %d: must be %d (first) to %d (last)",
+				p, storage.PriorityFirst, storage.PriorityLast))
+			return
+		}
+		o.priority = p
 	})
 }
 

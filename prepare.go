@@ -72,6 +72,7 @@ func newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) 
 	row := storage.Execution{
 		ID: id, TaskID: d.id, Status: storage.StatusReady,
 		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout, Tags: o.tags, Metadata: o.metadata,
+		Queue: o.queue, Priority: o.priority,
 	}
 	if d.kind == kindSleeping {
 		row.Status, row.SleepKey, row.Retry = storage.StatusRunning, sleepKey, storage.RetryPolicy{}
@@ -181,10 +182,17 @@ func validMetadata(m map[string]string) error {
 }
 
 // setParent links row to its parent; it inherits the parent's metadata,
-// its own entries winning.
+// its own entries winning, and its queue and priority unless it has its
+// own.
 func setParent(row *storage.Execution, parent storage.Execution, index int) {
 	if len(parent.Metadata) > 0 {
 		row.Metadata = withEntries(parent.Metadata, row.Metadata)
+	}
+	if row.Queue == "" {
+		row.Queue = parent.Queue
+	}
+	if row.Priority == 0 {
+		row.Priority = parent.Priority
 	}
 	row.RootID, row.RootTaskID = parent.RootID, parent.RootTaskID
 	if row.RootID == "" {

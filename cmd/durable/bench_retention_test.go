@@ -36,7 +36,9 @@ func TestBenchRetention(t *testing.T) {
 	if x.DrainCleaning <= 0 || x.DrainBase <= 0 || x.DrainRatio <= 0 || x.Overlap <= 0 || x.Overlap > 1 {
 		t.Errorf("drain %.0f/s while purging, %.0f/s without, ratio %.2f, overlap %.2f", x.DrainCleaning, x.DrainBase, x.DrainRatio, x.Overlap)
 	}
-	if len(x.Samples) < 2 || x.FirstRate <= 0 || x.LastRate <= 0 || x.MinuteRatio <= 0 || x.RowsMax <= 0 {
+	// The first sample may have finished nothing on a loaded machine
+	// (FirstRate 0, and then no ratio): only the last must show a drain.
+	if len(x.Samples) < 2 || x.LastRate <= 0 || x.RowsMax <= 0 {
 		t.Fatalf("steady state: %+v", x)
 	}
 	// The cleaner deletes during the steady state (the purge phase's

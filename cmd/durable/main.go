@@ -38,6 +38,7 @@ func commands() []command {
 		{"demo", "run a demo workflow on an embedded SQLite file (resumable)", runDemo},
 		{"executions", "find, inspect, cancel, retry, wake and delete executions in a store", runExecutions},
 		{"stats", "count a store's executions by task and status; how long the oldest due one waits", runStats},
+		{"queues", "list, pause and resume a store's queues", runQueues},
 		{"migrate", "apply, inspect or print the store's schema migrations", runMigrate},
 		{"version", "print durable's version and the Go version it was built with", runVersion},
 		{"bench", "measure the standard workloads on a store", runBench},

@@ -1,0 +1,221 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// QueueInfo describes a queue known to the store: one an executor serves
+// (Config.Queues), a task names (WithQueue at registration), or the
+// default queue.
+type QueueInfo struct {
+	Name string
+	// Paused queues' executions are not claimed by any executor until the
+	// queue is resumed.
+	Paused bool
+	// UpdatedAt is when the queue was last registered, paused or resumed.
+	UpdatedAt time.Time
+}
+
+// errNoControls is the error of a queue operation on a store without
+// storage.Controls.
+func errNoControls(s storage.Store) error {
+	return fmt.Errorf("%w: the store (%T) does not support queues (storage.Controls)", ErrInvalidOption, s)
+}
+
+// Queues lists the queues known to the store, by name.
+func (e *Executor) Queues(ctx context.Context) ([]QueueInfo, error) {
+	if e == nil {
+		return nil, errNilExecutor
+	}
+	if e.controls == nil {
+		return nil, errNoControls(e.store)
+	}
+	cs, err := e.controls.ListControls(ctx, storage.ListControlsParams{Kind: storage.ControlQueue})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueueInfo, len(cs))
+	for i, c := range cs {
+		out[i] = QueueInfo{Name: c.Name, Paused: c.Paused, UpdatedAt: c.UpdatedAt}
+	}
+	return out, nil
+}
+
+// PauseQueue pauses a queue in the store: from the moment it returns, no
+// executor in any process claims the queue's executions until
+// ResumeQueue; runs already started go on. It reports whether the queue was
+// running before. An unknown queue is an error wrapping ErrNotFound.
+//
+// One exception, bounded in time: an executor that enqueues into a queue
+// it serves while it has free slots starts the execution itself (direct
+// start, see Config.Concurrency), and learns of a pause made in another
+// process only when it next reads the queues, within Config.PollInterval.
+func (e *Executor) PauseQueue(ctx context.Context, name string) (bool, error) {
+	return e.pauseQueue(ctx, name, true)
+}
+
+// ResumeQueue resumes a paused queue; its due executions are claimed at
+// once. It reports whether the queue was paused. An unknown queue is an
+// error wrapping ErrNotFound.
+func (e *Executor) ResumeQueue(ctx context.Context, name string) (bool, error) {
+	return e.pauseQueue(ctx, name, false)
+}
+
+func (e *Executor) pauseQueue(ctx context.Context, name string, paused bool) (bool, error) {
+	if e == nil {
+		return false, errNilExecutor
+	}
+	if err := storage.ValidateQueueName(name); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	if e.controls == nil {
+		return false, errNoControls(e.store)
+	}
+	changed, err := e.controls.PauseControl(ctx, storage.PauseControlParams{
+		Now: e.now(), Kind: storage.ControlQueue, Name: name, Paused: paused})
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, fmt.Errorf("%w: queue %q: no executor serves it and no task names it", ErrNotFound, name)
+	}
+	if err != nil {
+		return false, err
+	}
+	e.paused.set(name, paused)
+	return changed, nil
+}
+
+// knownQueues is what an executor registers in the store at Start: the
+// default queue, its Config.Queues and the queues its tasks name. e.mu is
+// held.
+func (e *Executor) knownQueues() []string {
+	names := []string{storage.DefaultQueue}
+	names = append(names, e.cfg.Queues...)
+	for _, d := range e.tasks {
+		if d.defaults.queue != "" {
+			names = append(names, d.defaults.queue)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// registerQueue registers the queue of a task registered after Start.
+func (e *Executor) registerQueue(name string) error {
+	if e.controls == nil {
+		return nil
+	}
+	ctx, cancel := e.storageCtx()
+	defer cancel()
+	err := e.controls.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(),
+		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: name}}})
+	if err != nil {
+		return fmt.Errorf("durable: registering queue %q: %w", name, err)
+	}
+	return nil
+}
+
+// registerQueues registers the executor's queues in the store and reads
+// which are paused; Start calls it with e.mu held. A store without
+// controls has nothing to register (New refused Config.Queues on it).
+func (e *Executor) registerQueues(ctx context.Context) error {
+	if e.controls == nil {
+		return nil
+	}
+	names := e.knownQueues()
+	cs := make([]storage.Control, len(names))
+	for i, n := range names {
+		cs[i] = storage.Control{Kind: storage.ControlQueue, Name: n}
+	}
+	if err := e.controls.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(), Controls: cs}); err != nil {
+		return fmt.Errorf("durable: start: registering queues %v: %w", names, err)
+	}
+	return e.readPaused(ctx)
+}
+
+// readPaused refreshes the executor's copy of the paused queues, which
+// decides direct starts only (claims ask the store).
+func (e *Executor) readPaused(ctx context.Context) error {
+	if e.controls == nil {
+		return nil
+	}
+	cs, err := e.controls.ListControls(ctx, storage.ListControlsParams{Kind: storage.ControlQueue})
+	if err != nil {
+		return err
+	}
+	var paused []string
+	for _, c := range cs {
+		if c.Paused {
+			paused = append(paused, c.Name)
+		}
+	}
+	e.paused.reset(paused)
+	return nil
+}
+
+// refreshPaused reads the paused queues again when the executor's copy is
+// PollInterval old; called by the dispatch loop. A failed read keeps the
+// copy (claims do not depend on it).
+func (e *Executor) refreshPaused() {
+	if e.controls == nil {
+		return
+	}
+	now := e.clock.Now()
+	if now.Sub(e.paused.read) < e.cfg.PollInterval {
+		return
+	}
+	e.paused.read = now
+	ctx, cancel := e.storageCtx()
+	defer cancel()
+	if err := e.readPaused(ctx); err != nil {
+		e.log.Debug("reading the paused queues failed", "error", err)
+	}
+}
+
+// serves reports whether this executor claims from queue q (stored form)
+// and does not know it to be paused: whether it may start an execution of q
+// directly.
+func (e *Executor) serves(q string) bool {
+	q = storage.NormalizeQueue(q)
+	if len(e.cfg.Queues) > 0 && !slices.Contains(e.cfg.Queues, q) {
+		return false
+	}
+	return !e.paused.has(q)
+}
+
+// pausedSet is an executor's copy of the paused queues.
+type pausedSet struct {
+	mu    sync.RWMutex
+	names []string
+	// read is when the dispatch loop last read them (its goroutine only).
+	read time.Time
+}
+
+func (p *pausedSet) has(q string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return slices.Contains(p.names, q)
+}
+
+func (p *pausedSet) set(q string, paused bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := slices.Index(p.names, q)
+	switch {
+	case paused && i < 0:
+		p.names = append(p.names, q)
+	case !paused && i >= 0:
+		p.names = slices.Delete(p.names, i, i+1)
+	}
+}
+
+func (p *pausedSet) reset(names []string) {
+	p.mu.Lock()
+	p.names = names
+	p.mu.Unlock()
+}
