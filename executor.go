@@ -52,6 +52,7 @@ type Executor struct {
 	capacity   *capacity      // run slots, claim-ahead pacing, direct start's reservations
 	leases     *leaseKeeper   // heartbeats and releases
 	cleaner    *cleaner       // retention: deletes expired executions
+	sched      *scheduler     // fires the schedules registered here (scheduler.go)
 	hooks      hookSet        // Config.Hooks (hooks.go)
 	mw         middlewares    // Config.Middleware (middleware.go)
 	held       heldSet
@@ -96,6 +97,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	seed := cryptoSeed()
 	hooks := newHookSet(cfg.Hooks)
 	store = timeStore(store, hooks.storageCall)
+	controls, _ = store.(storage.Controls) // the timed wrapper's, when there is one
 	e := &Executor{
 		hooks:       hooks,
 		mw:          newMiddlewares(cfg.Middleware),
@@ -137,6 +139,7 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 		Logger:    e.log,
 	})
 	e.cleaner = e.newCleaner()
+	e.sched = newScheduler(e)
 	e.unsubscribe = store.Subscribe(e.onEvent)
 	return e, nil
 }
@@ -256,6 +259,9 @@ func (e *Executor) Start(ctx context.Context) error {
 	case stateStopping, stateStopped:
 		return e.shutdownErr()
 	}
+	if err := e.sched.register(ctx); err != nil {
+		return fmt.Errorf("durable: start: %w", err)
+	}
 	if err := e.begin(ctx); err != nil {
 		return err
 	}
@@ -263,6 +269,7 @@ func (e *Executor) Start(ctx context.Context) error {
 	e.comp.Start()
 	e.leases.Start()
 	e.cleaner.Start()
+	e.sched.Start()
 	return nil
 }
 
@@ -305,6 +312,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	}
 	e.dispatcher.Stop()    // claims nothing more
 	e.cleaner.Stop()       // deletes nothing more
+	e.sched.Stop()         // enqueues no more ticks
 	e.waitRuns(ctx)        // the runs return, or are cancelled once ctx is done
 	e.leases.Stop()        // no more heartbeats
 	e.comp.Stop()          // every result produced is written

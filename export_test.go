@@ -15,3 +15,14 @@ func WakeDispatcher(e *Executor) { e.wake() }
 
 // DispatcherStopped is closed once the dispatch loop has returned.
 func DispatcherStopped(e *Executor) <-chan struct{} { return e.dispatcher.Stopped() }
+
+// SchedulerPassedAt returns the clock's time at the start of the
+// scheduler's last pass, once the loop sleeps after it (zero before the
+// first): every tick up to it has been fired.
+func SchedulerPassedAt(e *Executor) time.Time {
+	ns := e.sched.passedAt.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}

@@ -4,6 +4,7 @@
 //	durable demo        run a demo workflow on an embedded SQLite file
 //	durable executions  list, show, tree, cancel, retry, wake, delete, purge
 //	durable stats       count executions by task and status
+//	durable schedules   list, pause, resume the schedules in a store
 //	durable migrate     up, status, sql: the store's schema
 //	durable version     print the version
 //	durable serve       serve the HTTP API over a store
@@ -39,6 +40,7 @@ func commands() []command {
 		{"executions", "find, inspect, cancel, retry, wake and delete executions in a store", runExecutions},
 		{"stats", "count a store's executions by task and status; how long the oldest due one waits", runStats},
 		{"queues", "list, pause and resume a store's queues", runQueues},
+		{"schedules", "list, pause and resume the schedules kept in a store", runSchedules},
 		{"migrate", "apply, inspect or print the store's schema migrations", runMigrate},
 		{"version", "print durable's version and the Go version it was built with", runVersion},
 		{"bench", "measure the standard workloads on a store", runBench},
