@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/postgres"
+	"github.com/durable-go/durable/storage/sqlite"
+)
+
+// The schedules commands on a store where an executor registered two
+// schedules: on a SQLite file, and on a fresh PostgreSQL schema when
+// DURABLE_TEST_POSTGRES_URL is set. On a store without storage.Controls,
+// the commands must say so and exit 1.
+
+func TestSchedulesSQLite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "app.db")
+	store, err := sqlite.Open(context.Background(), path, sqlite.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSchedules(t, store, []string{"--db", path})
+}
+
+func TestSchedulesPostgres(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv(envPostgres)
+	if dsn == "" {
+		t.Skipf("PostgreSQL tests need a server: set %s", envPostgres)
+	}
+	schema := freshSchema(t, dsn)
+	store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSchedules(t, store, []string{"--dsn", dsn, "--schema", schema})
+}
+
+// testSchedules registers two schedules on store with a started executor,
+// closes the store, and runs the commands with the connection flags conn.
+func testSchedules(t *testing.T, store storage.Store, conn []string) {
+	f := fixture{conn: conn}
+	if _, ok := store.(storage.Controls); !ok {
+		store.Close()
+		f.fails(t, exitError, "storage.Controls", "schedules", "list")
+		f.fails(t, exitError, "storage.Controls", "schedules", "pause", "nightly")
+		t.Logf("%T has no storage.Controls: checked only that the commands say so", store)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ex, err := durable.New(store, durable.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := durable.Must(durable.NewTask(ex, "report", func(ctx context.Context, team string) (string, error) { return team, nil }))
+	if err := ex.Schedule("nightly", report, "sales", durable.Cron("0 0 2 * * *", "Europe/Paris"), durable.WithMissed(durable.MissedRunOnce)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Schedule("quarter-hour", report, "ops", durable.Every(15*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out := f.ok(t, "schedules", "list")
+	for _, want := range []string{"NAME", "THROUGH", "nightly", "cron 0 0 2 * * * Europe/Paris", "run_once", "quarter-hour", "every 15m0s", "skip"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("schedules list lacks %q:\n%s", want, out)
+		}
+	}
+	if got := f.ok(t, "schedules", "pause", "nightly"); got != "paused schedule nightly\n" {
+		t.Errorf("pause: %q", got)
+	}
+	if got := f.ok(t, "schedules", "pause", "nightly"); got != "schedule nightly was already paused\n" {
+		t.Errorf("pause again: %q", got)
+	}
+	var doc struct {
+		Schedules []scheduleJSON `json:"schedules"`
+	}
+	if err := json.Unmarshal([]byte(f.ok(t, "schedules", "list", "--json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Schedules) != 2 || doc.Schedules[0].Name != "nightly" || !doc.Schedules[0].Paused || doc.Schedules[0].Zone != "Europe/Paris" ||
+		doc.Schedules[1].Every != "15m0s" || doc.Schedules[1].Paused || doc.Schedules[1].Next.IsZero() {
+		t.Errorf("list --json: %+v", doc.Schedules)
+	}
+	if got := f.ok(t, "schedules", "resume", "nightly"); got != "resumed schedule nightly\n" {
+		t.Errorf("resume: %q", got)
+	}
+	f.fails(t, exitError, `no schedule "weekly"`, "schedules", "resume", "weekly")
+	f.fails(t, exitUsage, "missing schedule NAME", "schedules", "pause")
+	f.fails(t, exitUsage, "unexpected argument", "schedules", "pause", "a", "b")
+}
