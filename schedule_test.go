@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -437,5 +439,84 @@ func TestScheduleBadInput(t *testing.T) {
 	}
 	if _, err := setupOn(t, controlless{memory.New()}, schedConfig(t, fc), false).ex.Schedules(b.ctx); !errors.Is(err, durable.ErrInvalidOption) {
 		t.Errorf("Schedules on a store without controls: %v", err)
+	}
+}
+
+// TestScheduleExecutionsMarked: a tick's execution has the task's tags
+// with the schedule's, the enqueue options the schedule gives (metadata, a
+// queue, a priority) and the schedule's metadata; a schedule added to a
+// started executor fires too.
+func TestScheduleExecutionsMarked(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(t0)
+	cfg := schedConfig(t, fc)
+	cfg.Queues = []string{"default", "reports"}
+	b := setupOn(t, memory.New(), cfg, true)
+	task := durable.Must(durable.NewTask(b.ex, "report", func(ctx context.Context, in string) (string, error) { return in, nil },
+		durable.WithTags("team:sales")))
+	err := b.ex.Schedule("hourly", task, "q3", durable.Every(time.Hour), durable.WithScheduleEnqueueOptions(
+		durable.WithMetadata(map[string]string{"origin": "test"}), durable.WithQueue("reports"), durable.WithPriority(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := t0.Add(time.Hour)
+	setTo(t, fc, tick, b.ex)
+	r, err := b.ex.GetByKey(b.ctx, "schedule:hourly:2026-12-01T11:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Tags, []string{"team:sales", "schedule:hourly"}) || r.Queue != "reports" || r.Priority != 2 ||
+		r.Metadata["origin"] != "test" || r.Metadata[durable.MetadataSchedule] != "hourly" || r.Metadata[durable.MetadataTick] != "2026-12-01T11:00:00Z" {
+		t.Errorf("the tick's execution: tags %v, queue %s, priority %d, metadata %v", r.Tags, r.Queue, r.Priority, r.Metadata)
+	}
+	if x, err := b.ex.Wait(b.ctx, r.ID); err != nil || x.Status != durable.StatusCompleted || string(x.Output) != `"q3"` {
+		t.Errorf("the tick's run: %+v, %v", x, err)
+	}
+}
+
+// failingAdvance is a memory store whose AdvanceControl fails while fail
+// is set, as a crash between a tick's enqueue and its mark would.
+type failingAdvance struct {
+	*memory.Store
+	fail atomic.Bool
+}
+
+func (f *failingAdvance) AdvanceControl(ctx context.Context, p storage.AdvanceControlParams) (bool, error) {
+	if f.fail.Load() {
+		return false, errors.New("connection reset (injected)")
+	}
+	return f.Store.AdvanceControl(ctx, p)
+}
+
+// TestScheduleMarkFailsAfterEnqueue: when the mark cannot be moved after
+// a tick was enqueued, the next pass (a second later) enqueues the tick
+// again, which the key makes the same execution, and moves the mark.
+func TestScheduleMarkFailsAfterEnqueue(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(t0)
+	store := &failingAdvance{Store: memory.New()}
+	cfg := schedConfig(t, fc)
+	cfg.Logger = slog.New(slog.DiscardHandler) // the injected error is logged
+	b := setupOn(t, store, cfg, false)
+	task := scheduledTask(t, b.ex, "job")
+	if err := b.ex.Schedule("minutely", task, "", durable.Every(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	b.start(t)
+	setTo(t, fc, t0, b.ex)
+	store.fail.Store(true)
+	tick := t0.Add(time.Minute)
+	setTo(t, fc, tick, b.ex)
+	sameTicks(t, "minutely", ticksOf(t, b.ctx, b.ex, "minutely"), rfc(tick))
+	infos, _ := b.ex.Schedules(b.ctx)
+	if !infos[0].Through.Equal(t0) {
+		t.Fatalf("through %s after a failed advance, want %s", infos[0].Through, t0)
+	}
+	store.fail.Store(false)
+	setTo(t, fc, tick.Add(time.Second), b.ex)
+	sameTicks(t, "minutely", ticksOf(t, b.ctx, b.ex, "minutely"), rfc(tick))
+	infos, _ = b.ex.Schedules(b.ctx)
+	if !infos[0].Through.Equal(tick) {
+		t.Errorf("through %s after the retry, want %s", infos[0].Through, tick)
 	}
 }
