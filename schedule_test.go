@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/durable-go/durable/clock"
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
+	"github.com/durable-go/durable/storage/sqlite"
 )
 
 // The schedules' tests drive a fake clock to each tick and wait until the
@@ -158,9 +160,32 @@ func TestScheduleCronThroughDST(t *testing.T) {
 // the same schedule and fire each tick at the same moment of a shared
 // clock: each tick makes exactly one execution.
 func TestScheduleThreeExecutorsRace(t *testing.T) {
+	store := memory.New()
+	raceSchedule(t, func(int) storage.Store { return store })
+}
+
+// TestScheduleThreeExecutorsRaceSQLite: the race of three executors, each
+// with its own handle on one SQLite file, as three processes would be.
+func TestScheduleThreeExecutorsRaceSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sched.db")
+	raceSchedule(t, func(int) storage.Store {
+		store, err := sqlite.Open(context.Background(), path, sqlite.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		if _, ok := any(store).(storage.Controls); !ok {
+			t.Skipf("%T has no storage.Controls: schedules cannot run on it", store)
+		}
+		return store
+	})
+}
+
+// raceSchedule runs three executors, on open(0), open(1) and open(2),
+// firing every tick of one schedule for 30 minutes.
+func raceSchedule(t *testing.T, open func(i int) storage.Store) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	fc := clock.NewFake(t0)
-	store := memory.New()
 	var exs []*durable.Executor
 	var ctx context.Context
 	for i := range 3 {
@@ -168,7 +193,7 @@ func TestScheduleThreeExecutorsRace(t *testing.T) {
 		if i == 0 { // through the wrapper that times store calls
 			cfg.Hooks = []durable.Hooks{{StorageCall: func(durable.StorageCall) {}}}
 		}
-		b := setupOn(t, store, cfg, false)
+		b := setupOn(t, open(i), cfg, false)
 		task := scheduledTask(t, b.ex, "tick")
 		if err := b.ex.Schedule("every-minute", task, "x", durable.Every(time.Minute)); err != nil {
 			t.Fatal(err)
