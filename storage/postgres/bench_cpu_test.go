@@ -26,7 +26,24 @@ import (
 //
 //	go test -c -o new.test ./storage/postgres/  # and old.test from the code before
 //	DURABLE_TEST_POSTGRES_URL=... ./new.test -test.run '^$' -test.bench ServerCPU -test.benchtime 20000x
-func BenchmarkServerCPU(b *testing.B) {
+func BenchmarkServerCPU(b *testing.B) { serverCPU(b, benchRows) }
+
+// BenchmarkServerCPUPriorities is BenchmarkServerCPU with the rows spread
+// over the priorities 1 to 9 (row i has priority 1 + i%9): each claim
+// takes the rows of the highest priority left, probing the claim index
+// once per level.
+func BenchmarkServerCPUPriorities(b *testing.B) {
+	serverCPU(b, func(prefix string, n int) []storage.Execution {
+		rows := benchRows(prefix, n)
+		for i := range rows {
+			rows[i].Priority = storage.PriorityFirst + i%storage.PriorityLevels
+		}
+		return rows
+	})
+}
+
+// serverCPU runs BenchmarkServerCPU on the rows that newRows returns.
+func serverCPU(b *testing.B, newRows func(prefix string, n int) []storage.Execution) {
 	var tag [4]byte
 	_, _ = rand.Read(tag[:])
 	app := "durable_cpu_" + hex.EncodeToString(tag[:])
@@ -43,7 +60,7 @@ func BenchmarkServerCPU(b *testing.B) {
 	ctx := context.Background()
 	c0 := backendsCPU(b, s, app)
 	for i := 0; i < b.N; i += 100 {
-		if err := s.Insert(ctx, storage.InsertParams{Executions: benchRows(fmt.Sprintf("c%d", i), min(100, b.N-i))}); err != nil {
+		if err := s.Insert(ctx, storage.InsertParams{Executions: newRows(fmt.Sprintf("c%d", i), min(100, b.N-i))}); err != nil {
 			b.Fatal(err)
 		}
 	}

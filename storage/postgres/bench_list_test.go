@@ -174,7 +174,7 @@ func BenchmarkListBig(b *testing.B) {
 	}
 	// A backlog of 20,000 ready rows (created after the finished ones):
 	// the lists that include active rows read all of them from
-	// executions_due_idx and sort them.
+	// executions_claim_idx and sort them.
 	if _, err := s.pool.Exec(b.Context(), "INSERT INTO "+s.q.table+` (id, task_id, status, input, due_at, created_at, updated_at)
 		SELECT 'r' || lpad(i::text, 9, '0'), 'task_' || (i % 20), 'ready', '\x7b7d'::bytea, c, c, c
 		FROM generate_series(1, 20000) AS g(i), LATERAL (SELECT @at::timestamptz + i * interval '1 ms' AS c) AS t`,

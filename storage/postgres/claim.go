@@ -12,14 +12,18 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// claimKey is where a claimed row stood in the claim order: its DueAt
-// before the claim, then its insertion order.
+// claimKey is where a claimed row stood in the claim order: its priority,
+// its DueAt before the claim, then its insertion order.
 type claimKey struct {
-	dueAt time.Time
-	seq   int64
+	priority int
+	dueAt    time.Time
+	seq      int64
 }
 
 func (a claimKey) compare(b claimKey) int {
+	if c := cmp.Compare(a.priority, b.priority); c != 0 {
+		return c
+	}
 	if c := a.dueAt.Compare(b.dueAt); c != 0 {
 		return c
 	}
@@ -35,9 +39,11 @@ func (s *Store) pacingClock(now time.Time) time.Time {
 	return time.Now()
 }
 
-// Claim takes up to p.Limit due rows of p.TaskIDs in one statement: a
-// MATERIALIZED CTE picks the rows (DueAt, then insertion order) with FOR
-// UPDATE SKIP LOCKED and LIMIT, and the UPDATE touches exactly those, so
+// Claim takes up to p.Limit due rows of p.TaskIDs and p.Queues (every
+// queue when empty; never a paused one) in one statement: a MATERIALIZED
+// CTE picks the rows (Priority, DueAt, then insertion order; one probe of
+// executions_claim_idx per queue and priority level, see queries.sql) with
+// FOR UPDATE SKIP LOCKED and LIMIT, and the UPDATE touches exactly those, so
 // concurrent claimers never wait for each other nor share a row. It runs
 // in one round trip, after claim_settings in the same implicit transaction, which
 // keeps the plan on the due index even when the table has no statistics
@@ -55,6 +61,10 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	args := pgx.StrictNamedArgs{
 		"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": p.Limit,
 		"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
+	}
+	claim := s.q.claim
+	if len(p.Queues) > 0 {
+		claim, args["queues"] = s.q.claimListed, p.Queues
 	}
 	var rows []storage.Execution
 	var keys []claimKey
@@ -74,7 +84,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 					return r.Scan(&rescuedAt, &n)
 				})
 		}
-		batch.Queue(s.q.claim, args).Query(func(r pgx.Rows) error {
+		batch.Queue(claim, args).Query(func(r pgx.Rows) error {
 			var err error
 			last := int(s.lastClaimed.Load())
 			rows, keys, err = scanClaims(r, min(p.Limit, max(32, last+last/4)))
@@ -133,7 +143,7 @@ func scanClaims(rows pgx.Rows, capacity int) ([]storage.Execution, []claimKey, e
 			return nil, nil, err
 		}
 		out = append(out, e)
-		keys = append(keys, claimKey{dueAt: fromTS(due), seq: seq})
+		keys = append(keys, claimKey{priority: e.Priority, dueAt: fromTS(due), seq: seq})
 	}
 	return out, keys, rows.Err()
 }

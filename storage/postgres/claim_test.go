@@ -10,22 +10,24 @@ import (
 	"github.com/durable-go/durable/storage/storagetest"
 )
 
-// TestInClaimOrder checks the ordering of claimed rows by their pre-claim
-// DueAt, then seq, whether or not the statement returned them in order.
+// TestInClaimOrder checks the ordering of claimed rows by their priority,
+// their pre-claim DueAt, then seq, whether or not the statement returned
+// them in order.
 func TestInClaimOrder(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	rows := []storage.Execution{{ID: "c"}, {ID: "a"}, {ID: "d"}, {ID: "b"}}
-	keys := []claimKey{{t0.Add(time.Second), 1}, {t0, 7}, {t0.Add(time.Second), 2}, {t0, 9}}
+	rows := []storage.Execution{{ID: "c"}, {ID: "a"}, {ID: "e"}, {ID: "d"}, {ID: "b"}, {ID: "x"}}
+	keys := []claimKey{{5, t0.Add(time.Second), 1}, {5, t0, 7}, {7, t0, 3}, {5, t0.Add(time.Second), 2}, {5, t0, 9},
+		{1, t0.Add(time.Hour), 10}}
 	got := inClaimOrder(rows, keys)
 	var ids string
 	for _, r := range got {
 		ids += r.ID
 	}
-	if ids != "abcd" {
-		t.Fatalf("order %q, want abcd", ids)
+	if ids != "xabcde" {
+		t.Fatalf("order %q, want xabcde", ids)
 	}
 	sorted := []storage.Execution{{ID: "a"}, {ID: "b"}}
-	if got := inClaimOrder(sorted, []claimKey{{t0, 1}, {t0, 2}}); &got[0] != &sorted[0] {
+	if got := inClaimOrder(sorted, []claimKey{{5, t0, 1}, {5, t0, 2}}); &got[0] != &sorted[0] {
 		t.Fatal("rows already in order were copied")
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,11 +17,21 @@ import (
 const copyThreshold = 256
 
 // copyColumns are the columns COPY writes; the others take their defaults,
-// which are the stored form of a new ready execution.
-var copyColumns = []string{
-	"id", "task_id", "status", "input",
-	"retry_max_retries", "retry_base_delay_ns", "retry_multiplier", "retry_max_delay_ns", "retry_jitter",
-	"timeout_ns", "due_at", "created_at", "updated_at", "tags", "retry_of", "metadata",
+// which are the stored form of a new ready execution. A batch with a row
+// outside the default queue or priority also writes queuedColumns.
+var (
+	copyColumns = []string{
+		"id", "task_id", "status", "input",
+		"retry_max_retries", "retry_base_delay_ns", "retry_multiplier", "retry_max_delay_ns", "retry_jitter",
+		"timeout_ns", "due_at", "created_at", "updated_at", "tags", "retry_of", "metadata",
+	}
+	queuedColumns = append(slices.Clone(copyColumns), "queue", "priority")
+)
+
+// queuedRow reports whether e is outside the default queue or priority.
+func queuedRow(e storage.Execution) bool {
+	return storage.NormalizeQueue(e.Queue) != storage.DefaultQueue ||
+		storage.NormalizePriority(e.Priority) != storage.DefaultPriority
 }
 
 // tagColumns are the columns of the tags table.
@@ -79,7 +90,12 @@ func (s *Store) insertCopy(ctx context.Context, p storage.InsertParams) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.Schema, "executions"}, copyColumns, newCopySource(p, now)); err != nil {
+		src := newCopySource(p, now)
+		columns := copyColumns
+		if src.queued {
+			columns = queuedColumns
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.Schema, "executions"}, columns, src); err != nil {
 			return err
 		}
 		if tags := tagRows(p.Executions, now); len(tags) > 0 {
@@ -127,14 +143,16 @@ func tagRows(execs []storage.Execution, now time.Time) [][]any {
 // beside the database's work on the rows already sent, instead of before
 // the COPY starts.
 type copySource struct {
-	p      storage.InsertParams
-	now    time.Time
-	i      int
-	values [16]any
+	p   storage.InsertParams
+	now time.Time
+	i   int
+	// queued: the rows carry their queue and priority (queuedColumns).
+	queued bool
+	values [18]any
 }
 
 func newCopySource(p storage.InsertParams, now time.Time) *copySource {
-	return &copySource{p: p, now: now, i: -1}
+	return &copySource{p: p, now: now, i: -1, queued: slices.ContainsFunc(p.Executions, queuedRow)}
 }
 
 func (c *copySource) Next() bool {
@@ -162,11 +180,15 @@ func (c *copySource) Values() ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("execution %s: encode metadata: %w", e.ID, err)
 	}
-	c.values = [16]any{
+	c.values = [18]any{
 		e.ID, e.TaskID, string(e.Status), e.Input,
 		int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), e.Retry.Multiplier, int64(e.Retry.MaxDelay), e.Retry.Jitter,
 		int64(e.Timeout), c.now.Add(delay).Truncate(time.Microsecond), c.now, c.now, tags, retryOf, metadata,
 	}
+	if !c.queued {
+		return c.values[:16], nil
+	}
+	c.values[16], c.values[17] = storage.NormalizeQueue(e.Queue), int16(storage.NormalizePriority(e.Priority))
 	return c.values[:], nil
 }
 

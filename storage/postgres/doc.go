@@ -11,7 +11,9 @@
 //
 // # Schema and migrations
 //
-// The store keeps one table, executions, in its own schema ("durable" by
+// The store keeps its executions in one table, executions (with their tags
+// in execution_tags, the named leases in leases and the paused queues and
+// schedules in controls, storage.Controls), in its own schema ("durable" by
 // default, Config.Schema to change it), created on first open. Migrations are
 // embedded (Migrations) and recorded in the schema's schema_version table;
 // Open and New apply the missing ones in one transaction under an advisory
@@ -53,7 +55,9 @@
 //
 //   - Claims use a MATERIALIZED CTE with ORDER BY, LIMIT and FOR UPDATE SKIP
 //     LOCKED: a claim never takes more rows than asked and no row goes to
-//     two claimers.
+//     two claimers. It probes the claim index once per queue and priority
+//     level, highest priority first (docs/postgres.md, "Queues and
+//     priorities").
 //   - Every write of a claimed row is guarded by its fence and status.
 //   - Transactions the server aborts for a deadlock or a serialization
 //     failure, and requests that never reached the server, are retried a few

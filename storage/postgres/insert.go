@@ -75,13 +75,20 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 	maxRetries, baseDelays, maxDelays := make([]int64, n), make([]int64, n), make([]int64, n)
 	multipliers, jitters := make([]float64, n), make([]float64, n)
 	timeouts, delays := make([]int64, n), make([]int64, n)
-	var tags, metadata []*string // with retryOf, only when a row has tags, RetryOf or metadata
-	var retryOf []string
+	// The extra columns, only when a row has one set (hasExtras); the
+	// rows before it have none.
+	var tags, metadata []*string
+	var retryOf, queues []string
+	var priorities []int16
 	for i := range p.Executions {
 		e := &p.Executions[i]
 		ids[i], tasks[i], inputs[i] = e.ID, e.TaskID, e.Input
-		if tags == nil && (len(e.Tags) > 0 || e.RetryOf != "" || len(e.Metadata) > 0) {
+		if tags == nil && hasExtras(e) {
 			tags, retryOf, metadata = make([]*string, n), make([]string, n), make([]*string, n)
+			queues, priorities = make([]string, n), make([]int16, n)
+			for j := range i {
+				queues[j], priorities[j] = storage.DefaultQueue, storage.DefaultPriority
+			}
 		}
 		if tags != nil {
 			var err error
@@ -89,6 +96,7 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 			if metadata[i], err = storage.EncodeMetadata(e.Metadata); err != nil {
 				return fmt.Errorf("execution %s: encode metadata: %w", e.ID, err)
 			}
+			queues[i], priorities[i] = storage.NormalizeQueue(e.Queue), int16(storage.NormalizePriority(e.Priority))
 		}
 		maxRetries[i], baseDelays[i], maxDelays[i] = int64(e.Retry.MaxRetries), int64(e.Retry.BaseDelay), int64(e.Retry.MaxDelay)
 		multipliers[i], jitters[i] = e.Retry.Multiplier, e.Retry.Jitter
@@ -108,7 +116,8 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 		"channel": channel, "payload": payload, "claimed_by": claimedBy}
 	sql := s.q.insertPlain
 	if tags != nil {
-		sql, args["p_tags"], args["p_retry_of"], args["p_metadata"] = s.q.insertPlainTagged, tags, retryOf, metadata
+		sql, args["p_tags"], args["p_retry_of"], args["p_metadata"] = s.q.insertPlainExtras, tags, retryOf, metadata
+		args["p_queue"], args["p_priority"] = queues, priorities
 	}
 	return withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
@@ -116,6 +125,13 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 		batch.Queue(sql, args)
 		return s.pool.SendBatch(ctx, batch).Close()
 	})
+}
+
+// hasExtras reports whether e sets a column that insert_plain writes only
+// in its Extras form: tags, RetryOf, metadata, or a queue or priority
+// other than the defaults (which the columns' defaults give).
+func hasExtras(e *storage.Execution) bool {
+	return len(e.Tags) > 0 || e.RetryOf != "" || len(e.Metadata) > 0 || queuedRow(*e)
 }
 
 // insertSavepoint is the savepoint InsertTx puts around its writes.

@@ -36,7 +36,7 @@ func setOf(ss ...storage.Status) statusSet {
 }
 
 // The classes of statuses whose rows List reads from different indexes
-// (002_list.sql): the active ones from executions_due_idx and
+// (002_list.sql): the active ones from executions_claim_idx (005_queues) and
 // executions_waiting_idx, the others from executions_completed_idx and
 // executions_unsuccessful_idx.
 var (
@@ -109,7 +109,7 @@ type branch struct {
 //     the finished rows of each task (executions_task_idx).
 //   - And when it wants active rows: a branch for those that wait for
 //     nothing (due_at NULL: executions_waiting_idx, in order) and one
-//     for the others (executions_due_idx, read whole and sorted: they
+//     for the others (executions_claim_idx, read whole and sorted: they
 //     are the rows that need an executor).
 func (sh shape) branches() []branch {
 	var taskIn []string
@@ -283,7 +283,7 @@ func distinct(ss []string) []string {
 // rows reads about as many index entries as it returns rows (more when
 // most rows a branch reads fail the filter's other conditions); the
 // active rows that need an executor (ready, running) are read whole from
-// executions_due_idx and sorted, as are a parent's children and the rows
+// executions_claim_idx and sorted, as are a parent's children and the rows
 // of a list of IDs.
 func (s *Store) List(ctx context.Context, p storage.ListParams) ([]storage.Execution, error) {
 	if err := s.check("list"); err != nil {

@@ -244,3 +244,103 @@ func TestDeleteExpiredPlanWithStaleStatistics(t *testing.T) {
 		t.Fatal("auto_explain reported no plan of DeleteExpired")
 	}
 }
+
+// TestQueueStatementPlans checks the plans of the statements that read
+// executions_claim_idx by queue and priority (claim over every queue and
+// over listed queues, rescue, NextDue), generic as the store forces them,
+// on a table with statistics where most rows are of the highest priority
+// and not due yet: each probe is a range of executions_claim_idx bounded
+// by queue, priority and due_at (so the rows not due are never read), and
+// no statement scans the table.
+func TestQueueStatementPlans(t *testing.T) {
+	pool, log := explainedPool(t)
+	s, err := New(t.Context(), pool, Config{Schema: testSchema(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+
+	// 5,000 rows of priority 1 due in an hour, 500 due now in each of the
+	// default queue (priority 5), "emails" (3) and "paused", paused.
+	var rows []storage.Execution
+	var delays []time.Duration
+	for i := range 6500 {
+		e := storagetest.NewExecution(fmt.Sprintf("r%05d", i), "task")
+		delay := time.Duration(0)
+		switch {
+		case i < 5000:
+			e.Priority, delay = 1, time.Hour
+		case i < 5500:
+		case i < 6000:
+			e.Queue, e.Priority = "emails", 3
+		default:
+			e.Queue = "paused"
+		}
+		rows, delays = append(rows, e), append(delays, delay)
+	}
+	if err := s.Insert(ctx, storage.InsertParams{Executions: rows, Delays: delays}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterControls(ctx, storage.RegisterControlsParams{
+		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: "paused"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PauseControl(ctx, storage.PauseControlParams{Kind: storage.ControlQueue, Name: "paused", Paused: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE "+s.q.table); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+
+	for i := range 7 { // generic plans are forced; repeats make sure
+		for _, queues := range [][]string{nil, {"emails", storage.DefaultQueue}} {
+			got, err := s.Claim(ctx, storage.ClaimParams{ExecutorID: "e", TaskIDs: []string{"task"}, Queues: queues,
+				Limit: 10, Lease: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 10 || got[0].Priority != 3 {
+				t.Fatalf("claim %d of queues %v: %d rows, the first of priority %d; want 10 from priority 3",
+					i, queues, len(got), got[0].Priority)
+			}
+			if _, _, err := s.NextDue(ctx, storage.NextDueParams{TaskIDs: []string{"task"}, Queues: queues}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Each statement, by a phrase of its text (queries.sql).
+	phrases := map[string]string{
+		"claim":    "fence = t.fence + 1",
+		"rescue":   "updated_at = t.due_at",
+		"next_due": "SELECT min(n.due_at)",
+	}
+	// How each probes the index: the claim and the rescue read the due
+	// rows of a level only; NextDue, which wants the earliest due time
+	// even in the future, reads the first entry of each level.
+	probes := map[string]string{
+		"claim":    ".name) AND (priority = lv.p) AND (due_at <= ",
+		"rescue":   ".name) AND (priority = lv.p) AND (due_at > ",
+		"next_due": ".name) AND (priority = lv.p))",
+	}
+	plans := log.take()
+	for name, phrase := range phrases {
+		seen := false
+		for _, p := range plans {
+			if !strings.Contains(p, phrase) {
+				continue
+			}
+			seen = true
+			if strings.Contains(p, "Seq Scan on executions") {
+				t.Errorf("%s scans the whole table:\n%s", name, p)
+			}
+			if !strings.Contains(p, "Index Cond: ((queue = ") || !strings.Contains(p, probes[name]) {
+				t.Errorf("%s does not probe executions_claim_idx by %q:\n%s", name, probes[name], p)
+			}
+		}
+		if !seen {
+			t.Errorf("auto_explain reported no plan of %s", name)
+		}
+	}
+}

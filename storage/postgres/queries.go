@@ -7,6 +7,8 @@ import (
 	"text/template"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/durable-go/durable/storage"
 )
 
 //go:embed queries.sql
@@ -24,7 +26,7 @@ type queries struct {
 	data   queryData
 	shapes shapeCache
 
-	insert, insertPlain, insertPlainTagged              string
+	insert, insertPlain, insertPlainExtras              string
 	complete, completeDone                              string
 	completeWithChildren, completeParents               string
 	cancelDescendants, cancel, exists, guard            string
@@ -33,6 +35,11 @@ type queries struct {
 	claimSettings, genericPlans, customPlans, rescue    string
 	deleteSettings, deleteTrees, deleteExpiredSettings  string
 	lead, leadGiveUp                                    string
+	// claimListed and nextDueListed are claim and next_due for a list of
+	// queues (@queues); the others read every queue.
+	claimListed, nextDueListed     string
+	registerControls, listControls string
+	pauseControl, advanceControl   string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -42,9 +49,13 @@ type queries struct {
 // queryData is what queries.sql is rendered with; see its header.
 type queryData struct {
 	T, Tags, Leases, Schema   string
+	Controls                  string
 	Now                       string
 	Terminal, Waiting, Active string
-	Tagged                    bool
+	// First and Last are the priority levels (storage.PriorityFirst,
+	// PriorityLast) the claim probes.
+	First, Last    int
+	Extras, Listed bool
 }
 
 // newQueries renders the statements for schema, which must already be
@@ -55,6 +66,9 @@ func newQueries(schema string) (*queries, error) {
 		T:        quoted + ".executions",
 		Tags:     quoted + ".execution_tags",
 		Leases:   quoted + ".leases",
+		Controls: quoted + ".controls",
+		First:    storage.PriorityFirst,
+		Last:     storage.PriorityLast,
 		Schema:   quoted,
 		Now:      "coalesce(@now::timestamptz, statement_timestamp())",
 		Terminal: "('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled')",
@@ -69,7 +83,9 @@ func newQueries(schema string) (*queries, error) {
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
 		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
 		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans,
-		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete_expired_settings": &q.deleteExpiredSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete_expired_settings": &q.deleteExpiredSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp,
+		"register_controls": &q.registerControls, "list_controls": &q.listControls,
+		"pause_control": &q.pauseControl, "advance_control": &q.advanceControl, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
 	}
@@ -79,11 +95,20 @@ func newQueries(schema string) (*queries, error) {
 			return nil, err
 		}
 	}
-	tagged := data
-	tagged.Tagged = true
-	var err error
-	if q.insertPlainTagged, err = render("insert_plain", tagged); err != nil {
-		return nil, err
+	extras, listed := data, data
+	extras.Extras, listed.Listed = true, true
+	for name, r := range map[string]struct {
+		dst  *string
+		data queryData
+	}{
+		"insert_plain": {&q.insertPlainExtras, extras},
+		"claim":        {&q.claimListed, listed},
+		"next_due":     {&q.nextDueListed, listed},
+	} {
+		var err error
+		if *r.dst, err = render(name, r.data); err != nil {
+			return nil, err
+		}
 	}
 	return q, nil
 }

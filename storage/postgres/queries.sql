@@ -11,7 +11,11 @@ definitions. They are rendered once per store with:
   .Waiting   the SQL list of the two waiting statuses
   .Active    the SQL list of running and the two waiting statuses
   .Tags      the schema-qualified tags table
-  .Tagged    whether insert_plain is rendered for rows with tags, RetryOf or metadata
+  .Controls  the schema-qualified controls table
+  .Extras    whether insert_plain is rendered for rows with tags, RetryOf,
+             metadata, a queue or a priority
+  .Listed    whether claim and next_due are rendered for a list of queues
+             (@queues) rather than every queue
 
 Arguments are named (@name, pgx.NamedArgs). Durations are passed as bigint
 microseconds (@..._us) when they are added to a timestamptz.
@@ -24,7 +28,7 @@ microseconds (@..._us) when they are added to a timestamptz.
     {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
-    {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata{{end}}
+    {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority{{end}}
 
 {{- /* list_cols are the "cols" of List: the payloads and the attempts are
 left out (NULL), so a page reads no TOAST. */}}
@@ -35,7 +39,7 @@ left out (NULL), so a page reads no TOAST. */}}
     {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
-    NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata{{end}}
+    NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority{{end}}
 
 {{- /* insert_rows inserts the rows given as parallel arrays @e_*. The caller
 adds a WHERE clause (or none) and must end with "ORDER BY e.ord" so that seq
@@ -49,7 +53,7 @@ holds none), NULL for none; attempts as JSON text, NULL for none. */}}
     timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
     children_total, children_pending, due_at, created_at, updated_at,
     started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-    attempts, tags, retry_of, metadata)
+    attempts, tags, retry_of, metadata, queue, priority)
 SELECT
     e.id, e.task_id, e.root_id, e.root_task_id, nullif(e.parent_id, ''), e.parent_task_id, e.child_index, e.is_finalize,
     nullif(e.sleep_key, ''), e.status, e.input, e.output, e.run_output, e.error::jsonb,
@@ -66,7 +70,7 @@ SELECT
     {{.Now}}, {{.Now}},
     CASE WHEN e.status = 'running' AND (e.sleep_key <> '' OR e.executor_id <> '') THEN {{.Now}} ELSE e.started_at END,
     e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at,
-    e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata
+    e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata, e.queue, e.priority
 FROM unnest(
     @e_id::text[], @e_task_id::text[], @e_root_id::text[], @e_root_task_id::text[],
     @e_parent_id::text[], @e_parent_task_id::text[], @e_child_index::bigint[], @e_is_finalize::boolean[],
@@ -78,14 +82,15 @@ FROM unnest(
     @e_executor_id::text[], @e_fail_fast::boolean[], @e_children_total::bigint[], @e_children_pending::bigint[],
     @e_due_at::timestamptz[], @e_started_at::timestamptz[], @e_finished_at::timestamptz[],
     @e_waiting_for_children_at::timestamptz[], @e_waiting_for_finalize_at::timestamptz[], @e_delay_us::bigint[],
-    @e_attempts::text[], @e_tags::text[], @e_retry_of::text[], @e_metadata::text[]
+    @e_attempts::text[], @e_tags::text[], @e_retry_of::text[], @e_metadata::text[],
+    @e_queue::text[], @e_priority::smallint[]
 ) WITH ORDINALITY AS e(
     id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
     sleep_key, status, input, output, run_output, error,
     retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
     timeout_ns, attempt, iteration, crashes, executor_id, fail_fast, children_total, children_pending,
     due_at, started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at, delay_us,
-    attempts, tags, retry_of, metadata, ord){{end}}
+    attempts, tags, retry_of, metadata, queue, priority, ord){{end}}
 
 {{- /* insert_tags inserts the execution_tags rows of the executions that
 the CTE "ins" inserted (its rows: id, created_at, tags). */}}
@@ -142,29 +147,32 @@ nothing but what a top-level enqueue sets; see plainRows) given as parallel
 arrays @p_*, ready, or, when @claimed_by is not empty, claimed at insert by
 that executor (running, the delay being the lease), and sends the NOTIFY of
 the new work on @channel (none when it is NULL), in one statement: the lean
-path of a small enqueue. It is rendered twice: with .Tagged, it also writes
-tags, retry_of and metadata (@p_tags, @p_retry_of, @p_metadata) and the tags rows; without, for a
-batch that has none, it is the statement of the code before them. It
-returns the number of rows inserted. */}}
+path of a small enqueue. It is rendered twice: with .Extras, it also writes
+tags, retry_of, metadata, queue and priority (@p_tags, @p_retry_of,
+@p_metadata, @p_queue, @p_priority) and the tags rows; without, for a batch
+that has none of them (every row in the default queue at the default
+priority, which the columns' defaults give), it is the statement of the
+code before them. It returns the number of rows inserted. */}}
 {{define "insert_plain"}}WITH ins AS (
     INSERT INTO {{.T}} (id, task_id, status, input,
         retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
-        timeout_ns, executor_id, due_at, created_at, updated_at, started_at{{if .Tagged}}, tags, retry_of, metadata{{end}})
+        timeout_ns, executor_id, due_at, created_at, updated_at, started_at{{if .Extras}}, tags, retry_of, metadata, queue, priority{{end}})
     SELECT e.id, e.task_id, CASE WHEN @claimed_by::text = '' THEN 'ready' ELSE 'running' END, e.input,
         e.retry_max_retries, e.retry_base_delay_ns, e.retry_multiplier, e.retry_max_delay_ns, e.retry_jitter,
         e.timeout_ns, @claimed_by::text, {{.Now}} + e.delay_us * interval '1 microsecond', {{.Now}}, {{.Now}},
         CASE WHEN @claimed_by::text <> '' THEN {{.Now}} END
-        {{- if .Tagged}}, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata{{end}}
+        {{- if .Extras}}, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata, e.queue, e.priority{{end}}
     FROM unnest(
         @p_id::text[], @p_task_id::text[], @p_input::bytea[],
         @p_retry_max_retries::bigint[], @p_retry_base_delay_ns::bigint[], @p_retry_multiplier::double precision[],
         @p_retry_max_delay_ns::bigint[], @p_retry_jitter::double precision[],
-        @p_timeout_ns::bigint[], @p_delay_us::bigint[]{{if .Tagged}}, @p_tags::text[], @p_retry_of::text[], @p_metadata::text[]{{end}}
+        @p_timeout_ns::bigint[], @p_delay_us::bigint[]{{if .Extras}}, @p_tags::text[], @p_retry_of::text[], @p_metadata::text[],
+        @p_queue::text[], @p_priority::smallint[]{{end}}
     ) WITH ORDINALITY AS e(id, task_id, input, retry_max_retries, retry_base_delay_ns, retry_multiplier,
-        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, {{if .Tagged}}tags, retry_of, metadata, {{end}}ord)
+        retry_max_delay_ns, retry_jitter, timeout_ns, delay_us, {{if .Extras}}tags, retry_of, metadata, queue, priority, {{end}}ord)
     ORDER BY e.ord
-    RETURNING {{if .Tagged}}id, created_at, tags{{else}}1{{end}}
-){{if .Tagged}}, tagged AS (
+    RETURNING {{if .Extras}}id, created_at, tags{{else}}1{{end}}
+){{if .Extras}}, tagged AS (
     {{template "insert_tags" .}}
     RETURNING 1
 ){{end}}, notes AS (
@@ -329,24 +337,71 @@ WHERE t.parent_id = @parent_id AND t.child_index >= @from_index
 ORDER BY t.child_index, t.seq
 LIMIT @limit{{end}}
 
+{{- /* due_queues is the CTE qs of the queues that have rows with a due
+time (their names, then a NULL), for claim and next_due over every queue and
+for rescue: a skip scan of executions_claim_idx, one descent per queue,
+since PostgreSQL has no skip scan of its own. It walks from the last queue
+down: the first entries of a queue's range are those of the rows claimed
+or completed since they were due (dead versions until vacuum and bottom-up
+deletion remove them, which every scan from that end reads again), the
+last ones those of rows just claimed or enqueued, alive. */}}
+{{define "due_queues"}}qs(name) AS (
+    (SELECT t.queue FROM {{.T}} AS t WHERE t.due_at IS NOT NULL ORDER BY t.queue DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.queue FROM {{.T}} AS t WHERE t.due_at IS NOT NULL AND t.queue < qs.name ORDER BY t.queue DESC LIMIT 1)
+    FROM qs WHERE qs.name IS NOT NULL
+){{end}}
+
+{{- /* open_queues is the CTE open of the queues a claim or next_due reads:
+the ones listed in @queues (with .Listed), else every queue with due rows,
+less the paused ones (controls of kind queue), read in the statement's
+snapshot: a pause committed before the statement started holds. */}}
+{{define "open_queues"}}{{if .Listed}}qs(name) AS (
+    SELECT DISTINCT u.name FROM unnest(@queues::text[]) AS u(name)
+){{else}}{{template "due_queues" .}}{{end}}, open AS MATERIALIZED (
+    SELECT qs.name FROM qs
+    WHERE qs.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c
+        WHERE c.kind = 'queue' AND c.name = qs.name AND c.paused)
+){{end}}
+
 {{- /* claim: the CTE picks at most @limit due rows (SKIP LOCKED, so
-concurrent claimers never wait for or share a row); the UPDATE touches
-exactly those rows (RELIABILITY.md pitfall 1), found by their ctid: a
-nested loop over the picked rows with a TID scan inside (claim_settings, sent
-before, turns hash and merge joins off for the transaction; PostgreSQL 12
-and later plan a join on ctid that way). A picked row is locked, so its
-ctid cannot change before the UPDATE. Joining on id instead let a generic
-plan (which guesses that LIMIT @limit keeps a tenth of the table)
-hash-join the picked rows against a sequential scan of the whole table on
-every claim. It returns each row's pre-claim DueAt and seq, by which the
-store orders the rows. A lapsed lease expired at due_at, or at updated_at
-once rescued (see rescue). */}}
-{{define "claim"}}WITH picked AS MATERIALIZED (
-    SELECT ctid, id, seq, due_at FROM {{.T}}
-    WHERE due_at <= {{.Now}} AND task_id = ANY(@task_ids::text[])
-    ORDER BY due_at, seq
+concurrent claimers never wait for or share a row), priority first, then
+due_at and seq. It visits the priority levels in order (generate_series:
+the nested loop keeps its order) and stops once it has @limit rows; in each
+level it probes the range of executions_claim_idx of each open queue, from
+the oldest due entry to now, in order (so a row not due yet, of whatever
+priority, is never visited), and merges the queues' rows by (due_at, seq).
+A row is locked as its probe reads it: a level's probes lock up to @limit
+rows each, of which the merge may keep fewer (with one queue, or when the
+level holds fewer rows, none is left over); rows locked and not kept are
+unlocked at the end of the claim's transaction.
+The UPDATE touches exactly the picked rows (RELIABILITY.md pitfall 1),
+found by their ctid: a nested loop over the picked rows with a TID scan
+inside (claim_settings, sent before, turns hash and merge joins off for the
+transaction; PostgreSQL 12 and later plan a join on ctid that way). A
+picked row is locked, so its ctid cannot change before the UPDATE. Joining
+on id instead let a generic plan (which guesses that LIMIT @limit keeps a
+tenth of the table) hash-join the picked rows against a sequential scan of
+the whole table on every claim. It returns each row's pre-claim DueAt and
+seq, by which (after its priority) the store orders the rows. A lapsed
+lease expired at due_at, or at updated_at once rescued (see rescue). */}}
+{{define "claim"}}WITH RECURSIVE {{template "open_queues" .}}, picked AS MATERIALIZED (
+    SELECT c.ctid, c.id, c.seq, c.due_at
+    FROM generate_series({{.First}}, {{.Last}}) AS lv(p)
+    CROSS JOIN LATERAL (
+        SELECT r.ctid, r.id, r.seq, r.due_at FROM open
+        CROSS JOIN LATERAL (
+            SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
+            WHERE t.queue = open.name AND t.priority = lv.p AND t.due_at <= {{.Now}}
+                AND t.task_id = ANY(@task_ids::text[])
+            ORDER BY t.due_at, t.seq
+            LIMIT @limit
+            FOR UPDATE SKIP LOCKED
+        ) AS r
+        ORDER BY r.due_at, r.seq
+        LIMIT @limit
+    ) AS c
     LIMIT @limit
-    FOR UPDATE SKIP LOCKED
 )
 UPDATE {{.T}} AS t SET
     fence = t.fence + 1,
@@ -373,15 +428,21 @@ running, non-sleeping rows whose lease lapsed, with due_at (the lease
 expiry) in the window (@rescue_from, now], to due_at = created_at, so that
 the claim takes them as of their creation and not behind the backlog
 enqueued before their lease expiry; updated_at keeps the expiry for the
-claim's lease_expired error. The window is a range of executions_due_idx.
-SKIP LOCKED: a row locked by a claim or a heartbeat is left to it (this
-statement never waits). It returns the now it used and how many rows it
-moved. */}}
-{{define "rescue"}}WITH lapsed AS MATERIALIZED (
-    SELECT ctid FROM {{.T}}
-    WHERE due_at > @rescue_from::timestamptz AND due_at <= {{.Now}}
-        AND status = 'running' AND sleep_key IS NULL
-    FOR UPDATE SKIP LOCKED
+claim's lease_expired error. The window is a range of executions_claim_idx
+per queue (paused ones included) and priority. SKIP LOCKED: a row locked by
+a claim or a heartbeat is left to it (this statement never waits). It
+returns the now it used and how many rows it moved. */}}
+{{define "rescue"}}WITH RECURSIVE {{template "due_queues" .}}, lapsed AS MATERIALIZED (
+    SELECT l.ctid FROM qs
+    CROSS JOIN generate_series({{.First}}, {{.Last}}) AS lv(p)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid FROM {{.T}} AS t
+        WHERE t.queue = qs.name AND t.priority = lv.p
+            AND t.due_at > @rescue_from::timestamptz AND t.due_at <= {{.Now}}
+            AND t.status = 'running' AND t.sleep_key IS NULL
+        FOR UPDATE SKIP LOCKED
+    ) AS l
+    WHERE qs.name IS NOT NULL
 ), moved AS (
     UPDATE {{.T}} AS t SET due_at = t.created_at, updated_at = t.due_at
     FROM lapsed
@@ -390,18 +451,65 @@ moved. */}}
 )
 SELECT {{.Now}}, (SELECT count(*) FROM moved){{end}}
 
-{{define "next_due"}}SELECT (
-    SELECT due_at FROM {{.T}}
-    WHERE due_at IS NOT NULL AND task_id = ANY(@task_ids::text[])
-    ORDER BY due_at
-    LIMIT 1
+{{- /* next_due: the earliest due_at of the rows of @task_ids in the open
+queues (open_queues), the earliest of one probe per queue and priority. */}}
+{{define "next_due"}}WITH RECURSIVE {{template "open_queues" .}}
+SELECT (
+    SELECT min(n.due_at) FROM open
+    CROSS JOIN generate_series({{.First}}, {{.Last}}) AS lv(p)
+    CROSS JOIN LATERAL (
+        SELECT t.due_at FROM {{.T}} AS t
+        WHERE t.queue = open.name AND t.priority = lv.p AND t.due_at IS NOT NULL
+            AND t.task_id = ANY(@task_ids::text[])
+        ORDER BY t.due_at
+        LIMIT 1
+    ) AS n
 ), {{.Now}}{{end}}
+
+{{- /* register_controls creates the controls given as parallel arrays @c_*
+(not paused) or, for one that exists, sets its spec and keeps its pause and
+mark. The caller gives each (kind, name) once. */}}
+{{define "register_controls"}}INSERT INTO {{.Controls}} AS c (kind, name, spec, mark, updated_at)
+SELECT u.kind, u.name, u.spec, u.mark, {{.Now}}
+FROM unnest(@c_kind::text[], @c_name::text[], @c_spec::bytea[], @c_mark::bigint[]) AS u(kind, name, spec, mark)
+ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at{{end}}
+
+{{define "list_controls"}}SELECT kind, name, paused, spec, mark, updated_at FROM {{.Controls}}
+WHERE kind = @kind ORDER BY name{{end}}
+
+{{- /* pause_control sets a control's paused flag and, when that resumed a
+queue, sends the notification of new work on @channel (none when it is
+NULL): other processes' executors claim the queue's rows at once. It
+returns whether the control exists and whether it changed. A concurrent
+pause of the same control waits for the row and sees it changed. */}}
+{{define "pause_control"}}WITH upd AS (
+    UPDATE {{.Controls}} SET paused = @paused::boolean, updated_at = {{.Now}}
+    WHERE kind = @kind AND name = @name AND paused <> @paused::boolean
+    RETURNING kind
+), notes AS (
+    SELECT pg_notify(@channel::text, @payload::text) FROM upd
+    WHERE upd.kind = 'queue' AND NOT @paused::boolean AND @channel::text IS NOT NULL
+)
+SELECT EXISTS (SELECT 1 FROM {{.Controls}} WHERE kind = @kind AND name = @name),
+    (SELECT count(*) FROM upd) > 0, (SELECT count(*) FROM notes){{end}}
+
+{{- /* advance_control moves a control's mark from @from to @to: a
+compare-and-set (a concurrent caller waits for the row, then finds the mark
+moved). It returns whether the control exists and whether it moved. */}}
+{{define "advance_control"}}WITH upd AS (
+    UPDATE {{.Controls}} SET mark = @to::bigint, updated_at = {{.Now}}
+    WHERE kind = @kind AND name = @name AND mark = @from::bigint
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM {{.Controls}} WHERE kind = @kind AND name = @name),
+    (SELECT count(*) FROM upd) > 0{{end}}
 
 {{- /* claim_settings runs before claim and next_due, in the same implicit
 transaction, and sets for that transaction only:
 - no sorts: without statistics (a new or fast-growing table) the planner
-  may otherwise sort every due row instead of walking executions_due_idx
-  in order;
+  may otherwise sort every due row instead of walking executions_claim_idx
+  in order (the claim's merge of a level's queues is a sort all the same:
+  every plan of it has one);
 - a durable commit, even where the server's or the role's
   synchronous_commit is off (it is then raised to local): the claim
   returns its fencing tokens only once the WAL that holds them is on disk.
@@ -412,11 +520,15 @@ transaction, and sets for that transaction only:
   can come back after a crash;
 - generic plans (see generic_plans);
 - no hash or merge joins, so that the claim reaches its picked rows by TID
-  scans (see claim). */}}
+  scans (see claim);
+- no JIT compilation: the claim's sort, disabled, makes the plan look
+  expensive enough to compile (hundreds of milliseconds per claim where
+  the server has JIT on; the claim itself takes about one). */}}
 {{define "claim_settings"}}SELECT set_config('enable_sort', 'off', true),
     set_config('synchronous_commit', CASE current_setting('synchronous_commit') WHEN 'off' THEN 'local' ELSE current_setting('synchronous_commit') END, true),
     set_config('plan_cache_mode', 'force_generic_plan', true),
-    set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true){{end}}
+    set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
+    set_config('jit', 'off', true){{end}}
 
 {{- /* generic_plans runs before the single-statement writes (insert_plain,
 complete_done) in the same implicit transaction: PostgreSQL otherwise

@@ -78,8 +78,9 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 }
 
 // NextDue returns how long until the earliest DueAt among rows of
-// p.TaskIDs, judged on the store's clock: zero when a row is already due;
-// ok is false when no row has a DueAt.
+// p.TaskIDs in p.Queues (every queue when empty), paused queues left out,
+// judged on the store's clock: zero when a row is already due; ok is false
+// when no row has a DueAt.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.check("next due"); err != nil {
 		return 0, false, err
@@ -87,11 +88,16 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	if len(p.TaskIDs) == 0 {
 		return 0, false, nil
 	}
+	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "task_ids": p.TaskIDs}
+	sql := s.q.nextDue
+	if len(p.Queues) > 0 {
+		sql, args["queues"] = s.q.nextDueListed, p.Queues
+	}
 	var next, now pgtype.Timestamptz
 	err := withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.claimSettings)
-		batch.Queue(s.q.nextDue, pgx.StrictNamedArgs{"now": s.now(p.Now), "task_ids": p.TaskIDs}).
+		batch.Queue(sql, args).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&next, &now) })
 		return s.pool.SendBatch(ctx, batch).Close()
 	})

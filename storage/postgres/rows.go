@@ -23,6 +23,7 @@ type execRow struct {
 	startedAt, finishedAt, wfcAt, wffAt pgtype.Timestamptz
 	attemptsJSON                        []byte
 	metadata                            *string
+	priority                            int16
 }
 
 // dests returns the scan destinations, in the order of the "cols" template.
@@ -36,7 +37,7 @@ func (r *execRow) dests() []any {
 		&r.timeout, &e.Attempt, &e.Iteration, &e.Crashes, &e.Fence, &e.ExecutorID, &e.FailFast,
 		&e.ChildrenTotal, &e.ChildrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
-		&r.attemptsJSON, &e.Tags, &e.RetryOf, &r.metadata,
+		&r.attemptsJSON, &e.Tags, &e.RetryOf, &r.metadata, &e.Queue, &r.priority,
 	}
 }
 
@@ -47,6 +48,7 @@ func (r *execRow) execution() (storage.Execution, error) {
 	e.Retry.BaseDelay = time.Duration(r.retryBase)
 	e.Retry.MaxDelay = time.Duration(r.retryMaxDelay)
 	e.Timeout = time.Duration(r.timeout)
+	e.Priority = int(r.priority)
 	e.DueAt = fromTS(r.dueAt)
 	e.CreatedAt = fromTS(r.createdAt)
 	e.UpdatedAt = fromTS(r.updatedAt)
@@ -234,6 +236,8 @@ type execArrays struct {
 	attempts, tags                                         pgtype.FlatArray[*string]
 	retryOf                                                []string
 	metadata                                               []*string
+	queue                                                  []string
+	priority                                               []int16
 }
 
 // newExecArrays encodes execs; delays may be nil (no delay) or as long as
@@ -308,6 +312,8 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 	a.tags = append(a.tags, encodeTags(e.Tags))
 	a.retryOf = append(a.retryOf, e.RetryOf)
 	a.metadata = append(a.metadata, metadata)
+	a.queue = append(a.queue, storage.NormalizeQueue(e.Queue))
+	a.priority = append(a.priority, int16(storage.NormalizePriority(e.Priority)))
 	return nil
 }
 
@@ -350,6 +356,8 @@ func (a *execArrays) addTo(args pgx.StrictNamedArgs) {
 	args["e_tags"] = a.tags
 	args["e_retry_of"] = a.retryOf
 	args["e_metadata"] = a.metadata
+	args["e_queue"] = a.queue
+	args["e_priority"] = a.priority
 }
 
 // transitionArrays holds transitions as the parallel arrays @t_* of the
