@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -18,16 +21,18 @@ func (s *Store) pacingClock(now time.Time) time.Time {
 	return time.Now()
 }
 
-// Claim takes up to p.Limit due rows of p.TaskIDs in one READ COMMITTED
-// transaction: claim_pick reads and locks them in claim order (DueAt,
-// then insertion order) from the due index with FOR UPDATE SKIP LOCKED,
-// so concurrent claimers never wait for each other nor share a row, and
-// one UPDATE claims them (a second writes the errors of lapsed leases
-// taken over, when there are any). Lapsed leases are claimed as of their
-// creation time: at most every 250 ms, and on the store's first claim,
-// the transaction rescues them first (see package internal/rescue). The
-// claim returns once its commit is durable (as durable as the server's
-// innodb_flush_log_at_trx_commit makes it: see docs/mysql.md).
+// Claim takes up to p.Limit due rows of p.TaskIDs and p.Queues (every
+// queue when empty), not of a paused queue, in one READ COMMITTED
+// transaction: claim_pick reads and locks them in claim order (Priority,
+// then DueAt, then insertion order) from the claim index with FOR UPDATE
+// SKIP LOCKED, so concurrent claimers never wait for each other nor share
+// a row, and one UPDATE claims them (a second writes the errors of lapsed
+// leases taken over, when there are any). Lapsed leases are claimed as of
+// their creation time: at most every 250 ms, and on the store's first
+// claim, the transaction rescues them first (see package
+// internal/rescue). The claim returns once its commit is durable (as
+// durable as the server's innodb_flush_log_at_trx_commit makes it: see
+// docs/mysql.md).
 func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
 	if err := s.check("claim"); err != nil {
 		return nil, err
@@ -60,15 +65,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 }
 
 func (s *Store) claimTx(ctx context.Context, tx *pipe, p storage.ClaimParams) ([]storage.Execution, error) {
-	nowArg := s.nowArg(p.Now)
-	args := append([]any{nowArg, nowArg}, stringArgs(p.TaskIDs)...)
-	args = append(args, p.Limit)
-	rows, err := tx.QueryContext(ctx, expand(s.q.claimPick, len(p.TaskIDs)), args...)
-	if err != nil {
-		return nil, err
-	}
-	var now int64
-	picked, seqs, err := scanExecutions(rows, &now)
+	picked, seqs, now, err := s.pick(ctx, tx, p)
 	if err != nil || len(picked) == 0 {
 		return nil, err
 	}
@@ -127,19 +124,163 @@ func leaseExpired(e *storage.Execution, executor string) *storage.ErrorInfo {
 	}
 }
 
+// pick reads and locks the rows a claim takes, and returns them with
+// their seqs and the now that judged them. A claim of listed queues reads
+// those. A claim of every queue reads the queues the store last saw
+// holding rows with a due_at, and, in the same round trip, which queues
+// hold such rows now: when one was missing (rows of a new queue), it
+// reads again over all of them (the rows read first stay locked by this
+// transaction until it ends, and the second read may return them again).
+func (s *Store) pick(ctx context.Context, tx *pipe, p storage.ClaimParams) ([]storage.Execution, []int64, int64, error) {
+	if len(p.Queues) > 0 {
+		return s.pickQueues(ctx, tx, p, distinct(p.Queues), nil)
+	}
+	plan := s.queues.get()
+	var fresh []string
+	picked, seqs, now, err := s.pickQueues(ctx, tx, p, plan, &fresh)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	s.queues.set(fresh)
+	if subset(fresh, plan) {
+		return picked, seqs, now, nil
+	}
+	return s.pickQueues(ctx, tx, p, fresh, nil)
+}
+
+// pickQueues runs claim_pick over queues (nothing when there are none),
+// and, when fresh is not nil, claim_queues before it in the same round
+// trip, whose queues it stores in *fresh.
+func (s *Store) pickQueues(ctx context.Context, tx *pipe, p storage.ClaimParams, queues []string, fresh *[]string) (
+	picked []storage.Execution, seqs []int64, now int64, err error) {
+	scanPick := func(rows *sql.Rows) error {
+		picked, seqs, err = scanExecutions(rows, &now)
+		return err
+	}
+	stmt, args := s.pickSQL(p, queues)
+	switch {
+	case fresh == nil && len(queues) == 0:
+		return nil, nil, 0, nil
+	case fresh == nil:
+		err = tx.query(ctx, stmt, args, scanPick)
+	case len(queues) == 0:
+		err = tx.query(ctx, s.q.claimQueues, nil, scanQueues(fresh))
+	default:
+		err = tx.queryTwo(ctx, s.q.claimQueues, nil, scanQueues(fresh), stmt, args, scanPick)
+	}
+	return picked, seqs, now, err
+}
+
+// pickSQL is the claim_pick of queues with its arguments: the statement
+// itself for one queue, else one per queue joined by UNION ALL, each
+// limited, and their union put in claim order and limited.
+func (s *Store) pickSQL(p storage.ClaimParams, queues []string) (string, []any) {
+	nowArg := s.nowArg(p.Now)
+	branch := expand(s.q.claimPick, len(p.TaskIDs))
+	args := make([]any, 0, len(queues)*(len(p.TaskIDs)+5)+1)
+	for _, q := range queues {
+		args = append(args, nowArg, q, nowArg)
+		args = append(args, stringArgs(p.TaskIDs)...)
+		args = append(args, q, p.Limit)
+	}
+	if len(queues) == 1 {
+		return branch, args
+	}
+	var b strings.Builder
+	for i := range queues {
+		if i > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		b.WriteString("(" + branch + ")")
+	}
+	b.WriteString("\nORDER BY priority, due_at, seq\nLIMIT ?")
+	return b.String(), append(args, p.Limit)
+}
+
+// scanQueues returns a scan of claim_queues' rows (queue, priority,
+// min(due_at)) that stores the queues, sorted and distinct, in *dst.
+func scanQueues(dst *[]string) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		var out []string
+		for rows.Next() {
+			var q string
+			var priority int
+			var first sql.NullInt64
+			if err := rows.Scan(&q, &priority, &first); err != nil {
+				return err
+			}
+			out = append(out, q)
+		}
+		*dst = distinct(out)
+		return rows.Err()
+	}
+}
+
+// distinct returns the strings of ss sorted, each once.
+func distinct(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// subset reports whether every string of a (sorted) is in b (sorted).
+func subset(a, b []string) bool {
+	for _, s := range a {
+		if _, ok := slices.BinarySearch(b, s); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// queueList is the store's list of the queues that hold rows with a
+// due_at, as its last claim of every queue saw them (sorted).
+type queueList struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (l *queueList) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.names
+}
+
+// set replaces the list; names must not change afterwards.
+func (l *queueList) set(names []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.names = names
+}
+
 // rescue moves the lapsed leases whose expiry lies in the window (from,
 // now] to DueAt = CreatedAt (see rescue_pick in queries.sql), and returns
-// the now it used.
+// the now it used. It reads which queues hold rows with a due_at first
+// (with now, in one round trip), and keeps them for the claim.
 func (s *Store) rescue(ctx context.Context, tx *pipe, t, from time.Time) (int64, error) {
-	now, err := s.now(ctx, tx, t)
-	if err != nil {
+	var now int64
+	var queues []string
+	scanNow := func(rows *sql.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(&now); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	if err := tx.queryTwo(ctx, s.q.now, []any{s.nowArg(t)}, scanNow, s.q.claimQueues, nil, scanQueues(&queues)); err != nil {
 		return 0, err
+	}
+	s.queues.set(queues)
+	if len(queues) == 0 {
+		return now, nil
 	}
 	lo := int64(-1 << 63)
 	if !from.IsZero() {
 		lo = micros(from)
 	}
-	rows, err := tx.QueryContext(ctx, s.q.rescuePick, lo, now)
+	args := append(stringArgs(queues), lo, now)
+	rows, err := tx.QueryContext(ctx, expand(s.q.rescuePick, len(queues)), args...)
 	if err != nil {
 		return 0, err
 	}

@@ -9,14 +9,14 @@
 //
 // The store keeps its tables in the DSN's database, their names starting
 // with Config.TablePrefix ("durable_" by default): executions,
-// execution_tags, leases, events and schema_version. Open applies the
-// embedded, versioned migrations (Migrations) under a server lock
-// (GET_LOCK) keyed by the database and the prefix, so concurrent openers
-// apply each migration once. MySQL commits DDL statements one by one, so
-// a migration is not one transaction: each statement is idempotent and
-// the version is recorded after the last, so a migration cut short is
-// completed by the next Open. With Config.DisableMigrations, Open only
-// checks the version.
+// execution_tags, leases, events, controls and schema_version. Open
+// applies the embedded, versioned migrations (Migrations) under a server
+// lock (GET_LOCK) keyed by the database and the prefix, so concurrent
+// openers apply each migration once. MySQL commits DDL statements one by
+// one, so a migration is not one transaction: each statement is
+// idempotent and the version is recorded after the last, so a migration
+// cut short is completed by the next Open. With Config.DisableMigrations,
+// Open only checks the version.
 //
 // # What it needs from the server
 //

@@ -13,7 +13,7 @@ import (
 )
 
 // insertColumns is the number of columns of the "insert" statement.
-const insertColumns = 39
+const insertColumns = 41
 
 // maxIDLen and maxSleepKeyLen are the widths of the id and sleep_key
 // columns.
@@ -82,7 +82,8 @@ func insertRow(args []any, e *storage.Execution, delay time.Duration) ([]any, er
 		int64(e.Timeout), e.Attempt, e.Iteration, e.Crashes, 0, e.ExecutorID, e.FailFast,
 		e.ChildrenTotal, e.ChildrenPending, due, sinceNow(0), sinceNow(0),
 		started, nullTime(e.FinishedAt), nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
-		attempts, encodeTags(e.Tags), nullString(e.RetryOf), metadataArg(metadata)), nil
+		attempts, encodeTags(e.Tags), nullString(e.RetryOf), metadataArg(metadata),
+		storage.NormalizeQueue(e.Queue), storage.NormalizePriority(e.Priority)), nil
 }
 
 // metadataArg is the argument of the metadata column: NULL for none.

@@ -48,7 +48,7 @@ func testPrefix(tb testing.TB) string {
 }
 
 // tables are the tables of a store, without the prefix.
-var tables = []string{"executions", "execution_tags", "leases", "events", "schema_version"}
+var tables = []string{"executions", "execution_tags", "leases", "events", "controls", "schema_version"}
 
 func dropTables(tb testing.TB, dsn, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

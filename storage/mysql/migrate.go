@@ -252,5 +252,6 @@ func pendingMigrations(known []migrations.File, applied []appliedMigration) ([]m
 // TableNames returns the names of the store's tables for prefix (the
 // executions table first): what dropping a store's tables must drop.
 func TableNames(prefix string) []string {
-	return []string{prefix + "executions", prefix + "execution_tags", prefix + "leases", prefix + "events", prefix + "schema_version"}
+	return []string{prefix + "executions", prefix + "execution_tags", prefix + "leases", prefix + "events", prefix + "controls",
+		prefix + "schema_version"}
 }

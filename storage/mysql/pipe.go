@@ -3,6 +3,8 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"slices"
 	"strings"
 )
 
@@ -158,4 +160,48 @@ func (p *pipe) done() {
 	if p.conn != nil {
 		_ = p.conn.Close()
 	}
+}
+
+// query runs a query and hands its rows to scan.
+func (p *pipe) query(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := p.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := scan(rows); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// queryTwo runs two queries, in order, and hands the rows of each to its
+// scan: in one round trip on the store's own pool (two result sets), in
+// two on a caller's.
+func (p *pipe) queryTwo(ctx context.Context, q1 string, args1 []any, scan1 func(*sql.Rows) error,
+	q2 string, args2 []any, scan2 func(*sql.Rows) error) error {
+	if p.tx != nil {
+		if err := p.query(ctx, q1, args1, scan1); err != nil {
+			return err
+		}
+		return p.query(ctx, q2, args2, scan2)
+	}
+	rows, err := p.QueryContext(ctx, q1+";\n"+q2, append(slices.Clip(args1), args2...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := scan1(rows); err != nil {
+		return err
+	}
+	if !rows.NextResultSet() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return errors.New("the second statement of a batch returned no result set")
+	}
+	if err := scan2(rows); err != nil {
+		return err
+	}
+	return rows.Close()
 }

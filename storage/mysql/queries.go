@@ -3,8 +3,11 @@ package mysql
 import (
 	_ "embed"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/durable-go/durable/storage"
 )
 
 //go:embed queries.sql
@@ -22,7 +25,9 @@ const nowSQL = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6))"
 // queryData is what queries.sql is rendered with; see its header.
 type queryData struct {
 	T, Tags, Leases, Events, Versions string
+	Controls                          string
 	Due                               string
+	Levels                            string
 	Now                               string
 	Terminal, Active                  string
 }
@@ -33,7 +38,10 @@ type queries struct {
 
 	now, get, getBySleepKey, exists, listChildren         string
 	insert, insertTags, lock, lockChildren, write         string
-	claimPick, claim, claimErrors, rescuePick, rescue     string
+	claimPick, claimQueues, claim, claimErrors            string
+	rescuePick, rescue                                    string
+	controlRegister, controlList, controlLock             string
+	controlPause, controlAdvance, controlMark             string
 	nextDue, heartbeatLock, heartbeat, heartbeatBusy      string
 	releaseLock, recoverLock, release, recoverRows        string
 	eventInsert, eventRead, eventLast, eventPrune         string
@@ -47,7 +55,9 @@ func newQueries(prefix string) (*queries, error) {
 	data := queryData{
 		T: prefix + "executions", Tags: prefix + "execution_tags", Leases: prefix + "leases",
 		Events: prefix + "events", Versions: prefix + "schema_version",
-		Due:      prefix + "executions_due",
+		Controls: prefix + "controls",
+		Due:      prefix + "executions_queue_due",
+		Levels:   levelsSQL(),
 		Now:      "coalesce(?, " + nowSQL + ")",
 		Terminal: "('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled')",
 		Active:   "('running', 'waiting_for_children', 'waiting_for_finalize')",
@@ -57,7 +67,7 @@ func newQueries(prefix string) (*queries, error) {
 		"now": &q.now, "get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "exists": &q.exists,
 		"list_children": &q.listChildren, "insert": &q.insert, "insert_tags": &q.insertTags,
 		"lock": &q.lock, "lock_children": &q.lockChildren, "write": &q.write,
-		"claim_pick": &q.claimPick, "claim": &q.claim, "claim_errors": &q.claimErrors,
+		"claim_pick": &q.claimPick, "claim_queues": &q.claimQueues, "claim": &q.claim, "claim_errors": &q.claimErrors,
 		"rescue_pick": &q.rescuePick, "rescue": &q.rescue, "next_due": &q.nextDue,
 		"heartbeat_lock": &q.heartbeatLock, "heartbeat": &q.heartbeat, "heartbeat_busy": &q.heartbeatBusy,
 		"release_lock": &q.releaseLock, "recover_lock": &q.recoverLock, "release": &q.release, "recover": &q.recoverRows,
@@ -66,6 +76,8 @@ func newQueries(prefix string) (*queries, error) {
 		"migrate_lock": &q.migrateLock, "migrate_unlock": &q.migrateUnlock, "migrate_version_table": &q.migrateVersionTable,
 		"migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_record": &q.migrateRecord,
+		"control_register": &q.controlRegister, "control_list": &q.controlList, "control_lock": &q.controlLock,
+		"control_pause": &q.controlPause, "control_advance": &q.controlAdvance, "control_mark": &q.controlMark,
 	}
 	for name, dst := range targets {
 		var b strings.Builder
@@ -75,6 +87,16 @@ func newQueries(prefix string) (*queries, error) {
 		*dst = b.String()
 	}
 	return q, nil
+}
+
+// levelsSQL is the SQL list of every priority, "(1, 2, ..., 9)": a claim
+// reads one range of the claim index per level.
+func levelsSQL() string {
+	levels := make([]string, 0, storage.PriorityLevels)
+	for p := storage.PriorityFirst; p <= storage.PriorityLast; p++ {
+		levels = append(levels, strconv.Itoa(p))
+	}
+	return "(" + strings.Join(levels, ", ") + ")"
 }
 
 // placeholders is "(?, ?, ...)" with n marks.

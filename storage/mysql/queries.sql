@@ -3,7 +3,10 @@ queries.sql holds the store's statements, as Go text/template definitions
 rendered once per store with:
 
   .T, .Tags, .Leases, .Events, .Versions  the store's tables (prefixed)
-  .Due       the name of the due index
+  .Controls  the controls table (prefixed)
+  .Due       the name of the claim index (queue, priority, due_at, seq,
+             task_id)
+  .Levels    the SQL list of the priorities, (1, 2, ..., 9)
   .Now       the SQL of "now": coalesce(?, the server's clock in
              microseconds). The store passes params.Now (microseconds)
              with ClockParams and NULL with ClockDatabase.
@@ -27,7 +30,7 @@ comes before the assignment of that column.
     t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
     t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
     t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
-    t.attempts, t.tags, t.retry_of, t.metadata{{end}}
+    t.attempts, t.tags, t.retry_of, t.metadata, t.queue, t.priority{{end}}
 
 {{- /* list_cols are the "cols" of List: without payloads and attempts. */}}
 {{define "list_cols"}}t.seq, t.id, t.task_id, t.root_id, t.root_task_id, t.parent_id,
@@ -37,7 +40,7 @@ comes before the assignment of that column.
     t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
     t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
     t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
-    NULL, t.tags, t.retry_of, t.metadata{{end}}
+    NULL, t.tags, t.retry_of, t.metadata, t.queue, t.priority{{end}}
 
 {{- /* state_cols are the columns of a row a write locks and may change
 (see rowState in state.go), in its order. */}}
@@ -67,7 +70,7 @@ store appends the rows (insert.go). */}}
     timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
     children_total, children_pending, due_at, created_at, updated_at,
     started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-    attempts, tags, retry_of, metadata) VALUES {{end}}
+    attempts, tags, retry_of, metadata, queue, priority) VALUES {{end}}
 
 {{define "insert_tags"}}INSERT INTO {{.Tags}} (tag, created_at, id) VALUES {{end}}
 
@@ -93,15 +96,31 @@ written (1), kept (0) or, for run_output, cleared (2). */}}
     t.waiting_for_children_at = u.wfc_at, t.waiting_for_finalize_at = u.wff_at,
     t.children_total = u.children_total, t.children_pending = u.children_pending{{end}}
 
-{{- /* claim_pick: at most ? due rows of the tasks, in claim order, locked;
-rows another transaction holds are skipped (SKIP LOCKED), so concurrent
-claimers never wait for each other nor share a row. Each row comes with
-the now that judged it. */}}
+{{- /* claim_pick: at most ? due rows of the tasks in one queue (unless
+it is paused), in claim order (priority, due_at, seq), locked; rows
+another transaction holds are skipped (SKIP LOCKED), so concurrent
+claimers never wait for each other nor share a row. The claim index gives
+one range per priority, of the rows due by now: InnoDB reads them in
+index order, which is claim order, and stops at the limit, however many
+rows of a higher priority are due later. The control is read as last
+committed (a subquery of a locking read takes no lock). Each row comes
+with the now that judged it. Arguments: now, the queue, now, the tasks,
+the queue, the limit. A claim over several queues joins one of these per
+queue with UNION ALL (claim.go). */}}
 {{define "claim_pick"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
-WHERE t.due_at <= {{.Now}} AND t.task_id IN :list1
-ORDER BY t.due_at, t.seq
+WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
+    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND c.paused)
+ORDER BY t.priority, t.due_at, t.seq
 LIMIT ?
 FOR UPDATE SKIP LOCKED{{end}}
+
+{{- /* claim_queues: the queues that hold rows with a due_at (due now or
+later), from the claim index with a loose index scan (one dive per
+(queue, priority) level; min() is what lets the server skip from level to
+level). */}}
+{{define "claim_queues"}}SELECT t.queue, t.priority, min(t.due_at) FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.due_at IS NOT NULL
+GROUP BY t.queue, t.priority{{end}}
 
 {{- /* claim: the claim of the picked rows (by seq): arguments now, the
 executor, the lease expiry, now. */}}
@@ -119,21 +138,29 @@ WHERE seq IN :list1{{end}}
 took over: CASE seq WHEN ? THEN ? ... END. */}}
 {{define "claim_errors"}}UPDATE {{.T}} SET error = CASE seq :values END WHERE seq IN :list1{{end}}
 
-{{- /* rescue_pick: the running, non-sleeping rows whose lease lapsed,
-with due_at (the lease expiry) in the window (?, now], not yet rescued;
-rows locked elsewhere are left (SKIP LOCKED). */}}
+{{- /* rescue_pick: the running, non-sleeping rows of the queues whose
+lease lapsed, with due_at (the lease expiry) in the window (?, now], not
+yet rescued (one range of the claim index per level); rows locked
+elsewhere are left (SKIP LOCKED). */}}
 {{define "rescue_pick"}}SELECT t.seq FROM {{.T}} AS t FORCE INDEX ({{.Due}})
-WHERE t.due_at > ? AND t.due_at <= ? AND t.status = 'running' AND t.sleep_key IS NULL AND t.due_at > t.created_at
+WHERE t.queue IN :list1 AND t.priority IN {{.Levels}} AND t.due_at > ? AND t.due_at <= ?
+    AND t.status = 'running' AND t.sleep_key IS NULL AND t.due_at > t.created_at
 FOR UPDATE SKIP LOCKED{{end}}
 
 {{- /* rescue: claims take the rescued rows as of their creation;
 updated_at keeps the lease expiry for the claim's error. */}}
 {{define "rescue"}}UPDATE {{.T}} SET updated_at = due_at, due_at = created_at WHERE seq IN :list1{{end}}
 
-{{define "next_due"}}SELECT t.due_at, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
-WHERE t.due_at IS NOT NULL AND t.task_id IN :list1
+{{- /* next_due: the earliest due_at among the rows of the tasks in one
+(queue, priority) level, unless the queue is paused: a range read of the
+claim index that stops at the first row of the tasks. NextDue joins one
+per level with UNION ALL and takes the least (read.go). Arguments: the
+queue, the priority, the tasks, the queue. */}}
+{{define "next_due"}}(SELECT t.due_at AS due FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.queue = ? AND t.priority = ? AND t.due_at IS NOT NULL AND t.task_id IN :list1
+    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND c.paused)
 ORDER BY t.due_at
-LIMIT 1{{end}}
+LIMIT 1){{end}}
 
 {{- /* heartbeat_lock: the leased rows still claimed, locked unless
 another transaction holds them (SKIP LOCKED: a heartbeat never waits),
@@ -194,6 +221,25 @@ ORDER BY seq LIMIT 10000{{end}}
 {{define "lead_update"}}UPDATE {{.Leases}} SET owner = ?, expires_at = ? WHERE name = ?{{end}}
 
 {{define "lead_give_up"}}DELETE FROM {{.Leases}} WHERE name = ? AND owner = ?{{end}}
+
+{{- /* Controls (controls.go). control_register: the rows of the
+controls, appended by the store; a control that exists keeps its paused
+and mark, and takes the new spec. */}}
+{{define "control_register"}}INSERT INTO {{.Controls}} (kind, name, paused, spec, mark, updated_at) VALUES :values
+ON DUPLICATE KEY UPDATE spec = VALUES(spec), updated_at = VALUES(updated_at){{end}}
+
+{{define "control_list"}}SELECT kind, name, paused, spec, mark, updated_at FROM {{.Controls}} WHERE kind = ? ORDER BY name{{end}}
+
+{{define "control_lock"}}SELECT paused, {{.Now}} FROM {{.Controls}} WHERE kind = ? AND name = ? FOR UPDATE{{end}}
+
+{{define "control_pause"}}UPDATE {{.Controls}} SET paused = ?, updated_at = ? WHERE kind = ? AND name = ?{{end}}
+
+{{- /* control_advance: the mark moves only from the expected value; the
+row's lock orders concurrent callers, and READ COMMITTED makes each
+later one compare with the mark its predecessor committed. */}}
+{{define "control_advance"}}UPDATE {{.Controls}} SET mark = ?, updated_at = {{.Now}} WHERE kind = ? AND name = ? AND mark = ?{{end}}
+
+{{define "control_mark"}}SELECT mark FROM {{.Controls}} WHERE kind = ? AND name = ?{{end}}
 
 {{- /* Migration statements. The lock is a named lock of the server
 (GET_LOCK), held by one connection while it migrates. */}}

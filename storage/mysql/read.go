@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -77,8 +79,11 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 }
 
 // NextDue returns how long until the earliest DueAt among rows of
-// p.TaskIDs, judged on the store's clock: zero when a row is already due;
-// ok is false when no row has a DueAt.
+// p.TaskIDs and p.Queues (every queue when empty), not of a paused queue,
+// judged on the store's clock: zero when a row is already due; ok is false
+// when no row has a DueAt. It reads which (queue, priority) levels hold
+// rows with a DueAt (claim_queues), then the first row of the tasks in
+// each (next_due).
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.check("next due"); err != nil {
 		return 0, false, err
@@ -86,18 +91,72 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	if len(p.TaskIDs) == 0 {
 		return 0, false, nil
 	}
-	args := append([]any{s.nowArg(p.Now)}, stringArgs(p.TaskIDs)...)
-	var next, now int64
+	var next sql.NullInt64
+	var now int64
 	err := s.withRetry(ctx, func() error {
-		return s.db.QueryRowContext(ctx, expand(s.q.nextDue, len(p.TaskIDs)), args...).Scan(&next, &now)
+		levels, err := s.levels(ctx, p.Queues)
+		if err != nil || len(levels) == 0 {
+			next = sql.NullInt64{}
+			return err
+		}
+		stmt, args := s.nextDueSQL(p, levels)
+		return s.db.QueryRowContext(ctx, stmt, args...).Scan(&next, &now)
 	})
-	if err == sql.ErrNoRows {
-		return 0, false, nil
-	}
 	if err != nil {
 		return 0, false, s.wrapErr("next due", err)
 	}
-	return max(time.Duration(next-now)*time.Microsecond, 0), true, nil
+	if !next.Valid {
+		return 0, false, nil
+	}
+	return max(time.Duration(next.Int64-now)*time.Microsecond, 0), true, nil
+}
+
+// level is a (queue, priority) level of the claim index.
+type level struct {
+	queue    string
+	priority int
+}
+
+// levels returns the levels that hold rows with a due_at, of queues
+// (every queue when empty).
+func (s *Store) levels(ctx context.Context, queues []string) ([]level, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.claimQueues)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []level
+	for rows.Next() {
+		var l level
+		var first sql.NullInt64
+		if err := rows.Scan(&l.queue, &l.priority, &first); err != nil {
+			return nil, err
+		}
+		if len(queues) == 0 || slices.Contains(queues, l.queue) {
+			out = append(out, l)
+		}
+	}
+	return out, rows.Err()
+}
+
+// nextDueSQL is the statement of NextDue over levels, with its arguments:
+// the least due_at of the levels' next_due, and the now that judges it.
+func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []any) {
+	branch := expand(s.q.nextDue, len(p.TaskIDs))
+	var b strings.Builder
+	args := []any{s.nowArg(p.Now)}
+	b.WriteString("SELECT min(u.due), " + s.q.data.Now + " FROM (")
+	for i, l := range levels {
+		if i > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		b.WriteString(branch)
+		args = append(args, l.queue, l.priority)
+		args = append(args, stringArgs(p.TaskIDs)...)
+		args = append(args, l.queue)
+	}
+	b.WriteString(") AS u")
+	return b.String(), args
 }
 
 // nowArg is the argument of .Now in queries.sql: params' Now in

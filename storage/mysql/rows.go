@@ -24,9 +24,9 @@ type execRow struct {
 	retryMax, childrenTotal, childrenPending   int64
 	isFinalize, failFast                       bool
 	id, taskID, rootID, rootTaskID, parentTask string
-	executorID                                 string
+	executorID, queue                          string
 	retryMultiplier, retryJitter               float64
-	fence                                      int64
+	fence, priority                            int64
 }
 
 // dests returns the scan destinations, in the order of the "cols" template.
@@ -39,7 +39,7 @@ func (r *execRow) dests() []any {
 		&r.timeout, &r.attempt, &r.iteration, &r.crashes, &r.fence, &r.executorID, &r.failFast,
 		&r.childrenTotal, &r.childrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
-		&r.attemptsJSON, &r.tags, &r.retryOf, &r.metadata,
+		&r.attemptsJSON, &r.tags, &r.retryOf, &r.metadata, &r.queue, &r.priority,
 	}
 }
 
@@ -61,6 +61,7 @@ func (r *execRow) execution() (storage.Execution, error) {
 		StartedAt: fromMicros(r.startedAt), FinishedAt: fromMicros(r.finishedAt),
 		WaitingForChildrenAt: fromMicros(r.wfcAt), WaitingForFinalizeAt: fromMicros(r.wffAt),
 		Tags: decodeTags(r.tags), RetryOf: r.retryOf.String,
+		Queue: r.queue, Priority: int(r.priority),
 	}
 	var err error
 	if e.Error, err = decodeError(r.errJSON); err != nil {

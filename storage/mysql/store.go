@@ -42,6 +42,8 @@ type Store struct {
 	subs storage.Subscribers
 	// rescues paces the claims' rescues of lapsed leases (claim.go).
 	rescues rescue.Pacer
+	// queues are the queues a claim of every queue reads (claim.go).
+	queues  queueList
 	retries retryCounters
 
 	events *eventReader // nil with Config.DisableEvents
