@@ -75,7 +75,7 @@ func newQueries(prefix string) (*queries, error) {
 		"lead_lock": &q.leadLock, "lead_insert": &q.leadInsert, "lead_update": &q.leadUpdate, "lead_give_up": &q.leadGiveUp,
 		"migrate_lock": &q.migrateLock, "migrate_unlock": &q.migrateUnlock, "migrate_version_table": &q.migrateVersionTable,
 		"migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
-		"migrate_record": &q.migrateRecord,
+		"migrate_record":   &q.migrateRecord,
 		"control_register": &q.controlRegister, "control_list": &q.controlList, "control_lock": &q.controlLock,
 		"control_pause": &q.controlPause, "control_advance": &q.controlAdvance, "control_mark": &q.controlMark,
 	}
