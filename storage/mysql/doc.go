@@ -46,6 +46,17 @@
 // and its parent's cancellation), which the store runs again, with a
 // growing pause, up to 8 times (Retries counts them).
 //
+// # Queues and priorities
+//
+// Claims read the claim index (queue, priority, due_at, seq, task_id):
+// per queue, one range per priority of the rows due by now, read in claim
+// order up to the limit, so rows of a high priority due later are never
+// read. A claim of every queue reads over the queues the store's last
+// claim saw holding work, and checks in the same round trip (a loose index
+// scan) that no other queue does. Paused queues (the controls table) are
+// left out by each claim as the controls were last committed when it
+// starts. See docs/mysql.md.
+//
 // # Events across processes
 //
 // MySQL has no LISTEN/NOTIFY. Every write that makes work due or
