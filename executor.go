@@ -260,7 +260,7 @@ func (e *Executor) Start(ctx context.Context) error {
 		return e.shutdownErr()
 	}
 	if err := e.sched.register(ctx); err != nil {
-		return fmt.Errorf("durable: start: %w", err)
+		return err // "durable: registering schedules in the store: ..."
 	}
 	if err := e.begin(ctx); err != nil {
 		return err
