@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/durable-go/durable/clock"
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
+	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
 
@@ -177,6 +179,30 @@ func TestScheduleThreeExecutorsRaceSQLite(t *testing.T) {
 		if _, ok := any(store).(storage.Controls); !ok {
 			t.Skipf("%T has no storage.Controls: schedules cannot run on it", store)
 		}
+		return store
+	})
+}
+
+// TestScheduleThreeExecutorsRacePostgres: the race of three executors,
+// each with its own pool on one PostgreSQL schema; it needs
+// DURABLE_TEST_POSTGRES_URL.
+func TestScheduleThreeExecutorsRacePostgres(t *testing.T) {
+	dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL")
+	if dsn == "" {
+		t.Skip("set DURABLE_TEST_POSTGRES_URL to test on PostgreSQL")
+	}
+	schema := fmt.Sprintf("sched_%d", time.Now().UnixNano())
+	raceSchedule(t, func(i int) storage.Store {
+		store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if i == 0 { // the last cleanup: the other stores are closed
+				_, _ = store.Pool().Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			}
+			store.Close()
+		})
 		return store
 	})
 }
