@@ -17,6 +17,7 @@ import (
 	"github.com/durable-go/durable/clock"
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
+	"github.com/durable-go/durable/storage/mysql"
 	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
@@ -200,6 +201,32 @@ func TestScheduleThreeExecutorsRacePostgres(t *testing.T) {
 		t.Cleanup(func() {
 			if i == 0 { // the last cleanup: the other stores are closed
 				_, _ = store.Pool().Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			}
+			store.Close()
+		})
+		return store
+	})
+}
+
+// TestScheduleThreeExecutorsRaceMySQL: the race of three executors, each
+// with its own connection pool on one set of MySQL tables; it needs
+// DURABLE_TEST_MYSQL_DSN.
+func TestScheduleThreeExecutorsRaceMySQL(t *testing.T) {
+	dsn := os.Getenv("DURABLE_TEST_MYSQL_DSN")
+	if dsn == "" {
+		t.Skip("set DURABLE_TEST_MYSQL_DSN to test on MySQL")
+	}
+	prefix := fmt.Sprintf("sched%d_", time.Now().UnixNano())
+	raceSchedule(t, func(i int) storage.Store {
+		store, err := mysql.Open(context.Background(), dsn, mysql.Config{TablePrefix: prefix, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if i == 0 { // the last cleanup: the other stores are closed
+				for _, table := range mysql.TableNames(prefix) {
+					_, _ = store.DB().ExecContext(context.Background(), "DROP TABLE IF EXISTS "+table)
+				}
 			}
 			store.Close()
 		})

@@ -11,13 +11,15 @@ import (
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/mysql"
 	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
 
 // The schedules commands on a store where an executor registered two
-// schedules: on a SQLite file, and on a fresh PostgreSQL schema when
-// DURABLE_TEST_POSTGRES_URL is set. On a store without storage.Controls,
+// schedules: on a SQLite file, on a fresh PostgreSQL schema when
+// DURABLE_TEST_POSTGRES_URL is set, on fresh MySQL tables when
+// DURABLE_TEST_MYSQL_DSN is. On a store without storage.Controls,
 // the commands must say so and exit 1.
 
 func TestSchedulesSQLite(t *testing.T) {
@@ -42,6 +44,21 @@ func TestSchedulesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	testSchedules(t, store, []string{"--dsn", dsn, "--schema", schema})
+}
+
+func TestSchedulesMySQL(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv("DURABLE_TEST_MYSQL_DSN")
+	if dsn == "" {
+		t.Skip("MySQL tests need a server: set DURABLE_TEST_MYSQL_DSN")
+	}
+	schema := "cli" + randomSuffix()
+	t.Cleanup(func() { dropMySQLTables(dsn, schema+"_") })
+	store, err := mysql.Open(context.Background(), dsn, mysql.Config{TablePrefix: schema + "_", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSchedules(t, store, []string{"--dsn", "mysql://" + dsn, "--schema", schema})
 }
 
 // testSchedules registers two schedules on store with a started executor,
