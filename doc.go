@@ -78,6 +78,9 @@
 // [Task.EnqueueMany] or [Executor.EnqueueMany]; [WithIdempotencyKey] makes
 // an enqueue idempotent, and [Task.EnqueueTx] enqueues inside a
 // transaction of the caller's (with a store that offers one).
+// [Executor.Schedule] enqueues a task at every tick of a [Cron] expression
+// or an interval ([Every]), one execution per tick however many executors
+// run.
 //
 // # Guarantees
 //
@@ -145,5 +148,4 @@
 //     error, not a panic (docs/semantics.md, "Nil and zero handles").
 //   - storage/memory keeps everything in the process: it loses all work when
 //     the process exits.
-//   - No priorities, no cron schedules yet.
 package durable
