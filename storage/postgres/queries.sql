@@ -370,10 +370,12 @@ due_at and seq. It visits the priority levels in order (generate_series:
 the nested loop keeps its order) and stops once it has @limit rows; in each
 level it probes the range of executions_claim_idx of each open queue, from
 the oldest due entry to now, in order (so a row not due yet, of whatever
-priority, is never visited), and merges the queues' rows by (due_at, seq).
-A row is locked as its probe reads it: a level's probes lock up to @limit
-rows each, of which the merge may keep fewer (with one queue, or when the
-level holds fewer rows, none is left over); rows locked and not kept are
+priority, is never visited). A row is locked as its probe reads it. With
+one open queue (the common case: one branch of the UNION ALL runs, chosen
+by a one-time filter), the probe's rows stream out in claim order and the
+outer LIMIT stops it: it locks exactly the rows it claims. With several,
+a level's probes lock up to @limit rows each and a sort merges them by
+(due_at, seq), keeping @limit at most; rows locked and not kept are
 unlocked at the end of the claim's transaction.
 The UPDATE touches exactly the picked rows (RELIABILITY.md pitfall 1),
 found by their ctid: a nested loop over the picked rows with a TID scan
@@ -389,7 +391,17 @@ lease expired at due_at, or at updated_at once rescued (see rescue). */}}
     SELECT c.ctid, c.id, c.seq, c.due_at
     FROM generate_series({{.First}}, {{.Last}}) AS lv(p)
     CROSS JOIN LATERAL (
-        SELECT r.ctid, r.id, r.seq, r.due_at FROM open
+        SELECT one.ctid, one.id, one.seq, one.due_at FROM (
+            SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
+            WHERE (SELECT count(*) FROM open) = 1
+                AND t.queue = (SELECT name FROM open) AND t.priority = lv.p AND t.due_at <= {{.Now}}
+                AND t.task_id = ANY(@task_ids::text[])
+            ORDER BY t.due_at, t.seq
+            LIMIT @limit
+            FOR UPDATE SKIP LOCKED
+        ) AS one
+        UNION ALL
+        (SELECT r.ctid, r.id, r.seq, r.due_at FROM open
         CROSS JOIN LATERAL (
             SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
             WHERE t.queue = open.name AND t.priority = lv.p AND t.due_at <= {{.Now}}
@@ -398,8 +410,9 @@ lease expired at due_at, or at updated_at once rescued (see rescue). */}}
             LIMIT @limit
             FOR UPDATE SKIP LOCKED
         ) AS r
+        WHERE (SELECT count(*) FROM open) > 1
         ORDER BY r.due_at, r.seq
-        LIMIT @limit
+        LIMIT @limit)
     ) AS c
     LIMIT @limit
 )

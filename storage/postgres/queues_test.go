@@ -159,7 +159,7 @@ func TestMigrateQueuesOnExistingRows(t *testing.T) {
 	requireQueue(t, s, "old-r", storage.DefaultQueue, storage.DefaultPriority)
 	insert(t, s, base, queuedExec("new-high", "", 1))
 	if got := claim(t, s, base, 10, "task"); len(got) != 2 || got[0].ID != "new-high" || got[1].ID != "old-r" {
-		t.Fatalf("Claim after the migration: want new-high, old-r, got %v", got)
+		t.Fatalf("Claim after the migration: want new-high, old-r, got %d rows: %v", len(got), claimedIDs(got))
 	}
 	var indexes []string
 	rows, err := pool.Query(ctx, "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'executions' ORDER BY 1", schema)
@@ -179,4 +179,34 @@ func TestMigrateQueuesOnExistingRows(t *testing.T) {
 			t.Errorf("index %s: present %v, want %v (indexes: %v)", name, found, present, indexes)
 		}
 	}
+}
+
+// TestClaimMergesTheQueuesOfALevel: with several open queues, a claim
+// cut by its limit takes the oldest due rows of the level across them,
+// and the next level only once the level is exhausted.
+func TestClaimMergesTheQueuesOfALevel(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, Config{Clock: ClockParams})
+	// Due one second apart, alternating between two queues; one more of
+	// priority 1 in a third queue, due last.
+	for i, id := range []string{"a0", "b1", "a2", "b3", "a4", "b5"} {
+		insert(t, s, base.Add(time.Duration(i)*time.Second), queuedExec(id, "q"+id[:1], 5))
+	}
+	insert(t, s, base.Add(10*time.Second), queuedExec("c-high", "qc", 1))
+	at := base.Add(time.Minute)
+	for _, want := range [][]string{{"c-high", "a0", "b1", "a2"}, {"b3", "a4", "b5"}} {
+		ids := claimedIDs(claim(t, s, at, 4, "task"))
+		if fmt.Sprint(ids) != fmt.Sprint(want) {
+			t.Fatalf("Claim of 4: want %v, got %v", want, ids)
+		}
+	}
+}
+
+// claimedIDs returns the IDs of rows, in order.
+func claimedIDs(rows []storage.Execution) []string {
+	ids := make([]string, len(rows))
+	for i, e := range rows {
+		ids[i] = e.ID
+	}
+	return ids
 }
