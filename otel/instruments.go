@@ -3,6 +3,7 @@ package durableotel
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -77,25 +78,51 @@ func (i *Instrumentation) Hooks() durable.Hooks {
 		Claimed:      func(n int) { i.m.claimSize.Record(ctx, int64(n)) },
 		BatchWritten: func(n int) { i.m.completionSize.Record(ctx, int64(n)) },
 		AttemptFailed: func(o durable.Outcome) {
-			i.m.attemptFailed.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", o.TaskID),
-				semconv.ErrorTypeKey.String(outcomeErrorType(o))))
+			i.m.attemptFailed.Add(ctx, 1, i.sets.get(pairKey{o.TaskID, outcomeErrorType(o)}, func(k pairKey) []attribute.KeyValue {
+				return []attribute.KeyValue{attribute.String("durable.task", k.a), semconv.ErrorTypeKey.String(k.b)}
+			}))
 		},
 		ExecutionFinished: func(o durable.Outcome) {
-			i.m.finished.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", o.TaskID),
-				attribute.String("durable.status", string(o.Status))))
+			i.m.finished.Add(ctx, 1, i.sets.get(pairKey{o.TaskID, "status:" + string(o.Status)}, func(k pairKey) []attribute.KeyValue {
+				return []attribute.KeyValue{attribute.String("durable.task", k.a), attribute.String("durable.status", string(o.Status))}
+			}))
 		},
 		LeaseTakenOver: func(t durable.Takeover) {
 			i.m.takenOver.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", t.TaskID)))
 		},
 		LeasesLost: func(n int) { i.m.leaseLost.Add(ctx, int64(n)) },
 		StorageCall: func(c durable.StorageCall) {
-			attrs := []attribute.KeyValue{semconv.DBOperationName(c.Operation)}
+			key := pairKey{"storage", c.Operation}
 			if c.Err != nil {
-				attrs = append(attrs, semconv.ErrorTypeKey.String("_OTHER"))
+				key.a = "storage error"
 			}
-			i.m.storage.Record(ctx, c.Duration.Seconds(), metric.WithAttributes(attrs...))
+			i.m.storage.Record(ctx, c.Duration.Seconds(), i.sets.get(key, func(k pairKey) []attribute.KeyValue {
+				attrs := []attribute.KeyValue{semconv.DBOperationName(k.b)}
+				if k.a == "storage error" {
+					attrs = append(attrs, semconv.ErrorTypeKey.String("_OTHER"))
+				}
+				return attrs
+			}))
 		},
 	}
+}
+
+// pairKey names a cached attribute set by two strings.
+type pairKey struct{ a, b string }
+
+// attrSets caches the measurement options of attribute sets that recur
+// (a task and a status, a store operation): building a set sorts and
+// copies its attributes, once per measurement otherwise. Its keys are
+// bounded as the metrics' labels are.
+type attrSets struct{ m sync.Map }
+
+func (c *attrSets) get(k pairKey, attrs func(pairKey) []attribute.KeyValue) metric.MeasurementOption {
+	if v, ok := c.m.Load(k); ok {
+		return v.(metric.MeasurementOption)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(attrs(k)...))
+	v, _ := c.m.LoadOrStore(k, opt)
+	return v.(metric.MeasurementOption)
 }
 
 func outcomeErrorType(o durable.Outcome) string {

@@ -97,6 +97,7 @@ type Instrumentation struct {
 	prop   propagation.TextMapPropagator
 	m      instruments
 	tasks  sync.Map // task id to *taskAttributes
+	sets   attrSets
 }
 
 // New returns the instrumentation, its instruments created on cfg's
@@ -143,7 +144,7 @@ func (i *Instrumentation) enqueue(ctx context.Context, call *durable.EnqueueCall
 	if p := call.Executions[0].ParentID; p != "" {
 		attrs = append(attrs, attribute.String("durable.parent.id", p))
 	}
-	ctx, span := i.tracer.Start(ctx, "enqueue "+task, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	ctx, span := i.tracer.Start(ctx, i.taskAttrs(task).enqueueSpan, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
 	defer span.End()
 	// One context for the whole call: injected once, copied to each.
 	carrier := propagation.MapCarrier{}
@@ -171,6 +172,8 @@ func (i *Instrumentation) enqueue(ctx context.Context, call *durable.EnqueueCall
 // once per task.
 type taskAttributes struct {
 	destination, destinationError, task metric.MeasurementOption
+	// runSpan and enqueueSpan are the spans' names.
+	runSpan, enqueueSpan string
 }
 
 // taskAttrs returns task's attribute sets.
@@ -183,6 +186,8 @@ func (i *Instrumentation) taskAttrs(task string) *taskAttributes {
 		destination:      metric.WithAttributeSet(attribute.NewSet(dest...)),
 		destinationError: metric.WithAttributeSet(attribute.NewSet(append(dest, semconv.ErrorTypeKey.String("_OTHER"))...)),
 		task:             metric.WithAttributeSet(attribute.NewSet(attribute.String("durable.task", task))),
+		runSpan:          "run " + task,
+		enqueueSpan:      "enqueue " + task,
 	}
 	actual, _ := i.tasks.LoadOrStore(task, a)
 	return actual.(*taskAttributes)
@@ -192,7 +197,8 @@ func (i *Instrumentation) run(ctx context.Context, next func(context.Context) er
 	info, _ := durable.Info(ctx)
 	parent := i.prop.Extract(ctx, propagation.MapCarrier(info.Metadata))
 	remote := trace.SpanContextFromContext(parent).IsValid()
-	ctx, span := i.tracer.Start(parent, "run "+info.TaskID, trace.WithSpanKind(trace.SpanKindConsumer),
+	attrs := i.taskAttrs(info.TaskID)
+	ctx, span := i.tracer.Start(parent, attrs.runSpan, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(systemDurable, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("run"),
 			semconv.MessagingDestinationName(info.TaskID), semconv.MessagingMessageID(info.ExecutionID),
 			attribute.Int("durable.attempt", info.Attempt)))
@@ -203,7 +209,6 @@ func (i *Instrumentation) run(ctx context.Context, next func(context.Context) er
 		ctx = durable.WithLogger(ctx, durable.Logger(ctx).With("trace_id", span.SpanContext().TraceID().String()))
 	}
 
-	attrs := i.taskAttrs(info.TaskID)
 	i.m.consumed.Add(ctx, 1, attrs.destination)
 	if info.Attempt == 0 && !info.CreatedAt.IsZero() && !info.StartedAt.IsZero() {
 		i.m.queueWait.Record(ctx, max(info.StartedAt.Sub(info.CreatedAt).Seconds(), 0), attrs.task)

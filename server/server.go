@@ -108,9 +108,10 @@ func setDefault[T int | int64 | time.Duration](p *T, v T) {
 
 // Handler serves durable's HTTP API. It is safe for concurrent use.
 type Handler struct {
-	ex  *durable.Executor
-	cfg Config
-	mux *http.ServeMux
+	ex        *durable.Executor
+	cfg       Config
+	mux       *http.ServeMux
+	protected http.Handler // mux behind the authentication
 }
 
 // New returns the API's handler on ex, which need not be started: every
@@ -126,19 +127,30 @@ func New(ex *durable.Executor, cfg Config) (*Handler, error) {
 	}
 	h := &Handler{ex: ex, cfg: cfg, mux: http.NewServeMux()}
 	h.routes()
+	h.protected = h.Authenticated(h.mux)
 	return h, nil
 }
 
 // ServeHTTP authenticates the request, then serves it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := h.authenticate(r); err != nil {
-		if errors.Is(err, api.ErrUnauthorized) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="durable"`)
+	h.protected.ServeHTTP(w, r)
+}
+
+// Authenticated returns next behind the handler's authentication: a
+// request without the right bearer token (or refused by Config.Authorize)
+// gets the API's 401 or 403 problem, as the API's own routes do. durable
+// serve puts /metrics behind it.
+func (h *Handler) Authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.authenticate(r); err != nil {
+			if errors.Is(err, api.ErrUnauthorized) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="durable"`)
+			}
+			h.fail(w, r, err)
+			return
 		}
-		h.fail(w, r, err)
-		return
-	}
-	h.mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (h *Handler) authenticate(r *http.Request) error {
