@@ -68,38 +68,82 @@ func BenchmarkInsertBatch(b *testing.B) {
 func BenchmarkClaimComplete(b *testing.B) {
 	for _, workers := range []int{1, 4} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			rows := benchRows("c", b.N)
-			for len(rows) > 0 {
-				n := min(len(rows), 10000)
-				if err := s.Insert(ctx, storage.InsertParams{Now: benchNow, Executions: rows[:n]}); err != nil {
-					b.Fatal(err)
-				}
-				rows = rows[n:]
-			}
-			b.ResetTimer()
-			c0 := cpuTime()
-			var wg sync.WaitGroup
-			errs := make(chan error, workers)
-			for w := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs <- drain(ctx, s, fmt.Sprintf("worker-%d", w))
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
-			b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/task")
+			benchDrain(b, workers, benchRows("c", b.N))
 		})
 	}
+}
+
+// BenchmarkClaimCompletePriorities is BenchmarkClaimComplete with 4
+// workers over rows of several priorities: levels=1, every row of the
+// default priority (as BenchmarkClaimComplete); levels=9, row i of
+// priority i%9+1, so that each claim merges the due rows of nine levels of
+// the due index. future=N first inserts N rows of the highest priority due
+// in an hour, which no claim may walk past (see migration 007).
+func BenchmarkClaimCompletePriorities(b *testing.B) {
+	for _, c := range []struct{ levels, future int }{{1, 0}, {9, 0}, {1, 100000}} {
+		b.Run(fmt.Sprintf("levels=%d/future=%d", c.levels, c.future), func(b *testing.B) {
+			rows := benchRows("c", b.N)
+			for i := range rows {
+				rows[i].Priority = storage.DefaultPriority
+				if c.levels > 1 {
+					rows[i].Priority = i%c.levels + 1
+				}
+			}
+			benchDrain(b, 4, rows, benchFuture(c.future)...)
+		})
+	}
+}
+
+// benchFuture returns n ready rows of priority 1, of a task the drain
+// claims, to insert due in an hour.
+func benchFuture(n int) []storage.Execution {
+	rows := benchRows("f", n)
+	for i := range rows {
+		rows[i].Priority = storage.PriorityFirst
+	}
+	return rows
+}
+
+// benchDrain inserts future, due in an hour, and rows, due now, then
+// times the drain of rows by workers concurrent drain loops.
+func benchDrain(b *testing.B, workers int, rows []storage.Execution, future ...storage.Execution) {
+	s := benchStore(b)
+	ctx := context.Background()
+	insertAll := func(rows []storage.Execution, delay time.Duration) {
+		for len(rows) > 0 {
+			n := min(len(rows), 10000)
+			delays := make([]time.Duration, n)
+			for i := range delays {
+				delays[i] = delay
+			}
+			if err := s.Insert(ctx, storage.InsertParams{Now: benchNow, Executions: rows[:n], Delays: delays}); err != nil {
+				b.Fatal(err)
+			}
+			rows = rows[n:]
+		}
+	}
+	insertAll(future, time.Hour)
+	insertAll(rows, 0)
+	b.ResetTimer()
+	c0 := cpuTime()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- drain(ctx, s, fmt.Sprintf("worker-%d", w))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/task")
 }
 
 // drain claims and completes rows until none is due.

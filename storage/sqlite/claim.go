@@ -11,9 +11,11 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// Claim takes up to p.Limit due rows of p.TaskIDs, DueAt ascending (ties in
-// insertion order), lapsed leases as of their creation time, and returns
-// them as they are after the claim, in that order.
+// Claim takes up to p.Limit due rows of p.TaskIDs and p.Queues (every
+// queue when there is none), not of a paused queue, Priority ascending,
+// then DueAt ascending (ties in insertion order), lapsed leases as of their
+// creation time, and returns them as they are after the claim, in that
+// order.
 //
 // At most every 250 ms (rescue.Interval), and on the store's first claim,
 // the claim first rescues the leases that lapsed since the last rescue
@@ -22,7 +24,9 @@ import (
 // The candidates are chosen on a read connection, outside the write
 // transaction (the writer is the store's bottleneck, and reads run beside
 // it); the write then claims, in one statement, those candidates that are
-// still due. No row goes to two callers, in this process or another: a
+// still due. A queue paused before the candidates are read is left out: a
+// pause takes effect for every claim that starts after PauseControl
+// returned. No row goes to two callers, in this process or another: a
 // candidate taken by someone else in between is no longer due and is
 // skipped, so a claim may return fewer rows than were due.
 func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
@@ -71,11 +75,15 @@ type candidate struct {
 // claimCandidates returns the rows due now, in claim order.
 func (s *Store) claimCandidates(ctx context.Context, p storage.ClaimParams) ([]candidate, error) {
 	const op = "claim"
-	st, err := s.readStmt(op, "claim_candidates")
+	name, args := "claim_candidates", []any{micros(p.Now), jsonStrings(p.TaskIDs), int64(p.Limit)}
+	if len(p.Queues) > 0 {
+		name, args = "claim_candidates_in", append(args, jsonStrings(distinct(p.Queues)))
+	}
+	st, err := s.readStmt(op, name)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.QueryContext(ctx, micros(p.Now), jsonStrings(p.TaskIDs), int64(p.Limit))
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, s.readError(op, err)
 	}

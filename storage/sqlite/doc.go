@@ -100,10 +100,23 @@
 // wait for it: keep it short (past the busy timeout they fail with
 // ErrTxTooLong). See WithTx and docs/sqlite.md.
 //
+// # Queues, priorities and controls
+//
+// The store implements storage.Controls. Claim takes due rows by priority,
+// then due time, from the queues asked for, leaving out the paused ones:
+// it reads the paused queues (the table durable_controls) in the same
+// statement as the due rows, so a pause holds back every claim, in any
+// process, that starts after PauseControl returned. Resuming a queue
+// publishes Event.Ready to every store on the file. The due index is kept
+// by queue and priority, and a claim searches it once per (queue,
+// priority) level that has rows: rows of a high priority that are not due
+// yet cost a claim one search, however many there are (docs/sqlite.md).
+//
 // # Schema and migrations
 //
-// The tables are named durable_executions and durable_migrations, so the
-// file may hold an application's own tables too. Migrations are embedded SQL
+// The tables are prefixed durable_ (durable_executions, durable_controls,
+// durable_migrations and a few more), so the file may hold an
+// application's own tables too. Migrations are embedded SQL
 // files (see Migrations), applied by Open in one BEGIN IMMEDIATE
 // transaction and recorded with their checksums; two processes opening a
 // new file at once take turns. Open refuses a database migrated by a newer

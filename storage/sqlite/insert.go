@@ -13,7 +13,7 @@ import (
 )
 
 // maxInsertRows is the largest number of rows one INSERT statement carries
-// (at most 38 parameters a row, well under SQLite's limit of 32,766).
+// (at most 41 parameters a row, well under SQLite's limit of 32,766).
 // Batches are cut into statements of power-of-two sizes, so that at most
 // eight insert statements are prepared for each set of columns.
 const maxInsertRows = 128
@@ -90,7 +90,7 @@ func (tx *writeTx) insert(rows []storage.Execution) error {
 			return err
 		}
 		for c := range v {
-			if !isDefault(v[c]) {
+			if !isDefault(c, v[c]) {
 				mask |= 1 << c
 			}
 		}

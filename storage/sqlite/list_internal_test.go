@@ -332,21 +332,52 @@ func TestMigration004(t *testing.T) {
 	}
 }
 
-// TestClaimPlansUseTheDueIndex: claims and NextDue read due rows from
-// the due index in due order. Since migration 004 the task index would
-// serve their task_id IN (...) too, and SQLite would take it, reading
-// every row of the tasks (finished ones too) and sorting them.
+// TestClaimPlansUseTheDueIndex: claims, NextDue and the rescue read due
+// rows from the due index (migration 007: queue, priority, due_at, seq),
+// one range search per (queue, priority) level, each in due order: the
+// levels and queues are found by skip scans of the index, and a claim
+// sorts only the few rows its levels gave (c), never the due rows
+// themselves. The task index (migration 004) would serve their task_id
+// IN (...) too, and SQLite would take it, reading every row of the tasks
+// (finished ones too) and sorting them.
 func TestClaimPlansUseTheDueIndex(t *testing.T) {
 	t.Parallel()
 	s := openInternal(t, Config{})
-	for name, args := range map[string][]any{
-		"claim_candidates":  {micros(testNow), `["a","b"]`, 10},
-		"next_due":          {`["a","b"]`},
-		"rescue_candidates": {0, micros(testNow)},
+	const (
+		level     = "USING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"
+		nextLevel = "USING INDEX durable_executions_due (queue=? AND priority=? AND due_at>?)"
+	)
+	for _, c := range []struct {
+		name  string
+		args  []any
+		want  []string
+		sorts int // USE TEMP B-TREE FOR ORDER BY: the merge of the levels' rows
+	}{
+		{"claim_candidates", []any{micros(testNow), `["a","b"]`, 10}, []string{level,
+			"SCAN c\nSEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
+		{"claim_candidates_in", []any{micros(testNow), `["a","b"]`, 10, `["q1","q2"]`}, []string{level,
+			"SCAN c\nSEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
+		{"next_due", []any{`["a","b"]`}, []string{nextLevel}, 0},
+		{"next_due_in", []any{`["a","b"]`, `["q1"]`}, []string{nextLevel}, 0},
+		{"rescue_candidates", []any{0, micros(testNow)}, []string{"USING COVERING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"}, 0},
+		{"recover", []any{"x", micros(testNow)}, []string{"SCAN durable_executions USING INDEX durable_executions_due"}, 0},
 	} {
-		text := strings.Join(queryPlan(t, s, query(name), args...), "\n")
-		if !strings.Contains(text, "INDEX durable_executions_due (due_at") || strings.Contains(text, "TEMP B-TREE") {
-			t.Errorf("%s does not read the due index in order:\n%s", name, text)
+		text := strings.Join(queryPlan(t, s, query(c.name), c.args...), "\n")
+		for _, want := range c.want {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: the plan does not read %q:\n%s", c.name, want, text)
+			}
+		}
+		if n := strings.Count(text, "USE TEMP B-TREE FOR ORDER BY"); n != c.sorts {
+			t.Errorf("%s: %d sorts, want %d:\n%s", c.name, n, c.sorts, text)
+		}
+		// Every read of durable_executions is a search of an index or
+		// by rowid, but the skip scan's first step (ORDER BY queue
+		// LIMIT 1) and recover's walk of the due index.
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, "SCAN durable_executions") && !strings.Contains(line, "durable_executions_due") {
+				t.Errorf("%s: the plan scans the table:\n%s", c.name, text)
+			}
 		}
 	}
 }

@@ -27,6 +27,9 @@ func mustInsertColumns(cols string) []string {
 	if len(out) != insertWidth {
 		panic(fmt.Sprintf("sqlite: queries.sql: %d insert columns, want %d", len(out), insertWidth))
 	}
+	if out[queueColumn] != "queue" || out[priorityColumn] != "priority" {
+		panic("sqlite: queries.sql: the insert columns do not end in queue, priority")
+	}
 	return out
 }
 
@@ -102,4 +105,5 @@ func parseQueries(src string) (map[string]string, error) {
 
 // fragments are the sections of queries.sql that other sections include
 // as {{name}}.
-var fragments = []string{"columns", "mutable_columns", "done_set"}
+// A fragment may include the ones after it.
+var fragments = []string{"claim_body", "next_due_body", "queue_scan", "unpaused", "level_scan", "columns", "mutable_columns", "done_set"}

@@ -10,7 +10,7 @@ retry_max_retries, retry_base_delay, retry_multiplier, retry_max_delay,
 retry_jitter, timeout, attempt, iteration, crashes, fence, executor_id,
 fail_fast, children_total, children_pending, due_at, created_at, updated_at,
 started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-attempts, tags, retry_of, metadata
+attempts, tags, retry_of, metadata, queue, priority
 
 -- name: mutable_columns
 -- The columns a write may change after insert, seq first (the order
@@ -34,14 +34,59 @@ WHERE parent_id = ?1 AND child_index >= ?2
 ORDER BY child_index, seq
 LIMIT ?3 + 0
 
+-- name: queue_scan
+-- The CTE every(name): each queue that has rows in the due index, then a
+-- NULL; a skip scan of the index's first column (one search per queue).
+every (name) AS (
+	SELECT (SELECT queue FROM durable_executions INDEXED BY durable_executions_due
+		WHERE due_at IS NOT NULL ORDER BY queue LIMIT 1)
+	UNION ALL
+	SELECT (SELECT queue FROM durable_executions INDEXED BY durable_executions_due
+		WHERE due_at IS NOT NULL AND queue > every.name ORDER BY queue LIMIT 1)
+	FROM every WHERE every.name IS NOT NULL)
+
+-- name: unpaused
+-- The condition that the queue named by the expression before it is not
+-- paused: one search of durable_controls per queue.
+NOT EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND k.paused AND k.name =
+
+-- name: level_scan
+-- The CTE lv(q, p): each (queue, priority) level of the queues of the CTE
+-- qs(name) that has rows in the due index, and a row with p NULL per
+-- queue; a skip scan of the index's second column within each queue.
+lv (q, p) AS (
+	SELECT name, (SELECT priority FROM durable_executions INDEXED BY durable_executions_due
+		WHERE queue = qs.name AND due_at IS NOT NULL ORDER BY priority LIMIT 1)
+	FROM qs
+	UNION ALL
+	SELECT q, (SELECT priority FROM durable_executions INDEXED BY durable_executions_due
+		WHERE queue = lv.q AND priority > lv.p AND due_at IS NOT NULL ORDER BY priority LIMIT 1)
+	FROM lv WHERE p IS NOT NULL)
+
+-- name: next_due_body
+-- The earliest due_at of each level of lv, of a row of the tasks ?1 (a
+-- JSON array; the level's range of the due index in due order, up to the
+-- first such row), and the earliest of those.
+SELECT min((SELECT x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
+	WHERE x.queue = lv.q AND x.priority = lv.p AND x.due_at IS NOT NULL
+		AND x.task_id IN (SELECT value FROM json_each(?1))
+	ORDER BY x.due_at, x.seq LIMIT 1))
+FROM lv WHERE lv.p IS NOT NULL
+
 -- name: next_due
--- ?1 is a JSON array of task ids. INDEXED BY: the due index, in due
--- order, not the task index (migration 004), which would read every row
--- of the tasks, finished ones included, and sort them.
-SELECT due_at FROM durable_executions INDEXED BY durable_executions_due
-WHERE due_at IS NOT NULL AND task_id IN (SELECT value FROM json_each(?1))
-ORDER BY due_at, seq
-LIMIT 1
+-- NextDue of every queue but the paused ones. ?1 is a JSON array of task
+-- ids.
+WITH RECURSIVE {{queue_scan}},
+qs (name) AS (SELECT name FROM every WHERE name IS NOT NULL AND {{unpaused}} every.name)),
+{{level_scan}}
+{{next_due_body}}
+
+-- name: next_due_in
+-- NextDue of the queues of ?2 (a JSON array of distinct names) but the
+-- paused ones. ?1 is a JSON array of task ids.
+WITH RECURSIVE qs (name) AS (SELECT value FROM json_each(?2) WHERE {{unpaused}} value)),
+{{level_scan}}
+{{next_due_body}}
 
 -- name: insert
 -- Only the columns that some row of the batch sets are listed; the others
@@ -56,25 +101,53 @@ SELECT id FROM durable_executions WHERE id IN (SELECT value FROM json_each(?1))
 SELECT sleep_key FROM durable_executions
 WHERE sleep_key IN (SELECT value FROM json_each(?1))
 
+-- name: claim_body
+-- The rows a claim would take, in claim order, from the levels of lv: ?1
+-- now, ?2 JSON array of task ids, ?3 limit ("+ 0": see list_children).
+--
+-- Each level gives up to ?3 of its rows due now, of the tasks, from its
+-- range of the due index in due order (a correlated subquery per level,
+-- which SQLite runs as a range search of the index); c sorts the seqs of
+-- those few by priority, due_at and seq and keeps ?3; only then are the
+-- rows' columns read. A level whose rows are not due yet costs one
+-- search, however many rows it has.
+c (c_seq, c_priority, c_due_at) AS (
+	SELECT d.seq, d.priority, d.due_at FROM lv CROSS JOIN durable_executions AS d
+	WHERE lv.p IS NOT NULL AND d.seq IN (
+		SELECT x.seq FROM durable_executions AS x INDEXED BY durable_executions_due
+		WHERE x.queue = lv.q AND x.priority = lv.p AND x.due_at IS NOT NULL AND x.due_at <= ?1
+			AND x.task_id IN (SELECT value FROM json_each(?2))
+		ORDER BY x.due_at, x.seq LIMIT ?3 + 0)
+	ORDER BY d.priority, d.due_at, d.seq LIMIT ?3 + 0)
+SELECT {{columns}} FROM c CROSS JOIN durable_executions ON seq = c_seq
+ORDER BY c_priority, c_due_at, c_seq
+
 -- name: claim_candidates
--- The rows a claim would take, in claim order: ?1 now, ?2 JSON array of
--- task ids, ?3 limit ("+ 0": see list_children). Runs on a read
--- connection, outside the write transaction; claim then takes those of
--- them that are still due. INDEXED BY: as next_due.
-SELECT {{columns}} FROM durable_executions INDEXED BY durable_executions_due
-WHERE due_at IS NOT NULL AND due_at <= ?1
-	AND task_id IN (SELECT value FROM json_each(?2))
-ORDER BY due_at, seq
-LIMIT ?3 + 0
+-- The rows a claim of every queue but the paused ones would take (see
+-- claim_body for ?1 to ?3). Runs on a read connection, outside the write
+-- transaction; claim then takes those of them that are still due.
+WITH RECURSIVE {{queue_scan}},
+qs (name) AS (SELECT name FROM every WHERE name IS NOT NULL AND {{unpaused}} every.name)),
+{{level_scan}},
+{{claim_body}}
+
+-- name: claim_candidates_in
+-- claim_candidates of the queues of ?4 (a JSON array of distinct names)
+-- but the paused ones.
+WITH RECURSIVE qs (name) AS (SELECT value FROM json_each(?4) WHERE {{unpaused}} value)),
+{{level_scan}},
+{{claim_body}}
 
 -- name: rescue_candidates
 -- The lapsed leases a claim rescues (see rescue in claim.go): running rows
 -- that are not sleeping, whose due_at (the lease expiry) lies in the window
--- (?1, ?2], ?2 being now. Reads the range of the due index, not the
--- backlog before it.
-SELECT seq FROM durable_executions
-WHERE due_at IS NOT NULL AND due_at > ?1 AND due_at <= ?2
-	AND status = 'running' AND sleep_key IS NULL
+-- (?1, ?2], ?2 being now, in every queue (paused ones too). Reads that
+-- range of each level of the due index, not the backlog before it.
+WITH RECURSIVE {{queue_scan}}, qs (name) AS (SELECT name FROM every WHERE name IS NOT NULL), {{level_scan}}
+SELECT x.seq FROM lv CROSS JOIN durable_executions AS x INDEXED BY durable_executions_due
+WHERE lv.p IS NOT NULL AND x.queue = lv.q AND x.priority = lv.p
+	AND x.due_at IS NOT NULL AND x.due_at > ?1 AND x.due_at <= ?2
+	AND x.status = 'running' AND x.sleep_key IS NULL
 
 -- name: rescue
 -- Moves the lapsed leases among the seqs in ?1 (a JSON array) still lapsed
@@ -260,8 +333,8 @@ WHERE e.id = l.id AND e.fence = l.fence AND e.due_at IS NOT NULL
 
 -- name: recover
 -- ?1 executor, ?2 now. Scans the due index only: claimed rows have a due_at.
-UPDATE durable_executions SET due_at = ?2, updated_at = ?2
-WHERE due_at IS NOT NULL AND due_at > -9223372036854775807 AND executor_id = ?1
+UPDATE durable_executions INDEXED BY durable_executions_due SET due_at = ?2, updated_at = ?2
+WHERE due_at IS NOT NULL AND executor_id = ?1
 	AND status IN ('running', 'waiting_for_children', 'waiting_for_finalize')
 
 -- name: finished_early
@@ -327,3 +400,27 @@ WHERE (e.created_at, e.id) > (?1, ?2) AND e.created_at < ?3
 	AND e.status IN (SELECT value FROM json_each(?4))
 ORDER BY e.created_at, e.id
 LIMIT ?5
+
+-- name: control_register
+-- Creates the control ?1 ?2 with spec ?3 and mark ?4 at ?5, not paused;
+-- one that exists gets the spec and keeps its paused and mark.
+INSERT INTO durable_controls (kind, name, paused, spec, mark, updated_at) VALUES (?1, ?2, 0, ?3, ?4, ?5)
+ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at
+
+-- name: control_list
+SELECT kind, name, paused, spec, mark, updated_at FROM durable_controls WHERE kind = ?1 ORDER BY name
+
+-- name: control_paused
+SELECT paused FROM durable_controls WHERE kind = ?1 AND name = ?2
+
+-- name: control_pause
+-- Sets the control's paused to ?3 at ?4.
+UPDATE durable_controls SET paused = ?3, updated_at = ?4 WHERE kind = ?1 AND name = ?2
+
+-- name: control_advance
+-- Moves the control's mark from ?3 to ?4 at ?5; returns a row when it did.
+UPDATE durable_controls SET mark = ?4, updated_at = ?5 WHERE kind = ?1 AND name = ?2 AND mark = ?3
+RETURNING 1
+
+-- name: control_exists
+SELECT 1 FROM durable_controls WHERE kind = ?1 AND name = ?2

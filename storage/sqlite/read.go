@@ -75,25 +75,32 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 }
 
 // NextDue returns how long until the earliest DueAt among rows of the given
-// tasks (zero when one is due already); ok is false when none has a DueAt.
+// tasks and queues (every queue when there is none), not of a paused queue
+// (zero when one is due already); ok is false when none has a DueAt.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	const op = "next due"
-	st, err := s.readStmt(op, "next_due")
+	if len(p.TaskIDs) == 0 {
+		if s.isClosed() {
+			return 0, false, errClosed(op)
+		}
+		return 0, false, nil
+	}
+	name, args := "next_due", []any{jsonStrings(p.TaskIDs)}
+	if len(p.Queues) > 0 {
+		name, args = "next_due_in", append(args, jsonStrings(distinct(p.Queues)))
+	}
+	st, err := s.readStmt(op, name)
 	if err != nil {
 		return 0, false, err
 	}
-	if len(p.TaskIDs) == 0 {
-		return 0, false, nil
-	}
-	var due int64
-	err = st.QueryRowContext(ctx, jsonStrings(p.TaskIDs)).Scan(&due)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return 0, false, nil
-	case err != nil:
+	var due sql.NullInt64
+	if err := st.QueryRowContext(ctx, args...).Scan(&due); err != nil {
 		return 0, false, s.readError(op, err)
 	}
-	return max(0, time.UnixMicro(due).Sub(p.Now)), true, nil
+	if !due.Valid {
+		return 0, false, nil
+	}
+	return max(0, time.UnixMicro(due.Int64).Sub(p.Now)), true, nil
 }
 
 // readError wraps an error of a read, reporting a store closed meanwhile as

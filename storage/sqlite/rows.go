@@ -13,7 +13,14 @@ import (
 
 // insertWidth is the number of parameters of one row of the insert query:
 // every column of the columns section but seq.
-const insertWidth = 39
+const insertWidth = 41
+
+// The indexes in insertColumns of the columns whose default is not a zero
+// value (migration 007).
+const (
+	queueColumn    = insertWidth - 2
+	priorityColumn = insertWidth - 1
+)
 
 // insertValues returns the column values of e, in the order of
 // insertColumns. A zero field gives its column's default: nil (NULL) or a
@@ -46,12 +53,19 @@ func insertValues(e *storage.Execution) ([insertWidth]any, error) {
 		nullTime(e.StartedAt), nullTime(e.FinishedAt),
 		nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
 		attempts, encodeTags(e.Tags), nullString(e.RetryOf), nullStringPtr(metadata),
+		storage.NormalizeQueue(e.Queue), int64(storage.NormalizePriority(e.Priority)),
 	}, nil
 }
 
-// isDefault reports whether v is the default of its column (see
+// isDefault reports whether v is the default of column c (see
 // insertValues), so that an insert may leave the column out.
-func isDefault(v any) bool {
+func isDefault(c int, v any) bool {
+	switch c {
+	case queueColumn:
+		return v == any(storage.DefaultQueue)
+	case priorityColumn:
+		return v == any(int64(storage.DefaultPriority))
+	}
 	return v == nil || v == any(int64(0)) || v == any(false) || v == any(float64(0))
 }
 
@@ -69,7 +83,7 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 		m                                          mutableRow
 		rootID, rootTaskID, parentID, parentTaskID sql.NullString
 		sleepKey                                   sql.NullString
-		childIndex, maxRetries                     int64
+		childIndex, maxRetries, priority           int64
 		baseDelay, maxDelay, timeout               int64
 		createdAt                                  sql.NullInt64
 		attempts, tags, retryOf, metadata          sql.NullString
@@ -80,10 +94,11 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 		&m.attempt, &m.iteration, &m.crashes, &m.fence, &m.executorID, &m.failFast,
 		&m.childrenTotal, &m.childrenPending, &m.dueAt, &createdAt, &m.updatedAt,
 		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt,
-		&attempts, &tags, &retryOf, &metadata)
+		&attempts, &tags, &retryOf, &metadata, &e.Queue, &priority)
 	if err != nil {
 		return e, 0, err
 	}
+	e.Priority = int(priority)
 	e.RootID, e.RootTaskID = rootID.String, rootTaskID.String
 	e.ParentID, e.ParentTaskID = parentID.String, parentTaskID.String
 	e.SleepKey = sleepKey.String

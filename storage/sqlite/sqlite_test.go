@@ -249,6 +249,9 @@ func TestReleasedMigrationsAreUnchanged(t *testing.T) {
 		"002_events.sql":           "113a63366966af7bc8daf8863592024c0ddbea964065cb2eb876ca5af191f02b",
 		"003_due_index_status.sql": "283a63863ca485cc64a696178410270ebfb5b8d0e2361e59d69bf846717c8711",
 		"004_list.sql":             "a200de550115ad88d3c60ebc6106fdfaa16484864c7aac234df57c1534ba751d",
+		"005_leases.sql":           "253c3f4a9d35627e0da884b52022d323bcd5695e90a74facaef6e40ad10be53d",
+		"006_metadata.sql":         "3919d3b7b8124807df8bdf3c3535e2d3f21792d98156aa4fc86e671308c4c4f1",
+		"007_queues.sql":           "e80b35eafbe9ecb083f91a2b1d2d9c275c6a1126277c9ca6da419492a28e2812",
 	}
 	files, err := fs.ReadDir(sqlite.Migrations(), ".")
 	if err != nil {

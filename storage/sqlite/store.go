@@ -127,7 +127,14 @@ func setupWriter(ctx context.Context, conn *sql.Conn, cfg Config) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("cannot switch to WAL mode (journal mode is %q); is the file on a network file system?", mode)
 	}
-	_, err = conn.ExecContext(ctx, "PRAGMA synchronous = "+cfg.Durability.String())
+	if _, err = conn.ExecContext(ctx, "PRAGMA synchronous = "+cfg.Durability.String()); err != nil {
+		return err
+	}
+	// The savepoint of each write call keeps its statement journal in
+	// memory: by default SQLite spills it to a temporary file past 64 KiB,
+	// and a Complete of a hundred rows touches more pages of the due
+	// index than that (docs/sqlite.md, "Queues and priorities").
+	_, err = conn.ExecContext(ctx, "PRAGMA temp_store = MEMORY")
 	return err
 }
 
@@ -155,7 +162,7 @@ func (s *Store) openReaders(ctx context.Context, uri string, cfg Config) error {
 	rdb.SetMaxOpenConns(cfg.MaxReaders)
 	rdb.SetMaxIdleConns(cfg.MaxReaders)
 	s.reads = map[string]*sql.Stmt{}
-	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "claim_candidates", "rescue_candidates", "finished_early"} {
+	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "next_due_in", "claim_candidates", "claim_candidates_in", "rescue_candidates", "finished_early", "control_list"} {
 		st, err := rdb.PrepareContext(ctx, query(name))
 		if err != nil {
 			rdb.Close()

@@ -377,6 +377,20 @@ func (tx *writeTx) query(name string, args ...any) (*sql.Rows, error) {
 	return st.Query(args...)
 }
 
+// queryRow runs the named query for at most one row.
+func (tx *writeTx) queryRow(name string, args ...any) scanner {
+	st, err := tx.named(name)
+	if err != nil {
+		return errScanner{err}
+	}
+	return st.QueryRow(args...)
+}
+
+// errScanner is a row whose query could not be prepared.
+type errScanner struct{ err error }
+
+func (e errScanner) Scan(...any) error { return e.err }
+
 // ready records that the request's writes may have made rows due.
 func (tx *writeTx) ready() { tx.ev.ready = true }
 
