@@ -177,9 +177,6 @@ func TestScheduleThreeExecutorsRaceSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { store.Close() })
-		if _, ok := any(store).(storage.Controls); !ok {
-			t.Skipf("%T has no storage.Controls: schedules cannot run on it", store)
-		}
 		return store
 	})
 }
