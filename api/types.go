@@ -28,6 +28,10 @@ type Execution struct {
 	SleepKey  string   `json:"sleep_key,omitempty"`
 	Tags      []string `json:"tags,omitempty"`
 	RetryOf   string   `json:"retry_of,omitempty"`
+	// Queue and Priority: the execution's queue and priority (1 first to
+	// 9 last).
+	Queue    string `json:"queue,omitempty"`
+	Priority int    `json:"priority,omitempty"`
 
 	RootID          string `json:"root_id,omitempty"`
 	RootTaskID      string `json:"root_task_id,omitempty"`
@@ -93,6 +97,23 @@ type EnqueueRequest struct {
 	// [A-Za-z0-9_.:-]): the same key again returns the same execution.
 	IdempotencyKey string   `json:"idempotency_key,omitempty"`
 	Tags           []string `json:"tags,omitempty"`
+	// Queue puts the execution in a queue other than its task's;
+	// Priority gives it a priority other than its task's (1 first to 9
+	// last).
+	Queue    string `json:"queue,omitempty"`
+	Priority *int   `json:"priority,omitempty"`
+}
+
+// Queue is one queue known to the store.
+type Queue struct {
+	Name      string    `json:"name"`
+	Paused    bool      `json:"paused"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Queues lists the queues known to the store, by name.
+type Queues struct {
+	Queues []Queue `json:"queues"`
 }
 
 // RetryPolicy is durable.RetryPolicy with durations in milliseconds.

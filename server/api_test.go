@@ -175,3 +175,52 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatalf("status %d, body starts %.80s", r.Status, r.Body)
 	}
 }
+
+func TestQueues(t *testing.T) {
+	e := newEnv(t)
+	id := e.enqueue(api.EnqueueRequest{Task: "greet", Input: jsonOf(t, Greeting{Name: "Q"}), Queue: "emails", Priority: ptr(2)})
+	if x := e.wait(id); x.Queue != "emails" || x.Priority != 2 || x.Status != durable.StatusCompleted {
+		t.Fatalf("execution %+v, want completed in queue emails with priority 2", x)
+	}
+	var qs api.Queues
+	e.ok(request{method: "GET", path: "/v1/queues"}, &qs)
+	if len(qs.Queues) != 1 || qs.Queues[0].Name != "default" || qs.Queues[0].Paused {
+		t.Fatalf("queues: %+v, want the default queue, running", qs)
+	}
+	var q api.Queue
+	e.ok(request{method: "POST", path: "/v1/queues/default/pause"}, &q)
+	if !q.Paused || q.Name != "default" {
+		t.Fatalf("after pause: %+v", q)
+	}
+	held := e.enqueue(api.EnqueueRequest{Task: "greet", Input: jsonOf(t, Greeting{Name: "held"})})
+	if x := e.get(held); x.Status != durable.StatusReady {
+		t.Fatalf("enqueued into a paused queue: %+v, want ready", x)
+	}
+	e.ok(request{method: "POST", path: "/v1/queues/default/resume"}, &q)
+	if q.Paused {
+		t.Fatalf("after resume: %+v", q)
+	}
+	if x := e.wait(held); x.Status != durable.StatusCompleted {
+		t.Fatalf("after resume: %+v, want completed", x)
+	}
+	for _, c := range []struct {
+		req    request
+		status int
+		field  string
+	}{
+		{request{method: "POST", path: "/v1/queues/nobody/pause"}, http.StatusNotFound, ""},
+		{request{method: "POST", path: "/v1/queues/has%20space/pause"}, http.StatusBadRequest, ""},
+		{request{method: "GET", path: "/v1/queues/default/pause"}, http.StatusMethodNotAllowed, ""},
+		{request{method: "POST", path: "/v1/executions", body: api.EnqueueRequest{Task: "greet", Priority: ptr(10)}}, http.StatusBadRequest, "priority"},
+		{request{method: "POST", path: "/v1/executions", body: api.EnqueueRequest{Task: "greet", Queue: "a/b"}}, http.StatusBadRequest, "queue"},
+	} {
+		r := e.do(c.req)
+		if r.Status != c.status {
+			t.Errorf("%s %s: status %d, want %d (%s)", c.req.method, c.req.path, r.Status, c.status, r.Body)
+			continue
+		}
+		if p := r.problem(t); p.Field != c.field {
+			t.Errorf("%s %s: problem field %q, want %q", c.req.method, c.req.path, p.Field, c.field)
+		}
+	}
+}

@@ -105,6 +105,16 @@ func enqueueOptions(req api.EnqueueRequest) ([]durable.EnqueueOption, error) {
 			return nil, err
 		}
 	}
+	if req.Queue != "" {
+		if err := add("queue", durable.WithQueue(req.Queue)); err != nil {
+			return nil, err
+		}
+	}
+	if req.Priority != nil {
+		if err := add("priority", durable.WithPriority(*req.Priority)); err != nil {
+			return nil, err
+		}
+	}
 	return opts, nil
 }
 

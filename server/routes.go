@@ -41,6 +41,9 @@ func (h *Handler) routes() {
 	h.route("/v1/wake", methods{http.MethodPost: h.wake})
 	h.route("/v1/stats", methods{http.MethodGet: h.stats})
 	h.route("/v1/tasks", methods{http.MethodGet: h.tasks})
+	h.route("/v1/queues", methods{http.MethodGet: h.queues})
+	h.route("/v1/queues/{name}/pause", methods{http.MethodPost: h.pauseQueue})
+	h.route("/v1/queues/{name}/resume", methods{http.MethodPost: h.resumeQueue})
 	h.route("/v1/openapi.json", methods{http.MethodGet: h.openAPI})
 	h.route("/orpc/{procedure}", methods{http.MethodPost: h.orpc})
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -250,6 +253,49 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
 		out.Counts[i] = api.Count{TaskID: c.TaskID, Status: c.Status, N: c.N, OldestDueAt: c.OldestDue}
 	}
 	h.reply(w, r, out)
+}
+
+func (h *Handler) queues(w http.ResponseWriter, r *http.Request) {
+	qs, err := h.ex.Queues(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := api.Queues{Queues: make([]api.Queue, len(qs))}
+	for i, q := range qs {
+		out.Queues[i] = api.Queue{Name: q.Name, Paused: q.Paused, UpdatedAt: q.UpdatedAt}
+	}
+	h.reply(w, r, out)
+}
+
+func (h *Handler) pauseQueue(w http.ResponseWriter, r *http.Request)  { h.setQueue(w, r, true) }
+func (h *Handler) resumeQueue(w http.ResponseWriter, r *http.Request) { h.setQueue(w, r, false) }
+
+// setQueue pauses or resumes a queue and answers with it.
+func (h *Handler) setQueue(w http.ResponseWriter, r *http.Request, pause bool) {
+	name := r.PathValue("name")
+	var err error
+	if pause {
+		_, err = h.ex.PauseQueue(r.Context(), name)
+	} else {
+		_, err = h.ex.ResumeQueue(r.Context(), name)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	qs, err := h.ex.Queues(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, q := range qs {
+		if q.Name == name {
+			h.reply(w, r, api.Queue{Name: q.Name, Paused: q.Paused, UpdatedAt: q.UpdatedAt})
+			return
+		}
+	}
+	h.fail(w, r, fmt.Errorf("%w: queue %q", durable.ErrNotFound, name))
 }
 
 func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {
