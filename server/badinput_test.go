@@ -34,7 +34,7 @@ func TestBadInput(t *testing.T) {
 		{"BodyNotAnObject", request{method: "POST", path: "/v1/executions", body: `[1]`}, 400, api.TypeInvalidRequest, ""},
 		{"WrongTypeOfField", request{method: "POST", path: "/v1/executions", body: `{"task":5}`}, 400, api.TypeInvalidRequest, "task"},
 		{"WrongTypeOfOption", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","timeout_ms":"1s"}`}, 400, api.TypeInvalidRequest, "timeout_ms"},
-		{"UnknownField", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"priority":1}`}, 400, api.TypeInvalidRequest, "priority"},
+		{"UnknownField", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"urgency":1}`}, 400, api.TypeInvalidRequest, "urgency"},
 		{"MissingTask", request{method: "POST", path: "/v1/executions", body: `{"input":{}}`}, 400, api.TypeInvalidRequest, "task"},
 		{"WrongTypeOfInput", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":5}}`}, 400, api.TypeInvalidInput, "input.name"},
 		{"InputNotUTF8", request{method: "POST", path: "/v1/executions", body: []byte("{\"task\":\"greet\",\"input\":{\"name\":\"\xff\"}}")}, 400, api.TypeInvalidInput, "input"},
