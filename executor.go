@@ -65,10 +65,8 @@ type Executor struct {
 
 	unsubscribe func()
 
-	// controls is the store's storage.Controls, nil when it has none;
 	// paused is this executor's copy of the paused queues (queues.go).
-	controls storage.Controls
-	paused   pausedSet
+	paused pausedSet
 
 	doneCh   chan struct{} // closed when the executor has stopped
 	fatalMu  sync.Mutex
@@ -90,19 +88,13 @@ func New(store storage.Store, cfg Config) (*Executor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	controls, _ := store.(storage.Controls)
-	if controls == nil && len(cfg.Queues) > 0 {
-		return nil, fmt.Errorf("%w: Config.Queues: %w", ErrInvalidOption, errNoControls(store))
-	}
 	seed := cryptoSeed()
 	hooks := newHookSet(cfg.Hooks)
 	store = timeStore(store, hooks.storageCall)
-	controls, _ = store.(storage.Controls) // the timed wrapper's, when there is one
 	e := &Executor{
 		hooks:       hooks,
 		mw:          newMiddlewares(cfg.Middleware),
 		store:       store,
-		controls:    controls,
 		cfg:         cfg,
 		clock:       cfg.Clock,
 		codec:       cfg.Codec,

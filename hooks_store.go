@@ -18,43 +18,29 @@ type timedStore struct {
 
 var _ storage.Store = timedStore{}
 
-// timeStore returns s, timed when hooks has StorageCall hooks. The
-// wrapper implements storage.Controls when s does (the executor finds
-// it with a type assertion).
+// timeStore returns s, timed when hooks has StorageCall hooks.
 func timeStore(s storage.Store, hooks []func(StorageCall)) storage.Store {
 	if len(hooks) == 0 {
 		return s
 	}
-	t := timedStore{s: s, hooks: hooks}
-	if c, ok := s.(storage.Controls); ok {
-		return timedControlsStore{t, c}
-	}
-	return t
+	return timedStore{s: s, hooks: hooks}
 }
 
-// timedControlsStore is a timedStore whose store has storage.Controls.
-type timedControlsStore struct {
-	timedStore
-	c storage.Controls
-}
-
-var _ storage.Controls = timedControlsStore{}
-
-func (t timedControlsStore) RegisterControls(ctx context.Context, p storage.RegisterControlsParams) error {
-	_, err := timed(t.timedStore, "RegisterControls", func() (struct{}, error) { return struct{}{}, t.c.RegisterControls(ctx, p) })
+func (t timedStore) RegisterControls(ctx context.Context, p storage.RegisterControlsParams) error {
+	_, err := timed(t, "RegisterControls", func() (struct{}, error) { return struct{}{}, t.s.RegisterControls(ctx, p) })
 	return err
 }
 
-func (t timedControlsStore) ListControls(ctx context.Context, p storage.ListControlsParams) ([]storage.Control, error) {
-	return timed(t.timedStore, "ListControls", func() ([]storage.Control, error) { return t.c.ListControls(ctx, p) })
+func (t timedStore) ListControls(ctx context.Context, p storage.ListControlsParams) ([]storage.Control, error) {
+	return timed(t, "ListControls", func() ([]storage.Control, error) { return t.s.ListControls(ctx, p) })
 }
 
-func (t timedControlsStore) PauseControl(ctx context.Context, p storage.PauseControlParams) (bool, error) {
-	return timed(t.timedStore, "PauseControl", func() (bool, error) { return t.c.PauseControl(ctx, p) })
+func (t timedStore) PauseControl(ctx context.Context, p storage.PauseControlParams) (bool, error) {
+	return timed(t, "PauseControl", func() (bool, error) { return t.s.PauseControl(ctx, p) })
 }
 
-func (t timedControlsStore) AdvanceControl(ctx context.Context, p storage.AdvanceControlParams) (bool, error) {
-	return timed(t.timedStore, "AdvanceControl", func() (bool, error) { return t.c.AdvanceControl(ctx, p) })
+func (t timedStore) AdvanceControl(ctx context.Context, p storage.AdvanceControlParams) (bool, error) {
+	return timed(t, "AdvanceControl", func() (bool, error) { return t.s.AdvanceControl(ctx, p) })
 }
 
 // report calls the hooks for an operation begun at start.

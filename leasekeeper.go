@@ -57,6 +57,14 @@ func (k *leaseKeeper) run(stop <-chan struct{}) {
 	timer := k.cfg.Clock.NewTimer(k.cfg.Interval)
 	defer timer.Stop()
 	for {
+		// A Stop asked while the last heartbeat ran wins over the timer,
+		// which fired meanwhile: a select with both ready picks at
+		// random, and would start another heartbeat that Stop waits for.
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		select {
 		case <-stop:
 			return

@@ -23,21 +23,12 @@ type QueueInfo struct {
 	UpdatedAt time.Time
 }
 
-// errNoControls is the error of a queue operation on a store without
-// storage.Controls.
-func errNoControls(s storage.Store) error {
-	return fmt.Errorf("%w: the store (%T) does not support queues (storage.Controls)", ErrInvalidOption, s)
-}
-
 // Queues lists the queues known to the store, by name.
 func (e *Executor) Queues(ctx context.Context) ([]QueueInfo, error) {
 	if e == nil {
 		return nil, errNilExecutor
 	}
-	if e.controls == nil {
-		return nil, errNoControls(e.store)
-	}
-	cs, err := e.controls.ListControls(ctx, storage.ListControlsParams{Kind: storage.ControlQueue})
+	cs, err := e.store.ListControls(ctx, storage.ListControlsParams{Kind: storage.ControlQueue})
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +66,7 @@ func (e *Executor) pauseQueue(ctx context.Context, name string, paused bool) (bo
 	if err := storage.ValidateQueueName(name); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	if e.controls == nil {
-		return false, errNoControls(e.store)
-	}
-	changed, err := e.controls.PauseControl(ctx, storage.PauseControlParams{
+	changed, err := e.store.PauseControl(ctx, storage.PauseControlParams{
 		Now: e.now(), Kind: storage.ControlQueue, Name: name, Paused: paused})
 	if errors.Is(err, storage.ErrNotFound) {
 		return false, fmt.Errorf("%w: queue %q: no executor serves it and no task names it", ErrNotFound, name)
@@ -107,12 +95,9 @@ func (e *Executor) knownQueues() []string {
 
 // registerQueue registers the queue of a task registered after Start.
 func (e *Executor) registerQueue(name string) error {
-	if e.controls == nil {
-		return nil
-	}
 	ctx, cancel := e.storageCtx()
 	defer cancel()
-	err := e.controls.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(),
+	err := e.store.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(),
 		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: name}}})
 	if err != nil {
 		return fmt.Errorf("durable: registering queue %q: %w", name, err)
@@ -121,18 +106,14 @@ func (e *Executor) registerQueue(name string) error {
 }
 
 // registerQueues registers the executor's queues in the store and reads
-// which are paused; Start calls it with e.mu held. A store without
-// controls has nothing to register (New refused Config.Queues on it).
+// which are paused; Start calls it with e.mu held.
 func (e *Executor) registerQueues(ctx context.Context) error {
-	if e.controls == nil {
-		return nil
-	}
 	names := e.knownQueues()
 	cs := make([]storage.Control, len(names))
 	for i, n := range names {
 		cs[i] = storage.Control{Kind: storage.ControlQueue, Name: n}
 	}
-	if err := e.controls.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(), Controls: cs}); err != nil {
+	if err := e.store.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(), Controls: cs}); err != nil {
 		return fmt.Errorf("durable: start: registering queues %v: %w", names, err)
 	}
 	return e.readPaused(ctx)
@@ -141,10 +122,7 @@ func (e *Executor) registerQueues(ctx context.Context) error {
 // readPaused refreshes the executor's copy of the paused queues, which
 // decides direct starts only (claims ask the store).
 func (e *Executor) readPaused(ctx context.Context) error {
-	if e.controls == nil {
-		return nil
-	}
-	cs, err := e.controls.ListControls(ctx, storage.ListControlsParams{Kind: storage.ControlQueue})
+	cs, err := e.store.ListControls(ctx, storage.ListControlsParams{Kind: storage.ControlQueue})
 	if err != nil {
 		return err
 	}
@@ -162,9 +140,6 @@ func (e *Executor) readPaused(ctx context.Context) error {
 // PollInterval old; called by the dispatch loop. A failed read keeps the
 // copy (claims do not depend on it).
 func (e *Executor) refreshPaused() {
-	if e.controls == nil {
-		return
-	}
 	now := e.clock.Now()
 	if now.Sub(e.paused.read) < e.cfg.PollInterval {
 		return

@@ -274,8 +274,7 @@ type schedule struct {
 // with this executor, not a sleeping task: ErrUnknownTask,
 // ErrInvalidInput), the input (of the task's input type, accepted by its
 // validator and codec: ErrInvalidInput), the options (ErrInvalidOption), a
-// name already scheduled by this executor (ErrDuplicate), and a store
-// without storage.Controls (ErrInvalidOption).
+// name already scheduled by this executor (ErrDuplicate).
 //
 // A method beside the tasks rather than a Config field (River's
 // PeriodicJobs are in its client's config): a schedule names a registered
@@ -301,9 +300,6 @@ func (e *Executor) newSchedule(name string, task TaskRef, input any, spec Schedu
 	}
 	bad := func(sentinel error, format string, args ...any) error {
 		return fmt.Errorf("%w: schedule %s: %s", sentinel, name, fmt.Sprintf(format, args...))
-	}
-	if e.controls == nil {
-		return nil, bad(ErrInvalidOption, "the store (%T) does not keep controls (storage.Controls), which schedules need", e.store)
 	}
 	ticks, err := spec.ticks()
 	if err != nil {
@@ -552,16 +548,13 @@ func (e *Executor) pauseSchedule(ctx context.Context, name string, paused bool) 
 	return changed, nil
 }
 
-// controlsOrErr returns the store's storage.Controls, or the error saying the
-// store has none.
+// controlsOrErr returns the store's storage.Controls, or the error of an
+// executor that cannot read (nil).
 func (e *Executor) controlsOrErr() (storage.Controls, error) {
 	if err := e.checkRead(); err != nil {
 		return nil, err
 	}
-	if e.controls == nil {
-		return nil, fmt.Errorf("%w: the store (%T) does not keep controls (storage.Controls), which schedules need", ErrInvalidOption, e.store)
-	}
-	return e.controls, nil
+	return e.store, nil
 }
 
 // sameSpec reports whether the store holds this schedule's definition.

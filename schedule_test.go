@@ -425,9 +425,6 @@ func TestScheduleSuperseded(t *testing.T) {
 	sameTicks(t, "job", ticksOf(t, ctx, exs[0], "job"), rfc(m(2), m(4)))
 }
 
-// controlless is a store without storage.Controls.
-type controlless struct{ storage.Store }
-
 // TestScheduleBadInput: every mistake is refused at registration with an
 // error naming it and the sentinel of its kind, and leaves nothing
 // registered.
@@ -488,10 +485,6 @@ func TestScheduleBadInput(t *testing.T) {
 			}
 			return b.ex.Schedule("s", task, "", every, durable.WithScheduleEnqueueOptions(durable.WithTags(tags...)))
 		}, durable.ErrInvalidOption, []string{"17 tags"}},
-		{"StoreWithoutControls", func() error {
-			ex := setupOn(t, controlless{memory.New()}, schedConfig(t, fc), false).ex
-			return ex.Schedule("s", scheduledTask(t, ex, "job"), "", every)
-		}, durable.ErrInvalidOption, []string{"storage.Controls"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.sched()
@@ -511,9 +504,6 @@ func TestScheduleBadInput(t *testing.T) {
 	// A good schedule registers after all those refusals: none was half-kept.
 	if err := b.ex.Schedule("s", task, "", every); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := setupOn(t, controlless{memory.New()}, schedConfig(t, fc), false).ex.Schedules(b.ctx); !errors.Is(err, durable.ErrInvalidOption) {
-		t.Errorf("Schedules on a store without controls: %v", err)
 	}
 }
 

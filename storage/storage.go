@@ -555,6 +555,9 @@ type Store interface {
 	Lister
 	// Leader holds named leases (lead.go).
 	Leader
+	// Controls keeps queues and schedules shared by every process
+	// (queues.go).
+	Controls
 
 	// Subscribe registers fn to receive events. fn must not block. The
 	// returned function unsubscribes.

@@ -27,6 +27,7 @@ type benchFlags struct {
 	json         bool
 	sameIdentity bool
 	cpuProfile   string
+	spread       bool // throughput: tasks spread over two queues and the nine priorities
 	// retention workload
 	expired  int
 	drain    int
@@ -67,6 +68,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.intVar(&f.runs, "runs", 1, "repeat each workload `K` times and report the median and min-max")
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
 	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the enqueues) to this `FILE` (the last run's)")
+	c.boolVar(&f.spread, "spread", false, "throughput: enqueue the tasks into two queues, with priorities 1 to 9 in turn (the cost of queues and priorities in use)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
 	c.intVar(&f.expired, "expired", 100000, "retention: `N` expired executions to purge while a drain runs (0: skip)")
 	c.intVar(&f.drain, "drain", 200000, "retention: `N` fresh tasks drained during the purge, and without it")

@@ -222,16 +222,16 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	}
 	counter, unsub := countFinished(bs, f.n)
 	defer unsub()
-	var handles []*durable.Handle[empty]
 	t0 := time.Now()
-	for from := 0; from < f.n; from += 5000 {
-		hs, err := task.EnqueueMany(ctx, inputs[from:min(from+5000, f.n)])
-		if err != nil {
-			return err
-		}
-		handles = append(handles, hs...)
+	handles, err := enqueueThroughput(ctx, ex, task, inputs, f.spread)
+	if err != nil {
+		return err
 	}
 	enqueued := time.Since(t0)
+	if f.spread {
+		r.Settings["queues"] = "spread-0, spread-1 (alternating)"
+		r.Settings["priorities"] = "1..9 in turn"
+	}
 	meter, err := startCPU(f.cpuProfile)
 	if err != nil {
 		return err
@@ -257,6 +257,40 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	r.DrainRate = float64(f.n) / drained.Seconds()
 	r.E2EMs = ms(enqueued + drained)
 	return nil
+}
+
+// enqueueThroughput enqueues the throughput workload's tasks in batches of
+// 5,000; spread puts task i in queue spread-(i%2) with priority 1+i%9.
+func enqueueThroughput(ctx context.Context, ex *durable.Executor, task *durable.Task[noopInput, empty], inputs []noopInput, spread bool) ([]*durable.Handle[empty], error) {
+	var handles []*durable.Handle[empty]
+	for from := 0; from < len(inputs); from += 5000 {
+		batch := inputs[from:min(from+5000, len(inputs))]
+		if !spread {
+			hs, err := task.EnqueueMany(ctx, batch)
+			if err != nil {
+				return nil, err
+			}
+			handles = append(handles, hs...)
+			continue
+		}
+		items := make([]durable.Child, len(batch))
+		for k, in := range batch {
+			i := from + k
+			items[k] = durable.ChildOf(task, in, durable.WithQueue(fmt.Sprintf("spread-%d", i%2)), durable.WithPriority(1+i%9))
+		}
+		ids, err := ex.EnqueueMany(ctx, items...)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			h, err := task.Handle(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			handles = append(handles, h)
+		}
+	}
+	return handles, nil
 }
 
 func allCompleted[O any](ctx context.Context, hs []*durable.Handle[O]) error {

@@ -463,3 +463,32 @@ func (s *Store) children(id string) []storage.Execution {
 	out, _ := s.mem.ListChildren(context.Background(), storage.ListChildrenParams{ParentID: id})
 	return out
 }
+
+// RegisterControls registers controls; see storage.Controls.
+func (s *Store) RegisterControls(ctx context.Context, p storage.RegisterControlsParams) error {
+	p.Now = s.now(p.Now)
+	return s.do("register_controls", syncCommit, func(m *memory.Store) error { return m.RegisterControls(ctx, p) },
+		func(m *memory.Store) { _ = m.RegisterControls(context.Background(), p) })
+}
+
+// ListControls lists controls; see storage.Controls.
+func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) (out []storage.Control, err error) {
+	err = s.do("list_controls", readOnly, func(m *memory.Store) error { out, err = m.ListControls(ctx, p); return err }, nil)
+	return out, err
+}
+
+// PauseControl pauses or resumes a control; see storage.Controls.
+func (s *Store) PauseControl(ctx context.Context, p storage.PauseControlParams) (changed bool, err error) {
+	p.Now = s.now(p.Now)
+	err = s.do("pause_control", syncCommit, func(m *memory.Store) error { changed, err = m.PauseControl(ctx, p); return err },
+		func(m *memory.Store) { _, _ = m.PauseControl(context.Background(), p) })
+	return changed, err
+}
+
+// AdvanceControl moves a control's mark; see storage.Controls.
+func (s *Store) AdvanceControl(ctx context.Context, p storage.AdvanceControlParams) (ok bool, err error) {
+	p.Now = s.now(p.Now)
+	err = s.do("advance_control", syncCommit, func(m *memory.Store) error { ok, err = m.AdvanceControl(ctx, p); return err },
+		func(m *memory.Store) { _, _ = m.AdvanceControl(context.Background(), p) })
+	return ok, err
+}

@@ -7,8 +7,7 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// The checks of queues, priorities and controls. They run on stores that
-// implement storage.Controls, and are skipped (saying so) on the others.
+// The checks of queues, priorities and controls.
 var queueChecks = []check{
 	{"QueueAndPriorityStoredAsGivenOrDefault", queueCheck(checkQueueStored)},
 	{"QueueClaimHighestPriorityFirst", queueCheck(checkClaimPriority)},
@@ -23,15 +22,9 @@ var queueChecks = []check{
 	{"ControlsAdvanceIsCompareAndSet", queueCheck(checkControlsAdvance)},
 }
 
-// queueCheck runs fn on stores that implement storage.Controls.
+// queueCheck runs fn with the store's controls.
 func queueCheck(fn func(b *bundle, c storage.Controls)) func(b *bundle) {
-	return func(b *bundle) {
-		c, ok := b.s.(storage.Controls)
-		if !ok {
-			b.t.Skipf("%T does not implement storage.Controls (queues, priorities)", b.s)
-		}
-		fn(b, c)
-	}
+	return func(b *bundle) { fn(b, b.s) }
 }
 
 // queued returns NewExecution(id, task) in queue q with priority p.
