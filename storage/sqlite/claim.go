@@ -72,13 +72,48 @@ type candidate struct {
 	taken bool // claimed; e is then the row after the claim
 }
 
-// claimCandidates returns the rows due now, in claim order.
+// claimCandidates returns the rows due now, in claim order. With one
+// priority level in use it is one statement; with several, one statement
+// per priority in order, until the limit is reached: a statement over
+// every level reads up to the limit of due rows in each level before it
+// keeps the limit, nine times the rows it takes when the nine priorities
+// are in use, where this reads at most those of the last level it needs
+// beyond them.
 func (s *Store) claimCandidates(ctx context.Context, p storage.ClaimParams) ([]candidate, error) {
-	const op = "claim"
 	name, args := "claim_candidates", []any{micros(p.Now), jsonStrings(p.TaskIDs), int64(p.Limit)}
+	levelsName, levelsArgs := "claim_levels", []any{}
 	if len(p.Queues) > 0 {
-		name, args = "claim_candidates_in", append(args, jsonStrings(distinct(p.Queues)))
+		queues := jsonStrings(distinct(p.Queues))
+		name, args = "claim_candidates_in", append(args, queues)
+		levelsName, levelsArgs = "claim_levels_in", []any{queues}
 	}
+	levels, err := s.claimLevels(ctx, levelsName, levelsArgs)
+	if err != nil {
+		return nil, err
+	}
+	if len(levels) <= 1 {
+		return s.readCandidates(ctx, name, args, p.Limit)
+	}
+	out := make([]candidate, 0, p.Limit)
+	limit := &args[2]
+	for _, level := range levels {
+		left := p.Limit - len(out)
+		if left == 0 {
+			break
+		}
+		*limit = int64(left)
+		cands, err := s.readCandidates(ctx, name+"_at", append(args, level), left)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cands...)
+	}
+	return out, nil
+}
+
+// claimLevels returns the priorities of the levels a claim reads, in order.
+func (s *Store) claimLevels(ctx context.Context, name string, args []any) ([]int64, error) {
+	const op = "claim"
 	st, err := s.readStmt(op, name)
 	if err != nil {
 		return nil, err
@@ -88,7 +123,33 @@ func (s *Store) claimCandidates(ctx context.Context, p storage.ClaimParams) ([]c
 		return nil, s.readError(op, err)
 	}
 	defer rows.Close()
-	out := make([]candidate, 0, p.Limit)
+	var levels []int64
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			return nil, s.readError(op, err)
+		}
+		levels = append(levels, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readError(op, err)
+	}
+	return levels, nil
+}
+
+// readCandidates runs the claim statement name.
+func (s *Store) readCandidates(ctx context.Context, name string, args []any, limit int) ([]candidate, error) {
+	const op = "claim"
+	st, err := s.readStmt(op, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, s.readError(op, err)
+	}
+	defer rows.Close()
+	out := make([]candidate, 0, limit)
 	for rows.Next() {
 		e, seq, err := scanExecution(rows)
 		if err != nil {

@@ -138,6 +138,20 @@ WITH RECURSIVE qs (name) AS (SELECT value FROM json_each(?4) WHERE {{unpaused}} 
 {{level_scan}},
 {{claim_body}}
 
+-- name: claim_levels
+-- The priorities of the levels of every queue but the paused ones, in
+-- claim order (a skip scan; see level_scan).
+WITH RECURSIVE {{queue_scan}},
+qs (name) AS (SELECT name FROM every WHERE name IS NOT NULL AND {{unpaused}} every.name)),
+{{level_scan}}
+SELECT DISTINCT p FROM lv WHERE p IS NOT NULL ORDER BY p
+
+-- name: claim_levels_in
+-- claim_levels of the queues of ?1 (a JSON array of distinct names).
+WITH RECURSIVE qs (name) AS (SELECT value FROM json_each(?1) WHERE {{unpaused}} value)),
+{{level_scan}}
+SELECT DISTINCT p FROM lv WHERE p IS NOT NULL ORDER BY p
+
 -- name: rescue_candidates
 -- The lapsed leases a claim rescues (see rescue in claim.go): running rows
 -- that are not sleeping, whose due_at (the lease expiry) lies in the window
