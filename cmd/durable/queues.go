@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/durable-go/durable"
 )
 
 func queuesCommands() []subcommand {
@@ -76,48 +78,16 @@ func runQueuesList(args []string, stdout, stderr io.Writer) int {
 }
 
 func runQueuePause(args []string, stdout, stderr io.Writer) int {
-	return pauseQueue("pause", "Pauses a queue in the store: from now on no executor, in any process, claims\n"+
+	return queueToggle("pause", "Pauses a queue in the store: from now on no executor, in any process, claims\n"+
 		"its executions until it is resumed; runs already started go on, and\n"+
-		"executions can still be enqueued into it.", true, args, stdout, stderr)
+		"executions can still be enqueued into it.", args, stdout, stderr)
 }
 
 func runQueueResume(args []string, stdout, stderr io.Writer) int {
-	return pauseQueue("resume", "Resumes a paused queue: its due executions are claimed at once.", false, args, stdout, stderr)
+	return queueToggle("resume", "Resumes a paused queue: its due executions are claimed at once.", args, stdout, stderr)
 }
 
-func pauseQueue(verb, about string, pause bool, args []string, stdout, stderr io.Writer) int {
-	c := newCLI("queues "+verb, "NAME", about, stdout, stderr)
-	conn := c.connFlags()
-	pos, code, ok := c.parse(args)
-	if !ok {
-		return code
-	}
-	switch {
-	case len(pos) == 0:
-		return c.failf("missing queue NAME")
-	case len(pos) > 1:
-		return c.failf("unexpected argument %q: %s takes one queue", pos[1], verb)
-	}
-	ex, ctx, done, code := c.opened(conn)
-	if ex == nil {
-		return code
-	}
-	defer done()
-	var changed bool
-	var err error
-	if pause {
-		changed, err = ex.PauseQueue(ctx, pos[0])
-	} else {
-		changed, err = ex.ResumeQueue(ctx, pos[0])
-	}
-	if err != nil {
-		return c.failed(err)
-	}
-	state := map[bool]string{true: "paused", false: "running"}[pause]
-	if changed {
-		fmt.Fprintf(stdout, "queue %s is %s\n", pos[0], state)
-	} else {
-		fmt.Fprintf(stdout, "queue %s was already %s\n", pos[0], state)
-	}
-	return exitOK
+func queueToggle(verb, about string, args []string, stdout, stderr io.Writer) int {
+	return runToggle(toggle{kind: "queue", verb: verb, about: about, example: "durable queues " + verb + " emails --db app.db",
+		pause: (*durable.Executor).PauseQueue, resume: (*durable.Executor).ResumeQueue}, args, stdout, stderr)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -114,36 +115,50 @@ func runSchedulesResume(args []string, stdout, stderr io.Writer) int {
 }
 
 func pauseOrResume(verb, about string, args []string, stdout, stderr io.Writer) int {
-	c := newCLI("schedules "+verb, "NAME", about, stdout, stderr)
+	return runToggle(toggle{kind: "schedule", verb: verb, about: about,
+		example: "durable schedules " + verb + " nightly-report --db app.db",
+		pause:   (*durable.Executor).PauseSchedule, resume: (*durable.Executor).ResumeSchedule}, args, stdout, stderr)
+}
+
+// toggle is the pause or resume command of a queue or a schedule.
+type toggle struct {
+	kind, verb, about, example string
+	pause, resume              func(*durable.Executor, context.Context, string) (bool, error)
+}
+
+// runToggle runs t: it pauses or resumes the one named, and says whether
+// that changed anything.
+func runToggle(t toggle, args []string, stdout, stderr io.Writer) int {
+	c := newCLI(t.kind+"s "+t.verb, "NAME", t.about, stdout, stderr)
 	conn := c.connFlags()
-	c.examples = []string{"durable schedules " + verb + " nightly-report --db app.db"}
+	c.examples = []string{t.example}
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
 	}
 	switch {
 	case len(pos) == 0:
-		return c.failf("missing schedule NAME")
+		return c.failf("missing %s NAME", t.kind)
 	case len(pos) > 1:
-		return c.failf("unexpected argument %q: %s takes one schedule", pos[1], verb)
+		return c.failf("unexpected argument %q: %s takes one %s", pos[1], t.verb, t.kind)
 	}
 	ex, ctx, done, code := c.opened(conn)
 	if ex == nil {
 		return code
 	}
 	defer done()
-	op, past, already := ex.PauseSchedule, "paused", "was already paused"
-	if verb == "resume" {
-		op, past, already = ex.ResumeSchedule, "resumed", "was not paused"
+	op, past, already := t.pause, "paused", "was already paused"
+	if t.verb == "resume" {
+		op, past, already = t.resume, "resumed", "was not paused"
 	}
-	changed, err := op(ctx, pos[0])
+	changed, err := op(ex, ctx, pos[0])
 	if err != nil {
 		return c.failed(err)
 	}
 	if !changed {
-		fmt.Fprintf(stdout, "schedule %s %s\n", pos[0], already)
+		fmt.Fprintf(stdout, "%s %s %s\n", t.kind, pos[0], already)
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "%s schedule %s\n", past, pos[0])
+	fmt.Fprintf(stdout, "%s %s %s\n", past, t.kind, pos[0])
 	return exitOK
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/postgres"
+	"github.com/durable-go/durable/storage/sqlite"
+)
+
+// The queues commands on a store where an executor serving "emails"
+// started: on a SQLite file, and on a fresh PostgreSQL schema when
+// DURABLE_TEST_POSTGRES_URL is set.
+
+func TestQueuesSQLite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "app.db")
+	store, err := sqlite.Open(context.Background(), path, sqlite.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testQueues(t, store, []string{"--db", path})
+}
+
+func TestQueuesPostgres(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv(envPostgres)
+	if dsn == "" {
+		t.Skipf("PostgreSQL tests need a server: set %s", envPostgres)
+	}
+	schema := freshSchema(t, dsn)
+	store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testQueues(t, store, []string{"--dsn", dsn, "--schema", schema})
+}
+
+// testQueues starts and stops an executor serving the default queue and
+// "emails" on store, closes it, and runs the commands with conn.
+func testQueues(t *testing.T, store storage.Store, conn []string) {
+	f := fixture{conn: conn}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ex, err := durable.New(store, durable.Config{Logger: quiet, Queues: []string{"default", "emails"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out := f.ok(t, "queues", "list")
+	for _, want := range []string{"QUEUE", "default", "emails", "running"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("queues list lacks %q:\n%s", want, out)
+		}
+	}
+	if got := f.ok(t, "queues", "pause", "emails"); got != "paused queue emails\n" {
+		t.Errorf("pause: %q", got)
+	}
+	if got := f.ok(t, "queues", "pause", "emails"); got != "queue emails was already paused\n" {
+		t.Errorf("pause again: %q", got)
+	}
+	var doc struct {
+		Queues []struct {
+			Name   string `json:"name"`
+			Paused bool   `json:"paused"`
+		} `json:"queues"`
+	}
+	if err := json.Unmarshal([]byte(f.ok(t, "queues", "list", "--json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Queues) != 2 || doc.Queues[0].Name != "default" || doc.Queues[0].Paused || doc.Queues[1].Name != "emails" || !doc.Queues[1].Paused {
+		t.Errorf("list --json: %+v", doc.Queues)
+	}
+	if got := f.ok(t, "queues", "resume", "emails"); got != "resumed queue emails\n" {
+		t.Errorf("resume: %q", got)
+	}
+	f.fails(t, exitError, `queue "weekly"`, "queues", "resume", "weekly")
+	f.fails(t, exitUsage, "missing queue NAME", "queues", "pause")
+	f.fails(t, exitUsage, "unexpected argument", "queues", "pause", "a", "b")
+}
