@@ -1,10 +1,12 @@
 package durable
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -81,6 +83,9 @@ type runOptions struct {
 	key        string
 	tags       []string
 	metadata   map[string]string // shared: copied before a change
+	// keyWindow, when set, makes key hold within windows of that length
+	// (WithIdempotencyWindow).
+	keyWindow time.Duration
 	// queue and priority are "" and 0 when no option set them: the
 	// execution takes its parent's, or the store's defaults.
 	queue    string
@@ -191,6 +196,32 @@ func WithIdempotencyKey(key string) EnqueueOption {
 	})
 }
 
+// WithIdempotencyWindow makes the key of WithIdempotencyKey hold within a
+// window of time rather than forever: an enqueue with the same key in the
+// same window returns the existing execution, one in the next window makes
+// a new execution. Windows are consecutive spans of length period counted
+// from the Unix epoch, UTC (as River's unique jobs ByPeriod): with an
+// hour, one execution per clock hour. The execution's id is derived from
+// the key and the window's start (GetByKey takes the key with ":w" and the
+// start in Unix seconds appended, "report:tenant-7:w1796130000"). Range:
+// 1s..366 days; the key with its suffix must stay within 200 characters.
+// It needs WithIdempotencyKey.
+func WithIdempotencyWindow(period time.Duration) EnqueueOption {
+	return enqueueOnly(func(o *runOptions) {
+		if period < time.Second || period > 366*24*time.Hour {
+			o.errs = append(o.errs, fmt.Errorf("idempotency window %s out of range 1s..8784h", period))
+			return
+		}
+		o.keyWindow = period
+	})
+}
+
+// windowedKey is key within the window of period that holds now.
+func windowedKey(key string, period time.Duration, now time.Time) string {
+	start := now.UnixNano() / int64(period) * int64(period)
+	return key + ":w" + strconv.FormatInt(start/int64(time.Second), 10)
+}
+
 // WithTags labels executions with a few short strings, to find them with
 // List (Filter.Tag) and to show them in the durable command: a customer,
 // an order, a tenant. Given at registration, they label every execution
@@ -288,6 +319,9 @@ func (o runOptions) merge(opts []EnqueueOption) (runOptions, error) {
 		if opt != nil {
 			opt.applyEnqueue(&out)
 		}
+	}
+	if len(out.errs) == 0 && out.keyWindow > 0 && out.key == "" {
+		out.errs = append(out.errs, errors.New("WithIdempotencyWindow without WithIdempotencyKey"))
 	}
 	if len(out.errs) > 0 {
 		return out, fmt.Errorf("%w: %w", ErrInvalidOption, out.errs[0])

@@ -110,7 +110,14 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 	}
 	row := newRow(d, id, b, "", o)
 	if o.key != "" {
-		row.ID = keyedID(o.key)
+		key := o.key
+		if o.keyWindow > 0 {
+			key = windowedKey(key, o.keyWindow, e.clock.Now())
+			if len(key) > 200 {
+				return storage.Execution{}, 0, fmt.Errorf("%w: task %s: idempotency key %q with its window is over 200 characters", ErrInvalidOption, d.id, key)
+			}
+		}
+		row.ID = keyedID(key)
 	}
 	return row, o.delay, nil
 }

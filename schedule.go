@@ -383,7 +383,7 @@ func tickOptions(d *taskDef, name string, opts []EnqueueOption) ([]EnqueueOption
 	if err != nil {
 		return nil, err
 	}
-	if o.key != "" {
+	if o.key != "" || o.keyWindow > 0 {
 		return nil, fmt.Errorf("%w: WithIdempotencyKey: a schedule makes the key of each tick", ErrInvalidOption)
 	}
 	tags := slices.Clone(o.tags)
