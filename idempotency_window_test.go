@@ -56,4 +56,3 @@ func TestIdempotencyWindow(t *testing.T) {
 		}
 	}
 }
-
