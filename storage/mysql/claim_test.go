@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"testing"
@@ -53,6 +54,7 @@ func TestManyClaimersAcrossStores(t *testing.T) {
 	var mu sync.Mutex
 	claimedBy := map[string]int{}
 	var over, errs int
+	var firstErr error
 	var wg sync.WaitGroup
 	for c := range claimers {
 		s := []*Store{a, b}[c%2]
@@ -63,6 +65,7 @@ func TestManyClaimersAcrossStores(t *testing.T) {
 				if err != nil {
 					mu.Lock()
 					errs++
+					firstErr = cmp.Or(firstErr, fmt.Errorf("claimer %d: Claim: %w", c, err))
 					mu.Unlock()
 					return
 				}
@@ -87,6 +90,7 @@ func TestManyClaimersAcrossStores(t *testing.T) {
 				if _, err := s.Complete(ctx, storage.CompleteParams{Transitions: trs}); err != nil {
 					mu.Lock()
 					errs++
+					firstErr = cmp.Or(firstErr, fmt.Errorf("claimer %d: Complete: %w", c, err))
 					mu.Unlock()
 					return
 				}
@@ -105,7 +109,7 @@ func TestManyClaimersAcrossStores(t *testing.T) {
 		"rolled back and run again: deadlocks %d, lock wait timeouts %d",
 		len(claimedBy), twice, over, errs, ra.Deadlocks+rb.Deadlocks, ra.LockWaitTimeouts+rb.LockWaitTimeouts)
 	if twice != 0 || over != 0 || errs != 0 {
-		t.Fatalf("twice %d, over the limit %d, errors %d", twice, over, errs)
+		t.Fatalf("twice %d, over the limit %d, errors %d (the first: %v)", twice, over, errs, firstErr)
 	}
 	if len(claimedBy) != 1550 {
 		t.Fatalf("claimed %d distinct rows, want 1,550", len(claimedBy))
