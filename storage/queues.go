@@ -155,6 +155,17 @@ type Controls interface {
 	AdvanceControl(ctx context.Context, p AdvanceControlParams) (bool, error)
 }
 
+// ValidateControls rejects a registration with a control no store
+// registers (ValidateControl), naming the first.
+func ValidateControls(cs []Control) error {
+	for i := range cs {
+		if err := ValidateControl(&cs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ValidateControl rejects a control no store registers.
 func ValidateControl(c *Control) error {
 	switch c.Kind {

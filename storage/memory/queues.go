@@ -23,10 +23,8 @@ func (s *Store) queuePaused(q string) bool {
 
 // RegisterControls implements storage.Controls.
 func (s *Store) RegisterControls(ctx context.Context, p storage.RegisterControlsParams) error {
-	for i := range p.Controls {
-		if err := storage.ValidateControl(&p.Controls[i]); err != nil {
-			return fmt.Errorf("memory: register controls: %w", err)
-		}
+	if err := storage.ValidateControls(p.Controls); err != nil {
+		return fmt.Errorf("memory: register controls: %w", err)
 	}
 	if err := s.lock(ctx, "register controls"); err != nil {
 		return err

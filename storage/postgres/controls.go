@@ -20,10 +20,8 @@ func (s *Store) RegisterControls(ctx context.Context, p storage.RegisterControls
 	if err := s.check("register controls"); err != nil {
 		return err
 	}
-	for i := range p.Controls {
-		if err := storage.ValidateControl(&p.Controls[i]); err != nil {
-			return fmt.Errorf("postgres: register controls: %w", err)
-		}
+	if err := storage.ValidateControls(p.Controls); err != nil {
+		return fmt.Errorf("postgres: register controls: %w", err)
 	}
 	if len(p.Controls) == 0 {
 		return nil

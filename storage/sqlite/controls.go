@@ -22,10 +22,8 @@ var _ storage.Controls = (*Store)(nil)
 // write transaction; see storage.Controls.
 func (s *Store) RegisterControls(ctx context.Context, p storage.RegisterControlsParams) error {
 	const op = "register controls"
-	for i := range p.Controls {
-		if err := storage.ValidateControl(&p.Controls[i]); err != nil {
-			return fmt.Errorf("sqlite: %s: %w", op, err)
-		}
+	if err := storage.ValidateControls(p.Controls); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	if len(p.Controls) == 0 {
 		if s.isClosed() {
