@@ -22,8 +22,11 @@ func (e *Executor) dispatchLoop(stop <-chan struct{}) {
 		case <-e.wakeCh:
 		case <-timer.C():
 		}
-		next, err := e.dispatch()
+		// Before the round, not between it and the timer's reset: a store
+		// call there would widen the window in which a clock moved after
+		// the round computed its wait is missed (a fake clock's jump).
 		e.refreshPaused()
+		next, err := e.dispatch()
 		// Counted once the round's claims are made: a test waits for a
 		// round begun after some state to know the dispatcher looked at it
 		// (and maybe decided not to claim, which no store call shows).
