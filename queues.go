@@ -97,23 +97,26 @@ func (e *Executor) knownQueues() []string {
 func (e *Executor) registerQueue(name string) error {
 	ctx, cancel := e.storageCtx()
 	defer cancel()
-	err := e.store.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(),
-		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: name}}})
-	if err != nil {
+	if err := e.putQueues(ctx, []string{name}); err != nil {
 		return fmt.Errorf("durable: registering queue %q: %w", name, err)
 	}
 	return nil
+}
+
+// putQueues registers the queues named in the store's controls.
+func (e *Executor) putQueues(ctx context.Context, names []string) error {
+	cs := make([]storage.Control, len(names))
+	for i, n := range names {
+		cs[i] = storage.Control{Kind: storage.ControlQueue, Name: n}
+	}
+	return e.store.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(), Controls: cs})
 }
 
 // registerQueues registers the executor's queues in the store and reads
 // which are paused; Start calls it with e.mu held.
 func (e *Executor) registerQueues(ctx context.Context) error {
 	names := e.knownQueues()
-	cs := make([]storage.Control, len(names))
-	for i, n := range names {
-		cs[i] = storage.Control{Kind: storage.ControlQueue, Name: n}
-	}
-	if err := e.store.RegisterControls(ctx, storage.RegisterControlsParams{Now: e.now(), Controls: cs}); err != nil {
+	if err := e.putQueues(ctx, names); err != nil {
 		return fmt.Errorf("durable: start: registering queues %v: %w", names, err)
 	}
 	return e.readPaused(ctx)
