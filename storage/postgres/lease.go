@@ -42,16 +42,17 @@ func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]sto
 	held := make(map[storage.Lease]bool, len(p.Leases))
 	err := withRetry(ctx, func() error {
 		clear(held)
-		rows, err := s.pool.Query(ctx, s.q.heartbeat, args)
-		if err != nil {
+		batch := &pgx.Batch{}
+		batch.Queue(s.q.indexPlans)
+		batch.Queue(s.q.heartbeat, args).Query(func(rows pgx.Rows) error {
+			var l storage.Lease
+			_, err := pgx.ForEachRow(rows, []any{&l.ID, &l.Fence}, func() error {
+				held[l] = true
+				return nil
+			})
 			return err
-		}
-		var l storage.Lease
-		_, err = pgx.ForEachRow(rows, []any{&l.ID, &l.Fence}, func() error {
-			held[l] = true
-			return nil
 		})
-		return err
+		return s.pool.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
 		return nil, wrapErr("heartbeat", err)

@@ -77,18 +77,39 @@ func explainedPool(t *testing.T) (*pgxpool.Pool, *planLog) {
 // with statistics and plans made generic (as the store forces for the hot
 // statements): a generic plan of the claim once joined the picked rows to
 // the whole table, which made every claim cost O(table).
+//
+// It runs twice: on a table with statistics, and on a new table that has
+// none yet (autovacuum has not analyzed it), where the planner takes the
+// table for ten pages: there a generic plan of the claim once joined the
+// picked rows to a sequential scan of the table, which it kept until the
+// table was analyzed, minutes into a busy drain.
 func TestHotStatementPlans(t *testing.T) {
+	t.Run("Analyzed", func(t *testing.T) { testHotStatementPlans(t, true) })
+	t.Run("NeverAnalyzed", func(t *testing.T) { testHotStatementPlans(t, false) })
+}
+
+func testHotStatementPlans(t *testing.T, analyze bool) {
 	pool, log := explainedPool(t)
 	s, err := New(t.Context(), pool, Config{Schema: testSchema(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if !analyze {
+		if _, err := pool.Exec(t.Context(), "ALTER TABLE "+s.q.table+" SET (autovacuum_enabled = off)"); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	// A table with history: 5,000 completed rows, 500 ready, statistics.
-	const history, ready = 5000, 500
-	for i := 0; i < history+ready; i += 500 {
-		rows := make([]storage.Execution, 500)
+	// Analyzed: a table with history (5,000 completed rows, 500 ready)
+	// and statistics. Never analyzed: 100 ready rows on a few pages, the
+	// state in which a new store makes its first plans.
+	history, ready := 5000, 500
+	if !analyze {
+		history, ready = 0, 100
+	}
+	for i := 0; i < history+ready; i += 100 {
+		rows := make([]storage.Execution, 100)
 		for j := range rows {
 			rows[j] = storagetest.NewExecution(fmt.Sprintf("r%05d", i+j), "task")
 		}
@@ -97,8 +118,10 @@ func TestHotStatementPlans(t *testing.T) {
 	for range history / 500 {
 		drainOnce(t, s, 500)
 	}
-	if _, err := pool.Exec(t.Context(), "ANALYZE "+s.q.table); err != nil {
-		t.Fatal(err)
+	if analyze {
+		if _, err := pool.Exec(t.Context(), "ANALYZE "+s.q.table); err != nil {
+			t.Fatal(err)
+		}
 	}
 	log.take()
 
@@ -145,8 +168,14 @@ func TestHotStatementPlans(t *testing.T) {
 		}
 	}
 	for _, p := range plans {
-		if strings.Contains(p, "Seq Scan on executions") {
-			t.Errorf("a hot statement scans the whole table:\n%s", p)
+		for _, whole := range []string{"Seq Scan on executions", "Bitmap Heap Scan on executions"} {
+			if strings.Contains(p, whole) {
+				t.Errorf("a hot statement scans the whole table (%s):\n%s", whole, p)
+			}
+		}
+		// The claim updates the rows it picked by their TIDs.
+		if strings.Contains(p, "fence = t.fence + 1") && !strings.Contains(p, "Tid Scan on executions") {
+			t.Errorf("the claim does not update its rows by TID:\n%s", p)
 		}
 	}
 }

@@ -33,6 +33,7 @@ type queries struct {
 	get, getBySleepKey, listChildren                    string
 	claim, nextDue, heartbeat, release, recover, notify string
 	claimSettings, genericPlans, customPlans, rescue    string
+	indexPlans                                          string
 	deleteSettings, deleteTrees, deleteExpiredSettings  string
 	lead, leadGiveUp                                    string
 	// claimListed and nextDueListed are claim and next_due for a list of
@@ -82,7 +83,7 @@ func newQueries(schema string) (*queries, error) {
 		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists, "guard": &q.guard,
 		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
 		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
-		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans,
+		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans, "index_plans": &q.indexPlans,
 		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete_expired_settings": &q.deleteExpiredSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp,
 		"register_controls": &q.registerControls, "list_controls": &q.listControls,
 		"pause_control": &q.pauseControl, "advance_control": &q.advanceControl, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,

@@ -541,13 +541,25 @@ transaction, and sets for that transaction only:
     set_config('synchronous_commit', CASE current_setting('synchronous_commit') WHEN 'off' THEN 'local' ELSE current_setting('synchronous_commit') END, true),
     set_config('plan_cache_mode', 'force_generic_plan', true),
     set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
-    set_config('jit', 'off', true){{end}}
+    set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true){{end}}
 
 {{- /* generic_plans runs before the single-statement writes (insert_plain,
 complete_done) in the same implicit transaction: PostgreSQL otherwise
 plans them anew on every execution (a custom plan for each array size),
 which costs more than running them. */}}
-{{define "generic_plans"}}SELECT set_config('plan_cache_mode', 'force_generic_plan', true){{end}}
+{{define "generic_plans"}}SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+    set_config('enable_seqscan', 'off', true){{end}}
+
+{{- /* index_plans runs first in the store's transactions (runTx) and
+before the heartbeat: it forbids sequential scans of the table. A new
+table has no statistics until autovacuum analyzes it, minutes into a busy
+start, and until then the planner takes it for ten pages, on which a
+sequential scan (joined to the rows a statement works on) looks cheaper
+than an index or TID probe per row; a plan made then (kept by the
+connection, or chosen generic after five executions) made each call cost
+O(table) as the table grew. Every statement here finds its rows through an
+index or by TID. */}}
+{{define "index_plans"}}SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true){{end}}
 
 {{- /* custom_plans runs before List's and Count's statements, in their
 implicit transaction: they are planned for the values of their parameters

@@ -199,6 +199,7 @@ func (s *Store) runTx(ctx context.Context, prime func(*pgx.Batch), fn func(tx pg
 	batch := &pgx.Batch{}
 	batch.BeginTx(pgx.TxOptions{})
 	if prime != nil {
+		batch.Queue(s.q.indexPlans)
 		prime(batch)
 	}
 	br := s.pool.SendBatch(ctx, batch)
