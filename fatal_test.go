@@ -21,7 +21,12 @@ type fatalStore struct {
 	storage.Store
 	claim, complete, heartbeat atomic.Bool
 	failed                     atomic.Int64
+	// beatsLost makes every heartbeat fail with an error that is not
+	// fatal (it never reaches the store): leases lapse.
+	beatsLost atomic.Bool
 }
+
+var errTestBeatLost = errors.New("test: the heartbeat timed out")
 
 var errTestFatal = fmt.Errorf("test: the file is gone: %w", storage.ErrFatal)
 
@@ -50,6 +55,9 @@ func (s *fatalStore) Complete(ctx context.Context, p storage.CompleteParams) ([]
 func (s *fatalStore) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]storage.Lease, error) {
 	if s.fail(&s.heartbeat) {
 		return nil, errTestFatal
+	}
+	if s.beatsLost.Load() {
+		return nil, errTestBeatLost
 	}
 	return s.Store.Heartbeat(ctx, p)
 }
@@ -173,6 +181,50 @@ func TestFatalHeartbeatErrorStopsTheExecutor(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-blocked
+	s.heartbeat.Store(true)
+	waitStopped(t, ex)
+}
+
+// An executor whose heartbeats do not reach the store claims its own
+// execution again once the lease lapsed: the run of the old claim is
+// cancelled (lease lost) when the new claim is taken, and a fatal store
+// error then stops the executor at once. Before, the old run went on
+// unseen by the heartbeats and by the stop, which cancels the runs of the
+// claims held: the stop waited for it until StorageTimeout (a minute
+// here), and the run was never cancelled.
+func TestOwnTakeoverCancelsTheOldRun(t *testing.T) {
+	t.Parallel()
+	s, ex := newFatalExecutor(t, durable.Config{LeaseDuration: 100 * time.Millisecond, StorageTimeout: time.Minute, Concurrency: 2})
+	s.beatsLost.Store(true)
+	runs := make(chan context.Context, 2)
+	slow := durable.Must(durable.NewTask(ex, "slow", func(ctx context.Context, in int) (int, error) {
+		if info, _ := durable.Info(ctx); info.Fence <= 1 { // a third claim may come while the test ends
+			runs <- ctx
+		}
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}, durable.WithTimeout(time.Hour)))
+	ctx := context.Background()
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Enqueue(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	first, second := <-runs, <-runs
+	for i, c := range []context.Context{first, second} {
+		if info, _ := durable.Info(c); info.Fence != int64(i) {
+			t.Fatalf("run %d has fence %d, want %d (the first is started directly)", i+1, info.Fence, i)
+		}
+	}
+	select {
+	case <-first.Done():
+		if cause := context.Cause(first); !errors.Is(cause, durable.ErrLeaseLost) {
+			t.Fatalf("the old run was cancelled with %v, want ErrLeaseLost", cause)
+		}
+	default:
+		t.Fatal("the executor took its own execution over and its old run goes on")
+	}
 	s.heartbeat.Store(true)
 	waitStopped(t, ex)
 }

@@ -18,6 +18,8 @@ type held struct {
 	// abandoned is set when a hard shutdown gives the claim back: the
 	// run's eventual result must be discarded.
 	abandoned bool
+	// abandonCause is why (the cause its run is cancelled with).
+	abandonCause error
 	// finished is set when the execution ended elsewhere (cancelled, say)
 	// before its run started: it must not start.
 	finished bool
@@ -32,16 +34,40 @@ type heldSet struct {
 	m  map[string]*held
 }
 
+// put holds h. A claim of the same execution held already is one this
+// executor lost: its lease lapsed (a stall, a late heartbeat) and the claim
+// that brought h took the execution over from it. Its run is cancelled, as
+// when a heartbeat finds a lease lost: else it would go on unseen by the
+// heartbeats and by shutdown (which cancel what is held), its slot taken
+// until its function returns on its own. One not started never starts
+// (startable).
 func (s *heldSet) put(h *held) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.m[h.lease.ID]; old != nil && old.cancel != nil {
+		old.cancel(ErrLeaseLost)
+	}
 	s.m[h.lease.ID] = h
-	s.mu.Unlock()
 }
 
+// setCancel records the cancel function of h's run, when the run starts
+// on its worker. What happened to the claim since the run was handed to
+// the worker cancels it at once, as it would have cancelled a run already
+// going: the claim abandoned (a hard shutdown, a fatal store error), lost
+// (a heartbeat found its lease taken, or this executor claimed the
+// execution again), or its execution finished elsewhere (a cancel).
 func (s *heldSet) setCancel(h *held, c context.CancelCauseFunc) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	h.cancel = c
-	s.mu.Unlock()
+	switch {
+	case h.abandoned:
+		c(h.abandonCause)
+	case s.m[h.lease.ID] != h:
+		c(ErrLeaseLost)
+	case h.finished:
+		c(ErrCancelled)
+	}
 }
 
 // remove forgets h (if it is still the entry for its execution).
@@ -135,7 +161,7 @@ func (s *heldSet) abandonAll(cause error) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range s.m {
-		h.abandoned = true
+		h.abandoned, h.abandonCause = true, cause
 		if h.cancel != nil {
 			h.cancel(cause)
 		}

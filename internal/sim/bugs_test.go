@@ -18,6 +18,7 @@ func TestBugsAreCaught(t *testing.T) {
 		{"completion not guarded by the fence", Bugs{UnguardedComplete: true}, "stale claim was accepted"},
 		{"retry not counted", Bugs{UncountedRetry: true}, "retried 3 times, its policy allows 2"},
 		{"children listed out of order", Bugs{UnorderedChildren: true}, "the child at"},
+		{"child not cancelled with its parent", Bugs{UncancelledChildren: true}, "but its child"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 300; seed++ {

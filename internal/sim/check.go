@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/durable-go/durable"
@@ -182,6 +183,33 @@ func (s *sim) checkLiveClaims() {
 				return
 			}
 			holder[l.ID] = n
+		}
+	}
+}
+
+// checkRuns: a run whose function works holds its claim, or its context
+// is done. An executor that lost a claim (a heartbeat found its lease
+// taken, it claimed the execution again itself, its store failed) must
+// interrupt the run: else the run goes on unseen by the heartbeats and
+// shutdown, and its slot is taken until the function returns on its own.
+func (s *sim) checkRuns() {
+	for _, n := range s.nodes {
+		if !n.alive || s.violation != nil {
+			continue
+		}
+		var held []storage.Lease
+		for _, co := range n.runs {
+			if co.ctx == nil || co.finished || co.ctx.Err() != nil {
+				continue
+			}
+			if held == nil {
+				held = n.steps.Held()
+			}
+			if !slices.Contains(held, co.lease) {
+				s.fail("run %s on %s goes on without its claim (the executor holds %s), and its context is not done",
+					co.what, n, leasesString(held))
+				return
+			}
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 // runCo is one run in progress.
 type runCo struct {
 	n     *node
+	lease storage.Lease // the claim it runs under
 	what  string
 	dur   time.Duration
 	next  func() (struct{}, bool)
@@ -44,7 +45,7 @@ func (n *node) run(step func(), row storage.Execution) {
 		return
 	}
 	s := n.s
-	co := &runCo{n: n, dur: s.runDuration(),
+	co := &runCo{n: n, lease: storage.Lease{ID: row.ID, Fence: row.Fence}, dur: s.runDuration(),
 		what: fmt.Sprintf("%s(%s f%d a%d i%d)", short(row.ID), row.TaskID, row.Fence, row.Attempt, row.Iteration)}
 	co.next, co.stop = iter.Pull(func(yield func(struct{}) bool) {
 		co.yield = yield

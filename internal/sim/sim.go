@@ -153,6 +153,7 @@ func (s *sim) loop() {
 			return
 		}
 		s.wakeDone()
+		s.checkRuns()
 		s.checkStep()
 		if s.now.Sub(epoch) > faultWindow && s.allFinished() {
 			s.tracef("all %d executions finished", len(s.known))
@@ -229,8 +230,7 @@ func ctx() context.Context { return context.Background() }
 
 // newStore makes the store with the simulation's hooks.
 func (s *sim) newStore() *Store {
-	st := NewStore()
-	st.bugs = s.cfg.Bugs
+	st := newStore(s.cfg.Bugs)
 	st.h = storeHooks{
 		now:      func(time.Time) time.Time { return s.now },
 		fault:    s.storeFault,

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/durable-go/durable/internal/simhook"
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/memory"
 )
@@ -70,6 +71,11 @@ type Bugs struct {
 	// listing without its ORDER BY): a parent's output holds them out of
 	// order.
 	UnorderedChildren bool
+	// UncancelledChildren leaves the descendants of an execution that
+	// ended unsuccessfully (cancelled, failed) as they are, instead of
+	// cancelling them with it (a cancel without its cascade): a parent
+	// ends while its children go on.
+	UncancelledChildren bool
 }
 
 // fault is what becomes of one store call.
@@ -117,10 +123,26 @@ var errInjected = errors.New("sim: injected storage failure")
 
 // NewStore returns an empty simulated store without hooks: the memory
 // store with a write log and Crash, whose calls use their params' Now.
-func NewStore() *Store {
-	s := &Store{mem: memory.New()}
+func NewStore() *Store { return newStore(Bugs{}) }
+
+// newStore returns an empty simulated store with bugs switched on.
+func newStore(bugs Bugs) *Store {
+	s := &Store{bugs: bugs}
+	s.mem = s.newMemory()
 	s.mem.Subscribe(s.onEvent)
 	return s
+}
+
+// newMemory makes the memory store, with the bugs of the memory store
+// itself switched on.
+func (s *Store) newMemory() *memory.Store {
+	m := memory.New()
+	if s.bugs.UncancelledChildren {
+		if err := simhook.KeepDescendants(m); err != nil {
+			panic(err) // only a programming error: m is a *memory.Store
+		}
+	}
+	return m
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -193,7 +215,7 @@ func (s *Store) Crash() int {
 	defer s.mu.Unlock()
 	lost := len(s.log) - s.durable
 	s.log = s.log[:s.durable]
-	m := memory.New()
+	m := s.newMemory()
 	for _, f := range s.log {
 		f(m)
 	}

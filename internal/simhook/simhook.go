@@ -45,3 +45,10 @@ type Steps struct {
 // simulator calls step later, when its scheduler says; row is the claimed
 // row. Set by the root package.
 var Install func(executor any, seed uint64, run func(step func(), row storage.Execution)) (Steps, error)
+
+// KeepDescendants switches a deliberate bug on in a memory store (a
+// *memory.Store): an execution that ends unsuccessfully (cancelled,
+// failed, timed out) leaves its descendants as they are instead of
+// cancelling them. The simulator switches it on (sim.Bugs) only to show
+// that its invariants catch it. Set by storage/memory.
+var KeepDescendants func(store any) error

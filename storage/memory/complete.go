@@ -110,7 +110,7 @@ func (s *Store) enterWaiting(r *row, t *storage.Transition, from storage.Status,
 // and its parent's counters.
 func (s *Store) finish(r *row, now time.Time, ev *events) {
 	ev.finished = append(ev.finished, r.e.ID)
-	if r.e.Status != storage.StatusCompleted {
+	if r.e.Status != storage.StatusCompleted && !s.keepDescendants {
 		s.cancelDescendants(r, now, ev)
 	}
 	s.notifyParent(r, now, ev)

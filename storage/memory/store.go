@@ -47,6 +47,10 @@ type Store struct {
 	// batchIDs and batchKeys are scratch sets for duplicate checks within
 	// one batch; empty between calls.
 	batchIDs, batchKeys map[string]struct{}
+	// keepDescendants is a deliberate bug only the simulator switches on
+	// (simhook.go): an execution that ends unsuccessfully leaves its
+	// descendants as they are.
+	keepDescendants bool
 
 	subs storage.Subscribers
 }
