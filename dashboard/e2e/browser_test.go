@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -223,6 +224,23 @@ func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromed
 	b.checkConsole(t, what)
 }
 
+// navigate runs steps of which the last loads another page (a form's
+// submit button, a link) and waits until that page has loaded, so that
+// what follows reads the new page and not the one before it.
+func (b *browser) navigate(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, steps...)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if resp.Status != http.StatusOK {
+		t.Fatalf("%s: the page loaded answered %d %s", what, resp.Status, resp.StatusText)
+	}
+	b.checkConsole(t, what)
+}
+
 // get runs one action and returns its value.
 func get[T any](t *testing.T, b *browser, what string, a chromedp.Action[T]) T {
 	t.Helper()
@@ -333,8 +351,8 @@ func runBrowser(t *testing.T, storeName string, store storage.Store) {
 	// children are not).
 	b.do(t, "list", chromedp.Navigate(base+"/executions"), visible(`#list`))
 	b.shot(t, "list")
-	b.do(t, "filter failed", click(`input[name=status][value=failed]`), click(`input[name=top]`), click(`#apply`),
-		visible(`#list tbody tr[data-exec-id]`))
+	b.navigate(t, "filter failed", click(`input[name=status][value=failed]`), click(`input[name=top]`), click(`#apply`))
+	b.do(t, "filtered list", visible(`#list tbody tr[data-exec-id]`))
 	rows := eval[[]string](t, b, `Array.from(document.querySelectorAll("#list tbody tr[data-exec-id]"), r => r.dataset.execId)`)
 	if len(rows) != 1 || rows[0] != failed.ID() {
 		t.Fatalf("failed filter: rows %v, want the failed execution %s only", rows, failed.ID())
