@@ -88,17 +88,87 @@ func EncodeMetadata(m map[string]string) (*string, error) {
 }
 
 // DecodeMetadata reads what EncodeMetadata wrote; nil (SQL NULL) and ""
-// decode to nil.
+// decode to nil. It is called for every row a store reads, so the common
+// form (a flat object whose strings hold no escape) is parsed by hand,
+// without encoding/json's reflection; anything else goes through
+// encoding/json, whose result it is (FuzzDecodeMetadata).
 func DecodeMetadata(s *string) (map[string]string, error) {
 	if s == nil || *s == "" {
 		return nil, nil
 	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(*s), &m); err != nil {
-		return nil, fmt.Errorf("decode metadata: %w", err)
+	m, ok := decodePlainMetadata(*s)
+	if !ok {
+		m = nil
+		if err := json.Unmarshal([]byte(*s), &m); err != nil {
+			return nil, fmt.Errorf("decode metadata: %w", err)
+		}
 	}
 	if len(m) == 0 {
 		return nil, nil
 	}
 	return m, nil
+}
+
+// decodePlainMetadata parses s when it is a JSON object of strings with
+// no backslash, no control character and valid UTF-8 in them (what
+// EncodeMetadata writes for valid metadata, and MySQL's JSON column
+// returns with spaces added); ok is false for anything else.
+func decodePlainMetadata(s string) (m map[string]string, ok bool) {
+	i := skipSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(s, i+1)
+	m = make(map[string]string, 2)
+	if i < len(s) && s[i] == '}' {
+		return m, skipSpace(s, i+1) == len(s)
+	}
+	for {
+		var k, v string
+		if k, i, ok = plainString(s, i); !ok {
+			return nil, false
+		}
+		if i = skipSpace(s, i); i >= len(s) || s[i] != ':' {
+			return nil, false
+		}
+		if v, i, ok = plainString(s, skipSpace(s, i+1)); !ok {
+			return nil, false
+		}
+		m[k] = v
+		i = skipSpace(s, i)
+		switch {
+		case i < len(s) && s[i] == ',':
+			i = skipSpace(s, i+1)
+		case i < len(s) && s[i] == '}':
+			return m, skipSpace(s, i+1) == len(s)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainString reads the JSON string at s[i:] if it holds no backslash or
+// control character and is valid UTF-8, returning it and the index after
+// its closing quote.
+func plainString(s string, i int) (string, int, bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			v := s[i+1 : j]
+			return v, j + 1, utf8.ValidString(v)
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
 }

@@ -1,0 +1,81 @@
+package storage
+
+import (
+	"encoding/json"
+	"maps"
+	"testing"
+)
+
+// metadataSeeds are stored forms DecodeMetadata meets: EncodeMetadata's,
+// MySQL's JSON column's (spaces added), and some that only encoding/json
+// reads (escapes, non-ASCII written as \u escapes, invalid input).
+var metadataSeeds = []string{
+	`{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}`,
+	`{"a": "b", "c.d": "e f"}`,
+	`{}`, ` { } `, `null`, `{"a":"x\"y"}`, `{"a":"\u003cb\u003e"}`, `{"a":"é"}`,
+	`{"a":"b",}`, `{"a":"b"} x`, `{"a":1}`, `{"a":"b","a":"c"}`, `{"a":"` + "\xff" + `"}`,
+	`{"a":"` + "\t" + `"}`, `[]`, `{"a"`, `{"a":`, `{"a":"b"`,
+}
+
+// FuzzDecodeMetadata checks that DecodeMetadata's hand parser agrees with
+// encoding/json: what it accepts, encoding/json decodes to the same map,
+// and what encoding/json rejects, DecodeMetadata rejects too.
+func FuzzDecodeMetadata(f *testing.F) {
+	for _, s := range metadataSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want map[string]string
+		jsonErr := json.Unmarshal([]byte(s), &want)
+		if fast, ok := decodePlainMetadata(s); ok {
+			if jsonErr != nil {
+				t.Fatalf("%q: the hand parser read %v, encoding/json fails: %v", s, fast, jsonErr)
+			}
+			if !maps.Equal(fast, want) {
+				t.Fatalf("%q: the hand parser read %v, encoding/json %v", s, fast, want)
+			}
+		}
+		got, err := DecodeMetadata(&s)
+		if s == "" {
+			return
+		}
+		if (err != nil) != (jsonErr != nil) {
+			t.Fatalf("%q: DecodeMetadata error %v, encoding/json's %v", s, err, jsonErr)
+		}
+		if err == nil && len(want) > 0 && !maps.Equal(got, want) {
+			t.Fatalf("%q: DecodeMetadata read %v, encoding/json %v", s, got, want)
+		}
+	})
+}
+
+// TestMetadataRoundTrip checks that valid metadata, with characters
+// encoding/json escapes, comes back exactly, by either path.
+func TestMetadataRoundTrip(t *testing.T) {
+	for _, m := range []map[string]string{
+		{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "k=v"},
+		{"a": `quote " backslash \ tab ` + "\t" + ` <html> & é ` + "\u2028"},
+		{"empty": ""},
+	} {
+		if err := ValidateMetadata(m); err != nil {
+			t.Fatal(err)
+		}
+		s, err := EncodeMetadata(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeMetadata(s)
+		if err != nil || !maps.Equal(got, m) {
+			t.Fatalf("%v: stored as %s, read back %v, %v", m, *s, got, err)
+		}
+	}
+}
+
+func BenchmarkDecodeMetadata(b *testing.B) {
+	s := metadataSeeds[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeMetadata(&s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
