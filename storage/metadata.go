@@ -3,7 +3,9 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -79,12 +81,60 @@ func EncodeMetadata(m map[string]string) (*string, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
+	if s, ok := encodePlainMetadata(m); ok {
+		return &s, nil
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
 	s := string(b)
 	return &s, nil
+}
+
+// encodePlainMetadata writes m as encoding/json would when no key or
+// value needs an escape (see plainJSON); ok is false otherwise. An
+// enqueue with a trace context encodes one such map per row.
+func encodePlainMetadata(m map[string]string) (string, bool) {
+	var one [1]string
+	keys := one[:0]
+	size := 2
+	for k, v := range m {
+		if !plainJSON(k) || !plainJSON(v) {
+			return "", false
+		}
+		keys = append(keys, k)
+		size += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(k)
+		b.WriteString(`":"`)
+		b.WriteString(m[k])
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String(), true
+}
+
+// plainJSON reports whether encoding/json writes s between quotes as it
+// is: printable ASCII other than the quote, the backslash and the three
+// characters it escapes for HTML (<, > and &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeMetadata reads what EncodeMetadata wrote; nil (SQL NULL) and ""

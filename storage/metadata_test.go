@@ -70,6 +70,38 @@ func TestMetadataRoundTrip(t *testing.T) {
 	}
 }
 
+// FuzzEncodeMetadata checks that EncodeMetadata writes what
+// encoding/json writes, for maps of one or two entries.
+func FuzzEncodeMetadata(f *testing.F) {
+	f.Add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate", "k=v")
+	f.Add("a", `x"y`, "b", "<&>")
+	f.Add("a", "é\t", "", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		m := map[string]string{k1: v1}
+		if k2 != "" {
+			m[k2] = v2
+		}
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Skip()
+		}
+		got, err := EncodeMetadata(m)
+		if err != nil || *got != string(want) {
+			t.Fatalf("%v: EncodeMetadata wrote %v (%v), encoding/json %s", m, got, err, want)
+		}
+	})
+}
+
+func BenchmarkEncodeMetadata(b *testing.B) {
+	m := map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeMetadata(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkDecodeMetadata(b *testing.B) {
 	s := metadataSeeds[0]
 	b.ReportAllocs()
