@@ -78,51 +78,97 @@ func (i *Instrumentation) Hooks() durable.Hooks {
 		Claimed:      func(n int) { i.m.claimSize.Record(ctx, int64(n)) },
 		BatchWritten: func(n int) { i.m.completionSize.Record(ctx, int64(n)) },
 		AttemptFailed: func(o durable.Outcome) {
-			i.m.attemptFailed.Add(ctx, 1, i.sets.get(pairKey{o.TaskID, outcomeErrorType(o)}, func(k pairKey) []attribute.KeyValue {
-				return []attribute.KeyValue{attribute.String("durable.task", k.a), semconv.ErrorTypeKey.String(k.b)}
-			}))
+			i.m.attemptFailed.Add(ctx, 1, i.sets.get(setKey{setAttemptFailed, o.TaskID, outcomeErrorType(o)}).add...)
 		},
 		ExecutionFinished: func(o durable.Outcome) {
-			i.m.finished.Add(ctx, 1, i.sets.get(pairKey{o.TaskID, "status:" + string(o.Status)}, func(k pairKey) []attribute.KeyValue {
-				return []attribute.KeyValue{attribute.String("durable.task", k.a), attribute.String("durable.status", string(o.Status))}
-			}))
+			i.m.finished.Add(ctx, 1, i.sets.get(setKey{setFinished, o.TaskID, string(o.Status)}).add...)
 		},
 		LeaseTakenOver: func(t durable.Takeover) {
 			i.m.takenOver.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", t.TaskID)))
 		},
 		LeasesLost: func(n int) { i.m.leaseLost.Add(ctx, int64(n)) },
 		StorageCall: func(c durable.StorageCall) {
-			key := pairKey{"storage", c.Operation}
+			kind := setStorage
 			if c.Err != nil {
-				key.a = "storage error"
+				kind = setStorageError
 			}
-			i.m.storage.Record(ctx, c.Duration.Seconds(), i.sets.get(key, func(k pairKey) []attribute.KeyValue {
-				attrs := []attribute.KeyValue{semconv.DBOperationName(k.b)}
-				if k.a == "storage error" {
-					attrs = append(attrs, semconv.ErrorTypeKey.String("_OTHER"))
-				}
-				return attrs
-			}))
+			i.m.storage.Record(ctx, c.Duration.Seconds(), i.sets.get(setKey{kind: kind, a: c.Operation}).record...)
 		},
 	}
 }
 
-// pairKey names a cached attribute set by two strings.
-type pairKey struct{ a, b string }
+// measure is one attribute set as the option slices the instruments
+// take, made once: a measurement given them allocates nothing, where an
+// option passed one by one builds a slice that escapes, an allocation per
+// measurement.
+type measure struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func newMeasure(attrs ...attribute.KeyValue) measure {
+	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	return measure{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
+}
+
+// setKind says which attributes a setKey's strings are.
+type setKind uint8
+
+const (
+	setAttemptFailed setKind = iota // durable.task a, error.type b
+	setFinished                     // durable.task a, durable.status b
+	setStorage                      // db.operation.name a
+	setStorageError                 // db.operation.name a, error.type _OTHER
+)
+
+// setKey names a cached attribute set: its kind and up to two strings.
+type setKey struct {
+	kind setKind
+	a, b string
+}
+
+func (k setKey) attrs() []attribute.KeyValue {
+	switch k.kind {
+	case setAttemptFailed:
+		return []attribute.KeyValue{attribute.String("durable.task", k.a), semconv.ErrorTypeKey.String(k.b)}
+	case setFinished:
+		return []attribute.KeyValue{attribute.String("durable.task", k.a), attribute.String("durable.status", k.b)}
+	case setStorageError:
+		return []attribute.KeyValue{semconv.DBOperationName(k.a), semconv.ErrorTypeKey.String("_OTHER")}
+	default:
+		return []attribute.KeyValue{semconv.DBOperationName(k.a)}
+	}
+}
 
 // attrSets caches the measurement options of attribute sets that recur
 // (a task and a status, a store operation): building a set sorts and
 // copies its attributes, once per measurement otherwise. Its keys are
-// bounded as the metrics' labels are.
-type attrSets struct{ m sync.Map }
+// bounded as the metrics' labels are. A map under a read lock, not a
+// sync.Map: a sync.Map boxes each key looked up, an allocation per
+// measurement.
+type attrSets struct {
+	mu sync.RWMutex
+	m  map[setKey]measure
+}
 
-func (c *attrSets) get(k pairKey, attrs func(pairKey) []attribute.KeyValue) metric.MeasurementOption {
-	if v, ok := c.m.Load(k); ok {
-		return v.(metric.MeasurementOption)
+func (c *attrSets) get(k setKey) measure {
+	c.mu.RLock()
+	opt, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return opt
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(attrs(k)...))
-	v, _ := c.m.LoadOrStore(k, opt)
-	return v.(metric.MeasurementOption)
+	opt = newMeasure(k.attrs()...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[k]; ok {
+		return old
+	}
+	if c.m == nil {
+		c.m = make(map[setKey]measure)
+	}
+	c.m[k] = opt
+	return opt
 }
 
 func outcomeErrorType(o durable.Outcome) string {

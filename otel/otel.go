@@ -92,12 +92,13 @@ type Config struct {
 // Instrumentation makes the spans and records the metrics of executors.
 // One may serve several executors.
 type Instrumentation struct {
-	tracer trace.Tracer
-	meter  metric.Meter
-	prop   propagation.TextMapPropagator
-	m      instruments
-	tasks  sync.Map // task id to *taskAttributes
-	sets   attrSets
+	tracer  trace.Tracer
+	meter   metric.Meter
+	prop    propagation.TextMapPropagator
+	m       instruments
+	tasksMu sync.RWMutex
+	tasks   map[string]*taskAttributes // by task id (see attrSets)
+	sets    attrSets
 }
 
 // New returns the instrumentation, its instruments created on cfg's
@@ -163,34 +164,52 @@ func (i *Instrumentation) enqueue(ctx context.Context, call *durable.EnqueueCall
 		return err
 	}
 	for task, n := range perTask {
-		i.m.sent.Add(ctx, n, i.taskAttrs(task).destination)
+		i.m.sent.Add(ctx, n, i.taskAttrs(task).destination.add...)
 	}
 	return nil
 }
 
+// consumerSpan is the kind of a run's span.
+var consumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
+
 // taskAttributes are the attribute sets of one task's measurements, made
 // once per task.
 type taskAttributes struct {
-	destination, destinationError, task metric.MeasurementOption
+	destination, destinationError, task measure
 	// runSpan and enqueueSpan are the spans' names.
 	runSpan, enqueueSpan string
+	// runStart holds a run span's attributes that are the task's.
+	runStart trace.SpanStartOption
 }
 
 // taskAttrs returns task's attribute sets.
 func (i *Instrumentation) taskAttrs(task string) *taskAttributes {
-	if a, ok := i.tasks.Load(task); ok {
-		return a.(*taskAttributes)
+	i.tasksMu.RLock()
+	a, ok := i.tasks[task]
+	i.tasksMu.RUnlock()
+	if ok {
+		return a
 	}
 	dest := []attribute.KeyValue{systemDurable, semconv.MessagingDestinationName(task)}
-	a := &taskAttributes{
-		destination:      metric.WithAttributeSet(attribute.NewSet(dest...)),
-		destinationError: metric.WithAttributeSet(attribute.NewSet(append(dest, semconv.ErrorTypeKey.String("_OTHER"))...)),
-		task:             metric.WithAttributeSet(attribute.NewSet(attribute.String("durable.task", task))),
+	a = &taskAttributes{
+		destination:      newMeasure(dest...),
+		destinationError: newMeasure(append(dest, semconv.ErrorTypeKey.String("_OTHER"))...),
+		task:             newMeasure(attribute.String("durable.task", task)),
 		runSpan:          "run " + task,
 		enqueueSpan:      "enqueue " + task,
+		runStart: trace.WithAttributes(systemDurable, semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("run"), semconv.MessagingDestinationName(task)),
 	}
-	actual, _ := i.tasks.LoadOrStore(task, a)
-	return actual.(*taskAttributes)
+	i.tasksMu.Lock()
+	defer i.tasksMu.Unlock()
+	if old, ok := i.tasks[task]; ok {
+		return old
+	}
+	if i.tasks == nil {
+		i.tasks = make(map[string]*taskAttributes)
+	}
+	i.tasks[task] = a
+	return a
 }
 
 func (i *Instrumentation) run(ctx context.Context, next func(context.Context) error) error {
@@ -198,10 +217,8 @@ func (i *Instrumentation) run(ctx context.Context, next func(context.Context) er
 	parent := i.prop.Extract(ctx, propagation.MapCarrier(info.Metadata))
 	remote := trace.SpanContextFromContext(parent).IsValid()
 	attrs := i.taskAttrs(info.TaskID)
-	ctx, span := i.tracer.Start(parent, attrs.runSpan, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(systemDurable, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("run"),
-			semconv.MessagingDestinationName(info.TaskID), semconv.MessagingMessageID(info.ExecutionID),
-			attribute.Int("durable.attempt", info.Attempt)))
+	ctx, span := i.tracer.Start(parent, attrs.runSpan, consumerSpan, attrs.runStart,
+		trace.WithAttributes(semconv.MessagingMessageID(info.ExecutionID), attribute.Int("durable.attempt", info.Attempt)))
 	defer span.End()
 	if !remote {
 		// A new trace: the root package found no trace id in the metadata
@@ -209,25 +226,25 @@ func (i *Instrumentation) run(ctx context.Context, next func(context.Context) er
 		ctx = durable.WithLogger(ctx, durable.Logger(ctx).With("trace_id", span.SpanContext().TraceID().String()))
 	}
 
-	i.m.consumed.Add(ctx, 1, attrs.destination)
+	i.m.consumed.Add(ctx, 1, attrs.destination.add...)
 	if info.Attempt == 0 && !info.CreatedAt.IsZero() && !info.StartedAt.IsZero() {
-		i.m.queueWait.Record(ctx, max(info.StartedAt.Sub(info.CreatedAt).Seconds(), 0), attrs.task)
+		i.m.queueWait.Record(ctx, max(info.StartedAt.Sub(info.CreatedAt).Seconds(), 0), attrs.task.record...)
 	}
-	i.m.active.Add(ctx, 1, attrs.task)
+	i.m.active.Add(ctx, 1, attrs.task.add...)
 	start := time.Now()
 	err := next(ctx)
-	i.m.active.Add(ctx, -1, attrs.task)
+	i.m.active.Add(ctx, -1, attrs.task.add...)
 	outcome := attrs.destination
 	if err != nil {
 		if t := errorType(err); t == "_OTHER" {
 			outcome = attrs.destinationError
 		} else {
-			outcome = metric.WithAttributes(systemDurable, semconv.MessagingDestinationName(info.TaskID), semconv.ErrorTypeKey.String(t))
+			outcome = newMeasure(systemDurable, semconv.MessagingDestinationName(info.TaskID), semconv.ErrorTypeKey.String(t))
 		}
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
-	i.m.processDuration.Record(ctx, time.Since(start).Seconds(), outcome)
+	i.m.processDuration.Record(ctx, time.Since(start).Seconds(), outcome.record...)
 	return err
 }
 
