@@ -13,10 +13,10 @@ import (
 	"github.com/durable-go/durable/api"
 )
 
-// child makes an enqueue request into a Child of the executor's task;
-// prefix goes before the field names of its errors ("items[3].").
-func (h *Handler) child(req api.EnqueueRequest, prefix string) (durable.Child, error) {
-	fieldErr := func(field string, err error) error { return &api.FieldError{Field: prefix + field, Err: err} }
+// child makes an enqueue request into a Child of the executor's task; its
+// errors name the request's fields (see itemError for a batch's items).
+func (h *Handler) child(req api.EnqueueRequest) (durable.Child, error) {
+	fieldErr := func(field string, err error) error { return &api.FieldError{Field: field, Err: err} }
 	if req.Task == "" {
 		return durable.Child{}, fieldErr("task", fmt.Errorf("%w: task is required", api.ErrInvalidRequest))
 	}
@@ -26,10 +26,6 @@ func (h *Handler) child(req api.EnqueueRequest, prefix string) (durable.Child, e
 	}
 	opts, err := enqueueOptions(req)
 	if err != nil {
-		var fe *api.FieldError
-		if errors.As(err, &fe) {
-			fe.Field = prefix + fe.Field
-		}
 		return durable.Child{}, err
 	}
 	if info.Sleeping {
@@ -55,6 +51,17 @@ func (h *Handler) child(req api.EnqueueRequest, prefix string) (durable.Child, e
 		return c, fieldErr(field, err)
 	}
 	return c, err
+}
+
+// itemError names the fields of the i-th item of a batch in err, a
+// FieldError of its request: made only when an item fails, since a
+// batch's items are many.
+func itemError(i int, err error) error {
+	var fe *api.FieldError
+	if errors.As(err, &fe) {
+		fe.Field = fmt.Sprintf("items[%d].", i) + fe.Field
+	}
+	return err
 }
 
 // enqueueOptions makes a request's options into durable's, checking each

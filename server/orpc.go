@@ -129,7 +129,7 @@ func (h *Handler) orpcEnqueue(r *http.Request, raw json.RawMessage) (string, err
 				Multiplier: ro.DelayMultiplier, MaxDelayMs: ro.MaxDelayMs}
 		}
 	}
-	c, err := h.child(req, "")
+	c, err := h.child(req)
 	if err != nil {
 		return "", err
 	}

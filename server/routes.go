@@ -57,7 +57,7 @@ func (h *Handler) enqueue(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	c, err := h.child(req, "")
+	c, err := h.child(req)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -83,9 +83,9 @@ func (h *Handler) enqueueMany(w http.ResponseWriter, r *http.Request) {
 	}
 	children := make([]durable.Child, len(req.Items))
 	for i, it := range req.Items {
-		c, err := h.child(it, fmt.Sprintf("items[%d].", i))
+		c, err := h.child(it)
 		if err != nil {
-			h.fail(w, r, err)
+			h.fail(w, r, itemError(i, err))
 			return
 		}
 		children[i] = c
