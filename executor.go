@@ -75,6 +75,10 @@ type Executor struct {
 	// onWorker, when set, takes the runs runOnWorker would hand to a
 	// worker goroutine (the simulator's scheduler: simsteps.go).
 	onWorker func(*activeRun)
+	// onFatal, when set, takes the stop a fatal store error begins, which
+	// fatal would run on a goroutine of its own (the simulator's
+	// scheduler: simsteps.go).
+	onFatal func()
 }
 
 // New returns an executor on store. It validates cfg and subscribes to the
@@ -302,10 +306,22 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	if !e.beginShutdown() {
 		return e.Err()
 	}
-	e.dispatcher.Stop()    // claims nothing more
-	e.cleaner.Stop()       // deletes nothing more
-	e.sched.Stop()         // enqueues no more ticks
-	e.waitRuns(ctx)        // the runs return, or are cancelled once ctx is done
+	e.stopLoops()
+	e.waitRuns(ctx) // the runs return, or are cancelled once ctx is done
+	return e.endShutdown()
+}
+
+// stopLoops stops the loops that start work: the dispatcher claims
+// nothing more, the cleaner deletes nothing more, the scheduler enqueues
+// no more ticks.
+func (e *Executor) stopLoops() {
+	e.dispatcher.Stop()
+	e.cleaner.Stop()
+	e.sched.Stop()
+}
+
+// endShutdown ends a shutdown once the runs returned or were given up on.
+func (e *Executor) endShutdown() error {
 	e.leases.Stop()        // no more heartbeats
 	e.comp.Stop()          // every result produced is written
 	e.leases.giveBackAll() // the claims of the runs given up on go back
@@ -389,6 +405,10 @@ func (e *Executor) fatal(err error) bool {
 	if first {
 		e.log.Error("the store failed and cannot be used: stopping the executor", slog.Any("error", err))
 		e.held.abandonAll(err)
+		if e.onFatal != nil {
+			e.onFatal()
+			return true
+		}
 		go func() {
 			ctx, cancel := e.storageCtx()
 			defer cancel()

@@ -24,6 +24,13 @@ type fatalStore struct {
 	// beatsLost makes every heartbeat fail with an error that is not
 	// fatal (it never reaches the store): leases lapse.
 	beatsLost atomic.Bool
+	// holdClaim makes the next Claim wait, once it began, until release
+	// is closed (a claim in flight); claiming is closed when it waits.
+	holdClaim         atomic.Bool
+	claiming, release chan struct{}
+	// completeFailed is closed at the first Complete failed.
+	completeFailed chan struct{}
+	failOnce       sync.Once
 }
 
 var errTestBeatLost = errors.New("test: the heartbeat timed out")
@@ -42,11 +49,18 @@ func (s *fatalStore) Claim(ctx context.Context, p storage.ClaimParams) ([]storag
 	if s.fail(&s.claim) {
 		return nil, errTestFatal
 	}
+	if s.holdClaim.CompareAndSwap(true, false) {
+		close(s.claiming)
+		<-s.release
+	}
 	return s.Store.Claim(ctx, p)
 }
 
 func (s *fatalStore) Complete(ctx context.Context, p storage.CompleteParams) ([]storage.TransitionResult, error) {
 	if s.fail(&s.complete) {
+		if s.completeFailed != nil {
+			s.failOnce.Do(func() { close(s.completeFailed) })
+		}
 		return nil, errTestFatal
 	}
 	return s.Store.Complete(ctx, p)
@@ -227,6 +241,58 @@ func TestOwnTakeoverCancelsTheOldRun(t *testing.T) {
 	}
 	s.heartbeat.Store(true)
 	waitStopped(t, ex)
+}
+
+// A claim in flight when the store fails returns a row after the runs were
+// cancelled: its run is cancelled as it starts (the claim is given up, as
+// those held were), and the executor stops without waiting for it. Before,
+// the run started uncancelled and the stop waited for it until
+// StorageTimeout (a minute here).
+func TestFatalErrorGivesUpTheClaimInFlight(t *testing.T) {
+	t.Parallel()
+	s, ex := newFatalExecutor(t, durable.Config{StorageTimeout: time.Minute, Concurrency: 2})
+	s.claiming, s.release, s.completeFailed = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	runs := make(chan context.Context, 1)
+	slow := func(ctx context.Context, in int) (int, error) {
+		runs <- ctx
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	durable.Must(durable.NewTask(ex, "slow", slow))
+	stopping := make(chan (<-chan struct{}), 1)
+	quick := durable.Must(durable.NewTask(ex, "quick", func(ctx context.Context, in int) (int, error) {
+		stopping <- durable.ShuttingDown(ctx)
+		return 1, nil
+	}))
+	// The client enqueues without starting anything itself.
+	client, err := durable.New(s, durable.Config{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowByClient := durable.Must(durable.NewTask(client, "slow", slow))
+
+	ctx := context.Background()
+	if _, err := slowByClient.Enqueue(ctx, 1); err != nil { // due before the claim's time
+		t.Fatal(err)
+	}
+	s.holdClaim.Store(true)
+	if err := ex.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-s.claiming // the dispatcher's first claim is in flight
+	s.complete.Store(true)
+	if _, err := quick.Enqueue(ctx, 1); err != nil { // started here directly; its result's write fails
+		t.Fatal(err)
+	}
+	<-s.completeFailed
+	<-<-stopping     // the stop began: the runs held were cancelled
+	close(s.release) // the claim takes slow
+	run := <-runs
+	waitStopped(t, ex)
+	<-run.Done()
+	if cause := context.Cause(run); !errors.Is(cause, storage.ErrFatal) {
+		t.Fatalf("the run of the claim in flight was cancelled with %v, want the fatal store error", cause)
+	}
 }
 
 // A clean Shutdown closes Done and leaves Err nil.

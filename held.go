@@ -32,6 +32,10 @@ type held struct {
 type heldSet struct {
 	mu sync.Mutex
 	m  map[string]*held
+	// gaveUp is the cause abandonAll gave the claims up with (a fatal
+	// store error, a shutdown's deadline); a claim held after it is given
+	// up at once.
+	gaveUp error
 }
 
 // put holds h. A claim of the same execution held already is one this
@@ -40,12 +44,15 @@ type heldSet struct {
 // when a heartbeat finds a lease lost: else it would go on unseen by the
 // heartbeats and by shutdown (which cancel what is held), its slot taken
 // until its function returns on its own. One not started never starts
-// (startable).
+// (startable). Once abandonAll gave the claims up, h is given up too.
 func (s *heldSet) put(h *held) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.m[h.lease.ID]; old != nil && old.cancel != nil {
 		old.cancel(ErrLeaseLost)
+	}
+	if s.gaveUp != nil {
+		h.abandoned, h.abandonCause = true, s.gaveUp
 	}
 	s.m[h.lease.ID] = h
 }
@@ -156,10 +163,14 @@ func (s *heldSet) markSubmitted(h *held) {
 }
 
 // abandonAll marks every held claim abandoned, cancels the runs with
-// cause, and returns how many.
+// cause, and returns how many. The claims held from then on are abandoned
+// as they are held: those of a claim or a direct start in flight when the
+// store failed, whose runs would otherwise start uncancelled, and which
+// the executor's stop would wait for.
 func (s *heldSet) abandonAll(cause error) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gaveUp = cause
 	for _, h := range s.m {
 		h.abandoned, h.abandonCause = true, cause
 		if h.cancel != nil {

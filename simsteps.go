@@ -20,7 +20,7 @@ func init() { simhook.Install = installSim }
 
 // installSim prepares e, never started, for the simulator (see
 // simhook.Install).
-func installSim(x any, seed uint64, run func(step func(), row storage.Execution)) (simhook.Steps, error) {
+func installSim(x any, seed uint64, hooks simhook.Hooks) (simhook.Steps, error) {
 	e, ok := x.(*Executor)
 	if !ok || e == nil {
 		return simhook.Steps{}, errors.New("durable: simulation: not a *Executor")
@@ -32,7 +32,8 @@ func installSim(x any, seed uint64, run func(step func(), row storage.Execution)
 	}
 	e.ids = newIDGen(e.clock, [2]uint64{seed, seed ^ 0x9e3779b97f4a7c15})
 	e.rnd = rand.New(rand.NewPCG(seed^0x2545f4914f6cdd1d, seed))
-	e.onWorker = func(r *activeRun) { run(r.runOrContinue, *r.row) }
+	e.onWorker = func(r *activeRun) { hooks.Run(r.runOrContinue, *r.row) }
+	e.onFatal = hooks.Fatal
 	return simhook.Steps{
 		Begin:     e.simBegin,
 		Dispatch:  e.simDispatch,
@@ -43,7 +44,29 @@ func installSim(x any, seed uint64, run func(step func(), row storage.Execution)
 			slices.SortFunc(leases, func(a, b storage.Lease) int { return strings.Compare(a.ID, b.ID) })
 			return leases
 		},
+		BeginStop: e.simBeginStop,
+		Idle:      e.simIdle,
+		EndStop:   e.endShutdown,
 	}, nil
+}
+
+// simBeginStop is Shutdown's beginning, up to its wait for the runs.
+func (e *Executor) simBeginStop() bool {
+	if !e.beginShutdown() {
+		return false
+	}
+	e.stopLoops()
+	return true
+}
+
+// simIdle is what Shutdown's waitRuns waits for, without waiting.
+func (e *Executor) simIdle() bool {
+	select {
+	case <-e.capacity.idle():
+		return true
+	default:
+		return false
+	}
 }
 
 func (e *Executor) simBegin(ctx context.Context) error {
@@ -57,6 +80,7 @@ func (e *Executor) simBegin(ctx context.Context) error {
 func (e *Executor) simDispatch(limit int) (int, error) {
 	rows, err := e.claim(limit)
 	if err != nil {
+		e.fatal(err) // as dispatchLoop does
 		return 0, err
 	}
 	e.logTakeovers(rows)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/internal/simhook"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -30,8 +31,9 @@ func (s *sim) setUp() error {
 	}
 	c := &client{clk: &execClock{s: s}}
 	var err error
-	c.ex, c.tasks, _, err = s.newExecutor("client", "client", c.clk, 1, func(func(), storage.Execution) {
-		s.fail("the client was given a run")
+	c.ex, c.tasks, _, err = s.newExecutor("client", "client", c.clk, 1, simhook.Hooks{
+		Run:   func(func(), storage.Execution) { s.fail("the client was given a run") },
+		Fatal: func() { s.fail("the client met a fatal store error") },
 	})
 	if err != nil {
 		return err

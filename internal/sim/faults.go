@@ -20,12 +20,15 @@ type profile struct {
 	// an executor (its leases lapse), jumps of an executor's clock (within
 	// maxSkew) and of the shared time.
 	crashes, serverCrashes, stalls, skews, jumps int
+	// fatals: fatal store errors (an executor's next claim, heartbeat or
+	// completion fails with an error wrapping storage.ErrFatal: it stops).
+	fatals int
 }
 
 func (p profile) String() string {
 	return fmt.Sprintf("%d executors, completion batch %d; store faults %.2f, events dropped %.2f, late up to %s; "+
-		"%d executor crashes, %d server crashes, %d stalls, %d clock skews, %d time jumps",
-		p.nodes, p.batch, p.storeFaults, p.dropEvents, p.eventDelay, p.crashes, p.serverCrashes, p.stalls, p.skews, p.jumps)
+		"%d executor crashes, %d server crashes, %d stalls, %d clock skews, %d time jumps, %d fatal store errors",
+		p.nodes, p.batch, p.storeFaults, p.dropEvents, p.eventDelay, p.crashes, p.serverCrashes, p.stalls, p.skews, p.jumps, p.fatals)
 }
 
 // newProfile draws the seed's profile. A quarter of the seeds run without
@@ -44,6 +47,7 @@ func (s *sim) newProfile() profile {
 	p.stalls = s.rng.IntN(3)
 	p.skews = s.rng.IntN(3)
 	p.jumps = s.rng.IntN(2)
+	p.fatals = max(0, s.rng.IntN(4)-1) // 0 in half the seeds, else 1 or 2
 	return p
 }
 
@@ -64,7 +68,11 @@ func (s *sim) scheduleFaults() {
 		s.at(when(), nil, "fault: stall an executor", func() {
 			if n := s.pickAlive(); n != nil {
 				s.faults++
-				n.stalledUntil = s.now.Add(s.between(leaseDuration, 3*leaseDuration))
+				// A stall during a stall extends it (never shortens it: the
+				// steps put off until its end would run after the new end).
+				if until := s.now.Add(s.between(leaseDuration, 3*leaseDuration)); until.After(n.stalledUntil) {
+					n.stalledUntil = until
+				}
 				s.tracef("%s stalls until %s", n, n.stalledUntil.Sub(epoch))
 			}
 		})
@@ -75,6 +83,15 @@ func (s *sim) scheduleFaults() {
 				s.faults++
 				n.clk.skew = s.between(-maxSkew, maxSkew)
 				s.tracef("%s clock skew now %s", n, n.clk.skew)
+			}
+		})
+	}
+	for range p.fatals {
+		s.at(when(), nil, "fault: a fatal store error", func() {
+			if n := s.pickAlive(); n != nil && !n.stopping {
+				s.faults++
+				n.fatalNext = true
+				s.tracef("%s: its next claim, heartbeat or completion fails with a fatal error", n)
 			}
 		})
 	}

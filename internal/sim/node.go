@@ -2,11 +2,11 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/internal/simhook"
-	"github.com/durable-go/durable/storage"
 )
 
 // node is one executor process: its incarnations follow one another, each
@@ -24,7 +24,11 @@ type node struct {
 	// crashMidStep crashes the node right after the next store call one
 	// of its steps makes.
 	crashMidStep bool
-	concurrency  int
+	// fatalNext makes the next claim, heartbeat or completion of the node
+	// fail with a fatal store error; stopping is set once the stop that
+	// follows began (it claims nothing more).
+	fatalNext, stopping bool
+	concurrency         int
 
 	clk   *execClock
 	ex    *durable.Executor
@@ -52,7 +56,7 @@ func (s *sim) nodeOf(owner string) *node {
 
 // newExecutor makes an executor on the store with the workload's tasks,
 // prepared for the simulation.
-func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, run func(func(), storage.Execution)) (*durable.Executor, *tasks, simhook.Steps, error) {
+func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, hooks simhook.Hooks) (*durable.Executor, *tasks, simhook.Steps, error) {
 	s.store.owner = owner
 	ex, err := durable.New(s.store, durable.Config{
 		ExecutorID: id, Clock: clk, Logger: s.logger, Concurrency: concurrency, CompletionBatch: s.prof.batch,
@@ -66,7 +70,7 @@ func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, run
 	if err != nil {
 		return nil, nil, simhook.Steps{}, err
 	}
-	steps, err := simhook.Install(ex, s.rng.Uint64(), run)
+	steps, err := simhook.Install(ex, s.rng.Uint64(), hooks)
 	return ex, t, steps, err
 }
 
@@ -76,8 +80,9 @@ func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, run
 func (n *node) start() {
 	s := n.s
 	n.alive, n.stalledUntil, n.crashMidStep = true, time.Time{}, false
+	n.stopping, n.fatalNext = false, false
 	n.dispatchPending, n.flushPending, n.runs = false, false, nil
-	ex, t, steps, err := s.newExecutor(n.name, n.owner(), n.clk, n.concurrency, n.run)
+	ex, t, steps, err := s.newExecutor(n.name, n.owner(), n.clk, n.concurrency, simhook.Hooks{Run: n.run, Fatal: n.fatalStop})
 	if err != nil {
 		s.fail("making executor %s: %v", n, err)
 		return
@@ -118,13 +123,20 @@ func (s *sim) restart(n *node) {
 // poll is the dispatcher's fallback poll: a claim every PollInterval.
 func (n *node) poll() {
 	n.s.at(n.s.between(pollInterval*3/4, pollInterval*5/4), n, "poll", func() {
+		if n.stopping {
+			return
+		}
 		n.dispatch()
 		n.poll()
 	})
 }
 
 // dispatchSoon is the dispatcher woken (an event, a freed slot).
-func (n *node) dispatchSoon() { n.soon(&n.dispatchPending, 2*time.Millisecond, "dispatch", n.dispatch) }
+func (n *node) dispatchSoon() {
+	if !n.stopping {
+		n.soon(&n.dispatchPending, 2*time.Millisecond, "dispatch", n.dispatch)
+	}
+}
 
 // soon schedules step within d unless *pending says it is scheduled.
 func (n *node) soon(pending *bool, d time.Duration, what string, step func()) {
@@ -141,6 +153,9 @@ func (n *node) soon(pending *bool, d time.Duration, what string, step func()) {
 // dispatch claims a few rows (as many as one claim of the dispatcher
 // might: the simulation does not follow the pace of claim-ahead).
 func (n *node) dispatch() {
+	if n.stopping { // its dispatcher returned
+		return
+	}
 	limit := 1 + n.s.rng.IntN(3)
 	got, err := n.steps.Dispatch(limit)
 	if err != nil {
@@ -185,4 +200,59 @@ func (s *sim) runDuration() time.Duration {
 		return s.between(10*time.Millisecond, jobTimeout)
 	}
 	return s.between(0, 10*time.Millisecond)
+}
+
+// stopWaitSteps is how many of its steps a stopping executor may wait for
+// its runs: their contexts are done when the stop begins, and each returns
+// at its next step.
+const stopWaitSteps = 20
+
+// fatalStop takes the stop a fatal store error began (its runs are
+// cancelled already), as a step of the node right after the current one.
+func (n *node) fatalStop() {
+	s := n.s
+	s.tracef("%s: a fatal store error stops it", n)
+	s.at(0, n, "stop (fatal store error)", func() {
+		if !n.steps.BeginStop() {
+			return
+		}
+		n.stopping = true
+		n.waitStop(0)
+	})
+}
+
+// waitStop is the stop's wait for the runs, one look a step: once none is
+// in progress the stop ends and the node is down (it starts again later,
+// as after a crash: the store repaired). A stop that waits longer than
+// stopWaitSteps waits for a run nothing cancelled: it would wait until
+// its deadline.
+func (n *node) waitStop(looks int) {
+	s := n.s
+	if !n.steps.Idle() {
+		if looks == stopWaitSteps {
+			s.fail("%s stopping on a fatal store error still waits for its runs after %d steps: %s", n, looks, n.runsString())
+			return
+		}
+		s.at(time.Millisecond, n, "stop: wait for the runs", func() { n.waitStop(looks + 1) })
+		return
+	}
+	err := n.steps.EndStop()
+	s.tracef("%s stopped: %v", n, err)
+	s.kill(n)
+}
+
+// runsString lists the runs in progress, for a violation.
+func (n *node) runsString() string {
+	parts := make([]string, len(n.runs))
+	for i, co := range n.runs {
+		state := "working"
+		switch {
+		case co.ctx == nil:
+			state = "not started"
+		case co.ctx.Err() != nil:
+			state = "context done"
+		}
+		parts[i] = co.what + " " + state
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -249,6 +249,10 @@ func (s *sim) newStore() *Store {
 // (the client's enqueues, cancels and wakes fail too; its reads for the
 // checks do not go through faults).
 func (s *sim) storeFault(op string) fault {
+	if n := s.cur; n != nil && n.fatalNext && (op == "claim" || op == "heartbeat" || op == "complete") {
+		n.fatalNext = false
+		return faultFatal
+	}
 	if s.cfg.NoFaults || s.now.Sub(epoch) > faultWindow || !s.chance(s.prof.storeFaults) {
 		return faultNone
 	}

@@ -85,6 +85,7 @@ const (
 	faultNone   fault = iota
 	faultBefore       // fails before taking effect
 	faultAfter        // takes effect, then fails
+	faultFatal        // fails before taking effect, with an error wrapping storage.ErrFatal
 )
 
 // storeHooks are the simulation's hands on the store; each may be nil.
@@ -179,10 +180,15 @@ func (s *Store) do(op string, d durability, apply func(m *memory.Store) error, r
 	if s.h.fault != nil {
 		f = s.h.fault(op)
 	}
-	if f == faultBefore {
+	switch f {
+	case faultBefore:
 		s.tracef("store %s: fails before taking effect", op)
 		s.afterCall(op)
 		return fmt.Errorf("sim: %s: %w (before taking effect)", op, errInjected)
+	case faultFatal:
+		s.tracef("store %s: fails with a fatal error", op)
+		s.afterCall(op)
+		return fmt.Errorf("sim: %s: the database is damaged: %w", op, storage.ErrFatal)
 	}
 	err := apply(s.mem)
 	if err == nil && d != readOnly {

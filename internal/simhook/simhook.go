@@ -36,15 +36,43 @@ type Steps struct {
 	Flush func()
 	// Held lists the leases of the claims held, sorted by execution id.
 	Held func() []storage.Lease
+
+	// The steps of a stop (Shutdown's, and that of a fatal store error),
+	// in order: BeginStop, then EndStop once Idle. (A Shutdown whose
+	// deadline passes first cancels the runs still going; the simulator
+	// does not let it come to that.)
+
+	// BeginStop begins the stop: the executor takes no new work (Enqueue
+	// and Wake fail with ErrShutdown), no queued run starts, and nothing
+	// more is claimed. It reports false if a stop had begun.
+	BeginStop func() bool
+	// Idle reports whether no run is in progress any more: what a stop
+	// waits for.
+	Idle func() bool
+	// EndStop ends the stop: the heartbeats end, the completer writes
+	// what is queued, the claims given up on are given back, the
+	// subscription ends, Done is closed. It returns Err.
+	EndStop func() error
+}
+
+// Hooks are what the simulator takes from an executor instead of the
+// goroutines the executor would start.
+type Hooks struct {
+	// Run receives each run or continuation the executor would hand to a
+	// worker goroutine: the simulator calls step later, when its
+	// scheduler says; row is the claimed row.
+	Run func(step func(), row storage.Execution)
+	// Fatal is told that a store error wrapping storage.ErrFatal began the
+	// executor's stop (its runs are cancelled already): the executor
+	// would stop on a goroutine of its own; the simulator calls
+	// Steps.BeginStop and what follows instead.
+	Fatal func()
 }
 
 // Install prepares executor (a *durable.Executor that was never started)
 // for the simulator and returns its steps. seed replaces the executor's
-// random sources (execution ids, retry jitter). run receives each run or
-// continuation the executor would hand to a worker goroutine: the
-// simulator calls step later, when its scheduler says; row is the claimed
-// row. Set by the root package.
-var Install func(executor any, seed uint64, run func(step func(), row storage.Execution)) (Steps, error)
+// random sources (execution ids, retry jitter). Set by the root package.
+var Install func(executor any, seed uint64, hooks Hooks) (Steps, error)
 
 // KeepDescendants switches a deliberate bug on in a memory store (a
 // *memory.Store): an execution that ends unsuccessfully (cancelled,
