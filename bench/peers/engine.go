@@ -12,7 +12,7 @@ import (
 
 // engine runs the benchmark workloads on one peer engine.
 type engine interface {
-	// name is "river" or "dbos".
+	// name is "river", "dbos" or "goworkflows".
 	name() string
 	// version names the engine module and its version, e.g. "river v0.51.2".
 	version() string
@@ -50,6 +50,8 @@ func newEngine(name string) (engine, error) {
 		return riverEngine{}, nil
 	case engineDBOS:
 		return dbosEngine{}, nil
+	case engineGoWorkflows:
+		return gowfEngine{}, nil
 	}
 	return nil, fmt.Errorf("unknown engine %q", name)
 }

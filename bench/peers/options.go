@@ -7,14 +7,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Engine, workload and store names accepted on the command line.
 const (
-	engineRiver = "river"
-	engineDBOS  = "dbos"
+	engineRiver       = "river"
+	engineDBOS        = "dbos"
+	engineGoWorkflows = "goworkflows"
 
 	workloadThroughput = "throughput"
 	workloadLatency    = "latency"
@@ -24,10 +26,23 @@ const (
 
 	storeSQLite   = "sqlite"
 	storePostgres = "postgres"
+	storeMySQL    = "mysql"
 )
 
 // defaultDSN is the PostgreSQL server used when --dsn is not given.
 const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// defaultMySQLDSN is the MySQL server used when --dsn is not given with
+// --store mysql (a go-sql-driver/mysql DSN; its database is only where the
+// benchmark connects to create each run's own database).
+const defaultMySQLDSN = "root@tcp(127.0.0.1:3306)/test"
+
+// engineStores lists the stores each engine runs on.
+var engineStores = map[string][]string{
+	engineRiver:       {storeSQLite, storePostgres},
+	engineDBOS:        {storeSQLite, storePostgres},
+	engineGoWorkflows: {storeMySQL},
+}
 
 // allWorkloads is the order in which --workload all runs the workloads.
 var allWorkloads = []string{workloadThroughput, workloadLatency, workloadFanout, workloadRecovery}
@@ -71,10 +86,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var o options
 	var workload string
-	fs.StringVar(&o.engine, "engine", "", "peer engine: river or dbos (required)")
+	fs.StringVar(&o.engine, "engine", "", "peer engine: river, dbos or goworkflows (required)")
 	fs.StringVar(&workload, "workload", workloadAll, "throughput, latency, fanout, recovery or all")
-	fs.StringVar(&o.store, "store", storeSQLite, "sqlite or postgres")
-	fs.StringVar(&o.dsn, "dsn", "", "PostgreSQL URL (default "+defaultDSN+")")
+	fs.StringVar(&o.store, "store", "", "sqlite or postgres (river, dbos; default sqlite), mysql (goworkflows, the default for it)")
+	fs.StringVar(&o.dsn, "dsn", "", "PostgreSQL URL (default "+defaultDSN+") or MySQL DSN (default "+defaultMySQLDSN+")")
 	fs.StringVar(&o.path, "path", "", "SQLite database file to create for each run (must not exist; default: a temp dir)")
 	fs.IntVar(&o.n, "n", 0, "workload size: jobs (throughput 20000, recovery 2000), rounds (latency 300), children (fanout 1000)")
 	fs.IntVar(&o.concurrency, "concurrency", 100, "worker concurrency")
@@ -82,8 +97,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per run per line")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on one run of one workload")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: go run . --engine river|dbos [--workload throughput|latency|fanout|recovery|all]")
-		fmt.Fprintln(fs.Output(), "                [--store sqlite|postgres] [--dsn URL] [--path FILE] [--n N] [--concurrency C] [--runs K] [--json]")
+		fmt.Fprintln(fs.Output(), "usage: go run . --engine river|dbos|goworkflows [--workload throughput|latency|fanout|recovery|all]")
+		fmt.Fprintln(fs.Output(), "                [--store sqlite|postgres|mysql] [--dsn URL] [--path FILE] [--n N] [--concurrency C] [--runs K] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -119,12 +134,18 @@ func parseWorkloads(w string) ([]string, error) {
 // validate checks the flags that parseOptions cannot check one by one and
 // fills in the PostgreSQL default DSN.
 func (o *options) validate() error {
-	switch o.engine {
-	case engineRiver, engineDBOS:
-	case "":
-		return errors.New("--engine is required: river or dbos")
-	default:
-		return fmt.Errorf("--engine %q: want river or dbos", o.engine)
+	stores, ok := engineStores[o.engine]
+	switch {
+	case o.engine == "":
+		return errors.New("--engine is required: river, dbos or goworkflows")
+	case !ok:
+		return fmt.Errorf("--engine %q: want river, dbos or goworkflows", o.engine)
+	}
+	if o.store == "" {
+		o.store = stores[0]
+	}
+	if !slices.Contains(stores, o.store) {
+		return fmt.Errorf("--store %q: %s runs on %s", o.store, o.engine, strings.Join(stores, " or "))
 	}
 	switch o.store {
 	case storeSQLite:
@@ -138,8 +159,16 @@ func (o *options) validate() error {
 		if o.dsn == "" {
 			o.dsn = defaultDSN
 		}
-	default:
-		return fmt.Errorf("--store %q: want sqlite or postgres", o.store)
+	case storeMySQL:
+		if o.path != "" {
+			return errors.New("--path applies to --store sqlite only")
+		}
+		if o.dsn == "" {
+			o.dsn = defaultMySQLDSN
+		}
+		if _, err := parseMySQLDSN(o.dsn); err != nil {
+			return err
+		}
 	}
 	if o.path != "" {
 		abs, err := filepath.Abs(o.path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -49,6 +50,65 @@ func storeArgs(t *testing.T, store, engine string) []string {
 		return []string{"--store", storePostgres, "--dsn", dsn}
 	}
 	return []string{"--store", storeSQLite, "--path", filepath.Join(t.TempDir(), engine+".db")}
+}
+
+// mysqlArgs returns the store flags for MySQL from DURABLE_TEST_MYSQL_DSN,
+// or skips saying how to run the test.
+func mysqlArgs(t *testing.T) []string {
+	t.Helper()
+	dsn := os.Getenv("DURABLE_TEST_MYSQL_DSN")
+	if dsn == "" {
+		t.Skip("go-workflows runs on MySQL/MariaDB only: set DURABLE_TEST_MYSQL_DSN (e.g. root@tcp(127.0.0.1:3306)/test)")
+	}
+	return []string{"--store", storeMySQL, "--dsn", dsn}
+}
+
+// TestGoWorkflowsSmoke runs every workload on go-workflows, small, and checks
+// each reports its metrics, and that no run's database is left behind.
+func TestGoWorkflowsSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the recovery workload starts worker processes")
+	}
+	store := mysqlArgs(t)
+	for _, c := range []struct {
+		workload string
+		n        string
+		check    func(Metrics) bool
+	}{
+		{workloadThroughput, "200", func(m Metrics) bool { return m.EnqueueRate != nil && m.DrainRate != nil && *m.DrainRate > 0 }},
+		{workloadLatency, "5", func(m Metrics) bool { return m.LatencyMs != nil && m.PickupMs != nil }},
+		{workloadFanout, "50", func(m Metrics) bool { return m.FanoutMs != nil }},
+		{workloadRecovery, "100", func(m Metrics) bool {
+			return m.RecoveryMs != nil && m.JobsLost != nil && *m.JobsLost == 0 && m.JobsExecutedTwice != nil
+		}},
+	} {
+		t.Run(c.workload, func(t *testing.T) {
+			args := append([]string{"--engine", engineGoWorkflows, "--workload", c.workload, "--n", c.n, "--concurrency", "20", "--timeout", "2m"}, store...)
+			rs := runJSON(t, args...)
+			if len(rs) != 1 {
+				t.Fatalf("got %d result lines, want 1", len(rs))
+			}
+			r := rs[0]
+			if r.Engine != engineGoWorkflows || r.Store != storeMySQL || !r.Supported || r.Version == "" || len(r.Settings) == 0 {
+				t.Errorf("unexpected header: %+v", r)
+			}
+			if !c.check(r.Metrics) {
+				t.Errorf("missing or wrong metrics: %+v (note %q)", r.Metrics, r.Note)
+			}
+		})
+	}
+	db, err := openMySQLDatabase(context.Background(), store[3], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var left int
+	if err := db.QueryRow("SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'peers\\_goworkflows\\_%'").Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d peers_goworkflows_* databases left behind", left)
+	}
 }
 
 func TestThroughputSmoke(t *testing.T) {
@@ -132,6 +192,11 @@ func TestBadFlags(t *testing.T) {
 		{"--engine", "temporal"},
 		{"--engine", "river", "--workload", "sprint"},
 		{"--engine", "river", "--store", "mysql"},
+		{"--engine", "goworkflows", "--store", "postgres"},
+		{"--engine", "goworkflows", "--dsn", "root@unix(/tmp/x.sock)/test"},
+		{"--engine", "goworkflows", "--dsn", "root@tcp(127.0.0.1:3306)/"},
+		{"--engine", "goworkflows", "--dsn", "not a dsn"},
+		{"--engine", "goworkflows", "--path", "x.db"},
 		{"--engine", "river", "--concurrency", "0"},
 		{"--engine", "river", "--runs", "0"},
 		{"--engine", "river", "--n", "-1"},

@@ -24,13 +24,14 @@ const pgPoolMaxConns = 20
 // another connection (another process in the recovery workload) before failing.
 const sqliteBusyTimeoutMs = 10000
 
-// runStore is the fresh database of one run: a new SQLite file, or a new
-// PostgreSQL schema in the database named by dsn.
+// runStore is the fresh database of one run: a new SQLite file, a new
+// PostgreSQL schema in the database named by dsn, or a new MySQL database on
+// the server named by dsn.
 type runStore struct {
-	kind   string // storeSQLite or storePostgres
+	kind   string // storeSQLite, storePostgres or storeMySQL
 	path   string // SQLite database file
-	dsn    string // PostgreSQL URL
-	schema string // PostgreSQL schema of this run; the engine creates it
+	dsn    string // PostgreSQL URL or MySQL DSN
+	schema string // PostgreSQL schema or MySQL database of this run; the engine creates it
 	tmpDir string // temp dir holding path, removed on close; empty for --path
 }
 
@@ -49,7 +50,7 @@ func newRunStore(o options, engine string) (*runStore, error) {
 			return nil, fmt.Errorf("create temp dir for the SQLite store: %w", err)
 		}
 		s.tmpDir, s.path = dir, filepath.Join(dir, engine+".db")
-	case storePostgres:
+	case storePostgres, storeMySQL:
 		suffix, err := randomSuffix()
 		if err != nil {
 			return nil, err
@@ -85,6 +86,8 @@ func (s *runStore) close(ctx context.Context) error {
 		return errors.Join(errs...)
 	case storePostgres:
 		return s.dropSchema(ctx)
+	case storeMySQL:
+		return s.dropMySQLDatabase(ctx)
 	}
 	return nil
 }

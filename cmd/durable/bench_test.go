@@ -201,3 +201,31 @@ func mustReadRuns(t *testing.T, in string) []peerRun {
 	}
 	return runs
 }
+
+// TestBenchTableMySQL checks the MySQL table: durable on MySQL beside
+// durable on PostgreSQL and go-workflows, MySQL over PostgreSQL, and durable
+// against go-workflows.
+func TestBenchTableMySQL(t *testing.T) {
+	t.Parallel()
+	in := `{"engine":"durable","workload":"throughput","store":"mysql","drain_rate":1000}
+{"engine":"durable","workload":"throughput","store":"postgres","drain_rate":4000}
+{"engine":"goworkflows","workload":"throughput","store":"mysql","drain_rate":100}
+{"engine":"durable","workload":"fanout","store":"mysql","fanout_ms":300}
+{"engine":"goworkflows","workload":"fanout","store":"mysql","fanout_ms":6000}
+`
+	var out bytes.Buffer
+	printComparison(&out, mustReadRuns(t, in))
+	lines := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && (f[0] == "drain" || f[0] == "fanout") && strings.Contains(line, "x") {
+			lines[f[0]] = line
+		}
+	}
+	if got := strings.Fields(lines["drain"]); len(got) != 7 || got[5] != "0.25" || got[6] != "10.0x" {
+		t.Errorf("drain row %q, want mysql/pg 0.25 and 10.0x:\n%s", lines["drain"], out.String())
+	}
+	if got := strings.Fields(lines["fanout"]); len(got) != 6 || got[5] != "20.0x" {
+		t.Errorf("fanout row %q, want 20.0x and no mysql/pg:\n%s", lines["fanout"], out.String())
+	}
+}

@@ -10,13 +10,15 @@ import (
 )
 
 // runBenchTable is `durable bench-table`: it reads the JSON lines of
-// `durable bench --json` and of bench/peers (River, DBOS) from stdin and
-// prints one table, workload x store x engine, with the median of each
-// figure and durable's ratio to River.
+// `durable bench --json` and of bench/peers (River, DBOS, go-workflows) from
+// stdin and prints one table, workload x store x engine, with the median of
+// each figure and durable's ratio to River, then, when there are MySQL
+// runs, the MySQL table (durable on MySQL and PostgreSQL, go-workflows).
 func runBenchTable(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCLI("bench-table", "< results.jsonl", "Reads the JSON lines of `durable bench --json` and of bench/peers (River, DBOS)\n"+
-		"on standard input and prints one table, workload x store x engine, with the\n"+
-		"median of each figure and durable's ratio to River.", stdout, stderr)
+	c := newCLI("bench-table", "< results.jsonl", "Reads the JSON lines of `durable bench --json` and of bench/peers (River, DBOS,\n"+
+		"go-workflows) on standard input and prints one table, workload x store x engine,\n"+
+		"with the median of each figure and durable's ratio to River; then, when there\n"+
+		"are MySQL runs, durable on MySQL beside durable on PostgreSQL and go-workflows.", stdout, stderr)
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
@@ -118,6 +120,47 @@ func printComparison(w io.Writer, runs []peerRun) {
 			}
 			fmt.Fprintf(w, "%-9s %-15s %12s %12s %12s %10s\n", store, fig.label, vals[0], vals[1], vals[2], ratio(fig.key, meds[0], meds[1]))
 		}
+	}
+	printMySQLComparison(w, runs)
+}
+
+// mysqlColumns are the columns of the MySQL table: durable on MySQL and on
+// PostgreSQL (same run), and go-workflows on MySQL (bench/peers).
+var mysqlColumns = []struct{ engine, store, header string }{
+	{"durable", "mysql", "durable-mysql"},
+	{"durable", "postgres", "durable-pg"},
+	{"goworkflows", "mysql", "gowf-mysql"},
+}
+
+// printMySQLComparison prints, when runs hold durable's MySQL store or
+// go-workflows, the medians of durable on MySQL, durable on PostgreSQL and
+// go-workflows on MySQL, durable MySQL's ratio to PostgreSQL (the rate or
+// the time of MySQL over PostgreSQL's) and how many times better durable on
+// MySQL is than go-workflows.
+func printMySQLComparison(w io.Writer, runs []peerRun) {
+	if !slices.ContainsFunc(runs, func(r peerRun) bool { return r.Store == "mysql" }) {
+		return
+	}
+	fmt.Fprintf(w, "\n%-15s %14s %14s %14s %9s %9s\n", "figure", mysqlColumns[0].header, mysqlColumns[1].header, mysqlColumns[2].header, "mysql/pg", "vs gowf")
+	for _, fig := range tableFigures {
+		vals := make([]string, len(mysqlColumns))
+		meds := make([]float64, len(mysqlColumns))
+		found := false
+		for i, c := range mysqlColumns {
+			m, ok := medianOf(runs, c.engine, fig.workload, c.store, fig.key)
+			vals[i], meds[i] = "-", m
+			if ok {
+				vals[i], found = num(m), true
+			}
+		}
+		if !found {
+			continue
+		}
+		mysqlPG := ""
+		if meds[0] != 0 && meds[1] != 0 && !strings.HasPrefix(fig.key, "jobs_") {
+			mysqlPG = fmt.Sprintf("%.2f", meds[0]/meds[1])
+		}
+		fmt.Fprintf(w, "%-15s %14s %14s %14s %9s %9s\n", fig.label, vals[0], vals[1], vals[2], mysqlPG, ratio(fig.key, meds[0], meds[2]))
 	}
 }
 
