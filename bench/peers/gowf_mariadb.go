@@ -8,9 +8,13 @@ package main
 // 1064 to `OF i`); here the join is an EXISTS subquery on pending_events and
 // the clause `FOR UPDATE SKIP LOCKED`: the same instance is picked, and, as
 // with `OF i`, only the instances row is locked (the rows a subquery of a
-// locking read reads are not locked). A plain `FOR UPDATE SKIP LOCKED` on the
-// join also locked pending_events rows and made completions deadlock.
-// Everything else is the backend's own code.
+// locking read reads are not locked). The statement runs with MariaDB's
+// exists_to_in off, so that the subquery is a lookup per candidate instance
+// (of the pending_events index) and the scan stops at the first match, as the
+// join's does; with it on, MariaDB materialized the whole pending_events
+// index for every claim, and a backlog of 20,000 drained at about 10/s. A
+// plain `FOR UPDATE SKIP LOCKED` on the join also locked pending_events rows
+// and made completions deadlock. Everything else is the backend's own code.
 
 import (
 	"context"
@@ -63,7 +67,7 @@ func (b *mariaDBClaim) GetWorkflowTask(ctx context.Context, queues []workflow.Qu
 	// Lock next workflow task by finding an unlocked instance with new events to process.
 	row := tx.QueryRowContext(
 		ctx,
-		fmt.Sprintf(`SELECT i.id, i.queue, i.instance_id, i.execution_id, i.parent_instance_id, i.parent_execution_id, i.parent_schedule_event_id, i.metadata, i.sticky_until
+		fmt.Sprintf(`SET STATEMENT optimizer_switch='exists_to_in=off' FOR SELECT i.id, i.queue, i.instance_id, i.execution_id, i.parent_instance_id, i.parent_execution_id, i.parent_schedule_event_id, i.metadata, i.sticky_until
 			FROM instances i
 			WHERE
 				state = ? AND i.completed_at IS NULL
