@@ -26,6 +26,9 @@ func (s *sim) setUp() error {
 	for i := range s.prof.nodes {
 		n := &node{s: s, index: i, name: fmt.Sprintf("ex%d", i), concurrency: 1 + s.rng.IntN(3)}
 		n.clk = &execClock{s: s, n: n}
+		if s.prof.executorClocks { // the clock of the executor's machine, off from the start
+			n.clk.skew = s.between(-s.maxSkew(), s.maxSkew())
+		}
 		s.nodes = append(s.nodes, n)
 		n.start()
 	}

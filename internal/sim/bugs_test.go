@@ -19,6 +19,7 @@ func TestBugsAreCaught(t *testing.T) {
 		{"retry not counted", Bugs{UncountedRetry: true}, "retried 3 times, its policy allows 2"},
 		{"children listed out of order", Bugs{UnorderedChildren: true}, "the child at"},
 		{"child not cancelled with its parent", Bugs{UncancelledChildren: true}, "but its child"},
+		{"heartbeat extends a lease too little", Bugs{ShortHeartbeat: true}, "before it lapsed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 300; seed++ {

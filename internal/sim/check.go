@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
@@ -31,6 +32,15 @@ type ledger struct {
 	// retries counts the retries written per execution and loop
 	// iteration (a loop's retry policy applies to each iteration).
 	retries map[iteration]int
+	// renewals holds, per claim, when (in simulated time) its lease was
+	// taken or extended, and the index of that write in the store's log
+	// (a server crash forgets the writes past what it keeps);
+	// recoveredClaims the claims a Recover gave up.
+	renewals        map[storage.Lease][]renewal
+	recoveredClaims map[storage.Lease]bool
+	// takeovers counts the takeovers of lapsed leases, earlyTakeovers
+	// those before the lease lapsed by the simulated time.
+	takeovers, earlyTakeovers int
 	// final holds the terminal rows seen, as first seen.
 	final  map[string]storage.Execution
 	faults int
@@ -51,6 +61,15 @@ func (l *ledger) init() {
 	l.ran = map[storage.Lease]bool{}
 	l.retries = map[iteration]int{}
 	l.final = map[string]storage.Execution{}
+	l.renewals = map[storage.Lease][]renewal{}
+	l.recoveredClaims = map[storage.Lease]bool{}
+}
+
+// renewal is one write of a lease: at (simulated time), the index of the
+// write in the store's log.
+type renewal struct {
+	at  time.Time
+	log int
 }
 
 func (s *sim) inserted(rows []storage.Execution) {
@@ -63,8 +82,8 @@ func (s *sim) inserted(rows []storage.Execution) {
 }
 
 // handed checks that no fencing token is handed out twice for one
-// execution.
-func (s *sim) handed(id string, fence int64, executor string) {
+// execution, and that a takeover took a lease that lapsed.
+func (s *sim) handed(id string, fence int64, executor string, takeover bool) {
 	k := storage.Lease{ID: id, Fence: fence}
 	if prev, ok := s.handedTo[k]; ok {
 		s.fail("fencing token %d of execution %s handed out twice: to %s, then to %s", fence, short(id), prev, executor)
@@ -73,6 +92,59 @@ func (s *sim) handed(id string, fence int64, executor string) {
 	s.handedTo[k] = executor
 	if fence > s.latest[id] {
 		s.latest[id] = fence
+	}
+	if takeover {
+		s.checkTakeover(storage.Lease{ID: id, Fence: fence - 1}, executor)
+	}
+	s.renewals[k] = append(s.renewals[k], renewal{at: s.now, log: len(s.store.log)})
+}
+
+// checkTakeover: a lease is taken over once it lapsed, by the simulated
+// time, or earlier by no more than the executors' clocks may disagree
+// when the store takes their time (nothing when it judges by its own
+// clock). A lease given up by a Recover may be taken at once.
+func (s *sim) checkTakeover(prev storage.Lease, by string) {
+	s.takeovers++
+	rs := s.renewals[prev]
+	if len(rs) == 0 || s.recoveredClaims[prev] {
+		return
+	}
+	early := rs[len(rs)-1].at.Add(leaseDuration).Sub(s.now)
+	if early <= 0 {
+		return
+	}
+	s.earlyTakeovers++
+	var allowed time.Duration
+	if s.prof.executorClocks {
+		allowed = 2 * s.maxSkew()
+	}
+	if early > allowed {
+		s.fail("the lease of %s:f%d was taken over by %s %s before it lapsed (last renewed at %s; the clocks may disagree by %s)",
+			short(prev.ID), prev.Fence, by, early, rs[len(rs)-1].at.Sub(epoch), allowed)
+	}
+}
+
+// renewed records the leases a heartbeat extended.
+func (s *sim) renewed(leases []storage.Lease) {
+	for _, l := range leases {
+		s.renewals[l] = append(s.renewals[l], renewal{at: s.now, log: len(s.store.log)})
+	}
+}
+
+// recovered records the claims of executor a Recover gave up.
+func (s *sim) recovered(executor string) {
+	for l, to := range s.handedTo {
+		if to == executor {
+			s.recoveredClaims[l] = true
+		}
+	}
+}
+
+// forgetRenewals forgets the renewals a server crash lost: those written
+// at or past index kept of the store's log.
+func (s *sim) forgetRenewals(kept int) {
+	for l, rs := range s.renewals {
+		s.renewals[l] = slices.DeleteFunc(rs, func(r renewal) bool { return r.log >= kept })
 	}
 }
 
@@ -212,6 +284,18 @@ func (s *sim) checkRuns() {
 			}
 		}
 	}
+}
+
+// crashBudgetFailures counts the executions that failed on their crash
+// budget.
+func (s *sim) crashBudgetFailures() int {
+	n := 0
+	for _, id := range s.known {
+		if row, ok := s.store.peek(id); ok && row.Error != nil && row.Error.Kind == storage.ErrorKindCrashBudget {
+			n++
+		}
+	}
+	return n
 }
 
 // allFinished reports whether every execution is finished.

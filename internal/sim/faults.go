@@ -20,21 +20,30 @@ type profile struct {
 	// an executor (its leases lapse), jumps of an executor's clock (within
 	// maxSkew) and of the shared time.
 	crashes, serverCrashes, stalls, skews, jumps int
+	// executorClocks: the store judges time by the executors' clocks (the
+	// Now of the params: memory, SQLite, ClockParams), not by its own;
+	// each executor's clock is then off by an offset of its own from the
+	// start.
+	executorClocks bool
 	// fatals: fatal store errors (an executor's next claim, heartbeat or
 	// completion fails with an error wrapping storage.ErrFatal: it stops).
 	fatals int
 }
 
 func (p profile) String() string {
-	return fmt.Sprintf("%d executors, completion batch %d; store faults %.2f, events dropped %.2f, late up to %s; "+
+	clocks := "the store's clock"
+	if p.executorClocks {
+		clocks = "the executors' clocks"
+	}
+	return fmt.Sprintf("%d executors, completion batch %d, time judged by %s; store faults %.2f, events dropped %.2f, late up to %s; "+
 		"%d executor crashes, %d server crashes, %d stalls, %d clock skews, %d time jumps, %d fatal store errors",
-		p.nodes, p.batch, p.storeFaults, p.dropEvents, p.eventDelay, p.crashes, p.serverCrashes, p.stalls, p.skews, p.jumps, p.fatals)
+		p.nodes, p.batch, clocks, p.storeFaults, p.dropEvents, p.eventDelay, p.crashes, p.serverCrashes, p.stalls, p.skews, p.jumps, p.fatals)
 }
 
 // newProfile draws the seed's profile. A quarter of the seeds run without
 // faults of a kind, so that each kind is also seen alone with others off.
 func (s *sim) newProfile() profile {
-	p := profile{nodes: 1 + s.rng.IntN(3), batch: 1 + s.rng.IntN(4)}
+	p := profile{nodes: 1 + s.rng.IntN(3), batch: 1 + s.rng.IntN(4), executorClocks: s.rng.IntN(2) == 0}
 	if s.cfg.NoFaults {
 		return p
 	}
@@ -62,6 +71,7 @@ func (s *sim) scheduleFaults() {
 		s.at(when(), nil, "fault: the database server crashes", func() {
 			s.faults++
 			s.tracef("server crash: %d acknowledged asynchronous writes lost", s.store.Crash())
+			s.forgetRenewals(s.store.durable)
 		})
 	}
 	for range p.stalls {
@@ -81,7 +91,7 @@ func (s *sim) scheduleFaults() {
 		s.at(when(), nil, "fault: an executor's clock jumps", func() {
 			if n := s.pickAlive(); n != nil {
 				s.faults++
-				n.clk.skew = s.between(-maxSkew, maxSkew)
+				n.clk.skew = s.between(-s.maxSkew(), s.maxSkew())
 				s.tracef("%s clock skew now %s", n, n.clk.skew)
 			}
 		})

@@ -25,6 +25,11 @@ type Config struct {
 	// KeepTrace keeps the whole trace in the Result (else only its hash
 	// and, on a violation, its tail).
 	KeepTrace bool
+	// MaxSkew bounds how far an executor's clock is off the simulated
+	// time, either way; 0 is within the documented bound (skewBound/2,
+	// so that any two executors' clocks agree within skewBound). Tests
+	// set more to see what a skew beyond the bound breaks.
+	MaxSkew time.Duration
 }
 
 // Result is what one simulation did.
@@ -43,6 +48,12 @@ type Result struct {
 	// Roots, Executions: how many top-level executions were enqueued, how
 	// many rows there were in all; Faults counts the faults injected.
 	Roots, Executions, Faults int
+	// Takeovers counts the claims that took a lapsed lease over;
+	// EarlyTakeovers those made before the lease lapsed by the simulated
+	// time (possible only when the store takes the executors' clocks).
+	// CrashBudgetFailures counts the executions failed on their crash
+	// budget.
+	Takeovers, EarlyTakeovers, CrashBudgetFailures int
 }
 
 // Violation is a broken invariant: what, at which step, and the trace
@@ -73,8 +84,12 @@ const (
 	workWindow  = time.Second
 	faultWindow = 1500 * time.Millisecond
 	timeLimit   = 120 * time.Second
-	maxSkew     = 100 * time.Millisecond
-	tailLines   = 80
+	// skewBound is the documented bound on the skew between the clocks of
+	// executors whose store judges time by their clocks (docs/sqlite.md:
+	// clocks that agree within a lease; beyond it "leases themselves mean
+	// nothing").
+	skewBound = leaseDuration
+	tailLines = 80
 )
 
 var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -128,7 +143,8 @@ func Run(cfg Config) Result {
 		s.stopRuns(n)
 	}
 	res := Result{Seed: cfg.Seed, Steps: s.step, End: s.now.Sub(epoch), Hash: s.hash.Sum64(),
-		Violation: s.violation, Roots: len(s.roots), Executions: len(s.known), Faults: s.faults}
+		Violation: s.violation, Roots: len(s.roots), Executions: len(s.known), Faults: s.faults,
+		Takeovers: s.takeovers, EarlyTakeovers: s.earlyTakeovers, CrashBudgetFailures: s.crashBudgetFailures()}
 	if cfg.KeepTrace {
 		res.Trace = s.trace.String()
 	}
@@ -232,16 +248,36 @@ func ctx() context.Context { return context.Background() }
 func (s *sim) newStore() *Store {
 	st := newStore(s.cfg.Bugs)
 	st.h = storeHooks{
-		now:      func(time.Time) time.Time { return s.now },
-		fault:    s.storeFault,
-		trace:    s.tracef,
-		handed:   s.handed,
-		applied:  s.applied,
-		inserted: s.inserted,
-		publish:  s.publish,
-		after:    s.afterCall,
+		now:       s.storeNow,
+		fault:     s.storeFault,
+		trace:     s.tracef,
+		handed:    s.handed,
+		renewed:   s.renewed,
+		recovered: s.recovered,
+		applied:   s.applied,
+		inserted:  s.inserted,
+		publish:   s.publish,
+		after:     s.afterCall,
 	}
 	return st
+}
+
+// storeNow is the time of a store call whose params carry p: the store's
+// own clock (the simulated time), or, when the seed's store takes the
+// executors' time, p.
+func (s *sim) storeNow(p time.Time) time.Time {
+	if s.prof.executorClocks && !p.IsZero() {
+		return p
+	}
+	return s.now
+}
+
+// maxSkew is how far an executor's clock may be off.
+func (s *sim) maxSkew() time.Duration {
+	if s.cfg.MaxSkew > 0 {
+		return s.cfg.MaxSkew
+	}
+	return skewBound / 2
 }
 
 // storeFault decides whether a store call fails, before or after it takes

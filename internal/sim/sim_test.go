@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // envInt reads a count from the environment, or def.
@@ -115,5 +116,28 @@ func TestWithoutFaults(t *testing.T) {
 		if r.Faults != 0 {
 			t.Fatalf("seed %d: %d faults without faults", seed, r.Faults)
 		}
+	}
+}
+
+// TestClockSkew (100 seeds each): with the executors' clocks off within the documented
+// bound (a lease between any two), every invariant holds and leases are
+// taken over early (the skew is felt); beyond it (five leases either way)
+// every invariant still holds, since none rests on the clocks, and more
+// leases are taken over early: what a skew beyond the bound breaks is when
+// work moves, not whether it is done once.
+func TestClockSkew(t *testing.T) {
+	early := map[time.Duration]int{}
+	for _, maxSkew := range []time.Duration{0, 5 * skewBound} {
+		for seed := uint64(1); seed <= 100; seed++ {
+			r := Run(Config{Seed: seed, MaxSkew: maxSkew})
+			if r.Violation != nil {
+				t.Fatalf("max skew %s: %v", maxSkew, r.Violation)
+			}
+			early[maxSkew] += r.EarlyTakeovers
+		}
+	}
+	t.Logf("early takeovers over 100 seeds: %d within the bound, %d beyond it", early[0], early[5*skewBound])
+	if early[0] == 0 || early[5*skewBound] <= early[0] {
+		t.Fatalf("early takeovers: %d within the bound, %d beyond it: the skew is not felt", early[0], early[5*skewBound])
 	}
 }

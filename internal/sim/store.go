@@ -76,6 +76,9 @@ type Bugs struct {
 	// cancelling them with it (a cancel without its cascade): a parent
 	// ends while its children go on.
 	UncancelledChildren bool
+	// ShortHeartbeat extends a lease by half the lease asked for: a live
+	// run's lease lapses between two heartbeats and is taken over.
+	ShortHeartbeat bool
 }
 
 // fault is what becomes of one store call.
@@ -97,8 +100,12 @@ type storeHooks struct {
 	// trace records what a call did.
 	trace func(format string, args ...any)
 	// handed is told of every claim the store hands out (fence 0: a row
-	// inserted claimed).
-	handed func(id string, fence int64, executor string)
+	// inserted claimed), and whether it took a lapsed lease over.
+	handed func(id string, fence int64, executor string, takeover bool)
+	// renewed is told of the leases a heartbeat extended; recovered of
+	// the executor whose claims a Recover made due.
+	renewed   func(leases []storage.Lease)
+	recovered func(executor string)
 	// applied is told of every transition Complete applied, with the row
 	// as it was before.
 	applied func(tr storage.Transition, before storage.Execution)
@@ -289,7 +296,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		}
 		for _, e := range p.Executions {
 			if e.Status == storage.StatusRunning && e.SleepKey == "" && e.ExecutorID != "" {
-				s.handed(e.ID, 0, e.ExecutorID)
+				s.handed(e.ID, 0, e.ExecutorID, false)
 			}
 		}
 		return nil
@@ -298,10 +305,17 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	return err
 }
 
-func (s *Store) handed(id string, fence int64, executor string) {
+func (s *Store) handed(id string, fence int64, executor string, takeover bool) {
 	if s.h.handed != nil {
-		s.h.handed(id, fence, executor)
+		s.h.handed(id, fence, executor, takeover)
 	}
+}
+
+// takenOver reports whether a row as Claim returned it took a lapsed lease
+// over (the engine's logTakeovers reads it the same way).
+func takenOver(e storage.Execution) bool {
+	return e.Crashes > 0 && e.Error != nil && e.Error.Kind == storage.ErrorKindLeaseExpired &&
+		e.Status == storage.StatusRunning && e.SleepKey == "" && !e.StartedAt.Equal(e.UpdatedAt)
 }
 
 // Get reads one execution; see storage.Store.
@@ -338,7 +352,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) (out []storage
 		got, err = m.Claim(ctx, p)
 		s.tracef("store claim by %s: %s", p.ExecutorID, claimsString(got))
 		for _, e := range got {
-			s.handed(e.ID, e.Fence, e.ExecutorID)
+			s.handed(e.ID, e.Fence, e.ExecutorID, takenOver(e))
 		}
 		return err
 	}, func(m *memory.Store) { _, _ = m.Claim(context.Background(), p) })
@@ -359,7 +373,15 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (wait time
 func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) (lost []storage.Lease, err error) {
 	p.Now = s.now(p.Now)
 	p.Leases = sortedLeases(p.Leases)
-	err = s.do("heartbeat", asyncCommit, func(m *memory.Store) error { lost, err = m.Heartbeat(ctx, p); return err },
+	if s.bugs.ShortHeartbeat {
+		p.Lease /= 2
+	}
+	err = s.do("heartbeat", asyncCommit, func(m *memory.Store) error {
+		if lost, err = m.Heartbeat(ctx, p); err == nil && s.h.renewed != nil {
+			s.h.renewed(slices.DeleteFunc(slices.Clone(p.Leases), func(l storage.Lease) bool { return slices.Contains(lost, l) }))
+		}
+		return err
+	},
 		func(m *memory.Store) { _, _ = m.Heartbeat(context.Background(), p) })
 	if err != nil {
 		return nil, err
@@ -429,7 +451,12 @@ func (s *Store) Release(ctx context.Context, p storage.ReleaseParams) error {
 // Recover makes an executor's claims due; see storage.Store.
 func (s *Store) Recover(ctx context.Context, p storage.RecoverParams) (n int, err error) {
 	p.Now = s.now(p.Now)
-	err = s.do("recover", syncCommit, func(m *memory.Store) error { n, err = m.Recover(ctx, p); return err },
+	err = s.do("recover", syncCommit, func(m *memory.Store) error {
+		if n, err = m.Recover(ctx, p); err == nil && s.h.recovered != nil {
+			s.h.recovered(p.ExecutorID)
+		}
+		return err
+	},
 		func(m *memory.Store) { _, _ = m.Recover(context.Background(), p) })
 	s.tracef("store recover %s: %d, error %v", p.ExecutorID, n, err)
 	return n, err
