@@ -144,7 +144,17 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 // ids.
 func (e *Executor) storeNew(ctx context.Context, items []Child, p storage.InsertParams) ([]string, error) {
 	direct := e.reserveDirect(items, p)
-	if err := e.insert(ctx, p); err != nil {
+	err := e.insert(ctx, p)
+	if err != nil && len(items) == 1 && p.Executions[0].ActiveKey != "" {
+		var id string
+		if id, err = e.insertWhileActive(ctx, p, err); err == nil && id != p.Executions[0].ID {
+			if direct {
+				e.unreserveDirect(1)
+			}
+			return []string{id}, nil // the key's active execution
+		}
+	}
+	if err != nil {
 		if direct {
 			e.unreserveDirect(len(p.Executions))
 		}
@@ -163,16 +173,46 @@ func (e *Executor) storeNew(ctx context.Context, items []Child, p storage.Insert
 	return ids, nil
 }
 
+// activeKeyTries bounds the inserts of one execution with an active key
+// whose holder finished before the store could name it.
+const activeKeyTries = 5
+
+// insertWhileActive follows up the failed insert of p's one row, which
+// has an active key: when err says an execution of the same task holds
+// the key, it returns that execution's id; when the holder finished before
+// the store could name it, it inserts again, and returns p's row's id if
+// that succeeds. Any other error is returned as it is.
+func (e *Executor) insertWhileActive(ctx context.Context, p storage.InsertParams, err error) (string, error) {
+	row := &p.Executions[0]
+	for range activeKeyTries {
+		var ak *storage.ActiveKeyError
+		switch {
+		case !errors.As(err, &ak):
+			return "", err
+		case ak.ID != "" && ak.TaskID != row.TaskID:
+			return "", fmt.Errorf("%w: idempotency key %q is held by active execution %s of task %s, not %s",
+				ErrDuplicate, ak.Key, ak.ID, ak.TaskID, row.TaskID)
+		case ak.ID != "":
+			return ak.ID, nil
+		}
+		if err = e.insert(ctx, p); err == nil {
+			return row.ID, nil
+		}
+	}
+	return "", err
+}
+
 // insert writes new rows, retrying transient failures. A retry that finds
 // its first row already stored knows the earlier try committed (ids are
-// random and new), so an ambiguous failure does not duplicate work.
+// random and new), so an ambiguous failure does not duplicate work; so
+// does one refused for an active key that one of its own rows holds.
 func (e *Executor) insert(ctx context.Context, p storage.InsertParams) error {
 	tries := 0
 	err := e.retryStorage(ctx, func() error {
 		tries++
 		p.Now = e.now()
 		err := e.store.Insert(ctx, p)
-		if tries > 1 && errors.Is(err, storage.ErrDuplicate) && e.committed(ctx, p.Executions[0]) {
+		if tries > 1 && errors.Is(err, storage.ErrDuplicate) && e.committed(ctx, ownRow(p, err)) {
 			return nil
 		}
 		return err
@@ -185,6 +225,20 @@ func (e *Executor) insert(ctx context.Context, p storage.InsertParams) error {
 	default:
 		return fmt.Errorf("durable: enqueue: %w", err)
 	}
+}
+
+// ownRow is the row of p that a duplicate error err names: the holder of
+// an active key when it is one of p's rows, else p's first row.
+func ownRow(p storage.InsertParams, err error) storage.Execution {
+	var ak *storage.ActiveKeyError
+	if errors.As(err, &ak) && ak.ID != "" {
+		for i := range p.Executions {
+			if p.Executions[i].ID == ak.ID {
+				return p.Executions[i]
+			}
+		}
+	}
+	return p.Executions[0]
 }
 
 // committed reports whether first is stored (as first's task), retrying

@@ -42,6 +42,9 @@ type Record struct {
 	// Metadata was set at enqueue (WithMetadata, enqueue middleware; a
 	// child's includes its parent's).
 	Metadata map[string]string
+	// ActiveKey is the idempotency key that held while the execution was
+	// active (WithIdempotencyWhileActive); "" for none.
+	ActiveKey string
 
 	Attempt, Iteration, Crashes int
 	SleepKey                    string
@@ -76,7 +79,7 @@ type Attempt struct {
 func recordOf(row *storage.Execution) Record {
 	r := Record{
 		ID: row.ID, TaskID: row.TaskID, Status: row.Status, Input: row.Input, Err: execErrorFromInfo(row.Error),
-		Tags: row.Tags, RetryOf: row.RetryOf, Queue: row.Queue, Priority: row.Priority, Metadata: row.Metadata, Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes,
+		Tags: row.Tags, RetryOf: row.RetryOf, Queue: row.Queue, Priority: row.Priority, Metadata: row.Metadata, ActiveKey: row.ActiveKey, Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes,
 		SleepKey: row.SleepKey, ExecutorID: row.ExecutorID,
 		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
 		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize,
@@ -154,7 +157,10 @@ func (e *Executor) Children(ctx context.Context, id string) ([]Record, error) {
 // child (retry its root: a child belongs to its parent's run), and a
 // sleeping execution (it waits for a wake; enqueue a new one with a new
 // key). The task need not be registered with this executor; an executor
-// that has it registered runs the retry.
+// that has it registered runs the retry. An execution enqueued with
+// WithIdempotencyWhileActive gives its key to the retry, which holds it
+// while active; Retry fails with ErrDuplicate, storing nothing, while
+// another execution holds it.
 func (e *Executor) Retry(ctx context.Context, id string) (Record, error) {
 	if err := e.checkRead(); err != nil {
 		return Record{}, err
@@ -171,8 +177,13 @@ func (e *Executor) Retry(ctx context.Context, id string) (Record, error) {
 	}
 	retry := storage.Execution{ID: e.ids.execution(), TaskID: row.TaskID, Status: storage.StatusReady,
 		Input: row.Input, Retry: row.Retry, Timeout: row.Timeout, Tags: row.Tags, Metadata: row.Metadata, RetryOf: row.ID,
-		Queue: row.Queue, Priority: row.Priority}
+		Queue: row.Queue, Priority: row.Priority, ActiveKey: row.ActiveKey}
 	if err := e.insert(ctx, storage.InsertParams{Executions: []storage.Execution{retry}}); err != nil {
+		var ak *storage.ActiveKeyError
+		if errors.As(err, &ak) && ak.ID != "" {
+			return Record{}, fmt.Errorf("%w: retry of %s: its idempotency key %q is held by active execution %s",
+				ErrDuplicate, row.ID, ak.Key, ak.ID)
+		}
 		return Record{}, err
 	}
 	return e.Get(ctx, retry.ID)

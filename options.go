@@ -86,6 +86,9 @@ type runOptions struct {
 	// keyWindow, when set, makes key hold within windows of that length
 	// (WithIdempotencyWindow).
 	keyWindow time.Duration
+	// keyWhileActive makes key hold only while an execution with it is
+	// active (WithIdempotencyWhileActive).
+	keyWhileActive bool
 	// queue and priority are "" and 0 when no option set them: the
 	// execution takes its parent's, or the store's defaults.
 	queue    string
@@ -216,6 +219,25 @@ func WithIdempotencyWindow(period time.Duration) EnqueueOption {
 	})
 }
 
+// WithIdempotencyWhileActive makes the key of WithIdempotencyKey hold only
+// while an execution with it is active (ready, running or waiting for its
+// children), as DBOS's deduplication id: an enqueue with the key while such
+// an execution exists returns it (ErrDuplicate if it is of another task,
+// in a batch, or through EnqueueTx), and once it has finished (completed,
+// failed, timed out or cancelled, however), the same key makes a new
+// execution. Two enqueues of one key never both make one while the first
+// is active, from any process. The execution's id is new (te_...), not
+// derived from the key: GetByKey and Filter.IdempotencyKey do not find
+// it; the handle Enqueue returns names it, and Record.ActiveKey shows its
+// key. Executor.Retry of an execution that had a key takes the key again
+// (ErrDuplicate while another execution holds it). It applies to
+// Enqueue, EnqueueMany and EnqueueTx, not to a parent's children nor to
+// sleeping tasks, and not with WithIdempotencyWindow. It needs
+// WithIdempotencyKey.
+func WithIdempotencyWhileActive() EnqueueOption {
+	return enqueueOnly(func(o *runOptions) { o.keyWhileActive = true })
+}
+
 // windowedKey is key within the window of period that holds now.
 func windowedKey(key string, period time.Duration, now time.Time) string {
 	start := now.UnixNano() / int64(period) * int64(period)
@@ -320,13 +342,29 @@ func (o runOptions) merge(opts []EnqueueOption) (runOptions, error) {
 			opt.applyEnqueue(&out)
 		}
 	}
-	if len(out.errs) == 0 && out.keyWindow > 0 && out.key == "" {
-		out.errs = append(out.errs, errors.New("WithIdempotencyWindow without WithIdempotencyKey"))
+	if len(out.errs) == 0 {
+		if err := out.checkKey(); err != nil {
+			out.errs = append(out.errs, err)
+		}
 	}
 	if len(out.errs) > 0 {
 		return out, fmt.Errorf("%w: %w", ErrInvalidOption, out.errs[0])
 	}
 	return out, nil
+}
+
+// checkKey checks that the options shaping an idempotency key come with
+// one, and do not contradict each other.
+func (o runOptions) checkKey() error {
+	switch {
+	case o.keyWindow > 0 && o.key == "":
+		return errors.New("WithIdempotencyWindow without WithIdempotencyKey")
+	case o.keyWhileActive && o.key == "":
+		return errors.New("WithIdempotencyWhileActive without WithIdempotencyKey")
+	case o.keyWhileActive && o.keyWindow > 0:
+		return errors.New("WithIdempotencyWhileActive with WithIdempotencyWindow: a key holds either while active or within a window")
+	}
+	return nil
 }
 
 func (o runOptions) retryPolicy() storage.RetryPolicy {

@@ -91,6 +91,9 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, err)
 	}
 	if d.kind == kindSleeping {
+		if o.keyWhileActive {
+			return storage.Execution{}, 0, fmt.Errorf("%w: sleeping task %s: WithIdempotencyWhileActive: its sleeping key is unique already", ErrInvalidOption, d.id)
+		}
 		if o.retry != nil || o.hasDelay {
 			return storage.Execution{}, 0, fmt.Errorf("%w: sleeping task %s takes only WithTimeout", ErrInvalidOption, d.id)
 		}
@@ -109,7 +112,10 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 		return storage.Execution{}, 0, unwrapNonRetryable(err) // names the task
 	}
 	row := newRow(d, id, b, "", o)
-	if o.key != "" {
+	switch {
+	case o.keyWhileActive:
+		row.ActiveKey = o.key // the id stays new: one per execution holding the key
+	case o.key != "":
 		key := o.key
 		if o.keyWindow > 0 {
 			key = windowedKey(key, o.keyWindow, e.clock.Now())
@@ -171,6 +177,9 @@ func (e *Executor) childRow(parent storage.Execution, i int, c Child) (storage.E
 	row, delay, err := e.prepare(c.d, e.ids.execution(), c.input, c.sleepKey, c.opts)
 	if err != nil {
 		return row, 0, err
+	}
+	if row.ActiveKey != "" {
+		return row, 0, fmt.Errorf("%w: WithIdempotencyWhileActive on a child: a child belongs to its parent, and cannot be another tree's execution", ErrInvalidOption)
 	}
 	setParent(&row, parent, i)
 	if err := validMetadata(row.Metadata); err != nil {

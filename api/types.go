@@ -28,6 +28,9 @@ type Execution struct {
 	SleepKey  string   `json:"sleep_key,omitempty"`
 	Tags      []string `json:"tags,omitempty"`
 	RetryOf   string   `json:"retry_of,omitempty"`
+	// ActiveKey is the idempotency key it held while active
+	// (IdempotencyWhileActive).
+	ActiveKey string `json:"active_key,omitempty"`
 	// Queue and Priority: the execution's queue and priority (1 first to
 	// 9 last).
 	Queue    string `json:"queue,omitempty"`
@@ -95,8 +98,13 @@ type EnqueueRequest struct {
 	Retry     *RetryPolicy `json:"retry,omitempty"`
 	// IdempotencyKey makes the enqueue idempotent (1..200 characters of
 	// [A-Za-z0-9_.:-]): the same key again returns the same execution.
-	IdempotencyKey string   `json:"idempotency_key,omitempty"`
-	Tags           []string `json:"tags,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// IdempotencyWhileActive makes IdempotencyKey hold only while an
+	// execution with it is active (durable.WithIdempotencyWhileActive):
+	// the same key returns that execution, and once it has finished makes
+	// a new one.
+	IdempotencyWhileActive bool     `json:"idempotency_while_active,omitempty"`
+	Tags                   []string `json:"tags,omitempty"`
 	// Queue puts the execution in a queue other than its task's;
 	// Priority gives it a priority other than its task's (1 first to 9
 	// last).

@@ -77,7 +77,10 @@ type EnqueueOptions struct {
 	Timeout        time.Duration
 	Retry          *durable.RetryPolicy
 	IdempotencyKey string
-	Tags           []string
+	// IdempotencyWhileActive makes IdempotencyKey hold only while an
+	// execution with it is active (durable.WithIdempotencyWhileActive).
+	IdempotencyWhileActive bool
+	Tags                   []string
 }
 
 func (o EnqueueOptions) apply(req *api.EnqueueRequest) {
@@ -91,7 +94,7 @@ func (o EnqueueOptions) apply(req *api.EnqueueRequest) {
 		req.Retry = &api.RetryPolicy{MaxRetries: p.MaxRetries, BaseDelayMs: p.BaseDelay.Milliseconds(),
 			Multiplier: p.Multiplier, MaxDelayMs: p.MaxDelay.Milliseconds(), Jitter: p.Jitter}
 	}
-	req.IdempotencyKey, req.Tags = o.IdempotencyKey, o.Tags
+	req.IdempotencyKey, req.IdempotencyWhileActive, req.Tags = o.IdempotencyKey, o.IdempotencyWhileActive, o.Tags
 }
 
 func ptr[T any](v T) *T { return &v }

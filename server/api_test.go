@@ -45,6 +45,27 @@ func TestEnqueueOptions(t *testing.T) {
 	}
 }
 
+// TestEnqueueWhileActive: idempotency_while_active makes the key return
+// the active execution, and a new one once it has finished.
+func TestEnqueueWhileActive(t *testing.T) {
+	e := newEnv(t)
+	req := api.EnqueueRequest{Task: "block", IdempotencyKey: "sync-9", IdempotencyWhileActive: true}
+	id := e.enqueue(req)
+	if again := e.enqueue(req); again != id {
+		t.Fatalf("the key while %s is active gave %s", id, again)
+	}
+	if x := e.get(id); x.ActiveKey != "sync-9" {
+		t.Fatalf("execution %+v, want active_key sync-9", x)
+	}
+	var x api.Execution
+	e.ok(request{method: "POST", path: "/v1/executions/" + id + "/cancel"}, &x)
+	if next := e.enqueue(req); next == id {
+		t.Fatalf("the key after %s was cancelled gave it again", id)
+	} else {
+		e.ok(request{method: "POST", path: "/v1/executions/" + next + "/cancel"}, &x)
+	}
+}
+
 func TestEnqueueMany(t *testing.T) {
 	e := newEnv(t)
 	var out api.EnqueuedMany

@@ -43,6 +43,7 @@ func TestBadInput(t *testing.T) {
 		{"DelayOverflows", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"delay_ms":9223372036854775807}`}, 400, api.TypeInvalidOption, "delay_ms"},
 		{"BadRetryPolicy", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"retry":{"max_retries":-1}}`}, 400, api.TypeInvalidOption, "retry"},
 		{"BadIdempotencyKey", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"idempotency_key":"a b"}`}, 400, api.TypeInvalidOption, "idempotency_key"},
+		{"WhileActiveWithoutKey", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"idempotency_while_active":true}`}, 400, api.TypeInvalidOption, "idempotency_while_active"},
 		{"BadTags", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"tags":["a,b"]}`}, 400, api.TypeInvalidOption, "tags"},
 		{"SleepKeyOnPlainTask", request{method: "POST", path: "/v1/executions", body: `{"task":"greet","input":{"name":"a"},"sleep_key":"k"}`}, 400, api.TypeInvalidInput, "sleep_key"},
 		{"InputOnSleepingTask", request{method: "POST", path: "/v1/executions", body: `{"task":"approval","input":1,"sleep_key":"k2"}`}, 400, api.TypeInvalidInput, "input"},

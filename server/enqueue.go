@@ -107,6 +107,13 @@ func enqueueOptions(req api.EnqueueRequest) ([]durable.EnqueueOption, error) {
 			return nil, err
 		}
 	}
+	if req.IdempotencyWhileActive {
+		if req.IdempotencyKey == "" {
+			return nil, &api.FieldError{Field: "idempotency_while_active",
+				Err: fmt.Errorf("%w: needs idempotency_key", durable.ErrInvalidOption)}
+		}
+		opts = append(opts, durable.WithIdempotencyWhileActive())
+	}
 	if req.Tags != nil {
 		if err := add("tags", durable.WithTags(req.Tags...)); err != nil {
 			return nil, err

@@ -71,6 +71,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -293,6 +294,16 @@ type Execution struct {
 	// as DefaultPriority, and returns what it keeps.
 	Queue    string
 	Priority int
+	// ActiveKey, when set, is a key unique among the executions that are
+	// not terminal (ready, running, waiting): Insert refuses a row whose
+	// ActiveKey an active row holds (an *ActiveKeyError), and the key is
+	// free again as soon as its holder reaches a terminal status, by
+	// whatever transition (Complete, Cancel, a cascade). Set at insert,
+	// never changed, kept after the row finishes; "" for none. Stores
+	// derive the uniqueness from the status (a unique index over the
+	// active rows' keys), so no transition has to clear it. See
+	// ValidateActiveKey.
+	ActiveKey string
 	// Metadata is a small map of strings set at insert (see
 	// ValidateMetadata), never changed; nil when there is none (an empty
 	// map is stored as none). The engine keeps the W3C trace context of
@@ -474,7 +485,11 @@ type Inserter interface {
 // Stores must pass the conformance suite in storage/storagetest.
 type Store interface {
 	// Insert inserts executions all or nothing. A duplicate ID or SleepKey
-	// fails the whole call with an error wrapping ErrDuplicate.
+	// fails the whole call with an error wrapping ErrDuplicate. So does an
+	// ActiveKey held by an active row (or by another row of the batch):
+	// the error is then an *ActiveKeyError naming the key and its holder.
+	// Two Inserts of one ActiveKey, however concurrent, never both
+	// succeed while the first row is active.
 	Insert(ctx context.Context, p InsertParams) error
 
 	// Get returns one execution, or an error wrapping ErrNotFound.
@@ -620,5 +635,50 @@ func ValidateExecution(e *Execution) error {
 	if err := ValidateMetadata(e.Metadata); err != nil {
 		return fmt.Errorf("execution %s: %w", e.ID, err)
 	}
+	if e.ActiveKey != "" {
+		if err := ValidateActiveKey(e.ActiveKey); err != nil {
+			return fmt.Errorf("execution %s: %w", e.ID, err)
+		}
+	}
 	return nil
 }
+
+// MaxActiveKey is the longest ActiveKey, in bytes.
+const MaxActiveKey = 255
+
+// ValidateActiveKey rejects an ActiveKey no store can keep: an empty one,
+// one over MaxActiveKey bytes, or one with a NUL byte.
+func ValidateActiveKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("empty active key")
+	case len(key) > MaxActiveKey:
+		return fmt.Errorf("active key of %d bytes: at most %d", len(key), MaxActiveKey)
+	case strings.IndexByte(key, 0) >= 0:
+		return fmt.Errorf("active key %q holds a NUL byte", key)
+	}
+	return nil
+}
+
+// ActiveKeyError is the error of an Insert refused because a row's
+// ActiveKey is held by an active execution. It wraps ErrDuplicate.
+type ActiveKeyError struct {
+	// Key is the ActiveKey refused.
+	Key string
+	// ID and TaskID name the active execution that holds it: a row
+	// already stored, or one earlier in the same batch. They are empty
+	// when a store that found the key held could not read its holder
+	// before the holder finished (the key may be free again: inserting
+	// again may succeed).
+	ID, TaskID string
+}
+
+func (e *ActiveKeyError) Error() string {
+	if e.ID == "" {
+		return fmt.Sprintf("active key %q is held by an active execution: %v", e.Key, ErrDuplicate)
+	}
+	return fmt.Sprintf("active key %q is held by active execution %s (task %s): %v", e.Key, e.ID, e.TaskID, ErrDuplicate)
+}
+
+// Unwrap returns ErrDuplicate.
+func (e *ActiveKeyError) Unwrap() error { return ErrDuplicate }

@@ -38,6 +38,7 @@ func (s *Store) prepareRows(execs []storage.Execution, delays []time.Duration, n
 	}
 	defer clear(s.batchIDs)
 	defer clear(s.batchKeys)
+	defer clear(s.batchActive)
 	rows := make([]*row, len(execs))
 	for i := range execs {
 		e := &execs[i]
@@ -68,9 +69,30 @@ func (s *Store) checkNew(e *storage.Execution) error {
 	case e.SleepKey != "" && (s.bySleepKey[e.SleepKey] != nil || keyInBatch):
 		return fmt.Errorf("sleep key %q of execution %q already exists: %w", e.SleepKey, e.ID, storage.ErrDuplicate)
 	}
+	if err := s.checkActiveKey(e); err != nil {
+		return err
+	}
 	s.batchIDs[e.ID] = struct{}{}
 	if e.SleepKey != "" {
 		s.batchKeys[e.SleepKey] = struct{}{}
+	}
+	if e.ActiveKey != "" {
+		s.batchActive[e.ActiveKey] = e
+	}
+	return nil
+}
+
+// checkActiveKey refuses e when its ActiveKey is held: by a stored row
+// that is not terminal, or by a row before it in the batch.
+func (s *Store) checkActiveKey(e *storage.Execution) error {
+	if e.ActiveKey == "" {
+		return nil
+	}
+	if h := s.batchActive[e.ActiveKey]; h != nil {
+		return &storage.ActiveKeyError{Key: e.ActiveKey, ID: h.ID, TaskID: h.TaskID}
+	}
+	if h := s.byActiveKey[e.ActiveKey]; h != nil && !h.e.Status.Terminal() {
+		return &storage.ActiveKeyError{Key: e.ActiveKey, ID: h.e.ID, TaskID: h.e.TaskID}
 	}
 	return nil
 }
@@ -105,6 +127,9 @@ func (s *Store) insertRow(r *row) {
 	s.rows[r.e.ID] = r
 	if r.e.SleepKey != "" {
 		s.bySleepKey[r.e.SleepKey] = r
+	}
+	if r.e.ActiveKey != "" {
+		s.byActiveKey[r.e.ActiveKey] = r
 	}
 	s.addChild(r)
 	if r.e.RootID != "" {

@@ -297,6 +297,9 @@ func (s *Store) removeRow(r *row) {
 	if r.e.SleepKey != "" && s.bySleepKey[r.e.SleepKey] == r {
 		delete(s.bySleepKey, r.e.SleepKey)
 	}
+	if r.e.ActiveKey != "" && s.byActiveKey[r.e.ActiveKey] == r {
+		delete(s.byActiveKey, r.e.ActiveKey)
+	}
 	delete(s.children, r.e.ID)
 	if r.heapIdx >= 0 {
 		s.setDue(r, time.Time{})

@@ -25,6 +25,10 @@ type Store struct {
 	gen        uint64
 	rows       map[string]*row
 	bySleepKey map[string]*row
+	// byActiveKey holds the latest row inserted with each ActiveKey: the
+	// key's holder while that row is not terminal (insert.go), whatever
+	// made it terminal.
+	byActiveKey map[string]*row
 	// children holds each parent's children ordered by (ChildIndex, seq).
 	children map[string][]*row
 	// byRoot holds the rows of each tree below its root (the rows whose
@@ -44,9 +48,11 @@ type Store struct {
 	leases leaseHeap
 	// leads holds the named leases of Lead (lead.go).
 	leads map[string]lead
-	// batchIDs and batchKeys are scratch sets for duplicate checks within
-	// one batch; empty between calls.
+	// batchIDs, batchKeys and batchActive are scratch sets for duplicate
+	// checks within one batch; empty between calls. batchActive maps an
+	// ActiveKey to the row of the batch that takes it.
 	batchIDs, batchKeys map[string]struct{}
+	batchActive         map[string]*storage.Execution
 	// keepDescendants is a deliberate bug only the simulator switches on
 	// (simhook.go): an execution that ends unsuccessfully leaves its
 	// descendants as they are.
@@ -71,16 +77,18 @@ type row struct {
 // drops the data and makes later calls fail with [storage.ErrClosed].
 func New() *Store {
 	return &Store{
-		rows:       make(map[string]*row),
-		bySleepKey: make(map[string]*row),
-		children:   make(map[string][]*row),
-		byRoot:     make(map[string][]*row),
-		due:        make(map[dueKey]*dueQueue),
-		dueKeys:    make(map[string][]dueKey),
-		controls:   make(map[controlKey]*storage.Control),
-		batchIDs:   make(map[string]struct{}),
-		batchKeys:  make(map[string]struct{}),
-		leads:      make(map[string]lead),
+		rows:        make(map[string]*row),
+		bySleepKey:  make(map[string]*row),
+		byActiveKey: make(map[string]*row),
+		batchActive: make(map[string]*storage.Execution),
+		children:    make(map[string][]*row),
+		byRoot:      make(map[string][]*row),
+		due:         make(map[dueKey]*dueQueue),
+		dueKeys:     make(map[string][]dueKey),
+		controls:    make(map[controlKey]*storage.Control),
+		batchIDs:    make(map[string]struct{}),
+		batchKeys:   make(map[string]struct{}),
+		leads:       make(map[string]lead),
 	}
 }
 
@@ -108,6 +116,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.rows, s.bySleepKey, s.children, s.due, s.leases = nil, nil, nil, nil, nil
+	s.byActiveKey = nil
 	s.dueKeys, s.controls = nil, nil
 	s.byRoot, s.byCreated = nil, nil
 	return nil

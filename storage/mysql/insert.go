@@ -13,7 +13,7 @@ import (
 )
 
 // insertColumns is the number of columns of the "insert" statement.
-const insertColumns = 41
+const insertColumns = 42
 
 // maxIDLen and maxSleepKeyLen are the widths of the id and sleep_key
 // columns.
@@ -83,7 +83,7 @@ func insertRow(args []any, e *storage.Execution, delay time.Duration) ([]any, er
 		e.ChildrenTotal, e.ChildrenPending, due, sinceNow(0), sinceNow(0),
 		started, nullTime(e.FinishedAt), nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
 		attempts, encodeTags(e.Tags), nullString(e.RetryOf), metadataArg(metadata),
-		storage.NormalizeQueue(e.Queue), storage.NormalizePriority(e.Priority)), nil
+		storage.NormalizeQueue(e.Queue), storage.NormalizePriority(e.Priority), nullString(e.ActiveKey)), nil
 }
 
 // metadataArg is the argument of the metadata column: NULL for none.
@@ -237,10 +237,46 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		return s.recordEvent(ctx, tx, ev)
 	})
 	if err != nil {
-		return s.wrapErr("insert", err)
+		return s.insertError(ctx, p.Executions, err)
 	}
 	s.publish(ev)
 	return nil
+}
+
+// activeKeyIndex is the name of the unique index of the active rows' keys
+// (migration 004), without the table prefix.
+const activeKeyIndex = "executions_active_key"
+
+// insertError is the error of a failed insert of execs: for a duplicate
+// in the index of active keys, an *storage.ActiveKeyError naming the key
+// and, when it is still active, its holder (read after the insert rolled
+// back: a holder that finished meanwhile is not named).
+func (s *Store) insertError(ctx context.Context, execs []storage.Execution, err error) error {
+	if !isDuplicate(err) || !strings.Contains(err.Error(), s.cfg.TablePrefix+activeKeyIndex) {
+		return s.wrapErr("insert", err)
+	}
+	first := ""
+	inBatch := make(map[string]*storage.Execution)
+	for i := range execs {
+		e := &execs[i]
+		if e.ActiveKey == "" {
+			continue
+		}
+		if h := inBatch[e.ActiveKey]; h != nil {
+			return &storage.ActiveKeyError{Key: e.ActiveKey, ID: h.ID, TaskID: h.TaskID}
+		}
+		inBatch[e.ActiveKey] = e
+		if first == "" {
+			first = e.ActiveKey
+		}
+	}
+	for key := range inBatch {
+		var id, task string
+		if s.db.QueryRowContext(context.WithoutCancel(ctx), s.q.activeKeyHolder, key).Scan(&id, &task) == nil {
+			return &storage.ActiveKeyError{Key: key, ID: id, TaskID: task}
+		}
+	}
+	return &storage.ActiveKeyError{Key: first}
 }
 
 // insertNow is the now of an insert (see insertRows): params' Now with
@@ -312,9 +348,9 @@ func (s *Store) InsertTx(ctx context.Context, tx *sql.Tx, p storage.InsertParams
 	}()
 	if err != nil {
 		if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+insertSavepoint); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+			return s.wrapErr("insert", errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr)))
 		}
-		return s.wrapErr("insert", err)
+		return s.insertError(ctx, p.Executions, err)
 	}
 	return nil
 }

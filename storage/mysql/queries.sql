@@ -30,7 +30,7 @@ comes before the assignment of that column.
     t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
     t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
     t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
-    t.attempts, t.tags, t.retry_of, t.metadata, t.queue, t.priority{{end}}
+    t.attempts, t.tags, t.retry_of, t.metadata, t.queue, t.priority, t.active_key{{end}}
 
 {{- /* list_cols are the "cols" of List: without payloads and attempts. */}}
 {{define "list_cols"}}t.seq, t.id, t.task_id, t.root_id, t.root_task_id, t.parent_id,
@@ -40,7 +40,7 @@ comes before the assignment of that column.
     t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
     t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
     t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
-    NULL, t.tags, t.retry_of, t.metadata, t.queue, t.priority{{end}}
+    NULL, t.tags, t.retry_of, t.metadata, t.queue, t.priority, t.active_key{{end}}
 
 {{- /* state_cols are the columns of a row a write locks and may change
 (see rowState in state.go), in its order. */}}
@@ -70,7 +70,11 @@ store appends the rows (insert.go). */}}
     timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
     children_total, children_pending, due_at, created_at, updated_at,
     started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-    attempts, tags, retry_of, metadata, queue, priority) VALUES {{end}}
+    attempts, tags, retry_of, metadata, queue, priority, active_key) VALUES {{end}}
+
+{{- /* active_key_holder: the active execution holding the key ?, through
+the unique index of active_key_held. */}}
+{{define "active_key_holder"}}SELECT id, task_id FROM {{.T}} WHERE active_key_held = ?{{end}}
 
 {{define "insert_tags"}}INSERT INTO {{.Tags}} (tag, created_at, id) VALUES {{end}}
 

@@ -13,7 +13,7 @@ import (
 // execRow receives the columns of the "cols" template of queries.sql.
 type execRow struct {
 	seq                                        int64
-	parentID, sleepKey, retryOf                sql.NullString
+	parentID, sleepKey, retryOf, activeKey     sql.NullString
 	status                                     string
 	errJSON, attemptsJSON, tags, metadata      []byte
 	retryBase, retryMaxDelay, timeout          int64
@@ -39,7 +39,7 @@ func (r *execRow) dests() []any {
 		&r.timeout, &r.attempt, &r.iteration, &r.crashes, &r.fence, &r.executorID, &r.failFast,
 		&r.childrenTotal, &r.childrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
-		&r.attemptsJSON, &r.tags, &r.retryOf, &r.metadata, &r.queue, &r.priority,
+		&r.attemptsJSON, &r.tags, &r.retryOf, &r.metadata, &r.queue, &r.priority, &r.activeKey,
 	}
 }
 
@@ -61,7 +61,7 @@ func (r *execRow) execution() (storage.Execution, error) {
 		StartedAt: fromMicros(r.startedAt), FinishedAt: fromMicros(r.finishedAt),
 		WaitingForChildrenAt: fromMicros(r.wfcAt), WaitingForFinalizeAt: fromMicros(r.wffAt),
 		Tags: decodeTags(r.tags), RetryOf: r.retryOf.String,
-		Queue: r.queue, Priority: int(r.priority),
+		Queue: r.queue, Priority: int(r.priority), ActiveKey: r.activeKey.String,
 	}
 	var err error
 	if e.Error, err = decodeError(r.errJSON); err != nil {

@@ -60,10 +60,48 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		return s.pool.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
-		return wrapErr("insert", err)
+		return s.insertError(ctx, p.Executions, err)
 	}
 	s.publish(ev)
 	return nil
+}
+
+// activeKeyIndex is the unique index of the active rows' keys (migration
+// 006).
+const activeKeyIndex = "executions_active_key_idx"
+
+// insertError is the error of a failed insert of execs: for a violation
+// of activeKeyIndex, an *storage.ActiveKeyError naming the key and, when
+// it is still active, its holder (read after the insert rolled back: a
+// holder that finished meanwhile is not named).
+func (s *Store) insertError(ctx context.Context, execs []storage.Execution, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != codeUniqueViolation || pgErr.ConstraintName != activeKeyIndex {
+		return wrapErr("insert", err)
+	}
+	first := ""
+	inBatch := make(map[string]*storage.Execution)
+	for i := range execs {
+		e := &execs[i]
+		if e.ActiveKey == "" {
+			continue
+		}
+		if h := inBatch[e.ActiveKey]; h != nil {
+			return &storage.ActiveKeyError{Key: e.ActiveKey, ID: h.ID, TaskID: h.TaskID}
+		}
+		inBatch[e.ActiveKey] = e
+		if first == "" {
+			first = e.ActiveKey
+		}
+	}
+	for key := range inBatch {
+		var id, task string
+		qerr := s.pool.QueryRow(context.WithoutCancel(ctx), s.q.activeKeyHolder, pgx.StrictNamedArgs{"key": key}).Scan(&id, &task)
+		if qerr == nil {
+			return &storage.ActiveKeyError{Key: key, ID: id, TaskID: task}
+		}
+	}
+	return &storage.ActiveKeyError{Key: first}
 }
 
 // insertPlain inserts plain new executions, ready or all claimed at insert
@@ -167,7 +205,7 @@ func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, p storage.InsertParams)
 	batch.Queue("RELEASE SAVEPOINT " + insertSavepoint)
 	s.queueNotify(batch, "", storage.Event{Ready: true})
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return wrapErr("insert", rollbackTo(ctx, tx, insertSavepoint, err))
+		return s.insertError(ctx, p.Executions, rollbackTo(ctx, tx, insertSavepoint, err))
 	}
 	return nil
 }

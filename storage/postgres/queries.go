@@ -30,7 +30,7 @@ type queries struct {
 	complete, completeDone                              string
 	completeWithChildren, completeParents               string
 	cancelDescendants, cancel, exists, guard            string
-	get, getBySleepKey, listChildren                    string
+	get, getBySleepKey, listChildren, activeKeyHolder   string
 	claim, nextDue, heartbeat, release, recover, notify string
 	claimSettings, genericPlans, customPlans, rescue    string
 	indexPlans                                          string
@@ -81,7 +81,7 @@ func newQueries(schema string) (*queries, error) {
 		"insert": &q.insert, "insert_plain": &q.insertPlain, "complete": &q.complete, "complete_done": &q.completeDone,
 		"complete_with_children": &q.completeWithChildren, "complete_parents": &q.completeParents,
 		"cancel_descendants": &q.cancelDescendants, "cancel": &q.cancel, "exists": &q.exists, "guard": &q.guard,
-		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "list_children": &q.listChildren,
+		"get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "active_key_holder": &q.activeKeyHolder, "list_children": &q.listChildren,
 		"claim": &q.claim, "rescue": &q.rescue, "next_due": &q.nextDue, "heartbeat": &q.heartbeat,
 		"release": &q.release, "recover": &q.recover, "notify": &q.notify, "claim_settings": &q.claimSettings, "generic_plans": &q.genericPlans, "index_plans": &q.indexPlans,
 		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete_expired_settings": &q.deleteExpiredSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp,

@@ -28,7 +28,8 @@ microseconds (@..._us) when they are added to a timestamptz.
     {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
-    {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority{{end}}
+    {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority,
+    coalesce({{.}}.active_key, ''){{end}}
 
 {{- /* list_cols are the "cols" of List: the payloads and the attempts are
 left out (NULL), so a page reads no TOAST. */}}
@@ -39,7 +40,8 @@ left out (NULL), so a page reads no TOAST. */}}
     {{.}}.timeout_ns, {{.}}.attempt, {{.}}.iteration, {{.}}.crashes, {{.}}.fence, {{.}}.executor_id, {{.}}.fail_fast,
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
-    NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority{{end}}
+    NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority,
+    coalesce({{.}}.active_key, ''){{end}}
 
 {{- /* insert_rows inserts the rows given as parallel arrays @e_*. The caller
 adds a WHERE clause (or none) and must end with "ORDER BY e.ord" so that seq
@@ -53,7 +55,7 @@ holds none), NULL for none; attempts as JSON text, NULL for none. */}}
     timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
     children_total, children_pending, due_at, created_at, updated_at,
     started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-    attempts, tags, retry_of, metadata, queue, priority)
+    attempts, tags, retry_of, metadata, queue, priority, active_key)
 SELECT
     e.id, e.task_id, e.root_id, e.root_task_id, nullif(e.parent_id, ''), e.parent_task_id, e.child_index, e.is_finalize,
     nullif(e.sleep_key, ''), e.status, e.input, e.output, e.run_output, e.error::jsonb,
@@ -70,7 +72,8 @@ SELECT
     {{.Now}}, {{.Now}},
     CASE WHEN e.status = 'running' AND (e.sleep_key <> '' OR e.executor_id <> '') THEN {{.Now}} ELSE e.started_at END,
     e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at,
-    e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata, e.queue, e.priority
+    e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata, e.queue, e.priority,
+    nullif(e.active_key, '')
 FROM unnest(
     @e_id::text[], @e_task_id::text[], @e_root_id::text[], @e_root_task_id::text[],
     @e_parent_id::text[], @e_parent_task_id::text[], @e_child_index::bigint[], @e_is_finalize::boolean[],
@@ -83,14 +86,14 @@ FROM unnest(
     @e_due_at::timestamptz[], @e_started_at::timestamptz[], @e_finished_at::timestamptz[],
     @e_waiting_for_children_at::timestamptz[], @e_waiting_for_finalize_at::timestamptz[], @e_delay_us::bigint[],
     @e_attempts::text[], @e_tags::text[], @e_retry_of::text[], @e_metadata::text[],
-    @e_queue::text[], @e_priority::smallint[]
+    @e_queue::text[], @e_priority::smallint[], @e_active_key::text[]
 ) WITH ORDINALITY AS e(
     id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
     sleep_key, status, input, output, run_output, error,
     retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
     timeout_ns, attempt, iteration, crashes, executor_id, fail_fast, children_total, children_pending,
     due_at, started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at, delay_us,
-    attempts, tags, retry_of, metadata, queue, priority, ord){{end}}
+    attempts, tags, retry_of, metadata, queue, priority, active_key, ord){{end}}
 
 {{- /* insert_tags inserts the execution_tags rows of the executions that
 the CTE "ins" inserted (its rows: id, created_at, tags). */}}
@@ -329,6 +332,11 @@ transition_update checks it. */}}
 {{define "exists"}}SELECT EXISTS (SELECT 1 FROM {{.T}} WHERE id = @id){{end}}
 
 {{define "get"}}SELECT {{template "cols" "t"}} FROM {{.T}} AS t WHERE t.id = @id{{end}}
+
+{{- /* active_key_holder is the active execution holding the key @key,
+read through executions_active_key_idx (whose predicate it repeats). */}}
+{{define "active_key_holder"}}SELECT id, task_id FROM {{.T}}
+WHERE active_key = @key AND active_key IS NOT NULL AND status IN ('ready', 'running', 'waiting_for_children', 'waiting_for_finalize'){{end}}
 
 {{define "get_by_sleep_key"}}SELECT {{template "cols" "t"}} FROM {{.T}} AS t WHERE t.sleep_key = @sleep_key{{end}}
 

@@ -38,6 +38,7 @@ func (r *execRow) dests() []any {
 		&e.ChildrenTotal, &e.ChildrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
 		&r.attemptsJSON, &e.Tags, &e.RetryOf, &r.metadata, &e.Queue, &r.priority,
+		&e.ActiveKey,
 	}
 }
 
@@ -238,6 +239,7 @@ type execArrays struct {
 	metadata                                               []*string
 	queue                                                  []string
 	priority                                               []int16
+	activeKey                                              []string
 }
 
 // newExecArrays encodes execs; delays may be nil (no delay) or as long as
@@ -314,6 +316,7 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 	a.metadata = append(a.metadata, metadata)
 	a.queue = append(a.queue, storage.NormalizeQueue(e.Queue))
 	a.priority = append(a.priority, int16(storage.NormalizePriority(e.Priority)))
+	a.activeKey = append(a.activeKey, e.ActiveKey)
 	return nil
 }
 
@@ -358,6 +361,7 @@ func (a *execArrays) addTo(args pgx.StrictNamedArgs) {
 	args["e_metadata"] = a.metadata
 	args["e_queue"] = a.queue
 	args["e_priority"] = a.priority
+	args["e_active_key"] = a.activeKey
 }
 
 // transitionArrays holds transitions as the parallel arrays @t_* of the

@@ -170,9 +170,13 @@ func chunkSize(n, limit int) int {
 	return c
 }
 
-// duplicateError names the ID or sleep key that made an insert fail.
+// duplicateError names the ID, sleep key or active key that made an
+// insert fail.
 func (tx *writeTx) duplicateError(rows []storage.Execution, cause error) error {
 	if err := distinctKeys(rows); err != nil {
+		return err
+	}
+	if err := tx.heldActiveKey(rows); err != nil {
 		return err
 	}
 	ids := make([]string, 0, len(rows))
@@ -193,11 +197,14 @@ func (tx *writeTx) duplicateError(rows []storage.Execution, cause error) error {
 }
 
 // distinctKeys reports a duplicate ID or SleepKey among rows as an error
-// wrapping storage.ErrDuplicate.
+// wrapping storage.ErrDuplicate, and an ActiveKey twice as an
+// *storage.ActiveKeyError naming the first row that has it.
 func distinctKeys(rows []storage.Execution) error {
 	ids := make(map[string]bool, len(rows))
 	keys := map[string]bool{}
-	for _, r := range rows {
+	var active map[string]*storage.Execution
+	for i := range rows {
+		r := &rows[i]
 		if ids[r.ID] {
 			return fmt.Errorf("execution id %q appears twice: %w", r.ID, storage.ErrDuplicate)
 		}
@@ -205,6 +212,37 @@ func distinctKeys(rows []storage.Execution) error {
 			return fmt.Errorf("sleep key %q appears twice: %w", r.SleepKey, storage.ErrDuplicate)
 		}
 		ids[r.ID], keys[r.SleepKey] = true, true
+		if r.ActiveKey == "" {
+			continue
+		}
+		if h := active[r.ActiveKey]; h != nil {
+			return &storage.ActiveKeyError{Key: r.ActiveKey, ID: h.ID, TaskID: h.TaskID}
+		}
+		if active == nil {
+			active = map[string]*storage.Execution{}
+		}
+		active[r.ActiveKey] = r
+	}
+	return nil
+}
+
+// heldActiveKey returns an *storage.ActiveKeyError for the first row of
+// rows whose ActiveKey an active row stored before the insert holds,
+// naming that row; nil when there is none. It runs in the insert's
+// transaction (the store's only writer), so the holder is the one that
+// refused the insert; the rows of the batch inserted before the statement
+// that failed hold their own keys, and are skipped.
+func (tx *writeTx) heldActiveKey(rows []storage.Execution) error {
+	for i := range rows {
+		key := rows[i].ActiveKey
+		if key == "" {
+			continue
+		}
+		var id, task string
+		err := tx.queryRow("find_active_key", key).Scan(&id, &task)
+		if err == nil && id != rows[i].ID {
+			return &storage.ActiveKeyError{Key: key, ID: id, TaskID: task}
+		}
 	}
 	return nil
 }

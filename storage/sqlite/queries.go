@@ -45,7 +45,7 @@ func mustInsertColumns(cols string) []string {
 		panic(fmt.Sprintf("sqlite: queries.sql: %d insert columns, want %d", len(out), insertWidth))
 	}
 	if out[queueColumn] != "queue" || out[priorityColumn] != "priority" {
-		panic("sqlite: queries.sql: the insert columns do not end in queue, priority")
+		panic("sqlite: queries.sql: the insert columns do not have queue and priority where insertValues puts them")
 	}
 	return out
 }

@@ -10,7 +10,7 @@ retry_max_retries, retry_base_delay, retry_multiplier, retry_max_delay,
 retry_jitter, timeout, attempt, iteration, crashes, fence, executor_id,
 fail_fast, children_total, children_pending, due_at, created_at, updated_at,
 started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-attempts, tags, retry_of, metadata, queue, priority
+attempts, tags, retry_of, metadata, queue, priority, active_key
 
 -- name: mutable_columns
 -- The columns a write may change after insert, seq first (the order
@@ -100,6 +100,13 @@ SELECT id FROM durable_executions WHERE id IN (SELECT value FROM json_each(?1))
 -- name: find_sleep_keys
 SELECT sleep_key FROM durable_executions
 WHERE sleep_key IN (SELECT value FROM json_each(?1))
+
+-- name: find_active_key
+-- The active execution that holds the key ?1, if any (through the partial
+-- index durable_executions_active_key, whose condition this repeats).
+SELECT id, task_id FROM durable_executions
+WHERE active_key = ?1 AND active_key IS NOT NULL
+	AND status IN ('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')
 
 -- name: claim_body
 -- The rows a claim would take, in claim order, from the levels of lv: ?1

@@ -13,13 +13,13 @@ import (
 
 // insertWidth is the number of parameters of one row of the insert query:
 // every column of the columns section but seq.
-const insertWidth = 41
+const insertWidth = 42
 
 // The indexes in insertColumns of the columns whose default is not a zero
 // value (migration 007).
 const (
-	queueColumn    = insertWidth - 2
-	priorityColumn = insertWidth - 1
+	queueColumn    = 39
+	priorityColumn = 40
 )
 
 // insertValues returns the column values of e, in the order of
@@ -54,6 +54,7 @@ func insertValues(e *storage.Execution) ([insertWidth]any, error) {
 		nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
 		attempts, encodeTags(e.Tags), nullString(e.RetryOf), nullStringPtr(metadata),
 		storage.NormalizeQueue(e.Queue), int64(storage.NormalizePriority(e.Priority)),
+		nullString(e.ActiveKey),
 	}, nil
 }
 
@@ -87,6 +88,7 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 		baseDelay, maxDelay, timeout               int64
 		createdAt                                  sql.NullInt64
 		attempts, tags, retryOf, metadata          sql.NullString
+		activeKey                                  sql.NullString
 	)
 	err := sc.Scan(&m.seq, &e.ID, &e.TaskID, &rootID, &rootTaskID, &parentID, &parentTaskID,
 		&childIndex, &e.IsFinalize, &sleepKey, &m.status, &e.Input, &m.output, &m.runOutput, &m.errJSON,
@@ -94,7 +96,7 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 		&m.attempt, &m.iteration, &m.crashes, &m.fence, &m.executorID, &m.failFast,
 		&m.childrenTotal, &m.childrenPending, &m.dueAt, &createdAt, &m.updatedAt,
 		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt,
-		&attempts, &tags, &retryOf, &metadata, &e.Queue, &priority)
+		&attempts, &tags, &retryOf, &metadata, &e.Queue, &priority, &activeKey)
 	if err != nil {
 		return e, 0, err
 	}
@@ -107,7 +109,7 @@ func scanExecution(sc scanner) (storage.Execution, int64, error) {
 	e.Retry.BaseDelay, e.Retry.MaxDelay = time.Duration(baseDelay), time.Duration(maxDelay)
 	e.Timeout = time.Duration(timeout)
 	e.CreatedAt = timeOf(createdAt)
-	e.RetryOf = retryOf.String
+	e.RetryOf, e.ActiveKey = retryOf.String, activeKey.String
 	if err := m.apply(&e); err != nil {
 		return e, 0, err
 	}

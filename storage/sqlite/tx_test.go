@@ -576,3 +576,63 @@ func TestTxMisuse(t *testing.T) {
 		t.Errorf("WithTx on a closed store: %v, want ErrClosed", err)
 	}
 }
+
+// TestWithTxIdempotencyWhileActive: EnqueueTx of a key held while active
+// fails with ErrDuplicate, in the same transaction or a later one while
+// the holder is active, and the transaction goes on; Enqueue returns the
+// holder; once the holder has finished, EnqueueTx makes a new execution.
+func TestWithTxIdempotencyWhileActive(t *testing.T) {
+	t.Parallel()
+	s, path := openTemp(t)
+	ctx := txCtx(t)
+	createOrders(t, ctx, s)
+	e := newTxEngine(t, s)
+	key := []durable.EnqueueOption{durable.WithIdempotencyKey("order-8"), durable.WithIdempotencyWhileActive()}
+	var first *durable.Handle[string]
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if first, err = e.task.EnqueueTx(ctx, s.Tx(tx), "a", key...); err != nil {
+			return err
+		}
+		if _, err := e.task.EnqueueTx(ctx, s.Tx(tx), "b", key...); !errors.Is(err, durable.ErrDuplicate) {
+			t.Errorf("the key again in the transaction: %v, want ErrDuplicate", err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO orders (id) VALUES ('o-8')`)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("WithTx: %v", err)
+	}
+	if !orderExists(t, path, "o-8") {
+		t.Error("the order is missing")
+	}
+	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := e.task.EnqueueTx(ctx, s.Tx(tx), "c", key...)
+		return err
+	})
+	if !errors.Is(err, durable.ErrDuplicate) {
+		t.Errorf("the key in a later transaction while it is held: %v, want ErrDuplicate", err)
+	}
+	if again, err := e.task.Enqueue(ctx, "d", key...); err != nil || again.ID() != first.ID() {
+		t.Errorf("Enqueue with the held key: %v, %v, want the execution enqueued in the transaction (%s)", again, err, first.ID())
+	}
+	e.start(t, ctx)
+	if x, err := first.Wait(ctx); err != nil || x.Output != "sent a" {
+		t.Fatalf("Wait: %+v, %v", x, err)
+	}
+	var next *durable.Handle[string]
+	err = s.WithTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		next, err = e.task.EnqueueTx(ctx, s.Tx(tx), "e", key...)
+		return err
+	})
+	if err != nil || next.ID() == first.ID() {
+		t.Fatalf("EnqueueTx once the holder finished: %v, %v, want a new execution", next, err)
+	}
+	if x, err := next.Wait(ctx); err != nil || x.Output != "sent e" {
+		t.Fatalf("Wait: %+v, %v", x, err)
+	}
+	if n := e.runs.Load(); n != 2 {
+		t.Errorf("%d runs, want 2", n)
+	}
+}

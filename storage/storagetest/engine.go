@@ -41,6 +41,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"SleepingChildWoken", scenarioSleepingChild},
 		{"TaskTree", scenarioTree},
 		{"TwoExecutorsRunEachOnce", scenarioTwoExecutors},
+		{"UniqueWhileActive", scenarioUniqueWhileActive},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -39,6 +39,7 @@ func fullExecution(parent storage.Execution, id string) storage.Execution {
 	e.FinishedAt = At(-2 * time.Minute)
 	e.WaitingForChildrenAt = At(-90 * time.Second)
 	e.WaitingForFinalizeAt = At(-time.Minute)
+	e.ActiveKey = "key:" + id
 	return e
 }
 

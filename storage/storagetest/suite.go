@@ -25,6 +25,7 @@ func storeChecks() []check {
 	for _, group := range [][]check{
 		insertChecks, readChecks, claimChecks, leaseChecks, completeChecks,
 		cancelChecks, storeWideChecks, eventChecks, scenarioChecks, leadChecks, listChecks, metadataChecks, queueChecks,
+		activeKeyChecks,
 	} {
 		all = append(all, group...)
 	}

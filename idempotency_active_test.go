@@ -1,0 +1,53 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage/memory"
+)
+
+// TestIdempotencyWhileActiveRefusesBadInput: the options that make no
+// sense with a key held while active are refused at enqueue, naming what
+// is wrong, and store nothing; a parent that gives one to a child fails.
+func TestIdempotencyWhileActiveRefusesBadInput(t *testing.T) {
+	b := setupOn(t, memory.New(), durable.Config{}, false)
+	task := durable.Must(durable.NewTask(b.ex, "t", func(ctx context.Context, in string) (string, error) { return in, nil }))
+	sleeper := durable.Must(durable.NewSleepingTask[string](b.ex, "sleeper"))
+	active := durable.WithIdempotencyWhileActive()
+	for name, c := range map[string]struct {
+		opts []durable.EnqueueOption
+		want string
+	}{
+		"without a key":     {[]durable.EnqueueOption{active}, "WithIdempotencyWhileActive without WithIdempotencyKey"},
+		"with an empty key": {[]durable.EnqueueOption{durable.WithIdempotencyKey(""), active}, "idempotency key"},
+		"with a window": {[]durable.EnqueueOption{durable.WithIdempotencyKey("k"), active, durable.WithIdempotencyWindow(3600e9)},
+			"either while active or within a window"},
+	} {
+		_, err := task.Enqueue(b.ctx, "x", c.opts...)
+		if !errors.Is(err, durable.ErrInvalidOption) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: want ErrInvalidOption naming %q, got %v", name, c.want, err)
+		}
+	}
+	_, err := sleeper.Enqueue(b.ctx, "wake-1", durable.WithIdempotencyKey("k"), active)
+	if !errors.Is(err, durable.ErrInvalidOption) || !strings.Contains(err.Error(), "sleeping task sleeper") {
+		t.Errorf("a sleeping task: want ErrInvalidOption naming it, got %v", err)
+	}
+	if n, err := b.ex.Count(b.ctx, durable.Filter{}); err != nil || len(n) != 0 {
+		t.Fatalf("refused enqueues stored %+v (%v)", n, err)
+	}
+
+	parent := durable.Must(durable.NewParentTask(b.ex, "parent", func(ctx context.Context, in string) (durable.Spawn[string], error) {
+		return durable.Spawn[string]{Children: []durable.Child{durable.ChildOf(task, "c", durable.WithIdempotencyKey("k"), active)}}, nil
+	}))
+	b.start(t)
+	h := durable.Must(parent.Enqueue(b.ctx, "p"))
+	x := waitFor(t, b, h)
+	if x.Status != durable.StatusFailed || x.Err == nil ||
+		!strings.Contains(x.Err.Error(), "WithIdempotencyWhileActive on a child") {
+		t.Fatalf("a parent spawning a child with WithIdempotencyWhileActive: %s %v", x.Status, x.Err)
+	}
+}
