@@ -327,6 +327,9 @@ func printRecord(w io.Writer, r durable.Record, children []durable.Record, maxCh
 	if r.RetryOf != "" {
 		field("retry of", "%s", r.RetryOf)
 	}
+	if r.ActiveKey != "" {
+		field("active key", "%s", r.ActiveKey)
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.Metadata)) {
 		field("metadata "+k, "%s", r.Metadata[k])
 	}
