@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage/faulty"
 	"github.com/durable-go/durable/storage/memory"
 )
 
@@ -49,5 +51,48 @@ func TestIdempotencyWhileActiveRefusesBadInput(t *testing.T) {
 	if x.Status != durable.StatusFailed || x.Err == nil ||
 		!strings.Contains(x.Err.Error(), "WithIdempotencyWhileActive on a child") {
 		t.Fatalf("a parent spawning a child with WithIdempotencyWhileActive: %s %v", x.Status, x.Err)
+	}
+}
+
+// TestIdempotencyWhileActiveAmbiguousInsert: an insert that commits but
+// reports an error is retried; the retry is refused for the key its own
+// row now holds, and the enqueue returns that row, once: one execution,
+// one run. An enqueue of the key while it runs returns it too.
+func TestIdempotencyWhileActiveAmbiguousInsert(t *testing.T) {
+	store, err := faulty.New(memory.New(), faulty.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setupOn(t, store, durable.Config{}, true)
+	release := make(chan struct{})
+	var runs atomic.Int32
+	task := durable.Must(durable.NewTask(b.ex, "work", func(ctx context.Context, n int) (int, error) {
+		runs.Add(1)
+		<-release
+		return n, nil
+	}))
+	key := []durable.EnqueueOption{durable.WithIdempotencyKey("k"), durable.WithIdempotencyWhileActive()}
+	if err := store.FailNext(faulty.MethodInsert, faulty.KindAfter); err != nil {
+		t.Fatal(err)
+	}
+	h, err := task.Enqueue(b.ctx, 1, key...)
+	if err != nil {
+		t.Fatalf("Enqueue through an ambiguous commit: %v", err)
+	}
+	if got := store.Stats().Injected[faulty.KindAfter]; got != 1 {
+		t.Fatalf("%d ambiguous commits injected, want 1", got)
+	}
+	if again, err := task.Enqueue(b.ctx, 2, key...); err != nil || again.ID() != h.ID() {
+		t.Fatalf("Enqueue while %s is active: %v, %v", h.ID(), again, err)
+	}
+	close(release)
+	if x, err := h.Wait(b.ctx); err != nil || x.Output != 1 {
+		t.Fatalf("Wait: %v, %v", x, err)
+	}
+	if n, err := b.ex.Count(b.ctx, durable.Filter{}); err != nil || len(n) != 1 || n[0].N != 1 {
+		t.Fatalf("executions stored: %+v (%v), want one", n, err)
+	}
+	if r := runs.Load(); r != 1 {
+		t.Fatalf("%d runs, want 1", r)
 	}
 }
