@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/storagetest"
 )
 
@@ -85,4 +86,45 @@ func TestAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	prefix := testPrefix(t)
 	storagetest.CheckAcrossProcesses(t, openOn(t, prefix, Config{}), openOn(t, prefix, Config{}))
+}
+
+// TestInsertTxActiveKey: InsertTx of a key held while active by a
+// committed row fails with an *storage.ActiveKeyError naming it, and of a
+// key held earlier in the same transaction with ErrDuplicate; tx stays
+// usable, and what it inserted commits.
+func TestInsertTxActiveKey(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, Config{})
+	ctx := testCtx(t)
+	keyed := func(id, key string) []storage.Execution {
+		e := storagetest.NewExecution(id, "task")
+		e.ActiveKey = key
+		return []storage.Execution{e}
+	}
+	if err := s.Insert(ctx, storage.InsertParams{Executions: keyed("holder", "k")}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	err = s.InsertTx(ctx, tx, storage.InsertParams{Executions: keyed("second", "k")})
+	var ak *storage.ActiveKeyError
+	if !errors.As(err, &ak) || ak.ID != "holder" {
+		t.Fatalf("InsertTx of a held key: want an *ActiveKeyError naming holder, got %v", err)
+	}
+	if err := s.InsertTx(ctx, tx, storage.InsertParams{Executions: keyed("mine", "m")}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.InsertTx(ctx, tx, storage.InsertParams{Executions: keyed("again", "m")})
+	if !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("InsertTx of a key held earlier in the transaction: want ErrDuplicate, got %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("Commit after refused keys: %v", err)
+	}
+	if e, err := s.Get(ctx, storage.GetParams{ID: "mine"}); err != nil || e.ActiveKey != "m" {
+		t.Fatalf("committed row: %+v, %v", e, err)
+	}
 }

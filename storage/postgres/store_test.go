@@ -175,6 +175,44 @@ func TestInsertTx(t *testing.T) {
 	waitEvent(t, evs, "Ready after the commit", func(ev storage.Event) bool { return ev.Ready })
 }
 
+// TestInsertTxActiveKey: InsertTx of a key held while active by a
+// committed row fails with an *storage.ActiveKeyError naming it, and of a
+// key held earlier in the same transaction with ErrDuplicate; tx stays
+// usable, and what it inserted commits.
+func TestInsertTxActiveKey(t *testing.T) {
+	t.Parallel()
+	s := openOn(t, testSchema(t), Config{Clock: ClockParams})
+	keyed := func(id, key string) storage.Execution {
+		e := storagetest.NewExecution(id, "task")
+		e.ActiveKey = key
+		return e
+	}
+	insert(t, s, base, keyed("holder", "k"))
+	tx, err := s.Pool().Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(t.Context()) }()
+	err = s.InsertTx(t.Context(), tx, storage.InsertParams{Now: base, Executions: []storage.Execution{keyed("second", "k")}})
+	var ak *storage.ActiveKeyError
+	if !errors.As(err, &ak) || ak.ID != "holder" {
+		t.Fatalf("InsertTx of a held key: want an *ActiveKeyError naming holder, got %v", err)
+	}
+	if err := s.InsertTx(t.Context(), tx, storage.InsertParams{Now: base, Executions: []storage.Execution{keyed("mine", "m")}}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.InsertTx(t.Context(), tx, storage.InsertParams{Now: base, Executions: []storage.Execution{keyed("again", "m")}})
+	if !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("InsertTx of a key held earlier in the transaction: want ErrDuplicate, got %v", err)
+	}
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatalf("Commit after refused keys: %v", err)
+	}
+	if e := get(t, s, "mine"); e.ActiveKey != "m" {
+		t.Fatalf("committed row: ActiveKey %q, want m", e.ActiveKey)
+	}
+}
+
 func drain(ch chan storage.Event) {
 	for {
 		select {
