@@ -46,6 +46,7 @@ func (c completions) submit(h *held, tr storage.Transition) {
 // execution instead.
 func (e *Executor) completed(batch []completer.Result[*held]) {
 	e.outcomesWritten(batch)
+	freed := false
 	for i := range batch {
 		r := &batch[i]
 		if errors.Is(r.Unwritten, completer.ErrStopped) {
@@ -59,6 +60,13 @@ func (e *Executor) completed(batch []completer.Result[*held]) {
 			e.logOutcome(r)
 		}
 		e.held.remove(r.Handle)
+		freed = freed || r.Unwritten == nil && r.Handle.row != nil && e.paused.isLimited(r.Handle.row.Queue)
+	}
+	if freed {
+		// A run of a limited queue ended in the store: its slot is free
+		// now, not when the run returned (the dispatcher's claim then,
+		// woken by the freed local slot, found the queue still full).
+		e.wake()
 	}
 	e.capacity.wakeIfStarved()
 }

@@ -39,6 +39,10 @@ func (t timedStore) PauseControl(ctx context.Context, p storage.PauseControlPara
 	return timed(t, "PauseControl", func() (bool, error) { return t.s.PauseControl(ctx, p) })
 }
 
+func (t timedStore) LimitControl(ctx context.Context, p storage.LimitControlParams) (bool, error) {
+	return timed(t, "LimitControl", func() (bool, error) { return t.s.LimitControl(ctx, p) })
+}
+
 func (t timedStore) AdvanceControl(ctx context.Context, p storage.AdvanceControlParams) (bool, error) {
 	return timed(t, "AdvanceControl", func() (bool, error) { return t.s.AdvanceControl(ctx, p) })
 }

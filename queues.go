@@ -19,8 +19,53 @@ type QueueInfo struct {
 	// Paused queues' executions are not claimed by any executor until the
 	// queue is resumed.
 	Paused bool
-	// UpdatedAt is when the queue was last registered, paused or resumed.
+	// Concurrency is the queue's global concurrency limit (SetQueueLimit);
+	// 0 is none.
+	Concurrency int
+	// UpdatedAt is when the queue was last registered, paused, resumed or
+	// limited.
 	UpdatedAt time.Time
+}
+
+// QueueLimit is a queue's limit across every executor on the store.
+type QueueLimit struct {
+	// Concurrency is the most executions of the queue that run at once,
+	// across every executor in every process on the store; 0 is no limit.
+	// At most storage.MaxConcurrencyLimit.
+	Concurrency int
+}
+
+// SetQueueLimit sets a queue's limit in the store, for every process: from
+// the moment it returns, no claim starts an execution of the queue while
+// Concurrency of them are running (counted in the store, whichever
+// executor runs them); 0 removes the limit. It reports whether the limit
+// changed. An unknown queue is an error wrapping ErrNotFound; a limit out
+// of range, one wrapping ErrInvalidOption. See docs/semantics.md, "Queue
+// limits", for what counts as running: an execution whose executor died
+// holds its slot until another executor takes it over.
+//
+// One exception, bounded in time, as for PauseQueue: an executor that
+// enqueues into a queue it serves while it has free slots starts the
+// execution itself, without a claim, unless it knows the queue to be
+// limited; it learns of a limit set in another process when it next reads
+// the queues, within Config.PollInterval.
+func (e *Executor) SetQueueLimit(ctx context.Context, name string, limit QueueLimit) (bool, error) {
+	if e == nil {
+		return false, errNilExecutor
+	}
+	p := storage.LimitControlParams{Now: e.now(), Kind: storage.ControlQueue, Name: name, Concurrency: limit.Concurrency}
+	if err := storage.ValidateLimitControl(&p); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	changed, err := e.store.LimitControl(ctx, p)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, fmt.Errorf("%w: queue %q: no executor serves it and no task names it", ErrNotFound, name)
+	}
+	if err != nil {
+		return false, err
+	}
+	e.paused.limit(name, limit.Concurrency > 0)
+	return changed, nil
 }
 
 // Queues lists the queues known to the store, by name.
@@ -34,7 +79,7 @@ func (e *Executor) Queues(ctx context.Context) ([]QueueInfo, error) {
 	}
 	out := make([]QueueInfo, len(cs))
 	for i, c := range cs {
-		out[i] = QueueInfo{Name: c.Name, Paused: c.Paused, UpdatedAt: c.UpdatedAt}
+		out[i] = QueueInfo{Name: c.Name, Paused: c.Paused, Concurrency: c.Concurrency, UpdatedAt: c.UpdatedAt}
 	}
 	return out, nil
 }
@@ -122,20 +167,23 @@ func (e *Executor) registerQueues(ctx context.Context) error {
 	return e.readPaused(ctx)
 }
 
-// readPaused refreshes the executor's copy of the paused queues, which
-// decides direct starts only (claims ask the store).
+// readPaused refreshes the executor's copy of the paused and the limited
+// queues, which decides direct starts only (claims ask the store).
 func (e *Executor) readPaused(ctx context.Context) error {
 	cs, err := e.store.ListControls(ctx, storage.ListControlsParams{Kind: storage.ControlQueue})
 	if err != nil {
 		return err
 	}
-	var paused []string
+	var paused, limited []string
 	for _, c := range cs {
 		if c.Paused {
 			paused = append(paused, c.Name)
 		}
+		if c.Concurrency > 0 {
+			limited = append(limited, c.Name)
+		}
 	}
-	e.paused.reset(paused)
+	e.paused.reset(paused, limited)
 	return nil
 }
 
@@ -156,8 +204,9 @@ func (e *Executor) refreshPaused() {
 }
 
 // serves reports whether this executor claims from queue q (stored form)
-// and does not know it to be paused: whether it may start an execution of q
-// directly.
+// and does not know it to be paused or limited: whether it may start an
+// execution of q directly (an execution of a limited queue starts only
+// through a claim, which counts the queue's running executions).
 func (e *Executor) serves(q string) bool {
 	q = storage.NormalizeQueue(q)
 	if len(e.cfg.Queues) > 0 && !slices.Contains(e.cfg.Queues, q) {
@@ -166,18 +215,41 @@ func (e *Executor) serves(q string) bool {
 	return !e.paused.has(q)
 }
 
-// pausedSet is an executor's copy of the paused queues.
+// pausedSet is an executor's copy of the paused queues and of the limited
+// ones.
 type pausedSet struct {
-	mu    sync.RWMutex
-	names []string
+	mu      sync.RWMutex
+	names   []string
+	limited []string
 	// read is when the dispatch loop last read them (its goroutine only).
 	read time.Time
 }
 
+// has reports whether queue q is paused or limited.
 func (p *pausedSet) has(q string) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return slices.Contains(p.names, q)
+	return slices.Contains(p.names, q) || slices.Contains(p.limited, q)
+}
+
+// isLimited reports whether queue q is limited.
+func (p *pausedSet) isLimited(q string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.limited) > 0 && slices.Contains(p.limited, q)
+}
+
+// limit records whether queue q is limited.
+func (p *pausedSet) limit(q string, limited bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := slices.Index(p.limited, q)
+	switch {
+	case limited && i < 0:
+		p.limited = append(p.limited, q)
+	case !limited && i >= 0:
+		p.limited = slices.Delete(p.limited, i, i+1)
+	}
 }
 
 func (p *pausedSet) set(q string, paused bool) {
@@ -192,8 +264,8 @@ func (p *pausedSet) set(q string, paused bool) {
 	}
 }
 
-func (p *pausedSet) reset(names []string) {
+func (p *pausedSet) reset(paused, limited []string) {
 	p.mu.Lock()
-	p.names = names
+	p.names, p.limited = paused, limited
 	p.mu.Unlock()
 }

@@ -95,6 +95,11 @@ type Control struct {
 	// Mark is a number the engine advances with AdvanceControl (a
 	// schedule's last tick, in Unix microseconds).
 	Mark int64
+	// Concurrency is a queue's global concurrency limit, set by
+	// LimitControl only (RegisterControls keeps it; a new control has
+	// none): at most that many of the queue's executions run at once on
+	// the store (see Store.Claim); 0 is no limit.
+	Concurrency int
 	// UpdatedAt is when the control was last registered, paused, resumed
 	// or advanced.
 	UpdatedAt time.Time
@@ -131,6 +136,42 @@ type AdvanceControlParams struct {
 	From, To   int64
 }
 
+// LimitControlParams sets a queue's global concurrency limit.
+type LimitControlParams struct {
+	Now time.Time
+	// Kind is ControlQueue (no other kind has a limit).
+	Kind, Name string
+	// Concurrency is the limit, 0 for none; see ValidateConcurrency.
+	Concurrency int
+}
+
+// MaxConcurrencyLimit bounds a queue's concurrency limit.
+const MaxConcurrencyLimit = 1_000_000
+
+// ValidateConcurrency rejects a concurrency limit no store keeps: negative
+// or over MaxConcurrencyLimit (0 is no limit).
+func ValidateConcurrency(n int) error {
+	if n < 0 || n > MaxConcurrencyLimit {
+		return fmt.Errorf("concurrency limit %d: must be 1..%d, or 0 for none", n, MaxConcurrencyLimit)
+	}
+	return nil
+}
+
+// ValidateLimitControl rejects a LimitControl call no store applies,
+// naming what is wrong.
+func ValidateLimitControl(p *LimitControlParams) error {
+	if p.Kind != ControlQueue {
+		return fmt.Errorf("control %q of kind %q: only a queue has a concurrency limit", p.Name, p.Kind)
+	}
+	if err := ValidateQueueName(p.Name); err != nil {
+		return err
+	}
+	if err := ValidateConcurrency(p.Concurrency); err != nil {
+		return fmt.Errorf("queue %q: %w", p.Name, err)
+	}
+	return nil
+}
+
 // Controls keeps the controls shared by the processes of a store. Store
 // includes it.
 type Controls interface {
@@ -153,7 +194,21 @@ type Controls interface {
 	// reports whether it did (false: another caller moved it first). An
 	// unknown control: ErrNotFound.
 	AdvanceControl(ctx context.Context, p AdvanceControlParams) (bool, error)
+
+	// LimitControl sets a queue's concurrency limit (0: none) and reports
+	// whether it changed. Params that ValidateLimitControl refuses fail
+	// the call, which then changes nothing; an unknown queue:
+	// ErrNotFound. A change publishes Event.Ready, since rows may be
+	// claimable. The limit holds for every Claim that starts after
+	// LimitControl returns, in every process; a store may take up to
+	// LimitRefresh to claim the rows of a queue limited from another
+	// process (it never claims beyond the limit meanwhile).
+	LimitControl(ctx context.Context, p LimitControlParams) (changed bool, err error)
 }
+
+// LimitRefresh is how long a store may go on with its copy of which queues
+// have a concurrency limit; see Controls.LimitControl.
+const LimitRefresh = 250 * time.Millisecond
 
 // ValidateControls rejects a registration with a control no store
 // registers (ValidateControl), naming the first.

@@ -370,8 +370,8 @@ type ClaimParams struct {
 }
 
 // NextDueParams asks when the next row of these tasks and queues (every
-// queue when Queues is empty) becomes due; rows of paused queues do not
-// count.
+// queue when Queues is empty) becomes due; rows of paused queues and of
+// queues with a concurrency limit do not count.
 type NextDueParams struct {
 	Now     time.Time
 	TaskIDs []string
@@ -515,6 +515,17 @@ type Store interface {
 	// No row is returned to two callers. Returns the rows as they are
 	// after the claim, whole (Input, Attempts, Tags included: the engine
 	// appends the run's attempt to the history it read).
+	//
+	// A queue with a concurrency limit N (Control.Concurrency) has at most
+	// N running rows that are not sleeping, across every caller: a claim
+	// takes its running, not sleeping rows whose lease lapsed (each holds
+	// its slot until taken over, which hands the slot on), then, in claim
+	// order, at most N minus the running, not sleeping rows of the queue
+	// of its other due rows (a waiting parent's continuation and a
+	// sleeping deadline need a slot to be claimed too, though they do not
+	// keep it). A claim serves its limited queues before the others, each
+	// in claim order; the rows it returns are in claim order. NextDue
+	// leaves limited queues out.
 	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
 
 	// NextDue returns how long until the earliest future DueAt among rows of

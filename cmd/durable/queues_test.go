@@ -90,6 +90,33 @@ func testQueues(t *testing.T, store storage.Store, conn []string) {
 	if got := f.ok(t, "queues", "resume", "emails"); got != "resumed queue emails\n" {
 		t.Errorf("resume: %q", got)
 	}
+	if got := f.ok(t, "queues", "limit", "emails", "--concurrency", "3"); got != "queue emails has a concurrency limit of 3\n" {
+		t.Errorf("limit: %q", got)
+	}
+	if got := f.ok(t, "queues", "limit", "emails", "--concurrency", "3"); got != "queue emails already had a concurrency limit of 3\n" {
+		t.Errorf("limit again: %q", got)
+	}
+	if out := f.ok(t, "queues", "list"); !strings.Contains(out, "LIMIT") || !strings.Contains(out, "3") {
+		t.Errorf("queues list lacks the limit:\n%s", out)
+	}
+	var limited struct {
+		Queues []struct {
+			Name        string `json:"name"`
+			Concurrency int    `json:"concurrency"`
+		} `json:"queues"`
+	}
+	if err := json.Unmarshal([]byte(f.ok(t, "queues", "list", "--json")), &limited); err != nil {
+		t.Fatal(err)
+	}
+	if len(limited.Queues) != 2 || limited.Queues[1].Concurrency != 3 {
+		t.Errorf("list --json after the limit: %+v", limited.Queues)
+	}
+	if got := f.ok(t, "queues", "limit", "emails", "--concurrency", "0"); got != "queue emails has no concurrency limit\n" {
+		t.Errorf("limit 0: %q", got)
+	}
+	f.fails(t, exitError, "-2", "queues", "limit", "emails", "--concurrency", "-2")
+	f.fails(t, exitUsage, "missing --concurrency", "queues", "limit", "emails")
+	f.fails(t, exitError, `queue "weekly"`, "queues", "limit", "weekly", "--concurrency", "1")
 	f.fails(t, exitError, `queue "weekly"`, "queues", "resume", "weekly")
 	f.fails(t, exitUsage, "missing queue NAME", "queues", "pause")
 	f.fails(t, exitUsage, "unexpected argument", "queues", "pause", "a", "b")

@@ -540,6 +540,14 @@ func (s *Store) PauseControl(ctx context.Context, p storage.PauseControlParams) 
 	return changed, err
 }
 
+// LimitControl sets a queue's concurrency limit; see storage.Controls.
+func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) (changed bool, err error) {
+	p.Now = s.now(p.Now)
+	err = s.do("limit_control", syncCommit, func(m *memory.Store) error { changed, err = m.LimitControl(ctx, p); return err },
+		func(m *memory.Store) { _, _ = m.LimitControl(context.Background(), p) })
+	return changed, err
+}
+
 // AdvanceControl moves a control's mark; see storage.Controls.
 func (s *Store) AdvanceControl(ctx context.Context, p storage.AdvanceControlParams) (ok bool, err error) {
 	p.Now = s.now(p.Now)

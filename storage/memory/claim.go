@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -10,8 +11,9 @@ import (
 
 // Claim takes up to p.Limit due rows of p.TaskIDs and p.Queues, not of a
 // paused queue, Priority then DueAt ascending then insertion order, lapsed
-// leases as of their creation time (see rescue); see [storage.Store]. Rows
-// of other tasks and queues are skipped and stay due.
+// leases as of their creation time (see rescue), within the concurrency
+// limits of queues (claimLimited); see [storage.Store]. Rows of other
+// tasks and queues are skipped and stay due.
 func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Execution, error) {
 	if err := s.lock(ctx, "claim"); err != nil {
 		return nil, err
@@ -22,7 +24,11 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	}
 	now := dbTime(p.Now)
 	s.rescue(now)
-	picked := s.popDue(p.TaskIDs, p.Queues, now, p.Limit)
+	picked := s.claimLimited(p, now, p.Limit)
+	if len(picked) < p.Limit {
+		picked = append(picked, s.popDue(p.TaskIDs, p.Queues, now, p.Limit-len(picked))...)
+		slices.SortFunc(picked, claimOrder)
+	}
 	out := make([]storage.Execution, len(picked))
 	for i, r := range picked {
 		s.claimRow(r, p.ExecutorID, now, dbTime(now.Add(p.Lease)))

@@ -122,7 +122,7 @@ func (s *Store) setDue(r *row, t time.Time) {
 
 // queues returns the non-empty due queues of the given task ids and
 // queues (every queue when there is none), each once, leaving out the
-// paused queues.
+// paused queues and the limited ones (claimLimited claims those).
 func (s *Store) queues(taskIDs, queues []string) []*dueQueue {
 	s.gen++
 	var qs []*dueQueue
@@ -130,7 +130,7 @@ func (s *Store) queues(taskIDs, queues []string) []*dueQueue {
 		for _, key := range s.dueKeys[id] {
 			q := s.due[key]
 			if q.mark == s.gen || q.Len() == 0 ||
-				(len(queues) > 0 && !slices.Contains(queues, key.queue)) || s.queuePaused(key.queue) {
+				(len(queues) > 0 && !slices.Contains(queues, key.queue)) || !s.queueOpen(key.queue) {
 				continue
 			}
 			q.mark = s.gen

@@ -15,10 +15,35 @@ type controlKey struct{ kind, name string }
 
 var _ storage.Controls = (*Store)(nil)
 
-// queuePaused reports whether the queue named q is paused.
-func (s *Store) queuePaused(q string) bool {
+// queueOpen reports whether the ordinary claim path (popDue) and NextDue
+// take the rows of queue q: it is neither paused nor limited.
+func (s *Store) queueOpen(q string) bool {
 	c := s.controls[controlKey{storage.ControlQueue, q}]
-	return c != nil && c.Paused
+	return c == nil || !c.Paused && c.Concurrency == 0
+}
+
+// LimitControl implements storage.Controls.
+func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) (bool, error) {
+	if err := storage.ValidateLimitControl(&p); err != nil {
+		return false, fmt.Errorf("memory: limit control: %w", err)
+	}
+	if err := s.lock(ctx, "limit control"); err != nil {
+		return false, err
+	}
+	c := s.controls[controlKey{p.Kind, p.Name}]
+	if c == nil {
+		s.mu.Unlock()
+		return false, fmt.Errorf("memory: limit control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
+	}
+	changed := c.Concurrency != p.Concurrency
+	if changed {
+		c.Concurrency, c.UpdatedAt = p.Concurrency, dbTime(p.Now)
+	}
+	s.mu.Unlock()
+	if changed {
+		s.subs.Publish(storage.Event{Ready: true})
+	}
+	return changed, nil
 }
 
 // RegisterControls implements storage.Controls.

@@ -65,9 +65,26 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 }
 
 func (s *Store) claimTx(ctx context.Context, tx *pipe, p storage.ClaimParams) ([]storage.Execution, error) {
-	picked, seqs, now, err := s.pick(ctx, tx, p)
-	if err != nil || len(picked) == 0 {
+	picked, seqs, now, err := s.pickLimited(ctx, tx, p)
+	if err != nil {
 		return nil, err
+	}
+	if len(picked) < p.Limit {
+		rest := p
+		rest.Limit -= len(picked)
+		more, moreSeqs, at, err := s.pick(ctx, tx, rest)
+		if err != nil {
+			return nil, err
+		}
+		if len(picked) > 0 && len(more) > 0 {
+			picked, seqs = inClaimOrder(append(picked, more...), append(seqs, moreSeqs...))
+		} else if len(more) > 0 {
+			picked, seqs = more, moreSeqs
+		}
+		now = max(now, at)
+	}
+	if len(picked) == 0 {
+		return nil, nil
 	}
 	lease := now + durMicros(p.Lease)
 	var lapsed []any // seq, error JSON pairs

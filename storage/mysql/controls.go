@@ -58,7 +58,7 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 		for rows.Next() {
 			var c storage.Control
 			var updated sql.NullInt64
-			if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated); err != nil {
+			if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency); err != nil {
 				return err
 			}
 			c.UpdatedAt = fromMicros(updated)

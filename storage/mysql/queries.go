@@ -26,7 +26,7 @@ const nowSQL = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6))"
 type queryData struct {
 	T, Tags, Leases, Events, Versions string
 	Controls                          string
-	Due                               string
+	Due, Running                      string
 	Levels                            string
 	Now                               string
 	Terminal, Active                  string
@@ -43,6 +43,8 @@ type queries struct {
 	rescuePick, rescue                                    string
 	controlRegister, controlList, controlLock             string
 	controlPause, controlAdvance, controlMark             string
+	controlLimitLock, controlLimit, limitedQueues         string
+	runningCount, claimPickLapsed, claimPickLimited       string
 	nextDue, heartbeatLock, heartbeat, heartbeatBusy      string
 	releaseLock, recoverLock, release, recoverRows        string
 	eventInsert, eventRead, eventLast, eventPrune         string
@@ -58,6 +60,7 @@ func newQueries(prefix string) (*queries, error) {
 		Events: prefix + "events", Versions: prefix + "schema_version",
 		Controls: prefix + "controls",
 		Due:      prefix + "executions_queue_due",
+		Running:  prefix + "executions_running",
 		Levels:   levelsSQL(),
 		Now:      "coalesce(?, " + nowSQL + ")",
 		Terminal: "('completed', 'failed', 'timed_out', 'children_failed', 'finalize_failed', 'cancelled')",
@@ -79,6 +82,8 @@ func newQueries(prefix string) (*queries, error) {
 		"migrate_record":   &q.migrateRecord,
 		"control_register": &q.controlRegister, "control_list": &q.controlList, "control_lock": &q.controlLock,
 		"control_pause": &q.controlPause, "control_advance": &q.controlAdvance, "control_mark": &q.controlMark,
+		"control_limit_lock": &q.controlLimitLock, "control_limit": &q.controlLimit, "limited_queues": &q.limitedQueues,
+		"running_count": &q.runningCount, "claim_pick_lapsed": &q.claimPickLapsed, "claim_pick_limited": &q.claimPickLimited,
 	}
 	for name, dst := range targets {
 		var b strings.Builder

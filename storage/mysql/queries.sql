@@ -101,7 +101,7 @@ written (1), kept (0) or, for run_output, cleared (2). */}}
     t.children_total = u.children_total, t.children_pending = u.children_pending{{end}}
 
 {{- /* claim_pick: at most ? due rows of the tasks in one queue (unless
-it is paused), in claim order (priority, due_at, seq), locked; rows
+it is paused or limited: limits.go claims those), in claim order (priority, due_at, seq), locked; rows
 another transaction holds are skipped (SKIP LOCKED), so concurrent
 claimers never wait for each other nor share a row. The claim index gives
 one range per priority, of the rows due by now: InnoDB reads them in
@@ -113,7 +113,7 @@ the queue, the limit. A claim over several queues joins one of these per
 queue with UNION ALL (claim.go). */}}
 {{define "claim_pick"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
 WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
-    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND c.paused)
+    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0))
 ORDER BY t.priority, t.due_at, t.seq
 LIMIT ?
 FOR UPDATE SKIP LOCKED{{end}}
@@ -157,12 +157,13 @@ updated_at keeps the lease expiry for the claim's error. */}}
 
 {{- /* next_due: the earliest due_at among the rows of the tasks in one
 (queue, priority) level, unless the queue is paused: a range read of the
-claim index that stops at the first row of the tasks. NextDue joins one
+claim index that stops at the first row of the tasks (none of a limited
+queue). NextDue joins one
 per level with UNION ALL and takes the least (read.go). Arguments: the
 queue, the priority, the tasks, the queue. */}}
 {{define "next_due"}}(SELECT t.due_at AS due FROM {{.T}} AS t FORCE INDEX ({{.Due}})
 WHERE t.queue = ? AND t.priority = ? AND t.due_at IS NOT NULL AND t.task_id IN :list1
-    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND c.paused)
+    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0))
 ORDER BY t.due_at
 LIMIT 1){{end}}
 
@@ -232,7 +233,41 @@ and mark, and takes the new spec. */}}
 {{define "control_register"}}INSERT INTO {{.Controls}} (kind, name, paused, spec, mark, updated_at) VALUES :values
 ON DUPLICATE KEY UPDATE spec = VALUES(spec), updated_at = VALUES(updated_at){{end}}
 
-{{define "control_list"}}SELECT kind, name, paused, spec, mark, updated_at FROM {{.Controls}} WHERE kind = ? ORDER BY name{{end}}
+{{define "control_list"}}SELECT kind, name, paused, spec, mark, updated_at, concurrency FROM {{.Controls}} WHERE kind = ? ORDER BY name{{end}}
+
+{{- /* Limits (limits.go). control_limit_lock locks a control's row and
+reads its limit. */}}
+{{define "control_limit_lock"}}SELECT concurrency, paused, {{.Now}} FROM {{.Controls}} WHERE kind = ? AND name = ? FOR UPDATE{{end}}
+
+{{define "control_limit"}}UPDATE {{.Controls}} SET concurrency = ?, updated_at = ? WHERE kind = ? AND name = ?{{end}}
+
+{{define "limited_queues"}}SELECT name, concurrency FROM {{.Controls}}
+WHERE kind = 'queue' AND concurrency > 0 AND NOT paused ORDER BY name{{end}}
+
+{{- /* running_count: the running, not sleeping rows of a queue, its slots
+in use. */}}
+{{define "running_count"}}SELECT COUNT(*) FROM {{.T}} AS t FORCE INDEX ({{.Running}})
+WHERE t.queue = ? AND t.status = 'running' AND t.sleep_key IS NULL{{end}}
+
+{{- /* claim_pick_lapsed: the running, not sleeping rows of a queue whose
+lease lapsed (rescued or not), oldest first, locked unless another holds
+them. Arguments: now, the queue, now, the tasks, the limit. */}}
+{{define "claim_pick_lapsed"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Running}})
+WHERE t.queue = ? AND t.status = 'running' AND t.due_at <= {{.Now}} AND t.task_id IN :list1
+    AND t.sleep_key IS NULL
+ORDER BY t.due_at, t.seq
+LIMIT ?
+FOR UPDATE SKIP LOCKED{{end}}
+
+{{- /* claim_pick_limited: claim_pick of a limited queue, its lapsed runs
+left out (claim_pick_lapsed takes them). Arguments: now, the queue, now,
+the tasks, the limit. */}}
+{{define "claim_pick_limited"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
+    AND NOT (t.status = 'running' AND t.sleep_key IS NULL)
+ORDER BY t.priority, t.due_at, t.seq
+LIMIT ?
+FOR UPDATE SKIP LOCKED{{end}}
 
 {{define "control_lock"}}SELECT paused, {{.Now}} FROM {{.Controls}} WHERE kind = ? AND name = ? FOR UPDATE{{end}}
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/durable-go/durable/internal/limited"
 	"github.com/durable-go/durable/internal/rescue"
 	"github.com/durable-go/durable/storage"
 )
@@ -43,7 +44,10 @@ type Store struct {
 	// rescues paces the claims' rescues of lapsed leases (claim.go).
 	rescues rescue.Pacer
 	// queues are the queues a claim of every queue reads (claim.go).
-	queues  queueList
+	queues queueList
+	// limits is the copy of which queues have a concurrency limit
+	// (limits.go).
+	limits  limited.Cache
 	retries retryCounters
 
 	events *eventReader // nil with Config.DisableEvents

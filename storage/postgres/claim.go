@@ -58,6 +58,20 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	if p.Limit <= 0 || len(p.TaskIDs) == 0 {
 		return nil, nil
 	}
+	lim, err := s.limitedQueues(ctx, p.Queues)
+	if err != nil {
+		return nil, err
+	}
+	var limRows []storage.Execution
+	var limKeys []claimKey
+	if len(lim) > 0 {
+		if limRows, limKeys, err = s.claimLimited(ctx, p, lim); err != nil {
+			return nil, err
+		}
+		if p.Limit -= len(limRows); p.Limit == 0 {
+			return inClaimOrder(limRows, limKeys), nil
+		}
+	}
 	args := pgx.StrictNamedArgs{
 		"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": p.Limit,
 		"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
@@ -70,7 +84,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	var keys []claimKey
 	from, rescuing := s.rescues.Start(s.pacingClock(p.Now))
 	var rescuedAt time.Time
-	err := withRetry(ctx, func() error {
+	err = withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.claimSettings)
 		if rescuing {
@@ -99,6 +113,9 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 		s.rescues.Done(rescuedAt)
 	}
 	s.lastClaimed.Store(int64(len(rows)))
+	if len(limRows) > 0 {
+		rows, keys = append(limRows, rows...), append(limKeys, keys...)
+	}
 	return inClaimOrder(rows, keys), nil
 }
 

@@ -63,7 +63,7 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Control, error) {
 			var c storage.Control
 			var updated pgtype.Timestamptz
-			err := row.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated)
+			err := row.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency)
 			c.UpdatedAt = fromTS(updated)
 			return c, err
 		})

@@ -364,7 +364,10 @@ func TestQueueStatementPlans(t *testing.T) {
 			if strings.Contains(p, "Seq Scan on executions") {
 				t.Errorf("%s scans the whole table:\n%s", name, p)
 			}
-			if !strings.Contains(p, "Index Cond: ((queue = ") || !strings.Contains(p, probes[name]) {
+			// The rescue may read executions_running_idx instead (the
+			// running rows of a queue in the window), as good a probe.
+			byRunning := name == "rescue" && strings.Contains(p, "Index Scan using executions_running_idx")
+			if !strings.Contains(p, "Index Cond: ((queue = ") || !strings.Contains(p, probes[name]) && !byRunning {
 				t.Errorf("%s does not probe executions_claim_idx by %q:\n%s", name, probes[name], p)
 			}
 		}

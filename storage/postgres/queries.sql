@@ -362,14 +362,15 @@ last ones those of rows just claimed or enqueued, alive. */}}
 
 {{- /* open_queues is the CTE open of the queues a claim or next_due reads:
 the ones listed in @queues (with .Listed), else every queue with due rows,
-less the paused ones (controls of kind queue), read in the statement's
-snapshot: a pause committed before the statement started holds. */}}
+less the paused ones (controls of kind queue) and the limited ones (claimed
+by claim_limited), read in the statement's snapshot: a pause or a limit
+committed before the statement started holds. */}}
 {{define "open_queues"}}{{if .Listed}}qs(name) AS (
     SELECT DISTINCT u.name FROM unnest(@queues::text[]) AS u(name)
 ){{else}}{{template "due_queues" .}}{{end}}, open AS MATERIALIZED (
     SELECT qs.name FROM qs
     WHERE qs.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c
-        WHERE c.kind = 'queue' AND c.name = qs.name AND c.paused)
+        WHERE c.kind = 'queue' AND c.name = qs.name AND (c.paused OR c.concurrency > 0))
 ){{end}}
 
 {{- /* claim: the CTE picks at most @limit due rows (SKIP LOCKED, so
@@ -424,7 +425,10 @@ lease expired at due_at, or at updated_at once rescued (see rescue). */}}
     ) AS c
     LIMIT @limit
 )
-UPDATE {{.T}} AS t SET
+{{template "claim_update" .}}{{end}}
+
+{{- /* claim_update claims the rows of the CTE picked (see claim). */}}
+{{define "claim_update"}}UPDATE {{.T}} AS t SET
     fence = t.fence + 1,
     executor_id = @executor_id,
     due_at = {{.Now}} + @lease_us::bigint * interval '1 microsecond',
@@ -442,6 +446,72 @@ UPDATE {{.T}} AS t SET
 FROM picked
 WHERE t.ctid = picked.ctid
 RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
+
+{{- /* claim_limit_lock locks the control row of the limited queue @queue
+for the rest of the claim's transaction: claims of the queue take turns,
+each counting the running rows after the previous one committed (its
+claim_limited is the next statement of the batch, with a snapshot of its
+own). */}}
+{{define "claim_limit_lock"}}SELECT 1 FROM {{.Controls}} WHERE kind = 'queue' AND name = @queue FOR UPDATE{{end}}
+
+{{- /* claim_limited claims from the queue @queue (see claim_limit_lock): its
+running, not sleeping rows whose lease lapsed (rescued or not), found by
+executions_running_idx, which hold their slots and are taken over whatever
+the limit; then, in claim order (one probe of executions_claim_idx per
+priority level, as claim does), as many of its other due rows as it has
+free slots: the limit less its running, not sleeping rows, less the lapsed
+rows taken; at most @limit rows in all. A queue paused meanwhile gives
+nothing; one no longer limited gives up to @limit. */}}
+{{define "claim_limited"}}WITH ctl AS MATERIALIZED (
+    SELECT c.concurrency, c.paused FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = @queue
+), lapsed AS MATERIALIZED (
+    SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
+    WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL AND t.due_at <= {{.Now}}
+        AND t.task_id = ANY(@task_ids::text[]) AND EXISTS (SELECT 1 FROM ctl WHERE NOT ctl.paused)
+    ORDER BY t.due_at, t.seq
+    LIMIT @limit
+    FOR UPDATE SKIP LOCKED
+), free AS MATERIALIZED (
+    SELECT CASE WHEN ctl.paused THEN 0
+        WHEN ctl.concurrency = 0 THEN @limit - (SELECT count(*) FROM lapsed)
+        ELSE greatest(0, least(@limit - (SELECT count(*) FROM lapsed), ctl.concurrency - (
+            SELECT count(*) FROM {{.T}} AS t
+            WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL)))
+        END AS n
+    FROM ctl
+), fresh AS MATERIALIZED (
+    SELECT c.ctid, c.id, c.seq, c.due_at
+    FROM generate_series({{.First}}, {{.Last}}) AS lv(p)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
+        WHERE t.queue = @queue AND t.priority = lv.p AND t.due_at <= {{.Now}}
+            AND t.task_id = ANY(@task_ids::text[])
+            AND NOT (t.status = 'running' AND t.sleep_key IS NULL)
+        ORDER BY t.due_at, t.seq
+        LIMIT coalesce((SELECT n FROM free), 0)
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    LIMIT coalesce((SELECT n FROM free), 0)
+), picked AS (
+    SELECT * FROM lapsed UNION ALL SELECT * FROM fresh
+)
+{{template "claim_update" .}}{{end}}
+
+{{define "limited_queues"}}SELECT name, concurrency FROM {{.Controls}}
+WHERE kind = 'queue' AND concurrency > 0 AND NOT paused ORDER BY name{{end}}
+
+{{- /* limit_control sets a control's concurrency limit and, when it changed,
+sends the notification of new work on @channel (none when NULL). It returns
+whether the control exists and whether it changed. */}}
+{{define "limit_control"}}WITH upd AS (
+    UPDATE {{.Controls}} SET concurrency = @concurrency::integer, updated_at = {{.Now}}
+    WHERE kind = @kind AND name = @name AND concurrency <> @concurrency::integer
+    RETURNING kind
+), notes AS (
+    SELECT pg_notify(@channel::text, @payload::text) FROM upd WHERE @channel::text IS NOT NULL
+)
+SELECT EXISTS (SELECT 1 FROM {{.Controls}} WHERE kind = @kind AND name = @name),
+    (SELECT count(*) FROM upd) > 0, (SELECT count(*) FROM notes){{end}}
 
 {{- /* rescue runs before claim, in its batch (so with claim_settings), at
 most every 250 ms per store (see package internal/rescue): it moves the
@@ -495,7 +565,7 @@ SELECT u.kind, u.name, u.spec, u.mark, {{.Now}}
 FROM unnest(@c_kind::text[], @c_name::text[], @c_spec::bytea[], @c_mark::bigint[]) AS u(kind, name, spec, mark)
 ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at{{end}}
 
-{{define "list_controls"}}SELECT kind, name, paused, spec, mark, updated_at FROM {{.Controls}}
+{{define "list_controls"}}SELECT kind, name, paused, spec, mark, updated_at, concurrency FROM {{.Controls}}
 WHERE kind = @kind ORDER BY name{{end}}
 
 {{- /* pause_control sets a control's paused flag and, when that resumed a

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/durable-go/durable/internal/limited"
 	"github.com/durable-go/durable/internal/rescue"
 	"github.com/durable-go/durable/storage"
 )
@@ -43,6 +44,9 @@ type Store struct {
 
 	// rescues paces the claims' rescues of lapsed leases (claim.go).
 	rescues rescue.Pacer
+	// limits is the copy of which queues have a concurrency limit
+	// (limits.go).
+	limits limited.Cache
 
 	listener *listener
 }

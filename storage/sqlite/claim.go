@@ -40,14 +40,33 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	if err := s.rescue(ctx, p.Now); err != nil {
 		return nil, err
 	}
-	cands, err := s.claimCandidates(ctx, p)
-	if err != nil || len(cands) == 0 {
+	lim, n, err := s.limitedCandidates(ctx, p)
+	if err != nil {
 		return nil, err
+	}
+	var cands []candidate
+	if n < p.Limit {
+		rest := p
+		rest.Limit -= n
+		if cands, err = s.claimCandidates(ctx, rest); err != nil {
+			return nil, err
+		}
+	}
+	if n == 0 && len(cands) == 0 {
+		return nil, nil
 	}
 	// A claim commits as durably as the store's inserts: with
 	// DurabilityFull a claim lost to a power cut would hand its fencing
 	// tokens out again at the next claim.
 	err = s.submit(ctx, op, func(tx *writeTx) error {
+		for i := range lim {
+			if err := tx.claimLimited(p, &lim[i]); err != nil {
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
+		}
+		if len(cands) == 0 {
+			return nil
+		}
 		if err := tx.claim(p, cands); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
@@ -56,20 +75,35 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	if err != nil {
 		return nil, err
 	}
+	return taken(lim, cands), nil
+}
+
+// taken returns the rows claimed among the candidates, in claim order.
+func taken(lim []limitedClaim, cands []candidate) []storage.Execution {
+	if len(lim) > 0 {
+		for _, lc := range lim {
+			cands = append(cands, lc.cands...)
+		}
+		byClaimOrder(cands)
+	}
 	out := make([]storage.Execution, 0, len(cands))
 	for i := range cands {
 		if cands[i].taken {
 			out = append(out, cands[i].e)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // candidate is a row a claim would take, as read before the claim.
 type candidate struct {
-	seq   int64
-	e     storage.Execution
-	taken bool // claimed; e is then the row after the claim
+	seq int64
+	e   storage.Execution
+	// priority and due (DueAt in microseconds) are the row's before the
+	// claim: with seq, its place in the claim order.
+	priority int
+	due      int64
+	taken    bool // claimed; e is then the row after the claim
 }
 
 // claimCandidates returns the rows due now, in claim order. With one
@@ -155,7 +189,7 @@ func (s *Store) readCandidates(ctx context.Context, name string, args []any, lim
 		if err != nil {
 			return nil, s.readError(op, err)
 		}
-		out = append(out, candidate{seq: seq, e: e})
+		out = append(out, candidate{seq: seq, e: e, priority: e.Priority, due: micros(e.DueAt)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.readError(op, err)

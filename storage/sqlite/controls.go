@@ -60,7 +60,7 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 			c       storage.Control
 			updated sql.NullInt64
 		)
-		if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated); err != nil {
+		if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency); err != nil {
 			return nil, s.readError(op, err)
 		}
 		c.UpdatedAt = timeOf(updated)

@@ -46,9 +46,10 @@ every (name) AS (
 	FROM every WHERE every.name IS NOT NULL)
 
 -- name: unpaused
--- The condition that the queue named by the expression before it is not
--- paused: one search of durable_controls per queue.
-NOT EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND k.paused AND k.name =
+-- The condition that the queue named by the expression before it is
+-- neither paused nor limited (limits.go claims those apart): one search of
+-- durable_controls per queue.
+NOT EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND (k.paused OR k.concurrency > 0) AND k.name =
 
 -- name: level_scan
 -- The CTE lv(q, p): each (queue, priority) level of the queues of the CTE
@@ -429,7 +430,39 @@ INSERT INTO durable_controls (kind, name, paused, spec, mark, updated_at) VALUES
 ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at
 
 -- name: control_list
-SELECT kind, name, paused, spec, mark, updated_at FROM durable_controls WHERE kind = ?1 ORDER BY name
+SELECT kind, name, paused, spec, mark, updated_at, concurrency FROM durable_controls WHERE kind = ?1 ORDER BY name
+
+-- name: control_concurrency
+SELECT concurrency, paused FROM durable_controls WHERE kind = ?1 AND name = ?2
+
+-- name: control_limit
+-- Sets the control's concurrency to ?3 at ?4.
+UPDATE durable_controls SET concurrency = ?3, updated_at = ?4 WHERE kind = ?1 AND name = ?2
+
+-- name: limited_queues
+-- The queues with a concurrency limit, not paused, by name.
+SELECT name, concurrency FROM durable_controls WHERE kind = 'queue' AND concurrency > 0 AND NOT paused ORDER BY name
+
+-- name: running_count
+-- The running, not sleeping rows of queue ?1: its slots in use.
+SELECT count(*) FROM durable_executions INDEXED BY durable_executions_running
+WHERE queue = ?1 AND status = 'running' AND sleep_key IS NULL
+
+-- name: limited_lapsed
+-- The running, not sleeping rows of queue ?1 whose lease lapsed at ?2
+-- (rescued or not), of the tasks ?3 (a JSON array), oldest first, at most
+-- ?4 ("+ 0": see list_children).
+SELECT {{columns}} FROM durable_executions INDEXED BY durable_executions_running
+WHERE queue = ?1 AND status = 'running' AND sleep_key IS NULL AND due_at <= ?2
+	AND task_id IN (SELECT value FROM json_each(?3))
+ORDER BY due_at, seq LIMIT ?4 + 0
+
+-- name: limited_candidates
+-- claim_candidates of the one queue ?4, limited or not (see claim_body for
+-- ?1 to ?3).
+WITH RECURSIVE qs (name) AS (SELECT ?4),
+{{level_scan}},
+{{claim_body}}
 
 -- name: control_paused
 SELECT paused FROM durable_controls WHERE kind = ?1 AND name = ?2

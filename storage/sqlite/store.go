@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/durable-go/durable/internal/limited"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -31,6 +32,10 @@ type Store struct {
 
 	subs  storage.Subscribers
 	watch *watcher // hears the other stores on the file (watch.go)
+
+	// limits is the copy of which queues have a concurrency limit
+	// (limits.go).
+	limits limited.Cache
 }
 
 // Open opens (creating it if needed) the database file at path, checks it,
@@ -162,7 +167,7 @@ func (s *Store) openReaders(ctx context.Context, uri string, cfg Config) error {
 	rdb.SetMaxOpenConns(cfg.MaxReaders)
 	rdb.SetMaxIdleConns(cfg.MaxReaders)
 	s.reads = map[string]*sql.Stmt{}
-	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "next_due_in", "claim_candidates", "claim_candidates_in", "claim_candidates_at", "claim_candidates_in_at", "claim_levels", "claim_levels_in", "rescue_candidates", "finished_early", "control_list"} {
+	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "next_due_in", "claim_candidates", "claim_candidates_in", "claim_candidates_at", "claim_candidates_in_at", "claim_levels", "claim_levels_in", "rescue_candidates", "finished_early", "control_list", "limited_queues", "running_count", "limited_lapsed", "limited_candidates"} {
 		st, err := rdb.PrepareContext(ctx, query(name))
 		if err != nil {
 			rdb.Close()

@@ -20,6 +20,12 @@ var queueChecks = []check{
 	{"ControlsRegisterRefusesBadControls", queueCheck(checkControlsBad)},
 	{"ControlsPauseAndAdvanceUnknown", queueCheck(checkControlsUnknown)},
 	{"ControlsAdvanceIsCompareAndSet", queueCheck(checkControlsAdvance)},
+	{"QueueLimitCapsClaims", queueCheck(checkLimitCaps)},
+	{"QueueLimitLapsedLeaseHoldsItsSlotUntilTakenOver", queueCheck(checkLimitLapsed)},
+	{"QueueLimitSleepingRowsHoldNoSlot", queueCheck(checkLimitSleeping)},
+	{"QueueLimitConcurrentClaimers", queueCheck(checkLimitConcurrent)},
+	{"QueueLimitDoesNotStarveOtherQueues", queueCheck(checkLimitOthers)},
+	{"QueueLimitSetListedKeptAndRefused", queueCheck(checkLimitControl)},
 }
 
 // queueCheck runs fn with the store's controls.

@@ -1,0 +1,290 @@
+package crashtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/postgres"
+	"github.com/durable-go/durable/storage/sqlite"
+)
+
+// The multi-process test of a queue's global concurrency limit
+// (Executor.SetQueueLimit): several executor processes, each with more
+// slots than the limit, drain one limited queue on a shared PostgreSQL
+// schema or SQLite file. Every run records its start and end in a ledger
+// (wall-clock times of one machine); the test computes the most runs that
+// were in progress at once and requires it to be the limit: never above,
+// and reached. Then one process is SIGKILLed mid-run: its runs hold their
+// slots until taken over, and the queue must still drain completely,
+// never above the limit.
+
+const (
+	// envStore names the store of a limits worker: "postgres" (envDSN,
+	// envSchema) or "sqlite" (envDB).
+	envStore = "DURABLE_CRASHTEST_STORE"
+
+	limitQueue   = "limited"
+	limitSlots   = 4
+	limitWorkers = 3
+	limitLease   = 2 * time.Second
+)
+
+func init() {
+	workers["limits-worker"] = limitsWorker
+}
+
+// limitTask registers the task of the limited queue: it records its run
+// (as pgTasks do) and takes 10 to 30 ms.
+func limitTask(ex *durable.Executor, ledger *os.File) *durable.Task[string, string] {
+	return durable.Must(durable.NewTask(ex, "limited_leaf", func(ctx context.Context, key string) (string, error) {
+		info, _ := durable.Info(ctx)
+		line := func(kind string) error {
+			_, err := fmt.Fprintf(ledger, "%s %s %s %d %d\n", kind, key, info.ExecutorID, info.Fence, time.Now().UnixNano())
+			return err
+		}
+		if err := line("S"); err != nil {
+			return "", err
+		}
+		n, _ := strconv.Atoi(key[1:])
+		t := time.NewTimer(time.Duration(10+n%20) * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		return key, line("E")
+	}, durable.WithQueue(limitQueue)))
+}
+
+func limitsConfig(id string) durable.Config {
+	return durable.Config{
+		ExecutorID:    id,
+		Concurrency:   10, // each process alone could run more than the limit
+		LeaseDuration: limitLease,
+		PollInterval:  100 * time.Millisecond,
+		CrashBudget:   50,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// openLimitsStore opens the store the environment names.
+func openLimitsStore(ctx context.Context) (storage.Store, error) {
+	switch os.Getenv(envStore) {
+	case "postgres":
+		return postgres.Open(ctx, os.Getenv(envDSN), postgres.Config{Schema: os.Getenv(envSchema)})
+	case "sqlite":
+		return sqlite.Open(ctx, os.Getenv(envDB), sqlite.Config{})
+	}
+	return nil, fmt.Errorf("%s=%q: want postgres or sqlite", envStore, os.Getenv(envStore))
+}
+
+// limitsWorker runs an executor with the limited task until killed.
+func limitsWorker() error {
+	ctx := context.Background()
+	ledger, err := os.OpenFile(os.Getenv(envLedger), os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	store, err := openLimitsStore(ctx)
+	if err != nil {
+		return err
+	}
+	ex, err := durable.New(store, limitsConfig(os.Getenv(envExecutor)))
+	if err != nil {
+		return err
+	}
+	limitTask(ex, ledger)
+	if err := ex.Start(ctx); err != nil {
+		return err
+	}
+	select {}
+}
+
+// limitsSetup sets the queue's limit and enqueues n executions of the
+// limited task, keys prefix0.. (from an executor that never starts, so
+// none starts here).
+func limitsSetup(t *testing.T, prefix string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := openLimitsStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ex, err := durable.New(store, limitsConfig("limits_setup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := limitTask(ex, nil)
+	// The queue is known to the store once an executor serving it has
+	// started, or registered here.
+	if err := store.RegisterControls(ctx, storage.RegisterControlsParams{Now: time.Now(),
+		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: limitQueue}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ex.SetQueueLimit(ctx, limitQueue, durable.QueueLimit{Concurrency: limitSlots}); err != nil {
+		t.Fatal(err)
+	}
+	items := make([]durable.Child, n)
+	for i := range items {
+		items[i] = durable.ChildOf(task, fmt.Sprintf("%s%d", prefix, i))
+	}
+	if _, err := ex.EnqueueMany(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitLimitsDone waits until every execution of the store is completed,
+// or the timeout, and returns how many are not.
+func awaitLimitsDone(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	ctx := context.Background()
+	store, err := openLimitsStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		counts, err := store.Count(ctx, storage.CountParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notDone := 0
+		for _, c := range counts {
+			if c.Status != storage.StatusCompleted {
+				notDone += int(c.N)
+			}
+		}
+		if notDone == 0 || time.Now().After(deadline) {
+			return notDone
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// maxInProgress is the most runs in progress at once. A run that never
+// ended (its process was killed) ends at killedAt; none ends before it
+// started.
+func maxInProgress(runs []run, killedAt time.Time) (most int, at time.Time) {
+	type edge struct {
+		t     time.Time
+		delta int
+	}
+	var edges []edge
+	for _, r := range runs {
+		end := r.end
+		if end.IsZero() {
+			end = killedAt
+		}
+		edges = append(edges, edge{r.start, +1}, edge{end, -1})
+	}
+	// Ends before starts at the same instant: a slot freed and taken.
+	sort.Slice(edges, func(i, j int) bool {
+		if !edges[i].t.Equal(edges[j].t) {
+			return edges[i].t.Before(edges[j].t)
+		}
+		return edges[i].delta < edges[j].delta
+	})
+	n := 0
+	for _, e := range edges {
+		if n += e.delta; n > most {
+			most, at = n, e.t
+		}
+	}
+	return most, at
+}
+
+func runLimitsMultiProcess(t *testing.T, env []string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	id := func(i int) string { return fmt.Sprintf("limits_worker_%d_%d", i, time.Now().UnixNano()) }
+	start := func(ledger string) []*exec.Cmd {
+		return startWorkers(t, "limits-worker", os.Getenv(envDSN), os.Getenv(envSchema), ledger, limitWorkers, id)
+	}
+
+	t.Run("NoFaults", func(t *testing.T) {
+		ledger := filepath.Join(dir, "ledger1.txt")
+		limitsSetup(t, "a", 400)
+		procs := start(ledger)
+		defer stopAll(procs)
+		notDone := awaitLimitsDone(t, 2*time.Minute)
+		runs := readRuns(t, ledger)
+		most, at := maxInProgress(runs, time.Time{})
+		t.Logf("runs=%d processes=%d slots_per_process=%d limit=%d max_in_progress=%d (at %s) not_done=%d",
+			len(runs), limitWorkers, limitsConfig("").Concurrency, limitSlots, most, at.Format("15:04:05.000"), notDone)
+		if notDone != 0 {
+			t.Errorf("%d executions not completed", notDone)
+		}
+		if most != limitSlots {
+			t.Errorf("at most %d runs in progress at once, want the limit, %d", most, limitSlots)
+		}
+	})
+
+	t.Run("KillOneProcess", func(t *testing.T) {
+		ledger := filepath.Join(dir, "ledger2.txt")
+		limitsSetup(t, "b", 400)
+		procs := start(ledger)
+		defer stopAll(procs)
+		awaitOpenRuns(t, ledger, "limits_worker_0", 1)
+		_ = procs[0].Process.Signal(syscall.SIGKILL)
+		_ = procs[0].Wait()
+		killedAt := time.Now()
+		notDone := awaitLimitsDone(t, 2*time.Minute)
+		runs := readRuns(t, ledger)
+		victim := victimOf(runs, killedAt)
+		orphans, worst := takeover(runs, victim, killedAt)
+		most, at := maxInProgress(runs, killedAt)
+		t.Logf("runs=%d killed=%s taken_over=%d worst_takeover=%s limit=%d max_in_progress=%d (at %s) not_done=%d",
+			len(runs), victim, orphans, worst.Round(time.Millisecond), limitSlots, most, at.Format("15:04:05.000"), notDone)
+		if victim == "" || orphans == 0 {
+			t.Errorf("the kill did not interrupt any run (victim %q); the test measured nothing", victim)
+		}
+		if notDone != 0 {
+			t.Errorf("%d executions not completed: the killed process's slots were not given back", notDone)
+		}
+		if most > limitSlots {
+			t.Errorf("%d runs in progress at once, over the limit of %d", most, limitSlots)
+		}
+	})
+}
+
+// TestLimitsMultiProcessPostgres: see runLimitsMultiProcess.
+func TestLimitsMultiProcessPostgres(t *testing.T) {
+	dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL")
+	if dsn == "" {
+		t.Skip("set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL multi-process test of queue limits")
+	}
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	schema := "limits_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { dropSchema(dsn, schema) })
+	runLimitsMultiProcess(t, []string{envStore + "=postgres", envDSN + "=" + dsn, envSchema + "=" + schema})
+}
+
+// TestLimitsMultiProcessSQLite: see runLimitsMultiProcess.
+func TestLimitsMultiProcessSQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	db := filepath.Join(t.TempDir(), "limits.db")
+	runLimitsMultiProcess(t, []string{envStore + "=sqlite", envDB + "=" + db})
+}

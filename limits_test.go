@@ -1,0 +1,120 @@
+package durable_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/memory"
+)
+
+// gatedRuns is a task body whose runs wait for the test to let them end,
+// and which records the most runs in progress at once.
+type gatedRuns struct {
+	started chan string
+	gate    chan struct{}
+	mu      sync.Mutex
+	now     int
+	most    int
+}
+
+func newGatedRuns() *gatedRuns {
+	return &gatedRuns{started: make(chan string, 100), gate: make(chan struct{})}
+}
+
+func (g *gatedRuns) run(ctx context.Context, in string) (string, error) {
+	g.mu.Lock()
+	g.now++
+	g.most = max(g.most, g.now)
+	g.mu.Unlock()
+	g.started <- in
+	defer func() {
+		g.mu.Lock()
+		g.now--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.gate:
+		return in, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func TestQueueLimitHoldsAcrossExecutors(t *testing.T) {
+	const limit, n = 2, 8
+	store := memory.New()
+	g := newGatedRuns()
+	cfg := durable.Config{Concurrency: 5}
+	a := setupOn(t, store, cfg, true)
+	b := setupOn(t, store, cfg, true)
+	tasks := map[*durable.Executor]*durable.Task[string, string]{}
+	for _, x := range []*bundle{a, b} {
+		tasks[x.ex] = durable.Must(durable.NewTask(x.ex, "gated", g.run, durable.WithQueue("lim")))
+	}
+	if changed, err := a.ex.SetQueueLimit(a.ctx, "lim", durable.QueueLimit{Concurrency: limit}); err != nil || !changed {
+		t.Fatalf("SetQueueLimit: %v, %v", changed, err)
+	}
+	qs, err := b.ex.Queues(b.ctx)
+	if err != nil || !slices.ContainsFunc(qs, func(q durable.QueueInfo) bool { return q.Name == "lim" && q.Concurrency == limit }) {
+		t.Fatalf("Queues: want lim with concurrency %d, got %+v, %v", limit, qs, err)
+	}
+	// b learns of the limit when it next reads the queues; a knows it.
+	// Enqueues from a, which has free slots: no direct start.
+	var hs []*durable.Handle[string]
+	for i := range n {
+		h, err := tasks[a.ex].Enqueue(a.ctx, fmt.Sprint(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for seen, ended := 0, 0; ended < n; ended++ {
+		for seen-ended < min(limit, n-ended) {
+			<-g.started
+			seen++
+		}
+		afterDispatchRound(t, a.ex)
+		afterDispatchRound(t, b.ex)
+		select {
+		case in := <-g.started:
+			t.Fatalf("%s started beyond the limit of %d", in, limit)
+		default:
+		}
+		g.gate <- struct{}{} // one run ends; its slot goes to the next
+	}
+	for _, h := range hs {
+		waitFor(t, a, h)
+	}
+	if g.most > limit {
+		t.Fatalf("%d runs at once, over the limit of %d", g.most, limit)
+	}
+}
+
+func TestQueueLimitBadInput(t *testing.T) {
+	b := setup(t, durable.Config{})
+	for _, bad := range []struct {
+		name  string
+		queue string
+		limit durable.QueueLimit
+		want  error
+	}{
+		{"negative", storage.DefaultQueue, durable.QueueLimit{Concurrency: -1}, durable.ErrInvalidOption},
+		{"too large", storage.DefaultQueue, durable.QueueLimit{Concurrency: storage.MaxConcurrencyLimit + 1}, durable.ErrInvalidOption},
+		{"bad queue name", "has space", durable.QueueLimit{Concurrency: 1}, durable.ErrInvalidOption},
+		{"unknown queue", "nobody-serves-it", durable.QueueLimit{Concurrency: 1}, durable.ErrNotFound},
+	} {
+		if _, err := b.ex.SetQueueLimit(b.ctx, bad.queue, bad.limit); !errors.Is(err, bad.want) {
+			t.Errorf("SetQueueLimit, %s: want %v, got %v", bad.name, bad.want, err)
+		}
+	}
+	qs, err := b.ex.Queues(b.ctx)
+	if err != nil || len(qs) != 1 || qs[0].Concurrency != 0 {
+		t.Fatalf("Queues after refused limits: want the default queue unlimited, got %+v, %v", qs, err)
+	}
+}

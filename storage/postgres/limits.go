@@ -1,0 +1,116 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/durable-go/durable/internal/limited"
+	"github.com/durable-go/durable/storage"
+)
+
+// This file holds the claims of queues with a concurrency limit
+// (storage.Controls.LimitControl, migration 007). The claim statement
+// leaves those queues out (open_queues in queries.sql); Claim claims them
+// apart, first, one batch per queue: claim_limit_lock locks the queue's
+// control row, then claim_limited counts the queue's running rows in a
+// snapshot taken after the lock and claims within the free slots. Which
+// queues are limited is read at most every storage.LimitRefresh
+// (internal/limited), so that a claim of no limited queue costs what it
+// did before limits existed.
+
+// limitedQueues returns the limited queues a claim of queues covers.
+func (s *Store) limitedQueues(ctx context.Context, queues []string) ([]limited.Queue, error) {
+	qs, err := s.limits.Get(time.Now(), func() ([]limited.Queue, error) {
+		var out []limited.Queue
+		err := withRetry(ctx, func() error {
+			rows, err := s.pool.Query(ctx, s.q.limitedQueues)
+			if err != nil {
+				return err
+			}
+			out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (limited.Queue, error) {
+				var q limited.Queue
+				return q, row.Scan(&q.Name, &q.Concurrency)
+			})
+			return err
+		})
+		return out, err
+	})
+	if err != nil {
+		return nil, wrapErr("claim", err)
+	}
+	return limited.Of(qs, queues), nil
+}
+
+// claimLimited claims from the limited queues qs, up to p.Limit rows in
+// all, and returns them with their claim keys.
+func (s *Store) claimLimited(ctx context.Context, p storage.ClaimParams, qs []limited.Queue) ([]storage.Execution, []claimKey, error) {
+	var rows []storage.Execution
+	var keys []claimKey
+	for _, q := range qs {
+		left := p.Limit - len(rows)
+		if left <= 0 {
+			break
+		}
+		args := pgx.StrictNamedArgs{
+			"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": left, "queue": q.Name,
+			"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
+		}
+		var got []storage.Execution
+		var gotKeys []claimKey
+		err := withRetry(ctx, func() error {
+			batch := &pgx.Batch{}
+			batch.Queue(s.q.claimSettings)
+			batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": q.Name})
+			batch.Queue(s.q.claimLimited, args).Query(func(r pgx.Rows) error {
+				var err error
+				got, gotKeys, err = scanClaims(r, left)
+				return err
+			})
+			return s.pool.SendBatch(ctx, batch).Close()
+		})
+		if err != nil {
+			return nil, nil, wrapErr("claim", fmt.Errorf("queue %q: %w", q.Name, err))
+		}
+		rows, keys = append(rows, got...), append(keys, gotKeys...)
+	}
+	return rows, keys, nil
+}
+
+// LimitControl sets a queue's concurrency limit and reports whether it
+// changed. A change publishes Event.Ready to this store's subscribers and,
+// through a notification sent by the same statement, to every other
+// process on the schema.
+func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) (bool, error) {
+	if err := s.check("limit control"); err != nil {
+		return false, err
+	}
+	if err := storage.ValidateLimitControl(&p); err != nil {
+		return false, fmt.Errorf("postgres: limit control: %w", err)
+	}
+	var channel, payload *string
+	if !s.cfg.DisableNotifications {
+		ps := payloads(s.tag, storage.Event{Ready: true})
+		channel, payload = &s.channel, &ps[0]
+	}
+	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "concurrency": p.Concurrency,
+		"channel": channel, "payload": payload}
+	var exists, changed bool
+	err := withRetry(ctx, func() error {
+		var notes int64
+		return s.pool.QueryRow(ctx, s.q.limitControl, args).Scan(&exists, &changed, &notes)
+	})
+	s.limits.Invalidate()
+	if err != nil {
+		return false, wrapErr("limit control", err)
+	}
+	if !exists {
+		return false, fmt.Errorf("postgres: limit control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
+	}
+	if changed {
+		s.publish(storage.Event{Ready: true})
+	}
+	return changed, nil
+}

@@ -1,0 +1,187 @@
+package storagetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// The checks of queues' concurrency limits (storage.Store.Claim,
+// storage.Controls.LimitControl).
+
+// limit sets queue q's concurrency limit, registering the queue first.
+func limit(b *bundle, c storage.Controls, now time.Time, q string, n int) {
+	b.t.Helper()
+	register(b, c, now, storage.Control{Kind: storage.ControlQueue, Name: q})
+	if _, err := c.LimitControl(b.ctx, storage.LimitControlParams{Now: now, Kind: storage.ControlQueue, Name: q, Concurrency: n}); err != nil {
+		b.t.Fatalf("LimitControl(%s, %d): %v", q, n, err)
+	}
+}
+
+// queuedN returns n ready rows of task in queue q, ids prefix0..prefix(n-1).
+func queuedN(prefix, task, q string, n int) []storage.Execution {
+	out := make([]storage.Execution, n)
+	for i := range out {
+		out[i] = queued(fmt.Sprintf("%s%d", prefix, i), task, q, 0)
+	}
+	return out
+}
+
+func checkLimitCaps(b *bundle, c storage.Controls) {
+	limit(b, c, Base, "lim", 2)
+	b.insert(Base, nil, queuedN("l", "task", "lim", 5)...)
+	b.insert(Base, nil, queued("d0", "task", "", 9))
+	requireIDs(b.t, "Claim with lim limited to 2", []string{"l0", "l1", "d0"}, b.claimQueues(At(time.Second), 10, "task"))
+	requireIDs(b.t, "Claim with lim full", []string{}, b.claimQueues(At(time.Second), 10, "task"))
+	if d, ok := b.nextDueOf(At(time.Second), "task", "lim"); ok {
+		b.t.Fatalf("NextDue of a limited queue: want none (limited queues are left out), got %v", d)
+	}
+	// A run ending gives its slot back.
+	b.finish(At(2*time.Second), b.get("l0"), storage.StatusCompleted)
+	requireIDs(b.t, "Claim after one run of lim ended", []string{"l2"}, b.claimQueues(At(2*time.Second), 10, "task", "lim"))
+	// A claim of one row takes one, however many slots are free.
+	b.finish(At(3*time.Second), b.get("l1"), storage.StatusFailed)
+	b.finish(At(3*time.Second), b.get("l2"), storage.StatusCompleted)
+	requireIDs(b.t, "Claim of one row with two slots free", []string{"l3"}, b.claimQueues(At(3*time.Second), 1, "task"))
+	// Raising the limit, then removing it.
+	limit(b, c, At(4*time.Second), "lim", 3)
+	requireIDs(b.t, "Claim with the limit raised to 3", []string{"l4"}, b.claimQueues(At(4*time.Second), 10, "task"))
+	b.insert(At(5*time.Second), nil, queuedN("m", "task", "lim", 2)...)
+	requireIDs(b.t, "Claim with one slot of 3 free", []string{"m0"}, b.claimQueues(At(5*time.Second), 10, "task"))
+	requireIDs(b.t, "Claim with lim full at 3", []string{}, b.claimQueues(At(5*time.Second), 10, "task"))
+	limit(b, c, At(6*time.Second), "lim", 0)
+	requireIDs(b.t, "Claim with the limit removed", []string{"m1"}, b.claimQueues(At(6*time.Second), 10, "task"))
+}
+
+func checkLimitLapsed(b *bundle, c storage.Controls) {
+	limit(b, c, Base, "lim", 1)
+	b.insert(Base, nil, queuedN("l", "task", "lim", 3)...)
+	requireIDs(b.t, "first claim", []string{"l0"}, b.claimQueues(Base, 10, "task"))
+	// l0's lease lapses: it still holds the queue's only slot, so no new
+	// run starts, and the slot goes to the claim that takes it over.
+	late := Base.Add(2 * Lease)
+	rows, err := b.s.Claim(b.ctx, storage.ClaimParams{Now: late, ExecutorID: "exec-2", TaskIDs: []string{"task"}, Limit: 10, Lease: Lease})
+	if err != nil {
+		b.t.Fatalf("Claim after the lapse: %v", err)
+	}
+	requireIDs(b.t, "Claim after the lapse takes the run over, and only it", []string{"l0"}, ids(rows))
+	if rows[0].ExecutorID != "exec-2" || rows[0].Crashes != 1 {
+		b.t.Fatalf("taken-over row: want executor exec-2 and 1 crash, got %q and %d", rows[0].ExecutorID, rows[0].Crashes)
+	}
+	requireIDs(b.t, "Claim after the takeover", []string{}, b.claimQueues(late, 10, "task"))
+	b.finish(late, rows[0], storage.StatusCompleted)
+	requireIDs(b.t, "Claim after the run ended", []string{"l1"}, b.claimQueues(late, 10, "task"))
+}
+
+func checkLimitSleeping(b *bundle, c storage.Controls) {
+	limit(b, c, Base, "lim", 1)
+	sleeper := NewSleeping("s", "task", "key-s", 10*time.Second)
+	sleeper.Queue = "lim"
+	b.insert(Base, nil, sleeper, queued("l0", "task", "lim", 0))
+	// The sleeping row holds no slot.
+	requireIDs(b.t, "Claim beside a sleeping row", []string{"l0"}, b.claimQueues(At(time.Second), 10, "task"))
+	// Past its deadline it needs a slot to be claimed (to time out), and
+	// does not keep it.
+	requireIDs(b.t, "Claim past the sleeping deadline, lim full", []string{}, b.claimQueues(At(20*time.Second), 10, "task"))
+	b.finish(At(20*time.Second), b.get("l0"), storage.StatusCompleted)
+	b.insert(At(20*time.Second), nil, queued("l1", "task", "lim", 0))
+	requireIDs(b.t, "Claim past the sleeping deadline", []string{"s"}, b.claimQueues(At(20*time.Second), 10, "task"))
+	requireIDs(b.t, "Claim after the sleeping row's claim", []string{"l1"}, b.claimQueues(At(20*time.Second), 10, "task"))
+}
+
+func checkLimitConcurrent(b *bundle, c storage.Controls) {
+	const slots, claimers = 3, 8
+	limit(b, c, Base, "lim", slots)
+	b.insert(Base, nil, queuedN("l", "task", "lim", 20)...)
+	var (
+		mu    sync.Mutex
+		got   []string
+		errs  []error
+		start sync.WaitGroup
+		done  sync.WaitGroup
+	)
+	start.Add(1)
+	for i := range claimers {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			rows, err := b.s.Claim(b.ctx, storage.ClaimParams{Now: At(time.Second), ExecutorID: fmt.Sprintf("exec-%d", i),
+				TaskIDs: []string{"task"}, Limit: 2, Lease: Lease})
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, ids(rows)...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	start.Done()
+	done.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.t.Fatalf("concurrent claims: %v", err)
+	}
+	if len(got) > slots {
+		b.t.Fatalf("%d concurrent claims of a queue limited to %d took %d rows: %v", claimers, slots, len(got), got)
+	}
+	// A claim may take fewer rows than were free (its candidates taken by
+	// another); the next takes the rest, and no more.
+	more := b.claimQueues(At(time.Second), 10, "task")
+	if len(got)+len(more) != slots {
+		b.t.Fatalf("claims of a queue limited to %d took %v, then %v", slots, got, more)
+	}
+}
+
+func checkLimitOthers(b *bundle, c storage.Controls) {
+	limit(b, c, Base, "lim", 1)
+	b.insert(Base, nil, queuedN("l", "task", "lim", 10)...)
+	b.insert(Base, nil, queued("d", "task", "", 9))
+	requireIDs(b.t, "Claim of one row", []string{"l0"}, b.claimQueues(At(time.Second), 1, "task"))
+	// lim is full and its rows are ahead of d in claim order: d is claimed.
+	requireIDs(b.t, "Claim with lim full", []string{"d"}, b.claimQueues(At(time.Second), 1, "task"))
+}
+
+func checkLimitControl(b *bundle, c storage.Controls) {
+	register(b, c, Base, storage.Control{Kind: storage.ControlQueue, Name: "lim"},
+		storage.Control{Kind: storage.ControlSchedule, Name: "nightly"})
+	set := func(kind, name string, n int) (bool, error) {
+		return c.LimitControl(b.ctx, storage.LimitControlParams{Now: At(time.Second), Kind: kind, Name: name, Concurrency: n})
+	}
+	if changed, err := set(storage.ControlQueue, "lim", 4); err != nil || !changed {
+		b.t.Fatalf("LimitControl(lim, 4): want changed, got %v, %v", changed, err)
+	}
+	if changed, err := set(storage.ControlQueue, "lim", 4); err != nil || changed {
+		b.t.Fatalf("LimitControl(lim, 4) again: want unchanged, got %v, %v", changed, err)
+	}
+	// Registering the queue again (as every executor does at Start) keeps
+	// its limit.
+	register(b, c, At(2*time.Second), storage.Control{Kind: storage.ControlQueue, Name: "lim"})
+	if got := controls(b, c, storage.ControlQueue); len(got) != 1 || got[0].Concurrency != 4 {
+		b.t.Fatalf("ListControls: want lim with concurrency 4, got %+v", got)
+	}
+	if _, err := set(storage.ControlQueue, "nosuch", 1); !errors.Is(err, storage.ErrNotFound) {
+		b.t.Fatalf("LimitControl of an unknown queue: want ErrNotFound, got %v", err)
+	}
+	for _, bad := range []struct {
+		kind, name string
+		n          int
+		says       string
+	}{
+		{storage.ControlQueue, "lim", -1, "-1"},
+		{storage.ControlQueue, "lim", storage.MaxConcurrencyLimit + 1, "1000001"},
+		{storage.ControlSchedule, "nightly", 1, "only a queue"},
+		{storage.ControlQueue, "bad name", 1, "bad name"},
+	} {
+		_, err := set(bad.kind, bad.name, bad.n)
+		if err == nil {
+			b.t.Fatalf("LimitControl(%s %q, %d): want an error, got none", bad.kind, bad.name, bad.n)
+		}
+		requireContains(b.t, "LimitControl error", err.Error(), bad.says)
+	}
+	if got := controls(b, c, storage.ControlQueue); len(got) != 1 || got[0].Concurrency != 4 {
+		b.t.Fatalf("ListControls after refused limits: want lim with concurrency 4, got %+v", got)
+	}
+}
