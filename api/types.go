@@ -114,9 +114,18 @@ type EnqueueRequest struct {
 
 // Queue is one queue known to the store.
 type Queue struct {
-	Name      string    `json:"name"`
-	Paused    bool      `json:"paused"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name   string `json:"name"`
+	Paused bool   `json:"paused"`
+	// Concurrency is the queue's global concurrency limit; 0 is none.
+	Concurrency int       `json:"concurrency"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// QueueLimit is the body of POST /v1/queues/{name}/limit.
+type QueueLimit struct {
+	// Concurrency is the most executions of the queue running at once,
+	// across every executor on the store; 0 removes the limit.
+	Concurrency int `json:"concurrency"`
 }
 
 // Queues lists the queues known to the store, by name.

@@ -224,6 +224,18 @@ func TestQueues(t *testing.T) {
 	if x := e.wait(held); x.Status != durable.StatusCompleted {
 		t.Fatalf("after resume: %+v, want completed", x)
 	}
+	e.ok(request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{Concurrency: 3}}, &q)
+	if q.Concurrency != 3 {
+		t.Fatalf("after limit: %+v, want concurrency 3", q)
+	}
+	e.ok(request{method: "GET", path: "/v1/queues"}, &qs)
+	if len(qs.Queues) != 1 || qs.Queues[0].Concurrency != 3 {
+		t.Fatalf("queues after limit: %+v, want the default queue limited to 3", qs)
+	}
+	e.ok(request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{}}, &q)
+	if q.Concurrency != 0 {
+		t.Fatalf("after limit 0: %+v, want no limit", q)
+	}
 	for _, c := range []struct {
 		req    request
 		status int
@@ -232,6 +244,9 @@ func TestQueues(t *testing.T) {
 		{request{method: "POST", path: "/v1/queues/nobody/pause"}, http.StatusNotFound, ""},
 		{request{method: "POST", path: "/v1/queues/has%20space/pause"}, http.StatusBadRequest, ""},
 		{request{method: "GET", path: "/v1/queues/default/pause"}, http.StatusMethodNotAllowed, ""},
+		{request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{Concurrency: -1}}, http.StatusBadRequest, ""},
+		{request{method: "POST", path: "/v1/queues/nobody/limit", body: api.QueueLimit{Concurrency: 1}}, http.StatusNotFound, ""},
+		{request{method: "POST", path: "/v1/queues/default/limit", body: `{"concurrency": 1, "rate": 2}`}, http.StatusBadRequest, "rate"},
 		{request{method: "POST", path: "/v1/executions", body: api.EnqueueRequest{Task: "greet", Priority: ptr(10)}}, http.StatusBadRequest, "priority"},
 		{request{method: "POST", path: "/v1/executions", body: api.EnqueueRequest{Task: "greet", Queue: "a/b"}}, http.StatusBadRequest, "queue"},
 	} {

@@ -44,6 +44,7 @@ func (h *Handler) routes() {
 	h.route("/v1/queues", methods{http.MethodGet: h.queues})
 	h.route("/v1/queues/{name}/pause", methods{http.MethodPost: h.pauseQueue})
 	h.route("/v1/queues/{name}/resume", methods{http.MethodPost: h.resumeQueue})
+	h.route("/v1/queues/{name}/limit", methods{http.MethodPost: h.limitQueue})
 	h.route("/v1/openapi.json", methods{http.MethodGet: h.openAPI})
 	h.route("/orpc/{procedure}", methods{http.MethodPost: h.orpc})
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -263,7 +264,7 @@ func (h *Handler) queues(w http.ResponseWriter, r *http.Request) {
 	}
 	out := api.Queues{Queues: make([]api.Queue, len(qs))}
 	for i, q := range qs {
-		out.Queues[i] = api.Queue{Name: q.Name, Paused: q.Paused, UpdatedAt: q.UpdatedAt}
+		out.Queues[i] = apiQueue(q)
 	}
 	h.reply(w, r, out)
 }
@@ -284,6 +285,26 @@ func (h *Handler) setQueue(w http.ResponseWriter, r *http.Request, pause bool) {
 		h.fail(w, r, err)
 		return
 	}
+	h.replyQueue(w, r, name)
+}
+
+// limitQueue sets a queue's concurrency limit and answers with the queue.
+func (h *Handler) limitQueue(w http.ResponseWriter, r *http.Request) {
+	var req api.QueueLimit
+	if err := h.readJSON(w, r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	name := r.PathValue("name")
+	if _, err := h.ex.SetQueueLimit(r.Context(), name, durable.QueueLimit{Concurrency: req.Concurrency}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.replyQueue(w, r, name)
+}
+
+// replyQueue answers with the queue named name as the store has it.
+func (h *Handler) replyQueue(w http.ResponseWriter, r *http.Request, name string) {
 	qs, err := h.ex.Queues(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
@@ -291,11 +312,15 @@ func (h *Handler) setQueue(w http.ResponseWriter, r *http.Request, pause bool) {
 	}
 	for _, q := range qs {
 		if q.Name == name {
-			h.reply(w, r, api.Queue{Name: q.Name, Paused: q.Paused, UpdatedAt: q.UpdatedAt})
+			h.reply(w, r, apiQueue(q))
 			return
 		}
 	}
 	h.fail(w, r, fmt.Errorf("%w: queue %q", durable.ErrNotFound, name))
+}
+
+func apiQueue(q durable.QueueInfo) api.Queue {
+	return api.Queue{Name: q.Name, Paused: q.Paused, Concurrency: q.Concurrency, UpdatedAt: q.UpdatedAt}
 }
 
 func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {

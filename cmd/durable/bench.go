@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/durable-go/durable/storage"
 )
 
 // benchFlags configures `durable bench`.
@@ -28,6 +30,7 @@ type benchFlags struct {
 	sameIdentity bool
 	cpuProfile   string
 	spread       bool // throughput: tasks spread over two queues and the nine priorities
+	queueLimit   int  // throughput: a global concurrency limit on the tasks' queues
 	// retention workload
 	expired  int
 	drain    int
@@ -69,6 +72,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
 	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the enqueues) to this `FILE` (the last run's)")
 	c.boolVar(&f.spread, "spread", false, "throughput: enqueue the tasks into two queues, with priorities 1 to 9 in turn (the cost of queues and priorities in use)")
+	c.intVar(&f.queueLimit, "queue-limit", 0, "throughput: give the tasks' queues a global concurrency limit of `N` (SetQueueLimit; 0: none)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
 	c.intVar(&f.expired, "expired", 100000, "retention: `N` expired executions to purge while a drain runs (0: skip)")
 	c.intVar(&f.drain, "drain", 200000, "retention: `N` fresh tasks drained during the purge, and without it")
@@ -106,6 +110,8 @@ func (f benchFlags) validate(pos []string) error {
 		return fmt.Errorf("--n must be in 1..10000000, not %d", f.n)
 	case f.concurrency < 1 || f.concurrency > 100000:
 		return fmt.Errorf("--concurrency must be in 1..100000, not %d", f.concurrency)
+	case f.queueLimit < 0 || f.queueLimit > storage.MaxConcurrencyLimit:
+		return fmt.Errorf("--queue-limit must be in 0..%d, not %d", storage.MaxConcurrencyLimit, f.queueLimit)
 	case f.runs < 1 || f.runs > 100:
 		return fmt.Errorf("--runs must be in 1..100, not %d", f.runs)
 	case f.store == "postgres" && f.dsn == "":

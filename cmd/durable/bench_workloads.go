@@ -220,6 +220,9 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	for i := range inputs {
 		inputs[i] = noopInput{I: i}
 	}
+	if err := limitQueues(ctx, bs, ex, f, r); err != nil {
+		return err
+	}
 	counter, unsub := countFinished(bs, f.n)
 	defer unsub()
 	t0 := time.Now()
@@ -256,6 +259,30 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	r.EnqueueRate = float64(f.n) / enqueued.Seconds()
 	r.DrainRate = float64(f.n) / drained.Seconds()
 	r.E2EMs = ms(enqueued + drained)
+	return nil
+}
+
+// limitQueues gives the throughput workload's queues f.queueLimit, when
+// set (the queues are registered first: no executor has started yet).
+func limitQueues(ctx context.Context, bs *benchStore, ex *durable.Executor, f benchFlags, r *Result) error {
+	if f.queueLimit == 0 {
+		return nil
+	}
+	queues := []string{storage.DefaultQueue}
+	if f.spread {
+		queues = []string{"spread-0", "spread-1"}
+	}
+	for _, q := range queues {
+		err := bs.RegisterControls(ctx, storage.RegisterControlsParams{Now: time.Now(),
+			Controls: []storage.Control{{Kind: storage.ControlQueue, Name: q}}})
+		if err != nil {
+			return err
+		}
+		if _, err := ex.SetQueueLimit(ctx, q, durable.QueueLimit{Concurrency: f.queueLimit}); err != nil {
+			return err
+		}
+	}
+	r.Settings["queue_limit"] = fmt.Sprintf("%d on %s", f.queueLimit, strings.Join(queues, ", "))
 	return nil
 }
 
