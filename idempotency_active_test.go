@@ -34,9 +34,13 @@ func TestIdempotencyWhileActiveRefusesBadInput(t *testing.T) {
 			t.Errorf("%s: want ErrInvalidOption naming %q, got %v", name, c.want, err)
 		}
 	}
-	_, err := sleeper.Enqueue(b.ctx, "wake-1", durable.WithIdempotencyKey("k"), active)
-	if !errors.Is(err, durable.ErrInvalidOption) || !strings.Contains(err.Error(), "sleeping task sleeper") {
-		t.Errorf("a sleeping task: want ErrInvalidOption naming it, got %v", err)
+	// A sleeping task's key is unique already: an idempotency key, of
+	// either kind, is refused rather than ignored.
+	for _, opts := range [][]durable.EnqueueOption{{durable.WithIdempotencyKey("k"), active}, {durable.WithIdempotencyKey("k")}} {
+		_, err := sleeper.Enqueue(b.ctx, "wake-1", opts...)
+		if !errors.Is(err, durable.ErrInvalidOption) || !strings.Contains(err.Error(), "sleeping task sleeper") {
+			t.Errorf("a sleeping task with %d options: want ErrInvalidOption naming it, got %v", len(opts), err)
+		}
 	}
 	if n, err := b.ex.Count(b.ctx, durable.Filter{}); err != nil || len(n) != 0 {
 		t.Fatalf("refused enqueues stored %+v (%v)", n, err)

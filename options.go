@@ -188,7 +188,8 @@ func (f enqueueOnly) applyEnqueue(o *runOptions) { f(o) }
 // creating another. Keys are unique forever per store, across all tasks; a
 // key already used by another task fails with ErrDuplicate. Key: 1..200
 // characters of [A-Za-z0-9_.:-]. In a batch, a key already taken fails the
-// whole batch with ErrDuplicate.
+// whole batch with ErrDuplicate. A sleeping task refuses it
+// (ErrInvalidOption): its sleeping key is unique already.
 func WithIdempotencyKey(key string) EnqueueOption {
 	return enqueueOnly(func(o *runOptions) {
 		if len(key) > 200 || !validID(key) {

@@ -91,8 +91,8 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 		return storage.Execution{}, 0, fmt.Errorf("task %s: %w", d.id, err)
 	}
 	if d.kind == kindSleeping {
-		if o.keyWhileActive {
-			return storage.Execution{}, 0, fmt.Errorf("%w: sleeping task %s: WithIdempotencyWhileActive: its sleeping key is unique already", ErrInvalidOption, d.id)
+		if o.key != "" {
+			return storage.Execution{}, 0, fmt.Errorf("%w: sleeping task %s: WithIdempotencyKey: its sleeping key is unique already", ErrInvalidOption, d.id)
 		}
 		if o.retry != nil || o.hasDelay {
 			return storage.Execution{}, 0, fmt.Errorf("%w: sleeping task %s takes only WithTimeout", ErrInvalidOption, d.id)
