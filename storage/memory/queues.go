@@ -27,23 +27,31 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 	if err := storage.ValidateLimitControl(&p); err != nil {
 		return false, fmt.Errorf("memory: limit control: %w", err)
 	}
-	if err := s.lock(ctx, "limit control"); err != nil {
-		return false, err
-	}
-	c := s.controls[controlKey{p.Kind, p.Name}]
-	if c == nil {
-		s.mu.Unlock()
-		return false, fmt.Errorf("memory: limit control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
-	}
-	changed := c.Concurrency != p.Concurrency
-	if changed {
+	changed, err := s.setControl(ctx, "limit control", p.Kind, p.Name, func(c *storage.Control) bool {
+		if c.Concurrency == p.Concurrency {
+			return false
+		}
 		c.Concurrency, c.UpdatedAt = p.Concurrency, dbTime(p.Now)
-	}
-	s.mu.Unlock()
+		return true
+	})
 	if changed {
 		s.subs.Publish(storage.Event{Ready: true})
 	}
-	return changed, nil
+	return changed, err
+}
+
+// setControl applies set to the control kind/name under the store's lock,
+// set reporting whether it changed it. An unknown control is ErrNotFound.
+func (s *Store) setControl(ctx context.Context, op, kind, name string, set func(*storage.Control) bool) (bool, error) {
+	if err := s.lock(ctx, op); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	c := s.controls[controlKey{kind, name}]
+	if c == nil {
+		return false, fmt.Errorf("memory: %s: %s %q: %w", op, kind, name, storage.ErrNotFound)
+	}
+	return set(c), nil
 }
 
 // RegisterControls implements storage.Controls.
@@ -87,23 +95,17 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 
 // PauseControl implements storage.Controls.
 func (s *Store) PauseControl(ctx context.Context, p storage.PauseControlParams) (bool, error) {
-	if err := s.lock(ctx, "pause control"); err != nil {
-		return false, err
-	}
-	c := s.controls[controlKey{p.Kind, p.Name}]
-	if c == nil {
-		s.mu.Unlock()
-		return false, fmt.Errorf("memory: pause control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
-	}
-	changed := c.Paused != p.Paused
-	if changed {
+	changed, err := s.setControl(ctx, "pause control", p.Kind, p.Name, func(c *storage.Control) bool {
+		if c.Paused == p.Paused {
+			return false
+		}
 		c.Paused, c.UpdatedAt = p.Paused, dbTime(p.Now)
-	}
-	s.mu.Unlock()
+		return true
+	})
 	if changed && !p.Paused && p.Kind == storage.ControlQueue {
 		s.subs.Publish(storage.Event{Ready: true})
 	}
-	return changed, nil
+	return changed, err
 }
 
 // AdvanceControl implements storage.Controls.

@@ -85,23 +85,10 @@ func (s *Store) PauseControl(ctx context.Context, p storage.PauseControlParams) 
 	if err := s.check("pause control"); err != nil {
 		return false, err
 	}
-	var channel, payload *string
-	if !s.cfg.DisableNotifications {
-		ps := payloads(s.tag, storage.Event{Ready: true})
-		channel, payload = &s.channel, &ps[0]
-	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "paused": p.Paused,
-		"channel": channel, "payload": payload}
-	var exists, changed bool
-	err := withRetry(ctx, func() error {
-		var notes int64
-		return s.pool.QueryRow(ctx, s.q.pauseControl, args).Scan(&exists, &changed, &notes)
-	})
+	changed, err := s.setControl(ctx, "pause control", s.q.pauseControl, pgx.StrictNamedArgs{
+		"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "paused": p.Paused})
 	if err != nil {
-		return false, wrapErr("pause control", err)
-	}
-	if !exists {
-		return false, fmt.Errorf("postgres: pause control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
+		return false, err
 	}
 	if changed && !p.Paused && p.Kind == storage.ControlQueue {
 		s.publish(storage.Event{Ready: true})
@@ -127,4 +114,29 @@ func (s *Store) AdvanceControl(ctx context.Context, p storage.AdvanceControlPara
 		return false, fmt.Errorf("postgres: advance control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
 	}
 	return moved, nil
+}
+
+// setControl runs sql, one of the statements that set a field of one
+// control (pause_control, limit_control), with args naming the control and
+// the field's value (it adds the notification's channel and payload, which
+// the statement sends when the control changed), and reports whether it
+// changed. An unknown control is ErrNotFound.
+func (s *Store) setControl(ctx context.Context, op, sql string, args pgx.StrictNamedArgs) (bool, error) {
+	args["channel"], args["payload"] = (*string)(nil), (*string)(nil)
+	if !s.cfg.DisableNotifications {
+		ps := payloads(s.tag, storage.Event{Ready: true})
+		args["channel"], args["payload"] = &s.channel, &ps[0]
+	}
+	var exists, changed bool
+	err := withRetry(ctx, func() error {
+		var notes int64
+		return s.pool.QueryRow(ctx, sql, args).Scan(&exists, &changed, &notes)
+	})
+	if err != nil {
+		return false, wrapErr(op, err)
+	}
+	if !exists {
+		return false, fmt.Errorf("postgres: %s: %s %q: %w", op, args["kind"], args["name"], storage.ErrNotFound)
+	}
+	return changed, nil
 }

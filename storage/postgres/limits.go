@@ -90,24 +90,11 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 	if err := storage.ValidateLimitControl(&p); err != nil {
 		return false, fmt.Errorf("postgres: limit control: %w", err)
 	}
-	var channel, payload *string
-	if !s.cfg.DisableNotifications {
-		ps := payloads(s.tag, storage.Event{Ready: true})
-		channel, payload = &s.channel, &ps[0]
-	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "concurrency": p.Concurrency,
-		"channel": channel, "payload": payload}
-	var exists, changed bool
-	err := withRetry(ctx, func() error {
-		var notes int64
-		return s.pool.QueryRow(ctx, s.q.limitControl, args).Scan(&exists, &changed, &notes)
-	})
+	changed, err := s.setControl(ctx, "limit control", s.q.limitControl, pgx.StrictNamedArgs{
+		"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "concurrency": p.Concurrency})
 	s.limits.Invalidate()
 	if err != nil {
-		return false, wrapErr("limit control", err)
-	}
-	if !exists {
-		return false, fmt.Errorf("postgres: limit control: %s %q: %w", p.Kind, p.Name, storage.ErrNotFound)
+		return false, err
 	}
 	if changed {
 		s.publish(storage.Event{Ready: true})
