@@ -173,6 +173,16 @@ func testHotStatementPlans(t *testing.T, analyze bool) {
 				t.Errorf("a hot statement scans the whole table (%s):\n%s", whole, p)
 			}
 		}
+		// Every walk of the primary key seeks: a walk of the whole index
+		// filtered by a join (the planner's choice on a table it takes for
+		// a few pages) would cost O(table) as a sequential scan does.
+		lines := strings.Split(p, "\n")
+		for i, l := range lines {
+			if strings.Contains(l, "Index Scan using executions_pkey") &&
+				(i+1 == len(lines) || !strings.Contains(lines[i+1], "Index Cond:")) {
+				t.Errorf("a hot statement walks the whole primary key:\n%s", p)
+			}
+		}
 		// The claim updates the rows it picked by their TIDs.
 		if strings.Contains(p, "fence = t.fence + 1") && !strings.Contains(p, "Tid Scan on executions") {
 			t.Errorf("the claim does not update its rows by TID:\n%s", p)

@@ -184,8 +184,9 @@ func (s *Store) readCandidates(ctx context.Context, name string, args []any, lim
 	}
 	defer rows.Close()
 	out := make([]candidate, 0, limit)
+	sc := newExecScanner()
 	for rows.Next() {
-		e, seq, err := scanExecution(rows)
+		e, seq, err := sc.scan(rows)
 		if err != nil {
 			return nil, s.readError(op, err)
 		}
@@ -218,9 +219,10 @@ func (tx *writeTx) claim(p storage.ClaimParams, cands []candidate) error {
 		return err
 	}
 	defer rs.Close()
+	var m mutableRow
+	dest := m.dest()
 	for rs.Next() {
-		var m mutableRow
-		if err := m.scan(rs); err != nil {
+		if err := rs.Scan(dest...); err != nil {
 			return err
 		}
 		c := bySeq[m.seq]

@@ -57,8 +57,9 @@ func (s *Store) List(ctx context.Context, p storage.ListParams) ([]storage.Execu
 	}
 	defer rows.Close()
 	out := make([]storage.Execution, 0, p.Limit)
+	sc := newExecScanner()
 	for rows.Next() {
-		e, _, err := scanExecution(rows)
+		e, _, err := sc.scan(rows)
 		if err != nil {
 			return nil, s.readError(op, err)
 		}

@@ -61,8 +61,9 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 	}
 	defer rows.Close()
 	var out []storage.Execution
+	sc := newExecScanner()
 	for rows.Next() {
-		e, _, err := scanExecution(rows)
+		e, _, err := sc.scan(rows)
 		if err != nil {
 			return nil, s.readError(op, err)
 		}

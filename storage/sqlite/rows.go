@@ -75,56 +75,79 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-// scanExecution reads one row of the columns section of queries.sql. It
-// returns the row's seq beside the execution. The mutable columns are read
-// into a mutableRow, which converts them as for a claim.
+// scanExecution reads one row of the columns section of queries.sql (see
+// execScanner).
 func scanExecution(sc scanner) (storage.Execution, int64, error) {
-	var (
-		e                                          storage.Execution
-		m                                          mutableRow
-		rootID, rootTaskID, parentID, parentTaskID sql.NullString
-		sleepKey                                   sql.NullString
-		childIndex, maxRetries, priority           int64
-		baseDelay, maxDelay, timeout               int64
-		createdAt                                  sql.NullInt64
-		attempts, tags, retryOf, metadata          sql.NullString
-		activeKey                                  sql.NullString
-	)
-	err := sc.Scan(&m.seq, &e.ID, &e.TaskID, &rootID, &rootTaskID, &parentID, &parentTaskID,
-		&childIndex, &e.IsFinalize, &sleepKey, &m.status, &e.Input, &m.output, &m.runOutput, &m.errJSON,
-		&maxRetries, &baseDelay, &e.Retry.Multiplier, &maxDelay, &e.Retry.Jitter, &timeout,
+	return newExecScanner().scan(sc)
+}
+
+// execScanner reads rows of the columns section of queries.sql. Its
+// fields are the scan's destinations and dest their addresses, taken once:
+// a query reads all its rows with one scanner, so that a row costs the
+// allocations of its values only, not one per destination (each address
+// passed to Scan would move a local variable to the heap). The mutable
+// columns are read into a mutableRow, which converts them as for a claim.
+type execScanner struct {
+	e                                          storage.Execution // the columns scanned straight into it
+	m                                          mutableRow
+	rootID, rootTaskID, parentID, parentTaskID sql.NullString
+	sleepKey                                   sql.NullString
+	childIndex, maxRetries, priority           int64
+	baseDelay, maxDelay, timeout               int64
+	createdAt                                  sql.NullInt64
+	attempts, tags, retryOf, metadata          sql.NullString
+	activeKey                                  sql.NullString
+	dest                                       []any
+}
+
+func newExecScanner() *execScanner {
+	r := new(execScanner)
+	e, m := &r.e, &r.m
+	r.dest = []any{&m.seq, &e.ID, &e.TaskID, &r.rootID, &r.rootTaskID, &r.parentID, &r.parentTaskID,
+		&r.childIndex, &e.IsFinalize, &r.sleepKey, &m.status, &e.Input, &m.output, &m.runOutput, &m.errJSON,
+		&r.maxRetries, &r.baseDelay, &e.Retry.Multiplier, &r.maxDelay, &e.Retry.Jitter, &r.timeout,
 		&m.attempt, &m.iteration, &m.crashes, &m.fence, &m.executorID, &m.failFast,
-		&m.childrenTotal, &m.childrenPending, &m.dueAt, &createdAt, &m.updatedAt,
+		&m.childrenTotal, &m.childrenPending, &m.dueAt, &r.createdAt, &m.updatedAt,
 		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt,
-		&attempts, &tags, &retryOf, &metadata, &e.Queue, &priority, &activeKey)
-	if err != nil {
+		&r.attempts, &r.tags, &r.retryOf, &r.metadata, &e.Queue, &r.priority, &r.activeKey}
+	return r
+}
+
+// scan reads the current row and returns its execution and seq. Every
+// destination is written by each Scan (NULL as the zero value), so
+// nothing of the previous row is left in the execution returned.
+func (r *execScanner) scan(sc scanner) (storage.Execution, int64, error) {
+	if err := sc.Scan(r.dest...); err != nil {
+		return storage.Execution{}, 0, err
+	}
+	e := storage.Execution{ID: r.e.ID, TaskID: r.e.TaskID, IsFinalize: r.e.IsFinalize, Input: r.e.Input,
+		Retry: r.e.Retry, Queue: r.e.Queue}
+	e.Priority = int(r.priority)
+	e.RootID, e.RootTaskID = r.rootID.String, r.rootTaskID.String
+	e.ParentID, e.ParentTaskID = r.parentID.String, r.parentTaskID.String
+	e.SleepKey = r.sleepKey.String
+	e.ChildIndex = int(r.childIndex)
+	e.Retry.MaxRetries = int(r.maxRetries)
+	e.Retry.BaseDelay, e.Retry.MaxDelay = time.Duration(r.baseDelay), time.Duration(r.maxDelay)
+	e.Timeout = time.Duration(r.timeout)
+	e.CreatedAt = timeOf(r.createdAt)
+	e.RetryOf, e.ActiveKey = r.retryOf.String, r.activeKey.String
+	if err := r.m.apply(&e); err != nil {
 		return e, 0, err
 	}
-	e.Priority = int(priority)
-	e.RootID, e.RootTaskID = rootID.String, rootTaskID.String
-	e.ParentID, e.ParentTaskID = parentID.String, parentTaskID.String
-	e.SleepKey = sleepKey.String
-	e.ChildIndex = int(childIndex)
-	e.Retry.MaxRetries = int(maxRetries)
-	e.Retry.BaseDelay, e.Retry.MaxDelay = time.Duration(baseDelay), time.Duration(maxDelay)
-	e.Timeout = time.Duration(timeout)
-	e.CreatedAt = timeOf(createdAt)
-	e.RetryOf, e.ActiveKey = retryOf.String, activeKey.String
-	if err := m.apply(&e); err != nil {
+	var err error
+	if e.Attempts, err = decodeAttempts(e.ID, r.attempts); err != nil {
 		return e, 0, err
 	}
-	if e.Attempts, err = decodeAttempts(e.ID, attempts); err != nil {
+	if e.Tags, err = decodeTags(e.ID, r.tags); err != nil {
 		return e, 0, err
 	}
-	if e.Tags, err = decodeTags(e.ID, tags); err != nil {
-		return e, 0, err
-	}
-	if metadata.Valid {
-		if e.Metadata, err = storage.DecodeMetadata(&metadata.String); err != nil {
+	if r.metadata.Valid {
+		if e.Metadata, err = storage.DecodeMetadata(&r.metadata.String); err != nil {
 			return e, 0, fmt.Errorf("execution %s: %w", e.ID, err)
 		}
 	}
-	return e, m.seq, nil
+	return e, r.m.seq, nil
 }
 
 // mutableRow is one row of the mutable_columns section of queries.sql.
@@ -140,10 +163,14 @@ type mutableRow struct {
 	waitingChildrenAt, waitingFinalizeAt    sql.NullInt64
 }
 
-func (m *mutableRow) scan(sc scanner) error {
-	return sc.Scan(&m.seq, &m.status, &m.output, &m.runOutput, &m.errJSON, &m.attempt, &m.iteration,
+// dest returns the addresses of m's fields, the destinations of a Scan of
+// one row of the mutable_columns section. Scanning every row of a query
+// through one slice (m's fields overwritten by each Scan, NULL as the
+// zero value) costs no allocation per destination.
+func (m *mutableRow) dest() []any {
+	return []any{&m.seq, &m.status, &m.output, &m.runOutput, &m.errJSON, &m.attempt, &m.iteration,
 		&m.crashes, &m.fence, &m.executorID, &m.failFast, &m.childrenTotal, &m.childrenPending,
-		&m.dueAt, &m.updatedAt, &m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt)
+		&m.dueAt, &m.updatedAt, &m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt}
 }
 
 // apply sets the mutable fields of e to m's.
