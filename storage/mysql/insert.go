@@ -12,9 +12,6 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// insertColumns is the number of columns of the "insert" statement.
-const insertColumns = 42
-
 // maxIDLen and maxSleepKeyLen are the widths of the id and sleep_key
 // columns.
 const (
@@ -94,9 +91,10 @@ func metadataArg(m *string) any {
 	return []byte(*m)
 }
 
-// rowSize estimates the bytes an execution adds to an insert statement.
+// rowSize estimates the bytes an execution adds to an insert statement
+// (strings and bytes are written in hexadecimal: two characters a byte).
 func rowSize(e *storage.Execution) int {
-	n := 512 + len(e.ID) + len(e.TaskID) + len(e.SleepKey)
+	n := 512 + 2*(len(e.ID)+len(e.TaskID)+len(e.RootID)+len(e.RootTaskID)+len(e.ParentID)+len(e.ParentTaskID)+len(e.SleepKey)+len(e.ActiveKey))
 	n += 2 * (len(e.Input) + len(e.Output) + len(e.RunOutput))
 	for k, v := range e.Metadata {
 		n += 2*(len(k)+len(v)) + 8
@@ -113,15 +111,16 @@ func rowSize(e *storage.Execution) int {
 	return n
 }
 
-// maxInsertRows bounds the rows of one insert statement (its
-// placeholders, when the server prepares it, must stay under 65,535).
-const maxInsertRows = 1000
+// maxInsertRows bounds the rows of one insert statement: a batch of more
+// is sent in several, so that the store builds the next statement while
+// the server inserts the rows of the last (see insertRows).
+const maxInsertRows = 500
 
 // insertRows inserts execs (with delays, nil or one per row) at now
-// through q, in statements of at most half of max_allowed_packet, and
-// their tags. A nil now is the server's clock, read by each statement (no
-// round trip to learn it first); the rows must then have no tags, whose
-// rows need the executions' created_at.
+// through q, in statements of at most maxInsertRows rows and half of
+// max_allowed_packet, and their tags. A nil now is the server's clock,
+// read by each statement (no round trip to learn it first); the rows must
+// then have no tags, whose rows need the executions' created_at.
 //
 // With deferred, the statements are deferred when q is a pipe: their
 // errors (a duplicate) then come with a later statement.
@@ -136,28 +135,15 @@ func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execu
 	if len(delays) != 0 && len(delays) != len(execs) {
 		return fmt.Errorf("%d delays for %d executions", len(delays), len(execs))
 	}
-	limit := int(s.server.maxPacket / 2)
-	for start := 0; start < len(execs); {
-		end, size := start, 0
-		for end < len(execs) && end-start < maxInsertRows && (end == start || size+rowSize(&execs[end]) <= limit) {
-			size += rowSize(&execs[end])
-			end++
+	stmts := s.insertStatements(execs, delays, now)
+	for st := range stmts {
+		if st.err != nil {
+			return st.err
 		}
-		args := make([]any, 0, (end-start)*insertColumns)
-		for i := start; i < end; i++ {
-			var d time.Duration
-			if len(delays) != 0 {
-				d = delays[i]
-			}
-			var err error
-			if args, err = insertRow(args, &execs[i], d); err != nil {
-				return err
-			}
-		}
-		if err := exec(s.q.insert+valuesSQL(args, now), args); err != nil {
+		if err := exec(st.sql, nil); err != nil {
+			discard(stmts)
 			return err
 		}
-		start = end
 	}
 	if now == nil {
 		return nil
@@ -165,34 +151,82 @@ func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execu
 	return s.insertTags(execs, *now, exec)
 }
 
-// valuesSQL is the VALUES list of rows of insertColumns args each. It
-// resolves the sinceNow args in place: to now plus the offset, or, when
-// now is nil, to the offset, added in SQL to the server's clock.
-func valuesSQL(args []any, now *int64) string {
-	var b strings.Builder
-	for i, a := range args {
-		switch {
-		case i%insertColumns == 0 && i > 0:
-			b.WriteString("), (?")
-		case i == 0:
-			b.WriteString("(?")
-		default:
-			rel, ok := a.(sinceNow)
-			switch {
-			case !ok:
-				b.WriteString(", ?")
-			case now == nil:
-				b.WriteString(", " + nowSQL + " + ?")
-				args[i] = int64(rel)
-			default:
-				b.WriteString(", ?")
-				args[i] = *now + int64(rel)
-			}
-			continue
+// insertStatement is one statement of an insert, or why it could not be
+// built.
+type insertStatement struct {
+	sql string
+	err error
+}
+
+// insertStatements builds the statements that insert execs, one batch of
+// rows each, and sends them in order; it stops after an error. The caller
+// reads them all, or discards the rest. One statement is built by the
+// caller's goroutine; more are built by a goroutine, each while the one
+// before runs on the server, one ahead.
+func (s *Store) insertStatements(execs []storage.Execution, delays []time.Duration, now *int64) <-chan insertStatement {
+	limit := int(s.server.maxPacket / 2)
+	var bounds [][2]int
+	for start := 0; start < len(execs); {
+		end, size := start, 0
+		for end < len(execs) && end-start < maxInsertRows && (end == start || size+rowSize(&execs[end]) <= limit) {
+			size += rowSize(&execs[end])
+			end++
 		}
+		bounds = append(bounds, [2]int{start, end})
+		start = end
 	}
-	b.WriteString(")")
-	return b.String()
+	build := func(b [2]int) insertStatement {
+		stmt, err := s.insertStatement(execs[b[0]:b[1]], delays, b[0], now)
+		return insertStatement{stmt, err}
+	}
+	out := make(chan insertStatement, 1)
+	if len(bounds) == 1 {
+		out <- build(bounds[0])
+		close(out)
+		return out
+	}
+	go func() {
+		defer close(out)
+		for _, b := range bounds {
+			st := build(b)
+			out <- st
+			if st.err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// discard reads what is left of stmts, so that their builder ends.
+func discard(stmts <-chan insertStatement) {
+	go func() {
+		for range stmts {
+		}
+	}()
+}
+
+// insertStatement is the statement that inserts execs, the rows from
+// offset on of an insert (delays, when given, are the insert's).
+func (s *Store) insertStatement(execs []storage.Execution, delays []time.Duration, offset int, now *int64) (string, error) {
+	args := make([]any, 0, len(execs)*insertWidth)
+	size := 0
+	for i := range execs {
+		var d time.Duration
+		if len(delays) != 0 {
+			d = delays[offset+i]
+		}
+		var err error
+		if args, err = insertRow(args, &execs[i], d); err != nil {
+			return "", err
+		}
+		size += rowSize(&execs[i])
+	}
+	stmt, err := insertSQL(s.q.data.T, args, now, size)
+	if le, ok := err.(*literalError); ok {
+		return "", fmt.Errorf("execution %s: %w", execs[le.row].ID, le)
+	}
+	return stmt, err
 }
 
 // insertTags inserts the tag rows of execs, inserted at now.

@@ -37,7 +37,7 @@ type queries struct {
 	data queryData
 
 	now, get, getBySleepKey, exists, listChildren         string
-	insert, insertTags, lock, lockChildren, write         string
+	insertTags, lock, lockChildren, write                 string
 	activeKeyHolder                                       string
 	claimPick, claimQueues, claim, claimErrors            string
 	rescuePick, rescue                                    string
@@ -69,7 +69,7 @@ func newQueries(prefix string) (*queries, error) {
 	q := &queries{data: data}
 	targets := map[string]*string{
 		"now": &q.now, "get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "exists": &q.exists,
-		"list_children": &q.listChildren, "insert": &q.insert, "insert_tags": &q.insertTags, "active_key_holder": &q.activeKeyHolder,
+		"list_children": &q.listChildren, "insert_tags": &q.insertTags, "active_key_holder": &q.activeKeyHolder,
 		"lock": &q.lock, "lock_children": &q.lockChildren, "write": &q.write,
 		"claim_pick": &q.claimPick, "claim_queues": &q.claimQueues, "claim": &q.claim, "claim_errors": &q.claimErrors,
 		"rescue_pick": &q.rescuePick, "rescue": &q.rescue, "next_due": &q.nextDue,

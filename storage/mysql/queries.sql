@@ -61,17 +61,6 @@ WHERE t.parent_id = ? AND t.child_index >= ?
 ORDER BY t.child_index, t.seq
 LIMIT ?{{end}}
 
-{{- /* insert: the columns of the multi-row INSERT of executions; the
-store appends the rows (insert.go). */}}
-{{define "insert"}}INSERT INTO {{.T}} (
-    id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
-    sleep_key, status, input, output, run_output, error,
-    retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
-    timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
-    children_total, children_pending, due_at, created_at, updated_at,
-    started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-    attempts, tags, retry_of, metadata, queue, priority, active_key) VALUES {{end}}
-
 {{- /* active_key_holder: the active execution holding the key ?, through
 the unique index of active_key_held. */}}
 {{define "active_key_holder"}}SELECT id, task_id FROM {{.T}} WHERE active_key_held = ?{{end}}
