@@ -23,6 +23,11 @@ type root struct {
 // setUp makes the executors and the client, and schedules the workload
 // and the faults.
 func (s *sim) setUp() error {
+	if s.prof.limit > 0 {
+		if err := s.store.limitQueue(limitedQueue, s.prof.limit); err != nil {
+			return err
+		}
+	}
 	for i := range s.prof.nodes {
 		n := &node{s: s, index: i, name: fmt.Sprintf("ex%d", i), concurrency: 1 + s.rng.IntN(3)}
 		n.clk = &execClock{s: s, n: n}

@@ -20,6 +20,7 @@ func TestBugsAreCaught(t *testing.T) {
 		{"children listed out of order", Bugs{UnorderedChildren: true}, "the child at"},
 		{"child not cancelled with its parent", Bugs{UncancelledChildren: true}, "but its child"},
 		{"heartbeat extends a lease too little", Bugs{ShortHeartbeat: true}, "before it lapsed"},
+		{"queue limit hidden from the executors", Bugs{HiddenLimit: true}, "above its limit"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 300; seed++ {

@@ -198,6 +198,7 @@ func (s *sim) checkStep() {
 		return
 	}
 	s.writes = s.store.writes
+	var limited []string // the running executions of the limited queue
 	for _, id := range s.known {
 		row, ok := s.store.peek(id)
 		if !ok {
@@ -208,6 +209,14 @@ func (s *sim) checkStep() {
 		if s.violation != nil {
 			return
 		}
+		if row.Queue == limitedQueue && row.Status == storage.StatusRunning && row.SleepKey == "" {
+			limited = append(limited, short(row.ID))
+		}
+	}
+	if s.prof.limit > 0 && len(limited) > s.prof.limit {
+		s.fail("queue %s has %d executions running (%s), above its limit of %d",
+			limitedQueue, len(limited), strings.Join(limited, ", "), s.prof.limit)
+		return
 	}
 	s.checkLiveClaims()
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type profile struct {
 	// fatals: fatal store errors (an executor's next claim, heartbeat or
 	// completion fails with an error wrapping storage.ErrFatal: it stops).
 	fatals int
+	// limit, when not 0, is the concurrency limit of the job task's queue
+	// (limitedQueue): at most that many jobs run at once (checkLimit).
+	limit int
 }
 
 func (p profile) String() string {
@@ -37,7 +41,30 @@ func (p profile) String() string {
 	}
 	return fmt.Sprintf("%d executors, completion batch %d, time judged by %s; store faults %.2f, events dropped %.2f, late up to %s; "+
 		"%d executor crashes, %d server crashes, %d stalls, %d clock skews, %d time jumps, %d fatal store errors",
-		p.nodes, p.batch, clocks, p.storeFaults, p.dropEvents, p.eventDelay, p.crashes, p.serverCrashes, p.stalls, p.skews, p.jumps, p.fatals)
+		p.nodes, p.batch, clocks, p.storeFaults, p.dropEvents, p.eventDelay, p.crashes, p.serverCrashes, p.stalls, p.skews, p.jumps, p.fatals) +
+		p.limitString()
+}
+
+func (p profile) limitString() string {
+	if p.limit == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; queue %s limited to %d", limitedQueue, p.limit)
+}
+
+// limitedQueue is the job task's queue in the seeds with a limit.
+const limitedQueue = "jobs"
+
+// limitOf draws a seed's queue limit: none in half the seeds, else 1 to 3.
+// It has a random source of its own, so that the seeds without a limit
+// run as they did before limits were simulated (their regression seeds
+// still replay the histories they were found in).
+func limitOf(seed uint64) int {
+	r := rand.New(rand.NewPCG(seed, 0x6c696d6974))
+	if r.IntN(2) == 0 {
+		return 0
+	}
+	return 1 + r.IntN(3)
 }
 
 // newProfile draws the seed's profile. A quarter of the seeds run without

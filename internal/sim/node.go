@@ -66,7 +66,11 @@ func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, hoo
 	if err != nil {
 		return nil, nil, simhook.Steps{}, err
 	}
-	t, err := register(ex, s.recordRun, s.work)
+	queue := ""
+	if s.prof.limit > 0 {
+		queue = limitedQueue
+	}
+	t, err := register(ex, queue, s.recordRun, s.work)
 	if err != nil {
 		return nil, nil, simhook.Steps{}, err
 	}

@@ -79,6 +79,11 @@ type Bugs struct {
 	// ShortHeartbeat extends a lease by half the lease asked for: a live
 	// run's lease lapses between two heartbeats and is taken over.
 	ShortHeartbeat bool
+	// HiddenLimit lists the queues without their concurrency limits (a
+	// ListControls that forgets the column): the executors take a limited
+	// queue for an unlimited one and start its executions directly,
+	// beyond the limit, where a claim would have counted.
+	HiddenLimit bool
 }
 
 // fault is what becomes of one store call.
@@ -529,7 +534,35 @@ func (s *Store) RegisterControls(ctx context.Context, p storage.RegisterControls
 // ListControls lists controls; see storage.Controls.
 func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) (out []storage.Control, err error) {
 	err = s.do("list_controls", readOnly, func(m *memory.Store) error { out, err = m.ListControls(ctx, p); return err }, nil)
+	if s.bugs.HiddenLimit {
+		for i := range out {
+			out[i].Concurrency = 0
+		}
+	}
 	return out, err
+}
+
+// limitQueue gives queue name a concurrency limit before the simulation
+// starts: a durable write, with no fault, no hook and no trace.
+func (s *Store) limitQueue(name string, limit int) error {
+	apply := func(m *memory.Store) error {
+		if err := m.RegisterControls(context.Background(), storage.RegisterControlsParams{Now: epoch,
+			Controls: []storage.Control{{Kind: storage.ControlQueue, Name: name}}}); err != nil {
+			return err
+		}
+		_, err := m.LimitControl(context.Background(), storage.LimitControlParams{Now: epoch,
+			Kind: storage.ControlQueue, Name: name, Concurrency: limit})
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := apply(s.mem); err != nil {
+		return err
+	}
+	s.writes++
+	s.log = append(s.log, func(m *memory.Store) { _ = apply(m) })
+	s.durable = len(s.log)
+	return nil
 }
 
 // PauseControl pauses or resumes a control; see storage.Controls.

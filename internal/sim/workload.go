@@ -78,12 +78,17 @@ var errAttempt = errors.New("attempt failed on purpose")
 
 // register registers the workload's tasks with ex; record is called at
 // the start of every run, then work, which takes the run's simulated time.
-func register(ex *durable.Executor, record func(ctx context.Context), work func(ctx context.Context) error) (*tasks, error) {
+// The job task's executions go to jobQueue when it is not "".
+func register(ex *durable.Executor, jobQueue string, record func(ctx context.Context), work func(ctx context.Context) error) (*tasks, error) {
 	t := &tasks{ledgerF: record, work: work}
 	var err error
 	retry := durable.WithRetry(jobRetry)
 	timeout := durable.WithTimeout(jobTimeout)
-	if t.job, err = durable.NewTask(ex, "job", t.runJob, retry, timeout); err != nil {
+	jobOpts := []durable.TaskOption{retry, timeout}
+	if jobQueue != "" {
+		jobOpts = append(jobOpts, durable.WithQueue(jobQueue))
+	}
+	if t.job, err = durable.NewTask(ex, "job", t.runJob, jobOpts...); err != nil {
 		return nil, err
 	}
 	if t.shout, err = durable.NewTask(ex, "shout", t.runShout, retry, timeout); err != nil {
