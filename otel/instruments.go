@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -13,13 +14,19 @@ import (
 	"github.com/durable-go/durable"
 )
 
-// instruments are the metrics' instruments.
+// instruments are the metrics' instruments. The counts every run and
+// every execution moves (runs started, runs going on, executions
+// finished) are observable: the runs add to atomic counters (taskAttributes,
+// attrSets.counter) that a callback reports at each collection, which
+// costs a run an atomic add where a synchronous instrument's measurement
+// looks its attribute set up under the instrument's lock.
 type instruments struct {
-	sent, consumed, finished, attemptFailed, leaseLost, takenOver metric.Int64Counter
-	processDuration, queueWait, storage                           metric.Float64Histogram
-	claimSize, completionSize                                     metric.Int64Histogram
-	active                                                        metric.Int64UpDownCounter
-	ready, oldestDue                                              metric.Float64ObservableGauge
+	sent, attemptFailed, leaseLost, takenOver metric.Int64Counter
+	consumed, finished                        metric.Int64ObservableCounter
+	processDuration, queueWait, storage       metric.Float64Histogram
+	claimSize, completionSize                 metric.Int64Histogram
+	active                                    metric.Int64ObservableUpDownCounter
+	ready, oldestDue                          metric.Float64ObservableGauge
 }
 
 // Bucket boundaries: seconds (a millisecond to five minutes) and rows.
@@ -51,9 +58,14 @@ func newInstruments(m metric.Meter) (instruments, error) {
 		errs = append(errs, err)
 		return g
 	}
+	observed := func(name, unit, desc string) metric.Int64ObservableCounter {
+		c, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
 	in.sent = counter("messaging.client.sent.messages", "{message}", "Executions enqueued.")
-	in.consumed = counter("messaging.client.consumed.messages", "{message}", "Runs of task functions started.")
-	in.finished = counter("durable.execution.finished", "{execution}", "Executions ended by this process's outcomes, by status.")
+	in.consumed = observed("messaging.client.consumed.messages", "{message}", "Runs of task functions started.")
+	in.finished = observed("durable.execution.finished", "{execution}", "Executions ended by this process's outcomes, by status.")
 	in.attemptFailed = counter("durable.attempt.failed", "{attempt}", "Failed attempts that will be retried.")
 	in.leaseLost = counter("durable.lease.lost", "{lease}", "Leases of running work found lost by a heartbeat.")
 	in.takenOver = counter("durable.lease.taken_over", "{execution}", "Executions taken over after their lease lapsed.")
@@ -63,7 +75,7 @@ func newInstruments(m metric.Meter) (instruments, error) {
 	in.claimSize = sizes("durable.claim.size", "Rows taken by each claim.")
 	in.completionSize = sizes("durable.completion.size", "Outcomes written by each completion batch.")
 	var err error
-	in.active, err = m.Int64UpDownCounter("durable.run.active", metric.WithUnit("{run}"), metric.WithDescription("Runs of task functions going on."))
+	in.active, err = m.Int64ObservableUpDownCounter("durable.run.active", metric.WithUnit("{run}"), metric.WithDescription("Runs of task functions going on."))
 	errs = append(errs, err)
 	in.ready = gauge("durable.execution.ready", "{execution}", "Ready executions in the store (delayed ones included).")
 	in.oldestDue = gauge("durable.execution.oldest_due.age", "s", "How long the oldest due ready execution has waited (0: none due).")
@@ -81,7 +93,7 @@ func (i *Instrumentation) Hooks() durable.Hooks {
 			i.m.attemptFailed.Add(ctx, 1, i.sets.get(setKey{setAttemptFailed, o.TaskID, outcomeErrorType(o)}).add...)
 		},
 		ExecutionFinished: func(o durable.Outcome) {
-			i.m.finished.Add(ctx, 1, i.sets.get(setKey{setFinished, o.TaskID, string(o.Status)}).add...)
+			i.sets.counter(setKey{setFinished, o.TaskID, string(o.Status)}).Add(1)
 		},
 		LeaseTakenOver: func(t durable.Takeover) {
 			i.m.takenOver.Add(ctx, 1, metric.WithAttributes(attribute.String("durable.task", t.TaskID)))
@@ -102,13 +114,14 @@ func (i *Instrumentation) Hooks() durable.Hooks {
 // option passed one by one builds a slice that escapes, an allocation per
 // measurement.
 type measure struct {
-	add    []metric.AddOption
-	record []metric.RecordOption
+	add     []metric.AddOption
+	record  []metric.RecordOption
+	observe []metric.ObserveOption
 }
 
 func newMeasure(attrs ...attribute.KeyValue) measure {
 	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
-	return measure{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
+	return measure{add: []metric.AddOption{o}, record: []metric.RecordOption{o}, observe: []metric.ObserveOption{o}}
 }
 
 // setKind says which attributes a setKey's strings are.
@@ -149,6 +162,58 @@ func (k setKey) attrs() []attribute.KeyValue {
 type attrSets struct {
 	mu sync.RWMutex
 	m  map[setKey]measure
+	// counts are the counts of the observable counters by set
+	// (setFinished), with their sets' measures.
+	counts map[setKey]*setCount
+}
+
+// setCount is a count of an observable counter and its attribute set.
+type setCount struct {
+	atomic.Int64
+	measure
+}
+
+// counter returns the count of k, made at its first use.
+func (c *attrSets) counter(k setKey) *setCount {
+	c.mu.RLock()
+	n, ok := c.counts[k]
+	c.mu.RUnlock()
+	if ok {
+		return n
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.counts[k]; ok {
+		return n
+	}
+	if c.counts == nil {
+		c.counts = make(map[setKey]*setCount)
+	}
+	n = &setCount{measure: newMeasure(k.attrs()...)}
+	c.counts[k] = n
+	return n
+}
+
+// observeCounts reports the observable counters: the runs started and
+// going on of each task that has run, and the executions finished by task
+// and status.
+func (i *Instrumentation) observeCounts(_ context.Context, o metric.Observer) error {
+	i.tasksMu.RLock()
+	for _, a := range i.tasks {
+		if n := a.started.Load(); n > 0 {
+			o.ObserveInt64(i.m.consumed, n, a.destination.observe...)
+			o.ObserveInt64(i.m.active, a.active.Load(), a.task.observe...)
+		}
+	}
+	i.tasksMu.RUnlock()
+	i.sets.mu.RLock()
+	defer i.sets.mu.RUnlock()
+	for k, n := range i.sets.counts {
+		if k.kind == setFinished {
+			o.ObserveInt64(i.m.finished, n.Load(), n.observe...)
+		}
+	}
+	return nil
 }
 
 func (c *attrSets) get(k setKey) measure {

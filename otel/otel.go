@@ -56,6 +56,11 @@
 //	db.client.operation.duration        histogram  store calls, s        {db.operation.name, error.type}
 //	durable.lease.lost                  counter    leases lost
 //	durable.lease.taken_over            counter    executions taken over {durable.task}
+//
+// The runs started, the runs going on and the executions finished are
+// observable instruments (reported at each collection from counts the runs
+// keep in atomics): they export as the counters and up-down counter above,
+// without exemplars.
 package durableotel
 
 import (
@@ -63,6 +68,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -120,6 +126,9 @@ func New(cfg Config) (*Instrumentation, error) {
 	}
 	var err error
 	if i.m, err = newInstruments(i.meter); err != nil {
+		return nil, fmt.Errorf("durableotel: %w", err)
+	}
+	if _, err := i.meter.RegisterCallback(i.observeCounts, i.m.consumed, i.m.active, i.m.finished); err != nil {
 		return nil, fmt.Errorf("durableotel: %w", err)
 	}
 	return i, nil
@@ -180,6 +189,9 @@ type taskAttributes struct {
 	runSpan, enqueueSpan string
 	// runStart holds a run span's attributes that are the task's.
 	runStart trace.SpanStartOption
+	// started and active are the task's runs started and going on
+	// (observeCounts reports them).
+	started, active atomic.Int64
 }
 
 // taskAttrs returns task's attribute sets.
@@ -226,14 +238,14 @@ func (i *Instrumentation) run(ctx context.Context, next func(context.Context) er
 		ctx = durable.WithLogger(ctx, durable.Logger(ctx).With("trace_id", span.SpanContext().TraceID().String()))
 	}
 
-	i.m.consumed.Add(ctx, 1, attrs.destination.add...)
+	attrs.started.Add(1)
 	if info.Attempt == 0 && !info.CreatedAt.IsZero() && !info.StartedAt.IsZero() {
 		i.m.queueWait.Record(ctx, max(info.StartedAt.Sub(info.CreatedAt).Seconds(), 0), attrs.task.record...)
 	}
-	i.m.active.Add(ctx, 1, attrs.task.add...)
+	attrs.active.Add(1)
 	start := time.Now()
 	err := next(ctx)
-	i.m.active.Add(ctx, -1, attrs.task.add...)
+	attrs.active.Add(-1)
 	outcome := attrs.destination
 	if err != nil {
 		if t := errorType(err); t == "_OTHER" {
