@@ -175,23 +175,7 @@ type setCount struct {
 
 // counter returns the count of k, made at its first use.
 func (c *attrSets) counter(k setKey) *setCount {
-	c.mu.RLock()
-	n, ok := c.counts[k]
-	c.mu.RUnlock()
-	if ok {
-		return n
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.counts[k]; ok {
-		return n
-	}
-	if c.counts == nil {
-		c.counts = make(map[setKey]*setCount)
-	}
-	n = &setCount{measure: newMeasure(k.attrs()...)}
-	c.counts[k] = n
-	return n
+	return cached(&c.mu, &c.counts, k, func() *setCount { return &setCount{measure: newMeasure(k.attrs()...)} })
 }
 
 // observeCounts reports the observable counters: the runs started and
@@ -217,23 +201,29 @@ func (i *Instrumentation) observeCounts(_ context.Context, o metric.Observer) er
 }
 
 func (c *attrSets) get(k setKey) measure {
-	c.mu.RLock()
-	opt, ok := c.m[k]
-	c.mu.RUnlock()
+	return cached(&c.mu, &c.m, k, func() measure { return newMeasure(k.attrs()...) })
+}
+
+// cached returns m[k] under mu's read lock, or makes it (once, even when
+// callers race) under its write lock.
+func cached[K comparable, V any](mu *sync.RWMutex, m *map[K]V, k K, newV func() V) V {
+	mu.RLock()
+	v, ok := (*m)[k]
+	mu.RUnlock()
 	if ok {
-		return opt
+		return v
 	}
-	opt = newMeasure(k.attrs()...)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.m[k]; ok {
-		return old
+	mu.Lock()
+	defer mu.Unlock()
+	if v, ok := (*m)[k]; ok {
+		return v
 	}
-	if c.m == nil {
-		c.m = make(map[setKey]measure)
+	if *m == nil {
+		*m = map[K]V{}
 	}
-	c.m[k] = opt
-	return opt
+	v = newV()
+	(*m)[k] = v
+	return v
 }
 
 func outcomeErrorType(o durable.Outcome) string {

@@ -196,32 +196,18 @@ type taskAttributes struct {
 
 // taskAttrs returns task's attribute sets.
 func (i *Instrumentation) taskAttrs(task string) *taskAttributes {
-	i.tasksMu.RLock()
-	a, ok := i.tasks[task]
-	i.tasksMu.RUnlock()
-	if ok {
-		return a
-	}
-	dest := []attribute.KeyValue{systemDurable, semconv.MessagingDestinationName(task)}
-	a = &taskAttributes{
-		destination:      newMeasure(dest...),
-		destinationError: newMeasure(append(dest, semconv.ErrorTypeKey.String("_OTHER"))...),
-		task:             newMeasure(attribute.String("durable.task", task)),
-		runSpan:          "run " + task,
-		enqueueSpan:      "enqueue " + task,
-		runStart: trace.WithAttributes(systemDurable, semconv.MessagingOperationTypeProcess,
-			semconv.MessagingOperationName("run"), semconv.MessagingDestinationName(task)),
-	}
-	i.tasksMu.Lock()
-	defer i.tasksMu.Unlock()
-	if old, ok := i.tasks[task]; ok {
-		return old
-	}
-	if i.tasks == nil {
-		i.tasks = make(map[string]*taskAttributes)
-	}
-	i.tasks[task] = a
-	return a
+	return cached(&i.tasksMu, &i.tasks, task, func() *taskAttributes {
+		dest := []attribute.KeyValue{systemDurable, semconv.MessagingDestinationName(task)}
+		return &taskAttributes{
+			destination:      newMeasure(dest...),
+			destinationError: newMeasure(append(dest, semconv.ErrorTypeKey.String("_OTHER"))...),
+			task:             newMeasure(attribute.String("durable.task", task)),
+			runSpan:          "run " + task,
+			enqueueSpan:      "enqueue " + task,
+			runStart: trace.WithAttributes(systemDurable, semconv.MessagingOperationTypeProcess,
+				semconv.MessagingOperationName("run"), semconv.MessagingDestinationName(task)),
+		}
+	})
 }
 
 func (i *Instrumentation) run(ctx context.Context, next func(context.Context) error) error {
