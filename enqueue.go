@@ -54,7 +54,7 @@ func (t *Task[I, O]) EnqueueTx(ctx context.Context, ins storage.Inserter, in I, 
 	}
 	insert := func(ctx context.Context) error { return insertTx(ctx, ins, t.ex.now(), p) }
 	if len(t.ex.mw.enqueue) > 0 {
-		err = t.ex.wrappedEnqueue(ctx, p.Executions, insert)
+		err = t.ex.wrappedEnqueue(ctx, p.Executions, func(ctx context.Context) ([]string, error) { return nil, insert(ctx) })
 	} else {
 		err = insert(ctx)
 	}
@@ -132,9 +132,9 @@ func (e *Executor) enqueue(ctx context.Context, items []Child) ([]string, error)
 		return e.storeNew(ctx, items, p)
 	}
 	var ids []string
-	err = e.wrappedEnqueue(ctx, p.Executions, func(ctx context.Context) (err error) {
+	err = e.wrappedEnqueue(ctx, p.Executions, func(ctx context.Context) (_ []string, err error) {
 		ids, err = e.storeNew(ctx, items, p)
-		return err
+		return ids, err
 	})
 	return ids, err
 }

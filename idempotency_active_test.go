@@ -100,3 +100,31 @@ func TestIdempotencyWhileActiveAmbiguousInsert(t *testing.T) {
 		t.Fatalf("%d runs, want 1", r)
 	}
 }
+
+// TestIdempotencyWhileActiveMiddlewareSeesHolder: an enqueue that returns
+// the execution holding the key shows that execution's id to the enqueue
+// middleware once next returned (before next, the id of the row it tried
+// to store).
+func TestIdempotencyWhileActiveMiddlewareSeesHolder(t *testing.T) {
+	var before, after []string
+	mw := durable.Middleware{Enqueue: func(ctx context.Context, call *durable.EnqueueCall, next func(context.Context) error) error {
+		before = append(before, call.Executions[0].ID)
+		err := next(ctx)
+		after = append(after, call.Executions[0].ID)
+		return err
+	}}
+	b := setupOn(t, memory.New(), durable.Config{Middleware: []durable.Middleware{mw}}, false)
+	task := durable.Must(durable.NewTask(b.ex, "work", func(ctx context.Context, n int) (int, error) { return n, nil }))
+	key := []durable.EnqueueOption{durable.WithIdempotencyKey("k"), durable.WithIdempotencyWhileActive()}
+	first := durable.Must(task.Enqueue(b.ctx, 1, key...))
+	second := durable.Must(task.Enqueue(b.ctx, 2, key...)) // not started: the first is still ready
+	if second.ID() != first.ID() {
+		t.Fatalf("the second enqueue returned %s, want the holder %s", second.ID(), first.ID())
+	}
+	if len(after) != 2 || after[0] != first.ID() || after[1] != first.ID() {
+		t.Fatalf("the middleware saw %v after next, want the holder %s twice", after, first.ID())
+	}
+	if before[1] == first.ID() {
+		t.Fatalf("before next the middleware saw the holder's id %s, want the new row's", before[1])
+	}
+}

@@ -47,6 +47,10 @@ type EnqueueCall struct {
 
 // Enqueued is one execution being enqueued.
 type Enqueued struct {
+	// ID is the new execution's id. When the enqueue returns an execution
+	// that holds the idempotency key while active
+	// (WithIdempotencyWhileActive) instead of storing a new one, ID is set
+	// to that execution's once next returned.
 	TaskID, ID string
 	// ParentID is the parent's id for a child declared by a run; empty
 	// for an execution enqueued by Enqueue, EnqueueMany or EnqueueTx.
@@ -137,15 +141,21 @@ var errEnqueueNotCalled = errors.New("an enqueue middleware returned nil without
 // wrappedEnqueue calls last, which writes rows (or, for children, does
 // nothing), under the enqueue middleware. As for runs, a middleware
 // cannot make a failed write succeed: a nil returned after next failed
-// keeps next's error.
-func (e *Executor) wrappedEnqueue(ctx context.Context, rows []storage.Execution, last func(context.Context) error) error {
+// keeps next's error. The ids last returns, if any, are those the enqueue
+// returns: when one differs from its row's (an execution held the row's
+// key while active), the middleware sees it in call once next returned.
+func (e *Executor) wrappedEnqueue(ctx context.Context, rows []storage.Execution, last func(context.Context) ([]string, error)) error {
 	called := false
 	var lastErr error
 	call := enqueueCall(rows)
 	err := e.mw.wrapEnqueue(ctx, 0, call, func(ctx context.Context) error {
 		called = true
 		if lastErr = takeMetadata(call, rows); lastErr == nil {
-			lastErr = last(ctx)
+			var ids []string
+			ids, lastErr = last(ctx)
+			for i := range min(len(ids), len(call.Executions)) {
+				call.Executions[i].ID = ids[i]
+			}
 		}
 		return lastErr
 	})

@@ -157,7 +157,7 @@ func (e *Executor) prepareChildren(ctx context.Context, dc decider, d *taskDef, 
 		kids.rows[i], kids.delays[i] = row, delay
 	}
 	if len(e.mw.enqueue) > 0 && len(kids.rows) > 0 {
-		if err := e.wrappedEnqueue(ctx, kids.rows, func(context.Context) error { return nil }); err != nil {
+		if err := e.wrappedEnqueue(ctx, kids.rows, func(context.Context) ([]string, error) { return nil, nil }); err != nil {
 			ee := classify(err)
 			ee.Message = fmt.Sprintf("task %s: the enqueue middleware failed its children: %s", d.id, ee.Message)
 			return spawned{err: ee}
