@@ -166,11 +166,17 @@ func (i *Instrumentation) enqueue(ctx context.Context, call *durable.EnqueueCall
 		}
 		perTask[call.Executions[k].TaskID]++
 	}
+	first := call.Executions[0].ID
 	err := next(ctx)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		return err
+	}
+	if id := call.Executions[0].ID; id != first && len(call.Executions) == 1 {
+		// The enqueue returned the execution that holds the key while
+		// active: the span names it, not the row never stored.
+		span.SetAttributes(semconv.MessagingMessageID(id))
 	}
 	for task, n := range perTask {
 		i.m.sent.Add(ctx, n, i.taskAttrs(task).destination.add...)
