@@ -202,3 +202,36 @@ func names(spans tracetest.SpanStubs) []string {
 	}
 	return out
 }
+
+// TestEnqueueSpanNamesTheKeyHolder: an enqueue that returns the execution
+// holding its key while active ends its span naming that execution.
+func TestEnqueueSpanNamesTheKeyHolder(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	inst, err := durableotel.New(durableotel.Config{TracerProvider: tp, MeterProvider: sdkmetric.NewMeterProvider()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := newExecutor(t, memory.New(), inst) // not started: the first execution stays ready
+	task := durable.Must(durable.NewTask(ex, "work", func(ctx context.Context, n int) (int, error) { return n, nil }))
+	key := []durable.EnqueueOption{durable.WithIdempotencyKey("k"), durable.WithIdempotencyWhileActive()}
+	first := durable.Must(task.Enqueue(context.Background(), 1, key...))
+	if again := durable.Must(task.Enqueue(context.Background(), 2, key...)); again.ID() != first.ID() {
+		t.Fatalf("the second enqueue returned %s, want the holder %s", again.ID(), first.ID())
+	}
+	got := spans.GetSpans()
+	if len(got) != 2 {
+		t.Fatalf("%d spans, want 2 enqueue spans", len(got))
+	}
+	for i, s := range got {
+		var id string
+		for _, a := range s.Attributes {
+			if a.Key == "messaging.message.id" {
+				id = a.Value.AsString() // the last one set wins, as in an exporter
+			}
+		}
+		if id != first.ID() {
+			t.Errorf("enqueue span %d names %s, want the holder %s", i, id, first.ID())
+		}
+	}
+}
