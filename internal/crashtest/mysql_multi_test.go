@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"syscall"
@@ -22,7 +23,10 @@ func init() {
 
 // mysqlWorker runs an executor on the MySQL tables of prefix with the
 // tasks of the multi-process test (pgTasks: they are not PostgreSQL's),
-// until the process is killed.
+// until the process is killed. Its warnings (a write retried, leases
+// lost) and the store's rolled-back transactions (Retries, when they
+// change) go to stderr, into the test's output: they tell why an
+// execution ran twice, if one does.
 func mysqlWorker(dsn, prefix, ledgerPath, executor string) error {
 	ctx := context.Background()
 	ledger, err := os.OpenFile(ledgerPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
@@ -33,7 +37,9 @@ func mysqlWorker(dsn, prefix, ledgerPath, executor string) error {
 	if err != nil {
 		return err
 	}
-	ex, err := durable.New(store, pgConfig(executor))
+	cfg := pgConfig(executor)
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("executor", executor)
+	ex, err := durable.New(store, cfg)
 	if err != nil {
 		return err
 	}
@@ -41,7 +47,20 @@ func mysqlWorker(dsn, prefix, ledgerPath, executor string) error {
 	if err := ex.Start(ctx); err != nil {
 		return err
 	}
-	select {}
+	reportRetries(store, cfg.Logger)
+	return nil
+}
+
+// reportRetries logs the store's rolled-back transactions whenever their
+// count changes, until the process is killed.
+func reportRetries(store *mysql.Store, log *slog.Logger) {
+	var last mysql.RetryStats
+	for range time.Tick(time.Second) {
+		if r := store.Retries(); r != last {
+			log.Warn("transactions rolled back by InnoDB and retried", "deadlocks", r.Deadlocks, "lock_wait_timeouts", r.LockWaitTimeouts)
+			last = r
+		}
+	}
 }
 
 // TestMySQLMultiProcess is TestPostgresMultiProcess on MySQL: three
