@@ -144,21 +144,26 @@ func leaseExpired(e *storage.Execution, executor string) *storage.ErrorInfo {
 // pick reads and locks the rows a claim takes, and returns them with
 // their seqs and the now that judged them. A claim of listed queues reads
 // those. A claim of every queue reads the queues the store last saw
-// holding rows with a due_at, and, in the same round trip, which queues
-// hold such rows now: when one was missing (rows of a new queue), it
-// reads again over all of them (the rows read first stay locked by this
-// transaction until it ends, and the second read may return them again).
+// holding rows with a due_at. When that list may be out of date (an event
+// said rows became due since it was read: see queueList), the claim reads
+// in the same round trip which queues hold such rows now, and when one
+// was missing (rows of a new queue), it reads again over all of them (the
+// rows read first stay locked by this transaction until it ends, and the
+// second read may return them again).
 func (s *Store) pick(ctx context.Context, tx *pipe, p storage.ClaimParams) ([]storage.Execution, []int64, int64, error) {
 	if len(p.Queues) > 0 {
 		return s.pickQueues(ctx, tx, p, distinct(p.Queues), nil)
 	}
-	plan := s.queues.get()
+	plan, gen, current := s.queues.get()
+	if current {
+		return s.pickQueues(ctx, tx, p, plan, nil)
+	}
 	var fresh []string
 	picked, seqs, now, err := s.pickQueues(ctx, tx, p, plan, &fresh)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	s.queues.set(fresh)
+	s.queues.set(fresh, gen)
 	if subset(fresh, plan) {
 		return picked, seqs, now, nil
 	}
@@ -251,23 +256,44 @@ func subset(a, b []string) bool {
 }
 
 // queueList is the store's list of the queues that hold rows with a
-// due_at, as its last claim of every queue saw them (sorted).
+// due_at, as a claim of every queue or a rescue last read them (sorted),
+// and whether it is current. A queue gains such rows only by a write that
+// makes rows due, whose event (Ready) this store publishes, its own
+// writes' and, through the events table, other stores': every such event
+// makes the list out of date (stale), and the next claim of every queue
+// reads it again. Between them, claims read no list: on a table whose
+// statistics InnoDB has not refreshed yet (right after a large insert
+// into a new table), the server may read the list by a scan of the whole
+// claim index rather than one dive per level.
 type queueList struct {
 	mu    sync.Mutex
 	names []string
+	gen   uint64 // incremented by stale
+	read  uint64 // the gen names were read at; 0 before the first read
 }
 
-func (l *queueList) get() []string {
+// get returns the list, the generation to pass to set after reading it
+// again, and whether it is current.
+func (l *queueList) get() ([]string, uint64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.names
+	return l.names, l.gen + 1, l.read == l.gen+1
 }
 
-// set replaces the list; names must not change afterwards.
-func (l *queueList) set(names []string) {
+// set replaces the list with names, read after get returned gen; names
+// must not change afterwards. The list stays out of date when stale was
+// called since that get.
+func (l *queueList) set(names []string, gen uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.names = names
+	l.names, l.read = names, gen
+}
+
+// stale says that rows may have become due in a queue the list lacks.
+func (l *queueList) stale() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gen++
 }
 
 // rescue moves the lapsed leases whose expiry lies in the window (from,
@@ -285,10 +311,11 @@ func (s *Store) rescue(ctx context.Context, tx *pipe, t, from time.Time) (int64,
 		}
 		return rows.Err()
 	}
+	_, gen, _ := s.queues.get()
 	if err := tx.queryTwo(ctx, s.q.now, []any{s.nowArg(t)}, scanNow, s.q.claimQueues, nil, scanQueues(&queues)); err != nil {
 		return 0, err
 	}
-	s.queues.set(queues)
+	s.queues.set(queues, gen)
 	if len(queues) == 0 {
 		return now, nil
 	}

@@ -224,8 +224,15 @@ func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
 	return s.subs.Subscribe(fn)
 }
 
-// publish delivers ev to every subscriber. It skips empty events.
-func (s *Store) publish(ev storage.Event) { s.subs.Publish(ev) }
+// publish delivers ev to every subscriber (it skips empty events), after
+// marking the list of queues out of date when rows may have become due
+// (see queueList).
+func (s *Store) publish(ev storage.Event) {
+	if ev.Ready {
+		s.queues.stale()
+	}
+	s.subs.Publish(ev)
+}
 
 // micros is t in microseconds since the epoch, the stored form of an
 // instant.
