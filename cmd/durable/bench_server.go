@@ -22,8 +22,10 @@ import (
 // store, called by serverClients concurrent keep-alive clients over
 // loopback TCP: the latency of an enqueue then a wait (one client, on an
 // idle queue), the rate and latency of single enqueues (--n of them), and
-// the rate of items through enqueue-many (batches of serverBatch). The
-// executor runs the noop tasks meanwhile, as a server's would.
+// the rate of items through enqueue-many (batches of serverBatch), each
+// with the CPU time the process (clients, server, store and executor
+// together) used per item, which a shared host distorts less than the
+// rates. The executor runs the noop tasks meanwhile, as a server's would.
 const (
 	serverClients = 50
 	serverBatch   = 1000
@@ -34,7 +36,9 @@ const (
 type ServerResult struct {
 	EnqueueRate    float64  `json:"enqueue_rate"`
 	EnqueueMs      *Latency `json:"enqueue_ms"`
+	EnqueueCPUUs   float64  `json:"enqueue_cpu_us"`
 	EnqueueManyIPS float64  `json:"enqueue_many_items_per_s"`
+	EnqueueManyUs  float64  `json:"enqueue_many_cpu_us"`
 	WaitMs         *Latency `json:"enqueue_wait_ms"`
 	Clients        int      `json:"clients"`
 	Batch          int      `json:"batch"`
@@ -48,7 +52,9 @@ func serverFigures() []figure {
 		{"enqueue rate", "/s", s(func(x *ServerResult) float64 { return x.EnqueueRate })},
 		{"enqueue p50", "ms", s(func(x *ServerResult) float64 { return x.EnqueueMs.P50 })},
 		{"enqueue p99", "ms", s(func(x *ServerResult) float64 { return x.EnqueueMs.P99 })},
+		{"enqueue CPU/call", "us", s(func(x *ServerResult) float64 { return x.EnqueueCPUUs })},
 		{"enqueue-many items", "/s", s(func(x *ServerResult) float64 { return x.EnqueueManyIPS })},
+		{"enqueue-many CPU/item", "us", s(func(x *ServerResult) float64 { return x.EnqueueManyUs })},
 		{"enqueue→wait p50", "ms", s(func(x *ServerResult) float64 { return x.WaitMs.P50 })},
 		{"enqueue→wait p99", "ms", s(func(x *ServerResult) float64 { return x.WaitMs.P99 })},
 	}
@@ -89,11 +95,18 @@ func benchServer(ctx context.Context, f benchFlags, r *Result) error {
 		return err
 	}
 	defer cpu.stopProfile()
+	c0 := processCPU()
 	if err := c.singleEnqueues(ctx, f.n, res); err != nil {
 		return err
 	}
-	res.EnqueueManyIPS, err = c.enqueueMany(ctx, 10*f.n)
-	return err
+	c1 := processCPU()
+	res.EnqueueCPUUs = perTask(c1-c0, f.n)
+	items := 10 * f.n
+	if res.EnqueueManyIPS, err = c.enqueueMany(ctx, items); err != nil {
+		return err
+	}
+	res.EnqueueManyUs = perTask(processCPU()-c1, items)
+	return nil
 }
 
 // apiCaller sends the workload's requests.

@@ -61,6 +61,39 @@ func BenchmarkInsertBatch(b *testing.B) {
 	}
 }
 
+// BenchmarkInsertConcurrent inserts b.N rows one per Insert call from
+// callers concurrent callers (an API server's single enqueues), with the
+// default durability: their calls share the writer's transactions.
+// rows/s and the process's CPU time per row are the figures.
+func BenchmarkInsertConcurrent(b *testing.B) {
+	for _, callers := range []int{50} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			s := benchStore(b)
+			ctx := context.Background()
+			rows := benchRows("i", b.N)
+			b.ResetTimer()
+			c0 := cpuTime()
+			var wg sync.WaitGroup
+			errs := make([]error, callers)
+			for k := range callers {
+				wg.Go(func() {
+					for i := k; i < len(rows) && errs[k] == nil; i += callers {
+						errs[k] = s.Insert(ctx, storage.InsertParams{Now: benchNow, Executions: rows[i : i+1]})
+					}
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/row")
+		})
+	}
+}
+
 // BenchmarkClaimComplete drains b.N ready rows with claims of 100 and one
 // Complete call per claim (each row to completed, with an output), with the
 // default durability. workers claim and complete concurrently, so their

@@ -33,15 +33,16 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		}
 		return nil
 	}
-	return s.submit(ctx, op, func(tx *writeTx) error {
+	fn := func(tx *writeTx) error {
 		if err := tx.insert(rows); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
-		if storage.AnyReady(p.Executions) {
+		if storage.AnyReady(rows) {
 			tx.ready()
 		}
 		return nil
-	})
+	}
+	return s.submitReq(ctx, op, &writeReq{op: op, fn: fn, rows: rows, done: make(chan error, 1)})
 }
 
 // prepareRows validates executions and returns copies with the fields the
@@ -82,6 +83,16 @@ func prepareRows(now time.Time, execs []storage.Execution, delays []time.Duratio
 // an insert). A duplicate key gives an error wrapping storage.ErrDuplicate
 // that names it.
 func (tx *writeTx) insert(rows []storage.Execution) error {
+	err := tx.insertRows(rows)
+	if isUniqueViolation(err) {
+		return tx.duplicateError(rows, err)
+	}
+	return err
+}
+
+// insertRows is insert without naming the key of a duplicate: its error
+// is the statement's.
+func (tx *writeTx) insertRows(rows []storage.Execution) error {
 	vals := make([][insertWidth]any, len(rows))
 	var mask uint64
 	for i := range rows {
@@ -111,9 +122,6 @@ func (tx *writeTx) insert(rows []storage.Execution) error {
 			}
 		}
 		if _, err := st.Exec(args...); err != nil {
-			if isUniqueViolation(err) {
-				return tx.duplicateError(rows, err)
-			}
 			return err
 		}
 		start += n
