@@ -279,10 +279,12 @@ func (w *writer) transact(reqs []*writeReq) ([]error, events, error) {
 	return errs, ev, nil
 }
 
-// insertTogether inserts the rows of the Insert calls among reqs, when
-// there are two or more, with one run of multi-row statements inside one
-// savepoint instead of a savepoint and statements for each call: the
-// writer's cost per single-row enqueue is mostly its statements. It
+// insertTogether inserts the rows of the small Insert calls among reqs
+// (of at most togetherRows rows), when there are two or more, with one run
+// of multi-row statements inside one savepoint instead of a savepoint and
+// statements for each call: the writer's cost per single-row enqueue is
+// mostly its statements. (A larger call is a multi-row insert already:
+// merging it would only copy its rows.) It
 // reports which requests it carried out (and sets their events). When
 // the rows conflict (a duplicate id or key) it rolls back to its savepoint
 // and carries out none: each call then runs alone, so that the conflict
@@ -293,7 +295,7 @@ func (w *writer) insertTogether(reqs []*writeReq) ([]bool, error) {
 	var rows []storage.Execution
 	calls := 0
 	for i, r := range reqs {
-		if r.rows != nil {
+		if r.rows != nil && len(r.rows) <= togetherRows {
 			together[i] = true
 			rows = append(rows, r.rows...)
 			calls++
@@ -322,6 +324,10 @@ func (w *writer) insertTogether(reqs []*writeReq) ([]bool, error) {
 	w.together.Add(int64(calls))
 	return together, nil
 }
+
+// togetherRows is the most rows of an Insert call that insertTogether
+// merges with others.
+const togetherRows = 16
 
 // endSavepoint releases the request savepoint, rolling back to it first when
 // the request failed.
