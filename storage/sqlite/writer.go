@@ -16,7 +16,8 @@ import (
 // SQL themselves: each becomes a writeReq on a queue, and the writer
 // goroutine drains the queue in batches, running every request of a batch in
 // one BEGIN IMMEDIATE transaction (one fsync), each inside its own SAVEPOINT
-// so that a failing request is rolled back alone. This is group commit: the
+// so that a failing request is rolled back alone (the small Insert calls of
+// a batch share one savepoint: insertTogether). This is group commit: the
 // more concurrent writers, the more requests share a commit.
 
 // writeFunc is the body of a write call. It runs on the writer goroutine,
