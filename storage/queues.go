@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Queues and priorities. Every execution belongs to one named queue and has
@@ -100,6 +103,16 @@ type Control struct {
 	// none): at most that many of the queue's executions run at once on
 	// the store (see Store.Claim); 0 is no limit.
 	Concurrency int
+	// PerKey is the queue's concurrency limit per key, set by LimitControl
+	// only: at most that many of the queue's executions with one
+	// Execution.ConcurrencyKey run at once on the store (rows without a
+	// key are not limited by it); 0 is no limit.
+	PerKey int
+	// Rate and Per are the queue's rate limit, set by LimitControl only:
+	// at most Rate claims of the queue's rows (starts and takeovers) per
+	// window of Per (see RateWindow); Rate 0 is no limit (Per is then 0).
+	Rate int
+	Per  time.Duration
 	// UpdatedAt is when the control was last registered, paused, resumed
 	// or advanced.
 	UpdatedAt time.Time
@@ -136,17 +149,100 @@ type AdvanceControlParams struct {
 	From, To   int64
 }
 
-// LimitControlParams sets a queue's global concurrency limit.
+// LimitControlParams sets a queue's limits, all of them at once (a field
+// left 0 removes that limit).
 type LimitControlParams struct {
 	Now time.Time
 	// Kind is ControlQueue (no other kind has a limit).
 	Kind, Name string
-	// Concurrency is the limit, 0 for none; see ValidateConcurrency.
+	// Concurrency is the global limit, 0 for none; see
+	// ValidateConcurrency.
 	Concurrency int
+	// PerKey is the limit per concurrency key, 0 for none; see
+	// ValidateConcurrency.
+	PerKey int
+	// Rate and Per are the rate limit, both 0 for none; see ValidateRate.
+	Rate int
+	Per  time.Duration
 }
 
-// MaxConcurrencyLimit bounds a queue's concurrency limit.
+// SameLimits reports whether control c has the limits p sets.
+func (p *LimitControlParams) SameLimits(c *Control) bool {
+	return c.Concurrency == p.Concurrency && c.PerKey == p.PerKey && c.Rate == p.Rate && c.Per == p.Per
+}
+
+// Limited reports whether control c has any limit: the queues whose claims
+// take the limited path of Store.Claim.
+func (c *Control) Limited() bool {
+	return c.Concurrency > 0 || c.PerKey > 0 || c.Rate > 0
+}
+
+// MaxConcurrencyLimit bounds a queue's concurrency limits (global and per
+// key).
 const MaxConcurrencyLimit = 1_000_000
+
+// MaxRateLimit bounds a queue's rate limit (claims per window).
+const MaxRateLimit = 1_000_000
+
+// MinRatePer and MaxRatePer bound a rate limit's window.
+const (
+	MinRatePer = time.Millisecond
+	MaxRatePer = 366 * 24 * time.Hour
+)
+
+// RateWindow describes the rate limit's window, as every store keeps it
+// in the queue's control row: a fixed window that starts at the first
+// claim of the queue's rows after the previous window ended (now >= start
+// + Per) and counts the rows claimed in it, updated in the claim's
+// transaction; a claim takes at most Rate less that count. So at most Rate
+// claims start in any window, all of them at once if the rows are there
+// (the burst is Rate), and at most 2*Rate in a span of Per that straddles
+// two windows. A window is judged by the claim's now: the store's clock
+// (PostgreSQL, MySQL) or the claimer's (SQLite, memory); a claimer whose
+// clock is behind the window's start counts in that window.
+const RateWindow = "fixed, from the first claim after the previous window"
+
+// MaxConcurrencyKey is the longest Execution.ConcurrencyKey, in bytes.
+const MaxConcurrencyKey = 255
+
+// ValidateConcurrencyKey rejects a concurrency key no store keeps: empty,
+// over MaxConcurrencyKey bytes, not UTF-8, or with a control character.
+func ValidateConcurrencyKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("empty concurrency key")
+	case len(key) > MaxConcurrencyKey:
+		return fmt.Errorf("concurrency key of %d bytes: at most %d", len(key), MaxConcurrencyKey)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("concurrency key %q: not UTF-8", key)
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("concurrency key %q: control character %U", key, r)
+		}
+	}
+	return nil
+}
+
+// ValidateRate rejects a rate limit no store keeps: rate negative or over
+// MaxRateLimit, a window outside MinRatePer..MaxRatePer or not a whole
+// number of microseconds, or a window without a rate (or a rate without
+// one).
+func ValidateRate(rate int, per time.Duration) error {
+	switch {
+	case rate < 0 || rate > MaxRateLimit:
+		return fmt.Errorf("rate limit %d: must be 1..%d, or 0 for none", rate, MaxRateLimit)
+	case rate == 0 && per != 0:
+		return fmt.Errorf("rate limit 0 with a period of %v: give both or neither", per)
+	case rate == 0:
+		return nil
+	case per < MinRatePer || per > MaxRatePer:
+		return fmt.Errorf("rate limit %d per %v: the period must be %v..%v", rate, per, MinRatePer, MaxRatePer)
+	case per%time.Microsecond != 0:
+		return fmt.Errorf("rate limit %d per %v: the period must be whole microseconds", rate, per)
+	}
+	return nil
+}
 
 // ValidateConcurrency rejects a concurrency limit no store keeps: negative
 // or over MaxConcurrencyLimit (0 is no limit).
@@ -161,12 +257,18 @@ func ValidateConcurrency(n int) error {
 // naming what is wrong.
 func ValidateLimitControl(p *LimitControlParams) error {
 	if p.Kind != ControlQueue {
-		return fmt.Errorf("control %q of kind %q: only a queue has a concurrency limit", p.Name, p.Kind)
+		return fmt.Errorf("control %q of kind %q: only a queue has limits", p.Name, p.Kind)
 	}
 	if err := ValidateQueueName(p.Name); err != nil {
 		return err
 	}
 	if err := ValidateConcurrency(p.Concurrency); err != nil {
+		return fmt.Errorf("queue %q: %w", p.Name, err)
+	}
+	if err := ValidateConcurrency(p.PerKey); err != nil {
+		return fmt.Errorf("queue %q: per key: %w", p.Name, err)
+	}
+	if err := ValidateRate(p.Rate, p.Per); err != nil {
 		return fmt.Errorf("queue %q: %w", p.Name, err)
 	}
 	return nil
@@ -195,8 +297,9 @@ type Controls interface {
 	// unknown control: ErrNotFound.
 	AdvanceControl(ctx context.Context, p AdvanceControlParams) (bool, error)
 
-	// LimitControl sets a queue's concurrency limit (0: none) and reports
-	// whether it changed. Params that ValidateLimitControl refuses fail
+	// LimitControl sets a queue's limits (LimitControlParams: all at
+	// once, 0 for none) and reports whether they changed; a change of the
+	// rate limit starts a new window. Params that ValidateLimitControl refuses fail
 	// the call, which then changes nothing; an unknown queue:
 	// ErrNotFound. A change publishes Event.Ready, since rows may be
 	// claimable. The limit holds for every Claim that starts after

@@ -304,6 +304,12 @@ type Execution struct {
 	// active rows' keys), so no transition has to clear it. See
 	// ValidateActiveKey.
 	ActiveKey string
+	// ConcurrencyKey, when set, is the key a queue's limit per key
+	// (Control.PerKey) counts the row under: at most PerKey running rows
+	// of the queue with one key at once. Set at insert, never changed; ""
+	// for none (the row counts only against the queue's other limits). See
+	// ValidateConcurrencyKey.
+	ConcurrencyKey string
 	// Metadata is a small map of strings set at insert (see
 	// ValidateMetadata), never changed; nil when there is none (an empty
 	// map is stored as none). The engine keeps the W3C trace context of
@@ -523,9 +529,22 @@ type Store interface {
 	// order, at most N minus the running, not sleeping rows of the queue
 	// of its other due rows (a waiting parent's continuation and a
 	// sleeping deadline need a slot to be claimed too, though they do not
-	// keep it). A claim serves its limited queues before the others, each
-	// in claim order; the rows it returns are in claim order. NextDue
-	// leaves limited queues out.
+	// keep it). A queue with a limit per key K (Control.PerKey) has at
+	// most K such rows with one ConcurrencyKey: the claim skips the rows
+	// whose key has K (counting the rows it takes), and takes the next
+	// ones in claim order instead (a key at its limit holds back its own
+	// rows only). A queue with a rate limit (Control.Rate per
+	// Control.Per) has at most Rate rows claimed per window (RateWindow),
+	// lapsed runs taken over included: a claim takes at most what is left
+	// of the window's count, and adds what it took to it in its
+	// transaction. Every limit is judged under a lock of the queue's
+	// control row (or the store's single writer), so claims of one queue,
+	// in any process, take turns and never exceed it together. A claim
+	// serves its limited queues before the others, each in claim order;
+	// the rows it returns are in claim order. A claim may take fewer rows
+	// than a queue's limits would allow (a store reads a bounded number of
+	// candidates); the next claim takes the rest. NextDue leaves limited
+	// queues out.
 	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
 
 	// NextDue returns how long until the earliest future DueAt among rows of
@@ -648,6 +667,11 @@ func ValidateExecution(e *Execution) error {
 	}
 	if e.ActiveKey != "" {
 		if err := ValidateActiveKey(e.ActiveKey); err != nil {
+			return fmt.Errorf("execution %s: %w", e.ID, err)
+		}
+	}
+	if e.ConcurrencyKey != "" {
+		if err := ValidateConcurrencyKey(e.ConcurrencyKey); err != nil {
 			return fmt.Errorf("execution %s: %w", e.ID, err)
 		}
 	}

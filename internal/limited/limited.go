@@ -1,5 +1,6 @@
-// Package limited keeps a store's copy of which queues have a global
-// concurrency limit (storage.Controls.LimitControl), so that the SQL
+// Package limited keeps a store's copy of which queues have a limit (a
+// global concurrency limit, one per key, or a rate limit:
+// storage.Controls.LimitControl), so that the SQL
 // stores' claims of queues without one cost nothing more than before
 // limits existed: their claim statements leave every limited queue out
 // (read in the statement, never stale), and only the separate claim of
@@ -16,10 +17,13 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// Queue is a queue with a concurrency limit.
+// Queue is a queue with a limit (0: none of that kind).
 type Queue struct {
 	Name        string
 	Concurrency int
+	PerKey      int
+	Rate        int
+	Per         time.Duration
 }
 
 // Cache is a store's copy of the limited queues. The zero value is empty
@@ -68,4 +72,59 @@ func Of(qs []Queue, listed []string) []Queue {
 		}
 	}
 	return out
+}
+
+// Keys counts the running rows of a queue per concurrency key while a
+// claim takes rows, for a limit of Per rows per key (0: none).
+type Keys struct {
+	Per  int
+	used map[string]int
+}
+
+// NewKeys returns the count of a queue limited to per rows per key, with
+// running[k] rows of key k running already.
+func NewKeys(per int, running map[string]int) *Keys {
+	if running == nil {
+		running = map[string]int{}
+	}
+	return &Keys{Per: per, used: running}
+}
+
+// Take reports whether a row of key (none when "") may be claimed, and
+// counts it if so.
+func (k *Keys) Take(key string) bool {
+	if k.Per == 0 || key == "" {
+		return true
+	}
+	if k.used[key] >= k.Per {
+		return false
+	}
+	k.used[key]++
+	return true
+}
+
+// Window is a queue's rate window as its control row keeps it: when it
+// started (Unix microseconds, 0 for none yet) and how many rows were
+// claimed in it (storage.RateWindow).
+type Window struct {
+	Start int64
+	Count int
+}
+
+// At returns the window a claim at now (Unix microseconds) counts in, for
+// windows of per: w, or a new empty one starting at now once w has ended.
+func (w Window) At(now int64, per time.Duration) Window {
+	if w.Start == 0 || now >= w.Start+per.Microseconds() {
+		return Window{Start: now}
+	}
+	return w
+}
+
+// Left returns how many more rows a window of rate may claim (rate 0: no
+// limit, max int).
+func (w Window) Left(rate int) int {
+	if rate == 0 {
+		return int(^uint(0) >> 1)
+	}
+	return max(0, rate-w.Count)
 }

@@ -6,49 +6,85 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durable-go/durable/internal/limited"
 	"github.com/durable-go/durable/storage"
 )
 
-// claimLimited picks, from each queue with a concurrency limit that the
-// claim covers (by name), its running, not sleeping rows whose lease
-// lapsed (they hold their slots), then as many of its other due rows as it
-// has free slots, each in claim order, up to limit rows in all (see
-// storage.Store.Claim). The rows stay in their due queues: claimRow moves
-// them.
+// claimLimited picks, from each queue with a limit that the claim covers
+// (by name), its running, not sleeping rows whose lease lapsed (they hold
+// their slots), then as many of its other due rows as it has free slots,
+// skipping those whose concurrency key is at the queue's limit per key,
+// each in claim order, within what is left of the queue's rate window, up
+// to limit rows in all (see storage.Store.Claim). The rows stay in their
+// due queues: claimRow moves them.
 func (s *Store) claimLimited(p storage.ClaimParams, now time.Time, limit int) []*row {
 	var picked []*row
 	for _, c := range s.limitedQueues(p.Queues) {
 		if len(picked) >= limit {
 			break
 		}
-		free := c.Concurrency - s.runningIn(c.Name)
-		var rest []*row
-		for _, r := range s.dueIn(p.TaskIDs, c.Name, now) {
-			switch {
-			case len(picked) >= limit:
-			case r.e.Status == storage.StatusRunning && r.e.SleepKey == "":
-				picked = append(picked, r)
-			default:
-				rest = append(rest, r)
-			}
-		}
-		for _, r := range rest {
-			if len(picked) >= limit || free <= 0 {
-				break
-			}
-			picked = append(picked, r)
-			free--
-		}
+		picked = append(picked, s.claimLimitedQueue(c, p.TaskIDs, now, limit-len(picked))...)
 	}
 	return picked
 }
 
-// limitedQueues returns the controls of the queues with a concurrency
-// limit, not paused, of queues (every queue when empty), by name.
+// claimLimitedQueue picks up to limit rows of the limited queue c (see
+// claimLimited) and counts them in its rate window.
+func (s *Store) claimLimitedQueue(c *storage.Control, taskIDs []string, now time.Time, limit int) []*row {
+	win := s.windows[c.Name].At(now.UnixMicro(), c.Per)
+	limit = min(limit, win.Left(c.Rate))
+	free := limit
+	if c.Concurrency > 0 {
+		free = c.Concurrency - s.runningIn(c.Name)
+	}
+	keys := limited.NewKeys(c.PerKey, s.runningKeysIn(c.Name, c.PerKey))
+	var picked, rest []*row
+	for _, r := range s.dueIn(taskIDs, c.Name, now) {
+		switch {
+		case len(picked) >= limit:
+		case r.e.Status == storage.StatusRunning && r.e.SleepKey == "":
+			picked = append(picked, r)
+		default:
+			rest = append(rest, r)
+		}
+	}
+	for _, r := range rest {
+		if len(picked) >= limit || free <= 0 {
+			break
+		}
+		if keys.Take(r.e.ConcurrencyKey) {
+			picked = append(picked, r)
+			free--
+		}
+	}
+	if c.Rate > 0 && len(picked) > 0 {
+		win.Count += len(picked)
+		s.windows[c.Name] = win
+	}
+	return picked
+}
+
+// runningKeysIn counts the running, not sleeping rows of queue q by
+// concurrency key, when q has a limit per key (nil otherwise).
+func (s *Store) runningKeysIn(q string, perKey int) map[string]int {
+	if perKey == 0 {
+		return nil
+	}
+	out := map[string]int{}
+	for _, r := range s.rows {
+		if r.e.Queue == q && r.e.ConcurrencyKey != "" && r.e.Status == storage.StatusRunning && r.e.SleepKey == "" {
+			out[r.e.ConcurrencyKey]++
+		}
+	}
+	return out
+}
+
+// limitedQueues returns the controls of the queues with a limit, not
+// paused, of queues (every queue when empty), by name.
 func (s *Store) limitedQueues(queues []string) []*storage.Control {
 	var out []*storage.Control
 	for key, c := range s.controls {
-		if key.kind == storage.ControlQueue && c.Concurrency > 0 && !c.Paused &&
+		if key.kind == storage.ControlQueue && c.Limited() && !c.Paused &&
 			(len(queues) == 0 || slices.Contains(queues, key.name)) {
 			out = append(out, c)
 		}

@@ -19,7 +19,7 @@ var _ storage.Controls = (*Store)(nil)
 // take the rows of queue q: it is neither paused nor limited.
 func (s *Store) queueOpen(q string) bool {
 	c := s.controls[controlKey{storage.ControlQueue, q}]
-	return c == nil || !c.Paused && c.Concurrency == 0
+	return c == nil || !c.Paused && !c.Limited()
 }
 
 // LimitControl implements storage.Controls.
@@ -28,10 +28,13 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 		return false, fmt.Errorf("memory: limit control: %w", err)
 	}
 	changed, err := s.setControl(ctx, "limit control", p.Kind, p.Name, func(c *storage.Control) bool {
-		if c.Concurrency == p.Concurrency {
+		if p.SameLimits(c) {
 			return false
 		}
-		c.Concurrency, c.UpdatedAt = p.Concurrency, dbTime(p.Now)
+		if c.Rate != p.Rate || c.Per != p.Per {
+			delete(s.windows, c.Name)
+		}
+		c.Concurrency, c.PerKey, c.Rate, c.Per, c.UpdatedAt = p.Concurrency, p.PerKey, p.Rate, p.Per, dbTime(p.Now)
 		return true
 	})
 	if changed {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/durable-go/durable/internal/limited"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -43,6 +44,9 @@ type Store struct {
 	dueKeys map[string][]dueKey
 	// controls holds the controls (queues.go).
 	controls map[controlKey]*storage.Control
+	// windows holds the rate windows of the queues with a rate limit, by
+	// name (limits.go).
+	windows map[string]limited.Window
 	// leases holds the leases of running, non-sleeping rows by expiry,
 	// stale entries among them, for the claims' rescue (lapse.go).
 	leases leaseHeap
@@ -86,6 +90,7 @@ func New() *Store {
 		due:         make(map[dueKey]*dueQueue),
 		dueKeys:     make(map[string][]dueKey),
 		controls:    make(map[controlKey]*storage.Control),
+		windows:     make(map[string]limited.Window),
 		batchIDs:    make(map[string]struct{}),
 		batchKeys:   make(map[string]struct{}),
 		leads:       make(map[string]lead),

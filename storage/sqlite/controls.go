@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/durable-go/durable/storage"
 )
@@ -59,11 +60,12 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 		var (
 			c       storage.Control
 			updated sql.NullInt64
+			per     int64
 		)
-		if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency); err != nil {
+		if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency, &c.PerKey, &c.Rate, &per); err != nil {
 			return nil, s.readError(op, err)
 		}
-		c.UpdatedAt = timeOf(updated)
+		c.UpdatedAt, c.Per = timeOf(updated), time.Duration(per)*time.Microsecond
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

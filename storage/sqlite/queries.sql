@@ -10,7 +10,7 @@ retry_max_retries, retry_base_delay, retry_multiplier, retry_max_delay,
 retry_jitter, timeout, attempt, iteration, crashes, fence, executor_id,
 fail_fast, children_total, children_pending, due_at, created_at, updated_at,
 started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-attempts, tags, retry_of, metadata, queue, priority, active_key
+attempts, tags, retry_of, metadata, queue, priority, active_key, concurrency_key
 
 -- name: mutable_columns
 -- The columns a write may change after insert, seq first (the order
@@ -49,7 +49,7 @@ every (name) AS (
 -- The condition that the queue named by the expression before it is
 -- neither paused nor limited (limits.go claims those apart): one search of
 -- durable_controls per queue.
-NOT EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND (k.paused OR k.concurrency > 0) AND k.name =
+NOT EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND (k.paused OR k.concurrency > 0 OR k.per_key > 0 OR k.rate > 0) AND k.name =
 
 -- name: level_scan
 -- The CTE lv(q, p): each (queue, priority) level of the queues of the CTE
@@ -430,18 +430,37 @@ INSERT INTO durable_controls (kind, name, paused, spec, mark, updated_at) VALUES
 ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at
 
 -- name: control_list
-SELECT kind, name, paused, spec, mark, updated_at, concurrency FROM durable_controls WHERE kind = ?1 ORDER BY name
+SELECT kind, name, paused, spec, mark, updated_at, concurrency, per_key, rate, rate_per
+FROM durable_controls WHERE kind = ?1 ORDER BY name
 
--- name: control_concurrency
-SELECT concurrency, paused FROM durable_controls WHERE kind = ?1 AND name = ?2
+-- name: control_limits
+-- The control's limits and rate window, and whether it is paused.
+SELECT paused, concurrency, per_key, rate, rate_per, rate_start, rate_count
+FROM durable_controls WHERE kind = ?1 AND name = ?2
 
 -- name: control_limit
--- Sets the control's concurrency to ?3 at ?4.
-UPDATE durable_controls SET concurrency = ?3, updated_at = ?4 WHERE kind = ?1 AND name = ?2
+-- Sets the control's limits to ?3 (concurrency), ?4 (per key), ?5 per ?6
+-- (rate) at ?7; a change of the rate limit starts a new window.
+UPDATE durable_controls SET concurrency = ?3, per_key = ?4,
+	rate_start = CASE WHEN rate <> ?5 OR rate_per <> ?6 THEN 0 ELSE rate_start END,
+	rate_count = CASE WHEN rate <> ?5 OR rate_per <> ?6 THEN 0 ELSE rate_count END,
+	rate = ?5, rate_per = ?6, updated_at = ?7
+WHERE kind = ?1 AND name = ?2
+
+-- name: control_rate_window
+-- Sets the rate window of queue ?1 to start ?2, count ?3.
+UPDATE durable_controls SET rate_start = ?2, rate_count = ?3 WHERE kind = 'queue' AND name = ?1
 
 -- name: limited_queues
--- The queues with a concurrency limit, not paused, by name.
-SELECT name, concurrency FROM durable_controls WHERE kind = 'queue' AND concurrency > 0 AND NOT paused ORDER BY name
+-- The queues with a limit, not paused, by name.
+SELECT name, concurrency, per_key, rate, rate_per FROM durable_controls
+WHERE kind = 'queue' AND (concurrency > 0 OR per_key > 0 OR rate > 0) AND NOT paused ORDER BY name
+
+-- name: running_key_count
+-- The running, not sleeping rows of queue ?1 with concurrency key ?2.
+SELECT count(*) FROM durable_executions INDEXED BY durable_executions_running_key
+WHERE queue = ?1 AND concurrency_key = ?2 AND status = 'running' AND sleep_key IS NULL
+	AND concurrency_key IS NOT NULL
 
 -- name: running_count
 -- The running, not sleeping rows of queue ?1: its slots in use.
@@ -463,6 +482,24 @@ ORDER BY due_at, seq LIMIT ?4 + 0
 WITH RECURSIVE qs (name) AS (SELECT ?4),
 {{level_scan}},
 {{claim_body}}
+
+-- name: limited_key_candidates
+-- The rows due at ?1 of the tasks ?2 (a JSON array) of the queue ?4,
+-- limited to ?5 running rows per concurrency key, that are not running
+-- and whose key (if any) has fewer than ?5 running rows, in claim order,
+-- at most ?3: a walk of the queue's range of the due index in
+-- (priority, due_at) order, which passes over the rows of a full key
+-- (one search of durable_executions_running_key each) and the rows not
+-- due yet.
+SELECT {{columns}} FROM durable_executions AS x INDEXED BY durable_executions_due
+WHERE x.queue = ?4 AND x.due_at IS NOT NULL AND x.due_at <= ?1
+	AND x.task_id IN (SELECT value FROM json_each(?2))
+	AND NOT (x.status = 'running' AND x.sleep_key IS NULL)
+	AND (x.concurrency_key IS NULL OR (SELECT count(*) FROM durable_executions AS r
+		INDEXED BY durable_executions_running_key
+		WHERE r.queue = x.queue AND r.concurrency_key = x.concurrency_key
+			AND r.status = 'running' AND r.sleep_key IS NULL AND r.concurrency_key IS NOT NULL) < ?5)
+ORDER BY x.priority, x.due_at, x.seq LIMIT ?3 + 0
 
 -- name: control_paused
 SELECT paused FROM durable_controls WHERE kind = ?1 AND name = ?2

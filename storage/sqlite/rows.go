@@ -13,7 +13,7 @@ import (
 
 // insertWidth is the number of parameters of one row of the insert query:
 // every column of the columns section but seq.
-const insertWidth = 42
+const insertWidth = 43
 
 // The indexes in insertColumns of the columns whose default is not a zero
 // value (migration 007).
@@ -54,7 +54,7 @@ func insertValues(e *storage.Execution) ([insertWidth]any, error) {
 		nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
 		attempts, encodeTags(e.Tags), nullString(e.RetryOf), nullStringPtr(metadata),
 		storage.NormalizeQueue(e.Queue), int64(storage.NormalizePriority(e.Priority)),
-		nullString(e.ActiveKey),
+		nullString(e.ActiveKey), nullString(e.ConcurrencyKey),
 	}, nil
 }
 
@@ -96,7 +96,7 @@ type execScanner struct {
 	baseDelay, maxDelay, timeout               int64
 	createdAt                                  sql.NullInt64
 	attempts, tags, retryOf, metadata          sql.NullString
-	activeKey                                  sql.NullString
+	activeKey, concurrencyKey                  sql.NullString
 	dest                                       []any
 }
 
@@ -109,7 +109,7 @@ func newExecScanner() *execScanner {
 		&m.attempt, &m.iteration, &m.crashes, &m.fence, &m.executorID, &m.failFast,
 		&m.childrenTotal, &m.childrenPending, &m.dueAt, &r.createdAt, &m.updatedAt,
 		&m.startedAt, &m.finishedAt, &m.waitingChildrenAt, &m.waitingFinalizeAt,
-		&r.attempts, &r.tags, &r.retryOf, &r.metadata, &e.Queue, &r.priority, &r.activeKey}
+		&r.attempts, &r.tags, &r.retryOf, &r.metadata, &e.Queue, &r.priority, &r.activeKey, &r.concurrencyKey}
 	return r
 }
 
@@ -131,7 +131,7 @@ func (r *execScanner) scan(sc scanner) (storage.Execution, int64, error) {
 	e.Retry.BaseDelay, e.Retry.MaxDelay = time.Duration(r.baseDelay), time.Duration(r.maxDelay)
 	e.Timeout = time.Duration(r.timeout)
 	e.CreatedAt = timeOf(r.createdAt)
-	e.RetryOf, e.ActiveKey = r.retryOf.String, r.activeKey.String
+	e.RetryOf, e.ActiveKey, e.ConcurrencyKey = r.retryOf.String, r.activeKey.String, r.concurrencyKey.String
 	if err := r.m.apply(&e); err != nil {
 		return e, 0, err
 	}

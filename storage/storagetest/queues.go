@@ -26,6 +26,15 @@ var queueChecks = []check{
 	{"QueueLimitConcurrentClaimers", queueCheck(checkLimitConcurrent)},
 	{"QueueLimitDoesNotStarveOtherQueues", queueCheck(checkLimitOthers)},
 	{"QueueLimitSetListedKeptAndRefused", queueCheck(checkLimitControl)},
+	{"QueueLimitPerKeyCapsClaims", queueCheck(checkPerKeyCaps)},
+	{"QueueLimitPerKeyNoHeadOfLineBlocking", queueCheck(checkPerKeyNoHeadOfLine)},
+	{"QueueLimitPerKeyWithConcurrency", queueCheck(checkPerKeyWithConcurrency)},
+	{"QueueLimitPerKeyLapsedLeaseHoldsItsSlot", queueCheck(checkPerKeyLapsed)},
+	{"QueueLimitPerKeyConcurrentClaimers", queueCheck(checkPerKeyConcurrent)},
+	{"QueueLimitRateWindow", queueCheck(checkRateWindow)},
+	{"QueueLimitRateConcurrentClaimers", queueCheck(checkRateConcurrent)},
+	{"QueueLimitsSetListedKeptAndRefused", queueCheck(checkLimitsControl)},
+	{"QueueLimitConcurrencyKeyRefused", queueCheck(checkConcurrencyKeyRefused)},
 }
 
 // queueCheck runs fn with the store's controls.
