@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -63,8 +64,9 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Control, error) {
 			var c storage.Control
 			var updated pgtype.Timestamptz
-			err := row.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency)
-			c.UpdatedAt = fromTS(updated)
+			var per int64
+			err := row.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency, &c.PerKey, &c.Rate, &per)
+			c.UpdatedAt, c.Per = fromTS(updated), time.Duration(per)*time.Microsecond
 			return c, err
 		})
 		return err

@@ -68,7 +68,8 @@ func plainRows(p storage.InsertParams) (claimedBy string, ok bool) {
 		if storage.ValidateExecution(e) != nil || e.SleepKey != "" || e.ParentID != "" || e.RootID != "" ||
 			e.Output != nil || e.RunOutput != nil || e.Error != nil || e.Attempt != 0 || e.Iteration != 0 ||
 			e.Crashes != 0 || e.IsFinalize || e.ChildIndex != 0 || e.FailFast ||
-			e.ChildrenTotal != 0 || e.ChildrenPending != 0 || len(e.Attempts) != 0 || e.ActiveKey != "" {
+			e.ChildrenTotal != 0 || e.ChildrenPending != 0 || len(e.Attempts) != 0 || e.ActiveKey != "" ||
+			e.ConcurrencyKey != "" {
 			return "", false
 		}
 	}

@@ -11,12 +11,14 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// This file holds the claims of queues with a concurrency limit
-// (storage.Controls.LimitControl, migration 007). The claim statement
+// This file holds the claims of queues with a limit: a concurrency limit,
+// one per key or a rate limit (storage.Controls.LimitControl, migrations
+// 007 and 008). The claim statement
 // leaves those queues out (open_queues in queries.sql); Claim claims them
 // apart, first, one batch per queue: claim_limit_lock locks the queue's
 // control row, then claim_limited counts the queue's running rows in a
-// snapshot taken after the lock and claims within the free slots. Which
+// snapshot taken after the lock (per key too) and claims within the free
+// slots and the rate window, which it updates in the same statement. Which
 // queues are limited is read at most every storage.LimitRefresh
 // (internal/limited), so that a claim of no limited queue costs what it
 // did before limits existed.
@@ -32,7 +34,10 @@ func (s *Store) limitedQueues(ctx context.Context, queues []string) ([]limited.Q
 			}
 			out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (limited.Queue, error) {
 				var q limited.Queue
-				return q, row.Scan(&q.Name, &q.Concurrency)
+				var per int64
+				err := row.Scan(&q.Name, &q.Concurrency, &q.PerKey, &q.Rate, &per)
+				q.Per = time.Duration(per) * time.Microsecond
+				return q, err
 			})
 			return err
 		})
@@ -79,8 +84,7 @@ func (s *Store) claimLimited(ctx context.Context, p storage.ClaimParams, qs []li
 	return rows, keys, nil
 }
 
-// LimitControl sets a queue's concurrency limit and reports whether it
-// changed. A change publishes Event.Ready to this store's subscribers and,
+// LimitControl sets a queue's limits and reports whether they changed. A change publishes Event.Ready to this store's subscribers and,
 // through a notification sent by the same statement, to every other
 // process on the schema.
 func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) (bool, error) {
@@ -91,7 +95,8 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 		return false, fmt.Errorf("postgres: limit control: %w", err)
 	}
 	changed, err := s.setControl(ctx, "limit control", s.q.limitControl, pgx.StrictNamedArgs{
-		"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "concurrency": p.Concurrency})
+		"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "concurrency": p.Concurrency,
+		"per_key": p.PerKey, "rate": p.Rate, "rate_per_us": p.Per.Microseconds()})
 	s.limits.Invalidate()
 	if err != nil {
 		return false, err

@@ -29,7 +29,7 @@ microseconds (@..._us) when they are added to a timestamptz.
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
     {{.}}.attempts, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority,
-    coalesce({{.}}.active_key, ''){{end}}
+    coalesce({{.}}.active_key, ''), coalesce({{.}}.concurrency_key, ''){{end}}
 
 {{- /* list_cols are the "cols" of List: the payloads and the attempts are
 left out (NULL), so a page reads no TOAST. */}}
@@ -41,7 +41,7 @@ left out (NULL), so a page reads no TOAST. */}}
     {{.}}.children_total, {{.}}.children_pending, {{.}}.due_at, {{.}}.created_at, {{.}}.updated_at,
     {{.}}.started_at, {{.}}.finished_at, {{.}}.waiting_for_children_at, {{.}}.waiting_for_finalize_at,
     NULL::jsonb, {{.}}.tags, coalesce({{.}}.retry_of, ''), {{.}}.metadata, {{.}}.queue, {{.}}.priority,
-    coalesce({{.}}.active_key, ''){{end}}
+    coalesce({{.}}.active_key, ''), coalesce({{.}}.concurrency_key, ''){{end}}
 
 {{- /* insert_rows inserts the rows given as parallel arrays @e_*. The caller
 adds a WHERE clause (or none) and must end with "ORDER BY e.ord" so that seq
@@ -55,7 +55,7 @@ holds none), NULL for none; attempts as JSON text, NULL for none. */}}
     timeout_ns, attempt, iteration, crashes, fence, executor_id, fail_fast,
     children_total, children_pending, due_at, created_at, updated_at,
     started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at,
-    attempts, tags, retry_of, metadata, queue, priority, active_key)
+    attempts, tags, retry_of, metadata, queue, priority, active_key, concurrency_key)
 SELECT
     e.id, e.task_id, e.root_id, e.root_task_id, nullif(e.parent_id, ''), e.parent_task_id, e.child_index, e.is_finalize,
     nullif(e.sleep_key, ''), e.status, e.input, e.output, e.run_output, e.error::jsonb,
@@ -73,7 +73,7 @@ SELECT
     CASE WHEN e.status = 'running' AND (e.sleep_key <> '' OR e.executor_id <> '') THEN {{.Now}} ELSE e.started_at END,
     e.finished_at, e.waiting_for_children_at, e.waiting_for_finalize_at,
     e.attempts::jsonb, string_to_array(e.tags, ','), nullif(e.retry_of, ''), e.metadata, e.queue, e.priority,
-    nullif(e.active_key, '')
+    nullif(e.active_key, ''), nullif(e.concurrency_key, '')
 FROM unnest(
     @e_id::text[], @e_task_id::text[], @e_root_id::text[], @e_root_task_id::text[],
     @e_parent_id::text[], @e_parent_task_id::text[], @e_child_index::bigint[], @e_is_finalize::boolean[],
@@ -86,14 +86,14 @@ FROM unnest(
     @e_due_at::timestamptz[], @e_started_at::timestamptz[], @e_finished_at::timestamptz[],
     @e_waiting_for_children_at::timestamptz[], @e_waiting_for_finalize_at::timestamptz[], @e_delay_us::bigint[],
     @e_attempts::text[], @e_tags::text[], @e_retry_of::text[], @e_metadata::text[],
-    @e_queue::text[], @e_priority::smallint[], @e_active_key::text[]
+    @e_queue::text[], @e_priority::smallint[], @e_active_key::text[], @e_concurrency_key::text[]
 ) WITH ORDINALITY AS e(
     id, task_id, root_id, root_task_id, parent_id, parent_task_id, child_index, is_finalize,
     sleep_key, status, input, output, run_output, error,
     retry_max_retries, retry_base_delay_ns, retry_multiplier, retry_max_delay_ns, retry_jitter,
     timeout_ns, attempt, iteration, crashes, executor_id, fail_fast, children_total, children_pending,
     due_at, started_at, finished_at, waiting_for_children_at, waiting_for_finalize_at, delay_us,
-    attempts, tags, retry_of, metadata, queue, priority, active_key, ord){{end}}
+    attempts, tags, retry_of, metadata, queue, priority, active_key, concurrency_key, ord){{end}}
 
 {{- /* insert_tags inserts the execution_tags rows of the executions that
 the CTE "ins" inserted (its rows: id, created_at, tags). */}}
@@ -370,7 +370,7 @@ committed before the statement started holds. */}}
 ){{else}}{{template "due_queues" .}}{{end}}, open AS MATERIALIZED (
     SELECT qs.name FROM qs
     WHERE qs.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c
-        WHERE c.kind = 'queue' AND c.name = qs.name AND (c.paused OR c.concurrency > 0))
+        WHERE c.kind = 'queue' AND c.name = qs.name AND (c.paused OR c.concurrency > 0 OR c.per_key > 0 OR c.rate > 0))
 ){{end}}
 
 {{- /* claim: the CTE picks at most @limit due rows (SKIP LOCKED, so
@@ -454,58 +454,106 @@ claim_limited is the next statement of the batch, with a snapshot of its
 own). */}}
 {{define "claim_limit_lock"}}SELECT 1 FROM {{.Controls}} WHERE kind = 'queue' AND name = @queue FOR UPDATE{{end}}
 
-{{- /* claim_limited claims from the queue @queue (see claim_limit_lock): its
+{{- /* claim_limited claims from the queue @queue (see claim_limit_lock),
+within its limits read from its control row (ctl): first what is left of
+its rate window (budget: the window ctl.win_start, a new one once the last
+ended, less the rows claimed in it; @limit without a rate limit), then its
 running, not sleeping rows whose lease lapsed (rescued or not), found by
 executions_running_idx, which hold their slots and are taken over whatever
-the limit; then, in claim order (one probe of executions_claim_idx per
-priority level, as claim does), as many of its other due rows as it has
-free slots: the limit less its running, not sleeping rows, less the lapsed
-rows taken; at most @limit rows in all. A queue paused meanwhile gives
-nothing; one no longer limited gives up to @limit. */}}
+the concurrency limits; then, in claim order (one probe of
+executions_claim_idx per priority level, as claim does), as many of its
+other due rows as it has free slots: the budget less the lapsed rows
+taken, and the concurrency limit less its running, not sleeping rows.
+With a limit per key, the probe passes over the rows whose key has
+per_key running rows (counted through executions_running_key_idx) and
+reads twice the free slots (cands); fresh keeps, in claim order, those
+whose rank among the candidates of their key plus the key's running rows
+stays within per_key. The rows claimed are counted in the rate window
+(win), in this statement; a new window starts only with a claim that takes
+a row. A queue paused meanwhile gives nothing; one no
+longer limited gives up to @limit. */}}
 {{define "claim_limited"}}WITH ctl AS MATERIALIZED (
-    SELECT c.concurrency, c.paused FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = @queue
+    SELECT c.concurrency, c.paused, c.per_key, c.rate, w.fresh,
+        CASE WHEN w.fresh THEN {{.Now}} ELSE c.rate_start END AS win_start,
+        CASE WHEN w.fresh THEN 0 ELSE c.rate_count END AS win_count
+    FROM {{.Controls}} AS c
+    CROSS JOIN LATERAL (SELECT c.rate > 0 AND (c.rate_start IS NULL
+        OR {{.Now}} >= c.rate_start + c.rate_per_us * interval '1 microsecond') AS fresh) AS w
+    WHERE c.kind = 'queue' AND c.name = @queue
+), budget AS MATERIALIZED (
+    SELECT CASE WHEN ctl.paused THEN 0 WHEN ctl.rate = 0 THEN @limit
+        ELSE greatest(0, least(@limit, ctl.rate - ctl.win_count)) END AS n
+    FROM ctl
 ), lapsed AS MATERIALIZED (
     SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
     WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL AND t.due_at <= {{.Now}}
         AND t.task_id = ANY(@task_ids::text[]) AND EXISTS (SELECT 1 FROM ctl WHERE NOT ctl.paused)
     ORDER BY t.due_at, t.seq
-    LIMIT @limit
+    LIMIT coalesce((SELECT n FROM budget), 0)
     FOR UPDATE SKIP LOCKED
 ), free AS MATERIALIZED (
     SELECT CASE WHEN ctl.paused THEN 0
-        WHEN ctl.concurrency = 0 THEN @limit - (SELECT count(*) FROM lapsed)
-        ELSE greatest(0, least(@limit - (SELECT count(*) FROM lapsed), ctl.concurrency - (
+        WHEN ctl.concurrency = 0 THEN b.n - (SELECT count(*) FROM lapsed)
+        ELSE greatest(0, least(b.n - (SELECT count(*) FROM lapsed), ctl.concurrency - (
             SELECT count(*) FROM {{.T}} AS t
             WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL)))
-        END AS n
-    FROM ctl
-), fresh AS MATERIALIZED (
-    SELECT c.ctid, c.id, c.seq, c.due_at
+        END AS n,
+        CASE WHEN ctl.per_key = 0 THEN 1 ELSE 2 END AS reads
+    FROM ctl CROSS JOIN budget AS b
+), cands AS MATERIALIZED (
+    SELECT c.ctid, c.id, c.seq, c.due_at, c.ckey, lv.p
     FROM generate_series({{.First}}, {{.Last}}) AS lv(p)
     CROSS JOIN LATERAL (
-        SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
+        SELECT t.ctid, t.id, t.seq, t.due_at, t.concurrency_key AS ckey FROM {{.T}} AS t
         WHERE t.queue = @queue AND t.priority = lv.p AND t.due_at <= {{.Now}}
             AND t.task_id = ANY(@task_ids::text[])
             AND NOT (t.status = 'running' AND t.sleep_key IS NULL)
+            AND (t.concurrency_key IS NULL OR (SELECT per_key FROM ctl) = 0 OR (
+                SELECT count(*) FROM {{.T}} AS r
+                WHERE r.queue = @queue AND r.concurrency_key = t.concurrency_key
+                    AND r.status = 'running' AND r.sleep_key IS NULL AND r.concurrency_key IS NOT NULL
+                ) < (SELECT per_key FROM ctl))
         ORDER BY t.due_at, t.seq
-        LIMIT coalesce((SELECT n FROM free), 0)
+        LIMIT coalesce((SELECT n * reads FROM free), 0)
         FOR UPDATE SKIP LOCKED
     ) AS c
+    LIMIT coalesce((SELECT n * reads FROM free), 0)
+), fresh AS MATERIALIZED (
+    SELECT k.ctid, k.id, k.seq, k.due_at FROM (
+        SELECT c.*, row_number() OVER (PARTITION BY c.ckey ORDER BY c.p, c.due_at, c.seq) AS rank
+        FROM cands AS c
+    ) AS k
+    WHERE k.ckey IS NULL OR (SELECT per_key FROM ctl) = 0 OR k.rank + (
+        SELECT count(*) FROM {{.T}} AS r
+        WHERE r.queue = @queue AND r.concurrency_key = k.ckey
+            AND r.status = 'running' AND r.sleep_key IS NULL AND r.concurrency_key IS NOT NULL
+        ) <= (SELECT per_key FROM ctl)
+    ORDER BY k.p, k.due_at, k.seq
     LIMIT coalesce((SELECT n FROM free), 0)
 ), picked AS (
     SELECT * FROM lapsed UNION ALL SELECT * FROM fresh
+), win AS (
+    UPDATE {{.Controls}} AS c SET rate_start = ctl.win_start, rate_count = ctl.win_count + (SELECT count(*) FROM picked)
+    FROM ctl
+    WHERE c.kind = 'queue' AND c.name = @queue AND ctl.rate > 0 AND EXISTS (SELECT 1 FROM picked)
 )
 {{template "claim_update" .}}{{end}}
 
-{{define "limited_queues"}}SELECT name, concurrency FROM {{.Controls}}
-WHERE kind = 'queue' AND concurrency > 0 AND NOT paused ORDER BY name{{end}}
+{{define "limited_queues"}}SELECT name, concurrency, per_key, rate, rate_per_us FROM {{.Controls}}
+WHERE kind = 'queue' AND (concurrency > 0 OR per_key > 0 OR rate > 0) AND NOT paused ORDER BY name{{end}}
 
-{{- /* limit_control sets a control's concurrency limit and, when it changed,
-sends the notification of new work on @channel (none when NULL). It returns
-whether the control exists and whether it changed. */}}
+{{- /* limit_control sets a control's limits and, when they changed, sends
+the notification of new work on @channel (none when NULL); a change of the
+rate limit starts a new window. It returns whether the control exists and
+whether it changed. */}}
 {{define "limit_control"}}WITH upd AS (
-    UPDATE {{.Controls}} SET concurrency = @concurrency::integer, updated_at = {{.Now}}
-    WHERE kind = @kind AND name = @name AND concurrency <> @concurrency::integer
+    UPDATE {{.Controls}} SET concurrency = @concurrency::integer, per_key = @per_key::integer,
+        rate = @rate::integer, rate_per_us = @rate_per_us::bigint,
+        rate_start = CASE WHEN rate = @rate::integer AND rate_per_us = @rate_per_us::bigint THEN rate_start END,
+        rate_count = CASE WHEN rate = @rate::integer AND rate_per_us = @rate_per_us::bigint THEN rate_count ELSE 0 END,
+        updated_at = {{.Now}}
+    WHERE kind = @kind AND name = @name AND (concurrency, per_key, rate, rate_per_us)
+        IS DISTINCT FROM (@concurrency::integer, @per_key::integer, @rate::integer, @rate_per_us::bigint)
     RETURNING kind
 ), notes AS (
     SELECT pg_notify(@channel::text, @payload::text) FROM upd WHERE @channel::text IS NOT NULL
@@ -565,7 +613,7 @@ SELECT u.kind, u.name, u.spec, u.mark, {{.Now}}
 FROM unnest(@c_kind::text[], @c_name::text[], @c_spec::bytea[], @c_mark::bigint[]) AS u(kind, name, spec, mark)
 ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at{{end}}
 
-{{define "list_controls"}}SELECT kind, name, paused, spec, mark, updated_at, concurrency FROM {{.Controls}}
+{{define "list_controls"}}SELECT kind, name, paused, spec, mark, updated_at, concurrency, per_key, rate, rate_per_us FROM {{.Controls}}
 WHERE kind = @kind ORDER BY name{{end}}
 
 {{- /* pause_control sets a control's paused flag and, when that resumed a

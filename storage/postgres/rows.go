@@ -38,7 +38,7 @@ func (r *execRow) dests() []any {
 		&e.ChildrenTotal, &e.ChildrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
 		&r.attemptsJSON, &e.Tags, &e.RetryOf, &r.metadata, &e.Queue, &r.priority,
-		&e.ActiveKey,
+		&e.ActiveKey, &e.ConcurrencyKey,
 	}
 }
 
@@ -240,6 +240,7 @@ type execArrays struct {
 	queue                                                  []string
 	priority                                               []int16
 	activeKey                                              []string
+	concurrencyKey                                         []string
 }
 
 // newExecArrays encodes execs; delays may be nil (no delay) or as long as
@@ -317,6 +318,7 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 	a.queue = append(a.queue, storage.NormalizeQueue(e.Queue))
 	a.priority = append(a.priority, int16(storage.NormalizePriority(e.Priority)))
 	a.activeKey = append(a.activeKey, e.ActiveKey)
+	a.concurrencyKey = append(a.concurrencyKey, e.ConcurrencyKey)
 	return nil
 }
 
@@ -362,6 +364,7 @@ func (a *execArrays) addTo(args pgx.StrictNamedArgs) {
 	args["e_queue"] = a.queue
 	args["e_priority"] = a.priority
 	args["e_active_key"] = a.activeKey
+	args["e_concurrency_key"] = a.concurrencyKey
 }
 
 // transitionArrays holds transitions as the parallel arrays @t_* of the

@@ -275,14 +275,16 @@ func (tx *writeTx) countInWindow(lc *limitedClaim, l *queueLimits, win limited.W
 	if l.rate == 0 {
 		return nil
 	}
+	taken := 0
 	for _, c := range lc.cands[:n] {
 		if c.taken {
-			win.Count++
+			taken++
 		}
 	}
-	if win == l.window {
-		return nil
+	if taken == 0 {
+		return nil // a new window starts with a claim that takes a row
 	}
+	win.Count += taken
 	if _, err := tx.exec("control_rate_window", lc.queue, win.Start, win.Count); err != nil {
 		return fmt.Errorf("counting claims in the rate window of queue %q: %w", lc.queue, err)
 	}
