@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 	"strings"
 
 	"github.com/durable-go/durable/storage"
@@ -58,10 +59,11 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 		for rows.Next() {
 			var c storage.Control
 			var updated sql.NullInt64
-			if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency); err != nil {
+			var per int64
+			if err := rows.Scan(&c.Kind, &c.Name, &c.Paused, &c.Spec, &c.Mark, &updated, &c.Concurrency, &c.PerKey, &c.Rate, &per); err != nil {
 				return err
 			}
-			c.UpdatedAt = fromMicros(updated)
+			c.UpdatedAt, c.Per = fromMicros(updated), time.Duration(per)*time.Microsecond
 			out = append(out, c)
 		}
 		return rows.Err()

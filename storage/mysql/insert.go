@@ -80,7 +80,8 @@ func insertRow(args []any, e *storage.Execution, delay time.Duration) ([]any, er
 		e.ChildrenTotal, e.ChildrenPending, due, sinceNow(0), sinceNow(0),
 		started, nullTime(e.FinishedAt), nullTime(e.WaitingForChildrenAt), nullTime(e.WaitingForFinalizeAt),
 		attempts, encodeTags(e.Tags), nullString(e.RetryOf), metadataArg(metadata),
-		storage.NormalizeQueue(e.Queue), storage.NormalizePriority(e.Priority), nullString(e.ActiveKey)), nil
+		storage.NormalizeQueue(e.Queue), storage.NormalizePriority(e.Priority), nullString(e.ActiveKey),
+		nullString(e.ConcurrencyKey)), nil
 }
 
 // metadataArg is the argument of the metadata column: NULL for none.
@@ -94,7 +95,7 @@ func metadataArg(m *string) any {
 // rowSize estimates the bytes an execution adds to an insert statement
 // (strings and bytes are written in hexadecimal: two characters a byte).
 func rowSize(e *storage.Execution) int {
-	n := 512 + 2*(len(e.ID)+len(e.TaskID)+len(e.RootID)+len(e.RootTaskID)+len(e.ParentID)+len(e.ParentTaskID)+len(e.SleepKey)+len(e.ActiveKey))
+	n := 512 + 2*(len(e.ID)+len(e.TaskID)+len(e.RootID)+len(e.RootTaskID)+len(e.ParentID)+len(e.ParentTaskID)+len(e.SleepKey)+len(e.ActiveKey)+len(e.ConcurrencyKey))
 	n += 2 * (len(e.Input) + len(e.Output) + len(e.RunOutput))
 	for k, v := range e.Metadata {
 		n += 2*(len(k)+len(v)) + 8

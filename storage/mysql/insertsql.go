@@ -18,7 +18,7 @@ const (
 )
 
 // insertColumns are the columns of the insert of executions, in the order
-// of insertRow's values, with their defaults (migrations 001-004).
+// of insertRow's values, with their defaults (migrations 001-006).
 var insertColumns = [...]struct {
 	name string
 	def  insertDefault
@@ -33,7 +33,7 @@ var insertColumns = [...]struct {
 	{"children_total", zero}, {"children_pending", zero}, {"due_at", null}, {"created_at", always}, {"updated_at", always},
 	{"started_at", null}, {"finished_at", null}, {"waiting_for_children_at", null}, {"waiting_for_finalize_at", null},
 	{"attempts", null}, {"tags", null}, {"retry_of", null}, {"metadata", null},
-	{"queue", always}, {"priority", always}, {"active_key", null},
+	{"queue", always}, {"priority", always}, {"active_key", null}, {"concurrency_key", null},
 }
 
 // insertWidth is the number of values of one row (insertRow).

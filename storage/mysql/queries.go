@@ -36,21 +36,22 @@ type queryData struct {
 type queries struct {
 	data queryData
 
-	now, get, getBySleepKey, exists, listChildren         string
-	insertTags, lock, lockChildren, write                 string
-	activeKeyHolder                                       string
-	claimPick, claimQueues, claim, claimErrors            string
-	rescuePick, rescue                                    string
-	controlRegister, controlList, controlLock             string
-	controlPause, controlAdvance, controlMark             string
-	controlLimitLock, controlLimit, limitedQueues         string
-	runningCount, claimPickLapsed, claimPickLimited       string
-	nextDue, heartbeatLock, heartbeat, heartbeatBusy      string
-	releaseLock, recoverLock, release, recoverRows        string
-	eventInsert, eventRead, eventLast, eventPrune         string
-	leadLock, leadInsert, leadUpdate, leadGiveUp          string
-	migrateLock, migrateUnlock, migrateVersionTable       string
-	migrateHasVersionTable, migrateApplied, migrateRecord string
+	now, get, getBySleepKey, exists, listChildren            string
+	insertTags, lock, lockChildren, write                    string
+	activeKeyHolder                                          string
+	claimPick, claimQueues, claim, claimErrors               string
+	rescuePick, rescue                                       string
+	controlRegister, controlList, controlLock                string
+	controlPause, controlAdvance, controlMark                string
+	controlLimitLock, controlLimit, limitedQueues            string
+	runningCount, claimPickLapsed, claimPickLimited          string
+	claimPickLimitedKey, runningKeyCounts, controlRateWindow string
+	nextDue, heartbeatLock, heartbeat, heartbeatBusy         string
+	releaseLock, recoverLock, release, recoverRows           string
+	eventInsert, eventRead, eventLast, eventPrune            string
+	leadLock, leadInsert, leadUpdate, leadGiveUp             string
+	migrateLock, migrateUnlock, migrateVersionTable          string
+	migrateHasVersionTable, migrateApplied, migrateRecord    string
 }
 
 // newQueries renders the statements for prefix, which must be valid.
@@ -84,6 +85,7 @@ func newQueries(prefix string) (*queries, error) {
 		"control_pause": &q.controlPause, "control_advance": &q.controlAdvance, "control_mark": &q.controlMark,
 		"control_limit_lock": &q.controlLimitLock, "control_limit": &q.controlLimit, "limited_queues": &q.limitedQueues,
 		"running_count": &q.runningCount, "claim_pick_lapsed": &q.claimPickLapsed, "claim_pick_limited": &q.claimPickLimited,
+		"claim_pick_limited_key": &q.claimPickLimitedKey, "running_key_counts": &q.runningKeyCounts, "control_rate_window": &q.controlRateWindow,
 	}
 	for name, dst := range targets {
 		var b strings.Builder

@@ -30,7 +30,7 @@ comes before the assignment of that column.
     t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
     t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
     t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
-    t.attempts, t.tags, t.retry_of, t.metadata, t.queue, t.priority, t.active_key{{end}}
+    t.attempts, t.tags, t.retry_of, t.metadata, t.queue, t.priority, t.active_key, t.concurrency_key{{end}}
 
 {{- /* list_cols are the "cols" of List: without payloads and attempts. */}}
 {{define "list_cols"}}t.seq, t.id, t.task_id, t.root_id, t.root_task_id, t.parent_id,
@@ -40,7 +40,7 @@ comes before the assignment of that column.
     t.timeout_ns, t.attempt, t.iteration, t.crashes, t.fence, t.executor_id, t.fail_fast,
     t.children_total, t.children_pending, t.due_at, t.created_at, t.updated_at,
     t.started_at, t.finished_at, t.waiting_for_children_at, t.waiting_for_finalize_at,
-    NULL, t.tags, t.retry_of, t.metadata, t.queue, t.priority, t.active_key{{end}}
+    NULL, t.tags, t.retry_of, t.metadata, t.queue, t.priority, t.active_key, t.concurrency_key{{end}}
 
 {{- /* state_cols are the columns of a row a write locks and may change
 (see rowState in state.go), in its order. */}}
@@ -102,7 +102,7 @@ the queue, the limit. A claim over several queues joins one of these per
 queue with UNION ALL (claim.go). */}}
 {{define "claim_pick"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
 WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
-    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0))
+    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0 OR c.per_key > 0 OR c.rate > 0))
 ORDER BY t.priority, t.due_at, t.seq
 LIMIT ?
 FOR UPDATE SKIP LOCKED{{end}}
@@ -152,7 +152,7 @@ per level with UNION ALL and takes the least (read.go). Arguments: the
 queue, the priority, the tasks, the queue. */}}
 {{define "next_due"}}(SELECT t.due_at AS due FROM {{.T}} AS t FORCE INDEX ({{.Due}})
 WHERE t.queue = ? AND t.priority = ? AND t.due_at IS NOT NULL AND t.task_id IN :list1
-    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0))
+    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0 OR c.per_key > 0 OR c.rate > 0))
 ORDER BY t.due_at
 LIMIT 1){{end}}
 
@@ -222,16 +222,34 @@ and mark, and takes the new spec. */}}
 {{define "control_register"}}INSERT INTO {{.Controls}} (kind, name, paused, spec, mark, updated_at) VALUES :values
 ON DUPLICATE KEY UPDATE spec = VALUES(spec), updated_at = VALUES(updated_at){{end}}
 
-{{define "control_list"}}SELECT kind, name, paused, spec, mark, updated_at, concurrency FROM {{.Controls}} WHERE kind = ? ORDER BY name{{end}}
+{{define "control_list"}}SELECT kind, name, paused, spec, mark, updated_at, concurrency, per_key, rate, rate_per_us FROM {{.Controls}} WHERE kind = ? ORDER BY name{{end}}
 
 {{- /* Limits (limits.go). control_limit_lock locks a control's row and
-reads its limit. */}}
-{{define "control_limit_lock"}}SELECT concurrency, paused, {{.Now}} FROM {{.Controls}} WHERE kind = ? AND name = ? FOR UPDATE{{end}}
+reads its limits and rate window. */}}
+{{define "control_limit_lock"}}SELECT paused, concurrency, per_key, rate, rate_per_us, rate_start, rate_count, {{.Now}}
+FROM {{.Controls}} WHERE kind = ? AND name = ? FOR UPDATE{{end}}
 
-{{define "control_limit"}}UPDATE {{.Controls}} SET concurrency = ?, updated_at = ? WHERE kind = ? AND name = ?{{end}}
+{{- /* control_limit: the limits (concurrency, per key, rate, rate per);
+a change of the rate limit (the arguments after updated_at: rate, rate
+per, twice) starts a new window. The window's columns come first: they
+read the rate before it is assigned. */}}
+{{define "control_limit"}}UPDATE {{.Controls}} SET
+    rate_start = CASE WHEN rate = ? AND rate_per_us = ? THEN rate_start ELSE 0 END,
+    rate_count = CASE WHEN rate = ? AND rate_per_us = ? THEN rate_count ELSE 0 END,
+    concurrency = ?, per_key = ?, rate = ?, rate_per_us = ?, updated_at = ?
+WHERE kind = ? AND name = ?{{end}}
 
-{{define "limited_queues"}}SELECT name, concurrency FROM {{.Controls}}
-WHERE kind = 'queue' AND concurrency > 0 AND NOT paused ORDER BY name{{end}}
+{{- /* control_rate_window: a queue's rate window (start, count). */}}
+{{define "control_rate_window"}}UPDATE {{.Controls}} SET rate_start = ?, rate_count = ? WHERE kind = 'queue' AND name = ?{{end}}
+
+{{define "limited_queues"}}SELECT name, concurrency, per_key, rate, rate_per_us FROM {{.Controls}}
+WHERE kind = 'queue' AND (concurrency > 0 OR per_key > 0 OR rate > 0) AND NOT paused ORDER BY name{{end}}
+
+{{- /* running_key_counts: the running, not sleeping rows of a queue with
+a concurrency key, by key. */}}
+{{define "running_key_counts"}}SELECT t.concurrency_key, COUNT(*) FROM {{.T}} AS t FORCE INDEX ({{.Running}})
+WHERE t.queue = ? AND t.status = 'running' AND t.sleep_key IS NULL AND t.concurrency_key IS NOT NULL
+GROUP BY t.concurrency_key{{end}}
 
 {{- /* running_count: the running, not sleeping rows of a queue, its slots
 in use. */}}
@@ -254,6 +272,20 @@ the tasks, the limit. */}}
 {{define "claim_pick_limited"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
 WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
     AND NOT (t.status = 'running' AND t.sleep_key IS NULL)
+ORDER BY t.priority, t.due_at, t.seq
+LIMIT ?
+FOR UPDATE SKIP LOCKED{{end}}
+
+{{- /* claim_pick_limited_key: claim_pick_limited of a queue limited to ?
+running rows per concurrency key: it passes over the rows whose key has
+that many (counted through executions_running). Arguments: now, the
+queue, now, the tasks, the limit per key, the limit. */}}
+{{define "claim_pick_limited_key"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
+    AND NOT (t.status = 'running' AND t.sleep_key IS NULL)
+    AND (t.concurrency_key IS NULL OR (SELECT COUNT(*) FROM {{.T}} AS r FORCE INDEX ({{.Running}})
+        WHERE r.queue = t.queue AND r.status = 'running' AND r.sleep_key IS NULL
+            AND r.concurrency_key = t.concurrency_key) < ?)
 ORDER BY t.priority, t.due_at, t.seq
 LIMIT ?
 FOR UPDATE SKIP LOCKED{{end}}

@@ -14,6 +14,7 @@ import (
 type execRow struct {
 	seq                                        int64
 	parentID, sleepKey, retryOf, activeKey     sql.NullString
+	concurrencyKey                             sql.NullString
 	status                                     string
 	errJSON, attemptsJSON, tags, metadata      []byte
 	retryBase, retryMaxDelay, timeout          int64
@@ -40,6 +41,7 @@ func (r *execRow) dests() []any {
 		&r.childrenTotal, &r.childrenPending, &r.dueAt, &r.createdAt, &r.updatedAt,
 		&r.startedAt, &r.finishedAt, &r.wfcAt, &r.wffAt,
 		&r.attemptsJSON, &r.tags, &r.retryOf, &r.metadata, &r.queue, &r.priority, &r.activeKey,
+		&r.concurrencyKey,
 	}
 }
 
@@ -62,6 +64,7 @@ func (r *execRow) execution() (storage.Execution, error) {
 		WaitingForChildrenAt: fromMicros(r.wfcAt), WaitingForFinalizeAt: fromMicros(r.wffAt),
 		Tags: decodeTags(r.tags), RetryOf: r.retryOf.String,
 		Queue: r.queue, Priority: int(r.priority), ActiveKey: r.activeKey.String,
+		ConcurrencyKey: r.concurrencyKey.String,
 	}
 	var err error
 	if e.Error, err = decodeError(r.errJSON); err != nil {
