@@ -3,6 +3,7 @@ package durable
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -38,6 +39,16 @@ type Config struct {
 	// (Executor.PauseQueue, durable queues pause). Names: 1..64 bytes of
 	// [A-Za-z0-9_.:-].
 	Queues []string
+
+	// QueueLimits are limits of queues (see QueueLimit) that Start sets in
+	// the store, as SetQueueLimit does, after registering the queues it
+	// names (a queue named here is registered even if no task names it).
+	// The store keeps one set of limits per queue, shared by every
+	// process: when processes declare different limits for a queue, the
+	// last to start wins, and a SetQueueLimit call later replaces them
+	// until then; a queue left out keeps whatever limits it has. Names
+	// and limits are checked by New (ErrInvalidOption).
+	QueueLimits map[string]QueueLimit
 
 	// Concurrency is the maximum number of task runs in this executor at
 	// once. Default: 100. Range: 1..100000.
@@ -171,6 +182,7 @@ func (c Config) withDefaults() Config {
 		c.Clock = clock.Real()
 	}
 	c.Queues = slices.Clone(c.Queues)
+	c.QueueLimits = maps.Clone(c.QueueLimits)
 	setDefault(&c.Concurrency, 100)
 	switch c.ClaimAhead {
 	case -1:
@@ -229,7 +241,21 @@ func (c Config) validate() error {
 			return fmt.Errorf("%w: Config.%s out of range (want %s)", ErrInvalidOption, ch.name, ch.want)
 		}
 	}
-	return validQueues(c.Queues)
+	if err := validQueues(c.Queues); err != nil {
+		return err
+	}
+	return validQueueLimits(c.QueueLimits)
+}
+
+// validQueueLimits checks Config.QueueLimits: valid names and limits.
+func validQueueLimits(limits map[string]QueueLimit) error {
+	for _, name := range slices.Sorted(maps.Keys(limits)) {
+		p := limits[name].params(time.Time{}, name)
+		if err := storage.ValidateLimitControl(&p); err != nil {
+			return fmt.Errorf("%w: Config.QueueLimits: %w", ErrInvalidOption, err)
+		}
+	}
+	return nil
 }
 
 // validQueues checks Config.Queues: valid names, none twice.

@@ -45,6 +45,10 @@ type Record struct {
 	// ActiveKey is the idempotency key that held while the execution was
 	// active (WithIdempotencyWhileActive); "" for none.
 	ActiveKey string
+	// ConcurrencyKey is the key a queue's limit per key counts the
+	// execution under (WithConcurrencyKey, WithConcurrencyKeyFunc); "" for
+	// none.
+	ConcurrencyKey string
 
 	Attempt, Iteration, Crashes int
 	SleepKey                    string
@@ -79,7 +83,7 @@ type Attempt struct {
 func recordOf(row *storage.Execution) Record {
 	r := Record{
 		ID: row.ID, TaskID: row.TaskID, Status: row.Status, Input: row.Input, Err: execErrorFromInfo(row.Error),
-		Tags: row.Tags, RetryOf: row.RetryOf, Queue: row.Queue, Priority: row.Priority, Metadata: row.Metadata, ActiveKey: row.ActiveKey, Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes,
+		Tags: row.Tags, RetryOf: row.RetryOf, Queue: row.Queue, Priority: row.Priority, Metadata: row.Metadata, ActiveKey: row.ActiveKey, ConcurrencyKey: row.ConcurrencyKey, Attempt: row.Attempt, Iteration: row.Iteration, Crashes: row.Crashes,
 		SleepKey: row.SleepKey, ExecutorID: row.ExecutorID,
 		RootID: row.RootID, RootTaskID: row.RootTaskID, ParentID: row.ParentID, ParentTaskID: row.ParentTaskID,
 		ChildIndex: row.ChildIndex, IsFinalize: row.IsFinalize,
@@ -177,7 +181,7 @@ func (e *Executor) Retry(ctx context.Context, id string) (Record, error) {
 	}
 	retry := storage.Execution{ID: e.ids.execution(), TaskID: row.TaskID, Status: storage.StatusReady,
 		Input: row.Input, Retry: row.Retry, Timeout: row.Timeout, Tags: row.Tags, Metadata: row.Metadata, RetryOf: row.ID,
-		Queue: row.Queue, Priority: row.Priority, ActiveKey: row.ActiveKey}
+		Queue: row.Queue, Priority: row.Priority, ActiveKey: row.ActiveKey, ConcurrencyKey: row.ConcurrencyKey}
 	if err := e.insert(ctx, storage.InsertParams{Executions: []storage.Execution{retry}}); err != nil {
 		var ak *storage.ActiveKeyError
 		if errors.As(err, &ak) && ak.ID != "" {

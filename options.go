@@ -93,12 +93,18 @@ type runOptions struct {
 	// execution takes its parent's, or the store's defaults.
 	queue    string
 	priority int
-	errs     []error
+	// concurrencyKey is the key a queue's limit per key counts the
+	// execution under (WithConcurrencyKey); "" for none.
+	concurrencyKey string
+	errs           []error
 }
 
 type taskOptions struct {
 	runOptions
 	validate func(any) error
+	// keyOf computes the concurrency key from the input
+	// (WithConcurrencyKeyFunc).
+	keyOf func(any) string
 }
 
 type optionFunc func(*runOptions)
@@ -296,6 +302,41 @@ func withEntries(m, add map[string]string) map[string]string {
 	maps.Copy(out, m)
 	maps.Copy(out, add)
 	return out
+}
+
+// WithConcurrencyKey sets the execution's concurrency key: a queue with a
+// limit per key (QueueLimit.PerKey) runs at most that many of its
+// executions with one key at once, across every process (for example at
+// most one per customer). It overrides the task's WithConcurrencyKeyFunc.
+// Key: 1..255 bytes of UTF-8 without control characters (ErrInvalidOption
+// otherwise). An execution's key is kept by its retries (Executor.Retry),
+// not given to its children. In a queue without a limit per key it has no
+// effect.
+func WithConcurrencyKey(key string) EnqueueOption {
+	return enqueueOnly(func(o *runOptions) {
+		if err := storage.ValidateConcurrencyKey(key); err != nil {
+			o.errs = append(o.errs, err)
+			return
+		}
+		o.concurrencyKey = key
+	})
+}
+
+type keyFuncOption struct{ fn func(any) string }
+
+func (k keyFuncOption) applyTask(o *taskOptions) { o.keyOf = k.fn }
+
+// WithConcurrencyKeyFunc computes each execution's concurrency key (see
+// WithConcurrencyKey) from its input, at enqueue (Enqueue, EnqueueMany,
+// EnqueueTx) and at a parent's spawn of it; "" is none. A key that
+// WithConcurrencyKey would refuse fails the enqueue with ErrInvalidOption
+// (a child's fails its parent's run without retry). WithConcurrencyKey at
+// enqueue takes precedence.
+func WithConcurrencyKeyFunc[I any](fn func(I) string) TaskOption {
+	return keyFuncOption{fn: func(v any) string {
+		in, _ := v.(I)
+		return fn(in)
+	}}
 }
 
 type validatorOption struct{ fn func(any) error }

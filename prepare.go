@@ -72,7 +72,7 @@ func newRow(d *taskDef, id string, input []byte, sleepKey string, o runOptions) 
 	row := storage.Execution{
 		ID: id, TaskID: d.id, Status: storage.StatusReady,
 		Input: input, Retry: o.retryPolicy(), Timeout: o.timeout, Tags: o.tags, Metadata: o.metadata,
-		Queue: o.queue, Priority: o.priority,
+		Queue: o.queue, Priority: o.priority, ConcurrencyKey: o.concurrencyKey,
 	}
 	if d.kind == kindSleeping {
 		row.Status, row.SleepKey, row.Retry = storage.StatusRunning, sleepKey, storage.RetryPolicy{}
@@ -112,6 +112,11 @@ func (e *Executor) prepare(d *taskDef, id string, input any, sleepKey string, op
 		return storage.Execution{}, 0, unwrapNonRetryable(err) // names the task
 	}
 	row := newRow(d, id, b, "", o)
+	if row.ConcurrencyKey == "" && d.keyOf != nil {
+		if row.ConcurrencyKey, err = concurrencyKeyOf(d, input); err != nil {
+			return storage.Execution{}, 0, err
+		}
+	}
 	switch {
 	case o.keyWhileActive:
 		row.ActiveKey = o.key // the id stays new: one per execution holding the key
@@ -215,4 +220,18 @@ func setParent(row *storage.Execution, parent storage.Execution, index int) {
 		row.RootID, row.RootTaskID = parent.ID, parent.TaskID
 	}
 	row.ParentID, row.ParentTaskID, row.ChildIndex = parent.ID, parent.TaskID, index
+}
+
+// concurrencyKeyOf computes the concurrency key of an execution of d with
+// input (WithConcurrencyKeyFunc): "" for none, an error wrapping
+// ErrInvalidOption for a key no store keeps.
+func concurrencyKeyOf(d *taskDef, input any) (string, error) {
+	key := d.keyOf(input)
+	if key == "" {
+		return "", nil
+	}
+	if err := storage.ValidateConcurrencyKey(key); err != nil {
+		return "", fmt.Errorf("%w: task %s: WithConcurrencyKeyFunc: %w", ErrInvalidOption, d.id, err)
+	}
+	return key, nil
 }

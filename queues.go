@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -22,24 +23,57 @@ type QueueInfo struct {
 	// Concurrency is the queue's global concurrency limit (SetQueueLimit);
 	// 0 is none.
 	Concurrency int
+	// PerKey is the queue's concurrency limit per key, Rate and Per its
+	// rate limit (SetQueueLimit); 0 is none.
+	PerKey int
+	Rate   int
+	Per    time.Duration
 	// UpdatedAt is when the queue was last registered, paused, resumed or
 	// limited.
 	UpdatedAt time.Time
 }
 
-// QueueLimit is a queue's limit across every executor on the store.
+// QueueLimit is a queue's limits across every executor on the store. A
+// field left 0 is no limit of that kind.
 type QueueLimit struct {
 	// Concurrency is the most executions of the queue that run at once,
 	// across every executor in every process on the store; 0 is no limit.
 	// At most storage.MaxConcurrencyLimit.
 	Concurrency int
+	// PerKey is the most executions of the queue with one concurrency key
+	// (WithConcurrencyKey, WithConcurrencyKeyFunc) that run at once,
+	// across every process; executions without a key are not limited by
+	// it. 0 is no limit; at most storage.MaxConcurrencyLimit.
+	PerKey int
+	// Rate is the most executions of the queue started (claimed) per
+	// window of Per, across every process: a fixed window that opens at
+	// the first start after the previous one closed, so up to Rate start
+	// at once and up to 2*Rate within any span of Per that straddles two
+	// windows (docs/semantics.md, "Queue limits"). Both 0 for no rate
+	// limit; Rate at most storage.MaxRateLimit, Per 1 ms to 366 days, in
+	// whole microseconds.
+	Rate int
+	Per  time.Duration
 }
 
-// SetQueueLimit sets a queue's limit in the store, for every process: from
-// the moment it returns, no claim starts an execution of the queue while
-// Concurrency of them are running (counted in the store, whichever
-// executor runs them); 0 removes the limit. It reports whether the limit
-// changed. An unknown queue is an error wrapping ErrNotFound; a limit out
+// limited reports whether l sets any limit.
+func (l QueueLimit) limited() bool {
+	return l.Concurrency > 0 || l.PerKey > 0 || l.Rate > 0
+}
+
+// params returns the store's parameters setting queue name's limits to l.
+func (l QueueLimit) params(now time.Time, name string) storage.LimitControlParams {
+	return storage.LimitControlParams{Now: now, Kind: storage.ControlQueue, Name: name,
+		Concurrency: l.Concurrency, PerKey: l.PerKey, Rate: l.Rate, Per: l.Per}
+}
+
+// SetQueueLimit sets a queue's limits in the store, all of them at once,
+// for every process: from the moment it returns, no claim starts an
+// execution of the queue while Concurrency of them are running (counted in
+// the store, whichever executor runs them), nor one whose concurrency key
+// has PerKey running, nor more than Rate per window of Per; a field left 0
+// removes that limit. It reports whether the limits changed (a change of
+// the rate limit opens a new window). An unknown queue is an error wrapping ErrNotFound; a limit out
 // of range, one wrapping ErrInvalidOption. See docs/semantics.md, "Queue
 // limits", for what counts as running: an execution whose executor died
 // holds its slot until another executor takes it over.
@@ -53,7 +87,7 @@ func (e *Executor) SetQueueLimit(ctx context.Context, name string, limit QueueLi
 	if e == nil {
 		return false, errNilExecutor
 	}
-	p := storage.LimitControlParams{Now: e.now(), Kind: storage.ControlQueue, Name: name, Concurrency: limit.Concurrency}
+	p := limit.params(e.now(), name)
 	if err := storage.ValidateLimitControl(&p); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
@@ -64,7 +98,7 @@ func (e *Executor) SetQueueLimit(ctx context.Context, name string, limit QueueLi
 	if err != nil {
 		return false, err
 	}
-	e.paused.limit(name, limit.Concurrency > 0)
+	e.paused.limit(name, limit.limited())
 	return changed, nil
 }
 
@@ -79,7 +113,8 @@ func (e *Executor) Queues(ctx context.Context) ([]QueueInfo, error) {
 	}
 	out := make([]QueueInfo, len(cs))
 	for i, c := range cs {
-		out[i] = QueueInfo{Name: c.Name, Paused: c.Paused, Concurrency: c.Concurrency, UpdatedAt: c.UpdatedAt}
+		out[i] = QueueInfo{Name: c.Name, Paused: c.Paused, Concurrency: c.Concurrency,
+			PerKey: c.PerKey, Rate: c.Rate, Per: c.Per, UpdatedAt: c.UpdatedAt}
 	}
 	return out, nil
 }
@@ -129,6 +164,9 @@ func (e *Executor) pauseQueue(ctx context.Context, name string, paused bool) (bo
 func (e *Executor) knownQueues() []string {
 	names := []string{storage.DefaultQueue}
 	names = append(names, e.cfg.Queues...)
+	for name := range e.cfg.QueueLimits {
+		names = append(names, name)
+	}
 	for _, d := range e.tasks {
 		if d.defaults.queue != "" {
 			names = append(names, d.defaults.queue)
@@ -164,6 +202,12 @@ func (e *Executor) registerQueues(ctx context.Context) error {
 	if err := e.putQueues(ctx, names); err != nil {
 		return fmt.Errorf("durable: start: registering queues %v: %w", names, err)
 	}
+	for _, name := range slices.Sorted(maps.Keys(e.cfg.QueueLimits)) {
+		p := e.cfg.QueueLimits[name].params(e.now(), name)
+		if _, err := e.store.LimitControl(ctx, p); err != nil {
+			return fmt.Errorf("durable: start: setting the limits of queue %q: %w", name, err)
+		}
+	}
 	return e.readPaused(ctx)
 }
 
@@ -179,7 +223,7 @@ func (e *Executor) readPaused(ctx context.Context) error {
 		if c.Paused {
 			paused = append(paused, c.Name)
 		}
-		if c.Concurrency > 0 {
+		if c.Limited() {
 			limited = append(limited, c.Name)
 		}
 	}

@@ -36,6 +36,7 @@ type taskDef struct {
 	kind     taskKind
 	defaults runOptions
 	validate func(any) error
+	keyOf    func(any) string
 	inType   reflect.Type
 	outType  reflect.Type
 
@@ -140,7 +141,7 @@ func newDef[I, O any](ex *Executor, id string, kind taskKind, opts []TaskOption)
 	if err != nil {
 		return nil, alsoIs(fmt.Errorf("%w: task %s: %w", ErrInvalidTask, id, err), ErrInvalidOption)
 	}
-	d := &taskDef{id: id, kind: kind, defaults: o.runOptions, validate: o.validate,
+	d := &taskDef{id: id, kind: kind, defaults: o.runOptions, validate: o.validate, keyOf: o.keyOf,
 		inType: typeOf[I](), outType: typeOf[O]()}
 	d.outputWhat = "output of task " + id
 	inputWhat := "input of task " + id

@@ -12,7 +12,7 @@ func FromRecord(r durable.Record) Execution {
 	x := Execution{
 		ID: r.ID, TaskID: r.TaskID, Status: r.Status, Error: fromExecError(r.Err),
 		Attempt: r.Attempt, Iteration: r.Iteration, Crashes: r.Crashes, SleepKey: r.SleepKey,
-		Tags: r.Tags, RetryOf: r.RetryOf, ActiveKey: r.ActiveKey, Queue: r.Queue, Priority: r.Priority,
+		Tags: r.Tags, RetryOf: r.RetryOf, ActiveKey: r.ActiveKey, ConcurrencyKey: r.ConcurrencyKey, Queue: r.Queue, Priority: r.Priority,
 		RootID: r.RootID, RootTaskID: r.RootTaskID, ParentID: r.ParentID, ParentTaskID: r.ParentTaskID,
 		ChildIndex: r.ChildIndex, IsFinalize: r.IsFinalize,
 		ChildrenTotal: r.ChildrenTotal, ChildrenPending: r.ChildrenPending,

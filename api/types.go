@@ -31,6 +31,9 @@ type Execution struct {
 	// ActiveKey is the idempotency key it held while active
 	// (IdempotencyWhileActive).
 	ActiveKey string `json:"active_key,omitempty"`
+	// ConcurrencyKey is the key its queue's limit per key counts it under
+	// (durable.WithConcurrencyKey).
+	ConcurrencyKey string `json:"concurrency_key,omitempty"`
 	// Queue and Priority: the execution's queue and priority (1 first to
 	// 9 last).
 	Queue    string `json:"queue,omitempty"`
@@ -110,6 +113,9 @@ type EnqueueRequest struct {
 	// last).
 	Queue    string `json:"queue,omitempty"`
 	Priority *int   `json:"priority,omitempty"`
+	// ConcurrencyKey is the key its queue's limit per key counts it under
+	// (durable.WithConcurrencyKey; it overrides the task's key function).
+	ConcurrencyKey string `json:"concurrency_key,omitempty"`
 }
 
 // Queue is one queue known to the store.
@@ -117,15 +123,34 @@ type Queue struct {
 	Name   string `json:"name"`
 	Paused bool   `json:"paused"`
 	// Concurrency is the queue's global concurrency limit; 0 is none.
-	Concurrency int       `json:"concurrency"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Concurrency int `json:"concurrency"`
+	// PerKey is its limit per concurrency key; 0 is none.
+	PerKey int `json:"per_key"`
+	// Rate per RatePerMs milliseconds is its rate limit; 0 is none.
+	Rate      int       `json:"rate"`
+	RatePerMs int64     `json:"rate_per_ms,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// QueueLimit is the body of POST /v1/queues/{name}/limit.
+// QueueLimit is the body of POST /v1/queues/{name}/limit: the queue's
+// limits, all of them (a field left out is 0, no limit of that kind).
 type QueueLimit struct {
 	// Concurrency is the most executions of the queue running at once,
-	// across every executor on the store; 0 removes the limit.
+	// across every executor on the store.
 	Concurrency int `json:"concurrency"`
+	// PerKey is the most executions with one concurrency key running at
+	// once.
+	PerKey int `json:"per_key,omitempty"`
+	// Rate is the most executions started per RatePerMs milliseconds
+	// (durable.QueueLimit.Rate): both or neither.
+	Rate      int   `json:"rate,omitempty"`
+	RatePerMs int64 `json:"rate_per_ms,omitempty"`
+}
+
+// Limit is l as a durable.QueueLimit.
+func (l QueueLimit) Limit() durable.QueueLimit {
+	return durable.QueueLimit{Concurrency: l.Concurrency, PerKey: l.PerKey, Rate: l.Rate,
+		Per: time.Duration(l.RatePerMs) * time.Millisecond}
 }
 
 // Queues lists the queues known to the store, by name.

@@ -66,6 +66,16 @@ func TestEnqueueWhileActive(t *testing.T) {
 	}
 }
 
+func TestEnqueueConcurrencyKey(t *testing.T) {
+	e := newEnv(t)
+	id := e.enqueue(api.EnqueueRequest{Task: "block", ConcurrencyKey: "customer-7"})
+	if x := e.get(id); x.ConcurrencyKey != "customer-7" {
+		t.Fatalf("execution %+v, want concurrency_key customer-7", x)
+	}
+	var x api.Execution
+	e.ok(request{method: "POST", path: "/v1/executions/" + id + "/cancel"}, &x)
+}
+
 func TestEnqueueMany(t *testing.T) {
 	e := newEnv(t)
 	var out api.EnqueuedMany
@@ -232,8 +242,12 @@ func TestQueues(t *testing.T) {
 	if len(qs.Queues) != 1 || qs.Queues[0].Concurrency != 3 {
 		t.Fatalf("queues after limit: %+v, want the default queue limited to 3", qs)
 	}
+	e.ok(request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{PerKey: 1, Rate: 10, RatePerMs: 60000}}, &q)
+	if q.Concurrency != 0 || q.PerKey != 1 || q.Rate != 10 || q.RatePerMs != 60000 {
+		t.Fatalf("after limits per key and rate: %+v, want no concurrency limit (left out), 1 per key, 10 per minute", q)
+	}
 	e.ok(request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{}}, &q)
-	if q.Concurrency != 0 {
+	if q.Concurrency != 0 || q.PerKey != 0 || q.Rate != 0 {
 		t.Fatalf("after limit 0: %+v, want no limit", q)
 	}
 	for _, c := range []struct {
@@ -247,6 +261,10 @@ func TestQueues(t *testing.T) {
 		{request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{Concurrency: -1}}, http.StatusBadRequest, ""},
 		{request{method: "POST", path: "/v1/queues/nobody/limit", body: api.QueueLimit{Concurrency: 1}}, http.StatusNotFound, ""},
 		{request{method: "POST", path: "/v1/queues/default/limit", body: `{"concurrency": 1, "rate": 2}`}, http.StatusBadRequest, "rate"},
+		{request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{PerKey: -1}}, http.StatusBadRequest, ""},
+		{request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{Rate: 5, RatePerMs: -1}}, http.StatusBadRequest, ""},
+		{request{method: "POST", path: "/v1/queues/default/limit", body: `{"burst": 2}`}, http.StatusBadRequest, "burst"},
+		{request{method: "POST", path: "/v1/executions", body: api.EnqueueRequest{Task: "greet", ConcurrencyKey: "a\x01b"}}, http.StatusBadRequest, "concurrency_key"},
 		{request{method: "POST", path: "/v1/executions", body: api.EnqueueRequest{Task: "greet", Priority: ptr(10)}}, http.StatusBadRequest, "priority"},
 		{request{method: "POST", path: "/v1/executions", body: api.EnqueueRequest{Task: "greet", Queue: "a/b"}}, http.StatusBadRequest, "queue"},
 	} {

@@ -124,6 +124,11 @@ func enqueueOptions(req api.EnqueueRequest) ([]durable.EnqueueOption, error) {
 			return nil, err
 		}
 	}
+	if req.ConcurrencyKey != "" {
+		if err := add("concurrency_key", durable.WithConcurrencyKey(req.ConcurrencyKey)); err != nil {
+			return nil, err
+		}
+	}
 	if req.Priority != nil {
 		if err := add("priority", durable.WithPriority(*req.Priority)); err != nil {
 			return nil, err

@@ -288,7 +288,7 @@ func (h *Handler) setQueue(w http.ResponseWriter, r *http.Request, pause bool) {
 	h.replyQueue(w, r, name)
 }
 
-// limitQueue sets a queue's concurrency limit and answers with the queue.
+// limitQueue sets a queue's limits and answers with the queue.
 func (h *Handler) limitQueue(w http.ResponseWriter, r *http.Request) {
 	var req api.QueueLimit
 	if err := h.readJSON(w, r, &req); err != nil {
@@ -296,7 +296,7 @@ func (h *Handler) limitQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if _, err := h.ex.SetQueueLimit(r.Context(), name, durable.QueueLimit{Concurrency: req.Concurrency}); err != nil {
+	if _, err := h.ex.SetQueueLimit(r.Context(), name, req.Limit()); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -320,7 +320,8 @@ func (h *Handler) replyQueue(w http.ResponseWriter, r *http.Request, name string
 }
 
 func apiQueue(q durable.QueueInfo) api.Queue {
-	return api.Queue{Name: q.Name, Paused: q.Paused, Concurrency: q.Concurrency, UpdatedAt: q.UpdatedAt}
+	return api.Queue{Name: q.Name, Paused: q.Paused, Concurrency: q.Concurrency, PerKey: q.PerKey,
+		Rate: q.Rate, RatePerMs: q.Per.Milliseconds(), UpdatedAt: q.UpdatedAt}
 }
 
 func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {

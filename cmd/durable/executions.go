@@ -330,6 +330,9 @@ func printRecord(w io.Writer, r durable.Record, children []durable.Record, maxCh
 	if r.ActiveKey != "" {
 		field("active key", "%s", r.ActiveKey)
 	}
+	if r.ConcurrencyKey != "" {
+		field("concurrency key", "%q", r.ConcurrencyKey)
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.Metadata)) {
 		field("metadata "+k, "%s", r.Metadata[k])
 	}

@@ -111,10 +111,35 @@ func testQueues(t *testing.T, store storage.Store, conn []string) {
 	if len(limited.Queues) != 2 || limited.Queues[1].Concurrency != 3 {
 		t.Errorf("list --json after the limit: %+v", limited.Queues)
 	}
-	if got := f.ok(t, "queues", "limit", "emails", "--concurrency", "0"); got != "queue emails has no concurrency limit\n" {
-		t.Errorf("limit 0: %q", got)
+	// A limit not given keeps its value.
+	if got := f.ok(t, "queues", "limit", "emails", "--per-key", "1", "--rate", "10/m"); got != "queue emails has a concurrency limit of 3, a limit of 1 per key, a rate limit of 10 per 1m0s\n" {
+		t.Errorf("limit per key and rate: %q", got)
+	}
+	if out := f.ok(t, "queues", "list"); !strings.Contains(out, "PER KEY") || !strings.Contains(out, "10/1m0s") {
+		t.Errorf("queues list lacks the limits per key and rate:\n%s", out)
+	}
+	var all struct {
+		Queues []struct {
+			PerKey  int    `json:"per_key"`
+			Rate    int    `json:"rate"`
+			RatePer string `json:"rate_per"`
+		} `json:"queues"`
+	}
+	if err := json.Unmarshal([]byte(f.ok(t, "queues", "list", "--json")), &all); err != nil {
+		t.Fatal(err)
+	}
+	if q := all.Queues[1]; q.PerKey != 1 || q.Rate != 10 || q.RatePer != "1m0s" {
+		t.Errorf("list --json after the limits: %+v", all.Queues)
+	}
+	if got := f.ok(t, "queues", "limit", "emails", "--concurrency", "0", "--per-key", "0", "--rate", "0"); got != "queue emails has no limits\n" {
+		t.Errorf("limits 0: %q", got)
 	}
 	f.fails(t, exitError, "-2", "queues", "limit", "emails", "--concurrency", "-2")
+	f.fails(t, exitError, "per key", "queues", "limit", "emails", "--per-key", "-1")
+	f.fails(t, exitError, "period", "queues", "limit", "emails", "--rate", "5/0s")
+	f.fails(t, exitUsage, "N/PERIOD", "queues", "limit", "emails", "--rate", "5")
+	f.fails(t, exitUsage, "period", "queues", "limit", "emails", "--rate", "5/fortnight")
+	f.fails(t, exitUsage, "not a whole number", "queues", "limit", "emails", "--per-key", "one")
 	f.fails(t, exitUsage, "missing --concurrency", "queues", "limit", "emails")
 	f.fails(t, exitError, `queue "weekly"`, "queues", "limit", "weekly", "--concurrency", "1")
 	f.fails(t, exitError, `queue "weekly"`, "queues", "resume", "weekly")

@@ -33,6 +33,7 @@ type recordJSON struct {
 	Tags            []string          `json:"tags,omitempty"`
 	RetryOf         string            `json:"retry_of,omitempty"`
 	ActiveKey       string            `json:"active_key,omitempty"`
+	ConcurrencyKey  string            `json:"concurrency_key,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	SleepKey        string            `json:"sleep_key,omitempty"`
 	ExecutorID      string            `json:"executor_id,omitempty"`
@@ -81,7 +82,7 @@ func errorOf(e *durable.ExecutionError) *errorJSON {
 
 func jsonOf(r durable.Record) recordJSON {
 	j := recordJSON{ID: r.ID, TaskID: r.TaskID, Status: r.Status, Attempt: r.Attempt, Iteration: r.Iteration,
-		Crashes: r.Crashes, Error: errorOf(r.Err), Tags: r.Tags, RetryOf: r.RetryOf, ActiveKey: r.ActiveKey, Metadata: r.Metadata, SleepKey: r.SleepKey,
+		Crashes: r.Crashes, Error: errorOf(r.Err), Tags: r.Tags, RetryOf: r.RetryOf, ActiveKey: r.ActiveKey, ConcurrencyKey: r.ConcurrencyKey, Metadata: r.Metadata, SleepKey: r.SleepKey,
 		ExecutorID: r.ExecutorID, RootID: r.RootID, RootTaskID: r.RootTaskID, ParentID: r.ParentID,
 		ParentTaskID: r.ParentTaskID, IsFinalize: r.IsFinalize, ChildrenTotal: r.ChildrenTotal,
 		ChildrenPending: r.ChildrenPending, DueAt: r.DueAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func TestMigrationStatus(t *testing.T) {
 		t.Fatalf("%d migrations, want %d", len(st), n)
 	}
 	for i, m := range st {
-		if m.Version != i+1 || m.Applied || !m.Known || m.Modified || !strings.HasPrefix(m.Name, "00") {
+		if m.Version != i+1 || m.Applied || !m.Known || m.Modified || !strings.HasPrefix(m.Name, fmt.Sprintf("%03d_", m.Version)) {
 			t.Errorf("empty file, migration %d: %+v, want known and pending", i+1, m)
 		}
 	}
