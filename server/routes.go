@@ -9,6 +9,7 @@ import (
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/api"
+	"github.com/durable-go/durable/storage"
 )
 
 // methods dispatches a route's requests by method, answering others with
@@ -296,11 +297,32 @@ func (h *Handler) limitQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
+	if err := limitFieldError(req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if _, err := h.ex.SetQueueLimit(r.Context(), name, req.Limit()); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.replyQueue(w, r, name)
+}
+
+// limitFieldError names the field of a limit out of range (nil when none
+// is): an *api.FieldError wrapping durable.ErrInvalidOption.
+func limitFieldError(req api.QueueLimit) error {
+	l := req.Limit()
+	field, err := "concurrency", storage.ValidateConcurrency(l.Concurrency)
+	if err == nil {
+		field, err = "per_key", storage.ValidateConcurrency(l.PerKey)
+	}
+	if err == nil {
+		field, err = "rate", storage.ValidateRate(l.Rate, l.Per)
+	}
+	if err != nil {
+		return &api.FieldError{Field: field, Err: fmt.Errorf("%w: %w", durable.ErrInvalidOption, err)}
+	}
+	return nil
 }
 
 // replyQueue answers with the queue named name as the store has it.
