@@ -258,7 +258,7 @@ func TestQueues(t *testing.T) {
 		{request{method: "POST", path: "/v1/queues/nobody/pause"}, http.StatusNotFound, ""},
 		{request{method: "POST", path: "/v1/queues/has%20space/pause"}, http.StatusBadRequest, ""},
 		{request{method: "GET", path: "/v1/queues/default/pause"}, http.StatusMethodNotAllowed, ""},
-		{request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{Concurrency: -1}}, http.StatusBadRequest, ""},
+		{request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{Concurrency: -1}}, http.StatusBadRequest, "concurrency"},
 		{request{method: "POST", path: "/v1/queues/nobody/limit", body: api.QueueLimit{Concurrency: 1}}, http.StatusNotFound, ""},
 		{request{method: "POST", path: "/v1/queues/default/limit", body: `{"concurrency": 1, "rate": 2}`}, http.StatusBadRequest, "rate"},
 		{request{method: "POST", path: "/v1/queues/default/limit", body: api.QueueLimit{PerKey: -1}}, http.StatusBadRequest, "per_key"},
