@@ -195,9 +195,9 @@ func dropMySQLTables(t *testing.T, dsn, prefix string) {
 		return
 	}
 	defer store.Close()
-	for _, table := range []string{"executions", "execution_tags", "leases", "events", "schema_version"} {
-		if _, err := store.DB().Exec("DROP TABLE IF EXISTS " + prefix + table); err != nil {
-			t.Errorf("drop %s%s: %v", prefix, table, err)
+	for _, table := range mysql.TableNames(prefix) {
+		if _, err := store.DB().Exec("DROP TABLE IF EXISTS " + table); err != nil {
+			t.Errorf("drop %s: %v", table, err)
 		}
 	}
 }
