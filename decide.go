@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -306,6 +307,11 @@ func (dc decider) afterChildren(d *taskDef, row storage.Execution, runOutput []b
 		return dc.fail(d, row, classify(err))
 	}
 	fin := newRow(d.finalize, dc.ids.execution(), in, "", d.finalize.defaults)
+	if fin.ConcurrencyKey == "" {
+		if fin.ConcurrencyKey, err = dc.concurrencyKey(d.finalize, in); err != nil {
+			return dc.fail(d, row, nonRetryableExec(err))
+		}
+	}
 	setParent(&fin, row, row.ChildrenTotal)
 	fin.IsFinalize = true
 	return storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForFinalize,
@@ -366,6 +372,12 @@ func (dc decider) sequenceStep(d *taskDef, row storage.Execution, i int, input [
 			return storage.Transition{}, fmt.Errorf("sequence %s: step %d (%s): %w", d.id, i, step.id, err)
 		}
 		child = newRow(step, id, nil, key, step.defaults)
+	} else if child.ConcurrencyKey == "" {
+		key, err := dc.concurrencyKey(step, input)
+		if err != nil {
+			return storage.Transition{}, fmt.Errorf("sequence %s: step %d: %w", d.id, i, err)
+		}
+		child.ConcurrencyKey = key
 	}
 	setParent(&child, row, i)
 	tr := storage.Transition{ID: row.ID, Fence: row.Fence, From: row.Status, To: storage.StatusWaitingForChildren,
@@ -383,6 +395,21 @@ func nonRetryableExec(err error) *ExecutionError {
 	ee := classify(err)
 	ee.Retryable = false
 	return ee
+}
+
+// concurrencyKey computes the concurrency key (WithConcurrencyKeyFunc) of
+// an execution of d that the engine makes itself from an encoded input (a
+// sequence's next step, a parent's finalize), as an enqueue or a spawn
+// computes it from the typed input: "" when d has no key function.
+func (dc decider) concurrencyKey(d *taskDef, input []byte) (string, error) {
+	if d.keyOf == nil || d.inType == nil {
+		return "", nil
+	}
+	v := reflect.New(d.inType)
+	if err := dc.codec.Decode(input, v.Interface()); err != nil {
+		return "", fmt.Errorf("task %s: decoding the input for WithConcurrencyKeyFunc: %w", d.id, err)
+	}
+	return concurrencyKeyOf(d, v.Elem().Interface())
 }
 
 // encode encodes v with the codec and enforces the payload limit.

@@ -328,7 +328,9 @@ func (k keyFuncOption) applyTask(o *taskOptions) { o.keyOf = k.fn }
 
 // WithConcurrencyKeyFunc computes each execution's concurrency key (see
 // WithConcurrencyKey) from its input, at enqueue (Enqueue, EnqueueMany,
-// EnqueueTx) and at a parent's spawn of it; "" is none. A key that
+// EnqueueTx), at a parent's spawn of it, and when the engine makes it a
+// sequence's next step or a parent's finalize (from the encoded input);
+// "" is none. A key that
 // WithConcurrencyKey would refuse fails the enqueue with ErrInvalidOption
 // (a child's fails its parent's run without retry). WithConcurrencyKey at
 // enqueue takes precedence.

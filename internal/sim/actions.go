@@ -23,8 +23,8 @@ type root struct {
 // setUp makes the executors and the client, and schedules the workload
 // and the faults.
 func (s *sim) setUp() error {
-	if s.prof.limit > 0 {
-		if err := s.store.limitQueue(limitedQueue, s.prof.limit); err != nil {
+	if s.prof.limited() {
+		if err := s.store.limitQueue(limitedQueue, s.prof.limit, s.prof.perKey); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -198,7 +199,8 @@ func (s *sim) checkStep() {
 		return
 	}
 	s.writes = s.store.writes
-	var limited []string // the running executions of the limited queue
+	var limited []string            // the running executions of the limited queue
+	perKey := map[string][]string{} // and by concurrency key
 	for _, id := range s.known {
 		row, ok := s.store.peek(id)
 		if !ok {
@@ -211,12 +213,24 @@ func (s *sim) checkStep() {
 		}
 		if row.Queue == limitedQueue && row.Status == storage.StatusRunning && row.SleepKey == "" {
 			limited = append(limited, short(row.ID))
+			if row.ConcurrencyKey != "" { // a row without a key is not limited by it
+				perKey[row.ConcurrencyKey] = append(perKey[row.ConcurrencyKey], short(row.ID))
+			}
 		}
 	}
 	if s.prof.limit > 0 && len(limited) > s.prof.limit {
 		s.fail("queue %s has %d executions running (%s), above its limit of %d",
 			limitedQueue, len(limited), strings.Join(limited, ", "), s.prof.limit)
 		return
+	}
+	if s.prof.perKey > 0 {
+		for _, k := range slices.Sorted(maps.Keys(perKey)) {
+			if ids := perKey[k]; len(ids) > s.prof.perKey {
+				s.fail("queue %s has %d executions of key %q running (%s), above its limit of %d per key",
+					limitedQueue, len(ids), k, strings.Join(ids, ", "), s.prof.perKey)
+				return
+			}
+		}
 	}
 	s.checkLiveClaims()
 }

@@ -30,8 +30,11 @@ type profile struct {
 	// completion fails with an error wrapping storage.ErrFatal: it stops).
 	fatals int
 	// limit, when not 0, is the concurrency limit of the job task's queue
-	// (limitedQueue): at most that many jobs run at once (checkLimit).
-	limit int
+	// (limitedQueue): at most that many jobs run at once; perKey, when not
+	// 0, its limit per concurrency key (a job's key is its top-level
+	// execution's name, jobKey): at most that many jobs of one tree run at
+	// once (checkStep).
+	limit, perKey int
 }
 
 func (p profile) String() string {
@@ -46,25 +49,36 @@ func (p profile) String() string {
 }
 
 func (p profile) limitString() string {
-	if p.limit == 0 {
+	if !p.limited() {
 		return ""
 	}
-	return fmt.Sprintf("; queue %s limited to %d", limitedQueue, p.limit)
+	return fmt.Sprintf("; queue %s limited to %d, %d per key (0: no limit)", limitedQueue, p.limit, p.perKey)
 }
+
+// limited reports whether the seed limits the job task's queue.
+func (p profile) limited() bool { return p.limit > 0 || p.perKey > 0 }
 
 // limitedQueue is the job task's queue in the seeds with a limit.
 const limitedQueue = "jobs"
 
-// limitOf draws a seed's queue limit: none in half the seeds, else 1 to 3.
-// It has a random source of its own, so that the seeds without a limit
-// run as they did before limits were simulated (their regression seeds
-// still replay the histories they were found in).
-func limitOf(seed uint64) int {
+// limitsOf draws a seed's queue limits: none in half the seeds; else a
+// concurrency limit of 1 to 3, a limit per key of 1 or 2, or both. It has
+// a random source of its own, so that the seeds without a limit run as
+// they did before limits were simulated (their regression seeds still
+// replay the histories they were found in).
+func limitsOf(seed uint64) (limit, perKey int) {
 	r := rand.New(rand.NewPCG(seed, 0x6c696d6974))
 	if r.IntN(2) == 0 {
-		return 0
+		return 0, 0
 	}
-	return 1 + r.IntN(3)
+	switch r.IntN(3) {
+	case 0:
+		return 1 + r.IntN(3), 0
+	case 1:
+		return 0, 1 + r.IntN(2)
+	default:
+		return 1 + r.IntN(3), 1 + r.IntN(2)
+	}
 }
 
 // newProfile draws the seed's profile. A quarter of the seeds run without

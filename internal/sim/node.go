@@ -67,7 +67,7 @@ func (s *sim) newExecutor(id, owner string, clk *execClock, concurrency int, hoo
 		return nil, nil, simhook.Steps{}, err
 	}
 	queue := ""
-	if s.prof.limit > 0 {
+	if s.prof.limited() {
 		queue = limitedQueue
 	}
 	t, err := register(ex, queue, s.recordRun, s.work)

@@ -132,7 +132,7 @@ func Run(cfg Config) Result {
 		hash: fnv.New64a(), logger: slog.New(slog.DiscardHandler)}
 	s.ledger.init()
 	s.prof = s.newProfile()
-	s.prof.limit = limitOf(cfg.Seed)
+	s.prof.limit, s.prof.perKey = limitsOf(cfg.Seed)
 	s.store = s.newStore()
 	s.tracef("seed %d: %s", cfg.Seed, s.prof)
 	if err := s.setUp(); err != nil {

@@ -536,22 +536,22 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 	err = s.do("list_controls", readOnly, func(m *memory.Store) error { out, err = m.ListControls(ctx, p); return err }, nil)
 	if s.bugs.HiddenLimit {
 		for i := range out {
-			out[i].Concurrency = 0
+			out[i].Concurrency, out[i].PerKey, out[i].Rate, out[i].Per = 0, 0, 0, 0
 		}
 	}
 	return out, err
 }
 
-// limitQueue gives queue name a concurrency limit before the simulation
-// starts: a durable write, with no fault, no hook and no trace.
-func (s *Store) limitQueue(name string, limit int) error {
+// limitQueue gives queue name its limits before the simulation starts: a
+// durable write, with no fault, no hook and no trace.
+func (s *Store) limitQueue(name string, limit, perKey int) error {
 	apply := func(m *memory.Store) error {
 		if err := m.RegisterControls(context.Background(), storage.RegisterControlsParams{Now: epoch,
 			Controls: []storage.Control{{Kind: storage.ControlQueue, Name: name}}}); err != nil {
 			return err
 		}
 		_, err := m.LimitControl(context.Background(), storage.LimitControlParams{Now: epoch,
-			Kind: storage.ControlQueue, Name: name, Concurrency: limit})
+			Kind: storage.ControlQueue, Name: name, Concurrency: limit, PerKey: perKey})
 		return err
 	}
 	s.mu.Lock()

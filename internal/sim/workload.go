@@ -78,7 +78,8 @@ var errAttempt = errors.New("attempt failed on purpose")
 
 // register registers the workload's tasks with ex; record is called at
 // the start of every run, then work, which takes the run's simulated time.
-// The job task's executions go to jobQueue when it is not "".
+// The job task's executions go to jobQueue when it is not "", each with
+// its concurrency key (jobKey).
 func register(ex *durable.Executor, jobQueue string, record func(ctx context.Context), work func(ctx context.Context) error) (*tasks, error) {
 	t := &tasks{ledgerF: record, work: work}
 	var err error
@@ -86,7 +87,7 @@ func register(ex *durable.Executor, jobQueue string, record func(ctx context.Con
 	timeout := durable.WithTimeout(jobTimeout)
 	jobOpts := []durable.TaskOption{retry, timeout}
 	if jobQueue != "" {
-		jobOpts = append(jobOpts, durable.WithQueue(jobQueue))
+		jobOpts = append(jobOpts, durable.WithQueue(jobQueue), durable.WithConcurrencyKeyFunc(func(j Job) string { return jobKey(j.Name) }))
 	}
 	if t.job, err = durable.NewTask(ex, "job", t.runJob, jobOpts...); err != nil {
 		return nil, err
@@ -144,6 +145,14 @@ func (t *tasks) runJob(ctx context.Context, j Job) (string, error) {
 		return "", fmt.Errorf("job %s attempt %d: %w", j.Name, a, errAttempt)
 	}
 	return doneKey(j.Name), nil
+}
+
+// jobKey is a job's concurrency key: the name of its top-level execution
+// (a fan's jobs are named after it, "r3.0"), so that the jobs of one tree
+// share it.
+func jobKey(name string) string {
+	root, _, _ := strings.Cut(name, ".")
+	return root
 }
 
 // doneKey is a job's output: the key of the sleeping step that follows it
