@@ -64,7 +64,14 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	}
 	var limRows []storage.Execution
 	var limKeys []claimKey
-	if len(lim) > 0 {
+	bounds, sum, together := limitedBounds(lim, p.Limit)
+	switch {
+	case len(lim) == 0:
+	case together:
+		// One round trip: the limited queues' claims, each within its
+		// bound, then the others' claim within the rest of the limit.
+		p.Limit -= sum
+	default:
 		if limRows, limKeys, err = s.claimLimited(ctx, p, lim); err != nil {
 			return nil, err
 		}
@@ -87,6 +94,10 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	err = withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.claimSettings)
+		if len(lim) > 0 && together {
+			limRows, limKeys = limRows[:0], limKeys[:0]
+			s.queueLimited(batch, p, lim, bounds, &limRows, &limKeys)
+		}
 		if rescuing {
 			lo := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
 			if !from.IsZero() {

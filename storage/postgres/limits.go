@@ -15,13 +15,18 @@ import (
 // one per key or a rate limit (storage.Controls.LimitControl, migrations
 // 007 and 008). The claim statement
 // leaves those queues out (open_queues in queries.sql); Claim claims them
-// apart, first, one batch per queue: claim_limit_lock locks the queue's
-// control row, then claim_limited counts the queue's running rows in a
+// apart, first: claim_limit_lock locks the queue's control row, then
+// claim_limited counts the queue's running rows in a
 // snapshot taken after the lock (per key too) and claims within the free
 // slots and the rate window, which it updates in the same statement. Which
 // queues are limited is read at most every storage.LimitRefresh
 // (internal/limited), so that a claim of no limited queue costs what it
-// did before limits existed.
+// did before limits existed. When each limited queue has a concurrency
+// limit or a rate (limitedBounds) and together they leave some of the
+// claim's limit, their statements go in the claim's own batch, before the
+// claim of the other queues, which gets the rest of the limit: one round
+// trip. Otherwise (a queue limited per key only) each queue is claimed in
+// a batch of its own, and the others after, within what they left.
 
 // limitedQueues returns the limited queues a claim of queues covers.
 func (s *Store) limitedQueues(ctx context.Context, queues []string) ([]limited.Queue, error) {
@@ -82,6 +87,49 @@ func (s *Store) claimLimited(ctx context.Context, p storage.ClaimParams, qs []li
 		rows, keys = append(rows, got...), append(keys, gotKeys...)
 	}
 	return rows, keys, nil
+}
+
+// limitedBounds returns, for each limited queue of qs, the most rows a
+// claim of it can take as its copy of the limits says (its concurrency
+// limit or rate, the lower; a claim of it is given that as its limit, so
+// a limit raised meanwhile in another process never makes it take more),
+// and their sum; ok is false when a queue has neither (only a limit per
+// key) or the sum leaves no row of limit to the other queues.
+func limitedBounds(qs []limited.Queue, limit int) (bounds []int, sum int, ok bool) {
+	bounds = make([]int, len(qs))
+	for i, q := range qs {
+		b := 0
+		for _, n := range []int{q.Concurrency, q.Rate} {
+			if n > 0 && (b == 0 || n < b) {
+				b = n
+			}
+		}
+		if b == 0 {
+			return nil, 0, false
+		}
+		bounds[i], sum = b, sum+b
+	}
+	return bounds, sum, sum < limit
+}
+
+// queueLimited adds to batch the claims of the limited queues qs, each of
+// at most its bound (see limitedBounds), whose rows and claim keys the
+// batch's results append to rows and keys. The batch must have sent
+// claim_settings first; each queue's control row stays locked until the
+// batch's transaction ends.
+func (s *Store) queueLimited(batch *pgx.Batch, p storage.ClaimParams, qs []limited.Queue, bounds []int, rows *[]storage.Execution, keys *[]claimKey) {
+	for i, q := range qs {
+		args := pgx.StrictNamedArgs{
+			"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": bounds[i], "queue": q.Name,
+			"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
+		}
+		batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": q.Name})
+		batch.Queue(s.q.claimLimited, args).Query(func(r pgx.Rows) error {
+			got, gotKeys, err := scanClaims(r, bounds[i])
+			*rows, *keys = append(*rows, got...), append(*keys, gotKeys...)
+			return err
+		})
+	}
 }
 
 // LimitControl sets a queue's limits and reports whether they changed. A change publishes Event.Ready to this store's subscribers and,
