@@ -75,56 +75,14 @@ func keyedTask(ex *durable.Executor, ledger *os.File) *durable.Task[string, stri
 
 // keyLimitsWorker runs an executor with the keyed task until killed.
 func keyLimitsWorker() error {
-	ctx := context.Background()
-	ledger, err := os.OpenFile(os.Getenv(envLedger), os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	store, err := openLimitsStore(ctx)
-	if err != nil {
-		return err
-	}
-	ex, err := durable.New(store, limitsConfig(os.Getenv(envExecutor)))
-	if err != nil {
-		return err
-	}
-	keyedTask(ex, ledger)
-	if err := ex.Start(ctx); err != nil {
-		return err
-	}
-	select {}
+	return limitedWorker(func(ex *durable.Executor, ledger *os.File) { keyedTask(ex, ledger) })
 }
 
 // keyLimitsSetup sets the queue's limits and enqueues n executions of the
-// keyed task, inputs kK-prefixI (from an executor that never starts).
+// keyed task, inputs kK-prefixI.
 func keyLimitsSetup(t *testing.T, prefix string, n int) {
-	t.Helper()
-	ctx := context.Background()
-	store, err := openLimitsStore(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	ex, err := durable.New(store, limitsConfig("keylimits_setup"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := keyedTask(ex, nil)
-	if err := store.RegisterControls(ctx, storage.RegisterControlsParams{Now: time.Now(),
-		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: keyQueue}}}); err != nil {
-		t.Fatal(err)
-	}
-	limit := durable.QueueLimit{PerKey: keyPerKey, Rate: keyRate, Per: keyPer}
-	if _, err := ex.SetQueueLimit(ctx, keyQueue, limit); err != nil {
-		t.Fatal(err)
-	}
-	items := make([]durable.Child, n)
-	for i := range items {
-		items[i] = durable.ChildOf(task, fmt.Sprintf("k%d-%s%d", i%keyCount, prefix, i))
-	}
-	if _, err := ex.EnqueueMany(ctx, items...); err != nil {
-		t.Fatal(err)
-	}
+	limitedSetup(t, keyQueue, durable.QueueLimit{PerKey: keyPerKey, Rate: keyRate, Per: keyPer}, keyedTask,
+		func(i int) string { return fmt.Sprintf("k%d-%s%d", i%keyCount, prefix, i) }, n)
 }
 
 // maxPerKey is the most runs of one key in progress at once, and that key.

@@ -94,6 +94,12 @@ func openLimitsStore(ctx context.Context) (storage.Store, error) {
 
 // limitsWorker runs an executor with the limited task until killed.
 func limitsWorker() error {
+	return limitedWorker(func(ex *durable.Executor, ledger *os.File) { limitTask(ex, ledger) })
+}
+
+// limitedWorker runs an executor with the task register registers, its
+// runs recorded in the ledger the environment names, until killed.
+func limitedWorker(register func(ex *durable.Executor, ledger *os.File)) error {
 	ctx := context.Background()
 	ledger, err := os.OpenFile(os.Getenv(envLedger), os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
@@ -107,7 +113,7 @@ func limitsWorker() error {
 	if err != nil {
 		return err
 	}
-	limitTask(ex, ledger)
+	register(ex, ledger)
 	if err := ex.Start(ctx); err != nil {
 		return err
 	}
@@ -115,9 +121,16 @@ func limitsWorker() error {
 }
 
 // limitsSetup sets the queue's limit and enqueues n executions of the
-// limited task, keys prefix0.. (from an executor that never starts, so
-// none starts here).
+// limited task, keys prefix0...
 func limitsSetup(t *testing.T, prefix string, n int) {
+	limitedSetup(t, limitQueue, durable.QueueLimit{Concurrency: limitSlots}, limitTask, func(i int) string { return fmt.Sprintf("%s%d", prefix, i) }, n)
+}
+
+// limitedSetup gives queue its limit and enqueues n executions of the task
+// that register registers, input(i) the i-th's input, from an executor
+// that never starts (so none starts here).
+func limitedSetup(t *testing.T, queue string, limit durable.QueueLimit,
+	register func(*durable.Executor, *os.File) *durable.Task[string, string], input func(int) string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := openLimitsStore(ctx)
@@ -125,23 +138,23 @@ func limitsSetup(t *testing.T, prefix string, n int) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	ex, err := durable.New(store, limitsConfig("limits_setup"))
+	ex, err := durable.New(store, limitsConfig(queue+"_setup"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := limitTask(ex, nil)
+	task := register(ex, nil)
 	// The queue is known to the store once an executor serving it has
 	// started, or registered here.
 	if err := store.RegisterControls(ctx, storage.RegisterControlsParams{Now: time.Now(),
-		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: limitQueue}}}); err != nil {
+		Controls: []storage.Control{{Kind: storage.ControlQueue, Name: queue}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ex.SetQueueLimit(ctx, limitQueue, durable.QueueLimit{Concurrency: limitSlots}); err != nil {
+	if _, err := ex.SetQueueLimit(ctx, queue, limit); err != nil {
 		t.Fatal(err)
 	}
 	items := make([]durable.Child, n)
 	for i := range items {
-		items[i] = durable.ChildOf(task, fmt.Sprintf("%s%d", prefix, i))
+		items[i] = durable.ChildOf(task, input(i))
 	}
 	if _, err := ex.EnqueueMany(ctx, items...); err != nil {
 		t.Fatal(err)
