@@ -13,25 +13,29 @@ import (
 	"github.com/durable-go/durable/storage/memory"
 )
 
-// keyedRuns is a task body whose runs (inputs "KEY/N") wait for the test
-// to let them end, and which records the most runs in progress at once
-// per key.
-type keyedRuns struct {
+// gatedRuns is a task body whose runs wait for the test to let them end,
+// and which records the most runs in progress at once per key: key(input)
+// (inputs "KEY/N" with keyOfInput), or "" for every run when key is nil.
+type gatedRuns struct {
 	started chan string
 	gate    chan struct{}
+	key     func(string) string
 	mu      sync.Mutex
 	now     map[string]int
 	most    map[string]int
 }
 
-func newKeyedRuns() *keyedRuns {
-	return &keyedRuns{started: make(chan string, 100), gate: make(chan struct{}),
+func newGatedRuns(key func(string) string) *gatedRuns {
+	if key == nil {
+		key = func(string) string { return "" }
+	}
+	return &gatedRuns{started: make(chan string, 100), gate: make(chan struct{}), key: key,
 		now: map[string]int{}, most: map[string]int{}}
 }
 
 // next returns the input of the next run to start, failing the test when
 // none starts before ctx ends.
-func (g *keyedRuns) next(t *testing.T, ctx context.Context) string {
+func (g *gatedRuns) next(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	select {
 	case in := <-g.started:
@@ -43,7 +47,7 @@ func (g *keyedRuns) next(t *testing.T, ctx context.Context) string {
 }
 
 // end lets n runs end, failing the test when they do not before ctx ends.
-func (g *keyedRuns) end(t *testing.T, ctx context.Context, n int) {
+func (g *gatedRuns) end(t *testing.T, ctx context.Context, n int) {
 	t.Helper()
 	for range n {
 		select {
@@ -56,8 +60,8 @@ func (g *keyedRuns) end(t *testing.T, ctx context.Context, n int) {
 
 func keyOfInput(in string) string { return strings.SplitN(in, "/", 2)[0] }
 
-func (g *keyedRuns) run(ctx context.Context, in string) (string, error) {
-	k := keyOfInput(in)
+func (g *gatedRuns) run(ctx context.Context, in string) (string, error) {
+	k := g.key(in)
 	g.mu.Lock()
 	g.now[k]++
 	g.most[k] = max(g.most[k], g.now[k])
@@ -78,7 +82,7 @@ func (g *keyedRuns) run(ctx context.Context, in string) (string, error) {
 
 func TestQueueLimitPerKeyAcrossExecutors(t *testing.T) {
 	store := memory.New()
-	g := newKeyedRuns()
+	g := newGatedRuns(keyOfInput)
 	cfg := durable.Config{Concurrency: 5, QueueLimits: map[string]durable.QueueLimit{"lim": {PerKey: 1}}}
 	a := setupOn(t, store, cfg, true)
 	b := setupOn(t, store, durable.Config{Concurrency: 5}, true)
@@ -135,7 +139,7 @@ func TestQueueLimitPerKeyAcrossExecutors(t *testing.T) {
 
 func TestQueueLimitRate(t *testing.T) {
 	const rate = 2
-	g := newKeyedRuns()
+	g := newGatedRuns(keyOfInput)
 	b := setup(t, durable.Config{Concurrency: 10,
 		QueueLimits: map[string]durable.QueueLimit{"lim": {Rate: rate, Per: time.Hour}}})
 	task := durable.Must(durable.NewTask(b.ex, "rated", g.run, durable.WithQueue("lim")))

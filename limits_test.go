@@ -1,11 +1,9 @@
 package durable_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/durable-go/durable"
@@ -13,43 +11,10 @@ import (
 	"github.com/durable-go/durable/storage/memory"
 )
 
-// gatedRuns is a task body whose runs wait for the test to let them end,
-// and which records the most runs in progress at once.
-type gatedRuns struct {
-	started chan string
-	gate    chan struct{}
-	mu      sync.Mutex
-	now     int
-	most    int
-}
-
-func newGatedRuns() *gatedRuns {
-	return &gatedRuns{started: make(chan string, 100), gate: make(chan struct{})}
-}
-
-func (g *gatedRuns) run(ctx context.Context, in string) (string, error) {
-	g.mu.Lock()
-	g.now++
-	g.most = max(g.most, g.now)
-	g.mu.Unlock()
-	g.started <- in
-	defer func() {
-		g.mu.Lock()
-		g.now--
-		g.mu.Unlock()
-	}()
-	select {
-	case <-g.gate:
-		return in, nil
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-}
-
 func TestQueueLimitHoldsAcrossExecutors(t *testing.T) {
 	const limit, n = 2, 8
 	store := memory.New()
-	g := newGatedRuns()
+	g := newGatedRuns(nil)
 	cfg := durable.Config{Concurrency: 5}
 	a := setupOn(t, store, cfg, true)
 	b := setupOn(t, store, cfg, true)
@@ -91,8 +56,8 @@ func TestQueueLimitHoldsAcrossExecutors(t *testing.T) {
 	for _, h := range hs {
 		waitFor(t, a, h)
 	}
-	if g.most > limit {
-		t.Fatalf("%d runs at once, over the limit of %d", g.most, limit)
+	if most := g.most[""]; most > limit {
+		t.Fatalf("%d runs at once, over the limit of %d", most, limit)
 	}
 }
 

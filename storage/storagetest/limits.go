@@ -3,7 +3,6 @@ package storagetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -96,32 +95,8 @@ func checkLimitConcurrent(b *bundle, c storage.Controls) {
 	const slots, claimers = 3, 8
 	limit(b, c, Base, "lim", slots)
 	b.insert(Base, nil, queuedN("l", "task", "lim", 20)...)
-	var (
-		mu    sync.Mutex
-		got   []string
-		errs  []error
-		start sync.WaitGroup
-		done  sync.WaitGroup
-	)
-	start.Add(1)
-	for i := range claimers {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			start.Wait()
-			rows, err := b.s.Claim(b.ctx, storage.ClaimParams{Now: At(time.Second), ExecutorID: fmt.Sprintf("exec-%d", i),
-				TaskIDs: []string{"task"}, Limit: 2, Lease: Lease})
-			mu.Lock()
-			defer mu.Unlock()
-			got = append(got, ids(rows)...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}()
-	}
-	start.Done()
-	done.Wait()
-	if err := errors.Join(errs...); err != nil {
+	got, err := concurrentClaims(b, claimers, 2, At(time.Second))
+	if err != nil {
 		b.t.Fatalf("concurrent claims: %v", err)
 	}
 	if len(got) > slots {
