@@ -287,25 +287,26 @@ func (p *pausedSet) isLimited(q string) bool {
 func (p *pausedSet) limit(q string, limited bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i := slices.Index(p.limited, q)
-	switch {
-	case limited && i < 0:
-		p.limited = append(p.limited, q)
-	case !limited && i >= 0:
-		p.limited = slices.Delete(p.limited, i, i+1)
-	}
+	p.limited = withOrWithout(p.limited, q, limited)
 }
 
 func (p *pausedSet) set(q string, paused bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i := slices.Index(p.names, q)
+	p.names = withOrWithout(p.names, q, paused)
+}
+
+// withOrWithout returns names with q in it once when in, without it
+// otherwise.
+func withOrWithout(names []string, q string, in bool) []string {
+	i := slices.Index(names, q)
 	switch {
-	case paused && i < 0:
-		p.names = append(p.names, q)
-	case !paused && i >= 0:
-		p.names = slices.Delete(p.names, i, i+1)
+	case in && i < 0:
+		return append(names, q)
+	case !in && i >= 0:
+		return slices.Delete(names, i, i+1)
 	}
+	return names
 }
 
 func (p *pausedSet) reset(paused, limited []string) {

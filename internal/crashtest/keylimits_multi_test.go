@@ -235,23 +235,10 @@ func runKeyLimitsMultiProcess(t *testing.T, env []string) {
 
 // TestKeyLimitsMultiProcessPostgres: see runKeyLimitsMultiProcess.
 func TestKeyLimitsMultiProcessPostgres(t *testing.T) {
-	dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL")
-	if dsn == "" {
-		t.Skip("set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL multi-process test of limits per key and rate limits")
-	}
-	if testing.Short() {
-		t.Skip("runs real processes")
-	}
-	schema := "keylimits_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	t.Cleanup(func() { dropSchema(dsn, schema) })
-	runKeyLimitsMultiProcess(t, []string{envStore + "=postgres", envDSN + "=" + dsn, envSchema + "=" + schema})
+	runKeyLimitsMultiProcess(t, limitsEnvPostgres(t, "keylimits", "limits per key and rate limits"))
 }
 
 // TestKeyLimitsMultiProcessSQLite: see runKeyLimitsMultiProcess.
 func TestKeyLimitsMultiProcessSQLite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real processes")
-	}
-	db := filepath.Join(t.TempDir(), "keylimits.db")
-	runKeyLimitsMultiProcess(t, []string{envStore + "=sqlite", envDB + "=" + db})
+	runKeyLimitsMultiProcess(t, limitsEnvSQLite(t, "keylimits"))
 }

@@ -281,23 +281,38 @@ func runLimitsMultiProcess(t *testing.T, env []string) {
 
 // TestLimitsMultiProcessPostgres: see runLimitsMultiProcess.
 func TestLimitsMultiProcessPostgres(t *testing.T) {
-	dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL")
-	if dsn == "" {
-		t.Skip("set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL multi-process test of queue limits")
-	}
-	if testing.Short() {
-		t.Skip("runs real processes")
-	}
-	schema := "limits_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	t.Cleanup(func() { dropSchema(dsn, schema) })
-	runLimitsMultiProcess(t, []string{envStore + "=postgres", envDSN + "=" + dsn, envSchema + "=" + schema})
+	runLimitsMultiProcess(t, limitsEnvPostgres(t, "limits", "queue limits"))
 }
 
 // TestLimitsMultiProcessSQLite: see runLimitsMultiProcess.
 func TestLimitsMultiProcessSQLite(t *testing.T) {
+	runLimitsMultiProcess(t, limitsEnvSQLite(t, "limits"))
+}
+
+// limitsEnvPostgres is the environment of a multi-process limits test
+// (what) on PostgreSQL, in a new schema named after prefix, dropped at
+// the end; it skips the test without DURABLE_TEST_POSTGRES_URL or with
+// -short.
+func limitsEnvPostgres(t *testing.T, prefix, what string) []string {
+	t.Helper()
+	dsn := os.Getenv("DURABLE_TEST_POSTGRES_URL")
+	if dsn == "" {
+		t.Skip("set DURABLE_TEST_POSTGRES_URL to run the PostgreSQL multi-process test of " + what)
+	}
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	db := filepath.Join(t.TempDir(), "limits.db")
-	runLimitsMultiProcess(t, []string{envStore + "=sqlite", envDB + "=" + db})
+	schema := prefix + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { dropSchema(dsn, schema) })
+	return []string{envStore + "=postgres", envDSN + "=" + dsn, envSchema + "=" + schema}
+}
+
+// limitsEnvSQLite is the environment of a multi-process limits test on a
+// new SQLite file named after prefix; it skips the test with -short.
+func limitsEnvSQLite(t *testing.T, prefix string) []string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	return []string{envStore + "=sqlite", envDB + "=" + filepath.Join(t.TempDir(), prefix+".db")}
 }
