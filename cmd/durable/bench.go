@@ -70,7 +70,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.intVar(&f.concurrency, "concurrency", 100, "executor concurrency `N`")
 	c.intVar(&f.runs, "runs", 1, "repeat each workload `K` times and report the median and min-max")
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
-	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the enqueues) to this `FILE` (the last run's)")
+	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the single enqueues, and of the enqueue-many to FILE.many) to this `FILE` (the last run's)")
 	c.boolVar(&f.spread, "spread", false, "throughput: enqueue the tasks into two queues, with priorities 1 to 9 in turn (the cost of queues and priorities in use)")
 	c.intVar(&f.queueLimit, "queue-limit", 0, "throughput: give the tasks' queues a global concurrency limit of `N` (SetQueueLimit; 0: none)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,6 +39,7 @@ type ServerResult struct {
 	EnqueueManyIPS float64  `json:"enqueue_many_items_per_s"`
 	EnqueueManyUs  float64  `json:"enqueue_many_cpu_us"`
 	WaitMs         *Latency `json:"enqueue_wait_ms"`
+	Failures       int      `json:"failures"`
 	Clients        int      `json:"clients"`
 	Batch          int      `json:"batch"`
 }
@@ -57,6 +57,7 @@ func serverFigures() []figure {
 		{"enqueue-many CPU/item", "us", s(func(x *ServerResult) float64 { return x.EnqueueManyUs })},
 		{"enqueue→wait p50", "ms", s(func(x *ServerResult) float64 { return x.WaitMs.P50 })},
 		{"enqueue→wait p99", "ms", s(func(x *ServerResult) float64 { return x.WaitMs.P99 })},
+		{"failed requests", "", s(func(x *ServerResult) float64 { return float64(x.Failures) })},
 	}
 }
 
@@ -82,9 +83,8 @@ func benchServer(ctx context.Context, f benchFlags, r *Result) error {
 	srv := h.HTTPServer(ln.Addr().String())
 	go srv.Serve(ln)
 	defer srv.Close()
-	c := &apiCaller{base: "http://" + ln.Addr().String(), hc: &http.Client{Transport: &http.Transport{
-		MaxIdleConns: 2 * serverClients, MaxIdleConnsPerHost: 2 * serverClients, IdleConnTimeout: time.Minute}}}
-	defer c.hc.CloseIdleConnections()
+	c := newAPICaller(ln.Addr().String())
+	defer c.close()
 	res := &ServerResult{Clients: serverClients, Batch: serverBatch}
 	r.Server = res
 	if res.WaitMs, err = c.enqueueWaitLatency(ctx); err != nil {
@@ -99,49 +99,98 @@ func benchServer(ctx context.Context, f benchFlags, r *Result) error {
 	if err := c.singleEnqueues(ctx, f.n, res); err != nil {
 		return err
 	}
+	res.EnqueueCPUUs = perTask(processCPU()-c0, f.n)
+	cpu.stopProfile()
+	// The enqueue-many's profile goes to FILE.many.
+	manyProfile := ""
+	if f.cpuProfile != "" {
+		manyProfile = f.cpuProfile + ".many"
+	}
+	if cpu, err = startCPU(manyProfile); err != nil {
+		return err
+	}
+	defer cpu.stopProfile()
 	c1 := processCPU()
-	res.EnqueueCPUUs = perTask(c1-c0, f.n)
 	items := 10 * f.n
-	if res.EnqueueManyIPS, err = c.enqueueMany(ctx, items); err != nil {
+	if err := c.enqueueMany(ctx, items, res); err != nil {
 		return err
 	}
 	res.EnqueueManyUs = perTask(processCPU()-c1, items)
-	return nil
+	return c.failures.err()
 }
 
-// apiCaller sends the workload's requests.
+// apiCaller sends the workload's requests, each client k on its own
+// keep-alive connection (leanConn), and checks every answer.
 type apiCaller struct {
-	base string
-	hc   *http.Client
+	conns    []*leanConn
+	failures requestFailures
 }
 
-// post sends body to path and decodes a 200 answer into out.
-func (c *apiCaller) do(ctx context.Context, method, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+func newAPICaller(addr string) *apiCaller {
+	c := &apiCaller{conns: make([]*leanConn, serverClients)}
+	for k := range c.conns {
+		c.conns[k] = newLeanConn(addr)
+	}
+	return c
+}
+
+func (c *apiCaller) close() {
+	for _, l := range c.conns {
+		l.Close()
+	}
+}
+
+// requestFailures counts the requests answered with an error or without the
+// answer expected, and keeps the first.
+type requestFailures struct {
+	mu    sync.Mutex
+	n     int
+	first error
+}
+
+func (f *requestFailures) add(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.first = err
+	}
+	f.n++
+}
+
+func (f *requestFailures) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// err is nil when no request failed.
+func (f *requestFailures) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d requests failed; the first: %w", f.n, f.first)
+}
+
+// do sends body to path on client k's connection and decodes a 200
+// answer into out.
+func (c *apiCaller) do(k int, method, path string, body []byte, out any) error {
+	status, b, err := c.conns[k].roundTrip(method, path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+serverToken)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	if status != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %s", method, path, status, b)
 	}
 	return json.Unmarshal(b, out)
 }
 
-func enqueueBody(i int) []byte {
-	return []byte(`{"task":"noop","input":{"i":` + strconv.Itoa(i) + `}}`)
+// appendEnqueueBody appends the body of the i-th enqueue to b.
+func appendEnqueueBody(b []byte, i int) []byte {
+	b = append(b, `{"task":"noop","input":{"i":`...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	return append(b, `}}`...)
 }
 
 // enqueueWaitLatency is the latency of an enqueue then a wait, one at a
@@ -149,13 +198,16 @@ func enqueueBody(i int) []byte {
 func (c *apiCaller) enqueueWaitLatency(ctx context.Context) (*Latency, error) {
 	var samples []time.Duration
 	for i := range latencyWarmup + latencyRounds {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		t0 := time.Now()
 		var e api.Enqueued
-		if err := c.do(ctx, "POST", "/v1/executions", enqueueBody(i), &e); err != nil {
+		if err := c.do(0, "POST", "/v1/executions", appendEnqueueBody(nil, i), &e); err != nil {
 			return nil, err
 		}
 		var x api.Execution
-		if err := c.do(ctx, "GET", "/v1/executions/"+e.ID+"/wait", nil, &x); err != nil {
+		if err := c.do(0, "GET", "/v1/executions/"+e.ID+"/wait", nil, &x); err != nil {
 			return nil, err
 		}
 		if x.Status != "completed" {
@@ -168,18 +220,28 @@ func (c *apiCaller) enqueueWaitLatency(ctx context.Context) (*Latency, error) {
 	return latencyOf(samples), nil
 }
 
-// singleEnqueues sends n single enqueues from serverClients clients.
+// singleEnqueues sends n single enqueues from serverClients clients. An
+// answer that is not a 200 with an id counts as a failure; a broken
+// connection ends the workload.
 func (c *apiCaller) singleEnqueues(ctx context.Context, n int, res *ServerResult) error {
 	lat := make([][]time.Duration, serverClients)
 	t0 := time.Now()
 	err := c.parallel(func(k int) error {
+		var body []byte
 		for i := k; i < n; i += serverClients {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			body = appendEnqueueBody(body[:0], i)
 			t := time.Now()
-			var e api.Enqueued
-			if err := c.do(ctx, "POST", "/v1/executions", enqueueBody(i), &e); err != nil {
+			status, b, err := c.conns[k].roundTrip("POST", "/v1/executions", body)
+			if err != nil {
 				return err
 			}
 			lat[k] = append(lat[k], time.Since(t))
+			if status != http.StatusOK || enqueuedID(b) == nil {
+				c.failures.add(fmt.Errorf("enqueue: %d %.200s", status, b))
+			}
 		}
 		return nil
 	})
@@ -192,41 +254,68 @@ func (c *apiCaller) singleEnqueues(ctx context.Context, n int, res *ServerResult
 		all = append(all, l...)
 	}
 	res.EnqueueMs = latencyOf(all)
+	res.Failures = c.failures.count()
 	return nil
 }
 
 // enqueueMany sends n items in batches of serverBatch from serverClients
-// clients and returns the items per second.
-func (c *apiCaller) enqueueMany(ctx context.Context, n int) (float64, error) {
+// clients and returns the items per second. An answer that is not a 200
+// with an id for every item counts as a failure.
+func (c *apiCaller) enqueueMany(ctx context.Context, n int, res *ServerResult) error {
 	batches := (n + serverBatch - 1) / serverBatch
 	body := batchBody()
 	t0 := time.Now()
 	err := c.parallel(func(k int) error {
 		for b := k; b < batches; b += serverClients {
-			var out api.EnqueuedMany
-			if err := c.do(ctx, "POST", "/v1/executions/batch", body, &out); err != nil {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if len(out.IDs) != serverBatch {
-				return fmt.Errorf("a batch of %d stored %d", serverBatch, len(out.IDs))
+			status, answer, err := c.conns[k].roundTrip("POST", "/v1/executions/batch", body)
+			if err != nil {
+				return err
+			}
+			if err := batchAnswer(status, answer); err != nil {
+				c.failures.add(err)
 			}
 		}
 		return nil
 	})
-	return float64(batches*serverBatch) / time.Since(t0).Seconds(), err
+	res.EnqueueManyIPS = float64(batches*serverBatch) / time.Since(t0).Seconds()
+	res.Failures = c.failures.count()
+	return err
+}
+
+// batchAnswer checks that an answer to an enqueue-many is a 200 with one
+// id per item.
+func batchAnswer(status int, b []byte) error {
+	if status != http.StatusOK {
+		return fmt.Errorf("enqueue-many: %d %.200s", status, b)
+	}
+	var out api.EnqueuedMany
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("enqueue-many: %w", err)
+	}
+	ids := out.IDs
+	if len(ids) != serverBatch {
+		return fmt.Errorf("a batch of %d stored %d", serverBatch, len(ids))
+	}
+	for i, id := range ids {
+		if id == "" {
+			return fmt.Errorf("a batch's item %d has no id", i)
+		}
+	}
+	return nil
 }
 
 func batchBody() []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"items":[`)
+	b := []byte(`{"items":[`)
 	for i := range serverBatch {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.Write(enqueueBody(i))
+		b = appendEnqueueBody(b, i)
 	}
-	b.WriteString(`]}`)
-	return b.Bytes()
+	return append(b, `]}`...)
 }
 
 // parallel runs fn(0..serverClients-1) at once and returns the first
@@ -238,10 +327,5 @@ func (c *apiCaller) parallel(fn func(k int) error) error {
 		wg.Go(func() { errs[k] = fn(k) })
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
