@@ -13,7 +13,13 @@ type held struct {
 	lease storage.Lease
 	// row is the claimed row, as the claim returned it: its run reads it,
 	// and the logs of its outcome name its task and tree (logs.go).
-	row    *storage.Execution
+	row *storage.Execution
+
+	// mu guards the fields below. Each claim has its own, so that the
+	// runs of a claimed batch, which start together, do not queue on the
+	// set's lock to record their cancel functions (heldSet.setCancel). A
+	// goroutine that holds the set's lock may take it, never the reverse.
+	mu     sync.Mutex
 	cancel context.CancelCauseFunc // the run's context; nil for engine work
 	// abandoned is set when a hard shutdown gives the claim back: the
 	// run's eventual result must be discarded.
@@ -26,9 +32,15 @@ type held struct {
 	// submitted is set once the outcome is queued for the completer: a
 	// heartbeat that finds the lease gone then raced the completion.
 	submitted bool
+	// gone is set when the claim stops being the set's entry for its
+	// execution: a later claim of the execution replaced it, a heartbeat
+	// found its lease lost, or it was removed.
+	gone bool
 }
 
 // heldSet tracks the claims held, for heartbeats, interrupts and release.
+// Its lock guards the map (and gaveUp); each claim's own state is under
+// the claim's lock (held.mu).
 type heldSet struct {
 	mu sync.Mutex
 	m  map[string]*held
@@ -38,23 +50,34 @@ type heldSet struct {
 	gaveUp error
 }
 
-// put holds h. A claim of the same execution held already is one this
-// executor lost: its lease lapsed (a stall, a late heartbeat) and the claim
-// that brought h took the execution over from it. Its run is cancelled, as
-// when a heartbeat finds a lease lost: else it would go on unseen by the
-// heartbeats and by shutdown (which cancel what is held), its slot taken
-// until its function returns on its own. One not started never starts
-// (startable). Once abandonAll gave the claims up, h is given up too.
-func (s *heldSet) put(h *held) {
+// putRuns holds the claims of runs. A claim of the same execution held
+// already is one this executor lost: its lease lapsed (a stall, a late
+// heartbeat) and the claim that brought the new one took the execution
+// over from it. Its run is cancelled, as when a heartbeat finds a lease
+// lost: else it would go on unseen by the heartbeats and by shutdown
+// (which cancel what is held), its slot taken until its function returns
+// on its own. One not started never starts (startable). Once abandonAll
+// gave the claims up, the new ones are given up too.
+func (s *heldSet) putRuns(runs []activeRun) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.m[h.lease.ID]; old != nil && old.cancel != nil {
-		old.cancel(ErrLeaseLost)
+	for i := range runs {
+		h := &runs[i].held
+		if old := s.m[h.lease.ID]; old != nil {
+			old.mu.Lock()
+			old.gone = true
+			if old.cancel != nil {
+				old.cancel(ErrLeaseLost)
+			}
+			old.mu.Unlock()
+		}
+		if s.gaveUp != nil {
+			h.mu.Lock()
+			h.abandoned, h.abandonCause = true, s.gaveUp
+			h.mu.Unlock()
+		}
+		s.m[h.lease.ID] = h
 	}
-	if s.gaveUp != nil {
-		h.abandoned, h.abandonCause = true, s.gaveUp
-	}
-	s.m[h.lease.ID] = h
 }
 
 // setCancel records the cancel function of h's run, when the run starts
@@ -64,13 +87,13 @@ func (s *heldSet) put(h *held) {
 // (a heartbeat found its lease taken, or this executor claimed the
 // execution again), or its execution finished elsewhere (a cancel).
 func (s *heldSet) setCancel(h *held, c context.CancelCauseFunc) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.cancel = c
 	switch {
 	case h.abandoned:
 		c(h.abandonCause)
-	case s.m[h.lease.ID] != h:
+	case h.gone:
 		c(ErrLeaseLost)
 	case h.finished:
 		c(ErrCancelled)
@@ -80,15 +103,25 @@ func (s *heldSet) setCancel(h *held, c context.CancelCauseFunc) {
 // remove forgets h (if it is still the entry for its execution).
 func (s *heldSet) remove(h *held) {
 	s.mu.Lock()
-	if s.m[h.lease.ID] == h {
-		delete(s.m, h.lease.ID)
-	}
+	s.forget(h)
 	s.mu.Unlock()
 }
 
+// forget deletes h from the map if it is its execution's entry; s.mu is
+// held.
+func (s *heldSet) forget(h *held) {
+	if s.m[h.lease.ID] != h {
+		return
+	}
+	delete(s.m, h.lease.ID)
+	h.mu.Lock()
+	h.gone = true
+	h.mu.Unlock()
+}
+
 func (s *heldSet) isAbandoned(h *held) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return h.abandoned
 }
 
@@ -109,13 +142,16 @@ func (s *heldSet) interrupt(ids []string, cause error) {
 	defer s.mu.Unlock()
 	for _, id := range ids {
 		h := s.m[id]
-		switch {
-		case h == nil:
-		case h.cancel != nil:
+		if h == nil {
+			continue
+		}
+		h.mu.Lock()
+		if h.cancel != nil {
 			h.cancel(cause)
-		default:
+		} else {
 			h.finished = true
 		}
+		h.mu.Unlock()
 	}
 }
 
@@ -123,13 +159,14 @@ func (s *heldSet) interrupt(ids []string, cause error) {
 // still held (its lease was not lost) and its execution did not end
 // elsewhere meanwhile. One that may not is forgotten.
 func (s *heldSet) startable(h *held) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m[h.lease.ID] != h {
+	h.mu.Lock()
+	gone, finished := h.gone, h.finished
+	h.mu.Unlock()
+	switch {
+	case gone:
 		return false
-	}
-	if h.finished {
-		delete(s.m, h.lease.ID)
+	case finished:
+		s.remove(h)
 		return false
 	}
 	return true
@@ -143,23 +180,28 @@ func (s *heldSet) lose(lost []storage.Lease, cause error) (live int) {
 	defer s.mu.Unlock()
 	for _, l := range lost {
 		h := s.m[l.ID]
-		if h == nil || h.lease.Fence != l.Fence || h.submitted {
+		if h == nil || h.lease.Fence != l.Fence {
 			continue
 		}
-		live++
-		delete(s.m, l.ID)
-		if h.cancel != nil {
-			h.cancel(cause)
+		h.mu.Lock()
+		if !h.submitted {
+			live++
+			delete(s.m, l.ID)
+			h.gone = true
+			if h.cancel != nil {
+				h.cancel(cause)
+			}
 		}
+		h.mu.Unlock()
 	}
 	return live
 }
 
 // markSubmitted records that h's outcome is queued for the completer.
 func (s *heldSet) markSubmitted(h *held) {
-	s.mu.Lock()
+	h.mu.Lock()
 	h.submitted = true
-	s.mu.Unlock()
+	h.mu.Unlock()
 }
 
 // abandonAll marks every held claim abandoned, cancels the runs with
@@ -172,10 +214,12 @@ func (s *heldSet) abandonAll(cause error) int {
 	defer s.mu.Unlock()
 	s.gaveUp = cause
 	for _, h := range s.m {
+		h.mu.Lock()
 		h.abandoned, h.abandonCause = true, cause
 		if h.cancel != nil {
 			h.cancel(cause)
 		}
+		h.mu.Unlock()
 	}
 	return len(s.m)
 }

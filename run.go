@@ -38,9 +38,10 @@ func (e *Executor) holdRuns(rows []storage.Execution) []activeRun {
 	runs := make([]activeRun, len(rows))
 	for i := range rows {
 		r := &runs[i]
-		*r = activeRun{held: held{lease: storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}, row: &rows[i]}, e: e, d: e.lookup(rows[i].TaskID)}
-		e.held.put(&r.held)
+		r.held.lease, r.held.row = storage.Lease{ID: rows[i].ID, Fence: rows[i].Fence}, &rows[i]
+		r.e, r.d = e, e.lookup(rows[i].TaskID)
 	}
+	e.held.putRuns(runs)
 	return runs
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/durable-go/durable"
 	durableotel "github.com/durable-go/durable/otel"
 	"github.com/durable-go/durable/storage"
+	"github.com/durable-go/durable/storage/memory"
 	"github.com/durable-go/durable/storage/postgres"
 	"github.com/durable-go/durable/storage/sqlite"
 )
@@ -33,6 +36,12 @@ import (
 // ratio (on/off, the mean of the ops' ratios). SQLite always;
 // PostgreSQL with DURABLE_TEST_POSTGRES_URL.
 func BenchmarkDrainObserved(b *testing.B) {
+	b.Run("memory", func(b *testing.B) {
+		drainPairs(b, func(b *testing.B) (storage.Store, func()) {
+			s := memory.New()
+			return s, func() { s.Close() }
+		})
+	})
 	b.Run("sqlite", func(b *testing.B) {
 		drainPairs(b, func(b *testing.B) (storage.Store, func()) {
 			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlite.Config{})
@@ -64,32 +73,58 @@ func BenchmarkDrainObserved(b *testing.B) {
 const benchTasks = 20000
 
 func drainPairs(b *testing.B, open func(*testing.B) (storage.Store, func())) {
-	var off, on, ratios float64
+	var off, on, ratios, cpuOff, cpuOn, allocsOff, allocsOn float64
 	for i := range b.N {
-		var rates [2]float64
+		var runs [2]drain
 		for k := range 2 {
 			observed := (i+k)%2 == 1
 			store, closeStore := open(b)
-			rate := drainOnce(b, store, observed)
+			d := drainOnce(b, store, observed)
 			closeStore()
 			if observed {
-				rates[1] = rate
+				runs[1] = d
 			} else {
-				rates[0] = rate
+				runs[0] = d
 			}
 		}
-		off, on, ratios = off+rates[0], on+rates[1], ratios+rates[1]/rates[0]
-		b.Logf("pair %d: off %.0f tasks/s, on %.0f tasks/s, ratio %.3f", i, rates[0], rates[1], rates[1]/rates[0])
+		off, on, ratios = off+runs[0].rate, on+runs[1].rate, ratios+runs[1].rate/runs[0].rate
+		cpuOff, cpuOn = cpuOff+runs[0].cpu, cpuOn+runs[1].cpu
+		allocsOff, allocsOn = allocsOff+runs[0].allocs, allocsOn+runs[1].allocs
+		b.Logf("pair %d: off %.0f tasks/s %.1f cpu-µs/task %.0f allocs/task, on %.0f tasks/s %.1f cpu-µs/task %.0f allocs/task, ratio %.3f",
+			i, runs[0].rate, runs[0].cpu, runs[0].allocs, runs[1].rate, runs[1].cpu, runs[1].allocs, runs[1].rate/runs[0].rate)
 	}
 	n := float64(b.N)
 	b.ReportMetric(off/n, "off-tasks/s")
 	b.ReportMetric(on/n, "on-tasks/s")
 	b.ReportMetric(ratios/n, "on/off")
+	b.ReportMetric(cpuOff/n, "off-cpu-µs/task")
+	b.ReportMetric(cpuOn/n, "on-cpu-µs/task")
+	b.ReportMetric(allocsOff/n, "off-allocs/task")
+	b.ReportMetric(allocsOn/n, "on-allocs/task")
+}
+
+// drain is what one drain measured: its rate (tasks/s), and the
+// process's CPU time (µs) and heap allocations per task while it ran.
+type drain struct{ rate, cpu, allocs float64 }
+
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // drainOnce enqueues benchTasks no-op tasks, then times their drain; with
 // observed, tracing and metrics are on.
-func drainOnce(b *testing.B, store storage.Store, observed bool) float64 {
+func drainOnce(b *testing.B, store storage.Store, observed bool) drain {
 	ctx := context.Background()
 	cfg := durable.Config{Concurrency: 100, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	var shutdown func()
@@ -123,19 +158,19 @@ func drainOnce(b *testing.B, store storage.Store, observed bool) float64 {
 		}
 		last = hs[len(hs)-1]
 	}
-	start := time.Now()
+	start, cpu0, mallocs0 := time.Now(), cpuTime(), mallocs()
 	if err := ex.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := last.Wait(ctx); err != nil {
 		b.Fatal(err)
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu, allocs := time.Since(start), cpuTime()-cpu0, mallocs()-mallocs0
 	if err := ex.Shutdown(ctx); err != nil {
 		b.Fatal(err)
 	}
 	if shutdown != nil {
 		shutdown()
 	}
-	return benchTasks / elapsed.Seconds()
+	return drain{rate: benchTasks / elapsed.Seconds(), cpu: float64(cpu.Microseconds()) / benchTasks, allocs: float64(allocs) / benchTasks}
 }
