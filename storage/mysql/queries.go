@@ -37,7 +37,7 @@ type queries struct {
 	data queryData
 
 	now, get, getBySleepKey, exists, listChildren            string
-	insertTags, lock, lockChildren, write                    string
+	insertTags, lock, lockChildren                           string
 	activeKeyHolder                                          string
 	claimPick, claimQueues, claim, claimErrors               string
 	rescuePick, rescue                                       string
@@ -71,7 +71,7 @@ func newQueries(prefix string) (*queries, error) {
 	targets := map[string]*string{
 		"now": &q.now, "get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "exists": &q.exists,
 		"list_children": &q.listChildren, "insert_tags": &q.insertTags, "active_key_holder": &q.activeKeyHolder,
-		"lock": &q.lock, "lock_children": &q.lockChildren, "write": &q.write,
+		"lock": &q.lock, "lock_children": &q.lockChildren,
 		"claim_pick": &q.claimPick, "claim_queues": &q.claimQueues, "claim": &q.claim, "claim_errors": &q.claimErrors,
 		"rescue_pick": &q.rescuePick, "rescue": &q.rescue, "next_due": &q.nextDue,
 		"heartbeat_lock": &q.heartbeatLock, "heartbeat": &q.heartbeat, "heartbeat_busy": &q.heartbeatBusy,
@@ -122,27 +122,6 @@ func expand(sql string, n ...int) string {
 		sql = strings.Replace(sql, fmt.Sprintf(":list%d", i+1), placeholders(k), 1)
 	}
 	return sql
-}
-
-// derived is a derived table named u of rows rows with the given
-// columns, all placeholders: (SELECT ? AS a, ? AS b UNION ALL SELECT ?, ?)
-// AS u.
-func derived(columns []string, rows int) string {
-	var b strings.Builder
-	b.WriteString("(SELECT ")
-	for i, c := range columns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("? AS ")
-		b.WriteString(c)
-	}
-	row := " UNION ALL SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ")
-	for range rows - 1 {
-		b.WriteString(row)
-	}
-	b.WriteString(") AS u")
-	return b.String()
 }
 
 // stringArgs converts ss to arguments.

@@ -75,20 +75,6 @@ order; each row comes with the now of the statement (see txWrite.now). */}}
 {{- /* lock_children: the state of the children of rows, locked. */}}
 {{define "lock_children"}}SELECT {{template "state_cols"}}, {{.Now}} FROM {{.T}} AS t WHERE t.parent_id IN :list1 ORDER BY t.id FOR UPDATE{{end}}
 
-{{- /* write: the rows a write changed, every column of state_cols from
-the derived table :values; u.output_set, u.run_output_op and
-u.attempts_set say whether the payloads and the attempt history are
-written (1), kept (0) or, for run_output, cleared (2). */}}
-{{define "write"}}UPDATE {{.T}} AS t JOIN :values ON t.seq = u.seq SET
-    t.output = CASE WHEN u.output_set = 1 THEN u.output ELSE t.output END,
-    t.run_output = CASE u.run_output_op WHEN 1 THEN u.run_output WHEN 2 THEN NULL ELSE t.run_output END,
-    t.attempts = CASE WHEN u.attempts_set = 1 THEN u.attempts ELSE t.attempts END,
-    t.status = u.status, t.error = u.error, t.attempt = u.attempt, t.iteration = u.iteration,
-    t.fail_fast = u.fail_fast, t.executor_id = u.executor_id, t.updated_at = u.updated_at,
-    t.due_at = u.due_at, t.started_at = u.started_at, t.finished_at = u.finished_at,
-    t.waiting_for_children_at = u.wfc_at, t.waiting_for_finalize_at = u.wff_at,
-    t.children_total = u.children_total, t.children_pending = u.children_pending{{end}}
-
 {{- /* claim_pick: at most ? due rows of the tasks in one queue (unless
 it is paused or limited: limits.go claims those), in claim order (priority, due_at, seq), locked; rows
 another transaction holds are skipped (SKIP LOCKED), so concurrent

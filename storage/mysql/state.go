@@ -26,6 +26,9 @@ type rowState struct {
 	failFast                                              bool
 	updatedAt, dueAt, startedAt, finishedAt, wfcAt, wffAt sql.NullInt64
 
+	// read is the row as the transaction read it (nil for none): the
+	// write-back leaves out the columns no row changed.
+	read  *rowState
 	dirty bool
 	// The payloads written: output when outputSet; run_output by
 	// runOutputOp (keep, set, clear); attempts when attemptsSet.
@@ -46,18 +49,6 @@ func (r *rowState) dests(parentID, rootID, sleepKey *sql.NullString, status *str
 	return []any{&r.seq, &r.id, parentID, rootID, sleepKey, status, &r.errJSON, &r.attempt, &r.iteration,
 		&r.failFast, &r.executorID, &r.updatedAt, &r.dueAt, &r.startedAt, &r.finishedAt,
 		&r.wfcAt, &r.wffAt, &r.childrenTotal, &r.childrenPending, &r.fence}
-}
-
-// writeColumns are the columns of the derived table of "write".
-var writeColumns = []string{"seq", "output_set", "output", "run_output_op", "run_output", "attempts_set", "attempts",
-	"status", "error", "attempt", "iteration", "fail_fast", "executor_id", "updated_at", "due_at", "started_at",
-	"finished_at", "wfc_at", "wff_at", "children_total", "children_pending"}
-
-func (r *rowState) writeArgs(args []any) []any {
-	return append(args, r.seq, r.outputSet, r.output, r.runOutputOp, r.runOutput, r.attemptsSet, r.attempts,
-		string(r.status), r.errJSON, r.attempt, r.iteration, r.failFast, r.executorID,
-		nullMicros(r.updatedAt), nullMicros(r.dueAt), nullMicros(r.startedAt), nullMicros(r.finishedAt),
-		nullMicros(r.wfcAt), nullMicros(r.wffAt), r.childrenTotal, r.childrenPending)
 }
 
 // size estimates the bytes the row adds to a write statement.
@@ -146,6 +137,8 @@ func (w *txWrite) scan(rows *sql.Rows) ([]*rowState, error) {
 		if have, ok := w.rows[r.id]; ok {
 			r = have
 		} else {
+			read := *r
+			r.read = &read
 			w.rows[r.id] = r
 		}
 		out = append(out, r)
@@ -223,29 +216,6 @@ func (w *txWrite) cancelDescendants(ctx context.Context, root *rowState) error {
 			}
 		}
 		frontier = next
-	}
-	return nil
-}
-
-// write writes the changed rows back, in statements of at most half the
-// server's max_allowed_packet and 500 rows.
-func (w *txWrite) write(ctx context.Context) error {
-	limit := int(w.s.server.maxPacket / 2)
-	for start := 0; start < len(w.dirty); {
-		end, size := start, 0
-		for end < len(w.dirty) && end-start < 500 && (end == start || size+w.dirty[end].size() <= limit) {
-			size += w.dirty[end].size()
-			end++
-		}
-		args := make([]any, 0, (end-start)*len(writeColumns))
-		for _, r := range w.dirty[start:end] {
-			args = r.writeArgs(args)
-		}
-		sql := replaceValues(w.s.q.write, derived(writeColumns, end-start))
-		if err := w.tx.Defer(ctx, sql, args...); err != nil {
-			return err
-		}
-		start = end
 	}
 	return nil
 }
