@@ -119,9 +119,11 @@ const maxInsertRows = 500
 
 // insertRows inserts execs (with delays, nil or one per row) at now
 // through q, in statements of at most maxInsertRows rows and half of
-// max_allowed_packet, and their tags. A nil now is the server's clock,
-// read by each statement (no round trip to learn it first); the rows must
-// then have no tags, whose rows need the executions' created_at.
+// max_allowed_packet, and their tags. A nil now is the server's clock
+// (no round trip to learn it first): on a pipe of the store's pool, a
+// variable the first statement sets (nowVar), sent with it; else read by
+// each statement. The rows must then have no tags, whose rows need the
+// executions' created_at.
 //
 // With deferred, the statements are deferred when q is a pipe: their
 // errors (a duplicate) then come with a later statement.
@@ -136,15 +138,20 @@ func (s *Store) insertRows(ctx context.Context, q querier, execs []storage.Execu
 	if len(delays) != 0 && len(delays) != len(execs) {
 		return fmt.Errorf("%d delays for %d executions", len(delays), len(execs))
 	}
-	stmts := s.insertStatements(execs, delays, now)
+	clock, prefix := insertClock{at: now, expr: nowSQL}, ""
+	if p, ok := q.(*pipe); ok && now == nil && p.tx == nil {
+		clock.expr, prefix = nowVar, setNowSQL+";\n"
+	}
+	stmts := s.insertStatements(execs, delays, clock)
 	for st := range stmts {
 		if st.err != nil {
 			return st.err
 		}
-		if err := exec(st.sql, nil); err != nil {
+		if err := exec(prefix+st.sql, nil); err != nil {
 			discard(stmts)
 			return err
 		}
+		prefix = ""
 	}
 	if now == nil {
 		return nil
@@ -164,7 +171,7 @@ type insertStatement struct {
 // reads them all, or discards the rest. One statement is built by the
 // caller's goroutine; more are built by a goroutine, each while the one
 // before runs on the server, one ahead.
-func (s *Store) insertStatements(execs []storage.Execution, delays []time.Duration, now *int64) <-chan insertStatement {
+func (s *Store) insertStatements(execs []storage.Execution, delays []time.Duration, now insertClock) <-chan insertStatement {
 	limit := int(s.server.maxPacket / 2)
 	var bounds [][2]int
 	for start := 0; start < len(execs); {
@@ -209,7 +216,7 @@ func discard(stmts <-chan insertStatement) {
 
 // insertStatement is the statement that inserts execs, the rows from
 // offset on of an insert (delays, when given, are the insert's).
-func (s *Store) insertStatement(execs []storage.Execution, delays []time.Duration, offset int, now *int64) (string, error) {
+func (s *Store) insertStatement(execs []storage.Execution, delays []time.Duration, offset int, now insertClock) (string, error) {
 	args := make([]any, 0, len(execs)*insertWidth)
 	size := 0
 	for i := range execs {

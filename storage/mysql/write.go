@@ -34,7 +34,7 @@ func scalar(name string, value func(r *rowState) any) writeColumn {
 		if r.read != nil && sameLiteral(v, value(r.read)) {
 			return b
 		}
-		b, _ = appendLiteral(b, v, nil) // no value of rowState lacks a literal
+		b, _ = appendLiteral(b, v, insertClock{}) // no value of rowState lacks a literal
 		return b
 	}}
 }
@@ -90,8 +90,8 @@ func appendBytes(b, p []byte) []byte {
 // sameLiteral reports whether two values of a scalar column write the
 // same literal.
 func sameLiteral(a, b any) bool {
-	x, _ := appendLiteral(nil, a, nil)
-	y, _ := appendLiteral(nil, b, nil)
+	x, _ := appendLiteral(nil, a, insertClock{})
+	y, _ := appendLiteral(nil, b, insertClock{})
 	return string(x) == string(y)
 }
 
