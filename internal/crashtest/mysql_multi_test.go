@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/mysql"
 )
 
@@ -81,79 +81,22 @@ func TestMySQLMultiProcess(t *testing.T) {
 	t.Cleanup(func() { dropMySQLTables(t, dsn, prefix) })
 	dir := t.TempDir()
 
-	t.Run("NoFaults", func(t *testing.T) {
-		ledgerPath := dir + "/ledger1.txt"
-		enqueueMySQL(t, dsn, prefix, "a", 8500, 300) // 8,500 leaves + 300 trees of 1+5 = 10,300
-		procs := startWorkers(t, "mysql-worker", dsn, prefix, ledgerPath, 3, func(i int) string {
-			return fmt.Sprintf("mysql_worker_%d_%s", i, prefix)
-		})
-		defer stopAll(procs)
-		lost := awaitMySQLCompleted(t, dsn, prefix, 2*time.Minute)
-		runs := readRuns(t, ledgerPath)
-		dups, overlaps := duplicatesAndOverlaps(runs)
-		t.Logf("executions=%d (runs in the ledger) processes=3 lost=%d duplicates=%d overlapping_claims=%d", len(runs), lost, dups, overlaps)
-		if lost != 0 || dups != 0 || overlaps != 0 {
-			t.Errorf("lost=%d duplicates=%d overlaps=%d, want all 0", lost, dups, overlaps)
-			logDuplicates(t, runs, 5)
-		}
-	})
-
-	t.Run("KillOneProcess", func(t *testing.T) {
-		ledgerPath := dir + "/ledger2.txt"
-		enqueueMySQL(t, dsn, prefix, "b", 3000, 100)
-		procs := startWorkers(t, "mysql-worker", dsn, prefix, ledgerPath, 3, func(i int) string {
-			return fmt.Sprintf("mysql_worker_%d_%s", i, prefix)
-		})
-		defer stopAll(procs)
-		awaitOpenRuns(t, ledgerPath, "mysql_worker_0", 3) // kill it in the middle of its work
-		_ = procs[0].Process.Signal(syscall.SIGKILL)
-		_ = procs[0].Wait()
-		killedAt := time.Now()
-		lost := awaitMySQLCompleted(t, dsn, prefix, 2*time.Minute)
-		runs := readRuns(t, ledgerPath)
-		victim := victimOf(runs, killedAt)
-		orphans, worst := takeover(runs, victim, killedAt)
-		dups, _ := duplicatesAndOverlaps(runs)
-		t.Logf("killed=%s lost=%d taken_over=%d duplicates=%d worst_takeover=%s bound=%s",
-			victim, lost, orphans, dups, worst.Round(time.Millisecond), pgLease+2*time.Second)
-		if victim == "" || orphans == 0 {
-			t.Errorf("the kill did not interrupt any work (victim %q); the test measured nothing", victim)
-		}
-		if lost != 0 {
-			t.Errorf("lost %d executions", lost)
-		}
-		if worst > pgLease+2*time.Second {
-			t.Errorf("work of the killed process taken over after %s, over lease + 2s", worst)
-		}
-	})
-}
-
-func enqueueMySQL(t *testing.T, dsn, prefix, keyPrefix string, leaves, trees int) {
-	t.Helper()
-	ctx := context.Background()
-	store, err := mysql.Open(ctx, dsn, mysql.Config{TablePrefix: prefix})
-	if err != nil {
-		t.Fatal(err)
+	my := multiStore{
+		role: "mysql-worker", dsn: dsn, namespace: prefix,
+		open: func(t *testing.T) storage.Store {
+			store, err := mysql.Open(context.Background(), dsn, mysql.Config{TablePrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return store
+		},
+		workerID: func(i int) string { return fmt.Sprintf("mysql_worker_%d_%s", i, prefix) },
+		awaitCompleted: func(t *testing.T, timeout time.Duration) int {
+			return awaitMySQLCompleted(t, dsn, prefix, timeout)
+		},
 	}
-	defer store.Close()
-	ex, err := durable.New(store, pgConfig(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ex.Shutdown(ctx)
-	leaf, tree := pgTasks(ex, nil)
-	var items []durable.Child
-	for i := range leaves {
-		items = append(items, durable.ChildOf(leaf, fmt.Sprintf("%s%d", keyPrefix, i)))
-	}
-	for i := range trees {
-		items = append(items, durable.ChildOf(tree, fmt.Sprintf("%st%d", keyPrefix, i)))
-	}
-	for from := 0; from < len(items); from += 1000 {
-		if _, err := ex.EnqueueMany(ctx, items[from:min(from+1000, len(items))]...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	t.Run("NoFaults", func(t *testing.T) { my.noFaults(t, dir+"/ledger1.txt", "a") })
+	t.Run("KillOneProcess", func(t *testing.T) { my.killOne(t, dir+"/ledger2.txt", "b") })
 }
 
 // mysqlDB opens a handle on the test server (the caller closes it).

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/durable-go/durable"
+	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/postgres"
 )
 
@@ -141,20 +142,21 @@ func TestPostgresMultiProcess(t *testing.T) {
 	t.Cleanup(func() { dropSchema(dsn, schema) })
 	dir := t.TempDir()
 
-	noFaults := func(t *testing.T, ledgerPath, prefix string) {
-		enqueuePg(t, dsn, schema, prefix, 8500, 300) // 8,500 leaves + 300 trees of 1+5 = 10,300
-		procs := startPgWorkers(t, dsn, schema, ledgerPath, 3)
-		defer stopAll(procs)
-		lost := awaitPgCompleted(t, dsn, schema, 2*time.Minute)
-		runs := readRuns(t, ledgerPath)
-		dups, overlaps := duplicatesAndOverlaps(runs)
-		t.Logf("executions=%d (runs in the ledger) processes=3 lost=%d duplicates=%d overlapping_claims=%d", len(runs), lost, dups, overlaps)
-		if lost != 0 || dups != 0 || overlaps != 0 {
-			t.Errorf("lost=%d duplicates=%d overlaps=%d, want all 0", lost, dups, overlaps)
-			logDuplicates(t, runs, 5)
-		}
+	pg := multiStore{
+		role: "pg-worker", dsn: dsn, namespace: schema,
+		open: func(t *testing.T) storage.Store {
+			store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return store
+		},
+		workerID: func(i int) string { return fmt.Sprintf("pg_worker_%d_%s", i, schema) },
+		awaitCompleted: func(t *testing.T, timeout time.Duration) int {
+			return awaitPgCompleted(t, dsn, schema, timeout)
+		},
 	}
-	t.Run("NoFaults", func(t *testing.T) { noFaults(t, dir+"/ledger1.txt", "a") })
+	t.Run("NoFaults", func(t *testing.T) { pg.noFaults(t, dir+"/ledger1.txt", "a") })
 	// Larger claims (ClaimAhead 600, ClaimBatch 700: six times 100 slots):
 	// the heartbeats of the leases held waited for the executor's own
 	// writes of outcomes, or deadlocked with them, and leases lapsed. With
@@ -162,49 +164,76 @@ func TestPostgresMultiProcess(t *testing.T) {
 	// up to hundreds of executions twice, one after the other.
 	t.Run("NoFaultsLargeClaims", func(t *testing.T) {
 		t.Setenv(envClaim, "600,700")
-		noFaults(t, dir+"/ledger3.txt", "c")
+		pg.noFaults(t, dir+"/ledger3.txt", "c")
 	})
-
-	t.Run("KillOneProcess", func(t *testing.T) {
-		ledgerPath := dir + "/ledger2.txt"
-		enqueuePg(t, dsn, schema, "b", 3000, 100)
-		procs := startPgWorkers(t, dsn, schema, ledgerPath, 3)
-		defer stopAll(procs)
-		awaitOpenRuns(t, ledgerPath, "pg_worker_0", 3) // kill it in the middle of its work
-		_ = procs[0].Process.Signal(syscall.SIGKILL)
-		_ = procs[0].Wait()
-		killedAt := time.Now()
-		lost := awaitPgCompleted(t, dsn, schema, 2*time.Minute)
-		runs := readRuns(t, ledgerPath)
-		perExecutor := map[string]int{}
-		for _, r := range runs {
-			perExecutor[r.executor]++
-		}
-		t.Logf("runs per executor: %v", perExecutor)
-		victim := victimOf(runs, killedAt)
-		orphans, worst := takeover(runs, victim, killedAt)
-		dups, _ := duplicatesAndOverlaps(runs)
-		t.Logf("killed=%s lost=%d taken_over=%d duplicates=%d worst_takeover=%s bound=%s",
-			victim, lost, orphans, dups, worst.Round(time.Millisecond), pgLease+2*time.Second)
-		if victim == "" || orphans == 0 {
-			t.Errorf("the kill did not interrupt any work (victim %q); the test measured nothing", victim)
-		}
-		if lost != 0 {
-			t.Errorf("lost %d executions", lost)
-		}
-		if worst > pgLease+2*time.Second {
-			t.Errorf("work of the killed process taken over after %s, over lease + 2s", worst)
-		}
-	})
+	t.Run("KillOneProcess", func(t *testing.T) { pg.killOne(t, dir+"/ledger2.txt", "b") })
 }
 
-func enqueuePg(t *testing.T, dsn, schema, prefix string, leaves, trees int) {
+// multiStore is one store's side of the multi-process tests: the store
+// the test enqueues on, the workers' role and the store they share (envDSN,
+// envSchema), and how to wait for the store's executions to finish.
+type multiStore struct {
+	role, dsn, namespace string
+	open                 func(t *testing.T) storage.Store
+	workerID             func(i int) string
+	awaitCompleted       func(t *testing.T, timeout time.Duration) int
+}
+
+// noFaults runs 10,300 executions on three workers: none may be lost,
+// run twice or overlap another run of itself.
+func (m multiStore) noFaults(t *testing.T, ledgerPath, keyPrefix string) {
+	m.enqueue(t, keyPrefix, 8500, 300) // 8,500 leaves + 300 trees of 1+5 = 10,300
+	procs := startWorkers(t, m.role, m.dsn, m.namespace, ledgerPath, 3, m.workerID)
+	defer stopAll(procs)
+	lost := m.awaitCompleted(t, 2*time.Minute)
+	runs := readRuns(t, ledgerPath)
+	dups, overlaps := duplicatesAndOverlaps(runs)
+	t.Logf("executions=%d (runs in the ledger) processes=3 lost=%d duplicates=%d overlapping_claims=%d", len(runs), lost, dups, overlaps)
+	if lost != 0 || dups != 0 || overlaps != 0 {
+		t.Errorf("lost=%d duplicates=%d overlaps=%d, want all 0", lost, dups, overlaps)
+		logDuplicates(t, runs, 5)
+	}
+}
+
+// killOne SIGKILLs one of three workers in the middle of its work: its
+// work must be taken over within lease + 2s, with nothing lost.
+func (m multiStore) killOne(t *testing.T, ledgerPath, keyPrefix string) {
+	m.enqueue(t, keyPrefix, 3000, 100)
+	procs := startWorkers(t, m.role, m.dsn, m.namespace, ledgerPath, 3, m.workerID)
+	defer stopAll(procs)
+	awaitOpenRuns(t, ledgerPath, m.workerID(0), 3) // kill it in the middle of its work
+	_ = procs[0].Process.Signal(syscall.SIGKILL)
+	_ = procs[0].Wait()
+	killedAt := time.Now()
+	lost := m.awaitCompleted(t, 2*time.Minute)
+	runs := readRuns(t, ledgerPath)
+	perExecutor := map[string]int{}
+	for _, r := range runs {
+		perExecutor[r.executor]++
+	}
+	t.Logf("runs per executor: %v", perExecutor)
+	victim := victimOf(runs, killedAt)
+	orphans, worst := takeover(runs, victim, killedAt)
+	dups, _ := duplicatesAndOverlaps(runs)
+	t.Logf("killed=%s lost=%d taken_over=%d duplicates=%d worst_takeover=%s bound=%s",
+		victim, lost, orphans, dups, worst.Round(time.Millisecond), pgLease+2*time.Second)
+	if victim == "" || orphans == 0 {
+		t.Errorf("the kill did not interrupt any work (victim %q); the test measured nothing", victim)
+	}
+	if lost != 0 {
+		t.Errorf("lost %d executions", lost)
+	}
+	if worst > pgLease+2*time.Second {
+		t.Errorf("work of the killed process taken over after %s, over lease + 2s", worst)
+	}
+}
+
+// enqueue enqueues leaves plain tasks and trees trees (a parent of five
+// children) of the multi-process tasks (pgTasks), keyed with keyPrefix.
+func (m multiStore) enqueue(t *testing.T, keyPrefix string, leaves, trees int) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, dsn, postgres.Config{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := m.open(t)
 	defer store.Close()
 	ex, err := durable.New(store, pgConfig(""))
 	if err != nil {
@@ -214,23 +243,16 @@ func enqueuePg(t *testing.T, dsn, schema, prefix string, leaves, trees int) {
 	leaf, tree := pgTasks(ex, nil)
 	var items []durable.Child
 	for i := range leaves {
-		items = append(items, durable.ChildOf(leaf, fmt.Sprintf("%s%d", prefix, i)))
+		items = append(items, durable.ChildOf(leaf, fmt.Sprintf("%s%d", keyPrefix, i)))
 	}
 	for i := range trees {
-		items = append(items, durable.ChildOf(tree, fmt.Sprintf("%st%d", prefix, i)))
+		items = append(items, durable.ChildOf(tree, fmt.Sprintf("%st%d", keyPrefix, i)))
 	}
 	for from := 0; from < len(items); from += 1000 {
 		if _, err := ex.EnqueueMany(ctx, items[from:min(from+1000, len(items))]...); err != nil {
 			t.Fatal(err)
 		}
 	}
-}
-
-func startPgWorkers(t *testing.T, dsn, schema, ledger string, n int) []*exec.Cmd {
-	t.Helper()
-	return startWorkers(t, "pg-worker", dsn, schema, ledger, n, func(i int) string {
-		return fmt.Sprintf("pg_worker_%d_%s", i, schema)
-	})
 }
 
 // startWorkers starts n processes of the test binary in the worker role,
