@@ -98,9 +98,12 @@ type Config struct {
 // Instrumentation makes the spans and records the metrics of executors.
 // One may serve several executors.
 type Instrumentation struct {
-	tracer  trace.Tracer
-	meter   metric.Meter
-	prop    propagation.TextMapPropagator
+	tracer trace.Tracer
+	meter  metric.Meter
+	prop   propagation.TextMapPropagator
+	// w3c is set when prop is the W3C trace context (the default): a run
+	// then reads a plain traceparent itself (extractParent).
+	w3c     bool
 	m       instruments
 	tasksMu sync.RWMutex
 	tasks   map[string]*taskAttributes // by task id (see attrSets)
@@ -119,7 +122,9 @@ func New(cfg Config) (*Instrumentation, error) {
 	if cfg.Propagator == nil {
 		cfg.Propagator = propagation.TraceContext{}
 	}
+	_, w3c := cfg.Propagator.(propagation.TraceContext)
 	i := &Instrumentation{
+		w3c:    w3c,
 		tracer: cfg.TracerProvider.Tracer(scope, trace.WithSchemaURL(semconv.SchemaURL)),
 		meter:  cfg.MeterProvider.Meter(scope, metric.WithSchemaURL(semconv.SchemaURL)),
 		prop:   cfg.Propagator,
@@ -219,7 +224,7 @@ func (i *Instrumentation) taskAttrs(task string) *taskAttributes {
 
 func (i *Instrumentation) run(ctx context.Context, next func(context.Context) error) error {
 	info, _ := durable.Info(ctx)
-	parent := i.prop.Extract(ctx, propagation.MapCarrier(info.Metadata))
+	parent := i.extractParent(ctx, info.Metadata)
 	remote := trace.SpanContextFromContext(parent).IsValid()
 	attrs := i.taskAttrs(info.TaskID)
 	ctx, span := i.tracer.Start(parent, attrs.runSpan, attrs.runStart...)
