@@ -3,44 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
-	"github.com/durable-go/durable/storage/postgres"
-	"github.com/durable-go/durable/storage/sqlite"
 )
 
-// The queues commands on a store where an executor serving "emails"
-// started: on a SQLite file, and on a fresh PostgreSQL schema when
-// DURABLE_TEST_POSTGRES_URL is set.
-
-func TestQueuesSQLite(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "app.db")
-	store, err := sqlite.Open(context.Background(), path, sqlite.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testQueues(t, store, []string{"--db", path})
-}
-
-func TestQueuesPostgres(t *testing.T) {
-	t.Parallel()
-	dsn := os.Getenv(envPostgres)
-	if dsn == "" {
-		t.Skipf("PostgreSQL tests need a server: set %s", envPostgres)
-	}
-	schema := freshSchema(t, dsn)
-	store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testQueues(t, store, []string{"--dsn", dsn, "--schema", schema})
+// TestQueues runs the queues commands on each store where an executor
+// serving "emails" started.
+func TestQueues(t *testing.T) {
+	eachStore(t, testQueues)
 }
 
 // testQueues starts and stops an executor serving the default queue and

@@ -3,61 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/durable-go/durable"
 	"github.com/durable-go/durable/storage"
-	"github.com/durable-go/durable/storage/mysql"
-	"github.com/durable-go/durable/storage/postgres"
-	"github.com/durable-go/durable/storage/sqlite"
 )
 
-// The schedules commands on a store where an executor registered two
-// schedules: on a SQLite file, on a fresh PostgreSQL schema when
-// DURABLE_TEST_POSTGRES_URL is set, on fresh MySQL tables when
-// DURABLE_TEST_MYSQL_DSN is.
-
-func TestSchedulesSQLite(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "app.db")
-	store, err := sqlite.Open(context.Background(), path, sqlite.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testSchedules(t, store, []string{"--db", path})
-}
-
-func TestSchedulesPostgres(t *testing.T) {
-	t.Parallel()
-	dsn := os.Getenv(envPostgres)
-	if dsn == "" {
-		t.Skipf("PostgreSQL tests need a server: set %s", envPostgres)
-	}
-	schema := freshSchema(t, dsn)
-	store, err := postgres.Open(context.Background(), dsn, postgres.Config{Schema: schema, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testSchedules(t, store, []string{"--dsn", dsn, "--schema", schema})
-}
-
-func TestSchedulesMySQL(t *testing.T) {
-	t.Parallel()
-	dsn := os.Getenv("DURABLE_TEST_MYSQL_DSN")
-	if dsn == "" {
-		t.Skip("MySQL tests need a server: set DURABLE_TEST_MYSQL_DSN")
-	}
-	schema := "cli" + randomSuffix()
-	t.Cleanup(func() { dropMySQLTables(dsn, schema+"_") })
-	store, err := mysql.Open(context.Background(), dsn, mysql.Config{TablePrefix: schema + "_", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testSchedules(t, store, []string{"--dsn", "mysql://" + dsn, "--schema", schema})
+// TestSchedules runs the schedules commands on each store where an
+// executor registered two schedules.
+func TestSchedules(t *testing.T) {
+	eachStore(t, testSchedules)
 }
 
 // testSchedules registers two schedules on store with a started executor,
