@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
@@ -321,23 +323,61 @@ func BenchmarkDeleteExpiredBig(b *testing.B) {
 					}
 				}
 			}
+			// The deletes run on a store of their own on the same schema,
+			// whose backends are named, for their CPU time.
+			s, app := namedStore(b, s.Schema())
+			batch := deleteBatch(b)
+			c0 := backendsCPU(b, s, app)
 			var after *storage.ListKey
 			deleted := 0
 			for b.Loop() {
 				res, err := s.DeleteExpired(ctx, storage.DeleteExpiredParams{Statuses: []storage.Status{storage.StatusCompleted},
-					Before: bigBase.Add(100 * bigSpan), After: after, Limit: 1000})
+					Before: bigBase.Add(100 * bigSpan), After: after, Limit: batch})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if res.Roots < 1000 {
+				if res.Roots < batch {
 					b.Fatal("the table ran out of expired roots: raise DURABLE_BENCH_ROWS or lower -benchtime")
 				}
 				deleted, after = deleted+res.Rows, &res.Last
 			}
 			b.ReportMetric(float64(deleted)/b.Elapsed().Seconds(), "rows/s")
 			b.ReportMetric(float64(deleted)/float64(b.N), "rows/op")
+			b.ReportMetric(float64(cpuSince(c0, backendsCPU(b, s, app)).Nanoseconds())/1e3/float64(deleted), "server-us/row")
 		})
 	}
+}
+
+// deleteBatch is the roots a DeleteExpired call of
+// BenchmarkDeleteExpiredBig takes: 1000 (the cleaner's default), or
+// DURABLE_BENCH_BATCH.
+func deleteBatch(b *testing.B) int {
+	if v := os.Getenv("DURABLE_BENCH_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("DURABLE_BENCH_BATCH=%q: want a number >= 1", v)
+		}
+		return n
+	}
+	return 1000
+}
+
+// namedStore opens a store on schema whose connections carry an
+// application_name of their own, returned, for backendsCPU.
+func namedStore(b *testing.B, schema string) (*Store, string) {
+	var tag [4]byte
+	_, _ = rand.Read(tag[:])
+	app := "durable_cpu_" + hex.EncodeToString(tag[:])
+	dsn, err := withAppName(testURL(b), app)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(context.Background(), dsn, Config{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s, app
 }
 
 // BenchmarkDrainBig: the drain (as BenchmarkDrain) of 20,000 tasks on an

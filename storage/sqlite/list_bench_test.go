@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,6 +98,38 @@ func bigTable(b *testing.B, path string, n int) {
 		b.Fatal(err)
 	}
 	b.Logf("table of %d rows built in %v", rows, time.Since(start).Round(time.Millisecond))
+}
+
+// writtenBytes returns the bytes the process has written so far (wchar of
+// /proc/self/io: the WAL frames, mostly), or -1 where it cannot be read.
+func writtenBytes() int64 {
+	io, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(io), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// benchBatch is the roots a DeleteExpired call of BenchmarkBigTable
+// takes: 1000 (the cleaner's default), or DURABLE_BENCH_BATCH.
+func benchBatch(b *testing.B) int {
+	if v := os.Getenv("DURABLE_BENCH_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("DURABLE_BENCH_BATCH=%q: want a number >= 1", v)
+		}
+		return n
+	}
+	return 1000
 }
 
 // benchT0 is when the big table's first row was created, in microseconds.
@@ -233,15 +266,17 @@ func BenchmarkBigTable(b *testing.B) {
 		b.ReportMetric(float64(listTime.Microseconds())/1000/float64(b.N), "list-ms/op")
 		b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(deleted), "cpu-µs/row")
 	})
-	// DeleteExpired of 1000 trees a call, after the last, as the
-	// executor's cleaner does (one call, no list).
+	// DeleteExpired of 1000 trees a call (benchBatch), after the last, as
+	// the executor's cleaner does (one call, no list): the rate, the CPU
+	// of the process and the bytes it wrote (WAL frames and checkpoints)
+	// per row deleted.
 	b.Run("delete-expired-one-call", func(b *testing.B) {
 		var deleted int
 		var after *storage.ListKey
-		c0 := cpuTime()
+		c0, w0 := cpuTime(), writtenBytes()
 		for b.Loop() {
 			res, err := s.DeleteExpired(ctx, storage.DeleteExpiredParams{Statuses: expired.Statuses,
-				Before: benchNow, After: after, Limit: 1000})
+				Before: benchNow, After: after, Limit: benchBatch(b)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -253,6 +288,58 @@ func BenchmarkBigTable(b *testing.B) {
 		b.ReportMetric(float64(deleted)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(float64(deleted)/float64(b.N), "rows/op")
 		b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(deleted), "cpu-µs/row")
+		if w := writtenBytes(); w0 >= 0 && w >= 0 {
+			b.ReportMetric(float64(w-w0)/float64(deleted), "written-B/row")
+		}
+	})
+	// The same beside a stream of small writes (two goroutines taking
+	// leases in a loop), as in a drain, where the writer's batches hold
+	// the cleaner's call and others: both rates, and the CPU per row
+	// deleted of the whole process (the leases' included).
+	b.Run("delete-expired-beside-writes", func(b *testing.B) {
+		stop := make(chan struct{})
+		leads := make(chan int)
+		for w := range 2 {
+			go func() {
+				n := 0
+				defer func() { leads <- n }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := s.Lead(ctx, storage.LeadParams{Now: benchNow, Name: fmt.Sprintf("lease-%d", w),
+						Owner: "bench", TTL: time.Minute}); err != nil {
+						b.Error(err)
+						return
+					}
+					n++
+				}
+			}()
+		}
+		var deleted int
+		var after *storage.ListKey
+		c0, w0 := cpuTime(), writtenBytes()
+		for b.Loop() {
+			res, err := s.DeleteExpired(ctx, storage.DeleteExpiredParams{Statuses: expired.Statuses,
+				Before: benchNow, After: after, Limit: benchBatch(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Roots == 0 {
+				b.Fatal("no expired rows left: raise DURABLE_BENCH_ROWS")
+			}
+			deleted, after = deleted+res.Rows, &res.Last
+		}
+		close(stop)
+		taken := <-leads + <-leads
+		b.ReportMetric(float64(deleted)/b.Elapsed().Seconds(), "rows/s")
+		b.ReportMetric(float64(taken)/b.Elapsed().Seconds(), "leads/s")
+		b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(deleted), "cpu-µs/row")
+		if w := writtenBytes(); w0 >= 0 && w >= 0 {
+			b.ReportMetric(float64(w-w0)/float64(deleted), "written-B/row")
+		}
 	})
 	// The drain of b.N new tasks while expired trees are deleted, 1000 at
 	// a time, as long as it runs: both rates.
