@@ -94,6 +94,37 @@ func BenchmarkInsertConcurrent(b *testing.B) {
 	}
 }
 
+// BenchmarkInsertBatchConcurrent inserts b.N rows in Insert calls of 1,000
+// rows from 8 concurrent callers (an API server's enqueues of many), with
+// the default durability: the writer is the bottleneck, and rows/s its
+// rate.
+func BenchmarkInsertBatchConcurrent(b *testing.B) {
+	const callers, size = 8, 1000
+	s := benchStore(b)
+	ctx := context.Background()
+	rows := benchRows("c", b.N)
+	b.ResetTimer()
+	c0 := cpuTime()
+	var wg sync.WaitGroup
+	errs := make([]error, callers)
+	for k := range callers {
+		wg.Go(func() {
+			for start := k * size; start < len(rows) && errs[k] == nil; start += callers * size {
+				batch := rows[start:min(start+size, len(rows))]
+				errs[k] = s.Insert(ctx, storage.InsertParams{Now: benchNow, Executions: batch})
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/row")
+}
+
 // BenchmarkClaimComplete drains b.N ready rows with claims of 100 and one
 // Complete call per claim (each row to completed, with an output), with the
 // default durability. workers claim and complete concurrently, so their

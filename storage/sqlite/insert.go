@@ -33,8 +33,14 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		}
 		return nil
 	}
+	// The column values are made here, on the caller's goroutine: the
+	// writer is the store's bottleneck, and only binds them.
+	vals, err := valuesOf(rows)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
 	fn := func(tx *writeTx) error {
-		if err := tx.insert(rows); err != nil {
+		if err := tx.insertValues(rows, vals); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		if storage.AnyReady(rows) {
@@ -42,7 +48,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		}
 		return nil
 	}
-	return s.submitReq(ctx, op, &writeReq{op: op, fn: fn, rows: rows, done: make(chan error, 1)})
+	return s.submitReq(ctx, op, &writeReq{op: op, fn: fn, rows: rows, vals: vals, done: make(chan error, 1)})
 }
 
 // prepareRows validates executions and returns copies with the fields the
@@ -83,40 +89,61 @@ func prepareRows(now time.Time, execs []storage.Execution, delays []time.Duratio
 // an insert). A duplicate key gives an error wrapping storage.ErrDuplicate
 // that names it.
 func (tx *writeTx) insert(rows []storage.Execution) error {
-	err := tx.insertRows(rows)
+	vals, err := valuesOf(rows)
+	if err != nil {
+		return err
+	}
+	return tx.insertValues(rows, vals)
+}
+
+// insertValues is insert of rows whose column values were made already.
+func (tx *writeTx) insertValues(rows []storage.Execution, vals rowValues) error {
+	err := tx.insertRows(rows, vals)
 	if isUniqueViolation(err) {
 		return tx.duplicateError(rows, err)
 	}
 	return err
 }
 
-// insertRows is insert without naming the key of a duplicate: its error
-// is the statement's.
-func (tx *writeTx) insertRows(rows []storage.Execution) error {
-	vals := make([][insertWidth]any, len(rows))
-	var mask uint64
+// rowValues are the column values of rows to insert, in the order of
+// insertColumns, and the mask of the columns some row sets (the others
+// are left to their defaults).
+type rowValues struct {
+	vals [][insertWidth]any
+	mask uint64
+}
+
+// valuesOf returns the column values of rows.
+func valuesOf(rows []storage.Execution) (rowValues, error) {
+	rv := rowValues{vals: make([][insertWidth]any, len(rows))}
 	for i := range rows {
 		v, err := insertValues(&rows[i])
 		if err != nil {
-			return err
+			return rowValues{}, err
 		}
 		for c := range v {
 			if !isDefault(c, v[c]) {
-				mask |= 1 << c
+				rv.mask |= 1 << c
 			}
 		}
-		vals[i] = v
+		rv.vals[i] = v
 	}
-	cols := maskColumns(mask)
+	return rv, nil
+}
+
+// insertRows is insertValues without naming the key of a duplicate: its
+// error is the statement's.
+func (tx *writeTx) insertRows(rows []storage.Execution, rv rowValues) error {
+	cols := maskColumns(rv.mask)
 	args := make([]any, 0, min(len(rows), maxInsertRows)*len(cols))
 	for start := 0; start < len(rows); {
 		n := chunkSize(len(rows)-start, maxInsertRows)
-		st, err := tx.insertStmt(mask, cols, n)
+		st, err := tx.insertStmt(rv.mask, cols, n)
 		if err != nil {
 			return err
 		}
 		args = args[:0]
-		for _, v := range vals[start : start+n] {
+		for _, v := range rv.vals[start : start+n] {
 			for _, c := range cols {
 				args = append(args, v[c])
 			}

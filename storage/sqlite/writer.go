@@ -48,6 +48,7 @@ type writeReq struct {
 	// call): the writer may insert the rows of several such requests
 	// together instead of calling their fns (insertTogether).
 	rows  []storage.Execution
+	vals  rowValues // the column values of rows
 	state atomic.Int32
 	ev    events     // what fn's writes may have caused, published after commit
 	done  chan error // buffered: the writer never blocks on it
@@ -294,11 +295,14 @@ func (w *writer) transact(reqs []*writeReq) ([]error, events, error) {
 func (w *writer) insertTogether(reqs []*writeReq) ([]bool, error) {
 	together := make([]bool, len(reqs))
 	var rows []storage.Execution
+	var vals rowValues
 	calls := 0
 	for i, r := range reqs {
-		if r.rows != nil && len(r.rows) <= togetherRows {
+		if r.rows != nil && len(r.rows) <= togetherRows && len(r.vals.vals) == len(r.rows) {
 			together[i] = true
 			rows = append(rows, r.rows...)
+			vals.vals = append(vals.vals, r.vals.vals...)
+			vals.mask |= r.vals.mask
 			calls++
 		}
 	}
@@ -309,7 +313,7 @@ func (w *writer) insertTogether(reqs []*writeReq) ([]bool, error) {
 	if err := w.execControl("SAVEPOINT req"); err != nil {
 		return nil, fmt.Errorf("sqlite: savepoint: %w", err)
 	}
-	failed := w.call(&writeReq{fn: func(tx *writeTx) error { return tx.insertRows(rows) }}) != nil
+	failed := w.call(&writeReq{fn: func(tx *writeTx) error { return tx.insertRows(rows, vals) }}) != nil
 	if err := w.endSavepoint(failed); err != nil {
 		return nil, fmt.Errorf("sqlite: write transaction aborted: %w", err)
 	}
