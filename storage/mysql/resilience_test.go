@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,83 +85,10 @@ func TestResilienceKilledConnections(t *testing.T) {
 		default:
 		}
 	})()
-
-	var (
-		acked, appliedIDs   []string
-		mu                  sync.Mutex
-		insertErrs, runErrs atomic.Int64
-		stop                = make(chan struct{})
-		wg                  sync.WaitGroup
-	)
-	wg.Go(func() { // inserts
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			var rows []storage.Execution
-			for j := range 5 {
-				rows = append(rows, storagetest.NewExecution(fmt.Sprintf("i%05d-%d", i, j), "task"))
-			}
-			if err := a.Insert(t.Context(), storage.InsertParams{Executions: rows}); err != nil {
-				insertErrs.Add(1)
-				continue
-			}
-			mu.Lock()
-			acked = append(acked, ids(rows)...)
-			mu.Unlock()
-		}
-	})
-	wg.Go(func() { // claims and completions
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			rows, err := a.Claim(t.Context(), storage.ClaimParams{ExecutorID: "e", TaskIDs: []string{"task"}, Limit: 20, Lease: time.Hour})
-			if err != nil {
-				runErrs.Add(1)
-				continue
-			}
-			var trs []storage.Transition
-			for _, r := range rows {
-				trs = append(trs, done(r))
-			}
-			res, err := a.Complete(t.Context(), storage.CompleteParams{Transitions: trs})
-			if err != nil {
-				runErrs.Add(1)
-				continue
-			}
-			mu.Lock()
-			for i, r := range res {
-				if r.Applied {
-					appliedIDs = append(appliedIDs, trs[i].ID)
-				}
-			}
-			mu.Unlock()
-		}
-	})
-	kills, killed := 0, 0
-	for range 8 {
-		time.Sleep(150 * time.Millisecond)
-		killed += killUser(t, user)
-		kills++
-	}
-	time.Sleep(150 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-
-	lost := missing(t, b, acked, "")
-	notApplied := missing(t, b, appliedIDs, storage.StatusCompleted)
-	t.Logf("KILLs: %d rounds, %d connections; inserts acknowledged %d (errors %d), completions applied %d (errors %d); lost %d, applied-but-not-completed %d",
-		kills, killed, len(acked), insertErrs.Load(), len(appliedIDs), runErrs.Load(), lost, notApplied)
-	if lost != 0 || notApplied != 0 {
-		t.Fatalf("lost %d acknowledged inserts, %d applied completions", lost, notApplied)
-	}
-	if len(acked) == 0 || len(appliedIDs) == 0 || killed == 0 {
-		t.Fatal("no operation succeeded, or no connection was killed, during the run")
+	storm := storagetest.CheckConnectionStorm(t, a, b, func() int { return killUser(t, user) })
+	t.Logf("KILLs: %v", storm)
+	if storm.Killed == 0 {
+		t.Fatal("no connection was killed during the run")
 	}
 
 	// The event reader reads again: events of the other store reach a.
@@ -193,16 +118,7 @@ func TestResilienceKilledConnections(t *testing.T) {
 		t.Fatal("no event from the other store after the connections were killed")
 	}
 	// And the store works again (the pool drops dead connections on use).
-	var err2 error
-	for range 10 {
-		if err2 = a.Insert(t.Context(), storage.InsertParams{Executions: []storage.Execution{
-			storagetest.NewExecution("again", "task")}}); err2 == nil {
-			break
-		}
-	}
-	if err2 != nil {
-		t.Fatalf("Insert after the KILLs: %v", err2)
-	}
+	storagetest.CheckInsertsAgain(t, a, "again")
 }
 
 func ids(rows []storage.Execution) []string {

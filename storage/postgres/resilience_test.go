@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,85 +65,9 @@ func TestResilienceTerminatedBackends(t *testing.T) {
 		default:
 		}
 	})()
-
-	var (
-		acked, appliedIDs   []string
-		mu                  sync.Mutex
-		insertErrs, runErrs atomic.Int64
-		stop                = make(chan struct{})
-		wg                  sync.WaitGroup
-	)
-	wg.Go(func() { // inserts
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			var rows []storage.Execution
-			for j := range 5 {
-				rows = append(rows, storagetest.NewExecution(fmt.Sprintf("i%05d-%d", i, j), "task"))
-			}
-			if err := a.Insert(t.Context(), storage.InsertParams{Executions: rows}); err != nil {
-				insertErrs.Add(1)
-				continue
-			}
-			mu.Lock()
-			acked = append(acked, ids(rows)...)
-			mu.Unlock()
-		}
-	})
-	wg.Go(func() { // claims and completions
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			rows, err := a.Claim(t.Context(), storage.ClaimParams{ExecutorID: "e", TaskIDs: []string{"task"}, Limit: 20, Lease: time.Hour})
-			if err != nil {
-				runErrs.Add(1)
-				continue
-			}
-			var trs []storage.Transition
-			for _, r := range rows {
-				trs = append(trs, done(r))
-			}
-			res, err := a.Complete(t.Context(), storage.CompleteParams{Transitions: trs})
-			if err != nil {
-				runErrs.Add(1)
-				continue
-			}
-			mu.Lock()
-			for i, r := range res {
-				if r.Applied {
-					appliedIDs = append(appliedIDs, trs[i].ID)
-				}
-			}
-			mu.Unlock()
-		}
-	})
 	killPool := testPool(t)
-	kills, killed := 0, 0
-	for range 8 {
-		time.Sleep(150 * time.Millisecond)
-		killed += terminate(t, killPool, app)
-		kills++
-	}
-	time.Sleep(150 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-
-	lost := missing(t, b, acked, "")
-	notApplied := missing(t, b, appliedIDs, storage.StatusCompleted)
-	t.Logf("terminations: %d rounds, %d backends; inserts acknowledged %d (errors %d), completions applied %d (errors %d); lost %d, applied-but-not-completed %d; listener connects %d",
-		kills, killed, len(acked), insertErrs.Load(), len(appliedIDs), runErrs.Load(), lost, notApplied, a.listener.connects.Load())
-	if lost != 0 || notApplied != 0 {
-		t.Fatalf("lost %d acknowledged inserts, %d applied completions", lost, notApplied)
-	}
-	if len(acked) == 0 || len(appliedIDs) == 0 {
-		t.Fatal("no operation succeeded during the run")
-	}
+	storm := storagetest.CheckConnectionStorm(t, a, b, func() int { return terminate(t, killPool, app) })
+	t.Logf("terminations: %v; listener connects %d", storm, a.listener.connects.Load())
 
 	// The listener reconnects and says Ready; events of other stores flow.
 	drain(aEvs)
@@ -178,35 +100,5 @@ func TestResilienceTerminatedBackends(t *testing.T) {
 		t.Fatal("no Finished event from the other store after the listener reconnected")
 	}
 	// And the store works again (its pool drops dead connections on use).
-	var err2 error
-	for range 10 {
-		if err2 = a.Insert(t.Context(), storage.InsertParams{Executions: []storage.Execution{
-			storagetest.NewExecution("again", "task")}}); err2 == nil {
-			break
-		}
-	}
-	if err2 != nil {
-		t.Fatalf("Insert after the terminations: %v", err2)
-	}
-}
-
-func ids(rows []storage.Execution) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r.ID
-	}
-	return out
-}
-
-// missing counts the ids that are absent from s (or, when status is set,
-// not in that status).
-func missing(t testing.TB, s *Store, want []string, status storage.Status) int {
-	t.Helper()
-	var n int
-	err := s.Pool().QueryRow(t.Context(), "SELECT count(*) FROM unnest($1::text[]) AS w(id) WHERE NOT EXISTS ("+
-		"SELECT 1 FROM "+s.q.table+" AS e WHERE e.id = w.id AND ($2 = '' OR e.status = $2))", want, string(status)).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	storagetest.CheckInsertsAgain(t, a, "again")
 }
