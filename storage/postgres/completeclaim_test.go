@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/durable-go/durable/storage"
+)
+
+// TestCompleteClaim: CompleteClaim completes a batch and, in the same
+// transaction, claims the slots it freed in a limited queue (never more
+// than the limit running); with a queue that has no limit, or a batch that
+// is not all completions, it only completes.
+func TestCompleteClaim(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, Config{Clock: ClockParams})
+	ctx := t.Context()
+	var rows []storage.Execution
+	for i := range 10 {
+		rows = append(rows, queuedExec(fmt.Sprintf("lim-%d", i), "lim", 5), queuedExec(fmt.Sprintf("free-%d", i), "free", 5))
+	}
+	insert(t, s, base, rows...)
+	err := s.RegisterControls(ctx, storage.RegisterControlsParams{Now: base, Controls: []storage.Control{
+		{Kind: storage.ControlQueue, Name: "lim"}, {Kind: storage.ControlQueue, Name: "free"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LimitControl(ctx, storage.LimitControlParams{Now: base, Kind: storage.ControlQueue, Name: "lim", Concurrency: 3}); err != nil {
+		t.Fatal(err)
+	}
+	now := base.Add(time.Second)
+	cp := func(limit int, queues ...string) storage.ClaimParams {
+		return storage.ClaimParams{Now: now, ExecutorID: "exec", TaskIDs: []string{"task"}, Queues: queues, Limit: limit, Lease: time.Minute}
+	}
+	held, err := s.Claim(ctx, cp(10, "lim"))
+	if err != nil || len(held) != 3 {
+		t.Fatalf("Claim of lim: %d rows, %v; want 3", len(held), err)
+	}
+
+	// Two of the three complete: the claim takes two more, not ten.
+	res, got, claimed, err := s.CompleteClaim(ctx, storage.CompleteParams{Now: now,
+		Transitions: []storage.Transition{done(held[0]), done(held[1])}}, cp(10, "lim"))
+	if err != nil || !claimed {
+		t.Fatalf("CompleteClaim: claimed %v, %v", claimed, err)
+	}
+	if len(res) != 2 || !res[0].Applied || !res[1].Applied {
+		t.Fatalf("results %+v, want both applied", res)
+	}
+	if len(got) != 2 || got[0].ID != "lim-3" || got[1].ID != "lim-4" || got[0].Status != storage.StatusRunning {
+		t.Fatalf("claimed %v, want lim-3 and lim-4 running", ids(got))
+	}
+	for _, id := range []string{held[0].ID, held[1].ID} {
+		if e := get(t, s, id); e.Status != storage.StatusCompleted {
+			t.Fatalf("%s is %s, want completed", id, e.Status)
+		}
+	}
+	if n := runningIn(t, s, "lim"); n != 3 {
+		t.Fatalf("%d running in lim, want the limit of 3", n)
+	}
+
+	// The claim is bounded by its Limit as well.
+	res, got, claimed, err = s.CompleteClaim(ctx, storage.CompleteParams{Now: now,
+		Transitions: []storage.Transition{done(held[2]), done(got[0])}}, cp(1, "lim"))
+	if err != nil || !claimed || len(res) != 2 || len(got) != 1 {
+		t.Fatalf("CompleteClaim with Limit 1: claimed %v, %d rows, %v", claimed, len(got), err)
+	}
+	if n := runningIn(t, s, "lim"); n != 2 {
+		t.Fatalf("%d running in lim, want 2", n)
+	}
+
+	// A queue without a limit: completed, nothing claimed.
+	free, err := s.Claim(ctx, cp(2, "free"))
+	if err != nil || len(free) != 2 {
+		t.Fatalf("Claim of free: %d rows, %v", len(free), err)
+	}
+	res, got, claimed, err = s.CompleteClaim(ctx, storage.CompleteParams{Now: now,
+		Transitions: []storage.Transition{done(free[0])}}, cp(10, "free"))
+	if err != nil || claimed || len(got) != 0 || !res[0].Applied {
+		t.Fatalf("CompleteClaim of an unlimited queue: claimed %v, %d rows, %+v, %v", claimed, len(got), res, err)
+	}
+
+	// A batch with a failure: completed as Complete does, nothing claimed.
+	res, got, claimed, err = s.CompleteClaim(ctx, storage.CompleteParams{Now: now,
+		Transitions: []storage.Transition{failed(free[1], storage.StatusFailed)}}, cp(10, "lim"))
+	if err != nil || claimed || len(got) != 0 || !res[0].Applied {
+		t.Fatalf("CompleteClaim of a failure: claimed %v, %d rows, %+v, %v", claimed, len(got), res, err)
+	}
+	if e := get(t, s, free[1].ID); e.Status != storage.StatusFailed {
+		t.Fatalf("%s is %s, want failed", free[1].ID, e.Status)
+	}
+}
+
+// runningIn counts the running rows of queue q.
+func runningIn(t *testing.T, s *Store, q string) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(t.Context(), "SELECT count(*) FROM "+s.q.table+" WHERE queue = $1 AND status = 'running'", q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
