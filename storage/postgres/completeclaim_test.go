@@ -48,7 +48,7 @@ func TestCompleteClaim(t *testing.T) {
 		t.Fatalf("results %+v, want both applied", res)
 	}
 	if len(got) != 2 || got[0].ID != "lim-3" || got[1].ID != "lim-4" || got[0].Status != storage.StatusRunning {
-		t.Fatalf("claimed %v, want lim-3 and lim-4 running", ids(got))
+		t.Fatalf("claimed %v, want lim-3 and lim-4 running", idsOf(got))
 	}
 	for _, id := range []string{held[0].ID, held[1].ID} {
 		if e := get(t, s, id); e.Status != storage.StatusCompleted {
@@ -99,4 +99,13 @@ func runningIn(t *testing.T, s *Store, q string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// idsOf returns the IDs of rows.
+func idsOf(rows []storage.Execution) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
 }
