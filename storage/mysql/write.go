@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ type writeColumn struct {
 func scalar(name string, value func(r *rowState) any) writeColumn {
 	return writeColumn{name, func(b []byte, r *rowState) []byte {
 		v := value(r)
-		if r.read != nil && sameLiteral(v, value(r.read)) {
+		if r.read != nil && sameValue(v, value(r.read)) {
 			return b
 		}
 		b, _ = appendLiteral(b, v, insertClock{}) // no value of rowState lacks a literal
@@ -87,12 +88,15 @@ func appendBytes(b, p []byte) []byte {
 	return appendHex(b, p)
 }
 
-// sameLiteral reports whether two values of a scalar column write the
-// same literal.
-func sameLiteral(a, b any) bool {
-	x, _ := appendLiteral(nil, a, insertClock{})
-	y, _ := appendLiteral(nil, b, insertClock{})
-	return string(x) == string(y)
+// sameValue reports whether two values of a scalar column (nil, a
+// string, a bool, an int64 or bytes, nil bytes being NULL) are equal.
+func sameValue(a, b any) bool {
+	x, isBytes := a.([]byte)
+	if !isBytes {
+		return a == b
+	}
+	y, _ := b.([]byte)
+	return (x == nil) == (y == nil) && bytes.Equal(x, y)
 }
 
 // writeRowsMax bounds the rows of one write statement.
