@@ -207,10 +207,7 @@ func (c *Completer[H]) recycle(batch []Result[H]) {
 // up on a batch after a few failed tries.
 func (c *Completer[H]) flush(stopping bool) {
 	limit := c.cfg.BatchSize
-	for first := true; ; first = false {
-		if !first {
-			runtime.Gosched() // as in run: results still arriving join the batch
-		}
+	for {
 		batch := c.take(stopping)
 		if len(batch) == 0 {
 			return
