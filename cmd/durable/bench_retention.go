@@ -448,29 +448,43 @@ func benchSteady(ctx context.Context, f benchFlags, store storage.Store, rr *Ret
 			}
 		}
 	}()
+	prev := start
+	takeSample := func(now time.Time) error {
+		counts, err := ex.Count(context.Background(), durable.Filter{})
+		if err != nil {
+			return err
+		}
+		s := SteadySample{AtS: now.Sub(start).Seconds(),
+			DrainRate: float64(tl.count(prev, now)) / now.Sub(prev).Seconds()}
+		for _, c := range counts {
+			s.Rows += c.N
+			if !c.Status.Terminal() {
+				s.Unfinished += c.N
+			}
+		}
+		prev = now
+		rr.Samples = append(rr.Samples, s)
+		rr.RowsMax, rr.RowsLast = max(rr.RowsMax, s.Rows), s.Rows
+		rr.UnfinishedMax = max(rr.UnfinishedMax, s.Unfinished)
+		return nil
+	}
 	tick := time.NewTicker(sample)
 	defer tick.Stop()
-	prev := start
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case now := <-tick.C:
-			counts, err := ex.Count(context.Background(), durable.Filter{})
-			if err != nil {
+			if err := takeSample(now); err != nil {
 				return err
 			}
-			s := SteadySample{AtS: now.Sub(start).Seconds(),
-				DrainRate: float64(tl.count(prev, now)) / now.Sub(prev).Seconds()}
-			for _, c := range counts {
-				s.Rows += c.N
-				if !c.Status.Terminal() {
-					s.Unfinished += c.N
-				}
-			}
-			prev = now
-			rr.Samples = append(rr.Samples, s)
-			rr.RowsMax, rr.RowsLast = max(rr.RowsMax, s.Rows), s.Rows
-			rr.UnfinishedMax = max(rr.UnfinishedMax, s.Unfinished)
+		}
+	}
+	// A sample that took long (a loaded machine) leaves the end of the
+	// duration unsampled: one more sample covers it, so that the last
+	// rate is the end's.
+	if now := time.Now(); now.Sub(prev) >= sample/2 {
+		if err := takeSample(now); err != nil {
+			return err
 		}
 	}
 	if err := <-errc; err != nil {
