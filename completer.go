@@ -1,12 +1,8 @@
 package durable
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/durable-go/durable/internal/completer"
@@ -20,35 +16,13 @@ import (
 type completions struct {
 	*completer.Completer[*held]
 	held *heldSet
-	// reclaimed says that the batch being settled claimed the slots it
-	// freed in limited queues again (completeBatch): completed need not
-	// wake the dispatcher for them.
-	reclaimed *atomic.Bool
-	// letGo is when a batch last let the slots it freed go back to every
-	// process's claims (Unix nanoseconds; see keepSlots).
-	letGo *atomic.Int64
-}
-
-// keepSlots says whether a batch written at now may claim the slots it
-// frees again (completeBatch). It may for up to span after the last batch
-// that let them go; then one batch lets them go, and its executor's
-// dispatcher claims them after the commit, as any other process's claim
-// may first: an executor that holds the slots of a limited queue does not
-// keep them from the other processes for longer than span at a time.
-func (c completions) keepSlots(now time.Time, span time.Duration) bool {
-	last := c.letGo.Load()
-	if now.UnixNano()-last < int64(span) {
-		return true
-	}
-	c.letGo.Store(now.UnixNano())
-	return false
 }
 
 // newCompletions builds the executor's completer from its store, config,
 // clock and logger.
 func (e *Executor) newCompletions() completions {
-	return completions{held: &e.held, reclaimed: new(atomic.Bool), letGo: new(atomic.Int64), Completer: completer.New(completer.Config[*held]{
-		Complete:  e.completeBatch,
+	return completions{held: &e.held, Completer: completer.New(completer.Config[*held]{
+		Complete:  e.store.Complete,
 		BatchSize: e.cfg.CompletionBatch,
 		Timeout:   e.cfg.StorageTimeout,
 		Clock:     e.clock,
@@ -88,104 +62,13 @@ func (e *Executor) completed(batch []completer.Result[*held]) {
 		e.held.remove(r.Handle)
 		freed = freed || r.Unwritten == nil && r.Handle.row != nil && e.paused.isLimited(r.Handle.row.Queue)
 	}
-	if reclaimed := e.comp.reclaimed.Swap(false); freed && !reclaimed {
+	if freed {
 		// A run of a limited queue ended in the store: its slot is free
 		// now, not when the run returned (the dispatcher's claim then,
 		// woken by the freed local slot, found the queue still full).
 		e.wake()
 	}
 	e.capacity.wakeIfStarved()
-}
-
-// completeBatch writes a batch of outcomes. When some of them end runs of
-// limited queues and the store can claim in the same round trip
-// (storage.CompleteClaimer: PostgreSQL), it claims from those queues
-// there, at most as many rows as the batch ends runs of them (and as this
-// executor may claim now): the slots the batch frees in the store are
-// taken again at once, not after a round trip of the dispatcher's, which
-// with short tasks is most of the time a slot spends free. Slots freed
-// otherwise (by other processes, by a batch that let its slots go: see
-// keepSlots) are left to the dispatchers' claims. The claimed rows are
-// admitted as the dispatcher's are.
-func (e *Executor) completeBatch(ctx context.Context, p storage.CompleteParams, batch []completer.Result[*held]) ([]storage.TransitionResult, error) {
-	cc, ok := e.store.(storage.CompleteClaimer)
-	var queues []string
-	freed := 0
-	if ok {
-		queues, freed = e.limitedQueuesOf(batch)
-	}
-	n := 0
-	if freed > 0 && e.comp.keepSlots(e.clock.Now(), e.cfg.PollInterval) {
-		n = min(freed, e.capacity.claimable())
-	}
-	var ids []string
-	if n > 0 {
-		ids = e.registeredIDs()
-	}
-	if len(ids) == 0 {
-		return e.store.Complete(ctx, p)
-	}
-	results, rows, claimed, err := cc.CompleteClaim(ctx, p, storage.ClaimParams{
-		Now: p.Now, ExecutorID: e.id, TaskIDs: ids, Queues: queues, Limit: n, Lease: e.cfg.LeaseDuration,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if claimed {
-		e.comp.reclaimed.Store(true)
-		if e.admitReclaimed(rows) {
-			// Let the runs just started add their results (short ones end
-			// at once) before the completer takes its next batch: fewer,
-			// fuller round trips.
-			runtime.Gosched()
-		}
-	}
-	return results, nil
-}
-
-// limitedQueuesOf returns the limited queues this executor serves whose
-// runs end in batch, and how many of the batch's runs are theirs.
-func (e *Executor) limitedQueuesOf(batch []completer.Result[*held]) (queues []string, runs int) {
-	if !e.paused.anyLimited() {
-		return nil, 0
-	}
-	for i := range batch {
-		row := batch[i].Handle.row
-		if row == nil || !e.paused.isLimited(row.Queue) || len(e.cfg.Queues) > 0 && !slices.Contains(e.cfg.Queues, row.Queue) {
-			continue
-		}
-		runs++
-		if !slices.Contains(queues, row.Queue) {
-			queues = append(queues, row.Queue)
-		}
-	}
-	return queues, runs
-}
-
-// admitReclaimed takes the rows completeBatch claimed, as admit does the
-// dispatcher's; once the executor shuts down it gives them back instead.
-// It reports whether it started some.
-func (e *Executor) admitReclaimed(rows []storage.Execution) bool {
-	if len(rows) == 0 {
-		return false
-	}
-	callAll(e.hooks.claimed, len(rows))
-	e.logTakeovers(rows)
-	runs := e.holdRuns(rows)
-	start, ok := e.capacity.admitIfOpen(runs)
-	if !ok {
-		leases := make([]storage.Lease, len(runs))
-		for i := range runs {
-			e.held.remove(&runs[i].held)
-			leases[i] = runs[i].held.lease
-		}
-		e.leases.giveBack(leases, "claims made while shutting down")
-		return false
-	}
-	for _, r := range start {
-		e.startOnSlot(r)
-	}
-	return len(start) > 0
 }
 
 // spawnFailed turns a transition whose children could not be inserted into
