@@ -159,6 +159,35 @@ func DecodeMetadata(s *string) (map[string]string, error) {
 	return m, nil
 }
 
+// MetadataDecoder decodes the metadata of the rows of one read
+// (DecodeMetadata), and gives consecutive rows whose stored metadata is
+// the same one map between them: the rows of one enqueue carry the same
+// trace context, and a claim of a few hundred of them would otherwise
+// make as many equal maps. The metadata of a stored execution is read,
+// never written (Execution.Metadata), so rows may share it. The zero
+// value is ready; it is not safe for concurrent use.
+type MetadataDecoder struct {
+	last string
+	m    map[string]string
+}
+
+// Decode returns the metadata stored as s (nil for SQL NULL), the map of
+// the previous call when s is the same.
+func (d *MetadataDecoder) Decode(s *string) (map[string]string, error) {
+	if s == nil || *s == "" {
+		return nil, nil
+	}
+	if d.m != nil && *s == d.last {
+		return d.m, nil
+	}
+	m, err := DecodeMetadata(s)
+	if err != nil {
+		return nil, err
+	}
+	d.last, d.m = *s, m
+	return m, nil
+}
+
 // decodePlainMetadata parses s when it is a JSON object of strings with
 // no backslash, no control character and valid UTF-8 in them (what
 // EncodeMetadata writes for valid metadata, and MySQL's JSON column

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"testing"
 )
 
@@ -109,5 +110,34 @@ func BenchmarkDecodeMetadata(b *testing.B) {
 		if _, err := DecodeMetadata(&s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMetadataDecoderSharesEqualMetadata(t *testing.T) {
+	var d MetadataDecoder
+	a := `{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}`
+	b := `{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"}`
+	decode := func(s *string) map[string]string {
+		t.Helper()
+		m, err := d.Decode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	first, again := decode(&a), decode(&a)
+	if first == nil || reflect.ValueOf(first).UnsafePointer() != reflect.ValueOf(again).UnsafePointer() {
+		t.Fatalf("equal metadata of consecutive rows: two maps (%v, %v), want one", first, again)
+	}
+	other := decode(&b)
+	if other["traceparent"] != b[16:71] || first["traceparent"] != a[16:71] {
+		t.Fatalf("decoded %v after %v", other, first)
+	}
+	if m := decode(nil); m != nil {
+		t.Fatalf("NULL decoded to %v", m)
+	}
+	bad := `{"traceparent":`
+	if _, err := d.Decode(&bad); err == nil {
+		t.Fatal("malformed metadata decoded without an error")
 	}
 }

@@ -315,6 +315,8 @@ type Execution struct {
 	// map is stored as none). The engine keeps the W3C trace context of
 	// the enqueuing code in it ("traceparent", "tracestate"). Stores
 	// return it from every read that returns the row, List included.
+	// The map returned is read, never written: rows of one read may
+	// share it (MetadataDecoder); whoever wants to change it copies it.
 	Metadata map[string]string
 }
 

@@ -160,13 +160,14 @@ func scanClaims(rows pgx.Rows, capacity int) ([]storage.Execution, []claimKey, e
 	var r execRow
 	var due pgtype.Timestamptz
 	var seq int64
+	var md storage.MetadataDecoder
 	dests := append([]any{&due, &seq}, r.dests()...)
 	for rows.Next() {
 		r = execRow{}
 		if err := rows.Scan(dests...); err != nil {
 			return nil, nil, err
 		}
-		e, err := r.execution()
+		e, err := r.executionWith(&md)
 		if err != nil {
 			return nil, nil, err
 		}

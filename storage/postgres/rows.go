@@ -47,6 +47,13 @@ func (r *execRow) dests() []any {
 
 // execution converts the scanned columns.
 func (r *execRow) execution() (storage.Execution, error) {
+	var md storage.MetadataDecoder
+	return r.executionWith(&md)
+}
+
+// executionWith converts the scanned columns, decoding the metadata with
+// md (the rows of one read share it).
+func (r *execRow) executionWith(md *storage.MetadataDecoder) (storage.Execution, error) {
 	e := r.e
 	e.Status = storage.Status(r.status)
 	e.Retry.BaseDelay = time.Duration(r.retryBase)
@@ -81,7 +88,7 @@ func (r *execRow) execution() (storage.Execution, error) {
 	if r.metadata.Valid {
 		metadata = &r.metadata.String
 	}
-	if e.Metadata, err = storage.DecodeMetadata(metadata); err != nil {
+	if e.Metadata, err = md.Decode(metadata); err != nil {
 		return storage.Execution{}, fmt.Errorf("execution %s: %w", e.ID, err)
 	}
 	return e, nil

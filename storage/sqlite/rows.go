@@ -98,6 +98,7 @@ type execScanner struct {
 	attempts, tags, retryOf, metadata          sql.NullString
 	activeKey, concurrencyKey                  sql.NullString
 	dest                                       []any
+	md                                         storage.MetadataDecoder // the rows of one read share equal metadata
 }
 
 func newExecScanner() *execScanner {
@@ -143,7 +144,7 @@ func (r *execScanner) scan(sc scanner) (storage.Execution, int64, error) {
 		return e, 0, err
 	}
 	if r.metadata.Valid {
-		if e.Metadata, err = storage.DecodeMetadata(&r.metadata.String); err != nil {
+		if e.Metadata, err = r.md.Decode(&r.metadata.String); err != nil {
 			return e, 0, fmt.Errorf("execution %s: %w", e.ID, err)
 		}
 	}
