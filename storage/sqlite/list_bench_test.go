@@ -271,20 +271,8 @@ func BenchmarkBigTable(b *testing.B) {
 	// of the process and the bytes it wrote (WAL frames and checkpoints)
 	// per row deleted.
 	b.Run("delete-expired-one-call", func(b *testing.B) {
-		var deleted int
-		var after *storage.ListKey
 		c0, w0 := cpuTime(), writtenBytes()
-		for b.Loop() {
-			res, err := s.DeleteExpired(ctx, storage.DeleteExpiredParams{Statuses: expired.Statuses,
-				Before: benchNow, After: after, Limit: benchBatch(b)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.Roots == 0 {
-				b.Fatal("no expired rows left: raise DURABLE_BENCH_ROWS")
-			}
-			deleted, after = deleted+res.Rows, &res.Last
-		}
+		deleted := deleteExpiredLoop(b, s, expired.Statuses)
 		b.ReportMetric(float64(deleted)/b.Elapsed().Seconds(), "rows/s")
 		b.ReportMetric(float64(deleted)/float64(b.N), "rows/op")
 		b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(deleted), "cpu-µs/row")
@@ -318,20 +306,8 @@ func BenchmarkBigTable(b *testing.B) {
 				}
 			}()
 		}
-		var deleted int
-		var after *storage.ListKey
 		c0, w0 := cpuTime(), writtenBytes()
-		for b.Loop() {
-			res, err := s.DeleteExpired(ctx, storage.DeleteExpiredParams{Statuses: expired.Statuses,
-				Before: benchNow, After: after, Limit: benchBatch(b)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.Roots == 0 {
-				b.Fatal("no expired rows left: raise DURABLE_BENCH_ROWS")
-			}
-			deleted, after = deleted+res.Rows, &res.Last
-		}
+		deleted := deleteExpiredLoop(b, s, expired.Statuses)
 		close(stop)
 		taken := <-leads + <-leads
 		b.ReportMetric(float64(deleted)/b.Elapsed().Seconds(), "rows/s")
@@ -429,4 +405,24 @@ func drainWorkers(b *testing.B, s *sqlite.Store, workers int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// deleteExpiredLoop calls DeleteExpired of the statuses, before benchNow,
+// benchBatch(b) trees a call, each after the last, for every iteration of
+// b's loop, and returns how many rows it deleted.
+func deleteExpiredLoop(b *testing.B, s *sqlite.Store, statuses []storage.Status) int {
+	var deleted int
+	var after *storage.ListKey
+	for b.Loop() {
+		res, err := s.DeleteExpired(b.Context(), storage.DeleteExpiredParams{Statuses: statuses,
+			Before: benchNow, After: after, Limit: benchBatch(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Roots == 0 {
+			b.Fatal("no expired rows left: raise DURABLE_BENCH_ROWS")
+		}
+		deleted, after = deleted+res.Rows, &res.Last
+	}
+	return deleted
 }
