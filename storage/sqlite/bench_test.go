@@ -68,28 +68,7 @@ func BenchmarkInsertBatch(b *testing.B) {
 func BenchmarkInsertConcurrent(b *testing.B) {
 	for _, callers := range []int{50} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			rows := benchRows("i", b.N)
-			b.ResetTimer()
-			c0 := cpuTime()
-			var wg sync.WaitGroup
-			errs := make([]error, callers)
-			for k := range callers {
-				wg.Go(func() {
-					for i := k; i < len(rows) && errs[k] == nil; i += callers {
-						errs[k] = s.Insert(ctx, storage.InsertParams{Now: benchNow, Executions: rows[i : i+1]})
-					}
-				})
-			}
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/row")
+			benchInsertConcurrent(b, benchRows("i", b.N), callers, 1)
 		})
 	}
 }
@@ -99,10 +78,15 @@ func BenchmarkInsertConcurrent(b *testing.B) {
 // the default durability: the writer is the bottleneck, and rows/s its
 // rate.
 func BenchmarkInsertBatchConcurrent(b *testing.B) {
-	const callers, size = 8, 1000
+	benchInsertConcurrent(b, benchRows("c", b.N), 8, 1000)
+}
+
+// benchInsertConcurrent inserts rows from callers concurrent callers, in
+// Insert calls of size rows, and reports rows/s and the process's CPU
+// time per row.
+func benchInsertConcurrent(b *testing.B, rows []storage.Execution, callers, size int) {
 	s := benchStore(b)
 	ctx := context.Background()
-	rows := benchRows("c", b.N)
 	b.ResetTimer()
 	c0 := cpuTime()
 	var wg sync.WaitGroup
