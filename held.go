@@ -103,13 +103,7 @@ func (s *heldSet) setCancel(h *held, c context.CancelCauseFunc) {
 // remove forgets h (if it is still the entry for its execution).
 func (s *heldSet) remove(h *held) {
 	s.mu.Lock()
-	s.forget(h)
-	s.mu.Unlock()
-}
-
-// forget deletes h from the map if it is its execution's entry; s.mu is
-// held.
-func (s *heldSet) forget(h *held) {
+	defer s.mu.Unlock()
 	if s.m[h.lease.ID] != h {
 		return
 	}

@@ -229,7 +229,7 @@ func (i *Instrumentation) run(ctx context.Context, next func(context.Context) er
 	attrs := i.taskAttrs(info.TaskID)
 	ctx, span := i.tracer.Start(parent, attrs.runSpan, attrs.runStart...)
 	// The run's own attributes are set on the span, not passed as a start
-	// option: an option per run costs the SDK three allocations more.
+	// option: an option per run costs the SDK two allocations more.
 	span.SetAttributes(semconv.MessagingMessageID(info.ExecutionID), attribute.Int("durable.attempt", info.Attempt))
 	defer span.End()
 	if !remote {

@@ -46,7 +46,7 @@ func (r *execRow) dests() []any {
 }
 
 // execution converts the scanned columns.
-func (r *execRow) execution() (storage.Execution, error) {
+func (r *execRow) execution(md *storage.MetadataDecoder) (storage.Execution, error) {
 	e := storage.Execution{
 		ID: r.id, TaskID: r.taskID, RootID: r.rootID, RootTaskID: r.rootTaskID,
 		ParentID: r.parentID.String, ParentTaskID: r.parentTask, ChildIndex: int(r.childIndex),
@@ -75,7 +75,7 @@ func (r *execRow) execution() (storage.Execution, error) {
 	}
 	if r.metadata != nil {
 		m := string(r.metadata)
-		if e.Metadata, err = storage.DecodeMetadata(&m); err != nil {
+		if e.Metadata, err = md.Decode(&m); err != nil {
 			return storage.Execution{}, fmt.Errorf("execution %s: %w", e.ID, err)
 		}
 	}
@@ -88,12 +88,13 @@ func scanExecutions(rows *sql.Rows, extra ...any) ([]storage.Execution, []int64,
 	defer rows.Close()
 	var out []storage.Execution
 	var seqs []int64
+	var md storage.MetadataDecoder // the rows of one read share equal metadata
 	for rows.Next() {
 		var r execRow
 		if err := rows.Scan(append(r.dests(), extra...)...); err != nil {
 			return nil, nil, err
 		}
-		e, err := r.execution()
+		e, err := r.execution(&md)
 		if err != nil {
 			return nil, nil, err
 		}
