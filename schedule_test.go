@@ -39,11 +39,11 @@ func scheduledTask(t *testing.T, ex *durable.Executor, id string) *durable.Task[
 	return durable.Must(durable.NewTask(ex, id, func(ctx context.Context, in string) (string, error) { return in, nil }))
 }
 
-// setTo moves the fake clock to at and waits until each executor's
+// setTo jumps the fake clock to at and waits until each executor's
 // scheduler has passed at that time.
 func setTo(t *testing.T, fc *clock.Fake, at time.Time, exs ...*durable.Executor) {
 	t.Helper()
-	fc.Set(at)
+	fc.Jump(at)
 	for _, ex := range exs {
 		eventually(t, "a scheduler pass at "+at.String(), func() bool { return durable.SchedulerPassedAt(ex).Equal(at) })
 	}
