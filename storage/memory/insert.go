@@ -101,6 +101,7 @@ func (s *Store) checkActiveKey(e *storage.Execution) error {
 // UpdatedAt, Fence and DueAt, plus StartedAt for a sleeping row.
 func newRow(e *storage.Execution, delay time.Duration, now time.Time) *row {
 	c := copyExecution(*e)
+	c.Metadata = cloneMetadata(e.Metadata) // the caller's map may change after the insert
 	normaliseTimes(&c)
 	c.CreatedAt, c.UpdatedAt = now, now
 	c.Fence = 0

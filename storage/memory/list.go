@@ -68,7 +68,9 @@ func listCopy(e *storage.Execution) storage.Execution {
 	c.Input, c.Output, c.RunOutput, c.Attempts = nil, nil, nil, nil
 	c.Error = cloneError(e.Error)
 	c.Tags = cloneTags(e.Tags)
-	c.Metadata = cloneMetadata(e.Metadata)
+	if len(e.Metadata) == 0 {
+		c.Metadata = nil
+	}
 	return c
 }
 

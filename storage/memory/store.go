@@ -157,9 +157,11 @@ func dbTime(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-// copyExecution returns a deep copy of e: byte slices, the error, the tags,
-// the metadata and the attempts (with their errors) are not shared. Nil and empty byte
-// slices are kept apart; empty tags and attempts become nil.
+// copyExecution returns a deep copy of e: byte slices, the error, the tags
+// and the attempts (with their errors) are not shared. Nil and empty byte
+// slices are kept apart; empty tags and attempts become nil. The metadata
+// map is shared: a stored row's is never written (newRow copies the
+// caller's at insert), and a read's is read only (storage.Execution).
 func copyExecution(e storage.Execution) storage.Execution {
 	c := e
 	c.Input = bytes.Clone(e.Input)
@@ -167,7 +169,9 @@ func copyExecution(e storage.Execution) storage.Execution {
 	c.RunOutput = bytes.Clone(e.RunOutput)
 	c.Error = cloneError(e.Error)
 	c.Tags = cloneTags(e.Tags)
-	c.Metadata = cloneMetadata(e.Metadata)
+	if len(e.Metadata) == 0 {
+		c.Metadata = nil
+	}
 	c.Attempts = copyAttempts(e.Attempts)
 	return c
 }
