@@ -15,8 +15,9 @@ import (
 // prepared once per connection) whose plan is fixed by the
 // settings sent before it in the same round trip: it walks the index of
 // the roots' statuses in order from p.After and stops at the limit,
-// whatever the table's statistics. It locks no row an executor may need:
-// only terminal roots, skipping those a concurrent Delete holds.
+// whatever the table's statistics. It locks no row before deleting it,
+// and deletes only terminal rows, which no executor writes: it can wait
+// only for a concurrent Delete of the same trees.
 func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
 	var res storage.DeleteExpiredResult
 	if err := s.check("delete expired"); err != nil {
