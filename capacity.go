@@ -170,11 +170,42 @@ func (c *capacity) wakeIfStarved() {
 	}
 }
 
+// claimable is how many executions may be claimed now beside the
+// dispatcher (free, capped by the claim batch): none unless open.
+func (c *capacity) claimable() int {
+	if c.behind() {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != capacityOpen {
+		return 0
+	}
+	return max(0, min(c.capacityLocked()-c.running-len(c.queue), c.claimBatch))
+}
+
+// admitIfOpen is admit while open; closed, it takes nothing and reports
+// false.
+func (c *capacity) admitIfOpen(runs []activeRun) ([]*activeRun, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != capacityOpen {
+		return nil, false
+	}
+	return c.admitLocked(runs), true
+}
+
 // admit takes claimed runs: each takes a slot while some are free, the
 // rest queue. It returns those that took a slot, to be started.
 func (c *capacity) admit(runs []activeRun) []*activeRun {
-	start := make([]*activeRun, 0, len(runs))
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.admitLocked(runs)
+}
+
+// admitLocked is admit with c.mu held.
+func (c *capacity) admitLocked(runs []activeRun) []*activeRun {
+	start := make([]*activeRun, 0, len(runs))
 	for i := range runs {
 		r := &runs[i]
 		if c.running < c.concurrency {
@@ -184,7 +215,6 @@ func (c *capacity) admit(runs []activeRun) []*activeRun {
 			c.queue = append(c.queue, r)
 		}
 	}
-	c.mu.Unlock()
 	return start
 }
 

@@ -1,8 +1,11 @@
 package durable
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"time"
 
 	"github.com/durable-go/durable/internal/completer"
@@ -22,7 +25,7 @@ type completions struct {
 // clock and logger.
 func (e *Executor) newCompletions() completions {
 	return completions{held: &e.held, Completer: completer.New(completer.Config[*held]{
-		Complete:  e.store.Complete,
+		Complete:  e.completeBatch,
 		BatchSize: e.cfg.CompletionBatch,
 		Timeout:   e.cfg.StorageTimeout,
 		Clock:     e.clock,
@@ -46,7 +49,6 @@ func (c completions) submit(h *held, tr storage.Transition) {
 // execution instead.
 func (e *Executor) completed(batch []completer.Result[*held]) {
 	e.outcomesWritten(batch)
-	freed := false
 	for i := range batch {
 		r := &batch[i]
 		if errors.Is(r.Unwritten, completer.ErrStopped) {
@@ -60,15 +62,111 @@ func (e *Executor) completed(batch []completer.Result[*held]) {
 			e.logOutcome(r)
 		}
 		e.held.remove(r.Handle)
-		freed = freed || r.Unwritten == nil && r.Handle.row != nil && e.paused.isLimited(r.Handle.row.Queue)
-	}
-	if freed {
-		// A run of a limited queue ended in the store: its slot is free
-		// now, not when the run returned (the dispatcher's claim then,
-		// woken by the freed local slot, found the queue still full).
-		e.wake()
 	}
 	e.capacity.wakeIfStarved()
+}
+
+// completeBatch writes a batch of outcomes. When some of them end runs of
+// limited queues and the store can claim in the same round trip
+// (storage.CompleteClaimer: PostgreSQL), it claims from those queues
+// there, at most as many rows as the batch ends runs of them (and as this
+// executor may claim now): the slots the batch frees in the store are
+// taken again at once, not after a round trip of the dispatcher's, which
+// with short tasks is most of the time a slot spends free. When another
+// process's claim found the queue full, the store leaves the slots to it
+// instead (its turn; see docs/semantics.md). The claimed rows are admitted
+// as the dispatcher's are. When the batch frees slots of limited queues
+// and claims none, the dispatcher is woken once it is written: the slots
+// are free now, not when the runs returned (the dispatcher's claim then,
+// woken by the freed local slots, found the queue still full).
+func (e *Executor) completeBatch(ctx context.Context, p storage.CompleteParams, batch []completer.Result[*held]) ([]storage.TransitionResult, error) {
+	queues, freed := e.limitedQueuesOf(batch)
+	if freed == 0 {
+		return e.store.Complete(ctx, p)
+	}
+	results, claimed, err := e.completeClaim(ctx, p, queues, freed)
+	if err == nil && !claimed {
+		e.wake()
+	}
+	return results, err
+}
+
+// completeClaim writes p and, when the store can (see completeBatch),
+// claims up to freed rows of queues in the same round trip; claimed says
+// whether it did.
+func (e *Executor) completeClaim(ctx context.Context, p storage.CompleteParams, queues []string, freed int) ([]storage.TransitionResult, bool, error) {
+	cc, ok := e.store.(storage.CompleteClaimer)
+	n := 0
+	if ok {
+		n = min(freed, e.capacity.claimable())
+	}
+	var ids []string
+	if n > 0 {
+		ids = e.registeredIDs()
+	}
+	if len(ids) == 0 {
+		results, err := e.store.Complete(ctx, p)
+		return results, false, err
+	}
+	results, rows, claimed, err := cc.CompleteClaim(ctx, p, storage.ClaimParams{
+		Now: p.Now, ExecutorID: e.id, TaskIDs: ids, Queues: queues, Limit: n, Lease: e.cfg.LeaseDuration,
+		Recheck: e.cfg.PollInterval,
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if claimed && e.admitReclaimed(rows) {
+		// Let the runs just started add their results (short ones end at
+		// once) before the completer takes its next batch: fewer, fuller
+		// round trips.
+		runtime.Gosched()
+	}
+	return results, claimed, nil
+}
+
+// limitedQueuesOf returns the limited queues this executor serves whose
+// runs end in batch, and how many of the batch's runs are theirs.
+func (e *Executor) limitedQueuesOf(batch []completer.Result[*held]) (queues []string, runs int) {
+	if !e.paused.anyLimited() {
+		return nil, 0
+	}
+	for i := range batch {
+		row := batch[i].Handle.row
+		if row == nil || !e.paused.isLimited(row.Queue) || len(e.cfg.Queues) > 0 && !slices.Contains(e.cfg.Queues, row.Queue) {
+			continue
+		}
+		runs++
+		if !slices.Contains(queues, row.Queue) {
+			queues = append(queues, row.Queue)
+		}
+	}
+	return queues, runs
+}
+
+// admitReclaimed takes the rows completeBatch claimed, as admit does the
+// dispatcher's; once the executor shuts down it gives them back instead.
+// It reports whether it started some.
+func (e *Executor) admitReclaimed(rows []storage.Execution) bool {
+	if len(rows) == 0 {
+		return false
+	}
+	callAll(e.hooks.claimed, len(rows))
+	e.logTakeovers(rows)
+	runs := e.holdRuns(rows)
+	start, ok := e.capacity.admitIfOpen(runs)
+	if !ok {
+		leases := make([]storage.Lease, len(runs))
+		for i := range runs {
+			e.held.remove(&runs[i].held)
+			leases[i] = runs[i].held.lease
+		}
+		e.leases.giveBack(leases, "claims made while shutting down")
+		return false
+	}
+	for _, r := range start {
+		e.startOnSlot(r)
+	}
+	return len(start) > 0
 }
 
 // spawnFailed turns a transition whose children could not be inserted into

@@ -128,6 +128,7 @@ func (e *Executor) claim(n int) ([]storage.Execution, error) {
 	defer cancel()
 	return e.store.Claim(ctx, storage.ClaimParams{
 		Now: e.now(), ExecutorID: e.id, TaskIDs: ids, Queues: e.cfg.Queues, Limit: n, Lease: e.cfg.LeaseDuration,
+		Recheck: e.cfg.PollInterval,
 	})
 }
 

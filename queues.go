@@ -283,6 +283,13 @@ func (p *pausedSet) isLimited(q string) bool {
 	return len(p.limited) > 0 && slices.Contains(p.limited, q)
 }
 
+// anyLimited reports whether some queue is limited.
+func (p *pausedSet) anyLimited() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.limited) > 0
+}
+
 // limit records whether queue q is limited.
 func (p *pausedSet) limit(q string, limited bool) {
 	p.mu.Lock()

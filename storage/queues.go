@@ -339,3 +339,19 @@ func ValidateControl(c *Control) error {
 	}
 	return nil
 }
+
+// CompleteClaimer is implemented by a store that can claim in the round
+// trip of a completion: the engine uses it when a batch of outcomes frees
+// slots of limited queues, so that the slots are claimed again as soon as
+// they are free, without a round trip of their own (PostgreSQL).
+type CompleteClaimer interface {
+	// CompleteClaim applies p as Complete does and then, in the same
+	// transaction, claims as Claim(c) does from c.Queues, which must all
+	// be queues with a concurrency limit or a rate limit: the claim
+	// counts the running rows after p's transitions. When it cannot do
+	// both in one round trip (a batch Complete writes in several
+	// statements, a queue of c.Queues not limited, or limited per key) it
+	// applies p alone and reports claimed false: then the caller claims as
+	// it would have.
+	CompleteClaim(ctx context.Context, p CompleteParams, c ClaimParams) (results []TransitionResult, rows []Execution, claimed bool, err error)
+}

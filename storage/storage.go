@@ -375,6 +375,11 @@ type ClaimParams struct {
 	Limit int
 	// Lease is how long the claim holds before the row is due again.
 	Lease time.Duration
+	// Recheck is how long the claimer waits at most before claiming again
+	// when it gets nothing (its poll interval); 0 when unknown. A store
+	// that takes turns at a full limited queue's slots (PostgreSQL) holds
+	// a claimer's turn for twice that.
+	Recheck time.Duration
 }
 
 // NextDueParams asks when the next row of these tasks and queues (every

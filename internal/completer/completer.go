@@ -43,9 +43,11 @@ const stopTries = 3
 // Config is what a Completer depends on. Every field but Abandon is
 // required.
 type Config[H any] struct {
-	// Complete writes one batch (storage.Store.Complete). It must not keep
-	// p.Transitions: the completer reuses the slice.
-	Complete func(ctx context.Context, p storage.CompleteParams) ([]storage.TransitionResult, error)
+	// Complete writes one batch (storage.Store.Complete): p holds the
+	// transitions of batch, in order, which it may read to decide how to
+	// write them. It must keep neither p.Transitions nor batch: the
+	// completer reuses both.
+	Complete func(ctx context.Context, p storage.CompleteParams, batch []Result[H]) ([]storage.TransitionResult, error)
 	// BatchSize is the most transitions written in one call (> 0).
 	BatchSize int
 	// Timeout bounds each call of Complete.
@@ -233,7 +235,7 @@ func (c *Completer[H]) write(batch []Result[H], stopping bool) {
 	for failures := 1; ; failures++ {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 		p.Now = c.cfg.Clock.Now()
-		results, err := c.cfg.Complete(ctx, p)
+		results, err := c.cfg.Complete(ctx, p, batch)
 		cancel()
 		if err == nil {
 			c.written(batch, results, p.Now, ambiguous)

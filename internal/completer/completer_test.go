@@ -53,7 +53,7 @@ func newHarness(t *testing.T, store storage.Store, batch int, wrap func(call int
 	t.Helper()
 	h := &harness{t: t, store: store, results: make(chan Result[string], 10_000), fatal: make(chan error, 100)}
 	h.c = New(Config[string]{
-		Complete: func(ctx context.Context, p storage.CompleteParams) ([]storage.TransitionResult, error) {
+		Complete: func(ctx context.Context, p storage.CompleteParams, _ []Result[string]) ([]storage.TransitionResult, error) {
 			h.mu.Lock()
 			h.calls = append(h.calls, len(p.Transitions))
 			call := len(h.calls)
@@ -535,7 +535,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	}
 	settled := 0
 	c := New(Config[int]{
-		Complete: func(_ context.Context, p storage.CompleteParams) ([]storage.TransitionResult, error) {
+		Complete: func(_ context.Context, p storage.CompleteParams, _ []Result[int]) ([]storage.TransitionResult, error) {
 			return results[:len(p.Transitions)], nil
 		},
 		BatchSize: n,

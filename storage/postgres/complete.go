@@ -123,16 +123,46 @@ func allDone(ts []storage.Transition) bool {
 
 // completeDone applies a batch of running -> completed transitions in one
 // statement (complete_done): the updates, the bookkeeping of their parents
-// and the notifications, in one round trip and one commit. The rows are
-// given in ID order, the order in which they are locked. It reports false,
-// having done nothing, when an ID appears twice: such a batch is applied
-// one transition at a time.
+// and the notifications, in one round trip and one commit. It reports
+// false, having done nothing, when an ID appears twice: such a batch is
+// applied one transition at a time.
 func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now any) ([]storage.TransitionResult, bool, error) {
+	d, ok := s.newDoneStep(ts, now)
+	if !ok {
+		return nil, false, nil
+	}
+	err := withRetry(ctx, func() error {
+		batch := &pgx.Batch{}
+		d.queue(batch)
+		return s.pool.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return nil, true, wrapErr("complete", err)
+	}
+	s.publish(d.ev.event())
+	return d.results, true, nil
+}
+
+// doneStep is complete_done for one batch of transitions: its arguments,
+// and the results and events its rows fill in.
+type doneStep struct {
+	plans   string // generic_plans
+	stmt    string // complete_done
+	args    pgx.StrictNamedArgs
+	ids     []string // sorted
+	order   []int    // ids[k] is the ID of transition order[k]
+	results []storage.TransitionResult
+	ev      events
+}
+
+// newDoneStep prepares complete_done for ts, given in ID order (the order
+// in which the rows are locked); false when an ID appears twice.
+func (s *Store) newDoneStep(ts []storage.Transition, now any) (*doneStep, bool) {
 	order := allIndexes(len(ts))
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(ts[a].ID, ts[b].ID) })
 	for k := 1; k < len(order); k++ {
 		if ts[order[k]].ID == ts[order[k-1]].ID {
-			return nil, false, nil // the same row twice: applied one at a time
+			return nil, false // the same row twice: applied one at a time
 		}
 	}
 	ids := make([]string, len(ts))
@@ -149,38 +179,33 @@ func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now a
 	}
 	args := pgx.StrictNamedArgs{"now": now, "d_id": ids, "d_fence": fences, "d_output": outputs,
 		"d_attempt": attempts, "d_iteration": iterations, "channel": channel, "sender": s.tag}
-	results := make([]storage.TransitionResult, len(ts))
-	var ev events
-	err := withRetry(ctx, func() error {
-		clear(results)
-		ev = events{}
-		batch := &pgx.Batch{}
-		batch.Queue(s.q.genericPlans)
-		batch.Queue(s.q.completeDone, args).Query(func(rows pgx.Rows) error {
-			var id string
-			var ready bool
-			var notes int64
-			_, err := pgx.ForEachRow(rows, []any{&id, &ready, &notes}, func() error {
-				// ids is sorted and distinct: the row's transition is
-				// ts[order[k]].
-				k, found := slices.BinarySearch(ids, id)
-				if !found {
-					return fmt.Errorf("complete returned unknown execution %q", id)
-				}
-				results[order[k]].Applied = true
-				ev.finished = append(ev.finished, id)
-				ev.ready = ev.ready || ready
-				return nil
-			})
-			return err
+	return &doneStep{plans: s.q.genericPlans, stmt: s.q.completeDone, args: args, ids: ids, order: order, results: make([]storage.TransitionResult, len(ts))}, true
+}
+
+// queue adds the step's statements to batch (generic_plans, then
+// complete_done), clearing what an earlier try filled in.
+func (d *doneStep) queue(batch *pgx.Batch) {
+	clear(d.results)
+	d.ev = events{}
+	batch.Queue(d.plans)
+	batch.Queue(d.stmt, d.args).Query(func(rows pgx.Rows) error {
+		var id string
+		var ready bool
+		var notes int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &ready, &notes}, func() error {
+			// ids is sorted and distinct: the row's transition is
+			// ts[order[k]].
+			k, found := slices.BinarySearch(d.ids, id)
+			if !found {
+				return fmt.Errorf("complete returned unknown execution %q", id)
+			}
+			d.results[d.order[k]].Applied = true
+			d.ev.finished = append(d.ev.finished, id)
+			d.ev.ready = d.ev.ready || ready
+			return nil
 		})
-		return s.pool.SendBatch(ctx, batch).Close()
+		return err
 	})
-	if err != nil {
-		return nil, true, wrapErr("complete", err)
-	}
-	s.publish(ev.event())
-	return results, true, nil
 }
 
 func allIndexes(n int) []int {

@@ -27,6 +27,10 @@ import (
 // claim of the other queues, which gets the rest of the limit: one round
 // trip. Otherwise (a queue limited per key only) each queue is claimed in
 // a batch of its own, and the others after, within what they left.
+// CompleteClaim (completeclaim.go) claims limited queues in the batch of a
+// completion. A claimer that finds a queue full takes its turn at the
+// slots that free up (claim_limited's waiter), and the other claimers'
+// claim_limit_yield wakes it when they leave it slots.
 
 // limitedQueues returns the limited queues a claim of queues covers.
 func (s *Store) limitedQueues(ctx context.Context, queues []string) ([]limited.Queue, error) {
@@ -64,17 +68,12 @@ func (s *Store) claimLimited(ctx context.Context, p storage.ClaimParams, qs []li
 		if left <= 0 {
 			break
 		}
-		args := pgx.StrictNamedArgs{
-			"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": left, "queue": q.Name,
-			"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
-		}
 		var got []storage.Execution
 		var gotKeys []claimKey
 		err := withRetry(ctx, func() error {
 			batch := &pgx.Batch{}
 			batch.Queue(s.q.claimSettings)
-			batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": q.Name})
-			batch.Queue(s.q.claimLimited, args).Query(func(r pgx.Rows) error {
+			s.queueLimitedClaim(batch, p, q.Name, left, func(r pgx.Rows) error {
 				var err error
 				got, gotKeys, err = scanClaims(r, left)
 				return err
@@ -87,6 +86,28 @@ func (s *Store) claimLimited(ctx context.Context, p storage.ClaimParams, qs []li
 		rows, keys = append(rows, got...), append(keys, gotKeys...)
 	}
 	return rows, keys, nil
+}
+
+// queueLimitedClaim adds to batch the claim of up to limit rows of the
+// limited queue: claim_limit_lock, claim_limited (whose rows scan reads)
+// and claim_limit_yield, which wakes the other processes when the queue's
+// turn is another claimer's (see claim_limited in queries.sql). A claim
+// with p.Recheck records its claimer as the one whose turn it is when it
+// finds the queue full, for twice p.Recheck; one without never does.
+func (s *Store) queueLimitedClaim(batch *pgx.Batch, p storage.ClaimParams, queue string, limit int, scan func(pgx.Rows) error) {
+	now := s.now(p.Now)
+	batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": queue})
+	batch.Queue(s.q.claimLimited, pgx.StrictNamedArgs{
+		"now": now, "task_ids": p.TaskIDs, "limit": limit, "queue": queue,
+		"executor_id": p.ExecutorID, "lease_us": micros(p.Lease), "wait_us": 2 * micros(p.Recheck),
+	}).Query(scan)
+	if s.cfg.DisableNotifications {
+		return
+	}
+	batch.Queue(s.q.claimLimitYield, pgx.StrictNamedArgs{
+		"now": now, "queue": queue, "executor_id": p.ExecutorID,
+		"channel": s.channel, "payload": payloads(s.tag, storage.Event{Ready: true})[0],
+	})
 }
 
 // limitedBounds returns, for each limited queue of qs, the most rows a
@@ -119,12 +140,7 @@ func limitedBounds(qs []limited.Queue, limit int) (bounds []int, sum int, ok boo
 // batch's transaction ends.
 func (s *Store) queueLimited(batch *pgx.Batch, p storage.ClaimParams, qs []limited.Queue, bounds []int, rows *[]storage.Execution, keys *[]claimKey) {
 	for i, q := range qs {
-		args := pgx.StrictNamedArgs{
-			"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": bounds[i], "queue": q.Name,
-			"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
-		}
-		batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": q.Name})
-		batch.Queue(s.q.claimLimited, args).Query(func(r pgx.Rows) error {
+		s.queueLimitedClaim(batch, p, q.Name, bounds[i], func(r pgx.Rows) error {
 			got, gotKeys, err := scanClaims(r, bounds[i])
 			*rows, *keys = append(*rows, got...), append(*keys, gotKeys...)
 			return err

@@ -41,9 +41,10 @@ type queries struct {
 	claimListed, nextDueListed     string
 	registerControls, listControls string
 	pauseControl, advanceControl   string
-	// claimLimitLock and claimLimited claim a limited queue; limitControl
-	// and limitedQueues set and read the limits (limits.go).
-	claimLimitLock, claimLimited, limitControl, limitedQueues string
+	// claimLimitLock, claimLimited and claimLimitYield claim a limited
+	// queue; limitControl and limitedQueues set and read the limits
+	// (limits.go).
+	claimLimitLock, claimLimited, claimLimitYield, limitControl, limitedQueues string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -90,7 +91,7 @@ func newQueries(schema string) (*queries, error) {
 		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete_expired_settings": &q.deleteExpiredSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp,
 		"register_controls": &q.registerControls, "list_controls": &q.listControls,
 		"pause_control": &q.pauseControl, "advance_control": &q.advanceControl,
-		"claim_limit_lock": &q.claimLimitLock, "claim_limited": &q.claimLimited, "limit_control": &q.limitControl, "limited_queues": &q.limitedQueues, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"claim_limit_lock": &q.claimLimitLock, "claim_limited": &q.claimLimited, "claim_limit_yield": &q.claimLimitYield, "limit_control": &q.limitControl, "limited_queues": &q.limitedQueues, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
 	}

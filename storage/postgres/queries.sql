@@ -471,11 +471,21 @@ whose rank among the candidates of their key plus the key's running rows
 stays within per_key. The rows claimed are counted in the rate window
 (win), in this statement; a new window starts only with a claim that takes
 a row. A queue paused meanwhile gives nothing; one no
-longer limited gives up to @limit. */}}
+longer limited gives up to @limit.
+Turns (slots, free, turn): while the control row names another executor as
+waiter (until waiter_until), the claim takes no fresh row (yield: the
+lapsed rows still), leaving the slots that free up to the waiter. A claim
+that finds no free slot and takes nothing while it has a due row (one
+probe per priority level) becomes the waiter for @wait_us (0: never); one
+whose claim takes fresh rows while it is the waiter ends its turn. The
+control row is written only for a change (rate window, waiter), or to
+renew a waiter's turn past half its time. */}}
 {{define "claim_limited"}}WITH ctl AS MATERIALIZED (
     SELECT c.concurrency, c.paused, c.per_key, c.rate, w.fresh,
         CASE WHEN w.fresh THEN {{.Now}} ELSE c.rate_start END AS win_start,
-        CASE WHEN w.fresh THEN 0 ELSE c.rate_count END AS win_count
+        CASE WHEN w.fresh THEN 0 ELSE c.rate_count END AS win_count,
+        c.waiter, c.waiter_until,
+        coalesce(c.waiter <> @executor_id AND c.waiter_until > {{.Now}}, false) AS yield
     FROM {{.Controls}} AS c
     CROSS JOIN LATERAL (SELECT c.rate > 0 AND (c.rate_start IS NULL
         OR {{.Now}} >= c.rate_start + c.rate_per_us * interval '1 microsecond') AS fresh) AS w
@@ -491,15 +501,18 @@ longer limited gives up to @limit. */}}
     ORDER BY t.due_at, t.seq
     LIMIT coalesce((SELECT n FROM budget), 0)
     FOR UPDATE SKIP LOCKED
-), free AS MATERIALIZED (
+), slots AS MATERIALIZED (
     SELECT CASE WHEN ctl.paused THEN 0
         WHEN ctl.concurrency = 0 THEN b.n - (SELECT count(*) FROM lapsed)
         ELSE greatest(0, least(b.n - (SELECT count(*) FROM lapsed), ctl.concurrency - (
             SELECT count(*) FROM {{.T}} AS t
             WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL)))
-        END AS n,
-        CASE WHEN ctl.per_key = 0 THEN 1 ELSE 2 END AS reads
+        END AS n
     FROM ctl CROSS JOIN budget AS b
+), free AS MATERIALIZED (
+    SELECT CASE WHEN ctl.yield THEN 0 ELSE s.n END AS n,
+        CASE WHEN ctl.per_key = 0 THEN 1 ELSE 2 END AS reads
+    FROM ctl CROSS JOIN slots AS s
 ), cands AS MATERIALIZED (
     SELECT c.ctid, c.id, c.seq, c.due_at, c.ckey, lv.p
     FROM generate_series({{.First}}, {{.Last}}) AS lv(p)
@@ -532,12 +545,39 @@ longer limited gives up to @limit. */}}
     LIMIT coalesce((SELECT n FROM free), 0)
 ), picked AS (
     SELECT * FROM lapsed UNION ALL SELECT * FROM fresh
-), win AS (
-    UPDATE {{.Controls}} AS c SET rate_start = ctl.win_start, rate_count = ctl.win_count + (SELECT count(*) FROM picked)
+), turn AS MATERIALIZED (
+    SELECT NOT ctl.yield AND NOT ctl.paused AND @wait_us::bigint > 0 AND @limit > 0
+            AND (SELECT n FROM slots) = 0 AND NOT EXISTS (SELECT 1 FROM picked)
+            AND (ctl.waiter IS DISTINCT FROM @executor_id
+                OR ctl.waiter_until < {{.Now}} + @wait_us::bigint / 2 * interval '1 microsecond')
+            AND EXISTS (SELECT 1 FROM generate_series({{.First}}, {{.Last}}) AS lv(p)
+                CROSS JOIN LATERAL (SELECT 1 FROM {{.T}} AS t
+                    WHERE t.queue = @queue AND t.priority = lv.p AND t.due_at <= {{.Now}}
+                        AND t.task_id = ANY(@task_ids::text[])
+                        AND NOT (t.status = 'running' AND t.sleep_key IS NULL)
+                    LIMIT 1) AS d) AS wait,
+        coalesce(ctl.waiter = @executor_id, false) AND EXISTS (SELECT 1 FROM fresh) AS served,
+        ctl.rate > 0 AND EXISTS (SELECT 1 FROM picked) AS counted
     FROM ctl
-    WHERE c.kind = 'queue' AND c.name = @queue AND ctl.rate > 0 AND EXISTS (SELECT 1 FROM picked)
+), win AS (
+    UPDATE {{.Controls}} AS c SET
+        rate_start = CASE WHEN turn.counted THEN ctl.win_start ELSE c.rate_start END,
+        rate_count = CASE WHEN turn.counted THEN ctl.win_count + (SELECT count(*) FROM picked) ELSE c.rate_count END,
+        waiter = CASE WHEN turn.wait THEN @executor_id WHEN turn.served THEN NULL ELSE c.waiter END,
+        waiter_until = CASE WHEN turn.wait THEN {{.Now}} + @wait_us::bigint * interval '1 microsecond'
+            WHEN turn.served THEN NULL ELSE c.waiter_until END
+    FROM ctl CROSS JOIN turn
+    WHERE c.kind = 'queue' AND c.name = @queue AND (turn.counted OR turn.wait OR turn.served)
 )
 {{template "claim_update" .}}{{end}}
+
+{{- /* claim_limit_yield sends the notification of new work on @channel
+when the queue @queue's turn is another claimer's (see claim_limited): the
+slots this transaction frees or leaves are that claimer's, and it claims
+them at once instead of at its next poll. It follows claim_limited in the
+same transaction (the control row is locked). */}}
+{{define "claim_limit_yield"}}SELECT pg_notify(@channel, @payload) FROM {{.Controls}}
+WHERE kind = 'queue' AND name = @queue AND waiter <> @executor_id AND waiter_until > {{.Now}}{{end}}
 
 {{define "limited_queues"}}SELECT name, concurrency, per_key, rate, rate_per_us FROM {{.Controls}}
 WHERE kind = 'queue' AND (concurrency > 0 OR per_key > 0 OR rate > 0) AND NOT paused ORDER BY name{{end}}
