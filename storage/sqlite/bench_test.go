@@ -221,3 +221,30 @@ func drain(ctx context.Context, s *sqlite.Store, executor string) error {
 		}
 	}
 }
+
+// BenchmarkClaimReadManyQueues times the read of a claim of every queue
+// (its candidates, not the write), 10 rows, over 20,000 due rows spread
+// evenly over N queues of one priority: one level per queue.
+func BenchmarkClaimReadManyQueues(b *testing.B) {
+	for _, n := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("queues=%d", n), func(b *testing.B) {
+			s := benchStore(b)
+			rows := benchRows("r", 20000)
+			for i := range rows {
+				rows[i].Queue = fmt.Sprintf("q%04d", i%n)
+			}
+			if err := s.Insert(b.Context(), storage.InsertParams{Now: benchNow, Executions: rows}); err != nil {
+				b.Fatal(err)
+			}
+			p := storage.ClaimParams{Now: benchNow, ExecutorID: "x", TaskIDs: []string{"noop"}, Limit: 10, Lease: time.Minute}
+			b.ResetTimer()
+			c0 := cpuTime()
+			for b.Loop() {
+				if n, err := s.ClaimRead(b.Context(), p); err != nil || n != 10 {
+					b.Fatalf("%d candidates, %v", n, err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
+		})
+	}
+}

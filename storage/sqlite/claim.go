@@ -107,11 +107,12 @@ type candidate struct {
 }
 
 // claimCandidates returns the rows due now, in claim order. With one
-// priority level in use it is one statement; with several, one statement
-// per priority in order, until the limit is reached: a statement over
-// every level reads up to the limit of due rows in each level before it
-// keeps the limit, nine times the rows it takes when the nine priorities
-// are in use, where this reads at most those of the last level it needs
+// priority in use it is one statement over the levels of every queue;
+// with several, the levels are read one priority after the other, until
+// the limit is reached (see claimByLevels): a statement over every level
+// reads up to the limit of due rows in each level before it keeps the
+// limit, nine times the rows it takes when the nine priorities are in
+// use, where this reads at most those of the last priority it needs
 // beyond them.
 func (s *Store) claimCandidates(ctx context.Context, p storage.ClaimParams) ([]candidate, error) {
 	name, args := "claim_candidates", []any{micros(p.Now), jsonStrings(p.TaskIDs), int64(p.Limit)}
@@ -125,28 +126,21 @@ func (s *Store) claimCandidates(ctx context.Context, p storage.ClaimParams) ([]c
 	if err != nil {
 		return nil, err
 	}
-	if len(levels) <= 1 {
+	if len(levels) == 0 || levels[0].priority == levels[len(levels)-1].priority {
 		return s.readCandidates(ctx, name, args, p.Limit)
 	}
-	out := make([]candidate, 0, p.Limit)
-	limit := &args[2]
-	for _, level := range levels {
-		left := p.Limit - len(out)
-		if left == 0 {
-			break
-		}
-		*limit = int64(left)
-		cands, err := s.readCandidates(ctx, name+"_at", append(args, level), left)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cands...)
-	}
-	return out, nil
+	return s.claimByLevels(ctx, p, levels)
 }
 
-// claimLevels returns the priorities of the levels a claim reads, in order.
-func (s *Store) claimLevels(ctx context.Context, name string, args []any) ([]int64, error) {
+// level is one (queue, priority) level of the due index.
+type level struct {
+	queue    string
+	priority int
+}
+
+// claimLevels returns the levels a claim reads, in claim order: by
+// priority, then queue.
+func (s *Store) claimLevels(ctx context.Context, name string, args []any) ([]level, error) {
 	const op = "claim"
 	st, err := s.readStmt(op, name)
 	if err != nil {
@@ -157,18 +151,135 @@ func (s *Store) claimLevels(ctx context.Context, name string, args []any) ([]int
 		return nil, s.readError(op, err)
 	}
 	defer rows.Close()
-	var levels []int64
+	var levels []level
 	for rows.Next() {
-		var p int64
-		if err := rows.Scan(&p); err != nil {
+		var lv level
+		if err := rows.Scan(&lv.queue, &lv.priority); err != nil {
 			return nil, s.readError(op, err)
 		}
-		levels = append(levels, p)
+		levels = append(levels, lv)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.readError(op, err)
 	}
 	return levels, nil
+}
+
+// claimByLevels returns up to p.Limit rows due now of the levels (in
+// claim order), in claim order. It reads the levels of one priority
+// after the other until it has the limit: the seqs and due times of up
+// to the rows still wanted, from the due index alone, of the priority's
+// one level (claim_level) or of its levels in several queues merged by
+// due time and seq (claim_priority). Only the rows kept are then read
+// from the table (claim_rows): when several levels are in use, a level's
+// rows are scattered over the table, and reading each row a level gives,
+// to check its task and sort it, cost one table page per row.
+func (s *Store) claimByLevels(ctx context.Context, p storage.ClaimParams, levels []level) ([]candidate, error) {
+	now, tasks := micros(p.Now), jsonStrings(p.TaskIDs)
+	out := make([]candidate, 0, p.Limit)
+	for i := 0; i < len(levels) && len(out) < p.Limit; {
+		j := i + 1
+		for j < len(levels) && levels[j].priority == levels[i].priority {
+			j++
+		}
+		name, args := "claim_level", []any{now, tasks, int64(p.Limit - len(out)), levels[i].queue, int64(levels[i].priority)}
+		if j-i > 1 {
+			queues := make([]string, 0, j-i)
+			for _, lv := range levels[i:j] {
+				queues = append(queues, lv.queue)
+			}
+			name, args[3] = "claim_priority", jsonStrings(queues)
+		}
+		var err error
+		if out, err = s.readLevels(ctx, name, args, levels[i].priority, out); err != nil {
+			return nil, err
+		}
+		i = j
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return s.readClaimRows(ctx, out)
+}
+
+// readLevels runs the statement name, which returns the seqs and due
+// times of rows of the priority in claim order, and appends them to out.
+func (s *Store) readLevels(ctx context.Context, name string, args []any, priority int, out []candidate) ([]candidate, error) {
+	const op = "claim"
+	st, err := s.readStmt(op, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, s.readError(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c := candidate{priority: priority}
+		if err := rows.Scan(&c.seq, &c.due); err != nil {
+			return nil, s.readError(op, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readError(op, err)
+	}
+	return out, nil
+}
+
+// readClaimRows reads the rows of the candidates, which have their seq,
+// priority and due time, and returns those still in the table, in order.
+func (s *Store) readClaimRows(ctx context.Context, cands []candidate) ([]candidate, error) {
+	const op = "claim"
+	st, err := s.readStmt(op, "claim_rows")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, jsonSeqs(cands))
+	if err != nil {
+		return nil, s.readError(op, err)
+	}
+	defer rows.Close()
+	at := make(map[int64]int, len(cands))
+	for i := range cands {
+		at[cands[i].seq] = i
+	}
+	found := make([]bool, len(cands))
+	sc := newExecScanner()
+	for rows.Next() {
+		e, seq, err := sc.scan(rows)
+		if err != nil {
+			return nil, s.readError(op, err)
+		}
+		if i, ok := at[seq]; ok {
+			cands[i].e, found[i] = e, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readError(op, err)
+	}
+	out := cands[:0]
+	for i := range cands {
+		if found[i] {
+			out = append(out, cands[i])
+		}
+	}
+	return out, nil
+}
+
+// jsonSeqs returns the seqs of the candidates as a JSON array.
+func jsonSeqs(cands []candidate) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range cands {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(cands[i].seq, 10))
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // readCandidates runs the claim statement name.
@@ -201,20 +312,13 @@ func (s *Store) readCandidates(ctx context.Context, name string, args []any, lim
 // claim claims the candidates still due, marks them taken and updates
 // their changed columns.
 func (tx *writeTx) claim(p storage.ClaimParams, cands []candidate) error {
-	var list strings.Builder
-	list.WriteByte('[')
 	bySeq := make(map[int64]*candidate, len(cands))
 	for i := range cands {
 		c := &cands[i]
-		if i > 0 {
-			list.WriteByte(',')
-		}
-		list.WriteString(strconv.FormatInt(c.seq, 10))
 		c.taken = false
 		bySeq[c.seq] = c
 	}
-	list.WriteByte(']')
-	rs, err := tx.query("claim", p.ExecutorID, micros(p.Now.Add(p.Lease)), micros(p.Now), list.String())
+	rs, err := tx.query("claim", p.ExecutorID, micros(p.Now.Add(p.Lease)), micros(p.Now), jsonSeqs(cands))
 	if err != nil {
 		return err
 	}

@@ -104,13 +104,14 @@
 //
 // The store implements storage.Controls. Claim takes due rows by priority,
 // then due time, from the queues asked for, leaving out the paused ones:
-// it reads the paused queues (the table durable_controls) in the same
-// statement as the due rows, so a pause holds back every claim, in any
-// process, that starts after PauseControl returned. Resuming a queue
+// it reads the paused queues (the table durable_controls) in the
+// statement that finds the queues with due rows, so a pause holds back
+// every claim, in any process, that starts after PauseControl returned. Resuming a queue
 // publishes Event.Ready to every store on the file. The due index is kept
 // by queue and priority, and a claim searches it once per (queue,
-// priority) level that has rows: rows of a high priority that are not due
-// yet cost a claim one search, however many there are (docs/sqlite.md).
+// priority) level that has rows, from the index alone (it holds each row's
+// task): rows of a high priority that are not due yet cost a claim one
+// search, however many there are (docs/sqlite.md).
 //
 // # Schema and migrations
 //

@@ -1,11 +1,7 @@
 package sqlite
 
 import (
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -251,34 +247,9 @@ func TestTagsStoredAsBytes(t *testing.T) {
 func TestMigration004(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "v3.db")
-	db, err := sql.Open(driverName, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(createMigrationsTable); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:3] {
-		b, err := fs.ReadFile(Migrations(), m.name+".sql")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		if _, err := db.Exec(m.sql); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(`INSERT INTO durable_migrations VALUES (?, ?, ?, 0)`, m.version, m.name, hex.EncodeToString(sum[:])); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := openAtVersion(t, path, 3)
 	now := testNow.UnixMicro()
-	_, err = db.Exec(`INSERT INTO durable_executions (id, task_id, status, input, due_at, created_at, updated_at)
+	_, err := db.Exec(`INSERT INTO durable_executions (id, task_id, status, input, due_at, created_at, updated_at)
 		VALUES ('old-ready', 't', 'ready', x'01', ?1, ?1, ?1)`, now)
 	if err != nil {
 		t.Fatal(err)
@@ -333,19 +304,20 @@ func TestMigration004(t *testing.T) {
 }
 
 // TestClaimPlansUseTheDueIndex: claims, NextDue and the rescue read due
-// rows from the due index (migration 007: queue, priority, due_at, seq),
-// one range search per (queue, priority) level, each in due order: the
-// levels and queues are found by skip scans of the index, and a claim
-// sorts only the few rows its levels gave (c), never the due rows
-// themselves. The task index (migration 004) would serve their task_id
-// IN (...) too, and SQLite would take it, reading every row of the tasks
-// (finished ones too) and sorting them.
+// rows from the due index (migrations 007 and 011: queue, priority,
+// due_at, seq, status, sleep_key, task_id) alone, one range search per
+// (queue, priority) level, each in due order: the levels and queues are
+// found by skip scans of the index, and a claim sorts only the few rows
+// its levels gave, never the due rows themselves; claim_rows then reads
+// the rows kept by rowid. The task index (migration 004) would serve
+// their task_id IN (...) too, and SQLite would take it, reading every row
+// of the tasks (finished ones too) and sorting them.
 func TestClaimPlansUseTheDueIndex(t *testing.T) {
 	t.Parallel()
 	s := openInternal(t, Config{})
 	const (
-		level     = "USING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"
-		nextLevel = "USING INDEX durable_executions_due (queue=? AND priority=? AND due_at>?)"
+		level     = "USING COVERING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"
+		nextLevel = "USING COVERING INDEX durable_executions_due (queue=? AND priority=? AND due_at>?)"
 	)
 	for _, c := range []struct {
 		name  string
@@ -357,12 +329,12 @@ func TestClaimPlansUseTheDueIndex(t *testing.T) {
 			"SCAN c\nSEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
 		{"claim_candidates_in", []any{micros(testNow), `["a","b"]`, 10, `["q1","q2"]`}, []string{level,
 			"SCAN c\nSEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
-		{"claim_candidates_at", []any{micros(testNow), `["a","b"]`, 10, 3}, []string{level,
-			"SCAN c\nSEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
-		{"claim_candidates_in_at", []any{micros(testNow), `["a","b"]`, 10, `["q1","q2"]`, 3}, []string{level,
-			"SCAN c\nSEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
-		{"claim_levels", nil, []string{"USING COVERING INDEX durable_executions_due"}, 0},
-		{"claim_levels_in", []any{`["q1","q2"]`}, []string{"USING COVERING INDEX durable_executions_due"}, 0},
+		{"claim_level", []any{micros(testNow), `["a","b"]`, 10, "q1", 3}, []string{
+			"SEARCH durable_executions USING COVERING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"}, 0},
+		{"claim_priority", []any{micros(testNow), `["a","b"]`, 10, `["q1","q2"]`, 3}, []string{level}, 1},
+		{"claim_rows", []any{`[1,2]`}, []string{"SEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 0},
+		{"claim_levels", nil, []string{"USING COVERING INDEX durable_executions_due"}, 1},
+		{"claim_levels_in", []any{`["q1","q2"]`}, []string{"USING COVERING INDEX durable_executions_due"}, 1},
 		{"next_due", []any{`["a","b"]`}, []string{nextLevel}, 0},
 		{"next_due_in", []any{`["a","b"]`, `["q1"]`}, []string{nextLevel}, 0},
 		{"rescue_candidates", []any{0, micros(testNow)}, []string{"USING COVERING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"}, 0},

@@ -10,25 +10,8 @@ import (
 var queriesSQL string
 
 // queries holds the sections of queries.sql by name, with {{columns}}
-// already expanded, and the claims of one priority level.
-var queries = withLevelClaims(mustParseQueries(queriesSQL))
-
-// levelFilter is the condition of claim_body on the levels it reads.
-const levelFilter = "WHERE lv.p IS NOT NULL AND d.seq IN ("
-
-// withLevelClaims adds claim_candidates_at and claim_candidates_in_at:
-// the claims of the levels of one priority, the parameter after the
-// others (?4 and ?5).
-func withLevelClaims(q map[string]string) map[string]string {
-	for name, param := range map[string]string{"claim_candidates": "?4", "claim_candidates_in": "?5"} {
-		body := q[name]
-		if strings.Count(body, levelFilter) != 1 {
-			panic("sqlite: queries.sql: " + name + " does not filter its levels as withLevelClaims expects")
-		}
-		q[name+"_at"] = strings.Replace(body, levelFilter, "WHERE lv.p = "+param+" AND d.seq IN (", 1)
-	}
-	return q
-}
+// already expanded.
+var queries = mustParseQueries(queriesSQL)
 
 // insertColumns lists the columns an insert may set: those of the columns
 // section but seq, in order.

@@ -1,10 +1,6 @@
 package sqlite
 
 import (
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
-	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,34 +15,9 @@ import (
 func TestMigration007(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "v6.db")
-	db, err := sql.Open(driverName, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(createMigrationsTable); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:6] {
-		b, err := fs.ReadFile(Migrations(), m.name+".sql")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		if _, err := db.Exec(m.sql); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(`INSERT INTO durable_migrations VALUES (?, ?, ?, 0)`, m.version, m.name, hex.EncodeToString(sum[:])); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := openAtVersion(t, path, 6)
 	at := testNow.UnixMicro()
-	_, err = db.Exec(`INSERT INTO durable_executions (id, task_id, status, due_at, created_at, updated_at)
+	_, err := db.Exec(`INSERT INTO durable_executions (id, task_id, status, due_at, created_at, updated_at)
 		VALUES ('old-ready', 't', 'ready', ?1, ?1, ?1)`, at)
 	if err != nil {
 		t.Fatal(err)
