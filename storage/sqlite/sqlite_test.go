@@ -252,6 +252,10 @@ func TestReleasedMigrationsAreUnchanged(t *testing.T) {
 		"005_leases.sql":           "253c3f4a9d35627e0da884b52022d323bcd5695e90a74facaef6e40ad10be53d",
 		"006_metadata.sql":         "3919d3b7b8124807df8bdf3c3535e2d3f21792d98156aa4fc86e671308c4c4f1",
 		"007_queues.sql":           "e80b35eafbe9ecb083f91a2b1d2d9c275c6a1126277c9ca6da419492a28e2812",
+		"008_active_key.sql":       "0dda93de49780a3349414f72c80ce98dba8391ab10527e4634dda5a0cc070ed4",
+		"009_limits.sql":           "3666d2a1fac5cdfc3424db8e349a36642e0e0f1c672acc5b0dc468f66e2785e9",
+		"010_key_limits.sql":       "acfb258ea25da5c80f702f0c13f2e349d5fad9edfab70661eacf2289d85134a4",
+		"011_due_task.sql":         "61624821b64a1b02f77b08a9711b7c4abc70b69e91fd0a6bb051015e30c1d975",
 	}
 	files, err := fs.ReadDir(sqlite.Migrations(), ".")
 	if err != nil {
