@@ -2,7 +2,9 @@ package mysql
 
 import (
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/durable-go/durable/storage"
 	"github.com/durable-go/durable/storage/storagetest"
@@ -60,3 +62,46 @@ func BenchmarkDrainPriorities(b *testing.B) {
 
 // done is the transition that completes a claimed row.
 func done(e storage.Execution) storage.Transition { return storagetest.Done(e) }
+
+// BenchmarkDrainOneClaimer is BenchmarkDrain with one claimer, as the
+// engine has one per executor: claims of 300, each taken while the
+// completions of earlier ones (batches of up to 400, two completers) run.
+// Each op is one task.
+func BenchmarkDrainOneClaimer(b *testing.B) {
+	s := openStore(b, Config{})
+	for i := 0; i < b.N; i += 1000 {
+		if err := s.Insert(b.Context(), storage.InsertParams{Executions: storagetest.BenchRows(fmt.Sprintf("f%d", i), min(1000, b.N-i))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	work := make(chan storage.Execution, 1200)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for r := range work {
+				trs := []storage.Transition{done(r)}
+				for len(trs) < 400 && len(work) > 0 {
+					trs = append(trs, done(<-work))
+				}
+				if _, err := s.Complete(b.Context(), storage.CompleteParams{Transitions: trs}); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	p := storage.ClaimParams{ExecutorID: "e", TaskIDs: []string{"task"}, Limit: 300, Lease: time.Minute}
+	for left := b.N; left > 0; {
+		rows, err := s.Claim(b.Context(), p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		left -= len(rows)
+		for _, r := range rows {
+			work <- r
+		}
+	}
+	close(work)
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+}

@@ -108,8 +108,7 @@ func (s *Store) claimTx(ctx context.Context, tx *pipe, p storage.ClaimParams) ([
 		e.ExecutorID = p.ExecutorID
 		e.DueAt, e.UpdatedAt = time.UnixMicro(lease).UTC(), time.UnixMicro(now).UTC()
 	}
-	claimArgs := append([]any{now, p.ExecutorID, lease, now}, int64Args(seqs)...)
-	if err := tx.Defer(ctx, expand(s.q.claim, len(seqs)), claimArgs...); err != nil {
+	if err := tx.Defer(ctx, withInt64s(s.q.claim, seqs), now, p.ExecutorID, lease, now); err != nil {
 		return nil, err
 	}
 	if len(lapsedSeqs) > 0 {

@@ -89,3 +89,13 @@ func TestInsertValueWithoutLiteral(t *testing.T) {
 		t.Error("the valid row of the failed insert was inserted")
 	}
 }
+
+// TestWithLiterals: the lists of ids and seqs written into statements.
+func TestWithLiterals(t *testing.T) {
+	if got, want := withStrings("a IN :list1", []string{"ab", "", "\x00'\\é"}), `a IN (X'6162', '', X'00275cc3a9')`; got != want {
+		t.Errorf("withStrings: %s, want %s", got, want)
+	}
+	if got, want := withInt64s("seq IN :list1", []int64{1, -2, 300}), "seq IN (1, -2, 300)"; got != want {
+		t.Errorf("withInt64s: %s, want %s", got, want)
+	}
+}

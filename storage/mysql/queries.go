@@ -142,6 +142,53 @@ func int64Args(vs []int64) []any {
 	return out
 }
 
+// withInt64s replaces :list1 in sql with the list of vs as literals,
+// "(1, 2, ...)": no argument to convert, nor for the driver to
+// interpolate, per value.
+func withInt64s(sql string, vs []int64) string {
+	b := make([]byte, 0, 2+len(vs)*12)
+	b = append(b, '(')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return strings.Replace(sql, ":list1", string(append(b, ')')), 1)
+}
+
+// withStrings replaces :list1 in sql with the list of ss as hexadecimal
+// literals, "(X'...', ...)" (the same bytes whatever the session's
+// character set), as withInt64s does for integers.
+func withStrings(sql string, ss []string) string {
+	n := 2
+	for _, s := range ss {
+		n += 2*len(s) + 5
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '(')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendHexString(b, s)
+	}
+	return strings.Replace(sql, ":list1", string(append(b, ')')), 1)
+}
+
+// appendHexString is appendHex of the bytes of s.
+func appendHexString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "''"...)
+	}
+	const digits = "0123456789abcdef"
+	b = append(b, "X'"...)
+	for i := 0; i < len(s); i++ {
+		b = append(b, digits[s[i]>>4], digits[s[i]&15])
+	}
+	return append(b, '\'')
+}
+
 // replaceValues replaces :values in sql with text.
 func replaceValues(sql, text string) string {
 	return strings.Replace(sql, ":values", text, 1)

@@ -83,15 +83,19 @@ func (r *execRow) execution(md *storage.MetadataDecoder) (storage.Execution, err
 }
 
 // scanExecutions scans every row of rows (the "cols" columns, and extra
-// destinations after them).
+// destinations after them). Every row is scanned into the same execRow
+// through the same destinations: Scan assigns every column of each row
+// (the payloads as copies), and execution copies nothing that the next
+// row's Scan overwrites in place.
 func scanExecutions(rows *sql.Rows, extra ...any) ([]storage.Execution, []int64, error) {
 	defer rows.Close()
 	var out []storage.Execution
 	var seqs []int64
 	var md storage.MetadataDecoder // the rows of one read share equal metadata
+	var r execRow
+	dests := append(r.dests(), extra...)
 	for rows.Next() {
-		var r execRow
-		if err := rows.Scan(append(r.dests(), extra...)...); err != nil {
+		if err := rows.Scan(dests...); err != nil {
 			return nil, nil, err
 		}
 		e, err := r.execution(&md)

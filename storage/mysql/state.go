@@ -106,7 +106,7 @@ func (w *txWrite) lock(ctx context.Context, ids []string) error {
 	}
 	slices.Sort(todo)
 	for chunk := range slices.Chunk(todo, lockChunk) {
-		rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lock, len(chunk)), append([]any{w.nowArg}, stringArgs(chunk)...)...)
+		rows, err := w.tx.QueryContext(ctx, withStrings(w.s.q.lock, chunk), w.nowArg)
 		if err != nil {
 			return err
 		}
@@ -122,22 +122,26 @@ func (w *txWrite) lock(ctx context.Context, ids []string) error {
 func (w *txWrite) scan(rows *sql.Rows) ([]*rowState, error) {
 	defer rows.Close()
 	var out []*rowState
+	// Every row is scanned through the same destinations, then copied.
+	var scanned rowState
+	var parentID, rootID, sleepKey sql.NullString
+	var status string
+	var now int64
+	dests := append(scanned.dests(&parentID, &rootID, &sleepKey, &status), &now)
 	for rows.Next() {
-		r := &rowState{}
-		var parentID, rootID, sleepKey sql.NullString
-		var status string
-		var now int64
-		if err := rows.Scan(append(r.dests(&parentID, &rootID, &sleepKey, &status), &now)...); err != nil {
+		if err := rows.Scan(dests...); err != nil {
 			return nil, err
 		}
 		if w.now == 0 {
 			w.now = now
 		}
-		r.parentID, r.rootID, r.sleepKey, r.status = parentID.String, rootID.String, sleepKey.String, storage.Status(status)
-		if have, ok := w.rows[r.id]; ok {
-			r = have
-		} else {
-			read := *r
+		r := w.rows[scanned.id]
+		if r == nil {
+			scanned.parentID, scanned.rootID, scanned.sleepKey = parentID.String, rootID.String, sleepKey.String
+			scanned.status = storage.Status(status)
+			read := scanned
+			r = &rowState{}
+			*r = scanned
 			r.read = &read
 			w.rows[r.id] = r
 		}
@@ -194,7 +198,7 @@ func (w *txWrite) cancelDescendants(ctx context.Context, root *rowState) error {
 	for len(frontier) > 0 {
 		var next []string
 		for chunk := range slices.Chunk(frontier, lockChunk) {
-			rows, err := w.tx.QueryContext(ctx, expand(w.s.q.lockChildren, len(chunk)), append([]any{w.nowArg}, stringArgs(chunk)...)...)
+			rows, err := w.tx.QueryContext(ctx, withStrings(w.s.q.lockChildren, chunk), w.nowArg)
 			if err != nil {
 				return err
 			}

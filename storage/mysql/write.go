@@ -135,9 +135,14 @@ func writeSQL(table string, rows []*rowState, sizeHint int) string {
 		kept := 0
 		for i, r := range rows {
 			buf = c.expr(buf[:0], r)
-			exprs[i] = string(buf)
-			if len(buf) == 0 {
+			switch {
+			case len(buf) == 0:
+				exprs[i] = ""
 				kept++
+			case i > 0 && string(buf) == exprs[i-1]:
+				exprs[i] = exprs[i-1] // rows of a batch mostly share values: one string
+			default:
+				exprs[i] = string(buf)
 			}
 		}
 		if kept == len(rows) {
