@@ -115,11 +115,8 @@ func (e *Executor) completeClaim(ctx context.Context, p storage.CompleteParams, 
 	if err != nil {
 		return nil, false, err
 	}
-	if claimed && e.admitReclaimed(rows) {
-		// Let the runs just started add their results (short ones end at
-		// once) before the completer takes its next batch: fewer, fuller
-		// round trips.
-		runtime.Gosched()
+	if started := e.admitReclaimed(rows); started > 0 {
+		e.yieldToRuns(started)
 	}
 	return results, claimed, nil
 }
@@ -143,12 +140,28 @@ func (e *Executor) limitedQueuesOf(batch []completer.Result[*held]) (queues []st
 	return queues, runs
 }
 
+// maxYieldsToRuns bounds how many times the completer yields to the runs
+// a completion's claim started (yieldToRuns).
+const maxYieldsToRuns = 16
+
+// yieldToRuns lets the runs a completion's claim just started add their
+// results before the completer takes its next batch (short ones end at
+// once): it yields until as many more results have been submitted as runs
+// started, at most maxYieldsToRuns times. The slots of a limited queue
+// then circulate in fuller batches, one per round trip.
+func (e *Executor) yieldToRuns(started int) {
+	target := e.comp.Backlog() + int64(started)
+	for i := 0; i < maxYieldsToRuns && e.comp.Backlog() < target; i++ {
+		runtime.Gosched()
+	}
+}
+
 // admitReclaimed takes the rows completeBatch claimed, as admit does the
 // dispatcher's; once the executor shuts down it gives them back instead.
-// It reports whether it started some.
-func (e *Executor) admitReclaimed(rows []storage.Execution) bool {
+// It returns how many it started.
+func (e *Executor) admitReclaimed(rows []storage.Execution) int {
 	if len(rows) == 0 {
-		return false
+		return 0
 	}
 	callAll(e.hooks.claimed, len(rows))
 	e.logTakeovers(rows)
@@ -161,12 +174,12 @@ func (e *Executor) admitReclaimed(rows []storage.Execution) bool {
 			leases[i] = runs[i].held.lease
 		}
 		e.leases.giveBack(leases, "claims made while shutting down")
-		return false
+		return 0
 	}
 	for _, r := range start {
 		e.startOnSlot(r)
 	}
-	return len(start) > 0
+	return len(start)
 }
 
 // spawnFailed turns a transition whose children could not be inserted into
