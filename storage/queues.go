@@ -347,11 +347,11 @@ func ValidateControl(c *Control) error {
 type CompleteClaimer interface {
 	// CompleteClaim applies p as Complete does and then, in the same
 	// transaction, claims as Claim(c) does from c.Queues, which must all
-	// be queues with a concurrency limit or a rate limit: the claim
-	// counts the running rows after p's transitions. When it cannot do
-	// both in one round trip (a batch Complete writes in several
-	// statements, a queue of c.Queues not limited, or limited per key) it
-	// applies p alone and reports claimed false: then the caller claims as
-	// it would have.
+	// be queues with a concurrency limit: the claim counts the running
+	// rows after p's transitions. When it cannot do both in one round
+	// trip (a batch Complete writes in several statements, a queue of
+	// c.Queues without a concurrency limit, or limited per key) it applies
+	// p alone and reports claimed false: then the caller claims as it
+	// would have.
 	CompleteClaim(ctx context.Context, p CompleteParams, c ClaimParams) (results []TransitionResult, rows []Execution, claimed bool, err error)
 }

@@ -24,8 +24,8 @@ var _ storage.CompleteClaimer = (*Store)(nil)
 // concurrency limit or rate (the lower, as limitedBounds says), and
 // together they take at most c.Limit. It does so for the common batch
 // (every transition from running to completed, IDs distinct) when every
-// queue of c.Queues has a concurrency limit or a rate and no limit per
-// key; otherwise it applies p as Complete does and claims nothing (claimed
+// queue of c.Queues has a concurrency limit and no limit per key;
+// otherwise it applies p as Complete does and claims nothing (claimed
 // false).
 func (s *Store) CompleteClaim(ctx context.Context, p storage.CompleteParams, c storage.ClaimParams) ([]storage.TransitionResult, []storage.Execution, bool, error) {
 	if err := s.check("complete"); err != nil {
@@ -66,9 +66,9 @@ func (s *Store) CompleteClaim(ctx context.Context, p storage.CompleteParams, c s
 // claimableWithCompletion returns the limited queues of c and the bound of
 // each one's claim when CompleteClaim can claim them with p's completion:
 // p is the common batch, and every queue of c.Queues has a concurrency
-// limit or a rate, and no limit per key (a run's end would free a key's
-// slot for its own process's claim only, in the same transaction: the
-// other processes would not get the key's turn). The bounds (limitedBounds) are cut, in order, so that
+// limit and no limit per key (the other queues take no turns, see
+// claim_limited: a slot a run's end frees would go to its own process's
+// claim, in the same transaction, nearly always). The bounds (limitedBounds) are cut, in order, so that
 // together they take at most c.Limit. Nil bounds: it cannot.
 func (s *Store) claimableWithCompletion(ctx context.Context, p storage.CompleteParams, c storage.ClaimParams) ([]limited.Queue, []int, error) {
 	if len(p.Transitions) == 0 || !allDone(p.Transitions) || c.Limit <= 0 || len(c.TaskIDs) == 0 || len(c.Queues) == 0 {
@@ -79,7 +79,7 @@ func (s *Store) claimableWithCompletion(ctx context.Context, p storage.CompleteP
 		return nil, nil, err
 	}
 	for _, q := range c.Queues {
-		if !slices.ContainsFunc(lim, func(l limited.Queue) bool { return l.Name == q && l.PerKey == 0 }) {
+		if !slices.ContainsFunc(lim, func(l limited.Queue) bool { return l.Name == q && l.Concurrency > 0 && l.PerKey == 0 }) {
 			return nil, nil, nil
 		}
 	}

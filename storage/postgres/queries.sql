@@ -475,8 +475,9 @@ longer limited gives up to @limit.
 Turns (slots, free, turn): while the control row names another executor as
 waiter (until waiter_until), the claim takes no fresh row (yield: the
 lapsed rows still), leaving the slots that free up to the waiter. A claim
-that finds no free slot and takes nothing while it has a due row (one
-probe per priority level) becomes the waiter for @wait_us (0: never); one
+of a queue with a concurrency limit and none per key that finds no free slot and takes
+nothing while it has a due row (one probe per priority level) becomes the
+waiter for @wait_us (0: never); one
 whose claim takes fresh rows while it is the waiter ends its turn. The
 control row is written only for a change (rate window, waiter), or to
 renew a waiter's turn past half its time. */}}
@@ -546,7 +547,7 @@ renew a waiter's turn past half its time. */}}
 ), picked AS (
     SELECT * FROM lapsed UNION ALL SELECT * FROM fresh
 ), turn AS MATERIALIZED (
-    SELECT NOT ctl.yield AND NOT ctl.paused AND @wait_us::bigint > 0 AND @limit > 0
+    SELECT NOT ctl.yield AND NOT ctl.paused AND ctl.concurrency > 0 AND ctl.per_key = 0 AND @wait_us::bigint > 0 AND @limit > 0
             AND (SELECT n FROM slots) = 0 AND NOT EXISTS (SELECT 1 FROM picked)
             AND (ctl.waiter IS DISTINCT FROM @executor_id
                 OR ctl.waiter_until < {{.Now}} + @wait_us::bigint / 2 * interval '1 microsecond')
