@@ -550,12 +550,17 @@ type Store interface {
 	// serves its limited queues before the others, each in claim order;
 	// the rows it returns are in claim order. A claim may take fewer rows
 	// than a queue's limits would allow (a store reads a bounded number of
-	// candidates); the next claim takes the rest. NextDue leaves limited
-	// queues out.
+	// candidates); the next claim takes the rest. NextDue counts a
+	// limited queue's rows by their DueAt after now only.
 	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
 
-	// NextDue returns how long until the earliest future DueAt among rows of
-	// the given tasks; ok is false when none has one.
+	// NextDue returns how long until the earliest DueAt among rows of the
+	// given tasks and queues (every queue when none is listed), not of a
+	// paused queue: zero when one is due already. Of a queue with a limit
+	// it counts only a DueAt after now: its rows already due wait for a
+	// slot (which a completion frees, waking the dispatcher), not for a
+	// time, and counting them would keep a full queue's dispatcher
+	// spinning. ok is false when no row counts.
 	NextDue(ctx context.Context, p NextDueParams) (wait time.Duration, ok bool, err error)
 
 	// Heartbeat sets DueAt = now + Lease on every leased row whose Fence

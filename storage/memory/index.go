@@ -140,6 +140,63 @@ func (s *Store) queues(taskIDs, queues []string) []*dueQueue {
 	return qs
 }
 
+// limitedDueQueues returns the non-empty due queues of the given tasks and
+// queues (every queue when queues is empty) whose queue has a limit and is
+// not paused: those queues leaves out.
+func (s *Store) limitedDueQueues(taskIDs, queues []string) []*dueQueue {
+	s.gen++
+	var qs []*dueQueue
+	for _, id := range taskIDs {
+		for _, key := range s.dueKeys[id] {
+			q := s.due[key]
+			c := s.controls[controlKey{storage.ControlQueue, key.queue}]
+			if q.mark == s.gen || q.Len() == 0 || c == nil || c.Paused || !c.Limited() ||
+				(len(queues) > 0 && !slices.Contains(queues, key.queue)) {
+				continue
+			}
+			q.mark = s.gen
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
+// nextDueVisits bounds the rows NextDue visits in each limited due queue
+// to find its first row due after now: the rows already due come first in
+// the heap (a full queue's backlog), and past this many NextDue leaves the
+// queue out, as if it had no such row.
+const nextDueVisits = 4096
+
+// firstAfter returns the first row of q, in (DueAt, seq) order, whose due
+// time is after now (microseconds), or nil when there is none or finding
+// it would visit more than visits rows. A heap's row precedes its
+// children, so the search skips the subtrees of rows after now (their
+// root is the first of them) and of rows after the best found so far.
+func (q *dueQueue) firstAfter(now int64, visits int) *row {
+	var best *row
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(q.rows) {
+			continue
+		}
+		r := q.rows[i]
+		if best != nil && !dueBefore(r, best) {
+			continue
+		}
+		if visits--; visits < 0 {
+			return nil
+		}
+		if r.due > now {
+			best = r
+			continue
+		}
+		stack = append(stack, 2*i+1, 2*i+2)
+	}
+	return best
+}
+
 // popDue removes and returns up to limit rows of the given tasks and
 // queues that are due at now, in (Priority, DueAt, seq) order. The caller
 // must give each a new DueAt.

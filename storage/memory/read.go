@@ -54,7 +54,8 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 }
 
 // NextDue returns how long until the earliest DueAt among rows of p.TaskIDs
-// and p.Queues, not of a paused queue;
+// and p.Queues, not of a paused queue, and of a limited queue only a DueAt
+// after now (its rows already due wait for a slot, not for a time);
 // a row already due gives 0. ok is false when no such row has a DueAt.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.lock(ctx, "next due"); err != nil {
@@ -67,8 +68,14 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 			first = q.top()
 		}
 	}
+	now := dbTime(p.Now)
+	for _, q := range s.limitedDueQueues(p.TaskIDs, p.Queues) {
+		if r := q.firstAfter(now.UnixMicro(), nextDueVisits); r != nil && (first == nil || dueBefore(r, first)) {
+			first = r
+		}
+	}
 	if first == nil {
 		return 0, false, nil
 	}
-	return max(first.e.DueAt.Sub(dbTime(p.Now)), 0), true, nil
+	return max(first.e.DueAt.Sub(now), 0), true, nil
 }

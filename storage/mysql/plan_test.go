@@ -110,7 +110,7 @@ func TestClaimPlansUseTheClaimIndex(t *testing.T) {
 	one, oneArgs := s.pickSQL(p, []string{storage.DefaultQueue})
 	two, twoArgs := s.pickSQL(p, []string{storage.DefaultQueue, "emails"})
 	nextDue, nextDueArgs := s.nextDueSQL(storage.NextDueParams{Now: p.Now, TaskIDs: []string{"task"}},
-		[]level{{storage.DefaultQueue, 1}, {storage.DefaultQueue, 9}, {"emails", 1}})
+		[]level{{storage.DefaultQueue, 1, false}, {storage.DefaultQueue, 9, false}, {"emails", 1, true}})
 	index := s.q.data.Due
 	for _, c := range []struct {
 		name   string

@@ -133,12 +133,21 @@ updated_at keeps the lease expiry for the claim's error. */}}
 {{- /* next_due: the earliest due_at among the rows of the tasks in one
 (queue, priority) level, unless the queue is paused: a range read of the
 claim index that stops at the first row of the tasks (none of a limited
-queue). NextDue joins one
-per level with UNION ALL and takes the least (read.go). Arguments: the
-queue, the priority, the tasks, the queue. */}}
+queue: next_due_limited reads those). NextDue joins one per level with
+UNION ALL and takes the least (read.go). Arguments: the queue, the
+priority, the tasks, the queue. */}}
 {{define "next_due"}}(SELECT t.due_at AS due FROM {{.T}} AS t FORCE INDEX ({{.Due}})
 WHERE t.queue = ? AND t.priority = ? AND t.due_at IS NOT NULL AND t.task_id IN :list1
     AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0 OR c.per_key > 0 OR c.rate > 0))
+ORDER BY t.due_at
+LIMIT 1){{end}}
+
+{{- /* next_due_limited: next_due of a level of a limited queue, of its rows
+due after now only (its rows already due wait for a slot, not for a
+time). Arguments: the queue, the priority, now, the tasks, the queue. */}}
+{{define "next_due_limited"}}(SELECT t.due_at AS due FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.queue = ? AND t.priority = ? AND t.due_at > {{.Now}} AND t.task_id IN :list1
+    AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND c.paused)
 ORDER BY t.due_at
 LIMIT 1){{end}}
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/durable-go/durable/internal/limited"
 	"github.com/durable-go/durable/storage"
 )
 
@@ -80,10 +81,12 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of
 // p.TaskIDs and p.Queues (every queue when empty), not of a paused queue,
-// judged on the store's clock: zero when a row is already due; ok is false
-// when no row has a DueAt. It reads which (queue, priority) levels hold
-// rows with a DueAt (claim_queues), then the first row of the tasks in
-// each (next_due).
+// and of a limited queue only a DueAt after now, judged on the store's
+// clock: zero when a row is already due; ok is false when no row has a
+// DueAt. It reads which (queue, priority) levels hold rows with a DueAt
+// (claim_queues), then the first row of the tasks in each (next_due, or
+// next_due_limited for the queues the store's copy of the limited queues
+// names).
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.check("next due"); err != nil {
 		return 0, false, err
@@ -99,6 +102,13 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 			next = sql.NullInt64{}
 			return err
 		}
+		lim, err := s.limitedQueues(ctx, p.Queues)
+		if err != nil {
+			return err
+		}
+		for i := range levels {
+			levels[i].limited = slices.ContainsFunc(lim, func(q limited.Queue) bool { return q.Name == levels[i].queue })
+		}
 		stmt, args := s.nextDueSQL(p, levels)
 		return s.db.QueryRowContext(ctx, stmt, args...).Scan(&next, &now)
 	})
@@ -111,10 +121,12 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	return max(time.Duration(next.Int64-now)*time.Microsecond, 0), true, nil
 }
 
-// level is a (queue, priority) level of the claim index.
+// level is a (queue, priority) level of the claim index; limited says
+// its queue has a limit.
 type level struct {
 	queue    string
 	priority int
+	limited  bool
 }
 
 // levels returns the levels that hold rows with a due_at, of queues
@@ -143,6 +155,7 @@ func (s *Store) levels(ctx context.Context, queues []string) ([]level, error) {
 // the least due_at of the levels' next_due, and the now that judges it.
 func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []any) {
 	branch := expand(s.q.nextDue, len(p.TaskIDs))
+	limitedBranch := expand(s.q.nextDueLimited, len(p.TaskIDs))
 	var b strings.Builder
 	args := []any{s.nowArg(p.Now)}
 	b.WriteString("SELECT min(u.due), " + s.q.data.Now + " FROM (")
@@ -150,8 +163,13 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 		if i > 0 {
 			b.WriteString("\nUNION ALL\n")
 		}
-		b.WriteString(branch)
 		args = append(args, l.queue, l.priority)
+		if l.limited {
+			b.WriteString(limitedBranch)
+			args = append(args, s.nowArg(p.Now))
+		} else {
+			b.WriteString(branch)
+		}
 		args = append(args, stringArgs(p.TaskIDs)...)
 		args = append(args, l.queue)
 	}

@@ -357,11 +357,12 @@ func TestQueueStatementPlans(t *testing.T) {
 	}
 	// How each probes the index: the claim and the rescue read the due
 	// rows of a level only; NextDue, which wants the earliest due time
-	// even in the future, reads the first entry of each level.
+	// even in the future, reads the first entry of each level (after now,
+	// in a limited queue).
 	probes := map[string]string{
 		"claim":    ".name) AND (priority = lv.p) AND (due_at <= ",
 		"rescue":   ".name) AND (priority = lv.p) AND (due_at > ",
-		"next_due": ".name) AND (priority = lv.p))",
+		"next_due": ".name) AND (priority = lv.p) AND (due_at > CASE WHEN ",
 	}
 	plans := log.take()
 	for name, phrase := range phrases {

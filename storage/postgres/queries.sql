@@ -631,20 +631,36 @@ returns the now it used and how many rows it moved. */}}
 )
 SELECT {{.Now}}, (SELECT count(*) FROM moved){{end}}
 
-{{- /* next_due: the earliest due_at of the rows of @task_ids in the open
-queues (open_queues), the earliest of one probe per queue and priority. */}}
-{{define "next_due"}}WITH RECURSIVE {{template "open_queues" .}}
+{{- /* next_due: the earliest due_at of the rows of @task_ids in the queues
+of unpaused_queues, the earliest of one probe per queue and priority; in
+a limited queue, of the rows due after now only (its rows already due wait
+for a slot, not for a time). */}}
+{{define "next_due"}}WITH RECURSIVE {{template "unpaused_queues" .}}
 SELECT (
-    SELECT min(n.due_at) FROM open
+    SELECT min(n.due_at) FROM unpaused
     CROSS JOIN generate_series({{.First}}, {{.Last}}) AS lv(p)
     CROSS JOIN LATERAL (
         SELECT t.due_at FROM {{.T}} AS t
-        WHERE t.queue = open.name AND t.priority = lv.p AND t.due_at IS NOT NULL
+        WHERE t.queue = unpaused.name AND t.priority = lv.p AND t.due_at IS NOT NULL
+            AND t.due_at > CASE WHEN unpaused.lim THEN {{.Now}} ELSE '-infinity'::timestamptz END
             AND t.task_id = ANY(@task_ids::text[])
         ORDER BY t.due_at
         LIMIT 1
     ) AS n
 ), {{.Now}}{{end}}
+
+{{- /* unpaused_queues is the CTE unpaused of the queues NextDue reads: the
+ones listed in @queues (with .Listed), else every queue with due rows, less
+the paused ones, each with whether it has a limit (lim). */}}
+{{define "unpaused_queues"}}{{if .Listed}}qs(name) AS (
+    SELECT DISTINCT u.name FROM unnest(@queues::text[]) AS u(name)
+){{else}}{{template "due_queues" .}}{{end}}, unpaused AS MATERIALIZED (
+    SELECT qs.name, EXISTS (SELECT 1 FROM {{.Controls}} AS c
+        WHERE c.kind = 'queue' AND c.name = qs.name AND (c.concurrency > 0 OR c.per_key > 0 OR c.rate > 0)) AS lim
+    FROM qs
+    WHERE qs.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c
+        WHERE c.kind = 'queue' AND c.name = qs.name AND c.paused)
+){{end}}
 
 {{- /* register_controls creates the controls given as parallel arrays @c_*
 (not paused) or, for one that exists, sets its spec and keeps its pause and

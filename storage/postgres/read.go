@@ -78,9 +78,10 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 }
 
 // NextDue returns how long until the earliest DueAt among rows of
-// p.TaskIDs in p.Queues (every queue when empty), paused queues left out,
-// judged on the store's clock: zero when a row is already due; ok is false
-// when no row has a DueAt.
+// p.TaskIDs in p.Queues (every queue when empty), paused queues left out
+// and of a limited queue only a DueAt after now, judged on the store's
+// clock: zero when a row is already due; ok is false when no row has a
+// DueAt.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.check("next due"); err != nil {
 		return 0, false, err

@@ -335,8 +335,8 @@ func TestClaimPlansUseTheDueIndex(t *testing.T) {
 		{"claim_rows", []any{`[1,2]`}, []string{"SEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 0},
 		{"claim_levels", nil, []string{"USING COVERING INDEX durable_executions_due"}, 1},
 		{"claim_levels_in", []any{`["q1","q2"]`}, []string{"USING COVERING INDEX durable_executions_due"}, 1},
-		{"next_due", []any{`["a","b"]`}, []string{nextLevel}, 0},
-		{"next_due_in", []any{`["a","b"]`, `["q1"]`}, []string{nextLevel}, 0},
+		{"next_due", []any{`["a","b"]`, micros(testNow)}, []string{nextLevel}, 0},
+		{"next_due_in", []any{`["a","b"]`, micros(testNow), `["q1"]`}, []string{nextLevel}, 0},
 		{"rescue_candidates", []any{0, micros(testNow)}, []string{"USING COVERING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"}, 0},
 		{"recover", []any{"x", micros(testNow)}, []string{"SCAN durable_executions USING INDEX durable_executions_due"}, 0},
 	} {

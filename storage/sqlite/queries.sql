@@ -65,28 +65,52 @@ lv (q, p) AS (
 	FROM lv WHERE p IS NOT NULL)
 
 -- name: next_due_body
--- The earliest due_at of each level of lv, of a row of the tasks ?1 (a
+-- The earliest due_at of each level of nlv, of a row of the tasks ?1 (a
 -- JSON array; the level's range of the due index in due order, up to the
--- first such row), and the earliest of those.
+-- first such row; of a limited queue's level, its range after now, ?2,
+-- since its rows already due wait for a slot, not for a time), and the
+-- earliest of those.
 SELECT min((SELECT x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
-	WHERE x.queue = lv.q AND x.priority = lv.p AND x.due_at IS NOT NULL
+	WHERE x.queue = nlv.q AND x.priority = nlv.p AND x.due_at IS NOT NULL
+		AND x.due_at > CASE WHEN nlv.lim THEN ?2 ELSE -9223372036854775808 END
 		AND x.task_id IN (SELECT value FROM json_each(?1))
 	ORDER BY x.due_at, x.seq LIMIT 1))
-FROM lv WHERE lv.p IS NOT NULL
+FROM nlv WHERE nlv.p IS NOT NULL
+
+-- name: next_level_scan
+-- The CTE nlv(q, lim, p): level_scan's levels of the queues of the CTE
+-- qs(name, lim), each with its queue's lim.
+nlv (q, lim, p) AS (
+	SELECT name, lim, (SELECT priority FROM durable_executions INDEXED BY durable_executions_due
+		WHERE queue = qs.name AND due_at IS NOT NULL ORDER BY priority LIMIT 1)
+	FROM qs
+	UNION ALL
+	SELECT q, lim, (SELECT priority FROM durable_executions INDEXED BY durable_executions_due
+		WHERE queue = nlv.q AND priority > nlv.p AND due_at IS NOT NULL ORDER BY priority LIMIT 1)
+	FROM nlv WHERE p IS NOT NULL)
+
+-- name: not_paused
+-- The condition that the queue named by the expression before it is not
+-- paused.
+NOT EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND k.paused AND k.name =
+
+-- name: limited
+-- Whether the queue named by the expression before it has a limit.
+EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND (k.concurrency > 0 OR k.per_key > 0 OR k.rate > 0) AND k.name =
 
 -- name: next_due
 -- NextDue of every queue but the paused ones. ?1 is a JSON array of task
--- ids.
+-- ids, ?2 now (microseconds).
 WITH RECURSIVE {{queue_scan}},
-qs (name) AS (SELECT name FROM every WHERE name IS NOT NULL AND {{unpaused}} every.name)),
-{{level_scan}}
+qs (name, lim) AS (SELECT name, {{limited}} every.name) FROM every WHERE name IS NOT NULL AND {{not_paused}} every.name)),
+{{next_level_scan}}
 {{next_due_body}}
 
 -- name: next_due_in
--- NextDue of the queues of ?2 (a JSON array of distinct names) but the
--- paused ones. ?1 is a JSON array of task ids.
-WITH RECURSIVE qs (name) AS (SELECT value FROM json_each(?2) WHERE {{unpaused}} value)),
-{{level_scan}}
+-- NextDue of the queues of ?3 (a JSON array of distinct names) but the
+-- paused ones. ?1 is a JSON array of task ids, ?2 now (microseconds).
+WITH RECURSIVE qs (name, lim) AS (SELECT value, {{limited}} value) FROM json_each(?3) WHERE {{not_paused}} value)),
+{{next_level_scan}}
 {{next_due_body}}
 
 -- name: insert

@@ -76,8 +76,9 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 }
 
 // NextDue returns how long until the earliest DueAt among rows of the given
-// tasks and queues (every queue when there is none), not of a paused queue
-// (zero when one is due already); ok is false when none has a DueAt.
+// tasks and queues (every queue when there is none), not of a paused queue,
+// and of a limited queue only a DueAt after p.Now (zero when one is due
+// already); ok is false when none has a DueAt.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	const op = "next due"
 	if len(p.TaskIDs) == 0 {
@@ -86,7 +87,7 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 		}
 		return 0, false, nil
 	}
-	name, args := "next_due", []any{jsonStrings(p.TaskIDs)}
+	name, args := "next_due", []any{jsonStrings(p.TaskIDs), micros(p.Now)}
 	if len(p.Queues) > 0 {
 		name, args = "next_due_in", append(args, jsonStrings(distinct(p.Queues)))
 	}

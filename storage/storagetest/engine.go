@@ -38,6 +38,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"LoopingTask", scenarioLoop},
 		{"ManyTasksConcurrently", scenarioManyTasks},
 		{"RetryThenComplete", scenarioRetry},
+		{"LimitedQueueDelayAndRetryOnTime", scenarioLimitedOnTime},
 		{"SleepingChildWoken", scenarioSleepingChild},
 		{"TaskTree", scenarioTree},
 		{"TwoExecutorsRunEachOnce", scenarioTwoExecutors},
@@ -183,6 +184,42 @@ func scenarioRetry(t *testing.T, store storage.Store) {
 	h, err := task.Enqueue(ctx, 5)
 	x := finished(t, ctx, h, err)
 	if x.Status != durable.StatusCompleted || x.Attempt != 2 || x.Output != 5 {
+		t.Fatalf("got %s attempt=%d out=%d", x.Status, x.Attempt, x.Output)
+	}
+}
+
+// scenarioLimitedOnTime: in a queue with a concurrency limit, a delayed
+// execution and a retry start when due, though the executor polls once an
+// hour: the store's NextDue gives the dispatcher's timer their due times.
+// (A limited queue's rows already due wait for a slot instead: a
+// completion frees it and wakes the dispatcher.)
+func scenarioLimitedOnTime(t *testing.T, store storage.Store) {
+	ex, err := durable.New(store, durable.Config{
+		PollInterval: time.Hour,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = ex.Shutdown(ctx)
+	})
+	var runs atomic.Int32
+	task := durable.Must(durable.NewTask(ex, "limited", func(ctx context.Context, in int) (int, error) {
+		if runs.Add(1) == 1 {
+			return 0, errors.New("not yet")
+		}
+		return in, nil
+	}, durable.WithQueue("lim"), durable.WithRetry(durable.RetryPolicy{MaxRetries: 1, BaseDelay: 50 * time.Millisecond})))
+	ctx := start(t, ex)
+	if _, err := ex.SetQueueLimit(ctx, "lim", durable.QueueLimit{Concurrency: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := task.Enqueue(ctx, 7, durable.WithDelay(50*time.Millisecond))
+	x := finished(t, ctx, h, err)
+	if x.Status != durable.StatusCompleted || x.Attempt != 1 || x.Output != 7 {
 		t.Fatalf("got %s attempt=%d out=%d", x.Status, x.Attempt, x.Output)
 	}
 }

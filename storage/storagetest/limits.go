@@ -35,8 +35,10 @@ func checkLimitCaps(b *bundle, c storage.Controls) {
 	b.insert(Base, nil, queued("d0", "task", "", 9))
 	requireIDs(b.t, "Claim with lim limited to 2", []string{"l0", "l1", "d0"}, b.claimQueues(At(time.Second), 10, "task"))
 	requireIDs(b.t, "Claim with lim full", []string{}, b.claimQueues(At(time.Second), 10, "task"))
-	if d, ok := b.nextDueOf(At(time.Second), "task", "lim"); ok {
-		b.t.Fatalf("NextDue of a limited queue: want none (limited queues are left out), got %v", d)
+	// A full queue's rows already due wait for a slot, not for a time:
+	// what NextDue tells of it is the leases of its running rows.
+	if d, ok := b.nextDueOf(At(time.Second), "task", "lim"); !ok || d != Lease {
+		b.t.Fatalf("NextDue of a full limited queue: want the lease %v, got %v %v", Lease, d, ok)
 	}
 	// A run ending gives its slot back.
 	b.finish(At(2*time.Second), b.get("l0"), storage.StatusCompleted)
@@ -53,6 +55,33 @@ func checkLimitCaps(b *bundle, c storage.Controls) {
 	requireIDs(b.t, "Claim with lim full at 3", []string{}, b.claimQueues(At(5*time.Second), 10, "task"))
 	limit(b, c, At(6*time.Second), "lim", 0)
 	requireIDs(b.t, "Claim with the limit removed", []string{"m1"}, b.claimQueues(At(6*time.Second), 10, "task"))
+}
+
+// checkLimitNextDue: NextDue counts a limited queue's rows by their due
+// times after now only (a delayed row, a retry), full or not, and leaves
+// out its rows already due, which wait for a slot; its paused rows are
+// left out; listed or not, the queues without a limit are as before.
+func checkLimitNextDue(b *bundle, c storage.Controls) {
+	limit(b, c, Base, "lim", 1)
+	b.insert(Base, nil, queuedN("l", "task", "lim", 3)...)
+	if d, ok := b.nextDueOf(Base, "task", "lim"); ok {
+		b.t.Fatalf("NextDue of a limited queue whose rows are all due: want none, got %v", d)
+	}
+	requireIDs(b.t, "Claim with lim limited to 1", []string{"l0"}, b.claimQueues(Base, 10, "task"))
+	b.insert(Base, []time.Duration{10 * time.Second}, queued("late", "task", "lim", 0))
+	for _, qs := range [][]string{{"lim"}, nil} {
+		if d, ok := b.nextDueOf(At(time.Second), "task", qs...); !ok || d != 9*time.Second {
+			b.t.Fatalf("NextDue of queues %v, lim full with a row due in 9s: want 9s, got %v %v", qs, d, ok)
+		}
+	}
+	b.insert(At(time.Second), []time.Duration{time.Second}, queued("free", "task", "", 0))
+	if d, ok := b.nextDueOf(At(time.Second), "task"); !ok || d != time.Second {
+		b.t.Fatalf("NextDue beside a queue without a limit with a row due in 1s: want 1s, got %v %v", d, ok)
+	}
+	pause(b, c, At(time.Second), storage.ControlQueue, "lim", true, true)
+	if d, ok := b.nextDueOf(At(time.Second), "task", "lim"); ok {
+		b.t.Fatalf("NextDue of lim paused: want none, got %v", d)
+	}
 }
 
 func checkLimitLapsed(b *bundle, c storage.Controls) {

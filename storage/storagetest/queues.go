@@ -21,6 +21,7 @@ var queueChecks = []check{
 	{"ControlsPauseAndAdvanceUnknown", queueCheck(checkControlsUnknown)},
 	{"ControlsAdvanceIsCompareAndSet", queueCheck(checkControlsAdvance)},
 	{"QueueLimitCapsClaims", queueCheck(checkLimitCaps)},
+	{"QueueLimitNextDueIsItsNextTimeOnly", queueCheck(checkLimitNextDue)},
 	{"QueueLimitLapsedLeaseHoldsItsSlotUntilTakenOver", queueCheck(checkLimitLapsed)},
 	{"QueueLimitSleepingRowsHoldNoSlot", queueCheck(checkLimitSleeping)},
 	{"QueueLimitConcurrentClaimers", queueCheck(checkLimitConcurrent)},
