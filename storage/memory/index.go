@@ -124,34 +124,28 @@ func (s *Store) setDue(r *row, t time.Time) {
 // queues (every queue when there is none), each once, leaving out the
 // paused queues and the limited ones (claimLimited claims those).
 func (s *Store) queues(taskIDs, queues []string) []*dueQueue {
-	s.gen++
-	var qs []*dueQueue
-	for _, id := range taskIDs {
-		for _, key := range s.dueKeys[id] {
-			q := s.due[key]
-			if q.mark == s.gen || q.Len() == 0 ||
-				(len(queues) > 0 && !slices.Contains(queues, key.queue)) || !s.queueOpen(key.queue) {
-				continue
-			}
-			q.mark = s.gen
-			qs = append(qs, q)
-		}
-	}
-	return qs
+	return s.dueQueues(taskIDs, queues, false)
 }
 
-// limitedDueQueues returns the non-empty due queues of the given tasks and
-// queues (every queue when queues is empty) whose queue has a limit and is
-// not paused: those queues leaves out.
+// limitedDueQueues returns the due queues queues leaves out for their
+// limits: those of the queues with a limit that are not paused.
 func (s *Store) limitedDueQueues(taskIDs, queues []string) []*dueQueue {
+	return s.dueQueues(taskIDs, queues, true)
+}
+
+// dueQueues returns the non-empty due queues of the given task ids and
+// queues (every queue when there is none), each once, of the queues not
+// paused whose having a limit is limited.
+func (s *Store) dueQueues(taskIDs, queues []string, limited bool) []*dueQueue {
 	s.gen++
 	var qs []*dueQueue
 	for _, id := range taskIDs {
 		for _, key := range s.dueKeys[id] {
 			q := s.due[key]
-			c := s.controls[controlKey{storage.ControlQueue, key.queue}]
-			if q.mark == s.gen || q.Len() == 0 || c == nil || c.Paused || !c.Limited() ||
-				(len(queues) > 0 && !slices.Contains(queues, key.queue)) {
+			if q.mark == s.gen || q.Len() == 0 || (len(queues) > 0 && !slices.Contains(queues, key.queue)) {
+				continue
+			}
+			if paused, lim := s.queueState(key.queue); paused || lim != limited {
 				continue
 			}
 			q.mark = s.gen

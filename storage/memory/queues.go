@@ -15,11 +15,15 @@ type controlKey struct{ kind, name string }
 
 var _ storage.Controls = (*Store)(nil)
 
-// queueOpen reports whether the ordinary claim path (popDue) and NextDue
-// take the rows of queue q: it is neither paused nor limited.
-func (s *Store) queueOpen(q string) bool {
+// queueState reports whether queue q is paused and whether it has a limit:
+// the ordinary claim path (popDue) takes the rows of the queues that are
+// neither.
+func (s *Store) queueState(q string) (paused, limited bool) {
 	c := s.controls[controlKey{storage.ControlQueue, q}]
-	return c == nil || !c.Paused && !c.Limited()
+	if c == nil {
+		return false, false
+	}
+	return c.Paused, c.Limited()
 }
 
 // LimitControl implements storage.Controls.

@@ -56,8 +56,14 @@ func RunEngine(t *testing.T, open func(t *testing.T) storage.Store) {
 // is started by start.
 func executor(t *testing.T, store storage.Store) *durable.Executor {
 	t.Helper()
+	return executorPolling(t, store, 50*time.Millisecond)
+}
+
+// executorPolling is executor with PollInterval poll.
+func executorPolling(t *testing.T, store storage.Store, poll time.Duration) *durable.Executor {
+	t.Helper()
 	ex, err := durable.New(store, durable.Config{
-		PollInterval: 50 * time.Millisecond,
+		PollInterval: poll,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -194,18 +200,7 @@ func scenarioRetry(t *testing.T, store storage.Store) {
 // (A limited queue's rows already due wait for a slot instead: a
 // completion frees it and wakes the dispatcher.)
 func scenarioLimitedOnTime(t *testing.T, store storage.Store) {
-	ex, err := durable.New(store, durable.Config{
-		PollInterval: time.Hour,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = ex.Shutdown(ctx)
-	})
+	ex := executorPolling(t, store, time.Hour)
 	var runs atomic.Int32
 	task := durable.Must(durable.NewTask(ex, "limited", func(ctx context.Context, in int) (int, error) {
 		if runs.Add(1) == 1 {
