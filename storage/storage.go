@@ -551,7 +551,8 @@ type Store interface {
 	// the rows it returns are in claim order. A claim may take fewer rows
 	// than a queue's limits would allow (a store reads a bounded number of
 	// candidates); the next claim takes the rest. NextDue counts a
-	// limited queue's rows by their DueAt after now only.
+	// limited queue's rows by their DueAt after now only, and the end of
+	// its full rate window.
 	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
 
 	// NextDue returns how long until the earliest DueAt among rows of the
@@ -560,7 +561,9 @@ type Store interface {
 	// it counts only a DueAt after now: its rows already due wait for a
 	// slot (which a completion frees, waking the dispatcher), not for a
 	// time, and counting them would keep a full queue's dispatcher
-	// spinning. ok is false when no row counts.
+	// spinning. It counts, too, the end after now of a full rate window
+	// (RateWindow) of one of those queues, when the rows it held back may
+	// start. ok is false when nothing counts.
 	NextDue(ctx context.Context, p NextDueParams) (wait time.Duration, ok bool, err error)
 
 	// Heartbeat sets DueAt = now + Lease on every leased row whose Fence

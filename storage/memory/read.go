@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -55,8 +56,9 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of p.TaskIDs
 // and p.Queues, not of a paused queue, and of a limited queue only a DueAt
-// after now (its rows already due wait for a slot, not for a time);
-// a row already due gives 0. ok is false when no such row has a DueAt.
+// after now (its rows already due wait for a slot, not for a time), or
+// until a full rate window of one of those queues ends, whichever is
+// first; a row already due gives 0. ok is false when there is neither.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.lock(ctx, "next due"); err != nil {
 		return 0, false, err
@@ -74,8 +76,28 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 			first = r
 		}
 	}
-	if first == nil {
+	next, ok := s.windowsEnd(p.Queues, now.UnixMicro())
+	if first != nil && (!ok || first.due < next) {
+		next, ok = first.due, true
+	}
+	if !ok {
 		return 0, false, nil
 	}
-	return max(first.e.DueAt.Sub(now), 0), true, nil
+	return max(time.UnixMicro(next).Sub(now), 0), true, nil
+}
+
+// windowsEnd returns the earliest end after now (Unix microseconds) of
+// the full rate windows of queues (every queue when empty) that are not
+// paused: the rows of such a queue already due start then.
+func (s *Store) windowsEnd(queues []string, now int64) (end int64, ok bool) {
+	for k, c := range s.controls {
+		if k.kind != storage.ControlQueue || c.Paused || c.Rate == 0 || len(queues) > 0 && !slices.Contains(queues, k.name) {
+			continue
+		}
+		w := s.windows[k.name]
+		if e := w.Start + c.Per.Microseconds(); w.Start != 0 && w.Count >= c.Rate && e > now && (!ok || e < end) {
+			end, ok = e, true
+		}
+	}
+	return end, ok
 }

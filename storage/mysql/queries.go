@@ -36,22 +36,23 @@ type queryData struct {
 type queries struct {
 	data queryData
 
-	now, get, getBySleepKey, exists, listChildren                    string
-	insertTags, lock, lockChildren                                   string
-	activeKeyHolder                                                  string
-	claimPick, claimQueues, claim, claimErrors                       string
-	rescuePick, rescue                                               string
-	controlRegister, controlList, controlLock                        string
-	controlPause, controlAdvance, controlMark                        string
-	controlLimitLock, controlLimit, limitedQueues                    string
-	runningCount, claimPickLapsed, claimPickLimited                  string
-	claimPickLimitedKey, runningKeyCounts, controlRateWindow         string
-	nextDue, nextDueLimited, heartbeatLock, heartbeat, heartbeatBusy string
-	releaseLock, recoverLock, release, recoverRows                   string
-	eventInsert, eventRead, eventLast, eventPrune                    string
-	leadLock, leadInsert, leadUpdate, leadGiveUp                     string
-	migrateLock, migrateUnlock, migrateVersionTable                  string
-	migrateHasVersionTable, migrateApplied, migrateRecord            string
+	now, get, getBySleepKey, exists, listChildren            string
+	insertTags, lock, lockChildren                           string
+	activeKeyHolder                                          string
+	claimPick, claimQueues, claim, claimErrors               string
+	rescuePick, rescue                                       string
+	controlRegister, controlList, controlLock                string
+	controlPause, controlAdvance, controlMark                string
+	controlLimitLock, controlLimit, limitedQueues            string
+	runningCount, claimPickLapsed, claimPickLimited          string
+	claimPickLimitedKey, runningKeyCounts, controlRateWindow string
+	nextDue, nextDueLimited, nextDueWindows                  string
+	heartbeatLock, heartbeat, heartbeatBusy                  string
+	releaseLock, recoverLock, release, recoverRows           string
+	eventInsert, eventRead, eventLast, eventPrune            string
+	leadLock, leadInsert, leadUpdate, leadGiveUp             string
+	migrateLock, migrateUnlock, migrateVersionTable          string
+	migrateHasVersionTable, migrateApplied, migrateRecord    string
 }
 
 // newQueries renders the statements for prefix, which must be valid.
@@ -73,7 +74,7 @@ func newQueries(prefix string) (*queries, error) {
 		"list_children": &q.listChildren, "insert_tags": &q.insertTags, "active_key_holder": &q.activeKeyHolder,
 		"lock": &q.lock, "lock_children": &q.lockChildren,
 		"claim_pick": &q.claimPick, "claim_queues": &q.claimQueues, "claim": &q.claim, "claim_errors": &q.claimErrors,
-		"rescue_pick": &q.rescuePick, "rescue": &q.rescue, "next_due": &q.nextDue, "next_due_limited": &q.nextDueLimited,
+		"rescue_pick": &q.rescuePick, "rescue": &q.rescue, "next_due": &q.nextDue, "next_due_limited": &q.nextDueLimited, "next_due_windows": &q.nextDueWindows,
 		"heartbeat_lock": &q.heartbeatLock, "heartbeat": &q.heartbeat, "heartbeat_busy": &q.heartbeatBusy,
 		"release_lock": &q.releaseLock, "recover_lock": &q.recoverLock, "release": &q.release, "recover": &q.recoverRows,
 		"event_insert": &q.eventInsert, "event_read": &q.eventRead, "event_last": &q.eventLast, "event_prune": &q.eventPrune,

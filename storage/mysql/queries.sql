@@ -151,6 +151,13 @@ WHERE t.queue = ? AND t.priority = ? AND t.due_at > {{.Now}} AND t.task_id IN :l
 ORDER BY t.due_at
 LIMIT 1){{end}}
 
+{{- /* next_due_windows: the earliest end after now of the full rate
+windows of the queues listed, not paused (their rows already due start
+then). Arguments: the queues, now. */}}
+{{define "next_due_windows"}}(SELECT min(c.rate_start + c.rate_per_us) AS due FROM {{.Controls}} AS c
+WHERE c.kind = 'queue' AND c.name IN :list1 AND NOT c.paused AND c.rate > 0
+    AND c.rate_start <> 0 AND c.rate_count >= c.rate AND c.rate_start + c.rate_per_us > {{.Now}}){{end}}
+
 {{- /* heartbeat_lock: the leased rows still claimed, locked unless
 another transaction holds them (SKIP LOCKED: a heartbeat never waits),
 each with the statement's now. */}}

@@ -81,12 +81,14 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of
 // p.TaskIDs and p.Queues (every queue when empty), not of a paused queue,
-// and of a limited queue only a DueAt after now, judged on the store's
-// clock: zero when a row is already due; ok is false when no row has a
-// DueAt. It reads which (queue, priority) levels hold rows with a DueAt
+// and of a limited queue only a DueAt after now, or until a full rate
+// window of one of those queues ends, whichever is first, judged on the
+// store's clock: zero when a row is already due; ok is false when there
+// is neither. It reads which (queue, priority) levels hold rows with a DueAt
 // (claim_queues), then the first row of the tasks in each (next_due, or
 // next_due_limited for the queues the store's copy of the limited queues
-// names).
+// names) and the end of those queues' full rate windows
+// (next_due_windows).
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.check("next due"); err != nil {
 		return 0, false, err
@@ -172,6 +174,16 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 		}
 		args = append(args, stringArgs(p.TaskIDs)...)
 		args = append(args, l.queue)
+	}
+	var queues []string
+	for _, l := range levels {
+		if l.limited && !slices.Contains(queues, l.queue) {
+			queues = append(queues, l.queue)
+		}
+	}
+	if len(queues) > 0 {
+		b.WriteString("\nUNION ALL\n" + expand(s.q.nextDueWindows, len(queues)))
+		args = append(append(args, stringArgs(queues)...), s.nowArg(p.Now))
 	}
 	b.WriteString(") AS u")
 	return b.String(), args

@@ -634,9 +634,10 @@ SELECT {{.Now}}, (SELECT count(*) FROM moved){{end}}
 {{- /* next_due: the earliest due_at of the rows of @task_ids in the queues
 of unpaused_queues, the earliest of one probe per queue and priority; in
 a limited queue, of the rows due after now only (its rows already due wait
-for a slot, not for a time). */}}
+for a slot, not for a time); or the end after now of a full rate window of
+one of those queues (its rows already due start then), if earlier. */}}
 {{define "next_due"}}WITH RECURSIVE {{template "unpaused_queues" .}}
-SELECT (
+SELECT least((
     SELECT min(n.due_at) FROM unpaused
     CROSS JOIN generate_series({{.First}}, {{.Last}}) AS lv(p)
     CROSS JOIN LATERAL (
@@ -647,7 +648,12 @@ SELECT (
         ORDER BY t.due_at
         LIMIT 1
     ) AS n
-), {{.Now}}{{end}}
+), (
+    SELECT min(c.rate_start + c.rate_per_us * interval '1 microsecond') FROM {{.Controls}} AS c
+    WHERE c.kind = 'queue' AND c.name IN (SELECT name FROM unpaused) AND c.rate > 0
+        AND c.rate_start IS NOT NULL AND c.rate_count >= c.rate
+        AND c.rate_start + c.rate_per_us * interval '1 microsecond' > {{.Now}}
+)), {{.Now}}{{end}}
 
 {{- /* unpaused_queues is the CTE unpaused of the queues NextDue reads: the
 ones listed in @queues (with .Listed), else every queue with due rows, less

@@ -79,9 +79,10 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of
 // p.TaskIDs in p.Queues (every queue when empty), paused queues left out
-// and of a limited queue only a DueAt after now, judged on the store's
-// clock: zero when a row is already due; ok is false when no row has a
-// DueAt.
+// and of a limited queue only a DueAt after now, or until a full rate
+// window of one of those queues ends, whichever is first, judged on the
+// store's clock: zero when a row is already due; ok is false when there
+// is neither.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.check("next due"); err != nil {
 		return 0, false, err

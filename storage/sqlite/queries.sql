@@ -68,14 +68,20 @@ lv (q, p) AS (
 -- The earliest due_at of each level of nlv, of a row of the tasks ?1 (a
 -- JSON array; the level's range of the due index in due order, up to the
 -- first such row; of a limited queue's level, its range after now, ?2,
--- since its rows already due wait for a slot, not for a time), and the
--- earliest of those.
-SELECT min((SELECT x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
-	WHERE x.queue = nlv.q AND x.priority = nlv.p AND x.due_at IS NOT NULL
-		AND x.due_at > CASE WHEN nlv.lim THEN ?2 ELSE -9223372036854775808 END
-		AND x.task_id IN (SELECT value FROM json_each(?1))
-	ORDER BY x.due_at, x.seq LIMIT 1))
-FROM nlv WHERE nlv.p IS NOT NULL
+-- since its rows already due wait for a slot, not for a time), the end
+-- after now of each full rate window of the queues of qs (their rows
+-- already due start then), and the earliest of those.
+SELECT min(v) FROM (
+	SELECT min((SELECT x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
+		WHERE x.queue = nlv.q AND x.priority = nlv.p AND x.due_at IS NOT NULL
+			AND x.due_at > CASE WHEN nlv.lim THEN ?2 ELSE -9223372036854775808 END
+			AND x.task_id IN (SELECT value FROM json_each(?1))
+		ORDER BY x.due_at, x.seq LIMIT 1)) AS v
+	FROM nlv WHERE nlv.p IS NOT NULL
+	UNION ALL
+	SELECT min(k.rate_start + k.rate_per) FROM durable_controls AS k
+	WHERE k.kind = 'queue' AND k.name IN (SELECT name FROM qs) AND k.rate > 0
+		AND k.rate_start <> 0 AND k.rate_count >= k.rate AND k.rate_start + k.rate_per > ?2)
 
 -- name: next_level_scan
 -- The CTE nlv(q, lim, p): level_scan's levels of the queues of the CTE

@@ -77,8 +77,9 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of the given
 // tasks and queues (every queue when there is none), not of a paused queue,
-// and of a limited queue only a DueAt after p.Now (zero when one is due
-// already); ok is false when none has a DueAt.
+// and of a limited queue only a DueAt after p.Now, or until a full rate
+// window of one of those queues ends, whichever is first (zero when a row
+// is due already); ok is false when there is neither.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	const op = "next due"
 	if len(p.TaskIDs) == 0 {

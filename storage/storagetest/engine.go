@@ -39,6 +39,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ManyTasksConcurrently", scenarioManyTasks},
 		{"RetryThenComplete", scenarioRetry},
 		{"LimitedQueueDelayAndRetryOnTime", scenarioLimitedOnTime},
+		{"RateLimitedQueueNextWindowOnTime", scenarioRateWindowOnTime},
 		{"SleepingChildWoken", scenarioSleepingChild},
 		{"TaskTree", scenarioTree},
 		{"TwoExecutorsRunEachOnce", scenarioTwoExecutors},
@@ -216,6 +217,34 @@ func scenarioLimitedOnTime(t *testing.T, store storage.Store) {
 	x := finished(t, ctx, h, err)
 	if x.Status != durable.StatusCompleted || x.Attempt != 1 || x.Output != 7 {
 		t.Fatalf("got %s attempt=%d out=%d", x.Status, x.Attempt, x.Output)
+	}
+}
+
+// scenarioRateWindowOnTime: in a queue limited to one start per 100 ms,
+// three executions run one window after another, though the executor
+// polls once an hour: the store's NextDue gives the dispatcher's timer the
+// end of each full window.
+func scenarioRateWindowOnTime(t *testing.T, store storage.Store) {
+	ex := executorPolling(t, store, time.Hour)
+	task := durable.Must(durable.NewTask(ex, "rated", func(ctx context.Context, in int) (int, error) {
+		return in, nil
+	}, durable.WithQueue("rated")))
+	ctx := start(t, ex)
+	if _, err := ex.SetQueueLimit(ctx, "rated", durable.QueueLimit{Rate: 1, Per: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	var hs []*durable.Handle[int]
+	for i := range 3 {
+		h, err := task.Enqueue(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for i, h := range hs {
+		if x := finished(t, ctx, h, nil); x.Status != durable.StatusCompleted || x.Output != i {
+			t.Fatalf("execution %d: got %s out=%d", i, x.Status, x.Output)
+		}
 	}
 }
 

@@ -163,6 +163,34 @@ func checkRateWindow(b *bundle, c storage.Controls) {
 	requireIDs(b.t, "Claim with the new window used", []string{}, b.claimQueues(At(21*time.Second), 10, "task"))
 }
 
+// checkRateNextDue: NextDue tells when a full rate window ends, since the
+// queue's rows already due start then, and nothing of a window not full;
+// listed or not, and nothing once the queue is paused.
+func checkRateNextDue(b *bundle, c storage.Controls) {
+	setLimits(b, c, storage.LimitControlParams{Now: Base, Name: "lim", Rate: 2, Per: 10 * time.Second})
+	b.insert(Base, nil, queuedN("l", "task", "lim", 5)...)
+	requireIDs(b.t, "Claim of one row opens the window", []string{"l0"}, b.claimQueues(At(time.Second), 1, "task"))
+	// Not full: what is left to wait for is l0's lease.
+	if d, ok := b.nextDueOf(At(2*time.Second), "task", "lim"); !ok || d != Lease-time.Second {
+		b.t.Fatalf("NextDue of lim, its window not full: want l0's lease in %v, got %v %v", Lease-time.Second, d, ok)
+	}
+	requireIDs(b.t, "Claim that fills the window", []string{"l1"}, b.claimQueues(At(2*time.Second), 10, "task"))
+	// Full: it ends at 11 s, before the leases.
+	for _, qs := range [][]string{{"lim"}, nil} {
+		if d, ok := b.nextDueOf(At(3*time.Second), "task", qs...); !ok || d != 8*time.Second {
+			b.t.Fatalf("NextDue of queues %v, lim's window full until 11s: want 8s, got %v %v", qs, d, ok)
+		}
+	}
+	requireIDs(b.t, "Claim in the next window", []string{"l2", "l3"}, b.claimQueues(At(11*time.Second), 10, "task"))
+	if d, ok := b.nextDueOf(At(12*time.Second), "task", "lim"); !ok || d != 9*time.Second {
+		b.t.Fatalf("NextDue of lim, its next window full until 21s: want 9s, got %v %v", d, ok)
+	}
+	pause(b, c, At(12*time.Second), storage.ControlQueue, "lim", true, true)
+	if d, ok := b.nextDueOf(At(12*time.Second), "task", "lim"); ok {
+		b.t.Fatalf("NextDue of lim paused: want none, got %v", d)
+	}
+}
+
 func checkRateConcurrent(b *bundle, c storage.Controls) {
 	const rate, claimers = 5, 8
 	setLimits(b, c, storage.LimitControlParams{Now: Base, Name: "lim", Rate: rate, Per: time.Hour})

@@ -33,6 +33,7 @@ var queueChecks = []check{
 	{"QueueLimitPerKeyLapsedLeaseHoldsItsSlot", queueCheck(checkPerKeyLapsed)},
 	{"QueueLimitPerKeyConcurrentClaimers", queueCheck(checkPerKeyConcurrent)},
 	{"QueueLimitRateWindow", queueCheck(checkRateWindow)},
+	{"QueueLimitRateNextDueIsTheWindowsEnd", queueCheck(checkRateNextDue)},
 	{"QueueLimitRateConcurrentClaimers", queueCheck(checkRateConcurrent)},
 	{"QueueLimitsSetListedKeptAndRefused", queueCheck(checkLimitsControl)},
 	{"QueueLimitConcurrencyKeyRefused", queueCheck(checkConcurrencyKeyRefused)},
