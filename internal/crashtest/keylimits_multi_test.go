@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -205,10 +204,7 @@ func runKeyLimitsMultiProcess(t *testing.T, env []string) {
 		keyLimitsSetup(t, "b", 300)
 		procs := start(ledger)
 		defer stopAll(procs)
-		awaitOpenRuns(t, ledger, "keylimits_worker_0", 1)
-		_ = procs[0].Process.Signal(syscall.SIGKILL)
-		_ = procs[0].Wait()
-		killedAt := time.Now()
+		killedAt := killBusyWorker(t, ledger, "keylimits_worker_", procs)
 		notDone := awaitLimitsDone(t, 2*time.Minute)
 		runs := readRuns(t, ledger)
 		victim := victimOf(runs, killedAt)

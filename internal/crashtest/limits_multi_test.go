@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -263,10 +262,7 @@ func runLimitsMultiProcess(t *testing.T, env []string) {
 		limitsSetup(t, "b", 400)
 		procs := start(ledger)
 		defer stopAll(procs)
-		awaitOpenRuns(t, ledger, "limits_worker_0", 1)
-		_ = procs[0].Process.Signal(syscall.SIGKILL)
-		_ = procs[0].Wait()
-		killedAt := time.Now()
+		killedAt := killBusyWorker(t, ledger, "limits_worker_", procs)
 		notDone := awaitLimitsDone(t, 2*time.Minute)
 		runs := readRuns(t, ledger)
 		victim := victimOf(runs, killedAt)

@@ -446,6 +446,36 @@ func awaitOpenRuns(t *testing.T, ledgerPath, prefix string, n int) {
 	t.Fatalf("executor %s never had %d runs in flight", prefix, n)
 }
 
+// killBusyWorker waits (up to 30s) until one of procs, whose executor ids
+// are prefix + its index + "_" + a suffix, has a run in flight, kills that
+// process with SIGKILL and returns when. Which process gets a limited
+// queue's slots first is not promised (SQLite and MySQL take no turns),
+// so the victim is whichever has work, not a given one.
+func killBusyWorker(t *testing.T, ledgerPath, prefix string, procs []*exec.Cmd) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(ledgerPath); err == nil {
+			for _, r := range readRuns(t, ledgerPath) {
+				if !r.end.IsZero() || !strings.HasPrefix(r.executor, prefix) {
+					continue
+				}
+				n, _, _ := strings.Cut(strings.TrimPrefix(r.executor, prefix), "_")
+				i, err := strconv.Atoi(n)
+				if err != nil || i < 0 || i >= len(procs) {
+					t.Fatalf("run of executor %q: not one of the %d workers %s<i>_", r.executor, len(procs), prefix)
+				}
+				_ = procs[i].Process.Signal(syscall.SIGKILL)
+				_ = procs[i].Wait()
+				return time.Now()
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("no executor %s<i> had a run in flight", prefix)
+	return time.Time{}
+}
+
 // victimOf names the executor whose runs stop at the kill: the one with the
 // latest run start before the kill and none after it.
 func victimOf(runs []run, killedAt time.Time) string {
