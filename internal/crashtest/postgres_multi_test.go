@@ -422,28 +422,33 @@ func takeover(runs []run, victim string, killedAt time.Time) (orphans int, worst
 	return orphans, worst
 }
 
-// awaitOpenRuns waits (up to 30s) until the ledger shows at least n runs of
-// the executor whose id starts with prefix that started and have not ended.
-func awaitOpenRuns(t *testing.T, ledgerPath, prefix string, n int) {
+// awaitLedger reads the ledger every 2 ms until done holds for its runs,
+// and fails the test with what if 30s pass first.
+func awaitLedger(t *testing.T, ledgerPath, what string, done func([]run) bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(ledgerPath); err != nil {
-			time.Sleep(2 * time.Millisecond)
-			continue
-		}
-		open := 0
-		for _, r := range readRuns(t, ledgerPath) {
-			if strings.HasPrefix(r.executor, prefix) && r.end.IsZero() {
-				open++
-			}
-		}
-		if open >= n {
+		if _, err := os.Stat(ledgerPath); err == nil && done(readRuns(t, ledgerPath)) {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("executor %s never had %d runs in flight", prefix, n)
+	t.Fatal(what)
+}
+
+// awaitOpenRuns waits (up to 30s) until the ledger shows at least n runs of
+// the executor whose id starts with prefix that started and have not ended.
+func awaitOpenRuns(t *testing.T, ledgerPath, prefix string, n int) {
+	t.Helper()
+	awaitLedger(t, ledgerPath, fmt.Sprintf("executor %s never had %d runs in flight", prefix, n), func(runs []run) bool {
+		open := 0
+		for _, r := range runs {
+			if strings.HasPrefix(r.executor, prefix) && r.end.IsZero() {
+				open++
+			}
+		}
+		return open >= n
+	})
 }
 
 // killBusyWorker waits (up to 30s) until one of procs, whose executor ids
@@ -453,27 +458,25 @@ func awaitOpenRuns(t *testing.T, ledgerPath, prefix string, n int) {
 // so the victim is whichever has work, not a given one.
 func killBusyWorker(t *testing.T, ledgerPath, prefix string, procs []*exec.Cmd) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(ledgerPath); err == nil {
-			for _, r := range readRuns(t, ledgerPath) {
-				if !r.end.IsZero() || !strings.HasPrefix(r.executor, prefix) {
-					continue
-				}
-				n, _, _ := strings.Cut(strings.TrimPrefix(r.executor, prefix), "_")
-				i, err := strconv.Atoi(n)
-				if err != nil || i < 0 || i >= len(procs) {
-					t.Fatalf("run of executor %q: not one of the %d workers %s<i>_", r.executor, len(procs), prefix)
-				}
-				_ = procs[i].Process.Signal(syscall.SIGKILL)
-				_ = procs[i].Wait()
-				return time.Now()
+	victim := -1
+	awaitLedger(t, ledgerPath, fmt.Sprintf("no executor %s<i> had a run in flight", prefix), func(runs []run) bool {
+		for _, r := range runs {
+			if !r.end.IsZero() || !strings.HasPrefix(r.executor, prefix) {
+				continue
 			}
+			n, _, _ := strings.Cut(strings.TrimPrefix(r.executor, prefix), "_")
+			i, err := strconv.Atoi(n)
+			if err != nil || i < 0 || i >= len(procs) {
+				t.Fatalf("run of executor %q: not one of the %d workers %s<i>_", r.executor, len(procs), prefix)
+			}
+			victim = i
+			return true
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("no executor %s<i> had a run in flight", prefix)
-	return time.Time{}
+		return false
+	})
+	_ = procs[victim].Process.Signal(syscall.SIGKILL)
+	_ = procs[victim].Wait()
+	return time.Now()
 }
 
 // victimOf names the executor whose runs stop at the kill: the one with the

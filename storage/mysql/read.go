@@ -161,6 +161,7 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 	var b strings.Builder
 	args := []any{s.nowArg(p.Now)}
 	b.WriteString("SELECT min(u.due), " + s.q.data.Now + " FROM (")
+	var queues []string // the limited ones, for next_due_windows
 	for i, l := range levels {
 		if i > 0 {
 			b.WriteString("\nUNION ALL\n")
@@ -169,17 +170,14 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 		if l.limited {
 			b.WriteString(limitedBranch)
 			args = append(args, s.nowArg(p.Now))
+			if !slices.Contains(queues, l.queue) {
+				queues = append(queues, l.queue)
+			}
 		} else {
 			b.WriteString(branch)
 		}
 		args = append(args, stringArgs(p.TaskIDs)...)
 		args = append(args, l.queue)
-	}
-	var queues []string
-	for _, l := range levels {
-		if l.limited && !slices.Contains(queues, l.queue) {
-			queues = append(queues, l.queue)
-		}
 	}
 	if len(queues) > 0 {
 		b.WriteString("\nUNION ALL\n" + expand(s.q.nextDueWindows, len(queues)))
