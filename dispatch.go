@@ -72,7 +72,8 @@ func (e *Executor) dispatch() (time.Duration, error) {
 		if n == 0 {
 			return e.cfg.PollInterval, nil
 		}
-		rows, err := e.claim(n)
+		claimedAt := e.now()
+		rows, err := e.claim(n, claimedAt)
 		if err != nil {
 			return 0, err
 		}
@@ -82,7 +83,7 @@ func (e *Executor) dispatch() (time.Duration, error) {
 		e.logTakeovers(rows)
 		e.admit(rows)
 		if len(rows) == 0 {
-			return e.nextDue(), nil
+			return e.nextDue(claimedAt), nil
 		}
 		if len(rows) < n {
 			// Nothing more is due now. Look again shortly instead of
@@ -119,7 +120,7 @@ func (e *Executor) shed() {
 	}
 }
 
-func (e *Executor) claim(n int) ([]storage.Execution, error) {
+func (e *Executor) claim(n int, now time.Time) ([]storage.Execution, error) {
 	ids := e.registeredIDs()
 	if len(ids) == 0 {
 		return nil, nil
@@ -127,21 +128,27 @@ func (e *Executor) claim(n int) ([]storage.Execution, error) {
 	ctx, cancel := e.storageCtx()
 	defer cancel()
 	return e.store.Claim(ctx, storage.ClaimParams{
-		Now: e.now(), ExecutorID: e.id, TaskIDs: ids, Queues: e.cfg.Queues, Limit: n, Lease: e.cfg.LeaseDuration,
+		Now: now, ExecutorID: e.id, TaskIDs: ids, Queues: e.cfg.Queues, Limit: n, Lease: e.cfg.LeaseDuration,
 		Recheck: e.cfg.PollInterval,
 	})
 }
 
 // nextDue is how long until the next delayed execution, capped by the poll
-// interval.
-func (e *Executor) nextDue() time.Duration {
+// interval. claimedAt is when the claim that found nothing more ran: a
+// limited queue's row or rate window that came due since then counts as
+// due now (NextDueParams.Lookback), since that claim could not see it and
+// no completion may come to wake the dispatcher for it.
+func (e *Executor) nextDue(claimedAt time.Time) time.Duration {
 	ids := e.registeredIDs()
 	if len(ids) == 0 {
 		return e.cfg.PollInterval
 	}
 	ctx, cancel := e.storageCtx()
 	defer cancel()
-	wait, ok, err := e.store.NextDue(ctx, storage.NextDueParams{Now: e.now(), TaskIDs: ids, Queues: e.cfg.Queues})
+	now := e.now()
+	wait, ok, err := e.store.NextDue(ctx, storage.NextDueParams{
+		Now: now, Lookback: max(now.Sub(claimedAt), 0), TaskIDs: ids, Queues: e.cfg.Queues,
+	})
 	if err != nil || !ok {
 		return e.cfg.PollInterval
 	}

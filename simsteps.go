@@ -78,7 +78,7 @@ func (e *Executor) simBegin(ctx context.Context) error {
 // simDispatch is one claim of a dispatcher round (dispatch), without the
 // parts that follow the wall clock (the pace of claim-ahead, shedding).
 func (e *Executor) simDispatch(limit int) (int, error) {
-	rows, err := e.claim(limit)
+	rows, err := e.claim(limit, e.now())
 	if err != nil {
 		e.fatal(err) // as dispatchLoop does
 		return 0, err

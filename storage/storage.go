@@ -383,13 +383,33 @@ type ClaimParams struct {
 }
 
 // NextDueParams asks when the next row of these tasks and queues (every
-// queue when Queues is empty) becomes due; rows of paused queues and of
-// queues with a concurrency limit do not count.
+// queue when Queues is empty) becomes due; rows of paused queues do not
+// count, and of a limited queue only what comes due after Now - Lookback
+// (Store.NextDue).
 type NextDueParams struct {
 	Now     time.Time
 	TaskIDs []string
 	Queues  []string
+	// Lookback is how long ago the claim that found nothing more to take
+	// ran (0: at Now). A limited queue's rows and full rate windows count
+	// from Now - Lookback on, not from Now: those that came due since that
+	// claim are due at once, since no claim has seen them due. A store on
+	// its database's clock subtracts it, plus DatabaseClockSlack, from that
+	// clock's now.
+	Lookback time.Duration
 }
+
+// DatabaseClockSlack is added to NextDueParams.Lookback by a store that
+// reads the time from its database server's clock: the claim and the
+// NextDue after it each wait some time on their way to the server, which
+// the engine, measuring Lookback, cannot see. Too much slack costs at most
+// a claim that finds nothing, for a limited queue's row that came due
+// within it; too little, a wait of up to the poll interval.
+const DatabaseClockSlack = 2 * time.Millisecond
+
+// SinceClaim returns Now - Lookback: when the claim ran, on the engine's
+// clock.
+func (p NextDueParams) SinceClaim() time.Time { return p.Now.Add(-p.Lookback) }
 
 // HeartbeatParams extends leases.
 type HeartbeatParams struct {
@@ -558,12 +578,13 @@ type Store interface {
 	// NextDue returns how long until the earliest DueAt among rows of the
 	// given tasks and queues (every queue when none is listed), not of a
 	// paused queue: zero when one is due already. Of a queue with a limit
-	// it counts only a DueAt after now: its rows already due wait for a
-	// slot (which a completion frees, waking the dispatcher), not for a
-	// time, and counting them would keep a full queue's dispatcher
-	// spinning. It counts, too, the end after now of a full rate window
-	// (RateWindow) of one of those queues, when the rows it held back may
-	// start. ok is false when nothing counts.
+	// it counts only a DueAt after now - Lookback: its rows due before the
+	// last claim wait for a slot (which a completion frees, waking the
+	// dispatcher), not for a time, and counting them would keep a full
+	// queue's dispatcher spinning. It counts, too, the end after now -
+	// Lookback of a full rate window (RateWindow) of one of those queues,
+	// when the rows it held back may start. ok is false when nothing
+	// counts.
 	NextDue(ctx context.Context, p NextDueParams) (wait time.Duration, ok bool, err error)
 
 	// Heartbeat sets DueAt = now + Lease on every leased row whose Fence

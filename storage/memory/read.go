@@ -70,13 +70,13 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 			first = q.top()
 		}
 	}
-	now := dbTime(p.Now)
+	now, since := dbTime(p.Now), dbTime(p.SinceClaim()).UnixMicro()
 	for _, q := range s.limitedDueQueues(p.TaskIDs, p.Queues) {
-		if r := q.firstAfter(now.UnixMicro(), nextDueVisits); r != nil && (first == nil || dueBefore(r, first)) {
+		if r := q.firstAfter(since, nextDueVisits); r != nil && (first == nil || dueBefore(r, first)) {
 			first = r
 		}
 	}
-	next, ok := s.windowsEnd(p.Queues, now.UnixMicro())
+	next, ok := s.windowsEnd(p.Queues, since)
 	if first != nil && (!ok || first.due < next) {
 		next, ok = first.due, true
 	}
@@ -86,16 +86,16 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	return max(time.UnixMicro(next).Sub(now), 0), true, nil
 }
 
-// windowsEnd returns the earliest end after now (Unix microseconds) of
+// windowsEnd returns the earliest end after since (Unix microseconds) of
 // the full rate windows of queues (every queue when empty) that are not
 // paused: the rows of such a queue already due start then.
-func (s *Store) windowsEnd(queues []string, now int64) (end int64, ok bool) {
+func (s *Store) windowsEnd(queues []string, since int64) (end int64, ok bool) {
 	for k, c := range s.controls {
 		if k.kind != storage.ControlQueue || c.Paused || c.Rate == 0 || len(queues) > 0 && !slices.Contains(queues, k.name) {
 			continue
 		}
 		w := s.windows[k.name]
-		if e := w.Start + c.Per.Microseconds(); w.Start != 0 && w.Count >= c.Rate && e > now && (!ok || e < end) {
+		if e := w.Start + c.Per.Microseconds(); w.Start != 0 && w.Count >= c.Rate && e > since && (!ok || e < end) {
 			end, ok = e, true
 		}
 	}

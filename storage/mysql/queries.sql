@@ -143,20 +143,22 @@ ORDER BY t.due_at
 LIMIT 1){{end}}
 
 {{- /* next_due_limited: next_due of a level of a limited queue, of its rows
-due after now only (its rows already due wait for a slot, not for a
-time). Arguments: the queue, the priority, now, the tasks, the queue. */}}
+due after the last claim only, now less the lookback (its rows due before
+that wait for a slot, not for a time). Arguments: the queue, the priority,
+now, the lookback (microseconds), the tasks, the queue. */}}
 {{define "next_due_limited"}}(SELECT t.due_at AS due FROM {{.T}} AS t FORCE INDEX ({{.Due}})
-WHERE t.queue = ? AND t.priority = ? AND t.due_at > {{.Now}} AND t.task_id IN :list1
+WHERE t.queue = ? AND t.priority = ? AND t.due_at > {{.Now}} - ? AND t.task_id IN :list1
     AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND c.paused)
 ORDER BY t.due_at
 LIMIT 1){{end}}
 
-{{- /* next_due_windows: the earliest end after now of the full rate
-windows of the queues listed, not paused (their rows already due start
-then). Arguments: the queues, now. */}}
+{{- /* next_due_windows: the earliest end after the last claim (now less
+the lookback) of the full rate windows of the queues listed, not paused
+(their rows already due start then). Arguments: the queues, now, the
+lookback (microseconds). */}}
 {{define "next_due_windows"}}(SELECT min(c.rate_start + c.rate_per_us) AS due FROM {{.Controls}} AS c
 WHERE c.kind = 'queue' AND c.name IN :list1 AND NOT c.paused AND c.rate > 0
-    AND c.rate_start <> 0 AND c.rate_count >= c.rate AND c.rate_start + c.rate_per_us > {{.Now}}){{end}}
+    AND c.rate_start <> 0 AND c.rate_count >= c.rate AND c.rate_start + c.rate_per_us > {{.Now}} - ?){{end}}
 
 {{- /* heartbeat_lock: the leased rows still claimed, locked unless
 another transaction holds them (SKIP LOCKED: a heartbeat never waits),

@@ -162,6 +162,10 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 	args := []any{s.nowArg(p.Now)}
 	b.WriteString("SELECT min(u.due), " + s.q.data.Now + " FROM (")
 	var queues []string // the limited ones, for next_due_windows
+	lookback := p.Lookback
+	if s.nowArg(p.Now) == nil && lookback > 0 {
+		lookback += storage.DatabaseClockSlack // the server's clock
+	}
 	for i, l := range levels {
 		if i > 0 {
 			b.WriteString("\nUNION ALL\n")
@@ -169,7 +173,7 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 		args = append(args, l.queue, l.priority)
 		if l.limited {
 			b.WriteString(limitedBranch)
-			args = append(args, s.nowArg(p.Now))
+			args = append(args, s.nowArg(p.Now), lookback.Microseconds())
 			if !slices.Contains(queues, l.queue) {
 				queues = append(queues, l.queue)
 			}
@@ -181,7 +185,7 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 	}
 	if len(queues) > 0 {
 		b.WriteString("\nUNION ALL\n" + expand(s.q.nextDueWindows, len(queues)))
-		args = append(append(args, stringArgs(queues)...), s.nowArg(p.Now))
+		args = append(append(args, stringArgs(queues)...), s.nowArg(p.Now), lookback.Microseconds())
 	}
 	b.WriteString(") AS u")
 	return b.String(), args

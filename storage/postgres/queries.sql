@@ -633,9 +633,10 @@ SELECT {{.Now}}, (SELECT count(*) FROM moved){{end}}
 
 {{- /* next_due: the earliest due_at of the rows of @task_ids in the queues
 of unpaused_queues, the earliest of one probe per queue and priority; in
-a limited queue, of the rows due after now only (its rows already due wait
-for a slot, not for a time); or the end after now of a full rate window of
-one of those queues (its rows already due start then), if earlier. */}}
+a limited queue, of the rows due after the last claim only, now less
+@lookback_us (its rows due before that wait for a slot, not for a time);
+or the end after the last claim of a full rate window of one of those
+queues (its rows already due start then), if earlier. */}}
 {{define "next_due"}}WITH RECURSIVE {{template "unpaused_queues" .}}
 SELECT least((
     SELECT min(n.due_at) FROM unpaused
@@ -643,7 +644,7 @@ SELECT least((
     CROSS JOIN LATERAL (
         SELECT t.due_at FROM {{.T}} AS t
         WHERE t.queue = unpaused.name AND t.priority = lv.p AND t.due_at IS NOT NULL
-            AND t.due_at > CASE WHEN unpaused.lim THEN {{.Now}} ELSE '-infinity'::timestamptz END
+            AND t.due_at > CASE WHEN unpaused.lim THEN {{.Now}} - @lookback_us * interval '1 microsecond' ELSE '-infinity'::timestamptz END
             AND t.task_id = ANY(@task_ids::text[])
         ORDER BY t.due_at
         LIMIT 1
@@ -652,7 +653,7 @@ SELECT least((
     SELECT min(c.rate_start + c.rate_per_us * interval '1 microsecond') FROM {{.Controls}} AS c
     WHERE c.kind = 'queue' AND c.name IN (SELECT name FROM unpaused) AND c.rate > 0
         AND c.rate_start IS NOT NULL AND c.rate_count >= c.rate
-        AND c.rate_start + c.rate_per_us * interval '1 microsecond' > {{.Now}}
+        AND c.rate_start + c.rate_per_us * interval '1 microsecond' > {{.Now}} - @lookback_us * interval '1 microsecond'
 )), {{.Now}}{{end}}
 
 {{- /* unpaused_queues is the CTE unpaused of the queues NextDue reads: the

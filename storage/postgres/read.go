@@ -90,7 +90,7 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	if len(p.TaskIDs) == 0 {
 		return 0, false, nil
 	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "task_ids": p.TaskIDs}
+	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "lookback_us": s.lookback(p).Microseconds(), "task_ids": p.TaskIDs}
 	sql := s.q.nextDue
 	if len(p.Queues) > 0 {
 		sql, args["queues"] = s.q.nextDueListed, p.Queues
@@ -110,4 +110,13 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 		return 0, false, nil
 	}
 	return max(next.Time.Sub(now.Time), 0), true, nil
+}
+
+// lookback is p.Lookback, plus storage.DatabaseClockSlack when the
+// statement reads the server's clock.
+func (s *Store) lookback(p storage.NextDueParams) time.Duration {
+	if s.now(p.Now) == nil && p.Lookback > 0 {
+		return p.Lookback + storage.DatabaseClockSlack
+	}
+	return p.Lookback
 }

@@ -67,10 +67,10 @@ lv (q, p) AS (
 -- name: next_due_body
 -- The earliest due_at of each level of nlv, of a row of the tasks ?1 (a
 -- JSON array; the level's range of the due index in due order, up to the
--- first such row; of a limited queue's level, its range after now, ?2,
--- since its rows already due wait for a slot, not for a time), the end
--- after now of each full rate window of the queues of qs (their rows
--- already due start then), and the earliest of those.
+-- first such row; of a limited queue's level, its range after ?2, the time
+-- of the last claim, since its rows due before that wait for a slot, not
+-- for a time), the end after ?2 of each full rate window of the queues of
+-- qs (their rows already due start then), and the earliest of those.
 SELECT min(v) FROM (
 	SELECT min((SELECT x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
 		WHERE x.queue = nlv.q AND x.priority = nlv.p AND x.due_at IS NOT NULL
@@ -106,7 +106,7 @@ EXISTS (SELECT 1 FROM durable_controls AS k WHERE k.kind = 'queue' AND (k.concur
 
 -- name: next_due
 -- NextDue of every queue but the paused ones. ?1 is a JSON array of task
--- ids, ?2 now (microseconds).
+-- ids, ?2 the time of the last claim (microseconds).
 WITH RECURSIVE {{queue_scan}},
 qs (name, lim) AS (SELECT name, {{limited}} every.name) FROM every WHERE name IS NOT NULL AND {{not_paused}} every.name)),
 {{next_level_scan}}
@@ -114,7 +114,8 @@ qs (name, lim) AS (SELECT name, {{limited}} every.name) FROM every WHERE name IS
 
 -- name: next_due_in
 -- NextDue of the queues of ?3 (a JSON array of distinct names) but the
--- paused ones. ?1 is a JSON array of task ids, ?2 now (microseconds).
+-- paused ones. ?1 is a JSON array of task ids, ?2 the time of the last
+-- claim (microseconds).
 WITH RECURSIVE qs (name, lim) AS (SELECT value, {{limited}} value) FROM json_each(?3) WHERE {{not_paused}} value)),
 {{next_level_scan}}
 {{next_due_body}}

@@ -77,9 +77,10 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of the given
 // tasks and queues (every queue when there is none), not of a paused queue,
-// and of a limited queue only a DueAt after p.Now, or until a full rate
-// window of one of those queues ends, whichever is first (zero when a row
-// is due already); ok is false when there is neither.
+// and of a limited queue only a DueAt after the last claim (p.Now less
+// p.Lookback), or until a full rate window of one of those queues ends
+// after the last claim, whichever is first (zero when a row is due
+// already); ok is false when there is neither.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	const op = "next due"
 	if len(p.TaskIDs) == 0 {
@@ -88,7 +89,7 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 		}
 		return 0, false, nil
 	}
-	name, args := "next_due", []any{jsonStrings(p.TaskIDs), micros(p.Now)}
+	name, args := "next_due", []any{jsonStrings(p.TaskIDs), micros(p.SinceClaim())}
 	if len(p.Queues) > 0 {
 		name, args = "next_due_in", append(args, jsonStrings(distinct(p.Queues)))
 	}

@@ -181,6 +181,14 @@ func checkRateNextDue(b *bundle, c storage.Controls) {
 			b.t.Fatalf("NextDue of queues %v, lim's window full until 11s: want 8s, got %v %v", qs, d, ok)
 		}
 	}
+	// At 12 s, the window's end counts if the last claim ran before it (at
+	// 10 s: that claim found the window full), not if after.
+	if d, ok := b.nextDueSince(At(12*time.Second), 2*time.Second, "task", "lim"); !ok || d != 0 {
+		b.t.Fatalf("NextDue of lim at 12s after a claim at 10s, its window full until 11s: want 0, got %v %v", d, ok)
+	}
+	if d, ok := b.nextDueSince(At(12*time.Second), 500*time.Millisecond, "task", "lim"); ok && d == 0 {
+		b.t.Fatalf("NextDue of lim at 12s after a claim at 11.5s, its window full until 11s: want it not counted, got %v %v", d, ok)
+	}
 	requireIDs(b.t, "Claim in the next window", []string{"l2", "l3"}, b.claimQueues(At(11*time.Second), 10, "task"))
 	if d, ok := b.nextDueOf(At(12*time.Second), "task", "lim"); !ok || d != 9*time.Second {
 		b.t.Fatalf("NextDue of lim, its next window full until 21s: want 9s, got %v %v", d, ok)

@@ -74,6 +74,14 @@ func checkLimitNextDue(b *bundle, c storage.Controls) {
 			b.t.Fatalf("NextDue of queues %v, lim full with a row due in 9s: want 9s, got %v %v", qs, d, ok)
 		}
 	}
+	// At 12 s, the row due at 10 s counts if the last claim ran before it
+	// (that claim could not see it due), not if after.
+	if d, ok := b.nextDueSince(At(12*time.Second), 3*time.Second, "task", "lim"); !ok || d != 0 {
+		b.t.Fatalf("NextDue of lim at 12s after a claim at 9s, a row due at 10s: want 0, got %v %v", d, ok)
+	}
+	if d, ok := b.nextDueSince(At(12*time.Second), time.Second, "task", "lim"); ok && d == 0 {
+		b.t.Fatalf("NextDue of lim at 12s after a claim at 11s, a row due at 10s: want it not counted, got %v %v", d, ok)
+	}
 	b.insert(At(time.Second), []time.Duration{time.Second}, queued("free", "task", "", 0))
 	if d, ok := b.nextDueOf(At(time.Second), "task"); !ok || d != time.Second {
 		b.t.Fatalf("NextDue beside a queue without a limit with a row due in 1s: want 1s, got %v %v", d, ok)

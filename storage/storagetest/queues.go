@@ -65,7 +65,13 @@ func (b *bundle) claimQueues(now time.Time, limit int, task string, queues ...st
 
 func (b *bundle) nextDueOf(now time.Time, task string, queues ...string) (time.Duration, bool) {
 	b.t.Helper()
-	d, ok, err := b.s.NextDue(b.ctx, storage.NextDueParams{Now: now, TaskIDs: []string{task}, Queues: queues})
+	return b.nextDueSince(now, 0, task, queues...)
+}
+
+// nextDueSince is nextDueOf after a claim lookback before now.
+func (b *bundle) nextDueSince(now time.Time, lookback time.Duration, task string, queues ...string) (time.Duration, bool) {
+	b.t.Helper()
+	d, ok, err := b.s.NextDue(b.ctx, storage.NextDueParams{Now: now, Lookback: lookback, TaskIDs: []string{task}, Queues: queues})
 	if err != nil {
 		b.t.Fatalf("NextDue of queues %v: %v", queues, err)
 	}
