@@ -56,6 +56,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 		return err
 	})
 	if err != nil {
+		s.floors.drop() // the rows it picked are due where they were
 		return nil, s.wrapErr("claim", err)
 	}
 	if rescuing {
@@ -178,7 +179,7 @@ func (s *Store) pickQueues(ctx context.Context, tx *pipe, p storage.ClaimParams,
 		picked, seqs, err = scanExecutions(rows, &now)
 		return err
 	}
-	stmt, args := s.pickSQL(p, queues)
+	stmt, args, full := s.pickSQL(p, queues)
 	switch {
 	case fresh == nil && len(queues) == 0:
 		return nil, nil, 0, nil
@@ -189,33 +190,44 @@ func (s *Store) pickQueues(ctx context.Context, tx *pipe, p storage.ClaimParams,
 	default:
 		err = tx.queryTwo(ctx, s.q.claimQueues, nil, scanQueues(fresh), stmt, args, scanPick)
 	}
+	if err == nil && len(queues) > 0 {
+		s.floors.update(queues, tasksKey(p.TaskIDs), full, picked, seqs, p.Limit, time.Now())
+	}
 	return picked, seqs, now, err
 }
 
 // pickSQL is the claim_pick of queues with its arguments: the statement
 // itself for one queue, else one per queue joined by UNION ALL, each
-// limited, and their union put in claim order and limited.
-func (s *Store) pickSQL(p storage.ClaimParams, queues []string) (string, []any) {
+// limited, and their union put in claim order and limited. Each queue is
+// read from its floors (claimFloors) when it has some; full[i] says that
+// queues[i] is read in full.
+func (s *Store) pickSQL(p storage.ClaimParams, queues []string) (stmt string, args []any, full []bool) {
 	nowArg := s.nowArg(p.Now)
 	branch := expand(s.q.claimPick, len(p.TaskIDs))
-	args := make([]any, 0, len(queues)*(len(p.TaskIDs)+5)+1)
-	for _, q := range queues {
+	args = make([]any, 0, len(queues)*(len(p.TaskIDs)+5)+1)
+	branches := make([]string, len(queues))
+	full = make([]bool, len(queues))
+	wall, tasks := time.Now(), tasksKey(p.TaskIDs)
+	for i, q := range queues {
 		args = append(args, nowArg, q, nowArg)
 		args = append(args, stringArgs(p.TaskIDs)...)
 		args = append(args, q, p.Limit)
+		due := s.floors.get(q, tasks, wall)
+		full[i] = due == nil
+		branches[i] = strings.Replace(branch, ":levels", levelsCond(s.q.data.Levels, due), 1)
 	}
 	if len(queues) == 1 {
-		return branch, args
+		return branches[0], args, full
 	}
 	var b strings.Builder
 	for i := range queues {
 		if i > 0 {
 			b.WriteString("\nUNION ALL\n")
 		}
-		b.WriteString("(" + branch + ")")
+		b.WriteString("(" + branches[i] + ")")
 	}
 	b.WriteString("\nORDER BY priority, due_at, seq\nLIMIT ?")
-	return b.String(), append(args, p.Limit)
+	return b.String(), append(args, p.Limit), full
 }
 
 // scanQueues returns a scan of claim_queues' rows (queue, priority,
@@ -331,6 +343,7 @@ func (s *Store) rescue(ctx context.Context, tx *pipe, t, from time.Time) (int64,
 	if err != nil || len(seqs) == 0 {
 		return now, err
 	}
+	s.floors.drop() // the rescued rows come due at their creation, behind
 	return now, tx.Defer(ctx, expand(s.q.rescue, len(seqs)), int64Args(seqs)...)
 }
 

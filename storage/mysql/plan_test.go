@@ -107,8 +107,22 @@ func TestClaimPlansUseTheClaimIndex(t *testing.T) {
 	s := planStore(t)
 	now := micros(storagetest.At(time.Second))
 	p := storage.ClaimParams{Now: storagetest.At(time.Second), TaskIDs: []string{"task", "other"}, Limit: 10}
-	one, oneArgs := s.pickSQL(p, []string{storage.DefaultQueue})
-	two, twoArgs := s.pickSQL(p, []string{storage.DefaultQueue, "emails"})
+	one, oneArgs, _ := s.pickSQL(p, []string{storage.DefaultQueue})
+	two, twoArgs, _ := s.pickSQL(p, []string{storage.DefaultQueue, "emails"})
+	// With floors on some levels, then on every level.
+	key := floorsKey{storage.DefaultQueue, tasksKey(p.TaskIDs)}
+	s.floors.queues = map[floorsKey]*floors{key: {until: time.Now().Add(time.Hour)}}
+	s.floors.queues[key].due[0] = floor{now - 5, 3}
+	s.floors.queues[key].due[4] = floor{now - 7, 1}
+	some, someArgs, full := s.pickSQL(p, []string{storage.DefaultQueue})
+	if full[0] || !strings.Contains(some, "t.seq >= ") {
+		t.Fatalf("claim with floors: read in full: %q", some)
+	}
+	for l := range storage.PriorityLevels {
+		s.floors.queues[key].due[l] = floor{now - int64(l), int64(l)}
+	}
+	every, everyArgs, _ := s.pickSQL(p, []string{storage.DefaultQueue})
+	s.floors.drop()
 	nextDue, nextDueArgs := s.nextDueSQL(storage.NextDueParams{Now: p.Now, TaskIDs: []string{"task"}},
 		[]level{{storage.DefaultQueue, 1, false}, {storage.DefaultQueue, 9, false}, {"emails", 1, true}})
 	index := s.q.data.Due
@@ -121,6 +135,8 @@ func TestClaimPlansUseTheClaimIndex(t *testing.T) {
 	}{
 		{"claim of one queue", one, oneArgs, "", true},
 		{"claim of two queues", two, twoArgs, "", false},
+		{"claim of one queue from floors on two levels", some, someArgs, "", true},
+		{"claim of one queue from floors on every level", every, everyArgs, "", true},
 		{"rescue", expand(s.q.rescuePick, 2), []any{storage.DefaultQueue, "emails", 0, now}, "", true},
 		{"next due", nextDue, nextDueArgs, "", true},
 		{"queues", s.q.claimQueues, nil, "Using index for group-by", true},
@@ -160,7 +176,7 @@ func TestClaimSkipsRowsNotDue(t *testing.T) {
 	p := storage.ClaimParams{Now: storagetest.At(time.Second), TaskIDs: []string{"task"}, Limit: 10}
 	for _, queues := range [][]string{{storage.DefaultQueue}, {storage.DefaultQueue, "emails"}} {
 		before := handlerReads(t, conn)
-		stmt, args := s.pickSQL(p, queues)
+		stmt, args, _ := s.pickSQL(p, queues)
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -84,10 +84,12 @@ index order, which is claim order, and stops at the limit, however many
 rows of a higher priority are due later. The control is read as last
 committed (a subquery of a locking read takes no lock). Each row comes
 with the now that judged it. Arguments: now, the queue, now, the tasks,
-the queue, the limit. A claim over several queues joins one of these per
-queue with UNION ALL (claim.go). */}}
+the queue, the limit. :levels is the condition on the levels: every level
+(t.priority IN {{.Levels}}), or, while the queue holds a backlog, each
+from its floor (claimFloors in floors.go). A claim over several queues
+joins one of these per queue with UNION ALL (claim.go). */}}
 {{define "claim_pick"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Due}})
-WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
+WHERE t.queue = ? AND :levels AND t.due_at <= {{.Now}} AND t.task_id IN :list1
     AND NOT EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = ? AND (c.paused OR c.concurrency > 0 OR c.per_key > 0 OR c.rate > 0))
 ORDER BY t.priority, t.due_at, t.seq
 LIMIT ?

@@ -45,6 +45,9 @@ type Store struct {
 	rescues rescue.Pacer
 	// queues are the queues a claim of every queue reads (claim.go).
 	queues queueList
+	// floors are where claims start reading the levels of a queue with a
+	// backlog (floors.go).
+	floors claimFloors
 	// limits is the copy of which queues have a concurrency limit
 	// (limits.go).
 	limits  limited.Cache
