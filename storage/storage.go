@@ -411,6 +411,15 @@ const DatabaseClockSlack = 2 * time.Millisecond
 // clock.
 func (p NextDueParams) SinceClaim() time.Time { return p.Now.Add(-p.Lookback) }
 
+// ServerLookback is the lookback for a store that reads the time from its
+// database server's clock: Lookback plus DatabaseClockSlack (0 stays 0).
+func (p NextDueParams) ServerLookback() time.Duration {
+	if p.Lookback <= 0 {
+		return p.Lookback
+	}
+	return p.Lookback + DatabaseClockSlack
+}
+
 // HeartbeatParams extends leases.
 type HeartbeatParams struct {
 	Now    time.Time
@@ -571,8 +580,8 @@ type Store interface {
 	// the rows it returns are in claim order. A claim may take fewer rows
 	// than a queue's limits would allow (a store reads a bounded number of
 	// candidates); the next claim takes the rest. NextDue counts a
-	// limited queue's rows by their DueAt after now only, and the end of
-	// its full rate window.
+	// limited queue's rows by their DueAt after the last claim only, and
+	// the end of its full rate window.
 	Claim(ctx context.Context, p ClaimParams) ([]Execution, error)
 
 	// NextDue returns how long until the earliest DueAt among rows of the

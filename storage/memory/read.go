@@ -56,9 +56,10 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of p.TaskIDs
 // and p.Queues, not of a paused queue, and of a limited queue only a DueAt
-// after now (its rows already due wait for a slot, not for a time), or
-// until a full rate window of one of those queues ends, whichever is
-// first; a row already due gives 0. ok is false when there is neither.
+// after the last claim, p.Now less p.Lookback (its rows due before that
+// wait for a slot, not for a time), or until a full rate window of one of
+// those queues ends after it, whichever is first; a row already due gives
+// 0. ok is false when there is neither.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
 	if err := s.lock(ctx, "next due"); err != nil {
 		return 0, false, err

@@ -78,8 +78,9 @@ func (c *claimFloors) get(q, tasks string, now time.Time) *[storage.PriorityLeve
 }
 
 // update records a claim of tasks (tasksKey) of queues that read each
-// with the floors get returned (full[i]: none, queues[i] read in full), and took picked (in
-// claim order; seqs are theirs) of the limit it asked for, at now.
+// with the floors get returned (full[i]: none, queues[i] read in full),
+// and took picked (in claim order; seqs are theirs) of the limit it asked
+// for, at now.
 func (c *claimFloors) update(queues []string, tasks string, full []bool, picked []storage.Execution, seqs []int64, limit int, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -101,14 +102,14 @@ func (c *claimFloors) update(queues []string, tasks string, full []bool, picked 
 			c.queues[k] = f
 		}
 		var seen [storage.PriorityLevels]bool
-		for i := range picked {
-			e := &picked[i]
+		for j := range picked {
+			e := &picked[j]
 			l := e.Priority - storage.PriorityFirst
 			if e.Queue != q || l < 0 || l >= storage.PriorityLevels || seen[l] {
 				continue
 			}
 			seen[l] = true
-			f.due[l] = floor{e.DueAt.UnixMicro(), seqs[i]}
+			f.due[l] = floor{e.DueAt.UnixMicro(), seqs[j]}
 		}
 	}
 }

@@ -113,10 +113,14 @@ func TestClaimBehindAFloor(t *testing.T) {
 		t.Log("the row behind the floors was claimed at once (the floors had lapsed)")
 	}
 	time.Sleep(floorsFor)
+	claimedAlready := seen["early"]
 	got = claim(10)
 	take(got)
 	if !seen["early"] {
 		t.Fatalf("the row behind the floors was not claimed once they lapsed: %v", got)
+	}
+	if !claimedAlready && got[0] != "early" {
+		t.Fatalf("the row behind the floors, due first, was not claimed first once they lapsed: %v", got)
 	}
 	for len(got) > 0 {
 		got = claim(10)

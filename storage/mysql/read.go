@@ -81,8 +81,9 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of
 // p.TaskIDs and p.Queues (every queue when empty), not of a paused queue,
-// and of a limited queue only a DueAt after now, or until a full rate
-// window of one of those queues ends, whichever is first, judged on the
+// and of a limited queue only a DueAt after the last claim (now less the
+// lookback), or until a full rate window of one of those queues ends
+// after it, whichever is first, judged on the
 // store's clock: zero when a row is already due; ok is false when there
 // is neither. It reads which (queue, priority) levels hold rows with a DueAt
 // (claim_queues), then the first row of the tasks in each (next_due, or
@@ -163,8 +164,8 @@ func (s *Store) nextDueSQL(p storage.NextDueParams, levels []level) (string, []a
 	b.WriteString("SELECT min(u.due), " + s.q.data.Now + " FROM (")
 	var queues []string // the limited ones, for next_due_windows
 	lookback := p.Lookback
-	if s.nowArg(p.Now) == nil && lookback > 0 {
-		lookback += storage.DatabaseClockSlack // the server's clock
+	if s.nowArg(p.Now) == nil {
+		lookback = p.ServerLookback() // the server's clock
 	}
 	for i, l := range levels {
 		if i > 0 {

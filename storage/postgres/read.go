@@ -79,8 +79,9 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 
 // NextDue returns how long until the earliest DueAt among rows of
 // p.TaskIDs in p.Queues (every queue when empty), paused queues left out
-// and of a limited queue only a DueAt after now, or until a full rate
-// window of one of those queues ends, whichever is first, judged on the
+// and of a limited queue only a DueAt after the last claim (now less the
+// lookback), or until a full rate window of one of those queues ends
+// after it, whichever is first, judged on the
 // store's clock: zero when a row is already due; ok is false when there
 // is neither.
 func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Duration, bool, error) {
@@ -112,11 +113,11 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	return max(next.Time.Sub(now.Time), 0), true, nil
 }
 
-// lookback is p.Lookback, plus storage.DatabaseClockSlack when the
-// statement reads the server's clock.
+// lookback is p.Lookback, with slack when the statement reads the
+// server's clock (NextDueParams.ServerLookback).
 func (s *Store) lookback(p storage.NextDueParams) time.Duration {
-	if s.now(p.Now) == nil && p.Lookback > 0 {
-		return p.Lookback + storage.DatabaseClockSlack
+	if s.now(p.Now) == nil {
+		return p.ServerLookback()
 	}
 	return p.Lookback
 }
