@@ -70,6 +70,7 @@ func (s *Store) claimTx(ctx context.Context, tx *pipe, p storage.ClaimParams) ([
 	if err != nil {
 		return nil, err
 	}
+	limitedSeqs := seqs
 	if len(picked) < p.Limit {
 		rest := p
 		rest.Limit -= len(picked)
@@ -109,7 +110,8 @@ func (s *Store) claimTx(ctx context.Context, tx *pipe, p storage.ClaimParams) ([
 		e.ExecutorID = p.ExecutorID
 		e.DueAt, e.UpdatedAt = time.UnixMicro(lease).UTC(), time.UnixMicro(now).UTC()
 	}
-	if err := tx.Defer(ctx, withInt64s(s.q.claim, seqs), now, p.ExecutorID, lease, now); err != nil {
+	claim := strings.Replace(withInt64s(s.q.claim, seqs), ":flag", runsFlag(limitedSeqs, len(limitedSeqs) == len(seqs)), 1)
+	if err := tx.Defer(ctx, claim, now, p.ExecutorID, lease, now); err != nil {
 		return nil, err
 	}
 	if len(lapsedSeqs) > 0 {
@@ -123,6 +125,19 @@ func (s *Store) claimTx(ctx context.Context, tx *pipe, p storage.ClaimParams) ([
 		}
 	}
 	return picked, nil
+}
+
+// runsFlag is the claim's assignment of run_indexed (migration 007) to
+// the rows of limitedSeqs, those it takes from limited queues: "" when
+// there are none; all when the claim takes no other row.
+func runsFlag(limitedSeqs []int64, all bool) string {
+	switch {
+	case len(limitedSeqs) == 0:
+		return ""
+	case all:
+		return ",\n    run_indexed = 1"
+	}
+	return withInt64s(",\n    run_indexed = run_indexed OR seq IN :list1", limitedSeqs)
 }
 
 // leaseExpired is the error of a run taken over by executor after its

@@ -84,6 +84,7 @@ type queueLimits struct {
 	concurrency, perKey, rate int
 	per                       time.Duration
 	window                    limited.Window
+	runsIndexed               bool // see migration 007
 	now                       int64
 }
 
@@ -95,7 +96,7 @@ func (s *Store) lockLimits(ctx context.Context, tx *pipe, now any, kind, name st
 		per int64
 	)
 	err := tx.QueryRowContext(ctx, s.q.controlLimitLock, now, kind, name).Scan(&l.paused, &l.concurrency, &l.perKey,
-		&l.rate, &per, &l.window.Start, &l.window.Count, &l.now)
+		&l.rate, &per, &l.window.Start, &l.window.Count, &l.runsIndexed, &l.now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -110,6 +111,11 @@ func (s *Store) pickLimitedQueue(ctx context.Context, tx *pipe, p storage.ClaimP
 	l, err := s.lockLimits(ctx, tx, nowArg, storage.ControlQueue, q)
 	if l == nil || err != nil || l.paused {
 		return nil, nil, 0, err
+	}
+	if !l.runsIndexed {
+		if err := s.indexRuns(ctx, tx, q); err != nil {
+			return nil, nil, 0, err
+		}
 	}
 	win := l.window.At(l.now, l.per)
 	left = min(left, win.Left(l.rate))
@@ -155,6 +161,31 @@ func (s *Store) pickLimitedQueue(ctx context.Context, tx *pipe, p storage.ClaimP
 		}
 	}
 	return lapsed, lapsedSeqs, now, nil
+}
+
+// indexRuns flags the running rows of queue q, whose control row tx
+// holds, in executions_running, after the queue got its first limit: the
+// rows claimed before it, and those that claims in flight when the limit
+// committed still take as an unlimited queue's (claim_pick read the
+// controls before the commit). Locking every due and running row of the
+// queue waits for those claims: they hold the rows they picked, which
+// were due. Its cost grows with the queue's backlog, once per limit set
+// on an unlimited queue.
+func (s *Store) indexRuns(ctx context.Context, tx *pipe, q string) error {
+	rows, err := tx.QueryContext(ctx, s.q.indexRunsLock, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q.indexRuns, q); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q.controlRunsIndexed, q)
+	return err
 }
 
 // pickFresh reads and locks, through scan, up to free of the queue's due
@@ -248,8 +279,11 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 			return nil
 		}
 		per := p.Per.Microseconds()
+		// A queue's first limit: its running rows are flagged by the next
+		// limited claim (indexRuns).
+		first := cur.Concurrency == 0 && cur.PerKey == 0 && cur.Rate == 0
 		if err := tx.Defer(ctx, s.q.controlLimit, p.Rate, per, p.Rate, per,
-			p.Concurrency, p.PerKey, p.Rate, per, l.now, p.Kind, p.Name); err != nil {
+			p.Concurrency, p.PerKey, p.Rate, per, l.now, first, p.Kind, p.Name); err != nil {
 			return err
 		}
 		return s.recordEvent(ctx, tx, ev)

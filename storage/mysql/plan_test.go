@@ -174,7 +174,9 @@ func TestClaimSkipsRowsNotDue(t *testing.T) {
 	}
 	defer conn.Close()
 	p := storage.ClaimParams{Now: storagetest.At(time.Second), TaskIDs: []string{"task"}, Limit: 10}
-	for _, queues := range [][]string{{storage.DefaultQueue}, {storage.DefaultQueue, "emails"}} {
+	// The first claim opens the tables in the session (its reads count
+	// the controls' and the dictionary's): it is not measured.
+	for i, queues := range [][]string{{storage.DefaultQueue}, {storage.DefaultQueue}, {storage.DefaultQueue, "emails"}} {
 		before := handlerReads(t, conn)
 		stmt, args, _ := s.pickSQL(p, queues)
 		tx, err := conn.BeginTx(ctx, nil)
@@ -194,6 +196,9 @@ func TestClaimSkipsRowsNotDue(t *testing.T) {
 			t.Fatal(err)
 		}
 		read := handlerReads(t, conn) - before
+		if i == 0 {
+			continue
+		}
 		if want := 3 * len(queues); len(picked) != want {
 			t.Errorf("claim of %v: %d rows, want %d", queues, len(picked), want)
 		}

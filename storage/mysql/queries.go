@@ -46,6 +46,7 @@ type queries struct {
 	controlLimitLock, controlLimit, limitedQueues            string
 	runningCount, claimPickLapsed, claimPickLimited          string
 	claimPickLimitedKey, runningKeyCounts, controlRateWindow string
+	indexRunsLock, indexRuns, controlRunsIndexed             string
 	nextDue, nextDueLimited, nextDueWindows                  string
 	heartbeatLock, heartbeat, heartbeatBusy                  string
 	releaseLock, recoverLock, release, recoverRows           string
@@ -87,6 +88,7 @@ func newQueries(prefix string) (*queries, error) {
 		"control_limit_lock": &q.controlLimitLock, "control_limit": &q.controlLimit, "limited_queues": &q.limitedQueues,
 		"running_count": &q.runningCount, "claim_pick_lapsed": &q.claimPickLapsed, "claim_pick_limited": &q.claimPickLimited,
 		"claim_pick_limited_key": &q.claimPickLimitedKey, "running_key_counts": &q.runningKeyCounts, "control_rate_window": &q.controlRateWindow,
+		"index_runs_lock": &q.indexRunsLock, "index_runs": &q.indexRuns, "control_runs_indexed": &q.controlRunsIndexed,
 	}
 	for name, dst := range targets {
 		var b strings.Builder

@@ -112,7 +112,7 @@ executor, the lease expiry, now. */}}
     fence = fence + 1,
     executor_id = ?,
     due_at = ?,
-    updated_at = ?
+    updated_at = ?:flag
 WHERE seq IN :list1{{end}}
 
 {{- /* claim_errors: the lease_expired errors of the lapsed rows a claim
@@ -232,7 +232,7 @@ ON DUPLICATE KEY UPDATE spec = VALUES(spec), updated_at = VALUES(updated_at){{en
 
 {{- /* Limits (limits.go). control_limit_lock locks a control's row and
 reads its limits and rate window. */}}
-{{define "control_limit_lock"}}SELECT paused, concurrency, per_key, rate, rate_per_us, rate_start, rate_count, {{.Now}}
+{{define "control_limit_lock"}}SELECT paused, concurrency, per_key, rate, rate_per_us, rate_start, rate_count, runs_indexed, {{.Now}}
 FROM {{.Controls}} WHERE kind = ? AND name = ? FOR UPDATE{{end}}
 
 {{- /* control_limit: the limits (concurrency, per key, rate, rate per);
@@ -242,7 +242,8 @@ read the rate before it is assigned. */}}
 {{define "control_limit"}}UPDATE {{.Controls}} SET
     rate_start = CASE WHEN rate = ? AND rate_per_us = ? THEN rate_start ELSE 0 END,
     rate_count = CASE WHEN rate = ? AND rate_per_us = ? THEN rate_count ELSE 0 END,
-    concurrency = ?, per_key = ?, rate = ?, rate_per_us = ?, updated_at = ?
+    concurrency = ?, per_key = ?, rate = ?, rate_per_us = ?, updated_at = ?,
+    runs_indexed = runs_indexed AND NOT ?
 WHERE kind = ? AND name = ?{{end}}
 
 {{- /* control_rate_window: a queue's rate window (start, count). */}}
@@ -254,21 +255,21 @@ WHERE kind = 'queue' AND (concurrency > 0 OR per_key > 0 OR rate > 0) AND NOT pa
 {{- /* running_key_counts: the running, not sleeping rows of a queue with
 a concurrency key, by key. */}}
 {{define "running_key_counts"}}SELECT t.concurrency_key, COUNT(*) FROM {{.T}} AS t FORCE INDEX ({{.Running}})
-WHERE t.queue = ? AND t.status = 'running' AND t.sleep_key IS NULL AND t.concurrency_key IS NOT NULL
+WHERE t.run_queue = ? AND t.run_status = 'running' AND t.sleep_key IS NULL AND t.concurrency_key IS NOT NULL
 GROUP BY t.concurrency_key{{end}}
 
 {{- /* running_count: the running, not sleeping rows of a queue, its slots
 in use. */}}
 {{define "running_count"}}SELECT COUNT(*) FROM {{.T}} AS t FORCE INDEX ({{.Running}})
-WHERE t.queue = ? AND t.status = 'running' AND t.sleep_key IS NULL{{end}}
+WHERE t.run_queue = ? AND t.run_status = 'running' AND t.sleep_key IS NULL{{end}}
 
 {{- /* claim_pick_lapsed: the running, not sleeping rows of a queue whose
 lease lapsed (rescued or not), oldest first, locked unless another holds
 them. Arguments: now, the queue, now, the tasks, the limit. */}}
 {{define "claim_pick_lapsed"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t FORCE INDEX ({{.Running}})
-WHERE t.queue = ? AND t.status = 'running' AND t.due_at <= {{.Now}} AND t.task_id IN :list1
+WHERE t.run_queue = ? AND t.run_status = 'running' AND t.run_due <= {{.Now}} AND t.task_id IN :list1
     AND t.sleep_key IS NULL
-ORDER BY t.due_at, t.seq
+ORDER BY t.run_due, t.seq
 LIMIT ?
 FOR UPDATE SKIP LOCKED{{end}}
 
@@ -290,11 +291,24 @@ queue, now, the tasks, the limit per key, the limit. */}}
 WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at <= {{.Now}} AND t.task_id IN :list1
     AND NOT (t.status = 'running' AND t.sleep_key IS NULL)
     AND (t.concurrency_key IS NULL OR (SELECT COUNT(*) FROM {{.T}} AS r FORCE INDEX ({{.Running}})
-        WHERE r.queue = t.queue AND r.status = 'running' AND r.sleep_key IS NULL
+        WHERE r.run_queue = t.queue AND r.run_status = 'running' AND r.sleep_key IS NULL
             AND r.concurrency_key = t.concurrency_key) < ?)
 ORDER BY t.priority, t.due_at, t.seq
 LIMIT ?
 FOR UPDATE SKIP LOCKED{{end}}
+
+{{- /* index_runs_lock and index_runs: the pass of the first limited
+claim of a queue after it got a limit (migration 007): lock the queue's
+due and running rows, waiting for the claims in flight that took some as
+an unlimited queue's, then flag its running rows (run_indexed). */}}
+{{define "index_runs_lock"}}SELECT t.seq FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at IS NOT NULL
+FOR UPDATE{{end}}
+
+{{define "index_runs"}}UPDATE {{.T}} SET run_indexed = 1
+WHERE queue = ? AND priority IN {{.Levels}} AND due_at IS NOT NULL AND status = 'running' AND run_indexed = 0{{end}}
+
+{{define "control_runs_indexed"}}UPDATE {{.Controls}} SET runs_indexed = TRUE WHERE kind = 'queue' AND name = ?{{end}}
 
 {{define "control_lock"}}SELECT paused, {{.Now}} FROM {{.Controls}} WHERE kind = ? AND name = ? FOR UPDATE{{end}}
 

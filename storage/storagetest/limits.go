@@ -112,6 +112,23 @@ func checkLimitLapsed(b *bundle, c storage.Controls) {
 	requireIDs(b.t, "Claim after the run ended", []string{"l1"}, b.claimQueues(late, 10, "task"))
 }
 
+// checkLimitOnRunning: a limit set on a queue whose rows already run
+// counts them, and takes them over when their leases lapse, as it does
+// the rows claimed under it.
+func checkLimitOnRunning(b *bundle, c storage.Controls) {
+	register(b, c, Base, storage.Control{Kind: storage.ControlQueue, Name: "lim"})
+	b.insert(Base, nil, queuedN("l", "task", "lim", 4)...)
+	requireIDs(b.t, "Claim of lim without a limit", []string{"l0", "l1"}, b.claimQueues(Base, 2, "task"))
+	limit(b, c, At(time.Second), "lim", 2)
+	requireIDs(b.t, "Claim with lim limited to 2 and 2 rows running from before", []string{}, b.claimQueues(At(time.Second), 10, "task"))
+	b.finish(At(time.Second), b.get("l0"), storage.StatusCompleted)
+	requireIDs(b.t, "Claim after a run from before ended", []string{"l2"}, b.claimQueues(At(time.Second), 10, "task"))
+	// l1 (claimed before the limit) and l2 lapse: they hold the slots, and
+	// the claim after the lapse takes both over, and nothing else.
+	late := Base.Add(2*Lease + time.Second)
+	requireIDs(b.t, "Claim after l1 and l2 lapsed", []string{"l1", "l2"}, b.claimQueues(late, 10, "task"))
+}
+
 func checkLimitSleeping(b *bundle, c storage.Controls) {
 	limit(b, c, Base, "lim", 1)
 	sleeper := NewSleeping("s", "task", "key-s", 10*time.Second)

@@ -23,6 +23,7 @@ var queueChecks = []check{
 	{"QueueLimitCapsClaims", queueCheck(checkLimitCaps)},
 	{"QueueLimitNextDueIsItsNextTimeOnly", queueCheck(checkLimitNextDue)},
 	{"QueueLimitLapsedLeaseHoldsItsSlotUntilTakenOver", queueCheck(checkLimitLapsed)},
+	{"QueueLimitSetOnRunningRowsCountsThem", queueCheck(checkLimitOnRunning)},
 	{"QueueLimitSleepingRowsHoldNoSlot", queueCheck(checkLimitSleeping)},
 	{"QueueLimitConcurrentClaimers", queueCheck(checkLimitConcurrent)},
 	{"QueueLimitDoesNotStarveOtherQueues", queueCheck(checkLimitOthers)},
