@@ -98,13 +98,14 @@ const lockChunk = 1000
 // lock locks the rows of ids not locked yet, in id order, and adds them
 // to w.rows. An unknown id is not added.
 func (w *txWrite) lock(ctx context.Context, ids []string) error {
-	var todo []string
+	todo := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if _, ok := w.rows[id]; !ok && !slices.Contains(todo, id) {
+		if _, ok := w.rows[id]; !ok {
 			todo = append(todo, id)
 		}
 	}
 	slices.Sort(todo)
+	todo = slices.Compact(todo) // a batch may name a row twice
 	for chunk := range slices.Chunk(todo, lockChunk) {
 		rows, err := w.tx.QueryContext(ctx, withStrings(w.s.q.lock, chunk), w.nowArg)
 		if err != nil {
