@@ -76,6 +76,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 			return nil, err
 		}
 		if p.Limit -= len(limRows); p.Limit == 0 {
+			s.indexPendingRuns(ctx)
 			return inClaimOrder(limRows, limKeys), nil
 		}
 	}
@@ -123,6 +124,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 	if rescuing {
 		s.rescues.Done(rescuedAt)
 	}
+	s.indexPendingRuns(ctx)
 	s.lastClaimed.Store(int64(len(rows)))
 	if len(limRows) > 0 {
 		rows, keys = append(limRows, rows...), append(limKeys, keys...)

@@ -60,6 +60,7 @@ func (s *Store) CompleteClaim(ctx context.Context, p storage.CompleteParams, c s
 		return nil, nil, false, wrapErr("complete", err)
 	}
 	s.publish(d.ev.event())
+	s.indexPendingRuns(ctx)
 	return d.results, inClaimOrder(rows, keys), true, nil
 }
 

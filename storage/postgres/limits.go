@@ -2,7 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,7 +100,18 @@ func (s *Store) claimLimited(ctx context.Context, p storage.ClaimParams, qs []li
 // finds the queue full, for twice p.Recheck; one without never does.
 func (s *Store) queueLimitedClaim(batch *pgx.Batch, p storage.ClaimParams, queue string, limit int, scan func(pgx.Rows) error) {
 	now := s.now(p.Now)
-	batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": queue})
+	batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": queue}).QueryRow(func(r pgx.Row) error {
+		var indexed bool
+		switch err := r.Scan(&indexed); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return err
+		case !indexed:
+			s.unindexed.add(queue) // claim_limited takes nothing from it
+		}
+		return nil
+	})
 	batch.Queue(s.q.claimLimited, pgx.StrictNamedArgs{
 		"now": now, "task_ids": p.TaskIDs, "limit": limit, "queue": queue,
 		"executor_id": p.ExecutorID, "lease_us": micros(p.Lease), "wait_us": 2 * micros(p.Recheck),
@@ -108,6 +123,53 @@ func (s *Store) queueLimitedClaim(batch *pgx.Batch, p storage.ClaimParams, queue
 		"now": now, "queue": queue, "executor_id": p.ExecutorID,
 		"channel": s.channel, "payload": payloads(s.tag, storage.Event{Ready: true})[0],
 	})
+}
+
+// unindexedQueues is a set of queue names, safe for concurrent use.
+type unindexedQueues struct {
+	mu     sync.Mutex
+	queues map[string]bool
+}
+
+func (u *unindexedQueues) add(q string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.queues == nil {
+		u.queues = map[string]bool{}
+	}
+	u.queues[q] = true
+}
+
+// take empties the set and returns what it held.
+func (u *unindexedQueues) take() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.queues) == 0 {
+		return nil
+	}
+	qs := slices.Sorted(maps.Keys(u.queues))
+	clear(u.queues)
+	return qs
+}
+
+// indexPendingRuns runs the pass of each queue whose claim found its
+// running rows not flagged yet (see indexRuns), then wakes the executors
+// of every process on the schema: the claims of the queue took nothing
+// until then. A pass that fails is tried again by the next claim that
+// finds the queue so.
+func (s *Store) indexPendingRuns(ctx context.Context) {
+	for _, q := range s.unindexed.take() {
+		err := withRetry(ctx, func() error {
+			batch := &pgx.Batch{}
+			batch.Queue(s.q.indexRunsLock, pgx.StrictNamedArgs{"queue": q})
+			batch.Queue(s.q.indexRuns, pgx.StrictNamedArgs{"queue": q})
+			s.queueNotify(batch, s.tag, storage.Event{Ready: true})
+			return s.pool.SendBatch(ctx, batch).Close()
+		})
+		if err == nil {
+			s.publish(storage.Event{Ready: true})
+		}
+	}
 }
 
 // limitedBounds returns, for each limited queue of qs, the most rows a
@@ -164,6 +226,13 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 	s.limits.Invalidate()
 	if err != nil {
 		return false, err
+	}
+	if changed && (p.Concurrency > 0 || p.PerKey > 0 || p.Rate > 0) {
+		// The queue's first limit leaves its claims idle until its
+		// running rows are flagged: run the pass now (it does nothing
+		// when they are).
+		s.unindexed.add(p.Name)
+		s.indexPendingRuns(ctx)
 	}
 	if changed {
 		s.publish(storage.Event{Ready: true})

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestMigrationStatus(t *testing.T) {
 		t.Fatalf("%d migrations, want %d", len(st), SchemaVersion)
 	}
 	for i, m := range st {
-		if m.Version != i+1 || m.Applied || !m.Known || m.Modified || !strings.HasPrefix(m.Name, "00") {
+		if m.Version != i+1 || m.Applied || !m.Known || m.Modified || !strings.HasPrefix(m.Name, fmt.Sprintf("%03d_", i+1)) {
 			t.Errorf("no schema, migration %d: %+v, want known and pending", i+1, m)
 		}
 	}

@@ -45,6 +45,7 @@ type queries struct {
 	// queue; limitControl and limitedQueues set and read the limits
 	// (limits.go).
 	claimLimitLock, claimLimited, claimLimitYield, limitControl, limitedQueues string
+	indexRunsLock, indexRuns                                                   string
 
 	migrateLock, migrateSchema, migrateVersionTable  string
 	migrateApplied, migrateSearchPath, migrateRecord string
@@ -61,6 +62,9 @@ type queryData struct {
 	// PriorityLast) the claim probes.
 	First, Last    int
 	Extras, Listed bool
+	// Limited renders claim_update for claim_limited: its rows are
+	// flagged in executions_limited_running_idx (migration 010).
+	Limited bool
 }
 
 // newQueries renders the statements for schema, which must already be
@@ -91,7 +95,7 @@ func newQueries(schema string) (*queries, error) {
 		"custom_plans": &q.customPlans, "delete_settings": &q.deleteSettings, "delete_expired_settings": &q.deleteExpiredSettings, "delete": &q.deleteTrees, "lead": &q.lead, "lead_give_up": &q.leadGiveUp,
 		"register_controls": &q.registerControls, "list_controls": &q.listControls,
 		"pause_control": &q.pauseControl, "advance_control": &q.advanceControl,
-		"claim_limit_lock": &q.claimLimitLock, "claim_limited": &q.claimLimited, "claim_limit_yield": &q.claimLimitYield, "limit_control": &q.limitControl, "limited_queues": &q.limitedQueues, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
+		"claim_limit_lock": &q.claimLimitLock, "index_runs_lock": &q.indexRunsLock, "index_runs": &q.indexRuns, "claim_limit_yield": &q.claimLimitYield, "limit_control": &q.limitControl, "limited_queues": &q.limitedQueues, "migrate_lock": &q.migrateLock, "migrate_schema": &q.migrateSchema,
 		"migrate_version_table": &q.migrateVersionTable, "migrate_has_version_table": &q.migrateHasVersionTable, "migrate_applied": &q.migrateApplied,
 		"migrate_search_path": &q.migrateSearchPath, "migrate_record": &q.migrateRecord,
 	}
@@ -101,15 +105,16 @@ func newQueries(schema string) (*queries, error) {
 			return nil, err
 		}
 	}
-	extras, listed := data, data
-	extras.Extras, listed.Listed = true, true
+	extras, listed, lim := data, data, data
+	extras.Extras, listed.Listed, lim.Limited = true, true, true
 	for name, r := range map[string]struct {
 		dst  *string
 		data queryData
 	}{
-		"insert_plain": {&q.insertPlainExtras, extras},
-		"claim":        {&q.claimListed, listed},
-		"next_due":     {&q.nextDueListed, listed},
+		"insert_plain":  {&q.insertPlainExtras, extras},
+		"claim":         {&q.claimListed, listed},
+		"next_due":      {&q.nextDueListed, listed},
+		"claim_limited": {&q.claimLimited, lim},
 	} {
 		var err error
 		if *r.dst, err = render(name, r.data); err != nil {

@@ -442,7 +442,8 @@ lease expired at due_at, or at updated_at once rescued (see rescue). */}}
             'message', format('the lease of executor %s (claim %s) expired at %s; the run is taken over by executor %s',
                 quote_literal(t.executor_id), t.fence, greatest(t.due_at, t.updated_at), quote_literal(@executor_id::text)))
         ELSE t.error
-    END
+    END{{if .Limited}},
+    run_indexed = true{{end}}
 FROM picked
 WHERE t.ctid = picked.ctid
 RETURNING picked.due_at, picked.seq, {{template "cols" "t"}}{{end}}
@@ -452,7 +453,7 @@ for the rest of the claim's transaction: claims of the queue take turns,
 each counting the running rows after the previous one committed (its
 claim_limited is the next statement of the batch, with a snapshot of its
 own). */}}
-{{define "claim_limit_lock"}}SELECT 1 FROM {{.Controls}} WHERE kind = 'queue' AND name = @queue FOR UPDATE{{end}}
+{{define "claim_limit_lock"}}SELECT runs_indexed FROM {{.Controls}} WHERE kind = 'queue' AND name = @queue FOR UPDATE{{end}}
 
 {{- /* claim_limited claims from the queue @queue (see claim_limit_lock),
 within its limits read from its control row (ctl): first what is left of
@@ -482,7 +483,7 @@ whose claim takes fresh rows while it is the waiter ends its turn. The
 control row is written only for a change (rate window, waiter), or to
 renew a waiter's turn past half its time. */}}
 {{define "claim_limited"}}WITH ctl AS MATERIALIZED (
-    SELECT c.concurrency, c.paused, c.per_key, c.rate, w.fresh,
+    SELECT c.concurrency, c.paused OR NOT c.runs_indexed AS paused, c.per_key, c.rate, w.fresh,
         CASE WHEN w.fresh THEN {{.Now}} ELSE c.rate_start END AS win_start,
         CASE WHEN w.fresh THEN 0 ELSE c.rate_count END AS win_count,
         c.waiter, c.waiter_until,
@@ -497,7 +498,7 @@ renew a waiter's turn past half its time. */}}
     FROM ctl
 ), lapsed AS MATERIALIZED (
     SELECT t.ctid, t.id, t.seq, t.due_at FROM {{.T}} AS t
-    WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL AND t.due_at <= {{.Now}}
+    WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL AND t.run_indexed AND t.due_at <= {{.Now}}
         AND t.task_id = ANY(@task_ids::text[]) AND EXISTS (SELECT 1 FROM ctl WHERE NOT ctl.paused)
     ORDER BY t.due_at, t.seq
     LIMIT coalesce((SELECT n FROM budget), 0)
@@ -507,7 +508,7 @@ renew a waiter's turn past half its time. */}}
         WHEN ctl.concurrency = 0 THEN b.n - (SELECT count(*) FROM lapsed)
         ELSE greatest(0, least(b.n - (SELECT count(*) FROM lapsed), ctl.concurrency - (
             SELECT count(*) FROM {{.T}} AS t
-            WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL)))
+            WHERE t.queue = @queue AND t.status = 'running' AND t.sleep_key IS NULL AND t.run_indexed)))
         END AS n
     FROM ctl CROSS JOIN budget AS b
 ), free AS MATERIALIZED (
@@ -577,6 +578,26 @@ when the queue @queue's turn is another claimer's (see claim_limited): the
 slots this transaction frees or leaves are that claimer's, and it claims
 them at once instead of at its next poll. It follows claim_limited in the
 same transaction (the control row is locked). */}}
+{{- /* index_runs_lock and index_runs: the pass that flags a queue's
+running rows (run_indexed, migration 010) once it got its first limit, in
+a transaction of its own: lock the control row (the queue's claims wait),
+and if runs_indexed is still false, lock the queue's due and running rows
+(waiting for the claims in flight that took some as an unlimited queue's:
+they hold the rows they picked, which were due), then, in a snapshot taken
+after them, flag its running rows and set runs_indexed. */}}
+{{define "index_runs_lock"}}WITH ctl AS MATERIALIZED (
+    SELECT runs_indexed FROM {{.Controls}} WHERE kind = 'queue' AND name = @queue FOR UPDATE
+)
+SELECT count(*) FROM (SELECT 1 FROM {{.T}} AS t
+    WHERE t.queue = @queue AND t.due_at IS NOT NULL AND EXISTS (SELECT 1 FROM ctl WHERE NOT ctl.runs_indexed)
+    FOR UPDATE OF t) AS locked{{end}}
+
+{{define "index_runs"}}WITH flagged AS (
+    UPDATE {{.T}} AS t SET run_indexed = true
+    WHERE t.queue = @queue AND t.due_at IS NOT NULL AND t.status = 'running' AND NOT t.run_indexed
+)
+UPDATE {{.Controls}} SET runs_indexed = true WHERE kind = 'queue' AND name = @queue AND NOT runs_indexed{{end}}
+
 {{define "claim_limit_yield"}}SELECT pg_notify(@channel, @payload) FROM {{.Controls}}
 WHERE kind = 'queue' AND name = @queue AND waiter <> @executor_id AND waiter_until > {{.Now}}{{end}}
 
@@ -592,6 +613,8 @@ whether it changed. */}}
         rate = @rate::integer, rate_per_us = @rate_per_us::bigint,
         rate_start = CASE WHEN rate = @rate::integer AND rate_per_us = @rate_per_us::bigint THEN rate_start END,
         rate_count = CASE WHEN rate = @rate::integer AND rate_per_us = @rate_per_us::bigint THEN rate_count ELSE 0 END,
+        runs_indexed = runs_indexed AND NOT (concurrency = 0 AND per_key = 0 AND rate = 0
+            AND (@concurrency::integer > 0 OR @per_key::integer > 0 OR @rate::integer > 0)),
         updated_at = {{.Now}}
     WHERE kind = @kind AND name = @name AND (concurrency, per_key, rate, rate_per_us)
         IS DISTINCT FROM (@concurrency::integer, @per_key::integer, @rate::integer, @rate_per_us::bigint)

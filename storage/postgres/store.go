@@ -47,6 +47,9 @@ type Store struct {
 	// limits is the copy of which queues have a concurrency limit
 	// (limits.go).
 	limits limited.Cache
+	// unindexed holds the limited queues whose running rows wait for
+	// their pass (indexRuns, limits.go).
+	unindexed unindexedQueues
 
 	listener *listener
 }

@@ -261,7 +261,9 @@ UPDATE durable_executions SET
 		'message', printf('the lease of executor "%w" expired at %s without a heartbeat (attempt %d); executor "%w" took the run over',
 			executor_id, strftime('%Y-%m-%dT%H:%M:%fZ', max(due_at, updated_at) / 1000000.0, 'unixepoch'), attempt, ?1),
 		'retryable', json('true'))
-		ELSE error END
+		ELSE error END,
+	run_indexed = run_indexed OR queue IN (SELECT name FROM durable_controls
+		WHERE kind = 'queue' AND (concurrency > 0 OR per_key > 0 OR rate > 0))
 WHERE seq IN (SELECT value FROM json_each(?4)) AND due_at IS NOT NULL AND due_at <= ?3
 RETURNING {{mutable_columns}}
 
@@ -506,6 +508,12 @@ UPDATE durable_controls SET concurrency = ?3, per_key = ?4,
 	rate = ?5, rate_per = ?6, updated_at = ?7
 WHERE kind = ?1 AND name = ?2
 
+-- name: index_runs
+-- Flags the running rows of queue ?1 in durable_executions_running (see
+-- migration 012), when ?2 gives it a limit.
+UPDATE durable_executions SET run_indexed = 1
+WHERE ?2 AND queue = ?1 AND due_at IS NOT NULL AND status = 'running' AND NOT run_indexed
+
 -- name: control_rate_window
 -- Sets the rate window of queue ?1 to start ?2, count ?3.
 UPDATE durable_controls SET rate_start = ?2, rate_count = ?3 WHERE kind = 'queue' AND name = ?1
@@ -524,14 +532,14 @@ WHERE queue = ?1 AND concurrency_key = ?2 AND status = 'running' AND sleep_key I
 -- name: running_count
 -- The running, not sleeping rows of queue ?1: its slots in use.
 SELECT count(*) FROM durable_executions INDEXED BY durable_executions_running
-WHERE queue = ?1 AND status = 'running' AND sleep_key IS NULL
+WHERE queue = ?1 AND status = 'running' AND sleep_key IS NULL AND run_indexed
 
 -- name: limited_lapsed
 -- The running, not sleeping rows of queue ?1 whose lease lapsed at ?2
 -- (rescued or not), of the tasks ?3 (a JSON array), oldest first, at most
 -- ?4 ("+ 0": see list_children).
 SELECT {{columns}} FROM durable_executions INDEXED BY durable_executions_running
-WHERE queue = ?1 AND status = 'running' AND sleep_key IS NULL AND due_at <= ?2
+WHERE queue = ?1 AND status = 'running' AND sleep_key IS NULL AND run_indexed AND due_at <= ?2
 	AND task_id IN (SELECT value FROM json_each(?3))
 ORDER BY due_at, seq LIMIT ?4 + 0
 
