@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"database/sql"
 	"testing"
 	"time"
 
@@ -15,34 +16,8 @@ import (
 func TestMigrationQueuesOnExistingRows(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	prefix := testPrefix(t)
-	db := testDB(t, testDSN(t))
-	defer db.Close()
-	q, err := newQueries(prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(stmt string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, stmt, args...); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	apply := func(m int) {
-		t.Helper()
-		stmts, err := migrationStatements(embeddedMigrations[m-1], prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range stmts {
-			exec(st)
-		}
-	}
-	exec(q.migrateVersionTable)
-	for m := 1; m <= 2; m++ {
-		apply(m)
-		exec(q.migrateRecord, m, embeddedMigrations[m-1].Name, embeddedMigrations[m-1].Checksum)
-	}
+	at := tablesAtVersion(t, 2)
+	prefix, q, db, exec, apply := at.prefix, at.q, at.db, at.exec, at.apply
 	now := time.Now().UnixMicro()
 	exec("INSERT INTO "+q.data.T+" (id, task_id, status, due_at, created_at, updated_at) VALUES ('old', 'task', 'ready', ?, ?, ?)",
 		now, now, now)
@@ -84,4 +59,47 @@ func TestMigrationQueuesOnExistingRows(t *testing.T) {
 	if ix := indexes(); ix[prefix+"executions_due"] || !ix[q.data.Due] {
 		t.Fatalf("indexes after migration 003 again: %v", ix)
 	}
+}
+
+// versionedTables are new tables at a migration version, as the code of
+// that version made them, with what a test of the next migrations uses.
+type versionedTables struct {
+	prefix string
+	q      *queries
+	db     *sql.DB
+	exec   func(stmt string, args ...any)
+	apply  func(m int) // applies migration m
+}
+
+// tablesAtVersion makes new tables at migration version n.
+func tablesAtVersion(t *testing.T, n int) versionedTables {
+	t.Helper()
+	at := versionedTables{prefix: testPrefix(t), db: testDB(t, testDSN(t))}
+	t.Cleanup(func() { at.db.Close() })
+	var err error
+	if at.q, err = newQueries(at.prefix); err != nil {
+		t.Fatal(err)
+	}
+	at.exec = func(stmt string, args ...any) {
+		t.Helper()
+		if _, err := at.db.ExecContext(t.Context(), stmt, args...); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	at.apply = func(m int) {
+		t.Helper()
+		stmts, err := migrationStatements(embeddedMigrations[m-1], at.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range stmts {
+			at.exec(st)
+		}
+	}
+	at.exec(at.q.migrateVersionTable)
+	for m := 1; m <= n; m++ {
+		at.apply(m)
+		at.exec(at.q.migrateRecord, m, embeddedMigrations[m-1].Name, embeddedMigrations[m-1].Checksum)
+	}
+	return at
 }

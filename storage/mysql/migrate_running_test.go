@@ -15,34 +15,8 @@ import (
 func TestMigrationRunningFlagOnExistingRows(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	prefix := testPrefix(t)
-	db := testDB(t, testDSN(t))
-	defer db.Close()
-	q, err := newQueries(prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(stmt string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, stmt, args...); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	apply := func(m int) {
-		t.Helper()
-		stmts, err := migrationStatements(embeddedMigrations[m-1], prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range stmts {
-			exec(st)
-		}
-	}
-	exec(q.migrateVersionTable)
-	for m := 1; m <= 6; m++ {
-		apply(m)
-		exec(q.migrateRecord, m, embeddedMigrations[m-1].Name, embeddedMigrations[m-1].Checksum)
-	}
+	at := tablesAtVersion(t, 6)
+	prefix, q, db, exec, apply := at.prefix, at.q, at.db, at.exec, at.apply
 	now := time.Now().UnixMicro()
 	lease := now + time.Hour.Microseconds()
 	exec("INSERT INTO "+q.data.T+" (id, task_id, queue, status, fence, executor_id, due_at, created_at, updated_at, started_at) "+

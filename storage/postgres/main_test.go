@@ -92,3 +92,34 @@ func testPool(tb testing.TB) *pgxpool.Pool {
 	tb.Cleanup(pool.Close)
 	return pool
 }
+
+// schemaAtVersion starts, in a transaction it returns (rolled back at the
+// end of the test unless committed), a new schema at migration version n,
+// as the code of that version made it.
+func schemaAtVersion(t *testing.T, n int) (schema string, pool *pgxpool.Pool, tx pgx.Tx) {
+	t.Helper()
+	ctx := context.Background()
+	schema, pool = testSchema(t), testPool(t)
+	q, err := newQueries(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx, err = pool.Begin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	for _, sql := range []string{q.migrateSchema, q.migrateVersionTable, q.migrateSearchPath} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range embeddedMigrations[:n] {
+		if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("migration %s: %v", m.name, err)
+		}
+		if _, err := tx.Exec(ctx, q.migrateRecord, pgx.StrictNamedArgs{"version": m.version, "name": m.name, "checksum": m.checksum}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return schema, pool, tx
+}

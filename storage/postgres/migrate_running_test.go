@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/durable-go/durable/storage"
 )
 
@@ -17,32 +15,10 @@ import (
 // replaces is gone.
 func TestMigrateRunningFlag(t *testing.T) {
 	t.Parallel()
-	schema := testSchema(t)
 	ctx := context.Background()
-	pool := testPool(t)
-	q, err := newQueries(schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sql := range []string{q.migrateSchema, q.migrateVersionTable, q.migrateSearchPath} {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, m := range embeddedMigrations[:9] {
-		if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
-			t.Fatalf("migration %s: %v", m.name, err)
-		}
-		if _, err := tx.Exec(ctx, q.migrateRecord, pgx.StrictNamedArgs{"version": m.version, "name": m.name, "checksum": m.checksum}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	schema, pool, tx := schemaAtVersion(t, 9)
 	now := time.Now().UTC()
-	_, err = tx.Exec(ctx, `INSERT INTO executions (id, task_id, root_id, root_task_id, parent_task_id, queue,
+	_, err := tx.Exec(ctx, `INSERT INTO executions (id, task_id, root_id, root_task_id, parent_task_id, queue,
 		status, fence, executor_id, input, created_at, updated_at, started_at, due_at) VALUES
 		('old', 'task', '', '', '', 'lim', 'running', 1, 'x', '\x31', $1, $1, $1, $2),
 		('next', 'task', '', '', '', 'lim', 'ready', 0, '', '\x31', $1, $1, NULL, $1)`, now, now.Add(time.Hour))

@@ -121,32 +121,9 @@ func TestResumeNotifiesOtherStores(t *testing.T) {
 // index.
 func TestMigrateQueuesOnExistingRows(t *testing.T) {
 	t.Parallel()
-	schema := testSchema(t)
 	ctx := context.Background()
-	pool := testPool(t)
-	q, err := newQueries(schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	for _, sql := range []string{q.migrateSchema, q.migrateVersionTable, q.migrateSearchPath} {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, m := range embeddedMigrations[:4] {
-		if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, q.migrateRecord, pgx.StrictNamedArgs{"version": m.version, "name": m.name, "checksum": m.checksum}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO executions (id, task_id, status, input, created_at, updated_at, due_at) VALUES
+	schema, pool, tx := schemaAtVersion(t, 4)
+	_, err := tx.Exec(ctx, `INSERT INTO executions (id, task_id, status, input, created_at, updated_at, due_at) VALUES
 		('old-r', 'task', 'ready', '\x31', $1, $1, $1)`, base)
 	if err != nil {
 		t.Fatal(err)
