@@ -595,6 +595,7 @@ SELECT count(*) FROM (SELECT 1 FROM {{.T}} AS t
 {{define "index_runs"}}WITH flagged AS (
     UPDATE {{.T}} AS t SET run_indexed = true
     WHERE t.queue = @queue AND t.due_at IS NOT NULL AND t.status = 'running' AND NOT t.run_indexed
+        AND EXISTS (SELECT 1 FROM {{.Controls}} AS c WHERE c.kind = 'queue' AND c.name = @queue AND NOT c.runs_indexed)
 )
 UPDATE {{.Controls}} SET runs_indexed = true WHERE kind = 'queue' AND name = @queue AND NOT runs_indexed{{end}}
 

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -212,5 +213,85 @@ func checkLimitControl(b *bundle, c storage.Controls) {
 	}
 	if got := controls(b, c, storage.ControlQueue); len(got) != 1 || got[0].Concurrency != 4 {
 		b.t.Fatalf("ListControls after refused limits: want lim with concurrency 4, got %+v", got)
+	}
+}
+
+// checkLimitSetWhileClaiming: a limit set while claimers take a queue's
+// rows as an unlimited queue's counts every run they started, those of the
+// claims in flight when it was set included: once more runs than the limit
+// have started, no claim that starts after LimitControl returned takes a
+// row of the queue.
+func checkLimitSetWhileClaiming(b *bundle, c storage.Controls) {
+	const claimers, perClaim, slots, claimsAfter = 4, 3, 4, 40
+	register(b, c, Base, storage.Control{Kind: storage.ControlQueue, Name: "lim"})
+	b.insert(Base, nil, queuedN("l", "task", "lim", 600)...)
+	now := At(time.Second)
+	var (
+		mu      sync.Mutex
+		limited bool     // LimitControl has returned
+		before  int      // rows taken by the claims that started before
+		after   []string // rows taken by the claims that started after
+		nAfter  int      // claims that started after
+		errs    []error
+		wg      sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for i := range claimers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				started := limited
+				mu.Unlock()
+				rows, err := b.s.Claim(b.ctx, storage.ClaimParams{Now: now, ExecutorID: fmt.Sprintf("exec-%d", i),
+					TaskIDs: []string{"task"}, Limit: perClaim, Lease: Lease})
+				mu.Lock()
+				if started {
+					after, nAfter = append(after, ids(rows)...), nAfter+1
+				} else {
+					before += len(rows)
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wait := func(done func() bool) {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			mu.Lock()
+			ok := done() || len(errs) > 0
+			mu.Unlock()
+			if ok {
+				return
+			}
+		}
+	}
+	wait(func() bool { return before >= 2*slots })
+	limit(b, c, now, "lim", slots)
+	mu.Lock()
+	limited = true
+	mu.Unlock()
+	wait(func() bool { return nAfter >= claimsAfter })
+	close(stop)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.t.Fatalf("claims: %v", err)
+	}
+	if before < 2*slots || nAfter < claimsAfter {
+		b.t.Fatalf("claims: %d rows before the limit (want %d), %d claims after (want %d) within a minute", before, 2*slots, nAfter, claimsAfter)
+	}
+	if len(after) > 0 {
+		b.t.Fatalf("a limit of %d set after %d runs started: the %d claims that started after it took %v", slots, before, nAfter, after)
 	}
 }

@@ -24,6 +24,7 @@ var queueChecks = []check{
 	{"QueueLimitNextDueIsItsNextTimeOnly", queueCheck(checkLimitNextDue)},
 	{"QueueLimitLapsedLeaseHoldsItsSlotUntilTakenOver", queueCheck(checkLimitLapsed)},
 	{"QueueLimitSetOnRunningRowsCountsThem", queueCheck(checkLimitOnRunning)},
+	{"QueueLimitSetWhileClaiming", queueCheck(checkLimitSetWhileClaiming)},
 	{"QueueLimitSleepingRowsHoldNoSlot", queueCheck(checkLimitSleeping)},
 	{"QueueLimitConcurrentClaimers", queueCheck(checkLimitConcurrent)},
 	{"QueueLimitDoesNotStarveOtherQueues", queueCheck(checkLimitOthers)},
