@@ -171,6 +171,11 @@ func (p *LimitControlParams) SameLimits(c *Control) bool {
 	return c.Concurrency == p.Concurrency && c.PerKey == p.PerKey && c.Rate == p.Rate && c.Per == p.Per
 }
 
+// Limited reports whether p sets any limit (see Control.Limited).
+func (p *LimitControlParams) Limited() bool {
+	return p.Concurrency > 0 || p.PerKey > 0 || p.Rate > 0
+}
+
 // Limited reports whether control c has any limit: the queues whose claims
 // take the limited path of Store.Claim.
 func (c *Control) Limited() bool {

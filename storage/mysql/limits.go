@@ -172,19 +172,14 @@ func (s *Store) pickLimitedQueue(ctx context.Context, tx *pipe, p storage.ClaimP
 // were due. Its cost grows with the queue's backlog, once per limit set
 // on an unlimited queue.
 func (s *Store) indexRuns(ctx context.Context, tx *pipe, q string) error {
-	rows, err := tx.QueryContext(ctx, s.q.indexRunsLock, q)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+	var locked int64
+	if err := tx.QueryRowContext(ctx, s.q.indexRunsLock, q).Scan(&locked); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, s.q.indexRuns, q); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.q.controlRunsIndexed, q)
+	_, err := tx.ExecContext(ctx, s.q.controlRunsIndexed, q)
 	return err
 }
 
@@ -281,7 +276,7 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 		per := p.Per.Microseconds()
 		// A queue's first limit: its running rows are flagged by the next
 		// limited claim (indexRuns).
-		first := cur.Concurrency == 0 && cur.PerKey == 0 && cur.Rate == 0
+		first := !cur.Limited() && p.Limited()
 		if err := tx.Defer(ctx, s.q.controlLimit, p.Rate, per, p.Rate, per,
 			p.Concurrency, p.PerKey, p.Rate, per, l.now, first, p.Kind, p.Name); err != nil {
 			return err

@@ -301,7 +301,7 @@ FOR UPDATE SKIP LOCKED{{end}}
 claim of a queue after it got a limit (migration 007): lock the queue's
 due and running rows, waiting for the claims in flight that took some as
 an unlimited queue's, then flag its running rows (run_indexed). */}}
-{{define "index_runs_lock"}}SELECT t.seq FROM {{.T}} AS t FORCE INDEX ({{.Due}})
+{{define "index_runs_lock"}}SELECT COUNT(*) FROM {{.T}} AS t FORCE INDEX ({{.Due}})
 WHERE t.queue = ? AND t.priority IN {{.Levels}} AND t.due_at IS NOT NULL
 FOR UPDATE{{end}}
 

@@ -153,7 +153,8 @@ func (u *unindexedQueues) take() []string {
 }
 
 // indexPendingRuns runs the pass of each queue whose claim found its
-// running rows not flagged yet (see indexRuns), then wakes the executors
+// running rows not flagged yet (index_runs_lock and index_runs in
+// queries.sql), then wakes the executors
 // of every process on the schema: the claims of the queue took nothing
 // until then. A pass that fails is tried again by the next claim that
 // finds the queue so.
@@ -227,7 +228,7 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 	if err != nil {
 		return false, err
 	}
-	if changed && (p.Concurrency > 0 || p.PerKey > 0 || p.Rate > 0) {
+	if changed && p.Limited() {
 		// The queue's first limit leaves its claims idle until its
 		// running rows are flagged: run the pass now (it does nothing
 		// when they are).

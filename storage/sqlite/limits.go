@@ -330,10 +330,12 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 		if _, err := tx.exec("control_limit", p.Kind, p.Name, p.Concurrency, p.PerKey, p.Rate, p.Per.Microseconds(), micros(p.Now)); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
-		// Its rows running now count against it (migration 012).
-		limited := p.Concurrency > 0 || p.PerKey > 0 || p.Rate > 0
-		if _, err := tx.exec("index_runs", p.Name, limited); err != nil {
-			return fmt.Errorf("sqlite: %s: %w", op, err)
+		if !cur.Limited() && p.Limited() {
+			// Its first limit: its rows running now count against it
+			// (migration 012; later claims flag their rows themselves).
+			if _, err := tx.exec("index_runs", p.Name); err != nil {
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
 		}
 		tx.ready()
 		return nil

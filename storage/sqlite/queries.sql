@@ -510,9 +510,9 @@ WHERE kind = ?1 AND name = ?2
 
 -- name: index_runs
 -- Flags the running rows of queue ?1 in durable_executions_running (see
--- migration 012), when ?2 gives it a limit.
+-- migration 012), when it gets its first limit.
 UPDATE durable_executions SET run_indexed = 1
-WHERE ?2 AND queue = ?1 AND due_at IS NOT NULL AND status = 'running' AND NOT run_indexed
+WHERE queue = ?1 AND due_at IS NOT NULL AND status = 'running' AND NOT run_indexed
 
 -- name: control_rate_window
 -- Sets the rate window of queue ?1 to start ?2, count ?3.
