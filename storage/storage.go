@@ -531,7 +531,10 @@ type Store interface {
 	// ActiveKey held by an active row (or by another row of the batch):
 	// the error is then an *ActiveKeyError naming the key and its holder.
 	// Two Inserts of one ActiveKey, however concurrent, never both
-	// succeed while the first row is active.
+	// succeed while the first row is active. The rows of one call are
+	// claimed in the order they are given when their priority and due
+	// time are the same (insertion order); a store may lay them out in
+	// another order that keeps this one (InClaimOrder).
 	Insert(ctx context.Context, p InsertParams) error
 
 	// Get returns one execution, or an error wrapping ErrNotFound.

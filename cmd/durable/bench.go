@@ -31,6 +31,7 @@ type benchFlags struct {
 	cpuProfile   string
 	spread       bool // throughput: tasks spread over two queues and the nine priorities
 	queueLimit   int  // throughput: a global concurrency limit on the tasks' queues
+	enqueueBatch int  // throughput: tasks per EnqueueMany call
 	// retention workload
 	expired  int
 	drain    int
@@ -72,6 +73,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
 	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the single enqueues, and of the enqueue-many to FILE.many) to this `FILE` (the last run's)")
 	c.boolVar(&f.spread, "spread", false, "throughput: enqueue the tasks into two queues, with priorities 1 to 9 in turn (the cost of queues and priorities in use)")
+	c.intVar(&f.enqueueBatch, "enqueue-batch", 5000, "throughput: enqueue the tasks `N` per call (EnqueueMany); with --spread, 18 lays the rows out as one call per task would")
 	c.intVar(&f.queueLimit, "queue-limit", 0, "throughput: give the tasks' queues a global concurrency limit of `N` (SetQueueLimit; 0: none)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
 	c.intVar(&f.expired, "expired", 100000, "retention: `N` expired executions to purge while a drain runs (0: skip)")
@@ -106,6 +108,8 @@ func (f benchFlags) validate(pos []string) error {
 		return fmt.Errorf("--workload %s needs a store shared by two processes (--store sqlite, postgres or mysql), not memory", f.workload)
 	case f.durability != "full" && f.durability != "normal":
 		return fmt.Errorf("--durability must be full or normal, not %q", f.durability)
+	case f.enqueueBatch < 1 || f.enqueueBatch > 100_000:
+		return fmt.Errorf("--enqueue-batch must be in 1..100000, not %d", f.enqueueBatch)
 	case f.n < 1 || f.n > 10_000_000:
 		return fmt.Errorf("--n must be in 1..10000000, not %d", f.n)
 	case f.concurrency < 1 || f.concurrency > 100000:

@@ -237,7 +237,7 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	counter, unsub := countFinished(bs, f.n)
 	defer unsub()
 	t0 := time.Now()
-	handles, err := enqueueThroughput(ctx, ex, task, inputs, f.spread)
+	handles, err := enqueueThroughput(ctx, ex, task, inputs, f.spread, f.enqueueBatch)
 	if err != nil {
 		return err
 	}
@@ -246,6 +246,7 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 		r.Settings["queues"] = "spread-0, spread-1 (alternating)"
 		r.Settings["priorities"] = "1..9 in turn"
 	}
+	r.Settings["enqueue_batch"] = strconv.Itoa(f.enqueueBatch)
 	meter, err := startCPU(f.cpuProfile)
 	if err != nil {
 		return err
@@ -298,11 +299,15 @@ func limitQueues(ctx context.Context, bs *benchStore, ex *durable.Executor, f be
 }
 
 // enqueueThroughput enqueues the throughput workload's tasks in batches of
-// 5,000; spread puts task i in queue spread-(i%2) with priority 1+i%9.
-func enqueueThroughput(ctx context.Context, ex *durable.Executor, task *durable.Task[noopInput, empty], inputs []noopInput, spread bool) ([]*durable.Handle[empty], error) {
+// size; spread puts task i in queue spread-(i%2) with priority 1+i%9.
+// A store lays each batch's rows out by priority (storage.InClaimOrder):
+// batches of 18, one row of each queue and priority, leave the rows of
+// each priority on every ninth row of the table, as single enqueues in
+// turn do.
+func enqueueThroughput(ctx context.Context, ex *durable.Executor, task *durable.Task[noopInput, empty], inputs []noopInput, spread bool, size int) ([]*durable.Handle[empty], error) {
 	var handles []*durable.Handle[empty]
-	for from := 0; from < len(inputs); from += 5000 {
-		batch := inputs[from:min(from+5000, len(inputs))]
+	for from := 0; from < len(inputs); from += size {
+		batch := inputs[from:min(from+size, len(inputs))]
 		if !spread {
 			hs, err := task.EnqueueMany(ctx, batch)
 			if err != nil {

@@ -27,6 +27,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
+	storage.InClaimOrder(rows) // each level's rows on pages of their own
 	if len(rows) == 0 {
 		if s.isClosed() {
 			return errClosed(op)

@@ -305,6 +305,7 @@ func (t txInserter) Insert(ctx context.Context, p storage.InsertParams) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
+	storage.InClaimOrder(rows)
 	l := t.s.w.loan.Load()
 	if l == nil || l.tx != t.tx {
 		return fmt.Errorf("sqlite: %s: %w", op, foreignTx(ctx, t.tx))

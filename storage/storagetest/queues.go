@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/durable-go/durable/storage"
@@ -12,6 +13,7 @@ var queueChecks = []check{
 	{"QueueAndPriorityStoredAsGivenOrDefault", queueCheck(checkQueueStored)},
 	{"QueueClaimHighestPriorityFirst", queueCheck(checkClaimPriority)},
 	{"QueueClaimFutureRowOfHighPriorityDoesNotBlock", queueCheck(checkClaimPriorityFuture)},
+	{"QueueClaimOrderOfMixedBatch", queueCheck(checkClaimOrderOfMixedBatch)},
 	{"QueueClaimOnlyListedQueues", queueCheck(checkClaimQueues)},
 	{"QueuePausedIsNotClaimed", queueCheck(checkPausedQueue)},
 	{"QueueChildrenKeepTheirQueueAndPriority", queueCheck(checkChildQueue)},
@@ -155,6 +157,46 @@ func checkClaimPriorityFuture(b *bundle, _ storage.Controls) {
 	delays = append(delays, 0)
 	b.insert(Base, delays, rows...)
 	requireIDs(b.t, "Claim past rows not due", []string{"now"}, b.claimIDs(At(time.Second), "exec-1", 10, "task"))
+}
+
+// checkClaimOrderOfMixedBatch: one batch of rows of two queues, three
+// priorities and two due times, given in turn, is claimed priority first,
+// then due time, ties in the order given, across the queues too, however
+// the store lays the batch out.
+func checkClaimOrderOfMixedBatch(b *bundle, _ storage.Controls) {
+	type row struct {
+		id       string
+		priority int
+		delay    time.Duration
+	}
+	var rows []storage.Execution
+	var delays []time.Duration
+	var want []row
+	for i := range 24 {
+		r := row{id: fmt.Sprintf("m%02d", i), priority: 1 + i%3*4, delay: time.Duration(i/2%2) * time.Second}
+		rows = append(rows, queued(r.id, "task", []string{"a", "b"}[i%2], r.priority))
+		delays = append(delays, r.delay)
+		want = append(want, r)
+	}
+	b.insert(Base, delays, rows...)
+	slices.SortStableFunc(want, func(x, y row) int {
+		if x.priority != y.priority {
+			return x.priority - y.priority
+		}
+		return int(x.delay - y.delay)
+	})
+	var wantIDs, got []string
+	for _, r := range want {
+		wantIDs = append(wantIDs, r.id)
+	}
+	for range len(want) {
+		ids := b.claimQueues(At(time.Minute), 5, "task")
+		if len(ids) == 0 {
+			break
+		}
+		got = append(got, ids...)
+	}
+	requireIDs(b.t, "Claims of a mixed batch, 5 at a time", wantIDs, got)
 }
 
 func checkClaimQueues(b *bundle, _ storage.Controls) {
