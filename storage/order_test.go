@@ -36,6 +36,56 @@ func TestInClaimOrder(t *testing.T) {
 	}
 }
 
+// TestClaimOrdered sorts random batches with delays as InClaimOrder sorts
+// the same rows with their due times set, and leaves its arguments as
+// they were.
+func TestClaimOrdered(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	statuses := []Status{StatusReady, StatusReady, StatusRunning, StatusWaitingForChildren}
+	for round := range 200 {
+		n := rnd.IntN(40)
+		execs := make([]Execution, n)
+		delays := make([]time.Duration, n)
+		want := make([]Execution, n)
+		for i := range execs {
+			e := Execution{ID: fmt.Sprintf("r%d", i), Priority: rnd.IntN(PriorityLast + 1), Status: statuses[rnd.IntN(len(statuses))]}
+			delays[i] = time.Duration(rnd.IntN(3)) * time.Second
+			due := delays[i]
+			switch {
+			case e.Status == StatusRunning && rnd.IntN(2) == 0:
+				e.SleepKey, e.Timeout = "k"+e.ID, time.Duration(rnd.IntN(3))*time.Second
+				due = e.Timeout
+			case e.Status == StatusRunning:
+				e.ExecutorID = "x"
+			case e.Status != StatusReady:
+				due = 0
+			}
+			execs[i] = e
+			want[i] = e
+			want[i].DueAt = now.Add(due)
+		}
+		before := slices.Clone(execs)
+		InClaimOrder(want)
+		got, gotDelays := ClaimOrdered(execs, delays)
+		for i := range got {
+			if got[i].ID != want[i].ID {
+				t.Fatalf("round %d: row %d is %s, want %s", round, i, got[i].ID, want[i].ID)
+			}
+			var from int
+			fmt.Sscanf(got[i].ID, "r%d", &from)
+			if gotDelays[i] != delays[from] {
+				t.Fatalf("round %d: row %d (%s) has delay %v, want %v", round, i, got[i].ID, gotDelays[i], delays[from])
+			}
+		}
+		for i := range execs {
+			if execs[i].ID != before[i].ID {
+				t.Fatalf("round %d: ClaimOrdered changed its argument at %d", round, i)
+			}
+		}
+	}
+}
+
 // BenchmarkInClaimOrder sorts a batch of 5,000 rows of nine priorities in
 // turn (the cost Insert pays for such a batch; one in order pays a pass).
 func BenchmarkInClaimOrder(b *testing.B) {

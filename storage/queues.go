@@ -61,34 +61,15 @@ func NormalizePriority(p int) int {
 // would write a page per row (docs/performance.md). Rows already in order
 // (one priority and due time: the common batch) are left as they are.
 func InClaimOrder(rows []Execution) {
-	before := func(i, j int) int {
+	order := claimOrder(len(rows), func(i, j int) int {
 		if c := cmp.Compare(NormalizePriority(rows[i].Priority), NormalizePriority(rows[j].Priority)); c != 0 {
 			return c
 		}
 		return rows[i].DueAt.Compare(rows[j].DueAt)
-	}
-	sorted := true
-	for i := 1; i < len(rows) && sorted; i++ {
-		sorted = before(i-1, i) <= 0
-	}
-	if sorted {
-		return
-	}
-	// Sort the indexes, ties by index (an unstable sort then keeps the
-	// order of equals, in O(n log n)), and move each row once: an
-	// Execution is large: in place, one cycle of the permutation at a
-	// time.
-	order := make([]int, len(rows))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(i, j int) int {
-		if c := before(i, j); c != 0 {
-			return c
-		}
-		return cmp.Compare(i, j)
 	})
-	for i := range order { // rows[p] = the old rows[order[p]], cycle by cycle
+	// Move each row once (an Execution is large), in place, one cycle of
+	// the permutation at a time: rows[p] becomes the old rows[order[p]].
+	for i := range order {
 		if order[i] < 0 {
 			continue
 		}
@@ -103,6 +84,74 @@ func InClaimOrder(rows []Execution) {
 			rows[p], p = rows[from], from
 		}
 	}
+}
+
+// ClaimOrdered returns execs and delays (nil or one per row, as in
+// InsertParams) in the order of InClaimOrder, each row due when Insert
+// makes it due (now plus: its delay when ready or claimed at insert, its
+// Timeout when sleeping; a row with no due time sorts as due now): for
+// the stores that compute due times when they write the rows. It returns
+// them as they are when they are in order already, else sorted copies;
+// the caller's slices are not changed.
+func ClaimOrdered(execs []Execution, delays []time.Duration) ([]Execution, []time.Duration) {
+	due := func(i int) time.Duration {
+		e := &execs[i]
+		switch {
+		case e.Status == StatusRunning && e.SleepKey != "":
+			return e.Timeout
+		case len(delays) == len(execs) && (e.Status == StatusReady || e.Status == StatusRunning && e.ExecutorID != ""):
+			return delays[i]
+		}
+		return 0
+	}
+	order := claimOrder(len(execs), func(i, j int) int {
+		if c := cmp.Compare(NormalizePriority(execs[i].Priority), NormalizePriority(execs[j].Priority)); c != 0 {
+			return c
+		}
+		return cmp.Compare(due(i), due(j))
+	})
+	if order == nil {
+		return execs, delays
+	}
+	sorted := make([]Execution, len(execs))
+	var sortedDelays []time.Duration
+	if len(delays) == len(execs) {
+		sortedDelays = make([]time.Duration, len(delays))
+	}
+	for p, from := range order {
+		sorted[p] = execs[from]
+		if sortedDelays != nil {
+			sortedDelays[p] = delays[from]
+		}
+	}
+	if sortedDelays == nil {
+		sortedDelays = delays
+	}
+	return sorted, sortedDelays
+}
+
+// claimOrder returns the indexes 0..n-1 sorted by before, ties by index
+// (an unstable sort then keeps the order of equals, in O(n log n)), or nil
+// when they are in that order already.
+func claimOrder(n int, before func(i, j int) int) []int {
+	sorted := true
+	for i := 1; i < n && sorted; i++ {
+		sorted = before(i-1, i) <= 0
+	}
+	if sorted {
+		return nil
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		if c := before(i, j); c != 0 {
+			return c
+		}
+		return cmp.Compare(i, j)
+	})
+	return order
 }
 
 // ValidateQueueName rejects a queue (or control) name no store keeps: empty,

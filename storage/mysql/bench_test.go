@@ -31,21 +31,23 @@ func BenchmarkDrain(b *testing.B) { storagetest.BenchDrain(b, openStore(b, Confi
 // BenchmarkDrainPriorities is BenchmarkDrain with the tasks spread over
 // every priority, in the default queue: interleaved (1, 2, ..., 9, 1,
 // ...: a claim takes every ninth row of the table, clustered by insertion
-// order), or in blocks (the first ninth has priority 1, and so on: claim
-// order is insertion order). Each claim reads the nine ranges of the
-// claim index.
+// order; inserted nine rows a call, as the store lays each call's rows out
+// in claim order, storage.InClaimOrder), or in blocks (the first ninth has
+// priority 1, and so on: claim order is insertion order). Each claim
+// reads the nine ranges of the claim index.
 func BenchmarkDrainPriorities(b *testing.B) {
 	for _, c := range []struct {
 		name     string
 		priority func(i, n int) int
+		batch    int
 	}{
-		{"interleaved", func(i, _ int) int { return storage.PriorityFirst + i%storage.PriorityLevels }},
-		{"blocks", func(i, n int) int { return storage.PriorityFirst + i*storage.PriorityLevels/n }},
+		{"interleaved", func(i, _ int) int { return storage.PriorityFirst + i%storage.PriorityLevels }, storage.PriorityLevels},
+		{"blocks", func(i, n int) int { return storage.PriorityFirst + i*storage.PriorityLevels/n }, 1000},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			s := openStore(b, Config{})
-			for i := 0; i < b.N; i += 1000 {
-				rows := storagetest.BenchRows(fmt.Sprintf("f%d", i), min(1000, b.N-i))
+			for i := 0; i < b.N; i += c.batch {
+				rows := storagetest.BenchRows(fmt.Sprintf("f%d", i), min(c.batch, b.N-i))
 				for j := range rows {
 					rows[j].Priority = c.priority(i+j, b.N)
 				}

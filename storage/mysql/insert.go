@@ -267,6 +267,9 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if err := validateInsert(p); err != nil {
 		return fmt.Errorf("mysql: insert: %w", err)
 	}
+	// Each priority's rows together in the clustered index
+	// (storage.InClaimOrder).
+	p.Executions, p.Delays = storage.ClaimOrdered(p.Executions, p.Delays)
 	ev := storage.Event{Ready: storage.AnyReady(p.Executions)}
 	err := s.withTx(ctx, func(tx *pipe) error {
 		now, err := s.insertNow(ctx, tx, p)
@@ -375,6 +378,7 @@ func (s *Store) InsertTx(ctx context.Context, tx *sql.Tx, p storage.InsertParams
 	if err := validateInsert(p); err != nil {
 		return fmt.Errorf("mysql: insert: %w", err)
 	}
+	p.Executions, p.Delays = storage.ClaimOrdered(p.Executions, p.Delays)
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+insertSavepoint); err != nil {
 		return s.wrapErr("insert", err)
 	}

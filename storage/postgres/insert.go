@@ -33,6 +33,8 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if len(p.Executions) == 0 {
 		return nil
 	}
+	// Each priority's rows together in the table (storage.InClaimOrder).
+	p.Executions, p.Delays = storage.ClaimOrdered(p.Executions, p.Delays)
 	ev := storage.Event{Ready: storage.AnyReady(p.Executions)}
 	if copyable(p) {
 		if err := s.insertCopy(ctx, p); err != nil {
@@ -195,6 +197,7 @@ func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, p storage.InsertParams)
 	if len(p.Executions) == 0 {
 		return nil
 	}
+	p.Executions, p.Delays = storage.ClaimOrdered(p.Executions, p.Delays)
 	args, err := s.insertArgs(p)
 	if err != nil {
 		return fmt.Errorf("postgres: insert: %w", err)
