@@ -50,49 +50,21 @@ func NormalizePriority(p int) int {
 	return p
 }
 
-// InClaimOrder sorts rows, keeping the order of equals, in the order
-// claims take them: Priority (NormalizePriority) ascending, then DueAt
-// ascending. A store that inserts a batch in this order assigns the rows
-// the same claim order as in the order given (ties of priority and due
+// ClaimOrdered returns execs and delays (nil or one per row, as in
+// InsertParams) in the order claims take them, keeping the order of
+// equals: Priority (NormalizePriority) ascending, then the due time that
+// Insert gives each row (now plus: its delay when ready or claimed at
+// insert, its Timeout when sleeping; a row with no due time sorts as due
+// now). A store that inserts a batch in this order gives the rows the
+// claim order they have in the order given (ties of priority and due
 // time stay in the order given: insertion order, across queues too), and
 // stores the rows that claims take together next to each other: a batch
 // of mixed priorities given in turn would otherwise put each priority's
 // rows on every ninth row of the table, and every claim and completion
-// would write a page per row (docs/performance.md). Rows already in order
-// (one priority and due time: the common batch) are left as they are.
-func InClaimOrder(rows []Execution) {
-	order := claimOrder(len(rows), func(i, j int) int {
-		if c := cmp.Compare(NormalizePriority(rows[i].Priority), NormalizePriority(rows[j].Priority)); c != 0 {
-			return c
-		}
-		return rows[i].DueAt.Compare(rows[j].DueAt)
-	})
-	// Move each row once (an Execution is large), in place, one cycle of
-	// the permutation at a time: rows[p] becomes the old rows[order[p]].
-	for i := range order {
-		if order[i] < 0 {
-			continue
-		}
-		held, p := rows[i], i
-		for {
-			from := order[p]
-			order[p] = -1
-			if from == i {
-				rows[p] = held
-				break
-			}
-			rows[p], p = rows[from], from
-		}
-	}
-}
-
-// ClaimOrdered returns execs and delays (nil or one per row, as in
-// InsertParams) in the order of InClaimOrder, each row due when Insert
-// makes it due (now plus: its delay when ready or claimed at insert, its
-// Timeout when sleeping; a row with no due time sorts as due now): for
-// the stores that compute due times when they write the rows. It returns
-// them as they are when they are in order already, else sorted copies;
-// the caller's slices are not changed.
+// would write a page per row (docs/performance.md). It returns execs and
+// delays as they are when they are in order already (one priority and
+// due time: the common batch), else sorted copies; the caller's slices
+// are not changed.
 func ClaimOrdered(execs []Execution, delays []time.Duration) ([]Execution, []time.Duration) {
 	due := func(i int) time.Duration {
 		e := &execs[i]

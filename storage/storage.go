@@ -534,7 +534,7 @@ type Store interface {
 	// succeed while the first row is active. The rows of one call are
 	// claimed in the order they are given when their priority and due
 	// time are the same (insertion order); a store may lay them out in
-	// another order that keeps this one (InClaimOrder).
+	// another order that keeps this one (ClaimOrdered).
 	Insert(ctx context.Context, p InsertParams) error
 
 	// Get returns one execution, or an error wrapping ErrNotFound.

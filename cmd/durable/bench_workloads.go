@@ -300,7 +300,7 @@ func limitQueues(ctx context.Context, bs *benchStore, ex *durable.Executor, f be
 
 // enqueueThroughput enqueues the throughput workload's tasks in batches of
 // size; spread puts task i in queue spread-(i%2) with priority 1+i%9.
-// A store lays each batch's rows out by priority (storage.InClaimOrder):
+// A store lays each batch's rows out by priority (storage.ClaimOrdered):
 // batches of 18, one row of each queue and priority, leave the rows of
 // each priority on every ninth row of the table, as single enqueues in
 // turn do.

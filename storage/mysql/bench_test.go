@@ -32,7 +32,7 @@ func BenchmarkDrain(b *testing.B) { storagetest.BenchDrain(b, openStore(b, Confi
 // every priority, in the default queue: interleaved (1, 2, ..., 9, 1,
 // ...: a claim takes every ninth row of the table, clustered by insertion
 // order; inserted nine rows a call, as the store lays each call's rows out
-// in claim order, storage.InClaimOrder), or in blocks (the first ninth has
+// in claim order, storage.ClaimOrdered), or in blocks (the first ninth has
 // priority 1, and so on: claim order is insertion order). Each claim
 // reads the nine ranges of the claim index.
 func BenchmarkDrainPriorities(b *testing.B) {

@@ -268,7 +268,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 		return fmt.Errorf("mysql: insert: %w", err)
 	}
 	// Each priority's rows together in the clustered index
-	// (storage.InClaimOrder).
+	// (storage.ClaimOrdered).
 	p.Executions, p.Delays = storage.ClaimOrdered(p.Executions, p.Delays)
 	ev := storage.Event{Ready: storage.AnyReady(p.Executions)}
 	err := s.withTx(ctx, func(tx *pipe) error {

@@ -33,7 +33,7 @@ func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	if len(p.Executions) == 0 {
 		return nil
 	}
-	// Each priority's rows together in the table (storage.InClaimOrder).
+	// Each priority's rows together in the table (storage.ClaimOrdered).
 	p.Executions, p.Delays = storage.ClaimOrdered(p.Executions, p.Delays)
 	ev := storage.Event{Ready: storage.AnyReady(p.Executions)}
 	if copyable(p) {

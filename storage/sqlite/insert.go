@@ -23,11 +23,12 @@ const maxInsertRows = 128
 // storage.ErrDuplicate.
 func (s *Store) Insert(ctx context.Context, p storage.InsertParams) error {
 	const op = "insert"
-	rows, err := prepareRows(p.Now, p.Executions, p.Delays)
+	// Each priority's rows on pages of their own (storage.ClaimOrdered).
+	execs, delays := storage.ClaimOrdered(p.Executions, p.Delays)
+	rows, err := prepareRows(p.Now, execs, delays)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	storage.InClaimOrder(rows) // each level's rows on pages of their own
 	if len(rows) == 0 {
 		if s.isClosed() {
 			return errClosed(op)

@@ -9,7 +9,7 @@ import (
 )
 
 // TestInsertKeepsLevelsTogether: a batch of priorities given in turn is
-// stored one priority after the other (storage.InClaimOrder).
+// stored one priority after the other (storage.ClaimOrdered).
 func TestInsertKeepsLevelsTogether(t *testing.T) {
 	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "layout.db"), Config{})

@@ -301,11 +301,11 @@ func (t txInserter) Insert(ctx context.Context, p storage.InsertParams) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	rows, err := prepareRows(p.Now, p.Executions, p.Delays)
+	execs, delays := storage.ClaimOrdered(p.Executions, p.Delays)
+	rows, err := prepareRows(p.Now, execs, delays)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	storage.InClaimOrder(rows)
 	l := t.s.w.loan.Load()
 	if l == nil || l.tx != t.tx {
 		return fmt.Errorf("sqlite: %s: %w", op, foreignTx(ctx, t.tx))

@@ -7,7 +7,7 @@ import (
 	"github.com/durable-go/durable/storage"
 )
 
-// The check of a SQL store's layout of a batch (storage.InClaimOrder):
+// The check of a SQL store's layout of a batch (storage.ClaimOrdered):
 // each store's tests insert LevelsBatch, read which seqs each priority's
 // rows got (LevelSpansQuery, ScanLevelSpans), and pass them to
 // CheckLevelsTogether.
