@@ -136,30 +136,28 @@ func (c *cleaner) cleanClass(stop <-chan struct{}, statuses []storage.Status, ke
 			return total, true
 		}
 		after = &res.Last // a database need not walk past the entries of deleted rows again
-		if !c.pause(stop, pauseAfter(c.cfg.Clock.Now().Sub(start))) {
+		if !c.pause(stop, pauseAfter(c.cfg.Clock.Now().Sub(start), c.cfg.Retention.Share)) {
 			return total, false
 		}
 	}
 }
 
-// cleanerShare is the most of the store's time (on SQLite, of its one
-// writer) the cleaner takes while there is much to delete: after each
-// batch it pauses so that the batch is this share of the batch and the
-// pause. A fifth: a drain that keeps the store busy is cut by at most
-// about a fifth while a backlog of expired executions is purged (issue
-// #12 asks for at most 20 %), and a fifth is still more than cleaning up
-// after any drain needs: on SQLite a deleted row costs 12 µs of the
-// writer, a task's insert, claim and completion about 55 µs
-// (docs/sqlite.md). With a half, purges went 2.5 times faster and cut
-// SQLite drains by up to a half (docs/performance.md, Retention).
-const cleanerShare = 0.2
+// defaultCleanerShare is Retention.Share's default: a third. Measured
+// with durable bench --workload retention (docs/performance.md,
+// "Retention"): beside a drain that keeps the store busy, PostgreSQL
+// purges about 54,000 rows/s and the drain runs at about 0.81 of its rate
+// without the cleaner; SQLite, whose one writer the deletes share with
+// the drain, about 35,000 rows/s at 0.82 (a fifth: 21,000 rows/s at
+// 0.86).
+const defaultCleanerShare = 1.0 / 3
 
-// pauseAfter is the pause after a batch that took took.
-func pauseAfter(took time.Duration) time.Duration {
-	return time.Duration(float64(took) * (1 - cleanerShare) / cleanerShare)
+// pauseAfter is the pause after a batch that took took, so that the batch
+// is share of the batch and the pause.
+func pauseAfter(took time.Duration, share float64) time.Duration {
+	return time.Duration(float64(took) * (1 - share) / share)
 }
 
-// pause waits for d, so that the cleaner uses at most cleanerShare of
+// pause waits for d, so that the cleaner uses at most Retention.Share of
 // the store's time however much there is to delete, and the executors'
 // claims and completions go on between batches. It reports false when
 // stopped.

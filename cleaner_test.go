@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -230,4 +232,66 @@ func (w deleteWatcher) DeleteExpired(ctx context.Context, p storage.DeleteExpire
 		w.after()
 	}
 	return res, err
+}
+
+// TestCleanerPacesToShare: after each batch the cleaner pauses so that the
+// batch is Retention.Share of the batch and the pause; with a share of 1
+// it does not pause.
+func TestCleanerPacesToShare(t *testing.T) {
+	for _, c := range []struct {
+		share float64
+		gap   time.Duration // from one batch's start to the next's, a batch taking 1s
+	}{{0, 3 * time.Second}, {1.0 / 5, 5 * time.Second}, {1, time.Second}} {
+		t.Run(fmt.Sprint(c.share), func(t *testing.T) {
+			ctx := t.Context()
+			t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+			fc := clock.NewFake(t0)
+			store := memory.New()
+			var rows []storage.Execution
+			for _, id := range []string{"a", "b", "c"} {
+				rows = append(rows, finishedRow(id, storage.StatusCompleted, t0))
+			}
+			if err := store.Insert(ctx, storage.InsertParams{Now: t0, Executions: rows, Delays: make([]time.Duration, len(rows))}); err != nil {
+				t.Fatal(err)
+			}
+			fc.Set(t0.Add(2 * time.Hour))
+			cl := newTestCleaner(t, store, "ex-1", fc, Retention{Completed: time.Hour, Failed: -1, Cancelled: -1, Batch: 1, Share: c.share})
+			var mu sync.Mutex
+			var starts []time.Time
+			cl.cfg.DeleteExpired = func(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
+				mu.Lock()
+				starts = append(starts, fc.Now())
+				mu.Unlock()
+				res, err := store.DeleteExpired(ctx, p)
+				fc.Advance(time.Second) // the batch takes a second
+				return res, err
+			}
+			done := make(chan int)
+			go func() { done <- cl.clean(make(chan struct{})) }()
+			for n := -1; n < 0; {
+				select {
+				case n = <-done:
+					if n != 3 {
+						t.Errorf("deleted %d rows, want 3", n)
+					}
+				default:
+					if fc.Timers() > 0 {
+						fc.Advance(100 * time.Millisecond) // the pause's end is a multiple of it
+					} else {
+						runtime.Gosched()
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(starts) != 4 { // 3 full batches, then one that finds nothing
+				t.Fatalf("%d calls, want 4", len(starts))
+			}
+			for i := 1; i < len(starts); i++ {
+				if gap := starts[i].Sub(starts[i-1]); gap != c.gap {
+					t.Errorf("call %d started %v after the one before, want %v", i+1, gap, c.gap)
+				}
+			}
+		})
+	}
 }

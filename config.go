@@ -139,10 +139,19 @@ type Retention struct {
 	// Default: 1m. Range: 1s..24h.
 	Interval time.Duration
 	// Batch is how many trees one delete takes (one short transaction
-	// each); after each, the cleaner pauses four times as long as it
-	// took, so that it takes at most a fifth of the store's time.
+	// each); after each, the cleaner pauses (see Share).
 	// Default: 1000. Range: 1..10000.
 	Batch int
+	// Share is the most of the time the cleaner spends deleting while it
+	// has a backlog: after each batch it pauses so that the batch takes
+	// this share of the batch and the pause (a third: twice as long as
+	// the batch took). A higher share purges a backlog faster and slows
+	// the executors' claims and completions more while it does: on
+	// SQLite, whose one writer the deletes share with them, about in
+	// proportion; on PostgreSQL, whose deletes run beside them, less
+	// (docs/performance.md, "Retention", has both stores' figures).
+	// Default: 1/3. Range: more than 0, at most 1 (1: no pause).
+	Share float64
 }
 
 func (r Retention) withDefaults() Retention {
@@ -159,6 +168,9 @@ func (r Retention) withDefaults() Retention {
 	}
 	setDefault(&r.Interval, time.Minute)
 	setDefault(&r.Batch, 1000)
+	if r.Share == 0 {
+		r.Share = defaultCleanerShare
+	}
 	return r
 }
 
@@ -235,6 +247,7 @@ func (c Config) validate() error {
 		{c.Retention.Cancelled > 0 || c.Retention.Cancelled == keepForever, "Retention.Cancelled", "> 0, or -1 to keep forever"},
 		{c.Retention.Interval >= time.Second && c.Retention.Interval <= 24*time.Hour, "Retention.Interval", "1s..24h"},
 		{c.Retention.Batch >= 1 && c.Retention.Batch <= 10000, "Retention.Batch", "1..10000"},
+		{c.Retention.Share > 0 && c.Retention.Share <= 1, "Retention.Share", "more than 0, at most 1"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

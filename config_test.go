@@ -3,6 +3,7 @@ package durable
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 		MaxPayloadBytes: 1 << 20,
 		MaxChildren:     1000,
 		StorageTimeout:  10 * time.Second,
-		Retention:       Retention{Completed: 24 * time.Hour, Failed: 7 * 24 * time.Hour, Cancelled: 24 * time.Hour, Interval: time.Minute, Batch: 1000},
+		Retention:       Retention{Completed: 24 * time.Hour, Failed: 7 * 24 * time.Hour, Cancelled: 24 * time.Hour, Interval: time.Minute, Batch: 1000, Share: defaultCleanerShare},
 	}
 	with := func(f func(*Config)) Config {
 		c := defaults
@@ -59,9 +60,9 @@ func TestConfigDefaults(t *testing.T) {
 			with(func(c *Config) {
 				c.Retention.Completed, c.Retention.Failed, c.Retention.Cancelled = keepForever, keepForever, keepForever
 			})},
-		{"RetentionGiven", Config{Retention: Retention{Completed: time.Hour, Interval: time.Second, Batch: 10}},
+		{"RetentionGiven", Config{Retention: Retention{Completed: time.Hour, Interval: time.Second, Batch: 10, Share: 1}},
 			with(func(c *Config) {
-				c.Retention.Completed, c.Retention.Interval, c.Retention.Batch = time.Hour, time.Second, 10
+				c.Retention.Completed, c.Retention.Interval, c.Retention.Batch, c.Retention.Share = time.Hour, time.Second, 10, 1
 			})},
 	}
 	for _, c := range cases {
@@ -91,7 +92,8 @@ func TestConfigDefaults(t *testing.T) {
 	// The special values are the only negative values: any other is out
 	// of range, whatever withDefaults does with it.
 	for _, c := range []Config{{ClaimAhead: -2}, {CrashBudget: -2}, {Retention: Retention{Failed: -2}},
-		{Retention: Retention{Interval: time.Millisecond}}, {Retention: Retention{Batch: -1}}} {
+		{Retention: Retention{Interval: time.Millisecond}}, {Retention: Retention{Batch: -1}},
+		{Retention: Retention{Share: -0.5}}, {Retention: Retention{Share: 1.5}}, {Retention: Retention{Share: math.NaN()}}} {
 		if err := c.withDefaults().validate(); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("validate(withDefaults(%+v)): got %v, want ErrInvalidOption", c, err)
 		}

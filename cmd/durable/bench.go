@@ -37,7 +37,8 @@ type benchFlags struct {
 	drain    int
 	duration time.Duration
 	rate     int
-	run      int // the run being measured, from 1 (runBench sets it)
+	share    float64 // the cleaner's Retention.Share (0: the default)
+	run      int     // the run being measured, from 1 (runBench sets it)
 }
 
 var workloads = []string{"throughput", "latency", "latency-remote", "fanout", "recovery"}
@@ -80,6 +81,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.intVar(&f.drain, "drain", 200000, "retention: `N` fresh tasks drained during the purge, and without it")
 	c.durationVar(&f.duration, "duration", time.Minute, "retention: how long the steady state runs (0: skip; 10m for issue #12)")
 	c.intVar(&f.rate, "rate", 2000, "retention: steady enqueue `RATE` per second")
+	c.float64Var(&f.share, "cleaner-share", 0, "retention: the cleaner's Retention.Share, the most of its time it deletes (0: the default, 1/3)")
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return f, code, false
@@ -102,6 +104,8 @@ func (f benchFlags) validate(pos []string) error {
 		return fmt.Errorf("--workload retention needs --store sqlite or postgres, not %s", f.store)
 	case f.expired < 0 || f.expired > 10_000_000 || f.drain < 1 || f.drain > 10_000_000:
 		return fmt.Errorf("--expired must be in 0..10000000 and --drain in 1..10000000, not %d and %d", f.expired, f.drain)
+	case !(f.share >= 0 && f.share <= 1):
+		return fmt.Errorf("--cleaner-share must be in 0..1 (0: the default), not %v", f.share)
 	case f.duration < 0 || f.rate < 1 || f.rate > 1_000_000:
 		return fmt.Errorf("--duration must be at least 0 and --rate in 1..1000000, not %v and %d", f.duration, f.rate)
 	case f.store == "memory" && crossProcess(f.workload):

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,17 +39,21 @@ type RetentionResult struct {
 	PurgeS        float64 `json:"purge_s,omitempty"`
 	PurgeRowsPerS float64 `json:"purge_rows_per_s,omitempty"`
 	// DrainCleaning is the drain rate while the cleaner purged (tasks
-	// finished within the purge), DrainBase the rate of the same drain
-	// without a cleaner over the same span from its start; DrainRatio is
-	// DrainCleaning/DrainBase (1 - the cut). Overlap is the share of the
-	// purge during which the drain ran (below 1, the drain ended first).
-	DrainCleaning float64 `json:"drain_rate_cleaning,omitempty"`
-	DrainBase     float64 `json:"drain_rate_base,omitempty"`
-	DrainRatio    float64 `json:"drain_ratio,omitempty"`
-	Overlap       float64 `json:"purge_overlap,omitempty"`
-	// DrainCleaningAll and DrainBaseAll are the rates of the two whole
-	// drains (the --drain tasks over the time from the executor's start
-	// until the last finished).
+	// finished within the purge); DrainBaseBefore and DrainBaseAfter the
+	// rates of the same drain without a cleaner, run before and after it,
+	// over the same span from their start, and DrainBase their mean;
+	// DrainRatio is DrainCleaning/DrainBase (1 - the cut). Overlap is the
+	// share of the purge during which the drain ran (below 1, the drain
+	// ended first).
+	DrainCleaning   float64 `json:"drain_rate_cleaning,omitempty"`
+	DrainBaseBefore float64 `json:"drain_rate_base_before,omitempty"`
+	DrainBaseAfter  float64 `json:"drain_rate_base_after,omitempty"`
+	DrainBase       float64 `json:"drain_rate_base,omitempty"`
+	DrainRatio      float64 `json:"drain_ratio,omitempty"`
+	Overlap         float64 `json:"purge_overlap,omitempty"`
+	// DrainCleaningAll and DrainBaseAll are the rates of the whole drains
+	// (the --drain tasks over the time from the executor's start until the
+	// last finished), DrainBaseAll the mean of the two without cleaner.
 	DrainCleaningAll float64 `json:"drain_rate_cleaning_all,omitempty"`
 	DrainBaseAll     float64 `json:"drain_rate_base_all,omitempty"`
 	Order            string  `json:"order,omitempty"`
@@ -117,6 +122,10 @@ func benchRetention(ctx context.Context, f benchFlags, r *Result) error {
 	store := &deleteWatch{Store: bs}
 	rr := r.Retention
 	r.Settings["batch"] = "1000"
+	r.Settings["cleaner_share"] = "default (1/3)"
+	if f.share > 0 {
+		r.Settings["cleaner_share"] = strconv.FormatFloat(f.share, 'g', 4, 64)
+	}
 	r.Settings["interval"] = cleanEvery.String()
 	if f.expired > 0 {
 		r.Settings["purge_retention"] = purgeKeep.String()
@@ -140,7 +149,7 @@ func retentionExecutor(store storage.Store, f benchFlags, id string, keep time.D
 		Concurrency: f.concurrency,
 		ExecutorID:  id,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		Retention:   durable.Retention{Completed: keep, Interval: cleanEvery},
+		Retention:   durable.Retention{Completed: keep, Interval: cleanEvery, Share: f.share},
 	})
 	if err != nil {
 		return nil, nil, err
@@ -294,15 +303,70 @@ func drainFresh(ctx context.Context, f benchFlags, store storage.Store, id strin
 
 // benchPurge fills the table with --expired completed executions (with an
 // executor that keeps them forever), then runs the same drain of --drain
-// fresh tasks twice, in an order that alternates from run to run: once on
-// an executor without cleaner, and once on one whose cleaner keeps
-// completed executions for purgeKeep, so that it purges the filled ones
-// while the drain runs.
+// fresh tasks three times: on an executor without cleaner, on one whose
+// cleaner keeps completed executions for purgeKeep (so that it purges the
+// filled ones while the drain runs), and on one without cleaner again.
+// Each drain leaves the table larger than it found it (its rows, and dead
+// row versions where nothing vacuums them), so a later drain is slower
+// than an earlier one: comparing the drain while purging with the mean of
+// the drains before and after it takes that drift out, as a comparison
+// with one of them does not (with the drain without cleaner first, the
+// cut looked 10-25 % larger than it is; with it last, smaller).
 func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *RetentionResult) error {
 	rr.Expired, rr.Drain = f.expired, f.drain
-	filler, task, err := retentionExecutor(store, f, "bench_fill", -1)
+	newest, err := fillExpired(ctx, f, store)
 	if err != nil {
 		return err
+	}
+	time.Sleep(purgeKeep) // the filled ones expire
+	before, err := drainBase(ctx, f, store)
+	if err != nil {
+		return err
+	}
+	cleaning, err := drainCleaning(ctx, f, store, newest)
+	if err != nil {
+		return err
+	}
+	after, err := drainBase(ctx, f, store)
+	if err != nil {
+		return err
+	}
+	rr.Order = "base-cleaner-base"
+	store.mu.Lock()
+	first, last, rows := store.first, store.lastDone, store.rows
+	store.mu.Unlock()
+	span := last.Sub(first)
+	rr.PurgeRows, rr.PurgeS = rows, span.Seconds()
+	rr.PurgeRowsPerS = quotient(float64(rows), span.Seconds())
+	// The drain while purging: from the first delete to the last, or to
+	// the drain's end if it ended first; the drains without cleaner over
+	// the same span from their start.
+	to := last
+	if cleaning.end.Before(to) {
+		to = cleaning.end
+	}
+	within := to.Sub(first)
+	if within <= 0 {
+		return fmt.Errorf("the drain (%v) ended before the purge began; raise --drain", cleaning.end.Sub(cleaning.start))
+	}
+	rr.Overlap = within.Seconds() / span.Seconds()
+	rr.DrainCleaning = float64(cleaning.tl.count(first, to)) / within.Seconds()
+	offset := first.Sub(cleaning.start)
+	rr.DrainBaseBefore, rr.DrainBaseAfter = before.rateOver(offset, within), after.rateOver(offset, within)
+	rr.DrainBase = (rr.DrainBaseBefore + rr.DrainBaseAfter) / 2
+	rr.DrainRatio = quotient(rr.DrainCleaning, rr.DrainBase)
+	rr.DrainCleaningAll = cleaning.rate(f.drain)
+	rr.DrainBaseAll = (before.rate(f.drain) + after.rate(f.drain)) / 2
+	return nil
+}
+
+// fillExpired enqueues --expired tasks on an executor that keeps them
+// forever, waits until they have finished, and returns the list key of
+// the newest (the last the cleaner deletes).
+func fillExpired(ctx context.Context, f benchFlags, store *deleteWatch) (storage.ListKey, error) {
+	filler, task, err := retentionExecutor(store, f, "bench_fill", -1)
+	if err != nil {
+		return storage.ListKey{}, err
 	}
 	err = enqueueN(ctx, task, f.expired)
 	if err == nil {
@@ -318,86 +382,57 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 	}
 	shutdown(filler)
 	if err != nil {
-		return err
+		return storage.ListKey{}, err
 	}
-	newest, err := newestKey(ctx, store) // of the filled ones, the last to go
-	if err != nil {
-		return err
-	}
-	time.Sleep(purgeKeep) // the filled ones expire
-	var base, cleaning drained
-	var purged <-chan struct{}
-	runBase := func() error {
-		ex, d, err := drainFresh(ctx, f, store, "bench_base", -1, f.drain)
-		if err == nil {
-			shutdown(ex)
-		}
-		base = d
-		return err
-	}
-	runCleaning := func() error {
-		purged = store.watch(newest)
-		ex, d, err := drainFresh(ctx, f, store, "bench_clean", purgeKeep, f.drain)
-		cleaning = d
-		if err != nil {
-			return err
-		}
-		defer shutdown(ex)
-		select {
-		case <-purged:
-			return nil
-		case <-time.After(purgeMaxWait):
-			return fmt.Errorf("the cleaner did not delete the %d expired executions within %v", f.expired, purgeMaxWait)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	rr.Order = "base-first"
-	steps := []func() error{runBase, runCleaning}
-	if f.run%2 == 0 {
-		rr.Order = "cleaner-first"
-		steps = []func() error{runCleaning, runBase}
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return err
-		}
-	}
-	store.mu.Lock()
-	first, last, rows := store.first, store.lastDone, store.rows
-	store.mu.Unlock()
-	span := last.Sub(first)
-	rr.PurgeRows, rr.PurgeS = rows, span.Seconds()
-	rr.PurgeRowsPerS = quotient(float64(rows), span.Seconds())
-	// The drain while purging: from the first delete to the last, or to
-	// the drain's end if it ended first; the drain without cleaner over
-	// the same span from its start.
-	to := last
-	if cleaning.end.Before(to) {
-		to = cleaning.end
-	}
-	within := to.Sub(first)
-	if within <= 0 {
-		return fmt.Errorf("the drain (%v) ended before the purge began; raise --drain", cleaning.end.Sub(cleaning.start))
-	}
-	rr.Overlap = within.Seconds() / span.Seconds()
-	rr.DrainCleaning = float64(cleaning.tl.count(first, to)) / within.Seconds()
-	bFrom := base.start.Add(first.Sub(cleaning.start))
-	bTo := bFrom.Add(within)
-	if base.end.Before(bTo) {
-		bTo = base.end
-	}
-	if bFrom.After(bTo.Add(-within / 2)) {
-		// The drain without cleaner ended before most of the span: take
-		// its whole rate.
-		bFrom, bTo = base.start, base.end
-	}
-	rr.DrainBase = float64(base.tl.count(bFrom, bTo)) / bTo.Sub(bFrom).Seconds()
-	rr.DrainRatio = quotient(rr.DrainCleaning, rr.DrainBase)
-	rr.DrainCleaningAll = float64(f.drain) / cleaning.end.Sub(cleaning.start).Seconds()
-	rr.DrainBaseAll = float64(f.drain) / base.end.Sub(base.start).Seconds()
-	return nil
+	return newestKey(ctx, store)
 }
+
+// drainBase drains --drain fresh tasks on an executor without cleaner.
+func drainBase(ctx context.Context, f benchFlags, store *deleteWatch) (drained, error) {
+	ex, d, err := drainFresh(ctx, f, store, "bench_base", -1, f.drain)
+	if err == nil {
+		shutdown(ex)
+	}
+	return d, err
+}
+
+// drainCleaning drains --drain fresh tasks on an executor whose cleaner
+// keeps completed executions for purgeKeep, and returns once the cleaner
+// has deleted the expired execution with the key newest.
+func drainCleaning(ctx context.Context, f benchFlags, store *deleteWatch, newest storage.ListKey) (drained, error) {
+	purged := store.watch(newest)
+	ex, d, err := drainFresh(ctx, f, store, "bench_clean", purgeKeep, f.drain)
+	if err != nil {
+		return d, err
+	}
+	defer shutdown(ex)
+	select {
+	case <-purged:
+		return d, nil
+	case <-time.After(purgeMaxWait):
+		return d, fmt.Errorf("the cleaner did not delete the %d expired executions within %v", f.expired, purgeMaxWait)
+	case <-ctx.Done():
+		return d, ctx.Err()
+	}
+}
+
+// rateOver is the drain's rate over the span of length within that
+// starts offset after its start; over the whole drain when it ended
+// before most of that span.
+func (d drained) rateOver(offset, within time.Duration) float64 {
+	from := d.start.Add(offset)
+	to := from.Add(within)
+	if d.end.Before(to) {
+		to = d.end
+	}
+	if from.After(to.Add(-within / 2)) {
+		from, to = d.start, d.end
+	}
+	return float64(d.tl.count(from, to)) / to.Sub(from).Seconds()
+}
+
+// rate is the rate of the whole drain of n tasks.
+func (d drained) rate(n int) float64 { return float64(n) / d.end.Sub(d.start).Seconds() }
 
 // benchSteady enqueues --rate tasks per second for --duration on an
 // executor keeping completed executions for steadyKeep, and samples the

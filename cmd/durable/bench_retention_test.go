@@ -36,6 +36,13 @@ func TestBenchRetention(t *testing.T) {
 	if x.DrainCleaning <= 0 || x.DrainBase <= 0 || x.DrainRatio <= 0 || x.Overlap <= 0 || x.Overlap > 1 {
 		t.Errorf("drain %.0f/s while purging, %.0f/s without, ratio %.2f, overlap %.2f", x.DrainCleaning, x.DrainBase, x.DrainRatio, x.Overlap)
 	}
+	// The drain while purging is compared with the drains before and
+	// after it.
+	if x.Order != "base-cleaner-base" || x.DrainBaseBefore <= 0 || x.DrainBaseAfter <= 0 ||
+		x.DrainBase != (x.DrainBaseBefore+x.DrainBaseAfter)/2 {
+		t.Errorf("order %q, drains without cleaner %.0f/s before and %.0f/s after, base %.0f/s: want base-cleaner-base and their mean",
+			x.Order, x.DrainBaseBefore, x.DrainBaseAfter, x.DrainBase)
+	}
 	// The first sample may have finished nothing on a loaded machine
 	// (FirstRate 0, and then no ratio): only the last must show a drain.
 	if len(x.Samples) < 2 || x.LastRate <= 0 || x.RowsMax <= 0 {

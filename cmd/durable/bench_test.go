@@ -30,6 +30,8 @@ func TestBenchFlags(t *testing.T) {
 		{"RetentionOnMemory", []string{"--store", "memory", "--workload", "retention"}, "retention needs --store sqlite or postgres"},
 		{"BadExpired", []string{"--workload", "retention", "--expired", "-1"}, "--expired must be"},
 		{"BadRate", []string{"--workload", "retention", "--rate", "0"}, "--rate in"},
+		{"BadCleanerShare", []string{"--workload", "retention", "--cleaner-share", "1.5"}, "--cleaner-share must be in 0..1"},
+		{"NaNCleanerShare", []string{"--workload", "retention", "--cleaner-share", "NaN"}, "--cleaner-share must be in 0..1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

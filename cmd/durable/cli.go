@@ -63,6 +63,11 @@ func (c *cli) intVar(p *int, name string, def int, usage string) {
 	c.added(name)
 }
 
+func (c *cli) float64Var(p *float64, name string, def float64, usage string) {
+	c.fs.Float64Var(p, name, def, usage)
+	c.added(name)
+}
+
 func (c *cli) durationVar(p *time.Duration, name string, def time.Duration, usage string) {
 	c.fs.DurationVar(p, name, def, usage)
 	c.added(name)
