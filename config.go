@@ -146,10 +146,12 @@ type Retention struct {
 	// has a backlog: after each batch it pauses so that the batch takes
 	// this share of the batch and the pause (a third: twice as long as
 	// the batch took). A higher share purges a backlog faster and slows
-	// the executors' claims and completions more while it does: on
-	// SQLite, whose one writer the deletes share with them, about in
-	// proportion; on PostgreSQL, whose deletes run beside them, less
-	// (docs/performance.md, "Retention", has both stores' figures).
+	// the executors' claims and completions more while it does. With a
+	// third, a drain that kept the store busy ran about a fifth slower
+	// while a backlog was purged, on SQLite and on PostgreSQL; with a
+	// higher share the cut grew about in proportion on SQLite, whose one
+	// writer the deletes take from the drain, and more slowly on
+	// PostgreSQL (docs/performance.md, "Retention", has the figures).
 	// Default: 1/3. Range: more than 0, at most 1 (1: no pause).
 	Share float64
 }

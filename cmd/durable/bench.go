@@ -38,7 +38,6 @@ type benchFlags struct {
 	duration time.Duration
 	rate     int
 	share    float64 // the cleaner's Retention.Share (0: the default)
-	run      int     // the run being measured, from 1 (runBench sets it)
 }
 
 var workloads = []string{"throughput", "latency", "latency-remote", "fanout", "recovery"}
@@ -60,7 +59,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 		"bench-worker); it and recovery need --store sqlite, postgres or mysql, and\n"+
 		"--workload all skips them on memory. retention (not in all; sqlite or postgres) measures\n"+
 		"the retention cleaner: the purge of --expired expired executions while\n"+
-		"--drain fresh tasks drain, against the same drain without it, then\n"+
+		"--drain fresh tasks drain, against the same drain without it before and after, then\n"+
 		"--duration at --rate enqueues per second with a 5s retention.", strings.Join(workloads, ", ")), stdout, stderr)
 	c.stringVar(&f.store, "store", "sqlite", "`STORE` to measure: memory, sqlite, postgres or mysql")
 	c.stringVar(&f.dsn, "dsn", envOr("DURABLE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL connection `URL` (--store postgres); each run uses a fresh schema")
@@ -188,7 +187,6 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		for run := 1; run <= f.runs; run++ {
-			f.run = run
 			r, err := runWorkload(ctx, f, w)
 			if err != nil {
 				fmt.Fprintf(stderr, "durable bench: %s on %s: %v\n", w, f.store, err)
