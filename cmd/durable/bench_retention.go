@@ -360,28 +360,11 @@ func benchPurge(ctx context.Context, f benchFlags, store *deleteWatch, rr *Reten
 	return nil
 }
 
-// fillExpired enqueues --expired tasks on an executor that keeps them
-// forever, waits until they have finished, and returns the list key of
-// the newest (the last the cleaner deletes).
+// fillExpired drains --expired tasks on an executor that keeps them
+// forever, and returns the list key of the newest (the last the cleaner
+// deletes).
 func fillExpired(ctx context.Context, f benchFlags, store *deleteWatch) (storage.ListKey, error) {
-	filler, task, err := retentionExecutor(store, f, "bench_fill", -1)
-	if err != nil {
-		return storage.ListKey{}, err
-	}
-	err = enqueueN(ctx, task, f.expired)
-	if err == nil {
-		counter, unsub := countFinished(store, f.expired)
-		if err = filler.Start(ctx); err == nil {
-			select {
-			case <-counter.done:
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-		unsub()
-	}
-	shutdown(filler)
-	if err != nil {
+	if _, err := drainKept(ctx, f, store, "bench_fill", f.expired); err != nil {
 		return storage.ListKey{}, err
 	}
 	return newestKey(ctx, store)
@@ -389,7 +372,13 @@ func fillExpired(ctx context.Context, f benchFlags, store *deleteWatch) (storage
 
 // drainBase drains --drain fresh tasks on an executor without cleaner.
 func drainBase(ctx context.Context, f benchFlags, store *deleteWatch) (drained, error) {
-	ex, d, err := drainFresh(ctx, f, store, "bench_base", -1, f.drain)
+	return drainKept(ctx, f, store, "bench_base", f.drain)
+}
+
+// drainKept drains n fresh tasks on an executor id that keeps them
+// forever (no cleaning), and stops it.
+func drainKept(ctx context.Context, f benchFlags, store *deleteWatch, id string, n int) (drained, error) {
+	ex, d, err := drainFresh(ctx, f, store, id, -1, n)
 	if err == nil {
 		shutdown(ex)
 	}
