@@ -25,7 +25,7 @@ func (s *Store) Cancel(ctx context.Context, p storage.CancelParams) (bool, error
 	var ev events
 	var rows []appliedRow
 	prime := func(b *pgx.Batch) {
-		b.Queue(s.q.cancel, pgx.StrictNamedArgs{"now": now, "id": p.ID, "error": errText}).Query(func(r pgx.Rows) error {
+		b.Queue(s.q.cancel, namedArgs{"now": now, "id": p.ID, "error": errText}).Query(func(r pgx.Rows) error {
 			var err error
 			rows, err = pgx.CollectRows(r, func(row pgx.CollectableRow) (appliedRow, error) {
 				a := appliedRow{id: p.ID, status: storage.StatusCancelled}
@@ -60,7 +60,7 @@ func (s *Store) Cancel(ctx context.Context, p storage.CancelParams) (bool, error
 // has that id.
 func (s *Store) checkExists(ctx context.Context, tx pgx.Tx, id string) error {
 	var exists bool
-	if err := tx.QueryRow(ctx, s.q.exists, pgx.StrictNamedArgs{"id": id}).Scan(&exists); err != nil {
+	if err := tx.QueryRow(ctx, s.q.exists, namedArgs{"id": id}).Scan(&exists); err != nil {
 		return err
 	}
 	if !exists {

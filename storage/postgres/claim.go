@@ -80,7 +80,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 			return inClaimOrder(limRows, limKeys), nil
 		}
 	}
-	args := pgx.StrictNamedArgs{
+	args := namedArgs{
 		"now": s.now(p.Now), "task_ids": p.TaskIDs, "limit": p.Limit,
 		"executor_id": p.ExecutorID, "lease_us": micros(p.Lease),
 	}
@@ -104,7 +104,7 @@ func (s *Store) Claim(ctx context.Context, p storage.ClaimParams) ([]storage.Exe
 			if !from.IsZero() {
 				lo = pgtype.Timestamptz{Time: from, Valid: true}
 			}
-			batch.Queue(s.q.rescue, pgx.StrictNamedArgs{"now": s.now(p.Now), "rescue_from": lo}).
+			batch.Queue(s.q.rescue, namedArgs{"now": s.now(p.Now), "rescue_from": lo}).
 				QueryRow(func(r pgx.Row) error {
 					var n int64
 					return r.Scan(&rescuedAt, &n)

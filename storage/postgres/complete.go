@@ -148,7 +148,7 @@ func (s *Store) completeDone(ctx context.Context, ts []storage.Transition, now a
 type doneStep struct {
 	plans   string // generic_plans
 	stmt    string // complete_done
-	args    pgx.StrictNamedArgs
+	args    namedArgs
 	ids     []string // sorted
 	order   []int    // ids[k] is the ID of transition order[k]
 	results []storage.TransitionResult
@@ -177,7 +177,7 @@ func (s *Store) newDoneStep(ts []storage.Transition, now any) (*doneStep, bool) 
 	if !s.cfg.DisableNotifications {
 		channel = &s.channel
 	}
-	args := pgx.StrictNamedArgs{"now": now, "d_id": ids, "d_fence": fences, "d_output": outputs,
+	args := namedArgs{"now": now, "d_id": ids, "d_fence": fences, "d_output": outputs,
 		"d_attempt": attempts, "d_iteration": iterations, "channel": channel, "sender": s.tag}
 	return &doneStep{plans: s.q.genericPlans, stmt: s.q.completeDone, args: args, ids: ids, order: order, results: make([]storage.TransitionResult, len(ts))}, true
 }
@@ -310,7 +310,7 @@ func (s *Store) applyTransitions(ctx context.Context, tx pgx.Tx, now any, ts []s
 // children of a batch. The rows are given in ID order, the order in which
 // they are locked.
 type simpleStep struct {
-	args    pgx.StrictNamedArgs
+	args    namedArgs
 	byID    map[string]int
 	applied []appliedRow
 }
@@ -336,7 +336,7 @@ func newSimpleStep(ts []storage.Transition, idx []int, now any) (*simpleStep, er
 		}
 		st.byID[ts[i].ID] = i
 	}
-	st.args = pgx.StrictNamedArgs{"now": now}
+	st.args = namedArgs{"now": now}
 	arrays.addTo(st.args)
 	return st, nil
 }
@@ -391,7 +391,7 @@ func (s *Store) applyWithChildren(ctx context.Context, tx pgx.Tx, now any, t *st
 	if err := arrays.add(t); err != nil {
 		return nil, err
 	}
-	args := pgx.StrictNamedArgs{"now": now}
+	args := namedArgs{"now": now}
 	arrays.addTo(args)
 	children.addTo(args)
 
@@ -470,7 +470,7 @@ func (s *Store) bookkeep(ctx context.Context, tx pgx.Tx, now any, applied []appl
 	}
 	batch := &pgx.Batch{}
 	if len(parents) > 0 {
-		args := pgx.StrictNamedArgs{"now": now, "p_parent": parents, "p_completed": completed}
+		args := namedArgs{"now": now, "p_parent": parents, "p_completed": completed}
 		batch.Queue(s.q.completeParents, args).Query(func(rows pgx.Rows) error {
 			var id string
 			var due bool
@@ -482,7 +482,7 @@ func (s *Store) bookkeep(ctx context.Context, tx pgx.Tx, now any, applied []appl
 		})
 	}
 	if len(cascIDs) > 0 {
-		args := pgx.StrictNamedArgs{"now": now, "c_id": cascIDs, "c_status": cascStatus}
+		args := namedArgs{"now": now, "c_id": cascIDs, "c_status": cascStatus}
 		batch.Queue(s.q.cancelDescendants, args).Query(func(rows pgx.Rows) error {
 			var id string
 			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
@@ -543,7 +543,7 @@ func validateChildren(t *storage.Transition) error {
 // transition_update in queries.sql), through tx.
 func (s *Store) guardMatches(ctx context.Context, tx pgx.Tx, t *storage.Transition) (bool, error) {
 	var ok bool
-	err := tx.QueryRow(ctx, s.q.guard, pgx.StrictNamedArgs{"id": t.ID, "fence": t.Fence, "from": string(t.From)}).Scan(&ok)
+	err := tx.QueryRow(ctx, s.q.guard, namedArgs{"id": t.ID, "fence": t.Fence, "from": string(t.From)}).Scan(&ok)
 	return ok, err
 }
 

@@ -42,7 +42,7 @@ func (s *Store) RegisterControls(ctx context.Context, p storage.RegisterControls
 		kinds, names = append(kinds, c.Kind), append(names, c.Name)
 		specs, marks = append(specs, c.Spec), append(marks, c.Mark)
 	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "c_kind": kinds, "c_name": names, "c_spec": specs, "c_mark": marks}
+	args := namedArgs{"now": s.now(p.Now), "c_kind": kinds, "c_name": names, "c_spec": specs, "c_mark": marks}
 	err := withRetry(ctx, func() error {
 		_, err := s.pool.Exec(ctx, s.q.registerControls, args)
 		return err
@@ -57,7 +57,7 @@ func (s *Store) ListControls(ctx context.Context, p storage.ListControlsParams) 
 	}
 	var out []storage.Control
 	err := withRetry(ctx, func() error {
-		rows, err := s.pool.Query(ctx, s.q.listControls, pgx.StrictNamedArgs{"kind": p.Kind})
+		rows, err := s.pool.Query(ctx, s.q.listControls, namedArgs{"kind": p.Kind})
 		if err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Store) PauseControl(ctx context.Context, p storage.PauseControlParams) 
 	if err := s.check("pause control"); err != nil {
 		return false, err
 	}
-	changed, err := s.setControl(ctx, "pause control", s.q.pauseControl, pgx.StrictNamedArgs{
+	changed, err := s.setControl(ctx, "pause control", s.q.pauseControl, namedArgs{
 		"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "paused": p.Paused})
 	if err != nil {
 		return false, err
@@ -104,7 +104,7 @@ func (s *Store) AdvanceControl(ctx context.Context, p storage.AdvanceControlPara
 	if err := s.check("advance control"); err != nil {
 		return false, err
 	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "from": p.From, "to": p.To}
+	args := namedArgs{"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "from": p.From, "to": p.To}
 	var exists, moved bool
 	err := withRetry(ctx, func() error {
 		return s.pool.QueryRow(ctx, s.q.advanceControl, args).Scan(&exists, &moved)
@@ -123,7 +123,7 @@ func (s *Store) AdvanceControl(ctx context.Context, p storage.AdvanceControlPara
 // the field's value (it adds the notification's channel and payload, which
 // the statement sends when the control changed), and reports whether it
 // changed. An unknown control is ErrNotFound.
-func (s *Store) setControl(ctx context.Context, op, sql string, args pgx.StrictNamedArgs) (bool, error) {
+func (s *Store) setControl(ctx context.Context, op, sql string, args namedArgs) (bool, error) {
 	args["channel"], args["payload"] = (*string)(nil), (*string)(nil)
 	if !s.cfg.DisableNotifications {
 		ps := payloads(s.tag, storage.Event{Ready: true})

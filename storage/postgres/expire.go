@@ -27,7 +27,7 @@ func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams
 		return res, fmt.Errorf("postgres: %w", err)
 	}
 	sh := shape{Expired: true, Statuses: setOf(p.Statuses...)}
-	args := pgx.StrictNamedArgs{"before": ceilMicro(p.Before), "limit": p.Limit,
+	args := namedArgs{"before": ceilMicro(p.Before), "limit": p.Limit,
 		"after_at": pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}, "after_id": ""}
 	if p.After != nil {
 		args["after_at"], args["after_id"] = p.After.CreatedAt, p.After.ID

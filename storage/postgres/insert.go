@@ -12,12 +12,12 @@ import (
 )
 
 // insertArgs encodes p as the arguments of the "insert" statement.
-func (s *Store) insertArgs(p storage.InsertParams) (pgx.StrictNamedArgs, error) {
+func (s *Store) insertArgs(p storage.InsertParams) (namedArgs, error) {
 	arrays, err := newExecArrays(p.Executions, p.Delays)
 	if err != nil {
 		return nil, err
 	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now)}
+	args := namedArgs{"now": s.now(p.Now)}
 	arrays.addTo(args)
 	return args, nil
 }
@@ -98,7 +98,7 @@ func (s *Store) insertError(ctx context.Context, execs []storage.Execution, err 
 	}
 	for key := range inBatch {
 		var id, task string
-		qerr := s.pool.QueryRow(context.WithoutCancel(ctx), s.q.activeKeyHolder, pgx.StrictNamedArgs{"key": key}).Scan(&id, &task)
+		qerr := s.pool.QueryRow(context.WithoutCancel(ctx), s.q.activeKeyHolder, namedArgs{"key": key}).Scan(&id, &task)
 		if qerr == nil {
 			return &storage.ActiveKeyError{Key: key, ID: id, TaskID: task}
 		}
@@ -150,7 +150,7 @@ func (s *Store) insertPlain(ctx context.Context, p storage.InsertParams, claimed
 		ps := payloads(s.tag, ev)
 		channel, payload = &s.channel, &ps[0]
 	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "p_id": ids, "p_task_id": tasks, "p_input": inputs,
+	args := namedArgs{"now": s.now(p.Now), "p_id": ids, "p_task_id": tasks, "p_input": inputs,
 		"p_retry_max_retries": maxRetries, "p_retry_base_delay_ns": baseDelays, "p_retry_multiplier": multipliers,
 		"p_retry_max_delay_ns": maxDelays, "p_retry_jitter": jitters, "p_timeout_ns": timeouts, "p_delay_us": delays,
 		"channel": channel, "payload": payload, "claimed_by": claimedBy}

@@ -21,7 +21,7 @@ func (s *Store) Lead(ctx context.Context, p storage.LeadParams) (bool, error) {
 	if p.Name == "" || p.Owner == "" {
 		return false, errors.New("postgres: lead: empty lease name or owner")
 	}
-	args := pgx.StrictNamedArgs{"name": p.Name, "owner": p.Owner}
+	args := namedArgs{"name": p.Name, "owner": p.Owner}
 	if p.TTL <= 0 {
 		if _, err := s.pool.Exec(ctx, s.q.leadGiveUp, args); err != nil {
 			return false, wrapErr("lead", err)

@@ -38,7 +38,7 @@ func (s *Store) Heartbeat(ctx context.Context, p storage.HeartbeatParams) ([]sto
 		return nil, nil
 	}
 	ids, fences := leaseArrays(p.Leases)
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "lease_us": micros(p.Lease), "ids": ids, "fences": fences}
+	args := namedArgs{"now": s.now(p.Now), "lease_us": micros(p.Lease), "ids": ids, "fences": fences}
 	held := make(map[storage.Lease]bool, len(p.Leases))
 	err := withRetry(ctx, func() error {
 		clear(held)
@@ -78,7 +78,7 @@ func (s *Store) Release(ctx context.Context, p storage.ReleaseParams) error {
 		return nil
 	}
 	ids, fences := leaseArrays(p.Leases)
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "ids": ids, "fences": fences}
+	args := namedArgs{"now": s.now(p.Now), "ids": ids, "fences": fences}
 	n, err := s.execNotify(ctx, s.q.release, args)
 	if err != nil {
 		return wrapErr("release", err)
@@ -98,7 +98,7 @@ func (s *Store) Recover(ctx context.Context, p storage.RecoverParams) (int, erro
 	if p.ExecutorID == "" {
 		return 0, nil
 	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "executor_id": p.ExecutorID}
+	args := namedArgs{"now": s.now(p.Now), "executor_id": p.ExecutorID}
 	n, err := s.execNotify(ctx, s.q.recover, args)
 	if err != nil {
 		return 0, wrapErr("recover", err)
@@ -112,7 +112,7 @@ func (s *Store) Recover(ctx context.Context, p storage.RecoverParams) (int, erro
 // execNotify runs one statement that may make rows due and, in the same
 // transaction, notifies Ready when it affected any. It returns the number
 // of rows affected.
-func (s *Store) execNotify(ctx context.Context, sql string, args pgx.StrictNamedArgs) (int64, error) {
+func (s *Store) execNotify(ctx context.Context, sql string, args namedArgs) (int64, error) {
 	var n int64
 	prime := func(b *pgx.Batch) {
 		b.Queue(sql, args).Exec(func(tag pgconn.CommandTag) error {

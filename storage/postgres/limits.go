@@ -100,7 +100,7 @@ func (s *Store) claimLimited(ctx context.Context, p storage.ClaimParams, qs []li
 // finds the queue full, for twice p.Recheck; one without never does.
 func (s *Store) queueLimitedClaim(batch *pgx.Batch, p storage.ClaimParams, queue string, limit int, scan func(pgx.Rows) error) {
 	now := s.now(p.Now)
-	batch.Queue(s.q.claimLimitLock, pgx.StrictNamedArgs{"queue": queue}).QueryRow(func(r pgx.Row) error {
+	batch.Queue(s.q.claimLimitLock, namedArgs{"queue": queue}).QueryRow(func(r pgx.Row) error {
 		var indexed bool
 		switch err := r.Scan(&indexed); {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -112,14 +112,14 @@ func (s *Store) queueLimitedClaim(batch *pgx.Batch, p storage.ClaimParams, queue
 		}
 		return nil
 	})
-	batch.Queue(s.q.claimLimited, pgx.StrictNamedArgs{
+	batch.Queue(s.q.claimLimited, namedArgs{
 		"now": now, "task_ids": p.TaskIDs, "limit": limit, "queue": queue,
 		"executor_id": p.ExecutorID, "lease_us": micros(p.Lease), "wait_us": 2 * micros(p.Recheck),
 	}).Query(scan)
 	if s.cfg.DisableNotifications {
 		return
 	}
-	batch.Queue(s.q.claimLimitYield, pgx.StrictNamedArgs{
+	batch.Queue(s.q.claimLimitYield, namedArgs{
 		"now": now, "queue": queue, "executor_id": p.ExecutorID,
 		"channel": s.channel, "payload": payloads(s.tag, storage.Event{Ready: true})[0],
 	})
@@ -162,8 +162,8 @@ func (s *Store) indexPendingRuns(ctx context.Context) {
 	for _, q := range s.unindexed.take() {
 		err := withRetry(ctx, func() error {
 			batch := &pgx.Batch{}
-			batch.Queue(s.q.indexRunsLock, pgx.StrictNamedArgs{"queue": q})
-			batch.Queue(s.q.indexRuns, pgx.StrictNamedArgs{"queue": q})
+			batch.Queue(s.q.indexRunsLock, namedArgs{"queue": q})
+			batch.Queue(s.q.indexRuns, namedArgs{"queue": q})
 			s.queueNotify(batch, s.tag, storage.Event{Ready: true})
 			return s.pool.SendBatch(ctx, batch).Close()
 		})
@@ -221,7 +221,7 @@ func (s *Store) LimitControl(ctx context.Context, p storage.LimitControlParams) 
 	if err := storage.ValidateLimitControl(&p); err != nil {
 		return false, fmt.Errorf("postgres: limit control: %w", err)
 	}
-	changed, err := s.setControl(ctx, "limit control", s.q.limitControl, pgx.StrictNamedArgs{
+	changed, err := s.setControl(ctx, "limit control", s.q.limitControl, namedArgs{
 		"now": s.now(p.Now), "kind": p.Kind, "name": p.Name, "concurrency": p.Concurrency,
 		"per_key": p.PerKey, "rate": p.Rate, "rate_per_us": p.Per.Microseconds()})
 	s.limits.Invalidate()

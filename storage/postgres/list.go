@@ -218,9 +218,9 @@ func ceilMicro(t time.Time) time.Time {
 
 // filterShape returns the shape and arguments of the filter's conditions,
 // for a Count or a List (count).
-func filterShape(f *storage.ListFilter, count bool) (shape, pgx.StrictNamedArgs) {
+func filterShape(f *storage.ListFilter, count bool) (shape, namedArgs) {
 	sh := shape{Count: count}
-	args := pgx.StrictNamedArgs{}
+	args := namedArgs{}
 	if f.Tag != "" {
 		sh.Tag, args["tag"] = true, f.Tag
 	}
@@ -391,7 +391,7 @@ func (s *Store) Delete(ctx context.Context, p storage.DeleteParams) (int, error)
 	err := withRetry(ctx, func() error {
 		batch := &pgx.Batch{}
 		batch.Queue(s.q.deleteSettings)
-		batch.Queue(s.q.deleteTrees, pgx.StrictNamedArgs{"ids": p.IDs}).QueryRow(func(row pgx.Row) error {
+		batch.Queue(s.q.deleteTrees, namedArgs{"ids": p.IDs}).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&id, &what, &detail, &n, &untagged)
 		})
 		return s.pool.SendBatch(ctx, batch).Close()

@@ -84,7 +84,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 func (s *Store) migrateTx(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, s.q.migrateLock, pgx.StrictNamedArgs{"lock_key": "durable.migrate." + s.cfg.Schema}); err != nil {
+	if _, err := tx.Exec(ctx, s.q.migrateLock, namedArgs{"lock_key": "durable.migrate." + s.cfg.Schema}); err != nil {
 		return err
 	}
 	if !s.cfg.DisableMigrations {
@@ -98,7 +98,7 @@ func (s *Store) migrateTx(ctx context.Context, tx pgx.Tx) error {
 	if s.cfg.DisableMigrations {
 		var ok bool
 		table := pgx.Identifier{s.cfg.Schema, "schema_version"}.Sanitize()
-		if err := tx.QueryRow(ctx, s.q.migrateHasVersionTable, pgx.StrictNamedArgs{"table": table}).Scan(&ok); err != nil {
+		if err := tx.QueryRow(ctx, s.q.migrateHasVersionTable, namedArgs{"table": table}).Scan(&ok); err != nil {
 			return err
 		}
 		if !ok {
@@ -176,7 +176,7 @@ func (s *Store) applyMigration(ctx context.Context, tx pgx.Tx, m migration) erro
 	if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
 		return fmt.Errorf("apply migration %s: %w", m.name, err)
 	}
-	args := pgx.StrictNamedArgs{"version": m.version, "name": m.name, "checksum": m.checksum}
+	args := namedArgs{"version": m.version, "name": m.name, "checksum": m.checksum}
 	if _, err := tx.Exec(ctx, s.q.migrateRecord, args); err != nil {
 		return fmt.Errorf("record migration %s: %w", m.name, err)
 	}

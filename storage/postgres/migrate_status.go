@@ -50,7 +50,7 @@ func MigrationStatus(ctx context.Context, dsn, schema string) ([]MigrationState,
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var exists bool
 		table := pgx.Identifier{cfg.Schema, "schema_version"}.Sanitize()
-		if err := tx.QueryRow(ctx, q.migrateHasVersionTable, pgx.StrictNamedArgs{"table": table}).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, q.migrateHasVersionTable, namedArgs{"table": table}).Scan(&exists); err != nil {
 			return err
 		}
 		if !exists {

@@ -83,7 +83,7 @@ func (s *Store) queueNotify(batch *pgx.Batch, sender string, ev storage.Event) {
 		return
 	}
 	for _, p := range payloads(sender, ev) {
-		batch.Queue(s.q.notify, pgx.StrictNamedArgs{"channel": s.channel, "payload": p})
+		batch.Queue(s.q.notify, namedArgs{"channel": s.channel, "payload": p})
 	}
 }
 

@@ -17,7 +17,7 @@ func (s *Store) Get(ctx context.Context, p storage.GetParams) (storage.Execution
 	if err := s.check("get"); err != nil {
 		return storage.Execution{}, err
 	}
-	return s.getOne(ctx, "get", p.ID, s.q.get, pgx.StrictNamedArgs{"id": p.ID})
+	return s.getOne(ctx, "get", p.ID, s.q.get, namedArgs{"id": p.ID})
 }
 
 // GetBySleepKey returns the execution with that SleepKey, or an error
@@ -29,10 +29,10 @@ func (s *Store) GetBySleepKey(ctx context.Context, p storage.GetBySleepKeyParams
 	if p.SleepKey == "" {
 		return storage.Execution{}, fmt.Errorf("postgres: get by sleep key: empty key: %w", storage.ErrNotFound)
 	}
-	return s.getOne(ctx, "get by sleep key", p.SleepKey, s.q.getBySleepKey, pgx.StrictNamedArgs{"sleep_key": p.SleepKey})
+	return s.getOne(ctx, "get by sleep key", p.SleepKey, s.q.getBySleepKey, namedArgs{"sleep_key": p.SleepKey})
 }
 
-func (s *Store) getOne(ctx context.Context, op, key, sql string, args pgx.StrictNamedArgs) (storage.Execution, error) {
+func (s *Store) getOne(ctx context.Context, op, key, sql string, args namedArgs) (storage.Execution, error) {
 	var e storage.Execution
 	err := withRetry(ctx, func() error {
 		var err error
@@ -61,7 +61,7 @@ func (s *Store) ListChildren(ctx context.Context, p storage.ListChildrenParams) 
 	if p.Limit > 0 {
 		limit = p.Limit
 	}
-	args := pgx.StrictNamedArgs{"parent_id": p.ParentID, "from_index": p.FromIndex, "limit": limit}
+	args := namedArgs{"parent_id": p.ParentID, "from_index": p.FromIndex, "limit": limit}
 	var out []storage.Execution
 	err := withRetry(ctx, func() error {
 		rows, err := s.pool.Query(ctx, s.q.listChildren, args)
@@ -91,7 +91,7 @@ func (s *Store) NextDue(ctx context.Context, p storage.NextDueParams) (time.Dura
 	if len(p.TaskIDs) == 0 {
 		return 0, false, nil
 	}
-	args := pgx.StrictNamedArgs{"now": s.now(p.Now), "lookback_us": s.lookback(p).Microseconds(), "task_ids": p.TaskIDs}
+	args := namedArgs{"now": s.now(p.Now), "lookback_us": s.lookback(p).Microseconds(), "task_ids": p.TaskIDs}
 	sql := s.q.nextDue
 	if len(p.Queues) > 0 {
 		sql, args["queues"] = s.q.nextDueListed, p.Queues

@@ -337,7 +337,7 @@ func (a *execArrays) add(e *storage.Execution, delay time.Duration) error {
 }
 
 // addTo adds the @e_* arguments to args.
-func (a *execArrays) addTo(args pgx.StrictNamedArgs) {
+func (a *execArrays) addTo(args namedArgs) {
 	args["e_id"] = a.id
 	args["e_task_id"] = a.taskID
 	args["e_root_id"] = a.rootID
@@ -426,7 +426,7 @@ func (a *transitionArrays) add(t *storage.Transition) error {
 	return nil
 }
 
-func (a *transitionArrays) addTo(args pgx.StrictNamedArgs) {
+func (a *transitionArrays) addTo(args namedArgs) {
 	args["t_id"] = a.id
 	args["t_fence"] = a.fence
 	args["t_from"] = a.from
