@@ -17,7 +17,7 @@ definitions. They are rendered once per store with:
   .Listed    whether claim and next_due are rendered for a list of queues
              (@queues) rather than every queue
 
-Arguments are named (@name, pgx.NamedArgs). Durations are passed as bigint
+Arguments are named (@name, namedArgs in args.go). Durations are passed as bigint
 microseconds (@..._us) when they are added to a timestamptz.
 */ -}}
 
