@@ -170,9 +170,7 @@ func (r Retention) withDefaults() Retention {
 	}
 	setDefault(&r.Interval, time.Minute)
 	setDefault(&r.Batch, 1000)
-	if r.Share == 0 {
-		r.Share = defaultCleanerShare
-	}
+	setDefault(&r.Share, defaultCleanerShare)
 	return r
 }
 
@@ -221,7 +219,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func setDefault[T int | time.Duration](p *T, v T) {
+func setDefault[T int | float64 | time.Duration](p *T, v T) {
 	if *p == 0 {
 		*p = v
 	}

@@ -56,7 +56,9 @@ type RetentionResult struct {
 	// last finished), DrainBaseAll the mean of the two without cleaner.
 	DrainCleaningAll float64 `json:"drain_rate_cleaning_all,omitempty"`
 	DrainBaseAll     float64 `json:"drain_rate_base_all,omitempty"`
-	Order            string  `json:"order,omitempty"`
+	// Order names the method that produced these figures, the order of
+	// the drains ("base-cleaner-base"), so that raw results files say it.
+	Order string `json:"order,omitempty"`
 	// The steady state: Rate enqueues per second for DurationS seconds
 	// with a short retention; a sample every SampleS seconds of the
 	// table's rows, its unfinished rows, and the drain rate of the span.
