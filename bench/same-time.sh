@@ -10,7 +10,7 @@
 # (a queue limit) must be compared in turn instead, and so must drains too
 # short to overlap (a few seconds each at least: --n 60000). Prints one
 # JSON line a round (the two drain rates and A's over B's), then the
-# median ratio.
+# median ratio, its range, and a 95 % bootstrap interval of the median.
 #
 #   bash bench/same-time.sh 8 ./durable-new ./durable-old --store postgres --n 60000
 set -euo pipefail
@@ -41,7 +41,12 @@ print(json.dumps({"round": r, "a": round(a), "b": round(b), "ratio": round(a / b
 PY
 done | tee "$dir/rounds.jsonl"
 python3 - "$dir/rounds.jsonl" <<'PY'
-import json, statistics, sys
+import json, random, statistics, sys
 rs = sorted(json.loads(l)["ratio"] for l in open(sys.argv[1]))
-print(f"A/B median {statistics.median(rs):.3f} over {len(rs)} rounds, range {rs[0]:.3f}-{rs[-1]:.3f}")
+# A 95 % bootstrap interval of the median: how far another set of as
+# many rounds could move it.
+rng = random.Random(1)
+meds = sorted(statistics.median(rng.choices(rs, k=len(rs))) for _ in range(5000))
+print(f"A/B median {statistics.median(rs):.3f} over {len(rs)} rounds, range {rs[0]:.3f}-{rs[-1]:.3f},"
+      f" 95 % interval of the median {meds[124]:.3f}-{meds[-125]:.3f}")
 PY
