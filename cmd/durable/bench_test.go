@@ -80,6 +80,35 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// TestBenchThroughputSpread drains the throughput workload over two queues
+// and nine priorities on SQLite, with a queue limit: every task must end
+// completed (the bench checks each one after the drain) and the settings
+// must say how the tasks were spread.
+func TestBenchThroughputSpread(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := run([]string{"bench", "--store", "sqlite", "--path", t.TempDir(), "--workload", "throughput",
+		"--n", "300", "--spread", "--enqueue-batch", "100", "--queue-limit", "20", "--json"}, &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var m struct {
+		Workload  string            `json:"workload"`
+		N         int               `json:"n"`
+		DrainRate float64           `json:"drain_rate"`
+		Settings  map[string]string `json:"settings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("bad JSON %q: %v", out.String(), err)
+	}
+	if m.Workload != "throughput" || m.N != 300 || m.DrainRate <= 0 {
+		t.Errorf("result %+v", m)
+	}
+	if m.Settings["priorities"] != "1..9 in turn" || !strings.Contains(m.Settings["queue_limit"], "spread-0, spread-1") {
+		t.Errorf("settings %v do not describe the spread", m.Settings)
+	}
+}
+
 // TestMain lets the test binary act as the worker process of the recovery
 // and latency-remote workloads, which the bench starts with
 // os.Executable(). It also lowers the latency-remote rounds, to keep the

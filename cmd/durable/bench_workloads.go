@@ -237,7 +237,7 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	counter, unsub := countFinished(bs, f.n)
 	defer unsub()
 	t0 := time.Now()
-	handles, err := enqueueThroughput(ctx, ex, task, inputs, f.spread, f.enqueueBatch)
+	handles, ids, err := enqueueThroughput(ctx, ex, task, inputs, f.spread, f.enqueueBatch)
 	if err != nil {
 		return err
 	}
@@ -265,6 +265,9 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	}
 	drained := time.Since(t1)
 	meter.stop(f.n, r)
+	if handles, err = handlesOf(ctx, task, handles, ids); err != nil {
+		return err
+	}
 	if err := allCompleted(ctx, handles); err != nil {
 		return err
 	}
@@ -299,19 +302,25 @@ func limitQueues(ctx context.Context, bs *benchStore, ex *durable.Executor, f be
 }
 
 // enqueueThroughput enqueues the throughput workload's tasks in batches of
-// size; spread puts task i in queue spread-(i%2) with priority 1+i%9.
+// size and returns their handles; spread puts task i in queue
+// spread-(i%2) with priority 1+i%9 and returns their ids instead (the
+// executor's EnqueueMany gives ids, and a handle of an id reads its row:
+// handlesOf does that after the drain, so that enqueueing takes as long
+// as without spread and drains started together overlap, as
+// bench/same-time.sh needs).
 // A store lays each batch's rows out by priority (storage.ClaimOrdered):
 // batches of 18, one row of each queue and priority, leave the rows of
 // each priority on every ninth row of the table, as single enqueues in
 // turn do.
-func enqueueThroughput(ctx context.Context, ex *durable.Executor, task *durable.Task[noopInput, empty], inputs []noopInput, spread bool, size int) ([]*durable.Handle[empty], error) {
+func enqueueThroughput(ctx context.Context, ex *durable.Executor, task *durable.Task[noopInput, empty], inputs []noopInput, spread bool, size int) ([]*durable.Handle[empty], []string, error) {
 	var handles []*durable.Handle[empty]
+	var all []string
 	for from := 0; from < len(inputs); from += size {
 		batch := inputs[from:min(from+size, len(inputs))]
 		if !spread {
 			hs, err := task.EnqueueMany(ctx, batch)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			handles = append(handles, hs...)
 			continue
@@ -323,15 +332,21 @@ func enqueueThroughput(ctx context.Context, ex *durable.Executor, task *durable.
 		}
 		ids, err := ex.EnqueueMany(ctx, items...)
 		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, ids...)
+	}
+	return handles, all, nil
+}
+
+// handlesOf returns handles followed by the handles of ids.
+func handlesOf(ctx context.Context, task *durable.Task[noopInput, empty], handles []*durable.Handle[empty], ids []string) ([]*durable.Handle[empty], error) {
+	for _, id := range ids {
+		h, err := task.Handle(ctx, id)
+		if err != nil {
 			return nil, err
 		}
-		for _, id := range ids {
-			h, err := task.Handle(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			handles = append(handles, h)
-		}
+		handles = append(handles, h)
 	}
 	return handles, nil
 }
