@@ -30,6 +30,7 @@ type benchFlags struct {
 	sameIdentity bool
 	cpuProfile   string
 	spread       bool // throughput: tasks spread over two queues and the nine priorities
+	timeline     bool // throughput: report the drain's timeline (Result.DrainTimeline)
 	queueLimit   int  // throughput: a global concurrency limit on the tasks' queues
 	enqueueBatch int  // throughput: tasks per EnqueueMany call
 	// retention workload
@@ -73,6 +74,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
 	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the single enqueues, and of the enqueue-many to FILE.many) to this `FILE` (the last run's)")
 	c.boolVar(&f.spread, "spread", false, "throughput: enqueue the tasks into two queues, with priorities 1 to 9 in turn (the cost of queues and priorities in use)")
+	c.boolVar(&f.timeline, "timeline", false, "throughput: report how many tasks had finished every 50ms of the drain, with the wall clock (drain_timeline; bench/same-time.sh)")
 	c.intVar(&f.enqueueBatch, "enqueue-batch", 5000, "throughput: enqueue the tasks `N` per call (EnqueueMany); with --spread, 18 lays the rows out as one call per task would")
 	c.intVar(&f.queueLimit, "queue-limit", 0, "throughput: give the tasks' queues a global concurrency limit of `N` (SetQueueLimit; 0: none)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
@@ -146,7 +148,13 @@ type Result struct {
 	Concurrency int     `json:"concurrency"`
 	EnqueueRate float64 `json:"enqueue_rate,omitempty"`
 	DrainRate   float64 `json:"drain_rate,omitempty"`
-	E2EMs       float64 `json:"e2e_ms,omitempty"`
+	// DrainTimeline (throughput with --timeline) is how many tasks had
+	// finished at instants of the drain, every 50 ms from its start to its
+	// end: [Unix time in µs, count]. Two drains run at once on one host are
+	// compared over the span both were running (bench/same-time.sh). Not
+	// among the peers' keys.
+	DrainTimeline [][2]int64 `json:"drain_timeline,omitempty"`
+	E2EMs         float64    `json:"e2e_ms,omitempty"`
 	// DrainCPUUs and DrainMachineCPUUs are the CPU microseconds per task
 	// during the drain: this process's, and the whole machine's (with the
 	// database server; Linux only). Not among the peers' keys.

@@ -109,6 +109,32 @@ func TestBenchThroughputSpread(t *testing.T) {
 	}
 }
 
+// TestBenchTimeline checks the drain's timeline: it starts at none
+// finished, ends at every task, and its instants and counts never go back.
+func TestBenchTimeline(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := run([]string{"bench", "--store", "memory", "--workload", "throughput", "--n", "2000", "--timeline", "--json"}, &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var m struct {
+		DrainTimeline [][2]int64 `json:"drain_timeline"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("bad JSON %q: %v", out.String(), err)
+	}
+	tl := m.DrainTimeline
+	if len(tl) < 2 || tl[0][1] != 0 || tl[len(tl)-1][1] != 2000 {
+		t.Fatalf("timeline %v: want it to run from 0 to 2000 finished", tl)
+	}
+	for i := 1; i < len(tl); i++ {
+		if tl[i][0] < tl[i-1][0] || tl[i][1] < tl[i-1][1] {
+			t.Fatalf("timeline goes back at %d: %v", i, tl)
+		}
+	}
+}
+
 // TestMain lets the test binary act as the worker process of the recovery
 // and latency-remote workloads, which the bench starts with
 // os.Executable(). It also lowers the latency-remote rounds, to keep the

@@ -186,6 +186,42 @@ type finishedCounter struct {
 	done chan struct{}
 }
 
+// count returns how many have finished.
+func (fc *finishedCounter) count() int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return len(fc.seen)
+}
+
+// timelineEvery is how often recordTimeline samples the count.
+const timelineEvery = 50 * time.Millisecond
+
+// recordTimeline samples fc's count with the wall clock from now until fc
+// is done or stop is closed, and returns the samples (the last one taken
+// when it ends) on the channel it returns.
+func recordTimeline(fc *finishedCounter, stop <-chan struct{}) <-chan [][2]int64 {
+	out := make(chan [][2]int64, 1)
+	go func() {
+		sample := func(n int) [2]int64 { return [2]int64{time.Now().UnixMicro(), int64(n)} }
+		samples := [][2]int64{sample(fc.count())}
+		t := time.NewTicker(timelineEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				samples = append(samples, sample(fc.count()))
+			case <-fc.done:
+				out <- append(samples, sample(fc.count()))
+				return
+			case <-stop:
+				out <- samples
+				return
+			}
+		}
+	}()
+	return out
+}
+
 func countFinished(store storage.Store, want int) (*finishedCounter, func()) {
 	fc := &finishedCounter{seen: make(map[string]struct{}, want), want: want, done: make(chan struct{})}
 	unsub := store.Subscribe(func(ev storage.Event) {
@@ -253,6 +289,12 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	}
 	defer meter.stopProfile()
 	t1 := time.Now()
+	var timeline <-chan [][2]int64
+	if f.timeline {
+		stop := make(chan struct{})
+		defer close(stop)
+		timeline = recordTimeline(counter, stop)
+	}
 	if err := ex.Start(ctx); err != nil {
 		return err
 	}
@@ -265,6 +307,9 @@ func benchThroughput(ctx context.Context, f benchFlags, r *Result) error {
 	}
 	drained := time.Since(t1)
 	meter.stop(f.n, r)
+	if timeline != nil {
+		r.DrainTimeline = <-timeline
+	}
 	if handles, err = handlesOf(ctx, task, handles, ids); err != nil {
 		return err
 	}
