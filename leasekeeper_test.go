@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type keeperHarness struct {
 	lost  chan []storage.Lease // each Lost call
 	fatal chan error           // each error Fatal judged fatal
 	block chan chan struct{}   // if set, a heartbeat waits for the channel it receives
+	calls atomic.Int32         // heartbeat calls started
 }
 
 const keeperLease = time.Minute
@@ -41,8 +43,18 @@ func newKeeperHarness(t *testing.T, store storage.Store) *keeperHarness {
 		fatal: make(chan error, 100)}
 	h.k = newLeaseKeeper(leaseKeeperConfig{
 		Heartbeat: func(ctx context.Context, p storage.HeartbeatParams) ([]storage.Lease, error) {
-			if h.block != nil {
-				<-<-h.block
+			h.calls.Add(1)
+			if h.block != nil { // wait for a release, or give up when the call times out
+				select {
+				case release := <-h.block:
+					select {
+					case <-release:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
 			}
 			lost, err := store.Heartbeat(ctx, p)
 			h.beats <- err
@@ -225,6 +237,10 @@ func TestLeaseKeeperStopWaitsForTheHeartbeatInFlight(t *testing.T) {
 	h.block <- release // a heartbeat is in flight
 	stopped := make(chan struct{})
 	go func() { h.k.Stop(); close(stopped) }()
+	// Release the heartbeat only once Stop was asked: the keeper must then
+	// start no other one (a second heartbeat would wait for a release that
+	// never comes, until its call times out).
+	next(t, h.k.loop.Stopping(), "Stop asked")
 	select {
 	case <-stopped:
 		t.Fatal("Stop returned with a heartbeat in flight")
@@ -235,6 +251,9 @@ func TestLeaseKeeperStopWaitsForTheHeartbeatInFlight(t *testing.T) {
 	close(release)
 	next(t, h.beats, "the heartbeat in flight")
 	next(t, stopped, "Stop")
+	if n := h.calls.Load(); n != 1 {
+		t.Errorf("%d heartbeats started, want 1: one started after Stop was asked", n)
+	}
 }
 
 func TestLeaseKeeperStopBeforeStart(t *testing.T) {

@@ -90,6 +90,15 @@ func (b *Base) StopOr(finish func()) {
 	<-b.stopped
 }
 
+// Stopping returns a channel closed once Stop was called (the loop's stop
+// channel): the loop may still be running.
+func (b *Base) Stopping() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.init()
+	return b.stop
+}
+
 // Stopped returns a channel closed once the loop has returned, or once
 // Stop was called before Start.
 func (b *Base) Stopped() <-chan struct{} {
