@@ -134,12 +134,13 @@ func TestLoop(t *testing.T) {
 		}, durable.LoopOptions{MaxIterations: 5, DelayFunc: func(n int) time.Duration { return time.Duration(n) * time.Second }}))
 		h := durable.Must(loop.Enqueue(b.ctx, 0))
 		for i, want := range []time.Duration{time.Second, 2 * time.Second} {
-			row := awaitReady(t, b, h.ID(), i+1)
+			row := awaitReady(t, b, fc, h.ID(), i+1)
 			if got := row.DueAt.Sub(row.UpdatedAt); got != want {
 				t.Errorf("delay before iteration %d = %s, want %s", i+1, got, want)
 			}
 			fc.Set(row.DueAt)
 		}
+		awaitFinished(t, b, fc, h.ID())
 		if x := waitFor(t, b, h); x.Output.Iterations != 3 {
 			t.Fatalf("got %+v", x.Output)
 		}

@@ -159,16 +159,29 @@ func TestPlainTask(t *testing.T) {
 
 // awaitReady waits until the execution is ready for its attempt-th retry
 // (or iteration, for loops: attempt counts both) and returns the stored
-// row, whose DueAt - UpdatedAt is the delay the engine chose.
-func awaitReady(t *testing.T, b *bundle, id string, attempt int) storage.Execution {
+// row, whose DueAt - UpdatedAt is the delay the engine chose. It nudges
+// the fake clock meanwhile: after the test sets the clock to a row's due
+// time, the executor may arm its timer for that row a moment later,
+// relative to the new time, and would then never claim it.
+func awaitReady(t *testing.T, b *bundle, fc *clock.Fake, id string, attempt int) storage.Execution {
 	t.Helper()
 	var row storage.Execution
-	eventually(t, "ready again", func() bool {
+	advanceUntil(t, fc, time.Millisecond, "ready again", func() bool {
 		var err error
 		row, err = b.store.Get(b.ctx, storage.GetParams{ID: id})
 		return err == nil && row.Status == durable.StatusReady && row.Attempt+row.Iteration == attempt
 	})
 	return row
+}
+
+// awaitFinished waits until the execution has finished, nudging the fake
+// clock as awaitReady does.
+func awaitFinished(t *testing.T, b *bundle, fc *clock.Fake, id string) {
+	t.Helper()
+	advanceUntil(t, fc, time.Millisecond, "the end", func() bool {
+		row, err := b.store.Get(b.ctx, storage.GetParams{ID: id})
+		return err == nil && row.Status.Terminal()
+	})
 }
 
 // fakeSetup returns a started executor whose clock is fake.
@@ -202,12 +215,13 @@ func TestTimeAndRetries(t *testing.T) {
 		}, durable.WithRetry(durable.RetryPolicy{MaxRetries: 4, BaseDelay: time.Second, Multiplier: 2, MaxDelay: 5 * time.Second})))
 		h := durable.Must(task.Enqueue(b.ctx, 1))
 		for k, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second} {
-			row := awaitReady(t, b, h.ID(), k+1)
+			row := awaitReady(t, b, fc, h.ID(), k+1)
 			if got := row.DueAt.Sub(row.UpdatedAt); got != want {
 				t.Errorf("delay before retry %d = %s, want %s", k+1, got, want)
 			}
 			fc.Set(row.DueAt)
 		}
+		awaitFinished(t, b, fc, h.ID())
 		x := waitFor(t, b, h)
 		if x.Status != durable.StatusFailed || x.Attempt != 4 {
 			t.Fatalf("got %s attempt %d", x.Status, x.Attempt)
