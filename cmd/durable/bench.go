@@ -74,7 +74,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
 	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the single enqueues, and of the enqueue-many to FILE.many) to this `FILE` (the last run's)")
 	c.boolVar(&f.spread, "spread", false, "throughput: enqueue the tasks into two queues, with priorities 1 to 9 in turn (the cost of queues and priorities in use)")
-	c.boolVar(&f.timeline, "timeline", false, "throughput: report how many tasks had finished every 50ms of the drain, with the wall clock (drain_timeline; bench/same-time.sh)")
+	c.boolVar(&f.timeline, "timeline", false, "throughput: report how many tasks had finished every "+timelineEvery.String()+" of the drain, with the wall clock (drain_timeline; bench/same-time.sh)")
 	c.intVar(&f.enqueueBatch, "enqueue-batch", 5000, "throughput: enqueue the tasks `N` per call (EnqueueMany); with --spread, 18 lays the rows out as one call per task would")
 	c.intVar(&f.queueLimit, "queue-limit", 0, "throughput: give the tasks' queues a global concurrency limit of `N` (SetQueueLimit; 0: none)")
 	c.boolVar(&f.sameIdentity, "same-identity", true, "recovery: the restarted worker has the killed worker's executor id")
