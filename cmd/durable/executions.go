@@ -447,34 +447,27 @@ func runTree(args []string, stdout, stderr io.Writer) int {
 	conn := c.connFlags()
 	var asJSON bool
 	c.boolVar(&asJSON, "json", false, "print the tree as one JSON object, children nested under \"children\" (no payloads)")
-	id, code, ok := c.parseOneID(args)
-	if !ok {
-		return code
-	}
-	ex, ctx, done, code := c.opened(conn)
-	if ex == nil {
-		return code
-	}
-	defer done()
-	root, err := ex.Get(ctx, id)
-	if err != nil {
-		return c.failed(err)
-	}
-	tree, err := walkTree(ctx, ex, root)
-	if err != nil {
-		return c.failed(err)
-	}
-	if asJSON {
-		if err := writeJSON(stdout, tree.json()); err != nil {
+	return c.withOneID(args, conn, func(ctx context.Context, ex *durable.Executor, id string) int {
+		root, err := ex.Get(ctx, id)
+		if err != nil {
 			return c.failed(err)
 		}
+		tree, err := walkTree(ctx, ex, root)
+		if err != nil {
+			return c.failed(err)
+		}
+		if asJSON {
+			if err := writeJSON(stdout, tree.json()); err != nil {
+				return c.failed(err)
+			}
+			return exitOK
+		}
+		tw := newTable(stdout)
+		fmt.Fprintln(tw, "TASK\tSTATUS\tID\tATTEMPT\tFINISHED\tERROR")
+		tree.print(tw, 0)
+		tw.Flush()
 		return exitOK
-	}
-	tw := newTable(stdout)
-	fmt.Fprintln(tw, "TASK\tSTATUS\tID\tATTEMPT\tFINISHED\tERROR")
-	tree.print(tw, 0)
-	tw.Flush()
-	return exitOK
+	})
 }
 
 // treeNode is an execution with its children.
@@ -531,36 +524,29 @@ func runCancel(args []string, stdout, stderr io.Writer) int {
 		"not wait for it to return), and its unfinished descendants are cancelled with\n"+
 		"it. An execution that has finished is left as it is.", stdout, stderr)
 	conn := c.connFlags()
-	id, code, ok := c.parseOneID(args)
-	if !ok {
-		return code
-	}
-	ex, ctx, done, code := c.opened(conn)
-	if ex == nil {
-		return code
-	}
-	defer done()
-	before, err := ex.Get(ctx, id)
-	if err != nil {
-		return c.failed(err)
-	}
-	if before.Status.Terminal() {
-		fmt.Fprintf(stdout, "%s (%s) has already finished: %s; nothing to cancel\n", before.ID, before.TaskID, before.Status)
+	return c.withOneID(args, conn, func(ctx context.Context, ex *durable.Executor, id string) int {
+		before, err := ex.Get(ctx, id)
+		if err != nil {
+			return c.failed(err)
+		}
+		if before.Status.Terminal() {
+			fmt.Fprintf(stdout, "%s (%s) has already finished: %s; nothing to cancel\n", before.ID, before.TaskID, before.Status)
+			return exitOK
+		}
+		if err := ex.Cancel(ctx, before.ID); err != nil {
+			return c.failed(err)
+		}
+		after, err := ex.Get(ctx, before.ID)
+		if err != nil {
+			return c.failed(err)
+		}
+		if after.Status != durable.StatusCancelled {
+			fmt.Fprintf(stdout, "%s (%s) finished before it could be cancelled: %s\n", after.ID, after.TaskID, after.Status)
+			return exitOK
+		}
+		fmt.Fprintf(stdout, "cancelled %s (%s), which was %s\n", after.ID, after.TaskID, before.Status)
 		return exitOK
-	}
-	if err := ex.Cancel(ctx, before.ID); err != nil {
-		return c.failed(err)
-	}
-	after, err := ex.Get(ctx, before.ID)
-	if err != nil {
-		return c.failed(err)
-	}
-	if after.Status != durable.StatusCancelled {
-		fmt.Fprintf(stdout, "%s (%s) finished before it could be cancelled: %s\n", after.ID, after.TaskID, after.Status)
-		return exitOK
-	}
-	fmt.Fprintf(stdout, "cancelled %s (%s), which was %s\n", after.ID, after.TaskID, before.Status)
-	return exitOK
+	})
 }
 
 func runRetry(args []string, stdout, stderr io.Writer) int {
@@ -570,22 +556,15 @@ func runRetry(args []string, stdout, stderr io.Writer) int {
 		"was. An executor that has the task registered runs the retry. A child cannot\n"+
 		"be retried alone (retry its root), nor a sleeping execution.", stdout, stderr)
 	conn := c.connFlags()
-	id, code, ok := c.parseOneID(args)
-	if !ok {
-		return code
-	}
-	ex, ctx, done, code := c.opened(conn)
-	if ex == nil {
-		return code
-	}
-	defer done()
-	r, err := ex.Retry(ctx, id)
-	if err != nil {
-		return c.failed(err)
-	}
-	fmt.Fprintln(stdout, r.ID)
-	fmt.Fprintf(stderr, "enqueued %s (%s), a retry of %s\n", r.ID, r.TaskID, r.RetryOf)
-	return exitOK
+	return c.withOneID(args, conn, func(ctx context.Context, ex *durable.Executor, id string) int {
+		r, err := ex.Retry(ctx, id)
+		if err != nil {
+			return c.failed(err)
+		}
+		fmt.Fprintln(stdout, r.ID)
+		fmt.Fprintf(stderr, "enqueued %s (%s), a retry of %s\n", r.ID, r.TaskID, r.RetryOf)
+		return exitOK
+	})
 }
 
 func runWake(args []string, stdout, stderr io.Writer) int {
@@ -697,6 +676,22 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// withOneID parses the flags and the one execution ID of a command
+// (parseOneID), opens the store and runs fn with them; it returns the exit
+// code.
+func (c *cli) withOneID(args []string, conn *connFlags, fn func(ctx context.Context, ex *durable.Executor, id string) int) int {
+	id, code, ok := c.parseOneID(args)
+	if !ok {
+		return code
+	}
+	ex, ctx, done, code := c.opened(conn)
+	if ex == nil {
+		return code
+	}
+	defer done()
+	return fn(ctx, ex, id)
 }
 
 // parseOneID parses the flags of a command that takes one execution ID
