@@ -678,36 +678,25 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// withOneID parses the flags and the one execution ID of a command
-// (parseOneID), opens the store and runs fn with them; it returns the exit
-// code.
+// withOneID parses the flags and the one execution ID of a command (a
+// bad flag, the ID missing or an argument too many is a usage error), opens
+// the store and runs fn with them; it returns the exit code.
 func (c *cli) withOneID(args []string, conn *connFlags, fn func(ctx context.Context, ex *durable.Executor, id string) int) int {
-	id, code, ok := c.parseOneID(args)
+	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
+	}
+	switch {
+	case len(pos) == 0:
+		return c.failf("missing execution ID")
+	case len(pos) > 1:
+		verb := c.name[strings.LastIndex(c.name, " ")+1:]
+		return c.failf("unexpected argument %q: %s takes one execution", pos[1], verb)
 	}
 	ex, ctx, done, code := c.opened(conn)
 	if ex == nil {
 		return code
 	}
 	defer done()
-	return fn(ctx, ex, id)
-}
-
-// parseOneID parses the flags of a command that takes one execution ID
-// and returns that ID, or the code of the usage error (a bad flag, the ID
-// missing or an argument too many).
-func (c *cli) parseOneID(args []string) (string, int, bool) {
-	pos, code, ok := c.parse(args)
-	if !ok {
-		return "", code, false
-	}
-	switch {
-	case len(pos) == 0:
-		return "", c.failf("missing execution ID"), false
-	case len(pos) > 1:
-		verb := c.name[strings.LastIndex(c.name, " ")+1:]
-		return "", c.failf("unexpected argument %q: %s takes one execution", pos[1], verb), false
-	}
-	return pos[0], 0, true
+	return fn(ctx, ex, pos[0])
 }
