@@ -1,7 +1,10 @@
 package durable
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +68,70 @@ func TestEnqueueManyIDsFollowItemOrder(t *testing.T) {
 	for i := 1; i < len(hs); i++ {
 		if hs[i].ID() <= hs[i-1].ID() {
 			t.Fatalf("item %d has id %s, not after item %d's %s", i, hs[i].ID(), i-1, hs[i-1].ID())
+		}
+	}
+}
+
+// TestEnqueueManyIDsFollowClaimOrder checks that a batch of mixed
+// priorities and delays gets its ids in the order claims take its rows
+// (priority, then delay, then item order), the order the SQL stores lay
+// it out in, and that a keyed item keeps its key's id.
+func TestEnqueueManyIDsFollowClaimOrder(t *testing.T) {
+	ex, err := New(memory.New(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := Must(NewTask(ex, "ids", func(ctx context.Context, n int) (int, error) { return n, nil }))
+	const n = 90
+	items := make([]Child, n)
+	for i := range items {
+		opts := []EnqueueOption{WithPriority(1 + i%9)}
+		if i%10 == 0 {
+			opts = append(opts, WithDelay(time.Hour))
+		}
+		if i == 7 {
+			opts = append(opts, WithIdempotencyKey("seventh"))
+		}
+		items[i] = ChildOf(task, i, opts...)
+	}
+	hs, err := ex.EnqueueMany(t.Context(), items...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type claimKey struct{ priority, delayed, item int }
+	keyOf := func(i int) claimKey {
+		k := claimKey{priority: 1 + i%9, item: i}
+		if i%10 == 0 {
+			k.delayed = 1
+		}
+		return k
+	}
+	order := make([]int, 0, n)
+	for i := range n {
+		if i != 7 {
+			order = append(order, i)
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		ka, kb := keyOf(a), keyOf(b)
+		return cmp.Or(cmp.Compare(ka.priority, kb.priority), cmp.Compare(ka.delayed, kb.delayed), cmp.Compare(ka.item, kb.item))
+	})
+	for k := 1; k < len(order); k++ {
+		if a, b := hs[order[k-1]], hs[order[k]]; b <= a {
+			t.Fatalf("item %d (claimed after item %d) has id %s, not after %s", order[k], order[k-1], b, a)
+		}
+	}
+	if got := hs[7]; got != "ik_seventh" {
+		t.Fatalf("keyed item: id %s, want ik_seventh", got)
+	}
+	for i, id := range hs {
+		in, err := ex.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := json.Unmarshal(in.Input, &got); err != nil || got != i {
+			t.Fatalf("item %d (%s) holds input %s, want %d", i, id, in.Input, i)
 		}
 	}
 }

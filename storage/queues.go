@@ -51,37 +51,18 @@ func NormalizePriority(p int) int {
 }
 
 // ClaimOrdered returns execs and delays (nil or one per row, as in
-// InsertParams) in the order claims take them, keeping the order of
-// equals: Priority (NormalizePriority) ascending, then the due time that
-// Insert gives each row (now plus: its delay when ready or claimed at
-// insert, its Timeout when sleeping; a row with no due time sorts as due
-// now). A store that inserts a batch in this order gives the rows the
-// claim order they have in the order given (ties of priority and due
-// time stay in the order given: insertion order, across queues too), and
-// stores the rows that claims take together next to each other: a batch
-// of mixed priorities given in turn would otherwise put each priority's
-// rows on every ninth row of the table, and every claim and completion
-// would write a page per row (docs/performance.md). It returns execs and
-// delays as they are when they are in order already (one priority and
-// due time: the common batch), else sorted copies; the caller's slices
-// are not changed.
+// InsertParams) in the order claims take them (ClaimOrder). A store that
+// inserts a batch in this order gives the rows the claim order they have
+// in the order given (ties of priority and due time stay in the order
+// given: insertion order, across queues too), and stores the rows that
+// claims take together next to each other: a batch of mixed priorities
+// given in turn would otherwise put each priority's rows on every ninth
+// row of the table, and every claim and completion would write a page per
+// row (docs/performance.md). It returns execs and delays as they are when
+// they are in order already (one priority and due time: the common
+// batch), else sorted copies; the caller's slices are not changed.
 func ClaimOrdered(execs []Execution, delays []time.Duration) ([]Execution, []time.Duration) {
-	due := func(i int) time.Duration {
-		e := &execs[i]
-		switch {
-		case e.Status == StatusRunning && e.SleepKey != "":
-			return e.Timeout
-		case len(delays) == len(execs) && (e.Status == StatusReady || e.Status == StatusRunning && e.ExecutorID != ""):
-			return delays[i]
-		}
-		return 0
-	}
-	order := claimOrder(len(execs), func(i, j int) int {
-		if c := cmp.Compare(NormalizePriority(execs[i].Priority), NormalizePriority(execs[j].Priority)); c != 0 {
-			return c
-		}
-		return cmp.Compare(due(i), due(j))
-	})
+	order := ClaimOrder(execs, delays)
 	if order == nil {
 		return execs, delays
 	}
@@ -100,6 +81,31 @@ func ClaimOrdered(execs []Execution, delays []time.Duration) ([]Execution, []tim
 		sortedDelays = delays
 	}
 	return sorted, sortedDelays
+}
+
+// ClaimOrder returns the indexes of execs in the order claims take the
+// rows, keeping the order of equals, or nil when that is the order given:
+// Priority (NormalizePriority) ascending, then the due time that Insert
+// gives each row (now plus: its delay when ready or claimed at insert,
+// its Timeout when sleeping; a row with no due time sorts as due now).
+// delays is nil or one per row, as in InsertParams.
+func ClaimOrder(execs []Execution, delays []time.Duration) []int {
+	due := func(i int) time.Duration {
+		e := &execs[i]
+		switch {
+		case e.Status == StatusRunning && e.SleepKey != "":
+			return e.Timeout
+		case len(delays) == len(execs) && (e.Status == StatusReady || e.Status == StatusRunning && e.ExecutorID != ""):
+			return delays[i]
+		}
+		return 0
+	}
+	return claimOrder(len(execs), func(i, j int) int {
+		if c := cmp.Compare(NormalizePriority(execs[i].Priority), NormalizePriority(execs[j].Priority)); c != 0 {
+			return c
+		}
+		return cmp.Compare(due(i), due(j))
+	})
 }
 
 // claimOrder returns the indexes 0..n-1 sorted by before, ties by index
