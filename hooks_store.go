@@ -143,13 +143,8 @@ func (t timedStore) Close() error                            { return t.s.Close(
 // CompleteClaim is the store's (storage.CompleteClaimer), timed as
 // Complete; a store without it completes and claims nothing.
 func (t timedStore) CompleteClaim(ctx context.Context, p storage.CompleteParams, c storage.ClaimParams) ([]storage.TransitionResult, []storage.Execution, bool, error) {
-	cc, ok := t.s.(storage.CompleteClaimer)
-	if !ok {
-		res, err := t.Complete(ctx, p)
-		return res, nil, false, err
-	}
 	start := time.Now()
-	res, rows, claimed, err := cc.CompleteClaim(ctx, p, c)
+	res, rows, claimed, err := storage.CompleteClaim(ctx, t.s, p, c)
 	t.report("Complete", start, err)
 	return res, rows, claimed, err
 }

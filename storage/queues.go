@@ -444,3 +444,15 @@ type CompleteClaimer interface {
 	// would have.
 	CompleteClaim(ctx context.Context, p CompleteParams, c ClaimParams) (results []TransitionResult, rows []Execution, claimed bool, err error)
 }
+
+// CompleteClaim calls s's CompleteClaim when s is a CompleteClaimer, and
+// otherwise applies p with s.Complete and claims nothing (claimed false).
+// A wrapper of a Store that embeds it as an interface, which hides the
+// method, forwards it with this.
+func CompleteClaim(ctx context.Context, s Store, p CompleteParams, c ClaimParams) ([]TransitionResult, []Execution, bool, error) {
+	if cc, ok := s.(CompleteClaimer); ok {
+		return cc.CompleteClaim(ctx, p, c)
+	}
+	res, err := s.Complete(ctx, p)
+	return res, nil, false, err
+}

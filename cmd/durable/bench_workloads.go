@@ -75,11 +75,7 @@ type benchStore struct {
 // the embedded interface hides it); otherwise it completes and claims
 // nothing.
 func (bs *benchStore) CompleteClaim(ctx context.Context, p storage.CompleteParams, c storage.ClaimParams) ([]storage.TransitionResult, []storage.Execution, bool, error) {
-	if cc, ok := bs.Store.(storage.CompleteClaimer); ok {
-		return cc.CompleteClaim(ctx, p, c)
-	}
-	res, err := bs.Complete(ctx, p)
-	return res, nil, false, err
+	return storage.CompleteClaim(ctx, bs.Store, p, c)
 }
 
 func openBenchStore(ctx context.Context, f benchFlags) (*benchStore, error) {
