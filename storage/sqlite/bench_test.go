@@ -126,15 +126,24 @@ func BenchmarkClaimComplete(b *testing.B) {
 // default priority (as BenchmarkClaimComplete); levels=9, row i of
 // priority i%9+1, so that each claim merges the due rows of nine levels of
 // the due index. future=N first inserts N rows of the highest priority due
-// in an hour, which no claim may walk past (see migration 007).
+// in an hour, which no claim may walk past (see migration 007). queues=2
+// puts row i in queue spread-(i%2), as durable bench --spread does, so
+// that each priority's claim merges two levels (claim_priority).
 func BenchmarkClaimCompletePriorities(b *testing.B) {
-	for _, c := range []struct{ levels, future int }{{1, 0}, {9, 0}, {1, 100000}} {
-		b.Run(fmt.Sprintf("levels=%d/future=%d", c.levels, c.future), func(b *testing.B) {
+	for _, c := range []struct{ levels, future, queues int }{{1, 0, 1}, {9, 0, 1}, {1, 100000, 1}, {9, 0, 2}} {
+		name := fmt.Sprintf("levels=%d/future=%d", c.levels, c.future)
+		if c.queues > 1 {
+			name += fmt.Sprintf("/queues=%d", c.queues)
+		}
+		b.Run(name, func(b *testing.B) {
 			rows := benchRows("c", b.N)
 			for i := range rows {
 				rows[i].Priority = storage.DefaultPriority
 				if c.levels > 1 {
 					rows[i].Priority = i%c.levels + 1
+				}
+				if c.queues > 1 {
+					rows[i].Queue = fmt.Sprintf("spread-%d", i%c.queues)
 				}
 			}
 			benchDrain(b, 4, rows, benchFuture(c.future)...)

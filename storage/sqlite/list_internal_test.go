@@ -308,8 +308,9 @@ func TestMigration004(t *testing.T) {
 // due_at, seq, status, sleep_key, task_id) alone, one range search per
 // (queue, priority) level, each in due order: the levels and queues are
 // found by skip scans of the index, and a claim sorts only the few rows
-// its levels gave, never the due rows themselves; claim_rows then reads
-// the rows kept by rowid. The task index (migration 004) would serve
+// its levels gave, never the due rows themselves; claim_priority then
+// reads the rows it keeps by rowid, and claim_level reads its level's rows
+// in index order. The task index (migration 004) would serve
 // their task_id IN (...) too, and SQLite would take it, reading every row
 // of the tasks (finished ones too) and sorting them.
 func TestClaimPlansUseTheDueIndex(t *testing.T) {
@@ -330,9 +331,9 @@ func TestClaimPlansUseTheDueIndex(t *testing.T) {
 		{"claim_candidates_in", []any{micros(testNow), `["a","b"]`, 10, `["q1","q2"]`}, []string{level,
 			"SCAN c\nSEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
 		{"claim_level", []any{micros(testNow), `["a","b"]`, 10, "q1", 3}, []string{
-			"SEARCH durable_executions USING COVERING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"}, 0},
-		{"claim_priority", []any{micros(testNow), `["a","b"]`, 10, `["q1","q2"]`, 3}, []string{level}, 1},
-		{"claim_rows", []any{`[1,2]`}, []string{"SEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 0},
+			"SEARCH durable_executions USING INDEX durable_executions_due (queue=? AND priority=? AND due_at>? AND due_at<?)"}, 0},
+		{"claim_priority", []any{micros(testNow), `["a","b"]`, 10, `["q1","q2"]`, 3}, []string{level,
+			"SEARCH durable_executions USING INTEGER PRIMARY KEY (rowid=?)"}, 1},
 		{"claim_levels", nil, []string{"USING COVERING INDEX durable_executions_due"}, 1},
 		{"claim_levels_in", []any{`["q1","q2"]`}, []string{"USING COVERING INDEX durable_executions_due"}, 1},
 		{"next_due", []any{`["a","b"]`, micros(testNow)}, []string{nextLevel}, 0},

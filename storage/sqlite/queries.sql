@@ -192,32 +192,32 @@ WITH RECURSIVE qs (name) AS (SELECT value FROM json_each(?1) WHERE {{unpaused}} 
 SELECT q, p FROM lv WHERE p IS NOT NULL ORDER BY p, q
 
 -- name: claim_level
--- The seqs and due times of up to ?3 rows ("+ 0": see list_children) of
--- the level of queue ?4 and priority ?5 due at ?1, of the tasks ?2 (a JSON
--- array), in due order: a range of the due index, which holds every
--- column this reads (migration 011), so the table is not read.
-SELECT seq, due_at FROM durable_executions INDEXED BY durable_executions_due
+-- Up to ?3 rows ("+ 0": see list_children) of the level of queue ?4 and
+-- priority ?5 due at ?1, of the tasks ?2 (a JSON array), in due order: a
+-- range of the due index (which holds every column the WHERE clause
+-- reads, migration 011), and the table's row of each entry it keeps.
+SELECT {{columns}} FROM durable_executions INDEXED BY durable_executions_due
 WHERE queue = ?4 AND priority = ?5 AND due_at IS NOT NULL AND due_at <= ?1
 	AND task_id IN (SELECT value FROM json_each(?2))
 ORDER BY due_at, seq LIMIT ?3 + 0
 
 -- name: claim_priority
 -- claim_level of the levels of priority ?5 in the queues of ?4 (a JSON
--- array of distinct names), merged: up to ?3 of each level's rows, in due
--- order, handed out of its correlated subquery as one JSON array, then
--- the first ?3 of them all by due time and seq. Reads the due index
--- alone, one range per level.
-SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?4) AS q, json_each((
-	SELECT json_group_array(json_array(y.seq, y.due_at)) FROM (
-		SELECT x.seq, x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
-		WHERE x.queue = q.value AND x.priority = ?5 AND x.due_at IS NOT NULL AND x.due_at <= ?1
-			AND x.task_id IN (SELECT value FROM json_each(?2))
-		ORDER BY x.due_at, x.seq LIMIT ?3 + 0) AS y)) AS j
-ORDER BY 2, 1 LIMIT ?3 + 0
-
--- name: claim_rows
--- The rows whose seqs are in ?1 (a JSON array), by rowid.
-SELECT {{columns}} FROM durable_executions WHERE seq IN (SELECT value FROM json_each(?1))
+-- array of distinct names), merged: the seqs and due times of up to ?3 of
+-- each level's rows, in due order, handed out of its correlated subquery
+-- as one JSON array (from the due index alone, one range per level), then
+-- the first ?3 of them all by due time and seq, and the table's row of
+-- each of those, by rowid.
+SELECT {{columns}} FROM (
+	SELECT j.value ->> 0 AS cs, j.value ->> 1 AS cd FROM json_each(?4) AS q, json_each((
+		SELECT json_group_array(json_array(y.seq, y.due_at)) FROM (
+			SELECT x.seq, x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
+			WHERE x.queue = q.value AND x.priority = ?5 AND x.due_at IS NOT NULL AND x.due_at <= ?1
+				AND x.task_id IN (SELECT value FROM json_each(?2))
+			ORDER BY x.due_at, x.seq LIMIT ?3 + 0) AS y)) AS j
+	ORDER BY 2, 1 LIMIT ?3 + 0) AS c
+CROSS JOIN durable_executions ON durable_executions.seq = c.cs
+ORDER BY c.cd, c.cs
 
 -- name: rescue_candidates
 -- The lapsed leases a claim rescues (see rescue in claim.go): running rows
