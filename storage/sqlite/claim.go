@@ -193,37 +193,10 @@ func (s *Store) claimByLevels(ctx context.Context, p storage.ClaimParams, levels
 			name, args[3] = "claim_priority", jsonStrings(queues)
 		}
 		var err error
-		if out, err = s.readLevels(ctx, name, args, out); err != nil {
+		if out, err = s.readCandidatesTo(ctx, name, args, out); err != nil {
 			return nil, err
 		}
 		i = j
-	}
-	return out, nil
-}
-
-// readLevels runs the statement name, which returns the rows of the
-// priority in claim order, and appends them to out.
-func (s *Store) readLevels(ctx context.Context, name string, args []any, out []candidate) ([]candidate, error) {
-	const op = "claim"
-	st, err := s.readStmt(op, name)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, s.readError(op, err)
-	}
-	defer rows.Close()
-	sc := newExecScanner()
-	for rows.Next() {
-		e, seq, err := sc.scan(rows)
-		if err != nil {
-			return nil, s.readError(op, err)
-		}
-		out = append(out, candidate{seq: seq, e: e, priority: e.Priority, due: micros(e.DueAt)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.readError(op, err)
 	}
 	return out, nil
 }
@@ -242,8 +215,15 @@ func jsonSeqs(cands []candidate) string {
 	return b.String()
 }
 
-// readCandidates runs the claim statement name.
+// readCandidates runs the claim statement name, which returns rows in
+// claim order, up to limit.
 func (s *Store) readCandidates(ctx context.Context, name string, args []any, limit int) ([]candidate, error) {
+	return s.readCandidatesTo(ctx, name, args, make([]candidate, 0, limit))
+}
+
+// readCandidatesTo runs the claim statement name, which returns rows in
+// claim order, and appends them to out.
+func (s *Store) readCandidatesTo(ctx context.Context, name string, args []any, out []candidate) ([]candidate, error) {
 	const op = "claim"
 	st, err := s.readStmt(op, name)
 	if err != nil {
@@ -254,7 +234,6 @@ func (s *Store) readCandidates(ctx context.Context, name string, args []any, lim
 		return nil, s.readError(op, err)
 	}
 	defer rows.Close()
-	out := make([]candidate, 0, limit)
 	sc := newExecScanner()
 	for rows.Next() {
 		e, seq, err := sc.scan(rows)
