@@ -169,7 +169,8 @@ func (s *Store) claimLevels(ctx context.Context, name string, args []any) ([]lev
 // claim order), in claim order. It reads the levels of one priority
 // after the other until it has the limit: up to the rows still wanted,
 // of the priority's one level (claim_level) or of its levels in several
-// queues merged by due time and seq (claim_priority). Each statement
+// queues merged by due time and seq (claim_queues, one arm per queue, up
+// to maxMergedQueues queues; claim_priority, through JSON, beyond). Each statement
 // picks its rows from the due index alone and reads from the table only
 // the rows it keeps, by rowid: when several levels are in use, a level's
 // rows are scattered over the table, and reading each row a level gives,
@@ -185,12 +186,18 @@ func (s *Store) claimByLevels(ctx context.Context, p storage.ClaimParams, levels
 			j++
 		}
 		name, args := "claim_level", []any{now, tasks, int64(p.Limit - len(out)), levels[i].queue, int64(levels[i].priority)}
-		if j-i > 1 {
-			queues := make([]string, 0, j-i)
+		switch k := j - i; {
+		case k > maxMergedQueues:
+			queues := make([]string, 0, k)
 			for _, lv := range levels[i:j] {
 				queues = append(queues, lv.queue)
 			}
 			name, args[3] = "claim_priority", jsonStrings(queues)
+		case k > 1:
+			name, args = claimQueuesName(k), append(args[:3], int64(levels[i].priority))
+			for _, lv := range levels[i:j] {
+				args = append(args, lv.queue)
+			}
 		}
 		var err error
 		if out, err = s.readCandidatesTo(ctx, name, args, out); err != nil {

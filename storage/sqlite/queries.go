@@ -43,6 +43,30 @@ func query(name string) string {
 	return q
 }
 
+// maxMergedQueues is the most queues of one priority that a claim merges
+// with claim_queues (claimQueuesQuery); a priority in more queues is
+// merged by claim_priority, through JSON.
+const maxMergedQueues = 4
+
+func init() {
+	for k := 2; k <= maxMergedQueues; k++ {
+		queries[claimQueuesName(k)] = claimQueuesQuery(k)
+	}
+}
+
+// claimQueuesName is the name of claim_queues for k queues.
+func claimQueuesName(k int) string { return fmt.Sprintf("claim_queues%d", k) }
+
+// claimQueuesQuery returns claim_queues with one arm per queue of k, the
+// queues taken from parameters ?5 to ?(4+k).
+func claimQueuesQuery(k int) string {
+	arms := make([]string, k)
+	for i := range arms {
+		arms[i] = strings.ReplaceAll(query("claim_queue_arm"), "{{q}}", fmt.Sprint(5+i))
+	}
+	return strings.Replace(query("claim_queues"), "{{arms}}", strings.Join(arms, "\n\tUNION ALL\n\t"), 1)
+}
+
 // withRows expands {{rows}} in q into n tuples of width parameters each.
 func withRows(q string, n, width int) string {
 	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"

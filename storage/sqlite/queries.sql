@@ -219,6 +219,25 @@ SELECT {{columns}} FROM (
 CROSS JOIN durable_executions ON durable_executions.seq = c.cs
 ORDER BY c.cd, c.cs
 
+-- name: claim_queues
+-- claim_priority without JSON, for a priority in 2 to maxMergedQueues
+-- queues (claimQueuesQuery puts one claim_queue_arm per queue in
+-- {{arms}}, joined by UNION ALL; the queues are ?5 onwards, the priority
+-- ?4): the seqs and due times of up to ?3 rows of each level, from the
+-- due index alone, merged by due time and seq, the first ?3 kept, and the
+-- table's row of each of those, by rowid.
+SELECT {{columns}} FROM (
+	{{arms}}
+	ORDER BY 2, 1 LIMIT ?3 + 0) AS c
+CROSS JOIN durable_executions ON durable_executions.seq = c.cs
+ORDER BY c.cd, c.cs
+
+-- name: claim_queue_arm
+SELECT cs, cd FROM (SELECT seq AS cs, due_at AS cd FROM durable_executions INDEXED BY durable_executions_due
+	WHERE queue = ?{{q}} AND priority = ?4 AND due_at IS NOT NULL AND due_at <= ?1
+		AND task_id IN (SELECT value FROM json_each(?2))
+	ORDER BY due_at, seq LIMIT ?3 + 0)
+
 -- name: rescue_candidates
 -- The lapsed leases a claim rescues (see rescue in claim.go): running rows
 -- that are not sleeping, whose due_at (the lease expiry) lies in the window

@@ -79,9 +79,20 @@ func TestQueuePauseAcrossStores(t *testing.T) {
 
 // TestClaimMergesQueuesAndLevels: a claim of every queue takes rows in
 // priority, then due order, across many queues and levels, each level
-// giving at most the limit; a claim of some queues only theirs.
+// giving at most the limit; a claim of some queues only theirs. With 2, 3
+// and 4 queues a priority's levels are merged by claim_queues, with 5 by
+// claim_priority (maxMergedQueues).
 func TestClaimMergesQueuesAndLevels(t *testing.T) {
 	t.Parallel()
+	for _, queues := range []int{2, 3, 5} {
+		t.Run(fmt.Sprintf("queues=%d", queues), func(t *testing.T) {
+			t.Parallel()
+			checkClaimMerges(t, queues)
+		})
+	}
+}
+
+func checkClaimMerges(t *testing.T, queues int) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	var rows []storage.Execution
@@ -89,7 +100,7 @@ func TestClaimMergesQueuesAndLevels(t *testing.T) {
 	for i := range 90 {
 		// Inserted newest first within each level: the claim orders by
 		// due time, not by insertion.
-		rows = append(rows, queued(fmt.Sprintf("r%02d", i), fmt.Sprintf("q%d", i%5), i%9+1))
+		rows = append(rows, queued(fmt.Sprintf("r%02d", i), fmt.Sprintf("q%d", i%queues), i%9+1))
 		delays = append(delays, time.Duration(90-i)*time.Millisecond)
 	}
 	if err := s.Insert(ctx, storage.InsertParams{Now: now, Executions: rows, Delays: delays}); err != nil {
@@ -111,11 +122,12 @@ func TestClaimMergesQueuesAndLevels(t *testing.T) {
 	for _, id := range want[25:] {
 		var i int
 		fmt.Sscanf(id, "r%d", &i)
-		if i%5 == 1 || i%5 == 3 {
+		if i%queues == 1 || i%queues == queues-1 {
 			wantQ = append(wantQ, id)
 		}
 	}
-	if got := claimIDs(t, s, at, 100, "q3", "q1", "q3"); !slices.Equal(got, wantQ) {
-		t.Fatalf("claim of q1 and q3:\n got %v\nwant %v", got, wantQ)
+	listed := []string{fmt.Sprintf("q%d", queues-1), "q1", fmt.Sprintf("q%d", queues-1)}
+	if got := claimIDs(t, s, at, 100, listed...); !slices.Equal(got, wantQ) {
+		t.Fatalf("claim of %v:\n got %v\nwant %v", listed, got, wantQ)
 	}
 }

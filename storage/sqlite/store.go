@@ -167,7 +167,11 @@ func (s *Store) openReaders(ctx context.Context, uri string, cfg Config) error {
 	rdb.SetMaxOpenConns(cfg.MaxReaders)
 	rdb.SetMaxIdleConns(cfg.MaxReaders)
 	s.reads = map[string]*sql.Stmt{}
-	for _, name := range []string{"get", "get_by_sleep_key", "list_children", "next_due", "next_due_in", "claim_candidates", "claim_candidates_in", "claim_levels", "claim_levels_in", "claim_level", "claim_priority", "rescue_candidates", "finished_early", "control_list", "limited_queues", "running_count", "limited_lapsed", "limited_candidates", "limited_key_candidates"} {
+	names := []string{"get", "get_by_sleep_key", "list_children", "next_due", "next_due_in", "claim_candidates", "claim_candidates_in", "claim_levels", "claim_levels_in", "claim_level", "claim_priority", "rescue_candidates", "finished_early", "control_list", "limited_queues", "running_count", "limited_lapsed", "limited_candidates", "limited_key_candidates"}
+	for k := 2; k <= maxMergedQueues; k++ {
+		names = append(names, claimQueuesName(k))
+	}
+	for _, name := range names {
 		st, err := rdb.PrepareContext(ctx, query(name))
 		if err != nil {
 			rdb.Close()

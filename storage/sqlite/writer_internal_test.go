@@ -201,8 +201,14 @@ func TestQueriesFileIsWellFormed(t *testing.T) {
 		t.Error("a file without the mutable_columns and done_set fragments was accepted")
 	}
 	for name, q := range qs {
-		if strings.Contains(q, "{{") && !strings.Contains(q, "{{rows}}") && !strings.Contains(q, "{{insert_columns}}") {
+		if strings.Contains(q, "{{") && !strings.Contains(q, "{{rows}}") && !strings.Contains(q, "{{insert_columns}}") &&
+			!strings.Contains(q, "{{arms}}") && !strings.Contains(q, "{{q}}") {
 			t.Errorf("query %s keeps an unknown fragment: %q", name, q)
+		}
+	}
+	for k := 2; k <= maxMergedQueues; k++ {
+		if q := claimQueuesQuery(k); strings.Contains(q, "{{") || strings.Count(q, "UNION ALL") != k-1 {
+			t.Errorf("claim_queues of %d queues: %q", k, q)
 		}
 	}
 }
