@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/durable-go/durable/storage"
@@ -70,7 +71,7 @@ func catalogOf(t *testing.T, pool *pgxpool.Pool, schema string) catalog {
 	ctx := context.Background()
 	table := schema + ".executions"
 	c := catalog{fixed: map[string]bool{}, indexed: map[string]bool{}}
-	query := func(sql string, scan func(r pgxRow) error) {
+	query := func(sql string, scan func(r pgx.Row) error) {
 		t.Helper()
 		rows, err := pool.Query(ctx, sql, table)
 		if err != nil {
@@ -92,7 +93,7 @@ func catalogOf(t *testing.T, pool *pgxpool.Pool, schema string) catalog {
 		LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
 		LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 		WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
-		ORDER BY a.attnum`, func(r pgxRow) error {
+		ORDER BY a.attnum`, func(r pgx.Row) error {
 		var name, typ, coll, def string
 		var notNull, fixedWidth bool
 		if err := r.Scan(&name, &typ, &coll, &notNull, &def, &fixedWidth); err != nil {
@@ -104,7 +105,7 @@ func catalogOf(t *testing.T, pool *pgxpool.Pool, schema string) catalog {
 		c.defs = append(c.defs, strings.Join([]string{"column", name, typ, coll, map[bool]string{true: "not null"}[notNull], def}, " "))
 		return nil
 	})
-	query(`SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::regclass`, func(r pgxRow) error {
+	query(`SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::regclass`, func(r pgx.Row) error {
 		var def string
 		if err := r.Scan(&def); err != nil {
 			return err
@@ -117,7 +118,7 @@ func catalogOf(t *testing.T, pool *pgxpool.Pool, schema string) catalog {
 		}
 		return nil
 	})
-	query(`SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass`, func(r pgxRow) error {
+	query(`SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass`, func(r pgx.Row) error {
 		var name, def string
 		if err := r.Scan(&name, &def); err != nil {
 			return err
@@ -127,7 +128,7 @@ func catalogOf(t *testing.T, pool *pgxpool.Pool, schema string) catalog {
 		c.defs = append(c.defs, "constraint "+name+" "+strings.TrimSuffix(def, " NOT VALID"))
 		return nil
 	})
-	query(`SELECT coalesce(pg_get_serial_sequence($1, 'seq'), '')`, func(r pgxRow) error {
+	query(`SELECT coalesce(pg_get_serial_sequence($1, 'seq'), '')`, func(r pgx.Row) error {
 		var seq string
 		if err := r.Scan(&seq); err != nil {
 			return err
@@ -138,9 +139,6 @@ func catalogOf(t *testing.T, pool *pgxpool.Pool, schema string) catalog {
 	slices.Sort(c.defs)
 	return c
 }
-
-// pgxRow is what catalogOf's scans read.
-type pgxRow interface{ Scan(dest ...any) error }
 
 // checkDesignedOrder checks 011's order: the fixed-width NOT NULL columns
 // first, then every column an index names or reads that is not one of

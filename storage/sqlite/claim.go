@@ -170,13 +170,11 @@ func (s *Store) claimLevels(ctx context.Context, name string, args []any) ([]lev
 // after the other until it has the limit: up to the rows still wanted,
 // of the priority's one level (claim_level) or of its levels in several
 // queues merged by due time and seq (claim_queues, one arm per queue, up
-// to maxMergedQueues queues; claim_priority, through JSON, beyond). Each statement
-// picks its rows from the due index alone and reads from the table only
-// the rows it keeps, by rowid: when several levels are in use, a level's
+// to maxMergedQueues queues; claim_priority, through JSON, beyond). Each
+// statement picks its rows from the due index alone and reads from the
+// table only the rows it keeps: when several levels are in use, a level's
 // rows are scattered over the table, and reading each row a level gives,
-// to check its task and sort it, cost one table page per row. (Reading
-// the kept rows by their seqs in a statement of their own cost the
-// spread drain about 3 µs of CPU a task: docs/sqlite.md.)
+// to check its task and sort it, cost one table page per row.
 func (s *Store) claimByLevels(ctx context.Context, p storage.ClaimParams, levels []level) ([]candidate, error) {
 	now, tasks := micros(p.Now), jsonStrings(p.TaskIDs)
 	out := make([]candidate, 0, p.Limit)

@@ -48,14 +48,19 @@ func query(name string) string {
 // merged by claim_priority, through JSON.
 const maxMergedQueues = 4
 
+// claimQueuesNames[k] names claim_queues for k queues (2..maxMergedQueues),
+// made once: a claim picks its statement by it.
+var claimQueuesNames [maxMergedQueues + 1]string
+
 func init() {
 	for k := 2; k <= maxMergedQueues; k++ {
-		queries[claimQueuesName(k)] = claimQueuesQuery(k)
+		claimQueuesNames[k] = fmt.Sprintf("claim_queues%d", k)
+		queries[claimQueuesNames[k]] = claimQueuesQuery(k)
 	}
 }
 
 // claimQueuesName is the name of claim_queues for k queues.
-func claimQueuesName(k int) string { return fmt.Sprintf("claim_queues%d", k) }
+func claimQueuesName(k int) string { return claimQueuesNames[k] }
 
 // claimQueuesQuery returns claim_queues with one arm per queue of k, the
 // queues taken from parameters ?5 to ?(4+k).
