@@ -194,7 +194,7 @@ func (s *Store) pickQueues(ctx context.Context, tx *pipe, p storage.ClaimParams,
 		picked, seqs, err = scanExecutions(rows, &now)
 		return err
 	}
-	stmt, args, full := s.pickSQL(p, queues)
+	stmt, args, full, limits, gen := s.pickSQL(p, queues)
 	switch {
 	case fresh == nil && len(queues) == 0:
 		return nil, nil, 0, nil
@@ -205,34 +205,76 @@ func (s *Store) pickQueues(ctx context.Context, tx *pipe, p storage.ClaimParams,
 	default:
 		err = tx.queryTwo(ctx, s.q.claimQueues, nil, scanQueues(fresh), stmt, args, scanPick)
 	}
-	if err == nil && len(queues) > 0 {
-		s.floors.update(queues, tasksKey(p.TaskIDs), full, picked, seqs, p.Limit, time.Now())
+	if err != nil || len(queues) == 0 {
+		return picked, seqs, now, err
 	}
-	return picked, seqs, now, err
+	var more bool
+	picked, seqs, more = cutAtBranchEnds(picked, seqs, queues, limits, p.Limit)
+	s.floors.update(queues, tasksKey(p.TaskIDs), full, picked, seqs, p.Limit, more, time.Now(), gen)
+	return picked, seqs, now, nil
+}
+
+// cutAtBranchEnds keeps of picked (a claim's rows in claim order, of
+// queues read up to limits each, n in all; seqs are theirs) the rows up
+// to the last of each queue whose read returned its limit, below n, and
+// whose rows all came before the claim's end: a row of that queue past
+// its limit, unread, may come before the next rows of the others. more
+// says that such a queue was found. The rows left out stay locked until
+// the claim commits, unclaimed.
+func cutAtBranchEnds(picked []storage.Execution, seqs []int64, queues []string, limits []int, n int) ([]storage.Execution, []int64, bool) {
+	end, more := len(picked), false
+	for i, q := range queues {
+		if limits[i] >= n {
+			continue
+		}
+		count, last := 0, -1
+		for j := range picked {
+			if picked[j].Queue == q {
+				count, last = count+1, j
+			}
+		}
+		if count == limits[i] {
+			more = true
+			end = min(end, last+1)
+		}
+	}
+	return picked[:end], seqs[:end], more
 }
 
 // pickSQL is the claim_pick of queues with its arguments: the statement
-// itself for one queue, else one per queue joined by UNION ALL, each
-// limited, and their union put in claim order and limited. Each queue is
+// itself for one queue, else claim_pick_keys over the claim_pick_key of
+// each queue, each read up to limits[i] rows (branchLimit). Each queue is
 // read from its floors (claimFloors) when it has some; full[i] says that
-// queues[i] is read in full.
-func (s *Store) pickSQL(p storage.ClaimParams, queues []string) (stmt string, args []any, full []bool) {
+// queues[i] is read in full; gen is the floors' generation (update).
+func (s *Store) pickSQL(p storage.ClaimParams, queues []string) (stmt string, args []any, full []bool, limits []int, gen uint64) {
 	nowArg := s.nowArg(p.Now)
-	branch := expand(s.q.claimPick, len(p.TaskIDs))
-	args = make([]any, 0, len(queues)*(len(p.TaskIDs)+5)+1)
+	one := len(queues) == 1
+	branch := expand(s.q.claimPickKey, len(p.TaskIDs))
+	if one {
+		branch = expand(s.q.claimPick, len(p.TaskIDs))
+	}
+	args = make([]any, 0, len(queues)*(len(p.TaskIDs)+4)+2)
+	args = append(args, nowArg) // the row's now, first in either statement
 	branches := make([]string, len(queues))
-	full = make([]bool, len(queues))
+	full, limits = make([]bool, len(queues)), make([]int, len(queues))
 	wall, tasks := time.Now(), tasksKey(p.TaskIDs)
 	for i, q := range queues {
-		args = append(args, nowArg, q, nowArg)
+		limits[i] = p.Limit
+		if !one {
+			limits[i] = s.floors.branchLimit(q, tasks, p.Limit)
+		}
+		args = append(args, q, nowArg)
 		args = append(args, stringArgs(p.TaskIDs)...)
-		args = append(args, q, p.Limit)
-		due := s.floors.get(q, tasks, wall)
+		args = append(args, q, limits[i])
+		due, g := s.floors.get(q, tasks, wall)
+		if i == 0 {
+			gen = g
+		}
 		full[i] = due == nil
 		branches[i] = strings.Replace(branch, ":levels", levelsCond(s.q.data.Levels, due), 1)
 	}
-	if len(queues) == 1 {
-		return branches[0], args, full
+	if one {
+		return branches[0], args, full, limits, gen
 	}
 	var b strings.Builder
 	for i := range queues {
@@ -241,8 +283,7 @@ func (s *Store) pickSQL(p storage.ClaimParams, queues []string) (stmt string, ar
 		}
 		b.WriteString("(" + branches[i] + ")")
 	}
-	b.WriteString("\nORDER BY priority, due_at, seq\nLIMIT ?")
-	return b.String(), append(args, p.Limit), full
+	return strings.Replace(s.q.claimPickKeys, ":keys", b.String(), 1), append(args, p.Limit), full, limits, gen
 }
 
 // scanQueues returns a scan of claim_queues' rows (queue, priority,

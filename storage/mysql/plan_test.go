@@ -100,28 +100,29 @@ func explain(t *testing.T, db *sql.DB, stmt string, args ...any) []planRow {
 // TestClaimPlansUseTheClaimIndex: claims (of one queue, and of several),
 // the rescue of lapsed leases, NextDue and the list of queues read the
 // executions table through the claim index, by ranges; the claim of one
-// queue reads them in claim order (no sort), and the list of queues skips
-// from level to level (a loose index scan).
+// queue reads them in claim order (no sort), the claim of several reads
+// the index alone and then the rows it keeps by primary key, and the list
+// of queues skips from level to level (a loose index scan).
 func TestClaimPlansUseTheClaimIndex(t *testing.T) {
 	t.Parallel()
 	s := planStore(t)
 	now := micros(storagetest.At(time.Second))
 	p := storage.ClaimParams{Now: storagetest.At(time.Second), TaskIDs: []string{"task", "other"}, Limit: 10}
-	one, oneArgs, _ := s.pickSQL(p, []string{storage.DefaultQueue})
-	two, twoArgs, _ := s.pickSQL(p, []string{storage.DefaultQueue, "emails"})
+	one, oneArgs, _, _, _ := s.pickSQL(p, []string{storage.DefaultQueue})
+	two, twoArgs, _, _, _ := s.pickSQL(p, []string{storage.DefaultQueue, "emails"})
 	// With floors on some levels, then on every level.
 	key := floorsKey{storage.DefaultQueue, tasksKey(p.TaskIDs)}
 	s.floors.queues = map[floorsKey]*floors{key: {until: time.Now().Add(time.Hour)}}
 	s.floors.queues[key].due[0] = floor{now - 5, 3}
 	s.floors.queues[key].due[4] = floor{now - 7, 1}
-	some, someArgs, full := s.pickSQL(p, []string{storage.DefaultQueue})
+	some, someArgs, full, _, _ := s.pickSQL(p, []string{storage.DefaultQueue})
 	if full[0] || !strings.Contains(some, "t.seq >= ") {
 		t.Fatalf("claim with floors: read in full: %q", some)
 	}
 	for l := range storage.PriorityLevels {
 		s.floors.queues[key].due[l] = floor{now - int64(l), int64(l)}
 	}
-	every, everyArgs, _ := s.pickSQL(p, []string{storage.DefaultQueue})
+	every, everyArgs, _, _, _ := s.pickSQL(p, []string{storage.DefaultQueue})
 	s.floors.drop()
 	nextDue, nextDueArgs := s.nextDueSQL(storage.NextDueParams{Now: p.Now, TaskIDs: []string{"task"}},
 		[]level{{storage.DefaultQueue, 1, false}, {storage.DefaultQueue, 9, false}, {"emails", 1, true}})
@@ -132,19 +133,24 @@ func TestClaimPlansUseTheClaimIndex(t *testing.T) {
 		args   []any
 		extra  string // what the claim index's rows must say
 		sorted bool   // no filesort allowed on the claim index's rows
+		join   bool   // one read of the kept rows by primary key
 	}{
-		{"claim of one queue", one, oneArgs, "", true},
-		{"claim of two queues", two, twoArgs, "", false},
-		{"claim of one queue from floors on two levels", some, someArgs, "", true},
-		{"claim of one queue from floors on every level", every, everyArgs, "", true},
-		{"rescue", expand(s.q.rescuePick, 2), []any{storage.DefaultQueue, "emails", 0, now}, "", true},
-		{"next due", nextDue, nextDueArgs, "", true},
-		{"queues", s.q.claimQueues, nil, "Using index for group-by", true},
+		{"claim of one queue", one, oneArgs, "", true, false},
+		{"claim of two queues", two, twoArgs, "Using index", false, true},
+		{"claim of one queue from floors on two levels", some, someArgs, "", true, false},
+		{"claim of one queue from floors on every level", every, everyArgs, "", true, false},
+		{"rescue", expand(s.q.rescuePick, 2), []any{storage.DefaultQueue, "emails", 0, now}, "", true, false},
+		{"next due", nextDue, nextDueArgs, "", true, false},
+		{"queues", s.q.claimQueues, nil, "Using index for group-by", true, false},
 	} {
 		plan := explain(t, s.db, c.stmt, c.args...)
-		var onIndex int
+		var onIndex, joins int
 		for _, r := range plan {
 			if r.table != "t" && r.table != "q" {
+				continue
+			}
+			if c.join && r.key == "PRIMARY" && r.typ == "eq_ref" {
+				joins++
 				continue
 			}
 			onIndex++
@@ -156,6 +162,9 @@ func TestClaimPlansUseTheClaimIndex(t *testing.T) {
 		}
 		if onIndex == 0 {
 			t.Errorf("%s: no read of the executions table in the plan:\n%v", c.name, plan)
+		}
+		if want := map[bool]int{true: 1}[c.join]; joins != want {
+			t.Errorf("%s: %d reads of the rows by primary key, want %d; plan:\n%v", c.name, joins, want, plan)
 		}
 	}
 }
@@ -178,7 +187,7 @@ func TestClaimSkipsRowsNotDue(t *testing.T) {
 	// the controls' and the dictionary's): it is not measured.
 	for i, queues := range [][]string{{storage.DefaultQueue}, {storage.DefaultQueue}, {storage.DefaultQueue, "emails"}} {
 		before := handlerReads(t, conn)
-		stmt, args, _ := s.pickSQL(p, queues)
+		stmt, args, _, _, _ := s.pickSQL(p, queues)
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)

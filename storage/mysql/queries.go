@@ -40,6 +40,7 @@ type queries struct {
 	insertTags, lock, lockChildren                           string
 	activeKeyHolder                                          string
 	claimPick, claimQueues, claim, claimErrors               string
+	claimPickKey, claimPickKeys                              string
 	rescuePick, rescue                                       string
 	controlRegister, controlList, controlLock                string
 	controlPause, controlAdvance, controlMark                string
@@ -74,7 +75,7 @@ func newQueries(prefix string) (*queries, error) {
 		"now": &q.now, "get": &q.get, "get_by_sleep_key": &q.getBySleepKey, "exists": &q.exists,
 		"list_children": &q.listChildren, "insert_tags": &q.insertTags, "active_key_holder": &q.activeKeyHolder,
 		"lock": &q.lock, "lock_children": &q.lockChildren,
-		"claim_pick": &q.claimPick, "claim_queues": &q.claimQueues, "claim": &q.claim, "claim_errors": &q.claimErrors,
+		"claim_pick": &q.claimPick, "claim_pick_key": &q.claimPickKey, "claim_pick_keys": &q.claimPickKeys, "claim_queues": &q.claimQueues, "claim": &q.claim, "claim_errors": &q.claimErrors,
 		"rescue_pick": &q.rescuePick, "rescue": &q.rescue, "next_due": &q.nextDue, "next_due_limited": &q.nextDueLimited, "next_due_windows": &q.nextDueWindows,
 		"heartbeat_lock": &q.heartbeatLock, "heartbeat": &q.heartbeat, "heartbeat_busy": &q.heartbeatBusy,
 		"release_lock": &q.releaseLock, "recover_lock": &q.recoverLock, "release": &q.release, "recover": &q.recoverRows,

@@ -228,11 +228,12 @@ func (s *Store) Subscribe(fn func(storage.Event)) (unsubscribe func()) {
 }
 
 // publish delivers ev to every subscriber (it skips empty events), after
-// marking the list of queues out of date when rows may have become due
-// (see queueList).
+// marking the list of queues and the levels claims passed out of date
+// when rows may have become due (see queueList and claimFloors).
 func (s *Store) publish(ev storage.Event) {
 	if ev.Ready {
 		s.queues.stale()
+		s.floors.stale()
 	}
 	s.subs.Publish(ev)
 }
