@@ -106,10 +106,9 @@ the queue, the limit. */}}
 {{- /* claim_pick_keys: the rows of a claim of several queues, in claim
 order: :keys is the claim_pick_key of each queue joined by UNION ALL, put
 in claim order and limited. The union is of keys, not rows, so the server
-sorts it in memory; a union of whole rows, whose BLOB columns an
-in-memory temporary table cannot hold, went through an on-disk one, and
-cost the claim of two queues four times the server time of one.
-Arguments: now, the keys' arguments, the limit. */}}
+sorts it in memory and reads each row kept once; a union of whole rows,
+whose BLOB columns an in-memory temporary table cannot hold, goes
+through an on-disk one. Arguments: now, the keys' arguments, the limit. */}}
 {{define "claim_pick_keys"}}SELECT {{template "cols"}}, {{.Now}} FROM {{.T}} AS t
 JOIN (:keys
     ORDER BY priority, due_at, seq

@@ -128,7 +128,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 // the due index. future=N first inserts N rows of the highest priority due
 // in an hour, which no claim may walk past (see migration 007). queues=2
 // puts row i in queue spread-(i%2), as durable bench --spread does, so
-// that each priority's claim merges two levels (claim_priority).
+// that each priority's claim merges two levels (claim_queues).
 func BenchmarkClaimCompletePriorities(b *testing.B) {
 	for _, c := range []struct{ levels, future, queues int }{{1, 0, 1}, {9, 0, 1}, {1, 100000, 1}, {9, 0, 2}} {
 		name := fmt.Sprintf("levels=%d/future=%d", c.levels, c.future)

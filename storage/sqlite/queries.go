@@ -57,6 +57,7 @@ func init() {
 		claimQueuesNames[k] = fmt.Sprintf("claim_queues%d", k)
 		queries[claimQueuesNames[k]] = claimQueuesQuery(k)
 	}
+	queries["claim_priority"] = strings.Replace(query("claim_queues"), "{{arms}}", query("claim_priority_arms"), 1)
 }
 
 // claimQueuesName is the name of claim_queues for k queues.

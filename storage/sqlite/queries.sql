@@ -201,31 +201,29 @@ WHERE queue = ?4 AND priority = ?5 AND due_at IS NOT NULL AND due_at <= ?1
 	AND task_id IN (SELECT value FROM json_each(?2))
 ORDER BY due_at, seq LIMIT ?3 + 0
 
--- name: claim_priority
+-- name: claim_priority_arms
 -- claim_level of the levels of priority ?5 in the queues of ?4 (a JSON
 -- array of distinct names), merged: the seqs and due times of up to ?3 of
 -- each level's rows, in due order, handed out of its correlated subquery
--- as one JSON array (from the due index alone, one range per level), then
--- the first ?3 of them all by due time and seq, and the table's row of
--- each of those, by rowid.
-SELECT {{columns}} FROM (
-	SELECT j.value ->> 0 AS cs, j.value ->> 1 AS cd FROM json_each(?4) AS q, json_each((
-		SELECT json_group_array(json_array(y.seq, y.due_at)) FROM (
-			SELECT x.seq, x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
-			WHERE x.queue = q.value AND x.priority = ?5 AND x.due_at IS NOT NULL AND x.due_at <= ?1
-				AND x.task_id IN (SELECT value FROM json_each(?2))
-			ORDER BY x.due_at, x.seq LIMIT ?3 + 0) AS y)) AS j
-	ORDER BY 2, 1 LIMIT ?3 + 0) AS c
-CROSS JOIN durable_executions ON durable_executions.seq = c.cs
-ORDER BY c.cd, c.cs
+-- as one JSON array (from the due index alone, one range per level).
+-- claim_priority is claim_queues with these in place of its arms
+-- (queries.go): the first ?3 of them all by due time and seq, and the
+-- table's row of each of those, by rowid.
+SELECT j.value ->> 0 AS cs, j.value ->> 1 AS cd FROM json_each(?4) AS q, json_each((
+	SELECT json_group_array(json_array(y.seq, y.due_at)) FROM (
+		SELECT x.seq, x.due_at FROM durable_executions AS x INDEXED BY durable_executions_due
+		WHERE x.queue = q.value AND x.priority = ?5 AND x.due_at IS NOT NULL AND x.due_at <= ?1
+			AND x.task_id IN (SELECT value FROM json_each(?2))
+		ORDER BY x.due_at, x.seq LIMIT ?3 + 0) AS y)) AS j
 
 -- name: claim_queues
--- claim_priority without JSON, for a priority in 2 to maxMergedQueues
--- queues (claimQueuesQuery puts one claim_queue_arm per queue in
--- {{arms}}, joined by UNION ALL; the queues are ?5 onwards, the priority
--- ?4): the seqs and due times of up to ?3 rows of each level, from the
--- due index alone, merged by due time and seq, the first ?3 kept, and the
--- table's row of each of those, by rowid.
+-- The rows of one priority in several queues: {{arms}} gives the seqs
+-- (cs) and due times (cd) of up to ?3 rows of each level, from the due
+-- index alone; they are merged by due time and seq, the first ?3 kept,
+-- and the table's row of each of those read by rowid. For 2 to
+-- maxMergedQueues queues the arms are one claim_queue_arm per queue,
+-- joined by UNION ALL (claimQueuesQuery; the queues are ?5 onwards, the
+-- priority ?4); beyond, claim_priority_arms (claim_priority, queries.go).
 SELECT {{columns}} FROM (
 	{{arms}}
 	ORDER BY 2, 1 LIMIT ?3 + 0) AS c

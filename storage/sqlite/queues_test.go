@@ -79,9 +79,9 @@ func TestQueuePauseAcrossStores(t *testing.T) {
 
 // TestClaimMergesQueuesAndLevels: a claim of every queue takes rows in
 // priority, then due order, across many queues and levels, each level
-// giving at most the limit; a claim of some queues only theirs. With 2, 3
-// and 4 queues a priority's levels are merged by claim_queues, with 5 by
-// claim_priority (maxMergedQueues).
+// giving at most the limit; a claim of some queues only theirs. With 2
+// and 3 queues a priority's levels are merged by claim_queues (up to
+// maxMergedQueues), with 5 by claim_priority.
 func TestClaimMergesQueuesAndLevels(t *testing.T) {
 	t.Parallel()
 	for _, queues := range []int{2, 3, 5} {

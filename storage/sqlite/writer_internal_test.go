@@ -211,4 +211,7 @@ func TestQueriesFileIsWellFormed(t *testing.T) {
 			t.Errorf("claim_queues of %d queues: %q", k, q)
 		}
 	}
+	if q := query("claim_priority"); strings.Contains(q, "{{") || !strings.Contains(q, "json_group_array") {
+		t.Errorf("claim_priority: %q", q)
+	}
 }
