@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -11,12 +13,14 @@ import (
 
 // DeleteExpired deletes up to p.Limit expired trees, oldest first, in one
 // request of the writer: it walks durable_executions_created from p.After
-// (the plan is named: INDEXED BY), reads the trees of the roots it takes
-// through the root index, keeps those with a row that is not terminal,
-// and deletes the others' rows and tags by seq. It is a lazy write (as a
-// heartbeat is): a batch of the writer that holds only lazy writes commits
-// without an fsync, so a power cut may undo it; the cleaner's next pass
-// deletes those trees again.
+// (the plans are named: INDEXED BY) range by range (deleteExpired). Roots
+// without tags or descendants, most of them, are deleted by a statement
+// that reads each row once; the others are read with their trees through
+// the root index, kept when a row of the tree is not terminal, and
+// deleted with their tag rows by seq otherwise. It is a lazy write (as a
+// heartbeat is): a batch of the writer that holds only lazy writes
+// commits without an fsync, so a power cut may undo it; the cleaner's
+// next pass deletes those trees again.
 func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
 	const op = "delete expired"
 	if err := p.Validate(); err != nil {
@@ -42,13 +46,104 @@ type expiredRoot struct {
 	hasTags bool
 }
 
-// deleteExpired is DeleteExpired inside the writer's transaction.
+// deleteExpired is DeleteExpired inside the writer's transaction. It takes
+// the roots range by range along durable_executions_created: each range
+// holds as many entries as roots are still to take (expired_end, read
+// from the index alone), so it never holds more; the roots in it with
+// neither tags nor descendants are deleted by one statement
+// (expired_delete_alone), the others as Delete deletes trees. A range
+// holding fewer roots than entries (children, rows of other statuses or
+// not yet expired) is followed by the next, until the limit is reached or
+// no entry is left before p.Before.
 func (tx *writeTx) deleteExpired(p *storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
 	var res storage.DeleteExpiredResult
-	roots, ids, err := tx.expiredRoots(p, &res)
-	if err != nil || len(ids) == 0 {
-		return res, err
+	before := microsCeil(p.Before)
+	lo := expiredKey{at: math.MinInt64}
+	if p.After != nil {
+		// Every row has an ID, so "> (t, "")" is ">= (t, "")".
+		lo.at, _, lo.id = keysetBound(p.After, false)
 	}
+	statuses := expiredStatuses(p.Statuses)
+	for res.Roots < p.Limit {
+		hi, end, err := tx.expiredEnd(lo, before, p.Limit-res.Roots)
+		if err != nil {
+			return res, err
+		}
+		args := append([]any{lo.at, lo.id, hi.at, hi.id, before}, statuses...)
+		if err := tx.deleteExpiredRange(args, &res); err != nil {
+			return res, err
+		}
+		if end {
+			break
+		}
+		lo = hi
+	}
+	return res, nil
+}
+
+// expiredKey is a key of durable_executions_created.
+type expiredKey struct {
+	at int64
+	id string
+}
+
+// expiredStatuses returns the six status arguments of expired_match.
+func expiredStatuses(ss []storage.Status) []any {
+	out := make([]any, 6)
+	for i := range out {
+		out[i] = string(ss[min(i, len(ss)-1)])
+	}
+	return out
+}
+
+// expiredEnd returns the end of the range of n entries after lo among the
+// rows created before before, and whether the range reaches past the last
+// of them.
+func (tx *writeTx) expiredEnd(lo expiredKey, before int64, n int) (expiredKey, bool, error) {
+	var hi expiredKey
+	err := tx.queryRow("expired_end", lo.at, lo.id, before, n-1).Scan(&hi.at, &hi.id)
+	if errors.Is(err, sql.ErrNoRows) {
+		// (before, "") bounds the range's scan at the cutoff: every row
+		// has an ID, so "<= (before, "")" is "created_at < before".
+		return expiredKey{at: before}, true, nil
+	}
+	return hi, false, err
+}
+
+// deleteExpiredRange deletes the expired trees of one range (args are
+// expired_match's) and adds what it did to res.
+func (tx *writeTx) deleteExpiredRange(args []any, res *storage.DeleteExpiredResult) error {
+	var last expiredKey
+	err := tx.queryRow("expired_last", args...).Scan(&last.at, &last.id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // no expired root in the range
+	}
+	if err != nil {
+		return err
+	}
+	res.Last = storage.ListKey{CreatedAt: time.UnixMicro(last.at).UTC(), ID: last.id}
+	r, err := tx.exec("expired_delete_alone", args...)
+	if err != nil {
+		return err
+	}
+	alone, err := r.RowsAffected()
+	if err != nil {
+		return err
+	}
+	res.Roots += int(alone)
+	res.Rows += int(alone)
+	return tx.deleteExpiredTrees(args, res)
+}
+
+// deleteExpiredTrees deletes the expired roots of a range that
+// expired_delete_alone left, those with tags or descendants, with their
+// trees; a root whose tree holds a row that is not terminal is kept.
+func (tx *writeTx) deleteExpiredTrees(args []any, res *storage.DeleteExpiredResult) error {
+	roots, ids, err := tx.expiredRoots(args)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	res.Roots += len(ids)
 	// The rows of each tree, and the roots whose trees hold an active row.
 	trees := make(map[string][]descendant, len(ids))
 	kept := make(map[string]bool)
@@ -61,7 +156,7 @@ func (tx *writeTx) deleteExpired(p *storage.DeleteExpiredParams) (storage.Delete
 		return nil
 	})
 	if err != nil {
-		return res, err
+		return err
 	}
 	var all, tagged seqList
 	for _, id := range ids {
@@ -80,42 +175,31 @@ func (tx *writeTx) deleteExpired(p *storage.DeleteExpiredParams) (storage.Delete
 			}
 		}
 	}
-	res.Rows, err = tx.deleteRows(&all, &tagged)
-	return res, err
+	n, err := tx.deleteRows(&all, &tagged)
+	res.Rows += n
+	return err
 }
 
-// expiredRoots reads the roots p selects, in order; it sets res.Roots
-// and res.Last.
-func (tx *writeTx) expiredRoots(p *storage.DeleteExpiredParams, res *storage.DeleteExpiredResult) (map[string]expiredRoot, []string, error) {
-	afterAt, afterID := int64(math.MinInt64), ""
-	if p.After != nil {
-		// Every row has an ID, so "> (t, "")" is ">= (t, "")".
-		afterAt, _, afterID = keysetBound(p.After, false)
-	}
-	statuses := make([]string, len(p.Statuses))
-	for i, st := range p.Statuses {
-		statuses[i] = string(st)
-	}
-	rows, err := tx.query("expired_roots", afterAt, afterID, microsCeil(p.Before), jsonStrings(statuses), p.Limit)
+// expiredRoots reads the roots expired_roots selects (args are
+// expired_match's), in order.
+func (tx *writeTx) expiredRoots(args []any) (map[string]expiredRoot, []string, error) {
+	rows, err := tx.query("expired_roots", args...)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
-	roots := make(map[string]expiredRoot, p.Limit)
+	roots := make(map[string]expiredRoot)
 	var ids []string
 	for rows.Next() {
 		var (
-			id      string
-			created int64
-			r       expiredRoot
+			id string
+			r  expiredRoot
 		)
-		if err := rows.Scan(&r.seq, &id, &created, &r.hasTags); err != nil {
+		if err := rows.Scan(&r.seq, &id, &r.hasTags); err != nil {
 			return nil, nil, err
 		}
 		roots[id] = r
 		ids = append(ids, id)
-		res.Last = storage.ListKey{CreatedAt: time.UnixMicro(created).UTC(), ID: id}
 	}
-	res.Roots = len(ids)
 	return roots, ids, rows.Err()
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,6 +34,73 @@ func queryPlan(t *testing.T, s *Store, q string, args ...any) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestExpiredPlans pins how DeleteExpired's statements read: along
+// durable_executions_created from the range's start (the range's end from
+// the index alone), and the descendants of a root through the root index.
+func TestExpiredPlans(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t, Config{})
+	const rangeScan = "SEARCH e USING INDEX durable_executions_created ((created_at,id)>(?,?) AND (created_at,id)<(?,?))"
+	args := append([]any{int64(1), "a", int64(2), "b", int64(3)}, expiredStatuses([]storage.Status{storage.StatusCompleted})...)
+	for name, want := range map[string][]string{
+		"expired_end":          {"SEARCH durable_executions USING COVERING INDEX durable_executions_created ((created_at,id)>(?,?) AND created_at<?)"},
+		"expired_last":         {rangeScan},
+		"expired_delete_alone": {rangeScan, "SEARCH d USING COVERING INDEX durable_executions_root (root_id=?)"},
+		"expired_roots":        {rangeScan},
+	} {
+		a := args
+		if name == "expired_end" {
+			a = []any{int64(1), "a", int64(3), 10}
+		}
+		text := strings.Join(queryPlan(t, s, query(name), a...), "\n")
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: plan does not hold %q:\n%s", name, w, text)
+			}
+		}
+		if strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("%s: plan sorts:\n%s", name, text)
+		}
+	}
+}
+
+// TestExpiredEndStopsAtTheCutoff checks the range of DeleteExpired's last
+// batch: when fewer entries than asked are created before the cutoff, the
+// range ends at the cutoff, so that its statements do not read the rows
+// created since (a drain's), only to find them not expired.
+func TestExpiredEndStopsAtTheCutoff(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t, Config{})
+	ctx := t.Context()
+	for i, now := range []time.Time{testNow, testNow.Add(time.Second), testNow.Add(time.Hour)} {
+		if err := s.Insert(ctx, storage.InsertParams{Now: now, Executions: []storage.Execution{readyRow(fmt.Sprintf("x%d", i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := micros(testNow.Add(time.Minute))
+	var (
+		got  [2]expiredKey
+		ends [2]bool
+	)
+	err := s.submit(ctx, "test", func(tx *writeTx) error {
+		var err error
+		if got[0], ends[0], err = tx.expiredEnd(expiredKey{at: math.MinInt64}, before, 1); err != nil {
+			return err
+		}
+		got[1], ends[1], err = tx.expiredEnd(expiredKey{at: math.MinInt64}, before, 3)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (expiredKey{at: micros(testNow), id: "x0"}); got[0] != want || ends[0] {
+		t.Errorf("range of 1 entry: end %+v (last %v), want %+v, not last", got[0], ends[0], want)
+	}
+	if want := (expiredKey{at: before}); got[1] != want || !ends[1] {
+		t.Errorf("range of 3 entries, 2 before the cutoff: end %+v (last %v), want %+v (the cutoff), last", got[1], ends[1], want)
+	}
 }
 
 // TestListPlans pins how each shape of list reads its rows: through the

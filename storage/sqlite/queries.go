@@ -136,4 +136,4 @@ func parseQueries(src string) (map[string]string, error) {
 // fragments are the sections of queries.sql that other sections include
 // as {{name}}.
 // A fragment may include the ones after it.
-var fragments = []string{"claim_body", "next_due_body", "queue_scan", "unpaused", "not_paused", "limited", "next_level_scan", "level_scan", "columns", "mutable_columns", "done_set"}
+var fragments = []string{"expired_match", "claim_body", "next_due_body", "queue_scan", "unpaused", "not_paused", "limited", "next_level_scan", "level_scan", "columns", "mutable_columns", "done_set"}

@@ -488,18 +488,50 @@ WHERE durable_leases.owner = excluded.owner OR durable_leases.expires_at <= ?4
 -- name: lead_give_up
 DELETE FROM durable_leases WHERE name = ?1 AND owner = ?2
 
+-- name: expired_end
+-- Where a batch of DeleteExpired ends: the key of the (?4 + 1)th entry of
+-- durable_executions_created after (?1, ?2) among the rows created before
+-- ?3, read from the index alone. "?4 + 0", not "?4": see list_children.
+SELECT created_at, id FROM durable_executions INDEXED BY durable_executions_created
+WHERE (created_at, id) > (?1, ?2) AND created_at < ?3
+ORDER BY created_at, id
+LIMIT 1 OFFSET ?4 + 0
+
+-- name: expired_match
+-- The condition on an expired root of a batch of DeleteExpired: a
+-- top-level row between (?1, ?2) (excluded) and (?3, ?4) in list order,
+-- created and finished before ?5, in one of the statuses ?6 to ?11 (the
+-- statuses asked, repeated to fill the six). An OR chain: see the status
+-- CHECK of 001.
+(e.created_at, e.id) > (?1, ?2) AND (e.created_at, e.id) <= (?3, ?4)
+	AND e.created_at < ?5 AND e.parent_id IS NULL AND e.finished_at < ?5
+	AND (e.status = ?6 OR e.status = ?7 OR e.status = ?8 OR e.status = ?9
+		OR e.status = ?10 OR e.status = ?11)
+
+-- name: expired_last
+-- The key of the last expired root of a batch (expired_match), read
+-- backwards from its end.
+SELECT e.created_at, e.id FROM durable_executions AS e INDEXED BY durable_executions_created
+WHERE {{expired_match}}
+ORDER BY e.created_at DESC, e.id DESC
+LIMIT 1
+
+-- name: expired_delete_alone
+-- Deletes the expired roots of a batch (expired_match) that have neither
+-- tags nor descendants: most roots, in one statement that walks the
+-- created index and deletes as it goes, without their rows ever leaving
+-- SQLite.
+DELETE FROM durable_executions AS e INDEXED BY durable_executions_created
+WHERE {{expired_match}} AND e.tags IS NULL
+	AND NOT EXISTS (SELECT 1 FROM durable_executions AS d WHERE d.root_id = e.id)
+
 -- name: expired_roots
--- Up to ?5 top-level rows in the statuses ?4 (a JSON array) created and
--- finished before ?3, after (?1, ?2) in list order, oldest first: a walk
--- of the created index from the cursor, which stops at ?5 rows or at the
--- rows created at ?3 (DeleteExpired, expire.go).
-SELECT e.seq, e.id, e.created_at, e.tags IS NOT NULL
+-- The expired roots of a batch (expired_match) that expired_delete_alone
+-- left: those with tags or descendants, in list order.
+SELECT e.seq, e.id, e.tags IS NOT NULL
 FROM durable_executions AS e INDEXED BY durable_executions_created
-WHERE (e.created_at, e.id) > (?1, ?2) AND e.created_at < ?3
-	AND e.parent_id IS NULL AND e.finished_at < ?3
-	AND e.status IN (SELECT value FROM json_each(?4))
+WHERE {{expired_match}}
 ORDER BY e.created_at, e.id
-LIMIT ?5
 
 -- name: control_register
 -- Creates the control ?1 ?2 with spec ?3 and mark ?4 at ?5, not paused;

@@ -122,6 +122,13 @@ func (s *Store) openWriter(ctx context.Context, uri string, cfg Config) error {
 }
 
 func setupWriter(ctx context.Context, conn *sql.Conn, cfg Config) error {
+	// A new file gets 8 KiB pages, before anything is written to it (an
+	// existing file keeps its page size: SQLite ignores the pragma then):
+	// against 4 KiB, a drain costs about 4 % less CPU a task and
+	// retention's delete about a sixth less a row (docs/sqlite.md).
+	if _, err := conn.ExecContext(ctx, "PRAGMA page_size = 8192"); err != nil {
+		return err
+	}
 	var mode string
 	err := retryBusy(ctx, cfg.BusyTimeout, func() error {
 		return conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -109,6 +110,88 @@ func checkDeleteExpired(b *bundle) {
 		storage.DeleteExpiredResult{Roots: 1, Rows: 1, Last: key("edge")})
 	b.requireGone("edge")
 	for _, e := range b.snapshot("w", "w-c0", "a4", "r", "late") {
+		b.requireUnchanged(e)
+	}
+}
+
+// checkDeleteExpiredInterleaved deletes, batch by batch, expired roots
+// interleaved in list order with their children and with roots that are
+// not taken (another status, not finished, finished too late): every
+// batch takes exactly the limit until the last, which takes fewer; Last
+// is the key of the last root taken; roots whose trees hold an active row
+// are taken and named, not deleted.
+func checkDeleteExpiredInterleaved(b *bundle) {
+	before := At(time.Hour)
+	var taken, gone, stay []string // taken in list order
+	kept := map[string]bool{}
+	rowsOf := map[string]int{} // the rows a taken root's tree has
+	for i := range 70 {
+		kind := i % 7
+		if i < 10 {
+			kind = 0 // a run of roots taken, longer than a batch
+		}
+		created := At(time.Duration(i) * time.Second)
+		finished := created.Add(time.Millisecond)
+		id := fmt.Sprintf("x%03d", i)
+		var rows []storage.Execution
+		switch kind {
+		case 0: // alone
+			rows = append(rows, finishedRow(id, storage.StatusCompleted, finished, nil))
+			taken, gone, rowsOf[id] = append(taken, id), append(gone, id), 1
+		case 1: // tagged
+			r := finishedRow(id, storage.StatusCompleted, finished, nil)
+			r.Tags = []string{"tag-x"}
+			rows = append(rows, r)
+			taken, gone, rowsOf[id] = append(taken, id), append(gone, id), 1
+		case 2: // with two finished children, one tagged
+			r := finishedRow(id, storage.StatusCompleted, finished, nil)
+			c0 := finishedRow(id+"-c0", storage.StatusCompleted, finished, &r)
+			c1 := finishedRow(id+"-c1", storage.StatusFailed, finished, &r)
+			c1.Tags = []string{"tag-x"}
+			rows = append(rows, r, c0, c1)
+			taken, gone, rowsOf[id] = append(taken, id), append(gone, id, c0.ID, c1.ID), 3
+		case 3: // another status
+			rows = append(rows, finishedRow(id, storage.StatusFailed, finished, nil))
+			stay = append(stay, id)
+		case 4: // not finished
+			rows = append(rows, NewExecution(id, "task"))
+			stay = append(stay, id)
+		case 5: // with a ready child: taken and kept
+			r := finishedRow(id, storage.StatusCompleted, finished, nil)
+			c0 := NewChild(r, id+"-c0", "task", 0)
+			rows = append(rows, r, c0)
+			taken, stay = append(taken, id), append(stay, id, c0.ID)
+			kept[id] = true
+		case 6: // finished after before
+			rows = append(rows, finishedRow(id, storage.StatusCompleted, before, nil))
+			stay = append(stay, id)
+		}
+		b.insert(created, nil, rows...)
+	}
+	unchanged := b.snapshot(stay...)
+	const limit = 4
+	var after *storage.ListKey
+	for len(taken) > 0 {
+		n := min(limit, len(taken))
+		want := storage.DeleteExpiredResult{Roots: n}
+		for _, id := range taken[:n] {
+			if kept[id] {
+				want.Kept = append(want.Kept, id)
+				continue
+			}
+			want.Rows += rowsOf[id]
+		}
+		e := b.get(taken[n-1])
+		want.Last = storage.KeyOf(&e)
+		got := b.deleteExpired(fmt.Sprintf("the batch after %v", after), storage.DeleteExpiredParams{
+			Statuses: []storage.Status{storage.StatusCompleted}, Before: before, After: after, Limit: limit}, want)
+		after, taken = &got.Last, taken[n:]
+	}
+	b.deleteExpired("after the last batch", storage.DeleteExpiredParams{
+		Statuses: []storage.Status{storage.StatusCompleted}, Before: before, After: after, Limit: limit},
+		storage.DeleteExpiredResult{})
+	b.requireGone(gone...)
+	for _, e := range unchanged {
 		b.requireUnchanged(e)
 	}
 }

@@ -29,6 +29,7 @@ var listChecks = []check{
 	{"DeleteWholeTrees", checkDeleteTrees},
 	{"DeleteExpiredOldestFirstByBatch", checkDeleteExpired},
 	{"DeleteExpiredKeepsTreesWithActiveRows", checkDeleteExpiredKeepsActiveTrees},
+	{"DeleteExpiredInterleaved", checkDeleteExpiredInterleaved},
 	{"DeleteExpiredInvalidParams", checkDeleteExpiredInvalid},
 	{"InsertInvalidTags", checkInsertInvalidTags},
 	{"InsertTagsRetryOfAttemptsRoundTrip", checkInsertTags},
