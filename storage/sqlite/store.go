@@ -116,21 +116,8 @@ func (s *Store) openWriter(ctx context.Context, uri string, cfg Config) error {
 		wdb.Close()
 		return s.openError(err)
 	}
-	ckpt, err := startCheckpointer(uri)
-	if err == nil {
-		_, err = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop))
-		if err != nil {
-			ckpt.close()
-		}
-	}
-	if err != nil {
-		conn.Close()
-		wdb.Close()
-		return s.openError(err)
-	}
 	s.wdb = wdb
 	s.w = newWriter(conn, cfg, s.publish)
-	s.w.ckpt = ckpt
 	return nil
 }
 
@@ -269,7 +256,6 @@ func (s *Store) Close() error {
 		s.watch.close()
 	}
 	<-s.w.stopped
-	s.w.ckpt.close()
 	err := s.w.close()
 	if cerr := s.wdb.Close(); err == nil {
 		err = cerr

@@ -249,7 +249,6 @@ func (w *writer) lend(r *writeReq) {
 	}
 	l := r.loan
 	close(l.start)
-	defer w.ckpt.committed() // the loan's transaction may have committed
 	t := time.NewTimer(w.busyTimeout)
 	defer t.Stop()
 	select {

@@ -94,9 +94,6 @@ type writer struct {
 	// loan is the WithTx call the connection is lent to, nil when none
 	// (tx.go).
 	loan atomic.Pointer[loan]
-	// ckpt copies the WAL into the file off this goroutine
-	// (checkpoint.go).
-	ckpt *checkpointer
 }
 
 // maxSeqs bounds writer.seqs.
@@ -221,7 +218,6 @@ func (w *writer) transact(reqs []*writeReq) ([]error, events, error) {
 		}
 		defer func() { _ = w.execControl("PRAGMA synchronous = FULL") }()
 	}
-	w.finishCopy()
 	err := retryBusy(context.Background(), w.busyTimeout, func() error { return w.execControl("BEGIN IMMEDIATE") })
 	if err != nil {
 		return nil, ev, fmt.Errorf("sqlite: begin write transaction: %w", err)
@@ -279,7 +275,6 @@ func (w *writer) transact(reqs []*writeReq) ([]error, events, error) {
 		return nil, ev, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	w.commits.Add(1)
-	w.ckpt.committed()
 	if ev.ready || len(ev.finished) > 0 {
 		w.events.signalCommit()
 	}
