@@ -125,7 +125,7 @@ func setupWriter(ctx context.Context, conn *sql.Conn, cfg Config) error {
 	// A new file gets 8 KiB pages, before anything is written to it (an
 	// existing file keeps its page size: SQLite ignores the pragma then):
 	// against 4 KiB, a drain costs about 4 % less CPU a task and
-	// retention's delete about a sixth less a row (docs/sqlite.md).
+	// retention's delete about a fifteenth less a row (docs/sqlite.md).
 	if _, err := conn.ExecContext(ctx, "PRAGMA page_size = 8192"); err != nil {
 		return err
 	}
