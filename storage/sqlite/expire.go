@@ -14,8 +14,9 @@ import (
 // DeleteExpired deletes up to p.Limit expired trees, oldest first, in one
 // request of the writer: it walks durable_executions_created from p.After
 // (the plans are named: INDEXED BY) range by range (deleteExpired). Roots
-// without tags or descendants, most of them, are deleted by a statement
-// that reads each row once; the others are read with their trees through
+// without tags or descendants, most of them, are deleted by one statement
+// per range, without their rows going back to Go; the others are read
+// with their trees through
 // the root index, kept when a row of the tree is not terminal, and
 // deleted with their tag rows by seq otherwise. It is a lazy write (as a
 // heartbeat is): a batch of the writer that holds only lazy writes

@@ -518,9 +518,9 @@ LIMIT 1
 
 -- name: expired_delete_alone
 -- Deletes the expired roots of a batch (expired_match) that have neither
--- tags nor descendants: most roots, in one statement that walks the
--- created index and deletes as it goes, without their rows ever leaving
--- SQLite.
+-- tags nor descendants: most roots, in one statement, without their rows
+-- ever leaving SQLite (the probe of the root index is a subquery, so
+-- SQLite collects the range's rowids first, then deletes them).
 DELETE FROM durable_executions AS e INDEXED BY durable_executions_created
 WHERE {{expired_match}} AND e.tags IS NULL
 	AND NOT EXISTS (SELECT 1 FROM durable_executions AS d WHERE d.root_id = e.id)

@@ -183,7 +183,11 @@ func checkDeleteExpiredInterleaved(b *bundle) {
 		}
 		e := b.get(taken[n-1])
 		want.Last = storage.KeyOf(&e)
-		got := b.deleteExpired(fmt.Sprintf("the batch after %v", after), storage.DeleteExpiredParams{
+		what := "the first batch"
+		if after != nil {
+			what = "the batch after " + after.ID
+		}
+		got := b.deleteExpired(what, storage.DeleteExpiredParams{
 			Statuses: []storage.Status{storage.StatusCompleted}, Before: before, After: after, Limit: limit}, want)
 		after, taken = &got.Last, taken[n:]
 	}
