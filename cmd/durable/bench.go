@@ -39,6 +39,7 @@ type benchFlags struct {
 	duration time.Duration
 	rate     int
 	share    float64 // the cleaner's Retention.Share (0: the default)
+	batch    int     // the cleaner's Retention.Batch (0: the default)
 }
 
 var workloads = []string{"throughput", "latency", "latency-remote", "fanout", "recovery"}
@@ -72,7 +73,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.intVar(&f.concurrency, "concurrency", 100, "executor concurrency `N`")
 	c.intVar(&f.runs, "runs", 1, "repeat each workload `K` times and report the median and min-max")
 	c.boolVar(&f.json, "json", false, "print one JSON object per run instead of a table")
-	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the single enqueues, and of the enqueue-many to FILE.many) to this `FILE` (the last run's)")
+	c.stringVar(&f.cpuProfile, "cpuprofile", "", "throughput and server: write a CPU profile of the drain (server: of the single enqueues, and of the enqueue-many to FILE.many; retention: of the drain while the cleaner purges) to this `FILE` (the last run's)")
 	c.boolVar(&f.spread, "spread", false, "throughput: enqueue the tasks into two queues, with priorities 1 to 9 in turn (the cost of queues and priorities in use)")
 	c.boolVar(&f.timeline, "timeline", false, "throughput: report how many tasks had finished every "+timelineEvery.String()+" of the drain, with the wall clock (drain_timeline; bench/same-time.sh)")
 	c.intVar(&f.enqueueBatch, "enqueue-batch", 5000, "throughput: enqueue the tasks `N` per call (EnqueueMany); with --spread, 18 lays the rows out as one call per task would")
@@ -83,6 +84,7 @@ func parseBenchFlags(args []string, stdout, stderr io.Writer) (f benchFlags, cod
 	c.durationVar(&f.duration, "duration", time.Minute, "retention: how long the steady state runs (0: skip; 10m for issue #12)")
 	c.intVar(&f.rate, "rate", 2000, "retention: steady enqueue `RATE` per second")
 	c.float64Var(&f.share, "cleaner-share", 0, "retention: the cleaner's Retention.Share, the most of its time it deletes (0: the default, 1/3)")
+	c.intVar(&f.batch, "cleaner-batch", 0, "retention: the cleaner's Retention.Batch, the most trees one delete takes (0: the default, 1000)")
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return f, code, false
@@ -107,6 +109,8 @@ func (f benchFlags) validate(pos []string) error {
 		return fmt.Errorf("--expired must be in 0..10000000 and --drain in 1..10000000, not %d and %d", f.expired, f.drain)
 	case !(f.share >= 0 && f.share <= 1):
 		return fmt.Errorf("--cleaner-share must be in 0..1 (0: the default), not %v", f.share)
+	case f.batch < 0 || f.batch > 10000:
+		return fmt.Errorf("--cleaner-batch must be in 0..10000 (0: the default), not %d", f.batch)
 	case f.duration < 0 || f.rate < 1 || f.rate > 1_000_000:
 		return fmt.Errorf("--duration must be at least 0 and --rate in 1..1000000, not %v and %d", f.duration, f.rate)
 	case f.store == "memory" && crossProcess(f.workload):

@@ -123,7 +123,10 @@ func benchRetention(ctx context.Context, f benchFlags, r *Result) error {
 	defer bs.close()
 	store := &deleteWatch{Store: bs}
 	rr := r.Retention
-	r.Settings["batch"] = "1000"
+	r.Settings["batch"] = "default (1000)"
+	if f.batch > 0 {
+		r.Settings["batch"] = strconv.Itoa(f.batch)
+	}
 	r.Settings["cleaner_share"] = "default (1/3)"
 	if f.share > 0 {
 		r.Settings["cleaner_share"] = strconv.FormatFloat(f.share, 'g', 4, 64)
@@ -151,7 +154,7 @@ func retentionExecutor(store storage.Store, f benchFlags, id string, keep time.D
 		Concurrency: f.concurrency,
 		ExecutorID:  id,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		Retention:   durable.Retention{Completed: keep, Interval: cleanEvery, Share: f.share},
+		Retention:   durable.Retention{Completed: keep, Interval: cleanEvery, Share: f.share, Batch: f.batch},
 	})
 	if err != nil {
 		return nil, nil, err
@@ -392,6 +395,11 @@ func drainKept(ctx context.Context, f benchFlags, store *deleteWatch, id string,
 // has deleted the expired execution with the key newest.
 func drainCleaning(ctx context.Context, f benchFlags, store *deleteWatch, newest storage.ListKey) (drained, error) {
 	purged := store.watch(newest)
+	cpu, err := startCPU(f.cpuProfile)
+	if err != nil {
+		return drained{}, err
+	}
+	defer cpu.stopProfile()
 	ex, d, err := drainFresh(ctx, f, store, "bench_clean", purgeKeep, f.drain)
 	if err != nil {
 		return d, err

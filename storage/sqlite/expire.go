@@ -16,9 +16,8 @@ import (
 // (the plans are named: INDEXED BY) range by range (deleteExpired). Roots
 // without tags or descendants, most of them, are deleted by one statement
 // per range, without their rows going back to Go; the others are read
-// with their trees through
-// the root index, kept when a row of the tree is not terminal, and
-// deleted with their tag rows by seq otherwise. It is a lazy write (as a
+// with their trees through the root index, kept when a row of the tree is
+// not terminal, and deleted with their tag rows by seq otherwise. It is a lazy write (as a
 // heartbeat is): a batch of the writer that holds only lazy writes
 // commits without an fsync, so a power cut may undo it; the cleaner's
 // next pass deletes those trees again.
@@ -112,7 +111,11 @@ func (tx *writeTx) expiredEnd(lo expiredKey, before int64, n int) (expiredKey, b
 }
 
 // deleteExpiredRange deletes the expired trees of one range (args are
-// expired_match's) and adds what it did to res.
+// expired_match's) and adds what it did to res. The roots without tags or
+// descendants go first, by one statement: without a subquery
+// (expired_delete_childless, children_total 0) when every root of the
+// range counts its children (rangeCounted), with a probe of the root
+// index for each root otherwise (expired_delete_alone).
 func (tx *writeTx) deleteExpiredRange(args []any, res *storage.DeleteExpiredResult) error {
 	var last expiredKey
 	err := tx.queryRow("expired_last", args...).Scan(&last.at, &last.id)
@@ -123,7 +126,13 @@ func (tx *writeTx) deleteExpiredRange(args []any, res *storage.DeleteExpiredResu
 		return err
 	}
 	res.Last = storage.ListKey{CreatedAt: time.UnixMicro(last.at).UTC(), ID: last.id}
-	r, err := tx.exec("expired_delete_alone", args...)
+	del := "expired_delete_alone"
+	if counted, err := tx.rangeCounted(args[:4]); err != nil {
+		return err
+	} else if counted {
+		del = "expired_delete_childless"
+	}
+	r, err := tx.exec(del, args...)
 	if err != nil {
 		return err
 	}
@@ -134,6 +143,24 @@ func (tx *writeTx) deleteExpiredRange(args []any, res *storage.DeleteExpiredResu
 	res.Roots += int(alone)
 	res.Rows += int(alone)
 	return tx.deleteExpiredTrees(args, res)
+}
+
+// rangeCounted reports whether every root of the range (bounds: the
+// first four of expired_match's arguments) that has descendants counts
+// its children, so that a root with children_total 0 has none: the
+// engine spawns every child through Complete, which counts it, but
+// Insert takes rows with a RootID whatever their root's count.
+func (tx *writeTx) rangeCounted(bounds []any) (bool, error) {
+	var lo, hi sql.NullString
+	if err := tx.queryRow("expired_span", bounds...).Scan(&lo, &hi); err != nil {
+		return false, err
+	}
+	if !lo.Valid {
+		return true, nil // an empty range
+	}
+	var uncounted bool
+	err := tx.queryRow("expired_uncounted", lo.String, hi.String).Scan(&uncounted)
+	return !uncounted, err
 }
 
 // deleteExpiredTrees deletes the expired roots of a range that

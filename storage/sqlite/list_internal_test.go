@@ -37,22 +37,32 @@ func queryPlan(t *testing.T, s *Store, q string, args ...any) []string {
 }
 
 // TestExpiredPlans pins how DeleteExpired's statements read: along
-// durable_executions_created from the range's start (the range's end from
-// the index alone), and the descendants of a root through the root index.
+// durable_executions_created from the range's start (the range's end and
+// its span of ids from the index alone), and the descendants of a root
+// through the root index.
 func TestExpiredPlans(t *testing.T) {
 	t.Parallel()
 	s := openInternal(t, Config{})
 	const rangeScan = "SEARCH e USING INDEX durable_executions_created ((created_at,id)>(?,?) AND (created_at,id)<(?,?))"
 	args := append([]any{int64(1), "a", int64(2), "b", int64(3)}, expiredStatuses([]storage.Status{storage.StatusCompleted})...)
 	for name, want := range map[string][]string{
-		"expired_end":          {"SEARCH durable_executions USING COVERING INDEX durable_executions_created ((created_at,id)>(?,?) AND created_at<?)"},
-		"expired_last":         {rangeScan},
-		"expired_delete_alone": {rangeScan, "SEARCH d USING COVERING INDEX durable_executions_root (root_id=?)"},
-		"expired_roots":        {rangeScan},
+		"expired_end":              {"SEARCH durable_executions USING COVERING INDEX durable_executions_created ((created_at,id)>(?,?) AND created_at<?)"},
+		"expired_last":             {rangeScan},
+		"expired_delete_alone":     {rangeScan, "SEARCH d USING COVERING INDEX durable_executions_root (root_id=?)"},
+		"expired_roots":            {rangeScan},
+		"expired_delete_childless": {rangeScan},
+		"expired_span":             {"SEARCH e USING COVERING INDEX durable_executions_created ((created_at,id)>(?,?) AND (created_at,id)<(?,?))"},
+		"expired_uncounted": {"SEARCH d USING COVERING INDEX durable_executions_root (root_id>? AND root_id<?)",
+			"SEARCH r USING INDEX sqlite_autoindex_durable_executions_1 (id=?)"},
 	} {
 		a := args
-		if name == "expired_end" {
+		switch name {
+		case "expired_end":
 			a = []any{int64(1), "a", int64(3), 10}
+		case "expired_span":
+			a = args[:4]
+		case "expired_uncounted":
+			a = []any{"a", "b"}
 		}
 		text := strings.Join(queryPlan(t, s, query(name), a...), "\n")
 		for _, w := range want {
@@ -100,6 +110,55 @@ func TestExpiredEndStopsAtTheCutoff(t *testing.T) {
 	}
 	if want := (expiredKey{at: before}); got[1] != want || !ends[1] {
 		t.Errorf("range of 3 entries, 2 before the cutoff: end %+v (last %v), want %+v (the cutoff), last", got[1], ends[1], want)
+	}
+}
+
+// TestRangeCounted checks the guard of DeleteExpired's statement without
+// subquery: a range is counted when no row with a root in its span of
+// ids has a root whose children_total is 0; a child inserted by Insert
+// under a root that does not count it makes its root's ranges uncounted.
+func TestRangeCounted(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t, Config{})
+	ctx := t.Context()
+	a := readyRow("a")
+	a.ChildrenTotal = 1
+	ac := readyRow("a-c")
+	ac.RootID, ac.ParentID = "a", "a"
+	b := readyRow("b")
+	bc := readyRow("b-c")
+	bc.RootID, bc.ParentID = "b", "b"
+	c := readyRow("c")
+	for i, rows := range [][]storage.Execution{{a}, {ac}, {b}, {bc}, {c}} {
+		if err := s.Insert(ctx, storage.InsertParams{Now: testNow.Add(time.Duration(i) * time.Second), Executions: rows}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(i int, id string) []any { return []any{micros(testNow.Add(time.Duration(i) * time.Second)), id} }
+	cases := []struct {
+		name     string
+		from, to []any // (from excluded, to]
+		want     bool
+	}{
+		{"a counts its child", []any{int64(math.MinInt64), ""}, key(1, "a-c"), true},
+		{"b does not", key(1, "a-c"), key(3, "b-c"), false},
+		{"from a to b", []any{int64(math.MinInt64), ""}, key(2, "b"), false},
+		{"c alone", key(3, "b-c"), key(4, "c"), true},
+		{"empty", key(4, "c"), key(5, ""), true},
+	}
+	for _, tc := range cases {
+		var got bool
+		err := s.submit(ctx, "test", func(tx *writeTx) error {
+			var err error
+			got, err = tx.rangeCounted(append(slices.Clone(tc.from), tc.to...))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: counted %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

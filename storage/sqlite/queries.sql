@@ -525,6 +525,30 @@ DELETE FROM durable_executions AS e INDEXED BY durable_executions_created
 WHERE {{expired_match}} AND e.tags IS NULL
 	AND NOT EXISTS (SELECT 1 FROM durable_executions AS d WHERE d.root_id = e.id)
 
+-- name: expired_span
+-- The smallest and the largest id of a batch of DeleteExpired (the
+-- entries between (?1, ?2) excluded and (?3, ?4)), read from the index
+-- alone.
+SELECT min(e.id), max(e.id) FROM durable_executions AS e INDEXED BY durable_executions_created
+WHERE (e.created_at, e.id) > (?1, ?2) AND (e.created_at, e.id) <= (?3, ?4)
+
+-- name: expired_uncounted
+-- Whether a row whose root's id is between ?1 and ?2 has a root that does
+-- not count its children (children_total 0): a row inserted with a
+-- RootID by Insert, not spawned by Complete. When there is none, a root
+-- of that span with children_total 0 has no descendants.
+SELECT EXISTS (SELECT 1 FROM durable_executions AS d INDEXED BY durable_executions_root
+	JOIN durable_executions AS r ON r.id = d.root_id
+	WHERE d.root_id >= ?1 AND d.root_id <= ?2 AND r.children_total = 0)
+
+-- name: expired_delete_childless
+-- expired_delete_alone when no root of the batch has descendants it does
+-- not count (expired_uncounted): a root with children_total 0 has none,
+-- so the statement has no subquery, and SQLite deletes each row as it
+-- walks the range (about a tenth less a row).
+DELETE FROM durable_executions AS e INDEXED BY durable_executions_created
+WHERE {{expired_match}} AND e.tags IS NULL AND e.children_total = 0
+
 -- name: expired_roots
 -- The expired roots of a batch (expired_match) that expired_delete_alone
 -- left: those with tags or descendants, in list order.
