@@ -17,10 +17,10 @@ import (
 // without tags or descendants, most of them, are deleted by one statement
 // per range, without their rows going back to Go; the others are read
 // with their trees through the root index, kept when a row of the tree is
-// not terminal, and deleted with their tag rows by seq otherwise. It is a lazy write (as a
-// heartbeat is): a batch of the writer that holds only lazy writes
-// commits without an fsync, so a power cut may undo it; the cleaner's
-// next pass deletes those trees again.
+// not terminal, and deleted with their tag rows by seq otherwise. It is a
+// lazy write (as a heartbeat is): a batch of the writer that holds only
+// lazy writes commits without an fsync, so a power cut may undo it; the
+// cleaner's next pass deletes those trees again.
 func (s *Store) DeleteExpired(ctx context.Context, p storage.DeleteExpiredParams) (storage.DeleteExpiredResult, error) {
 	const op = "delete expired"
 	if err := p.Validate(); err != nil {
@@ -163,8 +163,8 @@ func (tx *writeTx) rangeCounted(bounds []any) (bool, error) {
 	return !uncounted, err
 }
 
-// deleteExpiredTrees deletes the expired roots of a range that
-// expired_delete_alone left, those with tags or descendants, with their
+// deleteExpiredTrees deletes the expired roots of a range that the
+// DELETE of deleteExpiredRange left, those with tags or descendants, with their
 // trees; a root whose tree holds a row that is not terminal is kept.
 func (tx *writeTx) deleteExpiredTrees(args []any, res *storage.DeleteExpiredResult) error {
 	roots, ids, err := tx.expiredRoots(args)

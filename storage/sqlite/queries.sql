@@ -545,13 +545,15 @@ SELECT EXISTS (SELECT 1 FROM durable_executions AS d INDEXED BY durable_executio
 -- expired_delete_alone when no root of the batch has descendants it does
 -- not count (expired_uncounted): a root with children_total 0 has none,
 -- so the statement has no subquery, and SQLite deletes each row as it
--- walks the range (about a tenth less a row).
+-- walks the range, and a row costs less (docs/sqlite.md).
 DELETE FROM durable_executions AS e INDEXED BY durable_executions_created
 WHERE {{expired_match}} AND e.tags IS NULL AND e.children_total = 0
 
 -- name: expired_roots
 -- The expired roots of a batch (expired_match) that expired_delete_alone
--- left: those with tags or descendants, in list order.
+-- or expired_delete_childless left: those with tags or descendants (or,
+-- after expired_delete_childless, a children_total above 0), in list
+-- order.
 SELECT e.seq, e.id, e.tags IS NOT NULL
 FROM durable_executions AS e INDEXED BY durable_executions_created
 WHERE {{expired_match}}
