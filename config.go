@@ -64,12 +64,15 @@ type Config struct {
 	// gives back waiting claims that would wait much longer when runs
 	// become slow. Waiting executions hold leases like running ones (taken
 	// over if this executor dies) and are given back at Shutdown. Default:
-	// three times Concurrency (as Celery's prefetch multiplier; measured
-	// best for the SQL stores in docs/performance.md), capped at 500; -1
-	// means none (claim only what can start at once). Range: -1..100000.
+	// ten times Concurrency, capped at 1000 (the pace above bounds it for
+	// all but tasks of about a millisecond or less; measured in
+	// docs/performance.md); -1 means none (claim only what can start at
+	// once). Range: -1..100000.
 	ClaimAhead int
 	// ClaimBatch is the most executions claimed in one storage call.
-	// Default: Concurrency + ClaimAhead, capped at 500. Range: 1..10000.
+	// Default: Concurrency + ClaimAhead, at most four times Concurrency and
+	// 500 (larger claims made MySQL's claim of several queues slower, and
+	// gained nothing elsewhere: docs/performance.md). Range: 1..10000.
 	ClaimBatch int
 	// CompletionBatch is the most results written in one storage call.
 	// Default: 500. Range: 1..10000.
@@ -200,7 +203,7 @@ func (c Config) withDefaults() Config {
 	case -1:
 		c.ClaimAhead = 0
 	case 0:
-		c.ClaimAhead = min(3*c.Concurrency, 500)
+		c.ClaimAhead = min(10*c.Concurrency, 1000)
 	}
 	switch c.CrashBudget {
 	case -1:
@@ -208,7 +211,7 @@ func (c Config) withDefaults() Config {
 	case 0:
 		c.CrashBudget = 3
 	}
-	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 500))
+	setDefault(&c.ClaimBatch, min(c.Concurrency+c.ClaimAhead, 4*c.Concurrency, 500))
 	setDefault(&c.CompletionBatch, 500)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.LeaseDuration, 30*time.Second)

@@ -19,7 +19,7 @@ func TestConfigDefaults(t *testing.T) {
 	// input differs.
 	defaults := Config{
 		Concurrency:     100,
-		ClaimAhead:      300,
+		ClaimAhead:      1000,
 		ClaimBatch:      400,
 		CompletionBatch: 500,
 		PollInterval:    time.Second,
@@ -43,9 +43,9 @@ func TestConfigDefaults(t *testing.T) {
 		{"Zero", Config{}, defaults},
 		{"ClaimAheadNone", Config{ClaimAhead: -1}, with(func(c *Config) { c.ClaimAhead, c.ClaimBatch = 0, 100 })},
 		{"ClaimAheadGiven", Config{ClaimAhead: 7}, with(func(c *Config) { c.ClaimAhead, c.ClaimBatch = 7, 107 })},
-		{"ClaimAheadFollowsConcurrency", Config{Concurrency: 10}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 10, 30, 40 })},
-		{"ClaimAheadCappedAt500", Config{Concurrency: 1000}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 1000, 500, 500 })},
-		{"ClaimBatchCappedAt500", Config{Concurrency: 200}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 200, 500, 500 })},
+		{"ClaimAheadFollowsConcurrency", Config{Concurrency: 10}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 10, 100, 40 })},
+		{"ClaimAheadCappedAt1000", Config{Concurrency: 1000}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 1000, 1000, 500 })},
+		{"ClaimBatchCappedAt500", Config{Concurrency: 200}, with(func(c *Config) { c.Concurrency, c.ClaimAhead, c.ClaimBatch = 200, 1000, 500 })},
 		{"ClaimBatchGiven", Config{ClaimBatch: 9}, with(func(c *Config) { c.ClaimBatch = 9 })},
 		{"CrashBudgetNone", Config{CrashBudget: -1}, with(func(c *Config) { c.CrashBudget = 0 })},
 		{"CrashBudgetGiven", Config{CrashBudget: 5}, with(func(c *Config) { c.CrashBudget = 5 })},

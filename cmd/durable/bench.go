@@ -231,9 +231,10 @@ func (f benchFlags) settings() map[string]string {
 	s := map[string]string{
 		"go": runtime.Version(), "gomaxprocs": fmt.Sprint(runtime.GOMAXPROCS(0)),
 		"poll_interval": "1s (fallback only)",
-		// The executor's defaults (durable.Config) for this concurrency.
-		"claim_ahead": fmt.Sprint(min(3*f.concurrency, 500)),
-		"claim_batch": fmt.Sprint(min(f.concurrency+min(3*f.concurrency, 500), 500)),
+		// The executor's defaults (durable.Config.ClaimAhead and
+		// ClaimBatch, config.go) for this concurrency.
+		"claim_ahead": fmt.Sprint(min(10*f.concurrency, 1000)),
+		"claim_batch": fmt.Sprint(min(f.concurrency+min(10*f.concurrency, 1000), 4*f.concurrency, 500)),
 	}
 	if f.store == "sqlite" {
 		s["synchronous"] = strings.ToUpper(f.durability)
