@@ -228,13 +228,14 @@ func (f benchFlags) selected() []string {
 }
 
 func (f benchFlags) settings() map[string]string {
+	ahead := min(10*f.concurrency, 1000)
 	s := map[string]string{
 		"go": runtime.Version(), "gomaxprocs": fmt.Sprint(runtime.GOMAXPROCS(0)),
 		"poll_interval": "1s (fallback only)",
 		// The executor's defaults (durable.Config.ClaimAhead and
 		// ClaimBatch, config.go) for this concurrency.
-		"claim_ahead": fmt.Sprint(min(10*f.concurrency, 1000)),
-		"claim_batch": fmt.Sprint(min(f.concurrency+min(10*f.concurrency, 1000), 4*f.concurrency, 500)),
+		"claim_ahead": fmt.Sprint(ahead),
+		"claim_batch": fmt.Sprint(min(f.concurrency+ahead, 4*f.concurrency, 500)),
 	}
 	if f.store == "sqlite" {
 		s["synchronous"] = strings.ToUpper(f.durability)
